@@ -1,0 +1,43 @@
+# vwt-deploy. Set-up: `make install`, then `make test` (README.md).
+# The CI targets (lint, plan, up, down, bench) are thin calls of the CLI.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ENV    ?= local
+YES    ?=
+
+.PHONY: install test lint plan up down status bench clean
+
+install: $(BIN)/vwt-deploy
+	$(BIN)/python -m vwt_deploy.tfsetup
+
+$(BIN)/vwt-deploy: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+test:
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/vwt-deploy validate --env $(ENV)
+
+plan:
+	$(BIN)/vwt-deploy plan --env $(ENV)
+
+up:
+	$(BIN)/vwt-deploy up --env $(ENV) $(if $(YES),--yes)
+
+down:
+	$(BIN)/vwt-deploy down --env $(ENV) $(if $(YES),--yes)
+
+status:
+	$(BIN)/vwt-deploy status --env $(ENV)
+
+bench:
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf .vwt .pytest_cache

@@ -1,0 +1,150 @@
+"""What the image can train: algorithms, tasks, hyperparameters and metrics.
+
+This module is the contract between the image and the deployment tool. It has
+no third-party imports, so `vwt_deploy` validates a model catalogue against it
+without loading scikit-learn, and the image parses the strings SageMaker hands
+it with the same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+TASKS = ("classification", "regression", "unsupervised")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter: its type and the values it may take."""
+
+    kind: type  # int, float or str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+    def parse(self, name: str, raw: object) -> object:
+        """Parse a value (SageMaker passes strings) or raise ValueError."""
+        if self.kind is str:
+            value = str(raw)
+            if self.choices and value not in self.choices:
+                raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {value!r}")
+            return value
+        if isinstance(raw, bool):
+            raise ValueError(f"{name} must be a number, got {raw!r}")
+        try:
+            if self.kind is int:
+                if isinstance(raw, float) and not raw.is_integer():
+                    raise ValueError
+                value = int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
+            else:
+                value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            kind = "a whole number" if self.kind is int else "a number"
+            raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{name} must be a finite number, got {raw!r}")
+        if self.minimum is not None:
+            if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
+                op = ">" if self.exclusive_minimum else ">="
+                raise ValueError(f"{name} must be {op} {self.minimum:g}, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"{name} must be <= {self.maximum:g}, got {value}")
+        return value
+
+
+_TREES = Param(int, minimum=1, maximum=5000, doc="number of trees (the seed's no_trees)")
+_DEPTH = Param(int, minimum=1, maximum=100, doc="maximum tree depth; omit for unlimited")
+_SEED = Param(int, minimum=0, maximum=2**31 - 1, doc="random seed")
+
+#: hyperparameters every algorithm understands (set by the tool, not by users)
+COMMON: Mapping[str, Param] = {
+    "algorithm": Param(str, doc="which estimator to train"),
+    "task": Param(str, choices=TASKS, doc="classification, regression or unsupervised"),
+    "label": Param(str, doc="name of the label column"),
+    "random_state": _SEED,
+    "validation_fraction": Param(float, minimum=0.05, maximum=0.5, doc="hold-out share when no validation channel"),
+}
+
+#: algorithm -> (tasks it serves, its own hyperparameters)
+ALGORITHMS: Mapping[str, tuple[tuple[str, ...], Mapping[str, Param]]] = {
+    "random_forest": (
+        ("classification", "regression"),
+        {
+            "no_trees": _TREES,
+            "max_depth": _DEPTH,
+            "min_samples_leaf": Param(int, minimum=1, maximum=10000),
+        },
+    ),
+    "gradient_boosting": (
+        ("classification", "regression"),
+        {
+            "no_trees": _TREES,
+            "max_depth": _DEPTH,
+            "learning_rate": Param(float, minimum=0, exclusive_minimum=True, maximum=1),
+        },
+    ),
+    "logistic_regression": (
+        ("classification",),
+        {
+            "c": Param(float, minimum=0, exclusive_minimum=True, maximum=1e6, doc="inverse regularisation"),
+            "max_iter": Param(int, minimum=1, maximum=100000),
+        },
+    ),
+    "isolation_forest": (
+        ("unsupervised",),
+        {
+            "no_trees": _TREES,
+            "contamination": Param(float, minimum=0, exclusive_minimum=True, maximum=0.5),
+        },
+    ),
+}
+
+#: metric the image logs per task, and whether larger is better
+METRICS: Mapping[str, Mapping[str, bool]] = {
+    "classification": {"validation:auc": True, "validation:accuracy": True, "validation:logloss": False},
+    "regression": {"validation:rmse": False, "validation:mae": False, "validation:r2": True},
+    "unsupervised": {"validation:anomaly_rate": False},
+}
+
+#: the regex a training job's metric definition uses for a metric the image logs
+#: as one line `validation:auc=0.8123`
+METRIC_REGEX = r"{name}=([0-9.eE+-]+)"
+
+
+def metric_regex(name: str) -> str:
+    return METRIC_REGEX.format(name=name.replace(".", r"\."))
+
+
+def params_for(algorithm: str) -> Mapping[str, Param]:
+    """Every hyperparameter `algorithm` accepts (its own plus the common ones)."""
+    return {**COMMON, **ALGORITHMS[algorithm][1]}
+
+
+def parse_hyperparameters(raw: Mapping[str, object], on_error: Callable[[str], None] | None = None) -> dict:
+    """Parse and check a full hyperparameter mapping (as SageMaker passes it)."""
+    errors: list[str] = []
+    algorithm = str(raw.get("algorithm", ""))
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    allowed = params_for(algorithm)
+    parsed: dict = {}
+    for key, value in raw.items():
+        if key not in allowed:
+            errors.append(f"unknown hyperparameter {key!r} for {algorithm}; allowed: {', '.join(sorted(allowed))}")
+            continue
+        try:
+            parsed[key] = allowed[key].parse(key, value)
+        except ValueError as exc:
+            errors.append(str(exc))
+    task = parsed.get("task")
+    if task and task not in ALGORITHMS[algorithm][0]:
+        errors.append(f"{algorithm} does not do {task}; it does {', '.join(ALGORITHMS[algorithm][0])}")
+    if errors:
+        if on_error:
+            for e in errors:
+                on_error(e)
+        raise ValueError("; ".join(errors))
+    return parsed

@@ -1,0 +1,36 @@
+"""vwt-deploy: deployment toolkit for the VWT machine-learning framework on AWS."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).parent
+version = {}
+exec((ROOT / "vwt_deploy" / "__init__.py").read_text(), version)
+
+setup(
+    name="vwt-deploy",
+    version=version["__version__"],
+    description="Stand up, run and tear down the VWT machine-learning framework on AWS, or on a local emulator",
+    long_description=(ROOT / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    # vwt_model is the training/serving image's package (containers/sklearn): the tool reads its
+    # spec (no third-party imports) to validate the catalogue, and the local runtime runs it.
+    packages=["vwt_deploy", "vwt_model"],
+    package_dir={"vwt_deploy": "vwt_deploy", "vwt_model": "containers/sklearn/vwt_model"},
+    install_requires=[
+        "click>=8.1,<9",
+        "PyYAML>=6.0,<7",
+        "pydantic>=2.6,<3",
+        "Jinja2>=3.1,<4",
+        "boto3>=1.34,<2",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8,<10",
+            "moto[server]>=5.1,<5.3",
+        ],
+    },
+    entry_points={"console_scripts": ["vwt-deploy=vwt_deploy.cli:main"]},
+)

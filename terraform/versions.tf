@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+
+  # Partial configuration: vwt-deploy passes bucket, key, region, encrypt and
+  # use_lockfile (and, for local, the emulator's endpoint) at init.
+  backend "s3" {}
+}

@@ -1,0 +1,206 @@
+"""The deployment pipeline: prepare (guard, variables, init) -> plan -> apply, for one environment.
+
+`plan` is the same pipeline as `up` with nothing applied. Targets say where the
+Terraform goes: `AwsTarget` for dev/staging/prod (with the account guard), the
+local emulator for `local`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+from .config import Environment
+from .errors import NotAvailableError, ProcessError, VwtError
+from .process import Runner
+from .project import Project
+from .terraform import PlanSummary, Terraform, is_lock_error
+from .tfvars import write_tfvars
+
+
+class Target(Protocol):
+    """Where an environment's resources live."""
+
+    def ensure_ready(self) -> None: ...
+
+    def backend_config(self) -> dict[str, Any]: ...
+
+    def terraform_env(self) -> dict[str, str]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class AwsTarget:
+    """A real AWS account: refuse any account but the environment's, before anything else runs."""
+
+    def __init__(self, env: Environment, sts_client_factory: Callable[[], Any] | None = None):
+        self.env = env
+        self._sts = sts_client_factory
+        self.account: str | None = None
+
+    def _client(self):
+        if self._sts:
+            return self._sts()
+        import boto3  # lazy: keeps `vwt-deploy --help` fast
+
+        return boto3.client("sts", region_name=self.env.region)
+
+    def ensure_ready(self) -> None:
+        if self.account:
+            return
+        try:
+            identity = self._client().get_caller_identity()
+        except Exception as exc:  # botocore raises many kinds; all mean "no usable credentials"
+            raise VwtError(
+                f"cannot reach AWS to check the account for {self.env.name}: {exc}",
+                "configure credentials for the environment's account (AWS_PROFILE or aws sso login) and try again",
+            ) from None
+        account = identity["Account"]
+        if account not in self.env.allowed_account_ids:
+            raise VwtError(
+                f"refusing to touch AWS account {account}: environment {self.env.name} allows only "
+                f"{', '.join(self.env.allowed_account_ids)}",
+                "switch to the environment's credentials (AWS_PROFILE), or fix allowed_account_ids",
+            )
+        self.account = account
+
+    def backend_config(self) -> dict[str, Any]:
+        return {
+            "bucket": self.env.state_bucket_name,
+            "key": self.env.state.key,
+            "region": self.env.state.region or self.env.region,
+            "encrypt": True,
+            "use_lockfile": True,
+        }
+
+    def terraform_env(self) -> dict[str, str]:
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"target": "aws", "account": self.account, "region": self.env.region}
+
+
+@dataclass(frozen=True)
+class UpResult:
+    plan: PlanSummary
+    applied: bool
+    outputs: Mapping[str, Any]
+
+
+class Deployment:
+    """One environment of one project. Holds no global state; tests build it with a fake runner and target."""
+
+    def __init__(self, project: Project, env: Environment, runner: Runner | None = None,
+                 target: Target | None = None, echo: Callable[[str], None] = print):
+        self.project = project
+        self.env = env
+        self.runner = runner or Runner()
+        self._target = target
+        self.echo = echo
+        self.work = project.env_dir(env.name)
+
+    @cached_property
+    def target(self) -> Target:
+        if self._target is not None:
+            return self._target
+        if self.env.is_local:
+            raise NotAvailableError(
+                "the local emulator target is not available yet (it lands with the 'embedded default' issue)",
+                "use --env dev|staging|prod with AWS credentials, or `vwt-deploy validate` for now",
+            )
+        return AwsTarget(self.env)
+
+    @cached_property
+    def terraform(self) -> Terraform:
+        env = {**self.project.terraform_env(), **self.target.terraform_env()}
+        return Terraform(self.project.terraform_root, self.work / "tfdata", self.runner, env)
+
+    @property
+    def var_file(self) -> Path:
+        return self.work / "terraform.tfvars.json"
+
+    # ---- pipeline steps
+    def artifacts(self) -> dict[str, Any]:
+        """What the tool builds before Terraform runs (definitions, packages, image); filled by later stages."""
+        return {}
+
+    def _init_fingerprint(self, backend: Mapping[str, Any]) -> str:
+        digest = hashlib.sha256(json.dumps(backend, sort_keys=True, default=str).encode())
+        for path in sorted(self.project.terraform_root.rglob("*.tf")):
+            if ".terraform" not in path.parts:
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def prepare(self) -> None:
+        """Guard, write the variables, and init (again only when the backend or configuration changed)."""
+        self.target.ensure_ready()
+        write_tfvars(self.env, self.var_file, self.artifacts())
+        backend = self.target.backend_config()
+        stamp = self.work / "init.sha256"
+        fingerprint = self._init_fingerprint(backend)
+        if not (stamp.exists() and stamp.read_text() == fingerprint and (self.work / "tfdata").is_dir()):
+            self.terraform.init(backend)
+            stamp.write_text(fingerprint)
+
+    def plan(self, destroy: bool = False) -> PlanSummary:
+        self.prepare()
+        planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
+        try:
+            return self.terraform.plan(self.var_file, planfile, destroy=destroy)
+        except ProcessError as exc:
+            raise self._translate(exc) from None
+
+    def apply(self, plan: PlanSummary) -> None:
+        assert plan.path is not None
+        try:
+            self.terraform.apply(plan.path)
+        except ProcessError as exc:
+            raise self._translate(exc) from None
+        finally:
+            plan.path.unlink(missing_ok=True)  # a saved plan holds secrets and goes stale: never keep it
+
+    def up(self, confirm: Callable[[PlanSummary], bool]) -> UpResult:
+        plan = self.plan()
+        if not plan.has_changes:
+            if plan.path:
+                plan.path.unlink(missing_ok=True)
+            return UpResult(plan, False, self.outputs())
+        if not confirm(plan):
+            plan.path and plan.path.unlink(missing_ok=True)
+            raise VwtError("not applied: the plan was not confirmed", "run again and answer yes, or pass --yes")
+        self.apply(plan)
+        return UpResult(plan, True, self.outputs())
+
+    def down(self, confirm: Callable[[PlanSummary], bool]) -> PlanSummary:
+        plan = self.plan(destroy=True)
+        if not plan.has_changes:
+            plan.path and plan.path.unlink(missing_ok=True)
+            return plan
+        if not confirm(plan):
+            plan.path and plan.path.unlink(missing_ok=True)
+            raise VwtError("nothing destroyed: not confirmed", "run again and confirm, or pass --yes")
+        self.apply(plan)
+        return plan
+
+    def outputs(self) -> dict[str, Any]:
+        try:
+            return self.terraform.output()
+        except ProcessError as exc:
+            raise self._translate(exc) from None
+
+    def status(self) -> dict[str, Any]:
+        self.prepare()
+        return {"environment": self.env.name, **self.target.describe(), "outputs": self.outputs()}
+
+    def _translate(self, exc: ProcessError) -> VwtError:
+        if is_lock_error(exc):
+            return VwtError(
+                f"the Terraform state of {self.env.name} is locked: another `vwt-deploy up/down` (or terraform) "
+                "is running on it",
+                "wait for it to finish and run the command again; nothing was changed by this run",
+            )
+        return exc

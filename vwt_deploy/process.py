@@ -1,0 +1,86 @@
+"""The one seam every subprocess goes through (terraform, docker, the emulator).
+
+`Runner.run` takes an argv list, streams the output live (line by line) to a
+sink, keeps its tail, and raises `ProcessError` on failure. Tests replace the
+runner with a fake that records argv and returns canned results.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from .errors import ProcessError
+
+TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    output: str
+
+
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+class Runner:
+    """Runs processes. `sink` receives each output line when streaming (default: stderr)."""
+
+    def __init__(self, sink: Callable[[str], None] | None = None):
+        self.sink = sink or _to_stderr
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | str | None = None,
+        env: Mapping[str, str] | None = None,
+        stream: bool = True,
+        ok_codes: Sequence[int] = (0,),
+        hint: str | None = None,
+    ) -> Result:
+        """Run argv to completion. `env` is added to os.environ. Raises ProcessError unless the code is in ok_codes."""
+        argv = [str(a) for a in argv]
+        full_env = {**os.environ, **(env or {})}
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+            )
+        except FileNotFoundError:
+            raise ProcessError(argv, None, "", hint or f"{argv[0]} is not on PATH: install it and try again") from None
+        except OSError as exc:
+            raise ProcessError(argv, None, str(exc), hint) from None
+        lines: list[str] = []
+        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                tail.append(line)
+                if stream:
+                    self.sink(line)
+            code = proc.wait()
+        except KeyboardInterrupt:
+            # terraform handles SIGINT itself (it stops gracefully and releases its lock): wait for it
+            code = proc.wait()
+            raise
+        output = "".join(lines)
+        if code not in ok_codes:
+            raise ProcessError(argv, code, "".join(tail), hint)
+        return Result(tuple(argv), code, output)

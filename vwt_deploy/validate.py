@@ -1,0 +1,21 @@
+"""`vwt-deploy validate`: the configuration (already loaded), `terraform fmt -check` and `terraform validate`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .config import Environment
+from .process import Runner
+from .project import Project
+from .terraform import Terraform
+
+
+def validate_project(project: Project, env: Environment, runner: Runner | None = None,
+                     echo: Callable[[str], None] = print) -> list[str]:
+    """Every problem found, as readable lines (empty when all is well)."""
+    tf = Terraform(project.terraform_root, project.state_dir / "validate" / "tfdata", runner or Runner(),
+                   project.terraform_env())
+    problems = [f"not formatted (run `terraform fmt -recursive terraform/`): {f}" for f in tf.fmt_check()]
+    tf.init(backend=False)
+    problems += [d for d in tf.validate() if d.startswith("error")]
+    return problems
