@@ -1,0 +1,132 @@
+"""The deployment pipeline with a fake process seam: plan/up/down decisions and the account guard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tests.fakes import FakeRunner, show_json
+from vwt_deploy.config import load
+from vwt_deploy.deploy import AwsTarget, Deployment
+from vwt_deploy.errors import VwtError
+from vwt_deploy.project import Project
+
+
+class FakeTarget:
+    def __init__(self) -> None:
+        self.ready = 0
+
+    def ensure_ready(self) -> None:
+        self.ready += 1
+
+    def backend_config(self) -> dict:
+        return {"bucket": "state", "key": "k", "use_lockfile": True}
+
+    def terraform_env(self) -> dict:
+        return {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+
+    def describe(self) -> dict:
+        return {"target": "fake"}
+
+
+def deployment(project_dir: Path, runner: FakeRunner, env: str = "dev") -> Deployment:
+    return Deployment(Project(project_dir), load(env, project_dir), runner, FakeTarget(), echo=lambda _: None)
+
+
+CHANGES = {"plan": (2, ""), "show": (0, show_json(("aws_s3_bucket", ["create"])))}
+
+
+def test_up_writes_variables_inits_plans_and_applies(project_dir: Path) -> None:
+    runner = FakeRunner({**CHANGES, "output": (0, '{"api_url": {"value": "u"}}')})
+    d = deployment(project_dir, runner)
+    result = d.up(confirm=lambda plan: True)
+    assert result.applied and result.outputs == {"api_url": "u"}
+    assert runner.subcommands() == ["init", "plan", "show", "apply", "output"]
+    tfvars = json.loads(d.var_file.read_text())
+    assert tfvars["environment"] == "dev" and tfvars["allowed_account_ids"] == ["111111111111"]
+    assert tfvars["models"]["gb-marketing"]["endpoint_name"] == "vwt-dev-gb-marketing"
+    assert runner.envs[1]["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    assert not (d.work / "up.tfplan").exists()  # never keep a saved plan
+
+
+def test_no_changes_applies_nothing(project_dir: Path) -> None:
+    runner = FakeRunner({"plan": (0, "")})
+    result = deployment(project_dir, runner).up(confirm=lambda plan: pytest.fail("nothing to confirm"))
+    assert not result.applied and "apply" not in runner.subcommands()
+
+
+def test_refused_confirmation_applies_nothing(project_dir: Path) -> None:
+    runner = FakeRunner(CHANGES)
+    with pytest.raises(VwtError, match="not confirmed"):
+        deployment(project_dir, runner).up(confirm=lambda plan: False)
+    assert "apply" not in runner.subcommands()
+
+
+def test_init_runs_again_only_when_something_changed(project_dir: Path) -> None:
+    runner = FakeRunner({"plan": (0, "")})
+    d = deployment(project_dir, runner)
+    (d.work / "tfdata").mkdir(parents=True, exist_ok=True)
+    d.plan()
+    d.plan()
+    assert runner.subcommands().count("init") == 1
+    (project_dir / "terraform" / "extra.tf").write_text("# changed\n")
+    d.plan()
+    assert runner.subcommands().count("init") == 2
+
+
+def test_down_plans_a_destroy(project_dir: Path) -> None:
+    runner = FakeRunner({"plan": (2, ""), "show": (0, show_json(("aws_s3_bucket", ["delete"])))})
+    summary = deployment(project_dir, runner).down(confirm=lambda plan: True)
+    assert summary.destroys == {"aws_s3_bucket": 1}
+    assert "-destroy" in runner.calls[1] and runner.subcommands()[-1] == "apply"
+
+
+def test_lock_error_is_translated(project_dir: Path) -> None:
+    runner = FakeRunner({"plan": (1, "Error: Error acquiring the state lock\nLock Info: ...")})
+    with pytest.raises(VwtError) as exc:
+        deployment(project_dir, runner).plan()
+    assert "is locked" in str(exc.value) and "nothing was changed" in str(exc.value)
+
+
+def _sts(account: str):
+    client = boto3.client("sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(client)
+    stub.add_response("get_caller_identity", {"Account": account, "Arn": "arn:aws:iam::x:user/u", "UserId": "u"})
+    stub.activate()
+    return client
+
+
+def test_account_guard_refuses_another_account(repo: Path) -> None:
+    target = AwsTarget(load("prod", repo), lambda: _sts("999999999999"))
+    with pytest.raises(VwtError) as exc:
+        target.ensure_ready()
+    assert "refusing to touch AWS account 999999999999" in str(exc.value) and "333333333333" in str(exc.value)
+
+
+def test_account_guard_accepts_the_environment_account(repo: Path) -> None:
+    target = AwsTarget(load("prod", repo), lambda: _sts("333333333333"))
+    target.ensure_ready()
+    assert target.describe()["account"] == "333333333333"
+    cfg = target.backend_config()
+    assert cfg["bucket"] == "vwt-prod-tfstate" and cfg["use_lockfile"] is True and cfg["encrypt"] is True
+
+
+def test_guard_runs_before_terraform(project_dir: Path) -> None:
+    runner = FakeRunner()
+    d = Deployment(Project(project_dir), load("prod", project_dir), runner,
+                   AwsTarget(load("prod", project_dir), lambda: _sts("999999999999")))
+    with pytest.raises(VwtError, match="refusing"):
+        d.plan()
+    assert runner.calls == []
+
+
+def test_no_credentials_is_one_clear_message(repo: Path) -> None:
+    def broken():
+        raise RuntimeError("Unable to locate credentials")
+
+    with pytest.raises(VwtError, match="configure credentials"):
+        AwsTarget(load("dev", repo), broken).ensure_ready()
