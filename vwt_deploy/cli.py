@@ -257,9 +257,69 @@ def _stub(group: click.Group, name: str, help_text: str, issue: str, env: bool =
     group.command(name, help=f"{help_text} (not available yet)")(cmd)
 
 
+@main.command()
+@env_option
+@pass_ctx
+def bootstrap(ctx: Context, env_name: str, overrides: tuple[str, ...]) -> None:
+    """Create the environment's Terraform state bucket (versioned, encrypted, private, TLS-only)."""
+    from .bootstrap import bootstrap_state_bucket
+    from .deploy import AwsTarget
+
+    env = ctx.environment(env_name, overrides)
+    if env.is_local:
+        from .emulator.target import LocalTarget
+
+        LocalTarget(env, ctx.project.state_dir).ensure_ready()  # starts the emulator, creates the bucket
+    else:
+        import boto3
+
+        AwsTarget(env).ensure_ready()
+        bootstrap_state_bucket(env, boto3.client("s3", region_name=env.state.region or env.region))
+    click.echo(f"state bucket {env.state_bucket_name} is ready")
+
+
 @main.group("local")
 def local_group() -> None:
     """Manage the local AWS emulator (127.0.0.1)."""
+
+
+def _emulator(ctx: Context):
+    from .emulator.manager import Emulator
+
+    return Emulator(ctx.project.state_dir / "emulator")
+
+
+@local_group.command("start")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="port on 127.0.0.1 (default: a free one the system picks)")
+@pass_ctx
+def local_start(ctx: Context, port: int) -> None:
+    """Start the emulator in the background (or say where it runs)."""
+    info = _emulator(ctx).start(port)
+    click.echo(f"emulator running at {info.url} (pid {info.pid})")
+
+
+@local_group.command("stop")
+@pass_ctx
+def local_stop(ctx: Context) -> None:
+    """Stop the emulator. Everything deployed to it is gone with it."""
+    stopped = _emulator(ctx).stop()
+    click.echo("emulator stopped" if stopped else "emulator was not running")
+
+
+@local_group.command("status")
+@json_option
+@pass_ctx
+def local_status(ctx: Context, as_json: bool) -> None:
+    """Is the emulator running, and where?"""
+    emulator = _emulator(ctx)
+    state, info = emulator.status()
+    data = {"state": state, "url": info.url if info else None, "pid": info.pid if info else None,
+            "log": str(emulator.log)}
+    _emit(data, as_json, lambda d: click.echo(f"emulator {state}" + (f" at {d['url']} (pid {d['pid']})" if info else "")))
+    if state == "not answering":
+        ctx_exit = click.get_current_context()
+        ctx_exit.exit(1)
 
 
 @main.group("data")
@@ -269,11 +329,8 @@ def data_group() -> None:
 
 _stub(main, "render", "Render the Step Functions definitions from templates/.", "retraining pipeline")
 _stub(main, "build", "Build and push the training/serving image to ECR.", "training and serving image")
-_stub(main, "bootstrap", "Create the Terraform state bucket of an environment.", "embedded default")
 _stub(main, "retrain", "Start the retraining pipeline of a model.", "local runtime")
 _stub(main, "predict", "Get predictions from the deployed API.", "prediction pipeline")
-for _name, _help in (("start", "Start the emulator."), ("stop", "Stop the emulator."), ("status", "Is the emulator running?")):
-    _stub(local_group, _name, _help, "embedded default", env=False)
 _stub(data_group, "sample", "Write a synthetic data set into the data buckets.", "local runtime")
 
 

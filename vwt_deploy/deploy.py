@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from .config import Environment
-from .errors import NotAvailableError, ProcessError, VwtError
+from .errors import ProcessError, VwtError
 from .process import Runner
 from .project import Project
 from .terraform import PlanSummary, Terraform, is_lock_error
@@ -32,6 +32,10 @@ class Target(Protocol):
     def terraform_env(self) -> dict[str, str]: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+    def on_applied(self, destroyed: bool) -> None: ...
+
+    def available(self) -> bool: ...
 
 
 class AwsTarget:
@@ -83,6 +87,12 @@ class AwsTarget:
     def describe(self) -> dict[str, Any]:
         return {"target": "aws", "account": self.account, "region": self.env.region}
 
+    def on_applied(self, destroyed: bool) -> None:
+        pass
+
+    def available(self) -> bool:
+        return True
+
 
 @dataclass(frozen=True)
 class UpResult:
@@ -108,10 +118,9 @@ class Deployment:
         if self._target is not None:
             return self._target
         if self.env.is_local:
-            raise NotAvailableError(
-                "the local emulator target is not available yet (it lands with the 'embedded default' issue)",
-                "use --env dev|staging|prod with AWS credentials, or `vwt-deploy validate` for now",
-            )
+            from .emulator.target import LocalTarget
+
+            return LocalTarget(self.env, self.project.state_dir, self.runner)
         return AwsTarget(self.env)
 
     @cached_property
@@ -173,17 +182,19 @@ class Deployment:
             plan.path and plan.path.unlink(missing_ok=True)
             raise VwtError("not applied: the plan was not confirmed", "run again and answer yes, or pass --yes")
         self.apply(plan)
+        self.target.on_applied(destroyed=False)
         return UpResult(plan, True, self.outputs())
 
     def down(self, confirm: Callable[[PlanSummary], bool]) -> PlanSummary:
         plan = self.plan(destroy=True)
-        if not plan.has_changes:
-            plan.path and plan.path.unlink(missing_ok=True)
-            return plan
-        if not confirm(plan):
-            plan.path and plan.path.unlink(missing_ok=True)
-            raise VwtError("nothing destroyed: not confirmed", "run again and confirm, or pass --yes")
-        self.apply(plan)
+        if plan.has_changes:
+            if not confirm(plan):
+                plan.path and plan.path.unlink(missing_ok=True)
+                raise VwtError("nothing destroyed: not confirmed", "run again and confirm, or pass --yes")
+            self.apply(plan)
+        elif plan.path:
+            plan.path.unlink(missing_ok=True)
+        self.target.on_applied(destroyed=True)
         return plan
 
     def outputs(self) -> dict[str, Any]:
@@ -193,8 +204,13 @@ class Deployment:
             raise self._translate(exc) from None
 
     def status(self) -> dict[str, Any]:
-        self.prepare()
-        return {"environment": self.env.name, **self.target.describe(), "outputs": self.outputs()}
+        """What is deployed. Never starts anything: a stopped emulator is reported, not started."""
+        out: dict[str, Any] = {"environment": self.env.name}
+        if self.target.available():
+            self.prepare()
+            out["outputs"] = self.outputs()
+        out.update(self.target.describe())
+        return out
 
     def _translate(self, exc: ProcessError) -> VwtError:
         if is_lock_error(exc):

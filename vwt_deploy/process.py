@@ -84,3 +84,16 @@ class Runner:
         if code not in ok_codes:
             raise ProcessError(argv, code, "".join(tail), hint)
         return Result(tuple(argv), code, output)
+
+    def spawn(self, argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None,
+              cwd: Path | str | None = None) -> int:
+        """Start a long-running background process (its own session, output appended to `log`); return its pid."""
+        argv = [str(a) for a in argv]
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            try:
+                proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as exc:
+                raise ProcessError(argv, None, str(exc)) from None
+        return proc.pid

@@ -75,10 +75,11 @@ class PlanSummary:
     changes: Mapping[str, int] = field(default_factory=dict)
     destroys: Mapping[str, int] = field(default_factory=dict)
     path: Path | None = None
+    outputs_changed: bool = False
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.adds or self.changes or self.destroys)
+        return bool(self.adds or self.changes or self.destroys or self.outputs_changed)
 
     @property
     def totals(self) -> tuple[int, int, int]:
@@ -100,13 +101,17 @@ class PlanSummary:
                 destroys[kind] += 1
             if actions == ["update"]:
                 changes[kind] += 1
-        return cls(dict(sorted(adds.items())), dict(sorted(changes.items())), dict(sorted(destroys.items())), path)
+        outputs_changed = any(oc.get("actions") not in (["no-op"], None)
+                              for oc in (doc.get("output_changes") or {}).values())
+        return cls(dict(sorted(adds.items())), dict(sorted(changes.items())), dict(sorted(destroys.items())), path,
+                   outputs_changed)
 
     def lines(self) -> list[str]:
         if not self.has_changes:
             return ["No changes: the infrastructure matches the configuration."]
         add, change, destroy = self.totals
-        out = [f"Plan: {add} to add, {change} to change, {destroy} to destroy."]
+        out = [f"Plan: {add} to add, {change} to change, {destroy} to destroy."
+               + (" Outputs change too." if self.outputs_changed else "")]
         for label, counts in (("add", self.adds), ("change", self.changes), ("destroy", self.destroys)):
             for kind, n in counts.items():
                 out.append(f"  {label:<8}{n:>3}  {kind}")
@@ -170,12 +175,12 @@ class Terraform:
             out.append("error: terraform validate failed without diagnostics")
         return out
 
-    def plan(self, var_file: Path, out: Path, destroy: bool = False) -> PlanSummary:
+    def plan(self, var_file: Path, out: Path, destroy: bool = False, stream: bool = False) -> PlanSummary:
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-var-file={var_file.resolve()}",
                 f"-out={out.resolve()}"]
         if destroy:
             args.append("-destroy")
-        res = self._run(*args, ok_codes=(0, 2), hint=_lock_hint)
+        res = self._run(*args, stream=stream, ok_codes=(0, 2), hint=_lock_hint)
         if res.returncode == 0:
             return PlanSummary(path=out)
         return self.show(out)

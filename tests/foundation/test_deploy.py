@@ -32,6 +32,12 @@ class FakeTarget:
     def describe(self) -> dict:
         return {"target": "fake"}
 
+    def on_applied(self, destroyed: bool) -> None:
+        self.applied = "destroyed" if destroyed else "applied"
+
+    def available(self) -> bool:
+        return True
+
 
 def deployment(project_dir: Path, runner: FakeRunner, env: str = "dev") -> Deployment:
     return Deployment(Project(project_dir), load(env, project_dir), runner, FakeTarget(), echo=lambda _: None)

@@ -142,3 +142,12 @@ def test_mirror_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_no_mirror_means_registry(tmp_path: Path) -> None:
     text = cli_config_text(None, tmp_path)
     assert "provider_installation" not in text
+
+
+def test_output_only_changes_count_as_changes() -> None:
+    doc = {"resource_changes": [], "output_changes": {"api_url": {"actions": ["create"]},
+                                                      "same": {"actions": ["no-op"]}}}
+    summary = PlanSummary.from_show_json(doc)
+    assert summary.has_changes and summary.totals == (0, 0, 0)
+    assert "Outputs change too." in summary.lines()[0]
+    assert not PlanSummary.from_show_json({"output_changes": {"x": {"actions": ["no-op"]}}}).has_changes

@@ -1,0 +1,211 @@
+"""Small, named fixes to moto that the AWS provider needs (measured with Terraform 1.11 / provider 5.100).
+
+Each fix is one function that patches one moto class in place (no fork of
+moto); `apply_all()` applies every one, once. Each has a test in
+tests/emulator/ that fails without it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Callable
+
+_applied: set[str] = set()
+
+
+def _once(fn: Callable[[], None]) -> Callable[[], None]:
+    def wrapper() -> None:
+        if fn.__name__ not in _applied:
+            fn()
+            _applied.add(fn.__name__)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+# --------------------------------------------------------------------------- Step Functions
+
+
+def definition_diagnostics(definition: str) -> list[dict]:
+    """What AWS's ValidateStateMachineDefinition would report: moto's ASL parser, then the project's graph check."""
+    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
+
+    try:
+        StaticAnalyser().analyse(definition)
+    except Exception as exc:  # the parser raises its own exception types, with the reason in repr/args
+        return [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": repr(exc)[:2000]}]
+    try:
+        from vwt_deploy import asl
+    except ImportError:  # pragma: no cover - the graph check lands with the retraining pipeline
+        return []
+    try:
+        doc = json.loads(definition)
+    except ValueError as exc:
+        return [{"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": str(exc)}]
+    return [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": m} for m in asl.graph_problems(doc)]
+
+
+@_once
+def stepfunctions_validate_definition() -> None:
+    """ValidateStateMachineDefinition is not routed by moto; the provider calls it at plan time and retries forever."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self) -> str:
+        diagnostics = definition_diagnostics(self._get_param("definition") or "")
+        return json.dumps({"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics, "truncated": False})
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+
+
+@_once
+def stepfunctions_list_versions() -> None:
+    """ListStateMachineVersions is not routed by moto (the provider reads it for every state machine)."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self) -> str:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+                    for _, v in sorted(machine.versions.items(), reverse=True)]
+        return json.dumps({"stateMachineVersions": versions}, default=str)
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
+
+@_once
+def stepfunctions_copy_without_executions() -> None:
+    """A second StartExecution failed with "cannot pickle '_thread.RLock'": copying a state machine copied its
+    running executions (and their locks). Copy everything but the executions."""
+    from moto.stepfunctions.models import StateMachine
+
+    def __deepcopy__(self, memo):  # noqa: N807
+        cls = self.__class__
+        clone = cls.__new__(cls)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, value if key == "executions" else copy.deepcopy(value, memo))
+        return clone
+
+    StateMachine.__deepcopy__ = __deepcopy__
+
+
+# --------------------------------------------------------------------------- S3
+
+
+def _secure_transport_only(statement: dict) -> bool:
+    condition = statement.get("Condition") or {}
+    return (list(condition) == ["Bool"] and list(condition["Bool"]) == ["aws:SecureTransport"]
+            and str(condition["Bool"]["aws:SecureTransport"]).lower() == "false")
+
+
+@_once
+def s3_secure_transport_condition() -> None:
+    """moto evaluates bucket policies without their conditions, so the TLS-only statement every bucket carries
+    (Deny s3:* when aws:SecureTransport is false) denied every request. The emulator is reached on loopback only,
+    which stands in for TLS here: such a statement never matches, as on AWS for an HTTPS request."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.get_permission
+
+    def get_permission(self, action: str, resource: str):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        try:
+            doc = json.loads(self.policy.decode())
+        except ValueError:
+            return original(self, action, resource)
+        statements = doc.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        kept = [s for s in statements if not _secure_transport_only(s)]
+        if len(kept) == len(statements):
+            return original(self, action, resource)
+        if not kept:
+            return PermissionResult.NEUTRAL
+        saved = self.policy
+        try:
+            self.policy = json.dumps({**doc, "Statement": kept}).encode()
+            return original(self, action, resource)
+        finally:
+            self.policy = saved
+
+    FakeBucket.get_permission = get_permission
+
+
+# --------------------------------------------------------------------------- Application Auto Scaling
+
+
+@_once
+def applicationautoscaling_tags() -> None:
+    """ListTagsForResource / TagResource / UntagResource are not implemented; the provider calls them for every
+    scalable target."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    def _tags(self) -> dict:
+        backend = self.applicationautoscaling_backend
+        if not hasattr(backend, "vwt_tags"):
+            backend.vwt_tags = {}
+        return backend.vwt_tags
+
+    def list_tags_for_resource(self) -> str:
+        return json.dumps({"Tags": dict(_tags(self).get(self._get_param("ResourceARN"), {}))})
+
+    def tag_resource(self) -> str:
+        _tags(self).setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self) -> str:
+        tags = _tags(self).get(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            tags.pop(key, None)
+        return "{}"
+
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource
+    ApplicationAutoScalingResponse.tag_resource = tag_resource
+    ApplicationAutoScalingResponse.untag_resource = untag_resource
+
+
+# --------------------------------------------------------------------------- SageMaker
+
+
+@_once
+def sagemaker_model_readback() -> None:
+    """A model was read back with an empty VpcConfig and EnableNetworkIsolation = false whatever was sent, so every
+    plan replaced it. Keep what was sent; leave out a VpcConfig that was not."""
+    from moto.sagemaker.models import Model
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original_create = SageMakerResponse.create_model
+    original_response = Model.response_object.fget
+
+    def create_model(self):
+        result = original_create(self)
+        model = self.sagemaker_backend.describe_model(self._get_param("ModelName"))
+        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        return result
+
+    def response_object(self) -> dict:
+        response = original_response(self)
+        if not response.get("VpcConfig"):
+            response.pop("VpcConfig", None)
+        response["EnableNetworkIsolation"] = bool(self.enable_network_isolation)
+        return response
+
+    SageMakerResponse.create_model = create_model
+    Model.response_object = property(response_object)
+
+
+FIXES = (
+    s3_secure_transport_condition,
+    stepfunctions_validate_definition,
+    stepfunctions_list_versions,
+    stepfunctions_copy_without_executions,
+    applicationautoscaling_tags,
+    sagemaker_model_readback,
+)
+
+
+def apply_all() -> None:
+    for fix in FIXES:
+        fix()

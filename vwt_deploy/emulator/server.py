@@ -1,0 +1,98 @@
+"""The emulator process: moto's server on 127.0.0.1 with the fixes the AWS provider needs.
+
+Run by `vwt-deploy local start` (never by hand) as
+`python -m vwt_deploy.emulator.server --state-dir DIR [--port P]`. It binds the
+port itself (0 = a free one chosen by the OS, so no race), holds an exclusive
+lock on DIR/server.lock for its whole life (two emulators never serve one
+project), writes DIR/server.json (pid, port, boot id) once it listens, and
+answers GET /_vwt/health. SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+HEALTH_PATH = "/_vwt/health"
+
+
+def _health_middleware(app, info: dict):
+    def middleware(environ, start_response):
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            body = json.dumps(info).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return middleware
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vwt_deploy.emulator.server")
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    state_dir: Path = args.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+    lock = open(state_dir / "server.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another emulator already serves this project", file=sys.stderr)
+        return 3
+
+    # settings moto reads from the environment, before it is imported
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+
+    from werkzeug.serving import make_server
+
+    from moto.core.config import default_user_config
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+    from . import fixes
+
+    fixes.apply_all()
+    # interpret state machines (must be set before any state machine is created)
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+
+    info: dict = {"pid": os.getpid(), "boot_id": uuid.uuid4().hex, "started_at": time.time()}
+    app = _health_middleware(DomainDispatcherApplication(create_backend_app), info)
+    try:  # port 0: the OS picks a free port as it binds, so no other process can take it in between
+        server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    except OSError as exc:
+        print(f"port {args.port} is busy: {exc.strerror}", file=sys.stderr)
+        return 4
+    port = info["port"] = server.server_port
+    os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
+
+    def stop(signum, frame):  # shutdown() blocks until serve_forever returns, so call it from another thread
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    tmp = state_dir / "server.json.tmp"
+    tmp.write_text(json.dumps(info))
+    tmp.replace(state_dir / "server.json")
+    print(f"emulator listening on http://127.0.0.1:{port} (pid {info['pid']})", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        (state_dir / "server.json").unlink(missing_ok=True)
+    print("emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
