@@ -25,11 +25,13 @@ setup(
         "pydantic>=2.6,<3",
         "Jinja2>=3.1,<4",
         "boto3>=1.34,<2",
+        # the local emulator: moto's server plus named fixes (vwt_deploy/emulator/fixes.py) that patch
+        # moto classes, so the range is narrow; 5.2.5 carries the state-machine copy fix (moto #10077)
+        "moto[server]>=5.2.5,<5.3",
     ],
     extras_require={
         "dev": [
             "pytest>=8,<10",
-            "moto[server]>=5.1,<5.3",
         ],
     },
     entry_points={"console_scripts": ["vwt-deploy=vwt_deploy.cli:main"]},

@@ -7,7 +7,6 @@ tests/emulator/ that fails without it.
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Callable
 
@@ -74,20 +73,21 @@ def stepfunctions_list_versions() -> None:
 
 
 @_once
-def stepfunctions_copy_without_executions() -> None:
-    """A second StartExecution failed with "cannot pickle '_thread.RLock'": copying a state machine copied its
-    running executions (and their locks). Copy everything but the executions."""
-    from moto.stepfunctions.models import StateMachine
+def stepfunctions_execution_name() -> None:
+    """StartExecution without a name (as EventBridge targets and most callers send it) named every execution
+    "None", so the second one failed with ExecutionAlreadyExists. AWS generates a unique name."""
+    import uuid
 
-    def __deepcopy__(self, memo):  # noqa: N807
-        cls = self.__class__
-        clone = cls.__new__(cls)
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            setattr(clone, key, value if key == "executions" else copy.deepcopy(value, memo))
-        return clone
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
 
-    StateMachine.__deepcopy__ = __deepcopy__
+    def start_execution(self):
+        execution = self.stepfunction_backend.start_execution(
+            self._get_param("stateMachineArn"), self._get_param("name") or str(uuid.uuid4()),
+            self._get_param("input", if_none="{}"))
+        return ActionResult({"executionArn": execution.execution_arn, "startDate": execution.start_date})
+
+    StepFunctionResponse.start_execution = start_execution
 
 
 # --------------------------------------------------------------------------- S3
@@ -200,7 +200,7 @@ FIXES = (
     s3_secure_transport_condition,
     stepfunctions_validate_definition,
     stepfunctions_list_versions,
-    stepfunctions_copy_without_executions,
+    stepfunctions_execution_name,
     applicationautoscaling_tags,
     sagemaker_model_readback,
 )

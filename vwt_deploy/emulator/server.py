@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     app = _health_middleware(DomainDispatcherApplication(create_backend_app), info)
     try:  # port 0: the OS picks a free port as it binds, so no other process can take it in between
         server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
-    except OSError as exc:
-        print(f"port {args.port} is busy: {exc.strerror}", file=sys.stderr)
+    except (OSError, SystemExit):  # werkzeug reports a taken port and exits itself
+        print(f"port {args.port} is busy", file=sys.stderr)
         return 4
     port = info["port"] = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port

@@ -1,0 +1,115 @@
+"""Each named fix of the emulator, through the AWS API the provider uses. Each test fails without its fix."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+PASS = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+
+
+def test_validate_state_machine_definition_accepts_a_valid_one(aws) -> None:
+    res = aws("stepfunctions").validate_state_machine_definition(definition=PASS)
+    assert res["result"] == "OK" and res["diagnostics"] == []
+
+
+def test_validate_state_machine_definition_refuses_grammar_errors(aws) -> None:
+    bad = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Teleport", "End": True}}})
+    res = aws("stepfunctions").validate_state_machine_definition(definition=bad)
+    assert res["result"] == "FAIL"
+    assert res["diagnostics"][0]["severity"] == "ERROR" and res["diagnostics"][0]["message"]
+
+
+def test_list_state_machine_versions(aws) -> None:
+    sfn = aws("stepfunctions")
+    arn = sfn.create_state_machine(name="versions", definition=PASS, roleArn=ROLE, publish=True)["stateMachineArn"]
+    versions = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in versions] == [f"{arn}:1"]
+    plain = sfn.create_state_machine(name="unversioned", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert sfn.list_state_machine_versions(stateMachineArn=plain)["stateMachineVersions"] == []
+
+
+def _wait(sfn, arn: str) -> dict:
+    for _ in range(100):
+        desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] != "RUNNING":
+            return desc
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish")
+
+
+def test_executions_run_and_a_second_start_works(aws) -> None:
+    sfn = aws("stepfunctions")
+    definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}})
+    arn = sfn.create_state_machine(name="twice", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    assert _wait(sfn, first)["status"] == "SUCCEEDED"
+    done = _wait(sfn, second)
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"ok": 1}
+    # reading the machine (the provider does on every plan) still works with executions present
+    assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == "twice"
+
+
+def test_application_autoscaling_tags(aws) -> None:
+    aas = aws("application-autoscaling")
+    arn = aas.register_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId="endpoint/e/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=2,
+    )["ScalableTargetARN"]
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {}
+    aas.tag_resource(ResourceARN=arn, Tags={"environment": "local", "owner": "ml"})
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"environment": "local", "owner": "ml"}
+    aas.untag_resource(ResourceARN=arn, TagKeys=["owner"])
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"environment": "local"}
+
+
+def test_sagemaker_model_reads_back_what_was_sent(aws) -> None:
+    sm = aws("sagemaker")
+    container = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/i:1", "ModelDataUrl": "s3://b/m.tar.gz"}
+    sm.create_model(ModelName="isolated", ExecutionRoleArn=ROLE, PrimaryContainer=container,
+                    EnableNetworkIsolation=True)
+    desc = sm.describe_model(ModelName="isolated")
+    assert desc["EnableNetworkIsolation"] is True
+    assert "VpcConfig" not in desc  # none was sent
+    vpc = {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}
+    sm.create_model(ModelName="in-vpc", ExecutionRoleArn=ROLE, PrimaryContainer=container, VpcConfig=vpc)
+    desc = sm.describe_model(ModelName="in-vpc")
+    assert desc["VpcConfig"] == vpc and desc["EnableNetworkIsolation"] is False
+
+
+def test_tls_only_bucket_policy_lets_loopback_requests_through(aws) -> None:
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="tls-only", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+    s3.put_object(Bucket="tls-only", Key="k", Body=b"v")
+    assert s3.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"v"
+
+
+def test_other_deny_statements_still_deny(aws) -> None:
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="deny-all", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="deny-all", Key="k", Body=b"v")
+    s3.put_bucket_policy(Bucket="deny-all", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::deny-all/*"}]}))
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="deny-all", Key="k")
+    assert exc.value.response["Error"]["Code"] in ("AccessDenied", "403")
+
+
+def test_aws_managed_policies_can_be_attached(aws) -> None:
+    iam = aws("iam")
+    iam.create_role(RoleName="uses-managed", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    iam.attach_role_policy(RoleName="uses-managed", PolicyArn=arn)
+    attached = iam.list_attached_role_policies(RoleName="uses-managed")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [arn]

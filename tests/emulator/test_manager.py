@@ -1,0 +1,83 @@
+"""The emulator's life cycle: start, reuse, one per project, busy port, not answering, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vwt_deploy.cli import main
+from vwt_deploy.emulator.manager import Emulator, _alive
+from vwt_deploy.errors import VwtError
+
+
+@pytest.fixture
+def emulator(tmp_path: Path):
+    em = Emulator(tmp_path / "emulator")
+    yield em
+    em.stop()
+
+
+def test_start_reuse_stop(emulator: Emulator) -> None:
+    info = emulator.start()
+    assert info.port > 0 and emulator.status() == ("running", info)
+    assert emulator.start() == info  # reused, not a second process
+    assert emulator.log.exists()
+    assert emulator.stop() is True
+    assert not _alive(info.pid)
+    assert emulator.status() == ("not running", None)
+    assert emulator.stop() is False
+
+
+def test_two_emulators_never_serve_one_project(emulator: Emulator) -> None:
+    emulator.start()
+    second = subprocess.run([sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(emulator.dir)],
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 3 and "already serves this project" in second.stderr
+
+
+def test_busy_port_is_one_clear_message(emulator: Emulator) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(VwtError) as exc:
+            emulator.start(port)
+    assert f"port {port} is busy" in str(exc.value) and "--port" in str(exc.value)
+    assert emulator.status()[0] == "not running"
+
+
+def test_an_emulator_that_does_not_answer(emulator: Emulator) -> None:
+    info = emulator.start()
+    os.kill(info.pid, signal.SIGSTOP)
+    try:
+        assert emulator.status()[0] == "not answering"
+        with pytest.raises(VwtError, match="does not answer"):
+            emulator.start()
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+    emulator.stop()
+    assert not _alive(info.pid)
+
+
+def test_cli_local_commands(project_dir: Path) -> None:
+    def run(*args: str):
+        return CliRunner().invoke(main, ["--project-dir", str(project_dir), "local", *args])
+
+    try:
+        assert "not running" in run("status").output
+        started = run("start")
+        assert started.exit_code == 0 and "emulator running at http://127.0.0.1:" in started.output
+        status = run("status", "--json")
+        assert '"state": "running"' in status.output
+        assert (project_dir / ".vwt/emulator/emulator.log").exists()
+    finally:
+        stopped = run("stop")
+    assert "emulator stopped" in stopped.output
+    assert "not running" in run("status").output
