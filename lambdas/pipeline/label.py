@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import tempfile
 from typing import Any, Iterator
 
@@ -130,19 +131,22 @@ def _source(event: dict) -> tuple[str, str]:
 
 
 def _write_csv(s3, bucket: str, prefix: str, header: list[str], rows: Iterator[list[Any]]) -> int:
-    """Write rows to <prefix>data.csv through a temporary file (the data may not fit in memory)."""
+    """Write rows to <prefix>data.csv through a temporary file (the data may not fit in memory).
+
+    Nothing is uploaded unless every row was written: a bad row leaves no half-written output."""
     count = 0
-    with tempfile.TemporaryFile("w+b") as tmp:
-        text = io.TextIOWrapper(tmp, encoding="utf-8", newline="")
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            count += 1
-        text.flush()
-        tmp.seek(0)
-        s3.upload_fileobj(tmp, bucket, prefix + OUTPUT_NAME)
-        text.detach()
+    fd, path = tempfile.mkstemp(suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(row)
+                count += 1
+        if count:
+            s3.upload_file(path, bucket, prefix + OUTPUT_NAME)
+    finally:
+        os.unlink(path)
     return count
 
 
