@@ -169,8 +169,10 @@ def test_every_task_retries_times_out_and_is_caught_into_a_report_and_fail(proje
             assert "SageMaker.ResourceLimitExceededException" in errors, name
         assert st["TimeoutSeconds"] > 0, name
         targets = {c["Next"] for c in st["Catch"] if "States.ALL" in c["ErrorEquals"]}
-        assert targets == ({"Failed"} if name == "ReportFailure" else {"ReportFailure"}), name
-    assert s["ReportFailure"]["Next"] == "Failed"
+        assert targets == ({"ClassifyFailure"} if name == "ReportFailure" else {"ReportFailure"}), name
+    assert s["ReportFailure"]["Next"] == "ClassifyFailure"
+    assert s["ClassifyFailure"]["Default"] == "Failed"
+    assert s["ClassifyFailure"]["Choices"][0]["Next"] == "StepFailed"
     assert s["Failed"] == {"Type": "Fail", "Comment": s["Failed"]["Comment"],
                            "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
 
