@@ -37,17 +37,17 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
     "arn:aws:states:::lambda:invoke": {"actions": ["lambda:InvokeFunction"], "resource": "function"},
     "arn:aws:states:::sagemaker:createTrainingJob.sync": {
         "actions": ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob"],
+                    "sagemaker:ListTags", "sagemaker:StopTrainingJob"],
         "resource": "training-job", "name_key": "TrainingJobName", "rule": "Training", "passes_role": True},
     "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync": {
         "actions": ["sagemaker:AddTags", "sagemaker:CreateHyperParameterTuningJob",
-                    "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
-                    "sagemaker:StopHyperParameterTuningJob"],
+                    "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:ListTags",
+                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob"],
         "resource": "hyper-parameter-tuning-job", "name_key": "HyperParameterTuningJobName", "rule": "Tuning",
         "passes_role": True},
     "arn:aws:states:::sagemaker:createLabelingJob.sync": {
         "actions": ["sagemaker:AddTags", "sagemaker:CreateLabelingJob", "sagemaker:DescribeLabelingJob",
-                    "sagemaker:StopLabelingJob"],
+                    "sagemaker:ListTags", "sagemaker:StopLabelingJob"],
         "resource": "labeling-job", "name_key": "LabelingJobName", "rule": "Labeling", "passes_role": True},
     "arn:aws:states:::sagemaker:createModel": {
         "actions": ["sagemaker:AddTags", "sagemaker:CreateModel"], "resource": "model", "name_key": "ModelName",

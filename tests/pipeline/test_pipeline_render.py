@@ -127,8 +127,10 @@ def test_a_model_without_tuning_accepts_only_train(project_copy):
 def test_gate_direction_follows_the_metric(project):
     _, _, auc = _render(project, "dev", "gb-problem-gambling")
     _, _, rmse = _render(project, "dev", "gb-marketing")
-    higher = _states(auc)["Gate"]["Choices"][1]
-    lower = _states(rmse)["Gate"]["Choices"][1]
+    baseline = _states(auc)["Gate"]["Choices"][:2]
+    assert [c["Next"] for c in baseline] == ["GateBaseline", "GateBaseline"]  # no metric recorded, or null
+    higher = _states(auc)["Gate"]["Choices"][2]
+    lower = _states(rmse)["Gate"]["Choices"][2]
     assert higher["NumericGreaterThanEqualsPath"] == "$.production.record.metric"
     assert lower["NumericLessThanEqualsPath"] == "$.production.record.metric"
     assert "validation:auc" in _states(auc)["ExtractMetric"]["Parameters"]["metric_values.$"]
@@ -278,7 +280,7 @@ def test_a_broken_template_is_reported_and_nothing_is_written(project_copy, tmp_
 
     project = project_copy()
     gate = project.templates_dir / "steps" / "gate.j2"
-    gate.write_text(gate.read_text().replace('"Next": "GateBaseline"\n    },', '"Next": "NoSuchState"\n    },', 1))
+    gate.write_text(gate.read_text().replace('"Next": "GateBaseline"}', '"Next": "NoSuchState"}', 1))
     with pytest.raises(VwtError) as err:
         render(project, load("local", project.root), out_dir=tmp_path / "out")
     assert "'Gate': Choices[0].Next 'NoSuchState' names no state" in str(err.value)
