@@ -283,5 +283,5 @@ def test_a_broken_template_is_reported_and_nothing_is_written(project_copy, tmp_
     gate.write_text(gate.read_text().replace('"Next": "GateBaseline"}', '"Next": "NoSuchState"}', 1))
     with pytest.raises(VwtError) as err:
         render(project, load("local", project.root), out_dir=tmp_path / "out")
-    assert "'Gate': Choices[0].Next 'NoSuchState' names no state" in str(err.value)
+    assert "state 'ReadProductionModel': Catch[0].Next 'NoSuchState' names no state" in str(err.value)
     assert not (tmp_path / "out").exists()
