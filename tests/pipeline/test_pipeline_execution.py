@@ -209,3 +209,12 @@ def test_bad_execution_input_fails_with_what_is_expected(sfn_aws, project, execu
     assert result["error"] == "InvalidInput"
     assert '{"model": "gb-marketing", "mode": "train" or "tune"}' in result["cause"]
     assert fake.calls == []
+
+
+def test_no_current_model_record_counts_as_the_first_deployment(sfn_aws, project):
+    p = Pipeline(project, "gb-marketing", production_metric=None)
+    p.ssm.delete_parameter(Name=p.parameter)
+    result = p.run(FakeSageMaker("validation:rmse", metric=3.0), {"model": "gb-marketing", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["gate"]["decision"] == "deploy"
+    assert p.record()["metric"] == 3.0
