@@ -285,3 +285,19 @@ def test_a_broken_template_is_reported_and_nothing_is_written(project_copy, tmp_
         render(project, load("local", project.root), out_dir=tmp_path / "out")
     assert "state 'ReadProductionModel': Catch[0].Next 'NoSuchState' names no state" in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_separate_processes_render_the_same_bytes(project, tmp_path):
+    """No dependence on hash seeds, dict order or time: what Terraform sees only changes with the configuration."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"run{seed}"
+        subprocess.run([sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project.root), "render",
+                        "--env", "dev", "--out", str(out)],
+                       check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 6
