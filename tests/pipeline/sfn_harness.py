@@ -71,6 +71,8 @@ class FakeSageMaker:
             name = params["HyperParameterTuningJobName"]
             return {"HyperParameterTuningJobName": name, "HyperParameterTuningJobStatus": "Completed",
                     "BestTrainingJob": {"TrainingJobName": f"{name}-003-0a1b2c3d"}}
+        if action == "createLabelingJob":
+            return self._label(params)
         if action == "describeTrainingJob":
             return self._training(params["TrainingJobName"])
         if action == "createModel":
@@ -87,6 +89,28 @@ class FakeSageMaker:
             return {"EndpointName": params["EndpointName"], "EndpointStatus": status,
                     "EndpointConfigName": self.endpoint_config}
         raise AssertionError(f"unexpected SageMaker call {action}")
+
+    def _label(self, params: dict) -> dict:
+        """Label every object of the input manifest (alternately 1 and 0) and write the output manifest."""
+        import boto3
+
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        bucket, _, key = params["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"][5:].partition("/")
+        lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+        attribute = params["LabelAttributeName"]
+        out = []
+        for n, line in enumerate(lines):
+            item = json.loads(line)
+            label = str(n % 2)
+            item[attribute] = int(label)
+            item[f"{attribute}-metadata"] = {"class-name": label, "human-annotated": "yes", "type": "groundtruth/text-classification"}
+            out.append(json.dumps(item))
+        out_bucket, _, out_prefix = params["OutputConfig"]["S3OutputPath"][5:].partition("/")
+        out_key = f"{out_prefix}{params['LabelingJobName']}/manifests/output/output.manifest"
+        s3.put_object(Bucket=out_bucket, Key=out_key, Body="\n".join(out).encode())
+        return {"LabelingJobName": params["LabelingJobName"], "LabelingJobStatus": "Completed",
+                "LabelCounters": {"TotalLabeled": len(out), "HumanLabeled": len(out), "MachineLabeled": 0},
+                "LabelingJobOutput": {"OutputDatasetS3Uri": f"s3://{out_bucket}/{out_key}"}}
 
     def actions(self) -> list[str]:
         return [a for a, _ in self.calls]

@@ -37,10 +37,10 @@ def sfn_aws(monkeypatch):
 class Pipeline:
     """One model's rendered pipeline deployed on moto, as Terraform would: template variables filled."""
 
-    def __init__(self, project, model: str, production_metric, rows: int = 60):
+    def __init__(self, project, model: str, production_metric, rows: int = 60, env_name: str = "local"):
         from pipeline import label, size
 
-        self.env = load("local", project.root)
+        self.env = load(env_name, project.root)
         self.model = self.env.catalogue.model(model)
         self.s3 = boto3.client("s3", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
@@ -218,3 +218,31 @@ def test_no_current_model_record_counts_as_the_first_deployment(sfn_aws, project
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"])["gate"]["decision"] == "deploy"
     assert p.record()["metric"] == 3.0
+
+
+@pytest.mark.parametrize("rows, labeling", [(12, "LabelHuman"), (30, "LabelAutomated")])
+def test_ground_truth_labeling_is_automated_from_enough_data_points(sfn_aws, project_copy, rows, labeling):
+    from conftest import model_entry
+
+    def ground_truth(data):
+        model_entry(data, "gb-problem-gambling")["labeling"] = {
+            "mode": "ground_truth", "automated_min_objects": 30,
+            "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/risk"}
+
+    p = Pipeline(project_copy(models=ground_truth), "gb-problem-gambling", production_metric=None, rows=rows)
+    fake = FakeSageMaker("validation:auc", metric=0.75)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    history = p.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert labeling in entered and ({"LabelHuman", "LabelAutomated"} - {labeling}).isdisjoint(entered)
+    assert fake.actions()[:2] == ["createLabelingJob", "createTrainingJob"]
+    labeling_job = fake.calls[0][1]
+    assert ("LabelingJobAlgorithmsConfig" in labeling_job) == (labeling == "LabelAutomated")
+    job = json.loads(result["output"])["job_name"]
+    # training reads the labels merged into a CSV
+    channel = fake.calls[1][1]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert channel == f"s3://{p.model_bucket}/labelled/{job}/"
+    merged = p.s3.get_object(Bucket=p.model_bucket, Key=f"labelled/{job}/data.csv")["Body"].read().decode().splitlines()
+    assert merged[0].endswith(",self_excluded") and len(merged) == rows + 1
+    assert [line.rsplit(",", 1)[1] for line in merged[1:4]] == ["0", "1", "0"]
