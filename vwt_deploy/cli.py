@@ -327,7 +327,20 @@ def data_group() -> None:
     """Data in the environment's data buckets."""
 
 
-_stub(main, "render", "Render the Step Functions definitions from templates/.", "retraining pipeline")
+@main.command()
+@env_option
+@click.option("--model", "model", metavar="MODEL", help="render only this model (default: every model)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="write here instead of .vwt/envs/<env>/render/")
+@pass_ctx
+def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str | None, out_dir: str | None) -> None:
+    """Render the Step Functions definitions (and their IAM policies) from templates/, validated."""
+    from .render import render as render_files
+
+    for path in render_files(ctx.project, ctx.environment(env_name, overrides), model, out_dir):
+        click.echo(str(path))
+
+
 _stub(main, "build", "Build and push the training/serving image to ECR.", "training and serving image")
 _stub(main, "retrain", "Start the retraining pipeline of a model.", "local runtime")
 _stub(main, "predict", "Get predictions from the deployed API.", "prediction pipeline")

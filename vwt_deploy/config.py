@@ -152,6 +152,8 @@ class Tuning(Frozen):
             raise ValueError("tuning is enabled but has no ranges; give at least one hyperparameter range")
         if self.max_parallel_jobs > self.max_jobs:
             raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
+        if self.strategy == "Grid" and any(r.type != "categorical" for r in self.ranges.values()):
+            raise ValueError("the Grid strategy searches categorical ranges only; use Bayesian or Random for integer and continuous ranges")
         return self
 
 
@@ -227,6 +229,12 @@ class Model(Frozen):
                 raise ValueError(
                     f"tuning objective {self.tuning.objective_metric!r} is not a metric the container logs for "
                     f"{self.task}; allowed: {', '.join(METRICS[self.task])}"
+                )
+            wanted = "Maximize" if METRICS[self.task][self.tuning.objective_metric] else "Minimize"
+            if self.tuning.objective_type not in (None, wanted):
+                raise ValueError(
+                    f"tuning objective_type {self.tuning.objective_type} contradicts {self.tuning.objective_metric}, "
+                    f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; use {wanted} or leave it out"
                 )
             for key, rng in self.tuning.ranges.items():
                 if key not in allowed:
@@ -370,7 +378,32 @@ class TrainingSize(Frozen):
     volume_gb: int = Field(30, ge=1, le=16384)
 
 
+class TrainingVpc(Frozen):
+    """Run training jobs and the models they make inside these private subnets (optional)."""
+
+    subnet_ids: tuple[str, ...] = Field(min_length=1, max_length=16)
+    security_group_ids: tuple[str, ...] = Field(min_length=1, max_length=5)
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        for sid in ids:
+            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", sid):
+                raise ValueError(f"{sid!r} is not a subnet id (subnet-0123456789abcdef0)")
+        return ids
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _groups(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        for gid in ids:
+            if not re.fullmatch(r"sg-[0-9a-f]{8,17}", gid):
+                hint = " (that is an ARN, not a security group id)" if gid.startswith("arn:") else ""
+                raise ValueError(f"{gid!r} is not a security group id (sg-0123456789abcdef0){hint}")
+        return ids
+
+
 class Training(Frozen):
+    vpc: TrainingVpc | None = Field(None, description="VPC for training jobs and models; none runs them without a VPC")
     sizing: tuple[TrainingSize, ...] = (
         TrainingSize(max_gb=1, instance_type="ml.m5.large"),
         TrainingSize(max_gb=10, instance_type="ml.m5.2xlarge", volume_gb=50),

@@ -1,0 +1,266 @@
+"""`pipeline.label.handler`: label a model's training data for the retraining pipeline.
+
+Actions (the event's "action"):
+
+- "self_exclusion": self-exclusion anchor labeling. Players who self-excluded are
+  the positive anchors of problem gambling; every other player is unlabelled and
+  taken as negative. Reads every CSV under source bucket/prefix, writes one
+  labelled CSV under output bucket/prefix with the label column (0/1) taken from
+  the source column (which is dropped when it is another column, so the flag
+  cannot leak into the features).
+      {"action": "self_exclusion", "source": {"bucket", "prefix"}, "output": {"bucket", "prefix"},
+       "label": "self_excluded", "source_column": "self_excluded"}
+- "prepare_ground_truth": write a Ground Truth input manifest (one text object per
+  data row), the label categories and the worker UI template.
+      {"action": "prepare_ground_truth", "source": {...}, "output": {...}, "categories": ["0", "1"], "title": "..."}
+- "merge_ground_truth": read the labeling job's output manifest and write the
+  labelled CSV (rows the workers did not label are left out).
+      {"action": "merge_ground_truth", "source": {...}, "output": {...}, "manifest_uri": "s3://...",
+       "attribute": "vwt-label", "label": "self_excluded"}
+
+Every action returns where its output is: {"bucket", "prefix", "s3_uri", "rows", "positives", ...}.
+Errors are exceptions whose class name Step Functions reports (InvalidEvent, InvalidData, NoTrainingData).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from typing import Any, Iterator
+
+import boto3
+
+TRUE = {"1", "true", "t", "yes", "y"}
+FALSE = {"0", "false", "f", "no", "n", ""}
+OUTPUT_NAME = "data.csv"
+
+
+class InvalidEvent(Exception):
+    """The event is not what the state machine sends."""
+
+
+class InvalidData(Exception):
+    """The training data cannot be labelled as configured."""
+
+
+class NoTrainingData(Exception):
+    """The data prefix holds no CSV data."""
+
+
+def _s3():
+    return boto3.client("s3")
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise InvalidEvent(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def _csv_keys(s3, bucket: str, prefix: str) -> list[str]:
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"].rsplit("/", 1)[-1]
+            if obj["Size"] and name.lower().endswith(".csv") and not name.startswith((".", "_")):
+                keys.append(obj["Key"])
+    if not keys:
+        raise NoTrainingData(f"no CSV files under s3://{bucket}/{prefix}")
+    return sorted(keys)
+
+
+def read_rows(s3, bucket: str, prefix: str) -> tuple[list[str], Iterator[tuple[str, int, dict[str, str]]]]:
+    """(header, rows) of every CSV under the prefix, in key order; every file must have the same header."""
+    keys = _csv_keys(s3, bucket, prefix)
+
+    def open_csv(key: str):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        return csv.reader(io.TextIOWrapper(body, encoding="utf-8-sig", newline=""))
+
+    first = open_csv(keys[0])
+    header = next(first, None)
+    if not header:
+        raise InvalidData(f"s3://{bucket}/{keys[0]} has no header row")
+
+    def rows() -> Iterator[tuple[str, int, dict[str, str]]]:
+        for key in keys:
+            reader = first if key == keys[0] else open_csv(key)
+            if key != keys[0]:
+                own = next(reader, None)
+                if own != header:
+                    raise InvalidData(f"s3://{bucket}/{key}: its header {own} differs from {keys[0]}'s {header}")
+            for line, values in enumerate(reader, start=2):
+                if not values:
+                    continue
+                if len(values) != len(header):
+                    raise InvalidData(f"s3://{bucket}/{key} line {line}: {len(values)} values for {len(header)} columns")
+                yield key, line, dict(zip(header, values))
+
+    return header, rows()
+
+
+def flag(value: str, where: str) -> int:
+    v = value.strip().lower()
+    if v in TRUE:
+        return 1
+    if v in FALSE:
+        return 0
+    raise InvalidData(f"{where}: {value!r} is not a yes/no flag (use 1/0, true/false or yes/no)")
+
+
+def _output(event: dict) -> tuple[str, str]:
+    out = event.get("output") or {}
+    try:
+        bucket, prefix = out["bucket"], out["prefix"]
+    except KeyError as exc:
+        raise InvalidEvent(f"output needs bucket and prefix (missing {exc})") from None
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return bucket, prefix
+
+
+def _source(event: dict) -> tuple[str, str]:
+    src = event.get("source") or {}
+    if "bucket" not in src:
+        raise InvalidEvent("source needs bucket (and prefix)")
+    return src["bucket"], src.get("prefix", "")
+
+
+def _write_csv(s3, bucket: str, prefix: str, header: list[str], rows: Iterator[list[Any]]) -> int:
+    """Write rows to <prefix>data.csv through a temporary file (the data may not fit in memory).
+
+    Nothing is uploaded unless every row was written: a bad row leaves no half-written output."""
+    count = 0
+    fd, path = tempfile.mkstemp(suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(row)
+                count += 1
+        if count:
+            s3.upload_file(path, bucket, prefix + OUTPUT_NAME)
+    finally:
+        os.unlink(path)
+    return count
+
+
+def self_exclusion(s3, event: dict) -> dict[str, Any]:
+    label, source_column = event.get("label"), event.get("source_column")
+    if not label or not source_column:
+        raise InvalidEvent("self_exclusion needs label and source_column")
+    src_bucket, src_prefix = _source(event)
+    out_bucket, out_prefix = _output(event)
+    if src_bucket == out_bucket and out_prefix.startswith(src_prefix):
+        raise InvalidEvent("the output prefix must not lie inside the source prefix (the next run would read its own output)")
+    header, rows = read_rows(s3, src_bucket, src_prefix)
+    if source_column not in header:
+        raise InvalidData(f"the data under s3://{src_bucket}/{src_prefix} has no column {source_column!r}; columns: {', '.join(header)}")
+    out_header = [c for c in header if c not in (source_column, label)] + [label]
+    positives = 0
+
+    def labelled() -> Iterator[list[Any]]:
+        nonlocal positives
+        for key, line, row in rows:
+            y = flag(row[source_column], f"s3://{src_bucket}/{key} line {line}, column {source_column}")
+            positives += y
+            yield [row[c] for c in out_header[:-1]] + [y]
+
+    count = _write_csv(s3, out_bucket, out_prefix, out_header, labelled())
+    if count == 0:
+        raise NoTrainingData(f"no data rows under s3://{src_bucket}/{src_prefix}")
+    return {"bucket": out_bucket, "prefix": out_prefix, "s3_uri": f"s3://{out_bucket}/{out_prefix}",
+            "rows": count, "positives": positives}
+
+
+UI_TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <crowd-classifier name="crowd-classifier" categories="{{ task.input.labels | to_json | escape }}"
+                    header="%(title)s">
+    <classification-target>{{ task.input.taskObject }}</classification-target>
+    <full-instructions header="Instructions">Choose the label that fits the record.</full-instructions>
+    <short-instructions>Choose the label that fits the record.</short-instructions>
+  </crowd-classifier>
+</crowd-form>
+"""
+
+
+def prepare_ground_truth(s3, event: dict) -> dict[str, Any]:
+    categories = [str(c) for c in event.get("categories") or []]
+    if len(categories) < 2:
+        raise InvalidEvent("prepare_ground_truth needs at least two categories")
+    src_bucket, src_prefix = _source(event)
+    out_bucket, out_prefix = _output(event)
+    _, rows = read_rows(s3, src_bucket, src_prefix)
+    lines = []
+    for number, (_, _, row) in enumerate(rows):
+        text = ", ".join(f"{k}={v}" for k, v in row.items())
+        lines.append(json.dumps({"source": text, "vwt-row": number}, sort_keys=True))
+    if not lines:
+        raise NoTrainingData(f"no data rows under s3://{src_bucket}/{src_prefix}")
+    manifest_key = out_prefix + "input.manifest"
+    categories_key = out_prefix + "categories.json"
+    template_key = out_prefix + "template.liquid.html"
+    s3.put_object(Bucket=out_bucket, Key=manifest_key, Body=("\n".join(lines) + "\n").encode())
+    s3.put_object(Bucket=out_bucket, Key=categories_key, Body=json.dumps(
+        {"document-version": "2018-11-28", "labels": [{"label": c} for c in categories]}).encode())
+    title = str(event.get("title") or "Label the record").replace('"', "'")
+    s3.put_object(Bucket=out_bucket, Key=template_key, Body=(UI_TEMPLATE % {"title": title}).encode())
+    return {"manifest_uri": f"s3://{out_bucket}/{manifest_key}", "categories_uri": f"s3://{out_bucket}/{categories_key}",
+            "ui_template_uri": f"s3://{out_bucket}/{template_key}", "rows": len(lines)}
+
+
+def merge_ground_truth(s3, event: dict) -> dict[str, Any]:
+    attribute, label = event.get("attribute"), event.get("label")
+    if not attribute or not label or not event.get("manifest_uri"):
+        raise InvalidEvent("merge_ground_truth needs manifest_uri, attribute and label")
+    m_bucket, m_key = _split_uri(event["manifest_uri"])
+    labels: dict[int, str] = {}
+    body = s3.get_object(Bucket=m_bucket, Key=m_key)["Body"].read().decode()
+    for n, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            raise InvalidData(f"{event['manifest_uri']} line {n} is not JSON") from None
+        meta = item.get(f"{attribute}-metadata") or {}
+        if "vwt-row" in item and "class-name" in meta and not meta.get("failure-reason"):
+            labels[int(item["vwt-row"])] = str(meta["class-name"])
+    src_bucket, src_prefix = _source(event)
+    out_bucket, out_prefix = _output(event)
+    header, rows = read_rows(s3, src_bucket, src_prefix)
+    out_header = [c for c in header if c != label] + [label]
+    positives = 0
+
+    def labelled() -> Iterator[list[Any]]:
+        nonlocal positives
+        for number, (_, _, row) in enumerate(rows):
+            if number in labels:
+                value = labels[number]
+                positives += value == "1"
+                yield [row[c] for c in out_header[:-1]] + [value]
+
+    count = _write_csv(s3, out_bucket, out_prefix, out_header, labelled())
+    if count == 0:
+        raise NoTrainingData(f"the labeling job labelled no rows ({event['manifest_uri']})")
+    return {"bucket": out_bucket, "prefix": out_prefix, "s3_uri": f"s3://{out_bucket}/{out_prefix}",
+            "rows": count, "positives": positives}
+
+
+ACTIONS = {"self_exclusion": self_exclusion, "prepare_ground_truth": prepare_ground_truth,
+           "merge_ground_truth": merge_ground_truth}
+
+
+def handler(event: dict, context: Any = None) -> dict[str, Any]:
+    action = (event or {}).get("action")
+    if action not in ACTIONS:
+        raise InvalidEvent(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    result = ACTIONS[action](_s3(), event)
+    print({"action": action, **{k: v for k, v in result.items() if k != "labels"}})
+    return result

@@ -1,0 +1,410 @@
+"""Check a rendered state machine, and derive the least-privilege IAM policy its role needs.
+
+`validate_definition(definition)` returns every defect found (empty when valid):
+moto's Amazon States Language parser (grammar), then the project's own graph
+check, which the parser does not do (a dangling `Next` or a missing `StartAt`
+target passes it): targets exist, every state is reachable, every path can end,
+every `Resource` is a known integration, only the contract's template variables.
+
+`derive_policy(definition)` builds the policy from what the definition calls:
+one statement per integration, the EventBridge managed rules the `.sync`
+integrations need, `iam:PassRole` for the SageMaker role only.
+`check_policy(definition, policy)` names what the policy misses and what it
+allows beyond that.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from .render import TEMPLATE_VARS
+
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_DIRECTIVE = re.compile(r"%\{")
+
+_SM = "arn:aws:sagemaker:${region}:${account_id}"
+_EVENTS_RULE = "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEventsForSageMaker%sJobsRule"
+_EVENTS_ACTIONS = ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
+
+# Every integration a definition may call: the IAM actions it needs and the kind of resource they act on.
+# `.sync` integrations also need the EventBridge managed rule Step Functions uses to follow the job.
+INTEGRATIONS: Mapping[str, dict[str, Any]] = {
+    "arn:aws:states:::lambda:invoke": {"actions": ["lambda:InvokeFunction"], "resource": "function"},
+    "arn:aws:states:::sagemaker:createTrainingJob.sync": {
+        "actions": ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
+                    "sagemaker:ListTags", "sagemaker:StopTrainingJob"],
+        "resource": "training-job", "name_key": "TrainingJobName", "rule": "Training", "passes_role": True},
+    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync": {
+        "actions": ["sagemaker:AddTags", "sagemaker:CreateHyperParameterTuningJob",
+                    "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:ListTags",
+                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob"],
+        "resource": "hyper-parameter-tuning-job", "name_key": "HyperParameterTuningJobName", "rule": "Tuning",
+        "passes_role": True},
+    "arn:aws:states:::sagemaker:createLabelingJob.sync": {
+        "actions": ["sagemaker:AddTags", "sagemaker:CreateLabelingJob", "sagemaker:DescribeLabelingJob",
+                    "sagemaker:ListTags", "sagemaker:StopLabelingJob"],
+        "resource": "labeling-job", "name_key": "LabelingJobName", "rule": "Labeling", "passes_role": True},
+    "arn:aws:states:::sagemaker:createModel": {
+        "actions": ["sagemaker:AddTags", "sagemaker:CreateModel"], "resource": "model", "name_key": "ModelName",
+        "passes_role": True},
+    "arn:aws:states:::sagemaker:createEndpointConfig": {
+        "actions": ["sagemaker:AddTags", "sagemaker:CreateEndpointConfig"], "resource": "endpoint-config",
+        "name_key": "EndpointConfigName"},
+    "arn:aws:states:::sagemaker:updateEndpoint": {
+        "actions": ["sagemaker:UpdateEndpoint"], "resource": "endpoint", "name_key": "EndpointName"},
+    "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint": {
+        "actions": ["sagemaker:DescribeEndpoint"], "resource": "endpoint", "name_key": "EndpointName"},
+    "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob": {
+        "actions": ["sagemaker:DescribeTrainingJob"], "resource": "training-job", "name_key": "TrainingJobName"},
+    "arn:aws:states:::aws-sdk:ssm:getParameter": {"actions": ["ssm:GetParameter"], "resource": "parameter"},
+    "arn:aws:states:::aws-sdk:ssm:putParameter": {"actions": ["ssm:PutParameter"], "resource": "parameter"},
+    "arn:aws:states:::sns:publish": {"actions": ["sns:Publish"], "resource": "topic"},
+}
+
+# SageMaker parameters that name the KMS key: the caller needs a grant on it through SageMaker
+_KMS_KEYS = ("KmsKeyId", "VolumeKmsKeyId")
+
+
+# --------------------------------------------------------------------------- walking a definition
+
+
+def _states(definition: Mapping[str, Any]) -> Iterator[tuple[str, dict]]:
+    """Every state, with the states of Parallel branches and Map iterators."""
+    for name, state in (definition.get("States") or {}).items():
+        if not isinstance(state, dict):
+            continue
+        yield name, state
+        for branch in state.get("Branches") or []:
+            yield from _states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if isinstance(state.get(key), dict):
+                yield from _states(state[key])
+
+
+def _walk(value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k, v
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+def _targets(state: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(where, target) of every transition out of a state."""
+    out = []
+    if "Next" in state:
+        out.append(("Next", state["Next"]))
+    if "Default" in state:
+        out.append(("Default", state["Default"]))
+    for i, choice in enumerate(state.get("Choices") or []):
+        if isinstance(choice, dict) and "Next" in choice:
+            out.append((f"Choices[{i}].Next", choice["Next"]))
+    for i, catch in enumerate(state.get("Catch") or []):
+        if isinstance(catch, dict) and "Next" in catch:
+            out.append((f"Catch[{i}].Next", catch["Next"]))
+    return out
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def parse_errors(definition_text: str) -> list[str]:
+    """moto's ASL parser (the grammar Step Functions uses) over the definition text."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException
+    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
+
+    quiet = logging.getLogger("moto.stepfunctions")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # it warns that it cannot run SageMaker integrations: irrelevant to parsing
+    try:
+        StaticAnalyser().analyse(definition_text)
+    except ASLParserException as exc:
+        return [f"ASL parser: {e}" for e in exc.errors] or ["ASL parser: the definition does not parse"]
+    except Exception as exc:  # the preprocessor rejects some definitions with other errors
+        return [f"ASL parser: {type(exc).__name__}: {exc}"]
+    finally:
+        quiet.setLevel(level)
+    return []
+
+
+def _known_resource(resource: Any) -> bool:
+    if resource in INTEGRATIONS:
+        return True
+    # a Lambda function given directly as the Resource: only as a contract placeholder
+    return isinstance(resource, str) and resource in ("${size_function_arn}", "${label_function_arn}")
+
+
+def graph_errors(definition: Mapping[str, Any], where: str = "") -> list[str]:
+    """The project's own check of one state graph (and of its Parallel/Map branches)."""
+    errors: list[str] = []
+    states = definition.get("States")
+    if not isinstance(states, dict) or not states:
+        return [f"{where}States is missing or empty"]
+    start = definition.get("StartAt")
+    if start not in states:
+        errors.append(f"{where}StartAt {start!r} names no state")
+    edges: dict[str, set[str]] = {}
+    terminal: set[str] = set()
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            errors.append(f"{where}state {name!r} is not an object")
+            continue
+        kind = state.get("Type")
+        edges[name] = set()
+        for label, target in _targets(state):
+            if target not in states:
+                errors.append(f"{where}state {name!r}: {label} {target!r} names no state")
+            else:
+                edges[name].add(target)
+        if kind in ("Succeed", "Fail") or state.get("End") is True:
+            terminal.add(name)
+        elif kind == "Choice":
+            if "Default" not in state:
+                errors.append(f"{where}Choice state {name!r} has no Default (an unmatched input would fail the execution)")
+        elif "Next" not in state:
+            errors.append(f"{where}state {name!r} has neither Next nor End")
+        if kind == "Task" and not _known_resource(state.get("Resource")):
+            errors.append(f"{where}state {name!r}: Resource {state.get('Resource')!r} is not a known service integration")
+        for i, branch in enumerate(state.get("Branches") or []):
+            errors += graph_errors(branch, f"{where}{name}.Branches[{i}]: ")
+        for key in ("Iterator", "ItemProcessor"):
+            if isinstance(state.get(key), dict):
+                errors += graph_errors(state[key], f"{where}{name}.{key}: ")
+    if start in states:
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        for name in states:
+            if name not in seen:
+                errors.append(f"{where}state {name!r} is unreachable from StartAt {start!r}")
+    # every state must be able to reach an end: walk backwards from the terminal states
+    can_end, todo = set(terminal), list(terminal)
+    reverse: dict[str, set[str]] = {}
+    for src, targets in edges.items():
+        for t in targets:
+            reverse.setdefault(t, set()).add(src)
+    while todo:
+        for prev in reverse.get(todo.pop(), ()):
+            if prev not in can_end:
+                can_end.add(prev)
+                todo.append(prev)
+    for name in states:
+        if name not in can_end and name in edges and edges[name]:
+            errors.append(f"{where}state {name!r} never reaches Succeed, Fail or End (a loop with no way out)")
+    return errors
+
+
+def task_errors(definition: Mapping[str, Any]) -> list[str]:
+    """The project's rules for Task states: Retry, TimeoutSeconds, a Catch of every error."""
+    errors = []
+    for name, state in _states(definition):
+        if state.get("Type") != "Task":
+            continue
+        if not state.get("Retry"):
+            errors.append(f"Task state {name!r} has no Retry")
+        if not state.get("TimeoutSeconds") and not state.get("TimeoutSecondsPath"):
+            errors.append(f"Task state {name!r} has no TimeoutSeconds")
+        caught = [e for c in state.get("Catch") or [] for e in c.get("ErrorEquals", [])]
+        if "States.ALL" not in caught:
+            errors.append(f"Task state {name!r} has no Catch of States.ALL")
+    return errors
+
+
+def placeholder_errors(text: str) -> list[str]:
+    """Only the contract's template variables may appear; Terraform would fail on any other."""
+    errors = [f"unknown template variable ${{{name}}} (the contract's are: {', '.join(TEMPLATE_VARS)})"
+              for name in sorted(set(PLACEHOLDER.findall(text))) if name not in TEMPLATE_VARS]
+    if _DIRECTIVE.search(text):
+        errors.append("a Terraform template directive '%{' (templatefile would interpret it)")
+    return errors
+
+
+def validate_definition(definition: Mapping[str, Any] | str) -> list[str]:
+    """Every defect of a state machine definition (a document or its JSON text), each named."""
+    if isinstance(definition, str):
+        text = definition
+        try:
+            definition = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    else:
+        text = json.dumps(definition, sort_keys=True)
+    if not isinstance(definition, dict):
+        return ["the definition must be a JSON object"]
+    errors = parse_errors(text)
+    errors += graph_errors(definition)
+    errors += task_errors(definition)
+    errors += placeholder_errors(text)
+    return errors
+
+
+def validate_rendered(project: Any, env: Any) -> list[str]:
+    """For `vwt-deploy validate`: render every model's pipeline in memory and return every problem found
+    (the state machine's defects and policy mismatches), as readable lines; nothing is written."""
+    from .errors import VwtError
+    from .render import render_definition
+
+    problems: list[str] = []
+    for model in env.catalogue.models:
+        try:
+            definition = render_definition(env, model, project.templates_dir)
+        except VwtError as exc:
+            problems.append(f"state machine of {model.name}: {exc.message}")
+            continue
+        found = validate_definition(definition)
+        if not found:
+            found = check_policy(definition, derive_policy(definition))
+        problems += [f"state machine of {model.name}: {p}" for p in found]
+    return problems
+
+
+# --------------------------------------------------------------------------- the IAM policy
+
+
+def _job_prefix(definition: Mapping[str, Any]) -> str | None:
+    """The job prefix the Start state puts into States.Format(...) for `$.job_name`."""
+    for _, state in _states(definition):
+        expr = (state.get("Parameters") or {}).get("job_name.$") if state.get("Type") == "Pass" else None
+        if isinstance(expr, str):
+            match = re.match(r"States\.Format\('\{\}-\{\}', '([a-z0-9-]+)'", expr)
+            if match:
+                return match.group(1)
+    return None
+
+
+def _parameter_arn(name: str) -> str:
+    return "arn:aws:ssm:${region}:${account_id}:parameter" + (name if name.startswith("/") or name.startswith("${") else "/" + name)
+
+
+#: run-time name expressions that name this run's jobs: `<job prefix>-<id>`, or a job the run's tuning job started
+_RUN_NAMES = ("$.job_name", "$.tuning.best_training_job")
+
+
+def _sid(resource_arn: str) -> str:
+    tail = resource_arn.split(":::", 1)[-1]
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", tail) if part)
+
+
+def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    prefix = _job_prefix(definition)
+    per_integration: dict[str, set[str]] = {}
+    rules: set[str] = set()
+    passes_role = uses_kms = False
+    for _, state in _states(definition):
+        if state.get("Type") != "Task":
+            continue
+        resource = state.get("Resource")
+        params = state.get("Parameters") or {}
+        spec = INTEGRATIONS.get(resource)
+        if spec is None:
+            if isinstance(resource, str) and resource.startswith("${"):  # a Lambda ARN as the Resource
+                per_integration.setdefault("lambda:" + resource, set()).update([resource, resource + ":*"])
+            continue
+        kind = spec["resource"]
+        resources = per_integration.setdefault(resource, set())
+        if kind == "function":
+            fn = params.get("FunctionName", "*")
+            resources.update([fn, f"{fn}:*"])
+        elif kind == "topic":
+            resources.add(params.get("TopicArn", "*"))
+        elif kind == "parameter":
+            resources.add(_parameter_arn(params.get("Name", "*")))
+        else:
+            key = spec["name_key"]
+            if isinstance(params.get(key), str):
+                name = params[key]
+            elif params.get(f"{key}.$") in _RUN_NAMES and prefix:
+                name = f"{prefix}-*"
+            else:
+                name = "*"
+            resources.add(f"{_SM}:{kind}/{name}")
+            if kind == "hyper-parameter-tuning-job":
+                # the tuning job starts training jobs named after itself; following them needs DescribeTrainingJob
+                resources.add(f"{_SM}:training-job/{name}")
+            if spec.get("rule"):
+                rules.add(spec["rule"])
+            passes_role = passes_role or bool(spec.get("passes_role"))
+            uses_kms = uses_kms or any(k in _KMS_KEYS for k, _ in _walk(params))
+    statements = []
+    for resource, arns in sorted(per_integration.items()):
+        spec = INTEGRATIONS.get(resource)
+        actions = spec["actions"] if spec else ["lambda:InvokeFunction"]
+        if spec and spec["resource"] == "hyper-parameter-tuning-job":
+            actions = sorted({*actions, "sagemaker:DescribeTrainingJob"})
+        statements.append({"Sid": _sid(resource), "Effect": "Allow", "Action": sorted(actions), "Resource": sorted(arns)})
+    for rule in sorted(rules):
+        statements.append({"Sid": f"SyncRuleFor{rule}Jobs", "Effect": "Allow", "Action": list(_EVENTS_ACTIONS),
+                           "Resource": [_EVENTS_RULE % rule]})
+    if passes_role:
+        statements.append({"Sid": "PassSageMakerRole", "Effect": "Allow", "Action": ["iam:PassRole"],
+                           "Resource": ["${sagemaker_role_arn}"],
+                           "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}})
+    if uses_kms:
+        statements.append({"Sid": "KmsGrantThroughSageMaker", "Effect": "Allow",
+                           "Action": ["kms:CreateGrant", "kms:DescribeKey"], "Resource": ["${kms_key_arn}"],
+                           "Condition": {"StringEquals": {"kms:ViaService": "sagemaker.${region}.amazonaws.com"}}})
+    return statements
+
+
+def derive_policy(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The state machine role's policy: one statement per integration the definition calls, on the narrowest
+    resources the API allows, plus the `.sync` rules, iam:PassRole of the SageMaker role, and its KMS grant."""
+    return {"Version": "2012-10-17", "Statement": _integration_statements(definition)}
+
+
+def required_permissions(definition: Mapping[str, Any]) -> dict[tuple[str, str], dict | None]:
+    """{(action, resource): condition or None} for every call the definition makes."""
+    need: dict[tuple[str, str], dict | None] = {}
+    for statement in _integration_statements(definition):
+        for action in statement["Action"]:
+            for resource in statement["Resource"]:
+                need[(action, resource)] = statement.get("Condition")
+    return need
+
+
+def _allowed(policy: Mapping[str, Any]) -> list[tuple[str, str, dict | None]]:
+    out = []
+    for st in policy.get("Statement") or []:
+        if st.get("Effect") != "Allow":
+            continue
+        actions = st.get("Action", [])
+        resources = st.get("Resource", [])
+        for a in [actions] if isinstance(actions, str) else actions:
+            for r in [resources] if isinstance(resources, str) else resources:
+                out.append((a, r, st.get("Condition")))
+    return out
+
+
+def check_policy(definition: Mapping[str, Any], policy: Mapping[str, Any]) -> list[str]:
+    """What the definition calls that the policy does not allow, and what the policy allows that is not called."""
+    need = required_permissions(definition)
+    allowed = _allowed(policy)
+    problems = []
+    for (action, resource), condition in sorted(need.items()):
+        if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) and fnmatch.fnmatchcase(resource, r)
+                   and (c or None) == condition for a, r, c in allowed):
+            problems.append(f"the definition needs {action} on {resource}, which the policy does not allow")
+    for action, resource, condition in allowed:
+        if need.get((action, resource), "absent") != (condition or None):
+            problems.append(f"the policy allows {action} on {resource}"
+                            + (" with a different condition" if (action, resource) in need else ", which the definition never calls"))
+    return problems
+
+
+def check_files(definition_path: Path, policy_path: Path) -> list[str]:
+    """Check a rendered pair of files as written."""
+    text = definition_path.read_text()
+    problems = validate_definition(text)
+    if not problems:
+        problems = check_policy(json.loads(text), json.loads(policy_path.read_text()))
+    return problems
