@@ -147,10 +147,10 @@ class PredictionService:
             return finish(405, _error("method_not_allowed", f"{method} is not allowed; POST the records", api_request_id),
                           {"Allow": "POST, OPTIONS"})
 
-        model = self.catalogue.models.get(_model_name(event))
+        asked = _model_name(event)
+        model = self.catalogue.models.get(asked) if asked is not None else None
         if model is None:
             metrics["ClientErrors"] = 1
-            asked = _model_name(event)
             return finish(404, _error("unknown_model",
                                       f"no model {str(asked)[:80]!r}; models are: {', '.join(self.catalogue.models)}",
                                       api_request_id))
@@ -278,7 +278,7 @@ def _method(event: dict) -> str | None:
 def _model_name(event: dict) -> Any:
     params = event.get("pathParameters")
     if isinstance(params, dict) and "model" in params:
-        return params["model"]
+        return params["model"] if isinstance(params["model"], str) else None
     path = event.get("path") or event.get("rawPath")
     if isinstance(path, str):
         match = _PATH.search(path)
