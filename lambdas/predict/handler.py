@@ -25,17 +25,17 @@ import os
 import re
 import sys
 import time
-import traceback
-import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
 
 from . import catalogue as catalogue_mod
 from .catalogue import MISSING, Catalogue, CatalogueError
 from .endpoint import DEFAULT_READ_TIMEOUT, EndpointFailure, client_config, invoke
 from .metrics import DEFAULT_NAMESPACE, emf_line
-from .publish import PublishFailure, entries, publish
+from .publish import PublishFailure, attributes, entries, publish
 from .request import Problems, read_body, request_id_of, validate
+
+TYPE_CHECKING = False  # typing is not imported at run time: a shorter cold start
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 DEFAULT_MAX_BODY = 1024 * 1024
 _PATH = re.compile(r"/models/([^/]+)/predictions/?$")
@@ -87,6 +87,7 @@ class Settings:
         origins = _json_env(environ, "CORS_ALLOW_ORIGINS", list)
         self.cors = tuple(str(o) for o in (origins if origins is not None else catalogue.cors_allow_origins))
         self.namespace = environ.get("METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+        self.region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or catalogue.region
 
 
 class PredictionService:
@@ -106,7 +107,7 @@ class PredictionService:
         if self._sagemaker is None:
             import boto3  # imported on first use: keeps the module's import fast
 
-            self._sagemaker = boto3.client("sagemaker-runtime", config=client_config(self.settings.read_timeout))
+            self._sagemaker = boto3.client("sagemaker-runtime", region_name=self.settings.region, config=client_config(self.settings.read_timeout))
         return self._sagemaker
 
     @property
@@ -115,7 +116,7 @@ class PredictionService:
             import boto3
             from botocore.config import Config
 
-            self._sns = boto3.client("sns", config=Config(connect_timeout=1, read_timeout=5,
+            self._sns = boto3.client("sns", region_name=self.settings.region, config=Config(connect_timeout=1, read_timeout=5,
                                                           retries={"total_max_attempts": 2, "mode": "standard"}))
         return self._sns
 
@@ -197,7 +198,7 @@ class PredictionService:
         metrics["EndpointLatency"] = round((time.perf_counter() - t0) * 1000, 3)
         version = version or "unknown"
 
-        now = datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        now = _iso_time(self.clock())
         predictions, messages, attributes = self._results(model, user_ids, scores, version, request_id, now, metrics)
         try:
             publish(self.sns, topic, entries(messages, attributes))
@@ -217,35 +218,47 @@ class PredictionService:
                             "predictions": predictions})
 
     def _results(self, model, user_ids, scores, version, request_id, now, metrics):
-        predictions, messages, attributes = [], [], []
+        predictions, messages, attrs = [], [], []
         env = self.settings.environment
+        name = model.name
         if model.consumer == "intervention":
             classify = self.catalogue.intervention.classify
             counts: dict[str, int] = dict.fromkeys(self.catalogue.intervention.names, 0)
+            shared: dict[str, dict] = {}  # message attributes, one per risk group
             for i, (user_id, score) in enumerate(zip(user_ids, scores)):
                 group, level = classify(score)
                 counts[group] += 1
                 predictions.append({"user_id": user_id, "prediction": score, "risk_group": group,
                                     "intervention_level": level})
                 messages.append({"event_id": f"{request_id}:{i}", "event_type": "intervention", "user_id": user_id,
-                                 "model": model.name, "model_version": version, "score": score, "risk_group": group,
+                                 "model": name, "model_version": version, "score": score, "risk_group": group,
                                  "intervention_level": level, "request_id": request_id, "time": now,
                                  "environment": env})
-                attributes.append({"event_type": "intervention", "model": model.name, "risk_group": group,
-                                   "intervention_level": level})
+                a = shared.get(group)
+                if a is None:
+                    a = shared[group] = attributes({"event_type": "intervention", "model": name, "risk_group": group,
+                                                    "intervention_level": level})
+                attrs.append(a)
             for group, count in counts.items():
                 metrics[f"RiskGroup_{group}"] = count
         else:
+            a = attributes({"event_type": "prediction", "model": name})
             for i, (user_id, value) in enumerate(zip(user_ids, scores)):
                 predictions.append({"user_id": user_id, "prediction": value})
                 messages.append({"event_id": f"{request_id}:{i}", "event_type": "prediction", "user_id": user_id,
-                                 "model": model.name, "model_version": version, "prediction": value,
+                                 "model": name, "model_version": version, "prediction": value,
                                  "target": model.label, "request_id": request_id, "time": now, "environment": env})
-                attributes.append({"event_type": "prediction", "model": model.name})
-        return predictions, messages, attributes
+                attrs.append(a)
+        return predictions, messages, attrs
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _iso_time(t: float) -> str:
+    """UTC ISO 8601 with milliseconds, e.g. 2026-11-27T09:41:52.923Z (without importing datetime)."""
+    seconds = int(t)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((t - seconds) * 1000):03d}Z"
 
 
 def _print(line: str) -> None:
@@ -263,6 +276,8 @@ def _api_request_id(event: dict, context: Any) -> str:
     aws_id = getattr(context, "aws_request_id", None)
     if isinstance(aws_id, str) and aws_id:
         return aws_id
+    import uuid
+
     return str(uuid.uuid4())
 
 
@@ -332,6 +347,8 @@ def handler(event: Any, context: Any = None) -> dict:
         _print(json.dumps({"level": "ERROR", "message": f"misconfigured: {exc}"}))
         return _last_resort(event, context, "misconfigured", "the prediction service is misconfigured")
     except Exception:
+        import traceback
+
         _print(json.dumps({"level": "ERROR", "message": "unexpected error", "traceback": traceback.format_exc()}))
         return _last_resort(event, context, "internal_error", "unexpected error; it was logged")
 

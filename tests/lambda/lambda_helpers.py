@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import sys
@@ -13,8 +12,8 @@ LAMBDAS = REPO / "lambdas"
 if str(LAMBDAS) not in sys.path:
     sys.path.insert(0, str(LAMBDAS))  # as the Lambda runtime sees the package: lambdas/ is the root
 
-from predict.catalogue import Catalogue  # noqa: E402
-from predict.handler import PredictionService  # noqa: E402
+from predict.catalogue import Catalogue  # noqa: E402,F401 (re-exported to conftest)
+from predict.handler import PredictionService  # noqa: E402,F401
 
 REGION = "eu-west-1"
 
