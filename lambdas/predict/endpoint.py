@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # Below API Gateway's 29 s integration timeout, with room for validation and publishing:
 # at most 2 attempts x (1 s connect + READ_TIMEOUT) + backoff < 29 s.
 CONNECT_TIMEOUT = 1.0
-DEFAULT_READ_TIMEOUT = 10.0
-MAX_READ_TIMEOUT = 12.0
+DEFAULT_READ_TIMEOUT = 8.0
+MAX_READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 2
 
 

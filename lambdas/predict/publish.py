@@ -9,6 +9,7 @@ drop the duplicate. Message attributes `model`, `event_type` (and `risk_group`,
 from __future__ import annotations
 
 import json
+import time
 
 TYPE_CHECKING = False  # typing is not imported at run time: a shorter cold start
 if TYPE_CHECKING:
@@ -43,10 +44,13 @@ def entries(messages: list[dict], attrs: list[dict]) -> list[dict]:
             for i, (message, a) in enumerate(zip(messages, attrs))]
 
 
-def _send_chunk(client: Any, topic: str, chunk: list[dict]) -> None:
+def _send_chunk(client: Any, topic: str, chunk: list[dict], deadline: float | None) -> None:
     pending = chunk
     detail = ""
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
+        if attempt and deadline is not None and time.perf_counter() >= deadline:
+            detail += " (no time left to try again)"
+            break
         try:
             response = client.publish_batch(TopicArn=topic, PublishBatchRequestEntries=pending)
         except Exception as exc:  # botocore errors, timeouts: try the whole chunk again
@@ -61,20 +65,20 @@ def _send_chunk(client: Any, topic: str, chunk: list[dict]) -> None:
     raise PublishFailure(topic, len(pending), detail)
 
 
-def publish(client: Any, topic: str, batch_entries: list[dict]) -> int:
+def publish(client: Any, topic: str, batch_entries: list[dict], deadline: float | None = None) -> int:
     """Publish every entry (batches of 10, in parallel); raise PublishFailure naming what could not be sent."""
     global _pool
     chunks = [batch_entries[i:i + BATCH] for i in range(0, len(batch_entries), BATCH)]
     if len(chunks) <= 1:
         for chunk in chunks:
-            _send_chunk(client, topic, chunk)
+            _send_chunk(client, topic, chunk, deadline)
         return len(batch_entries)
     if _pool is None:
         from concurrent.futures import ThreadPoolExecutor  # imported when first needed: keeps cold start short
 
         _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="publish")
     failures = []
-    for future in [_pool.submit(_send_chunk, client, topic, c) for c in chunks]:
+    for future in [_pool.submit(_send_chunk, client, topic, c, deadline) for c in chunks]:
         try:
             future.result()
         except PublishFailure as exc:

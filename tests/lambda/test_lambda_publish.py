@@ -131,3 +131,24 @@ def test_entries_that_keep_failing_fail_the_request(make_service):
     status, body = answer(make_service(FakeEndpoint(), sns).handle(event(body={"records": [good_risk()] * 2})))
     assert status == 503 and body["error"] == "publish_failed"
     assert len(sns.batches) == publish_mod.ATTEMPTS
+
+
+def test_no_retry_once_the_deadline_has_passed():
+    import time
+
+    sns = FakeSns(fail_ids={"0"})
+    entries = publish_mod.entries([{"n": 1}], [publish_mod.attributes({"model": "risk"})])
+    with pytest.raises(publish_mod.PublishFailure, match="no time left"):
+        publish_mod.publish(sns, "arn:t", entries, deadline=time.perf_counter() - 1)
+    assert len(sns.batches) == 1
+
+
+def test_the_worst_case_stays_inside_api_gateways_29_seconds():
+    from predict import handler
+    from predict.endpoint import client_config
+
+    endpoint = client_config(10**6)  # the largest read timeout the handler may be given
+    endpoint_worst = endpoint.retries["total_max_attempts"] * (endpoint.connect_timeout + endpoint.read_timeout)
+    sns_call = 1 + 3  # the SNS client's connect + read timeout, one attempt per call
+    assert endpoint_worst <= handler.PUBLISH_DEADLINE_SECONDS
+    assert handler.PUBLISH_DEADLINE_SECONDS + sns_call < 29

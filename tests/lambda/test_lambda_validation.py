@@ -175,7 +175,7 @@ def test_methods_and_cors(make_service):
     resp = svc.handle(event(method="GET", body={"records": [good_risk()]}))
     assert resp["statusCode"] == 405 and "POST" in resp["headers"]["Allow"]
     pre = svc.handle(event(method="OPTIONS", headers={"Origin": "https://app.example.com"}))
-    assert pre["statusCode"] == 204 and pre["headers"]["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert pre["statusCode"] == 200 and pre["headers"]["Access-Control-Allow-Origin"] == "https://app.example.com"
     other = svc.handle(event(body={"records": [good_risk()]}, headers={"origin": "https://evil.example"}))
     assert "Access-Control-Allow-Origin" not in other["headers"]
 
