@@ -98,3 +98,18 @@ def test_from_the_source_tree_with_no_environment_variables_the_repository_catal
         assert catalogue.models[m.name].endpoint_name == local.endpoint_name(m.name)
     assert catalogue.max_records == local.api.max_records
     assert "local" in ENVIRONMENTS
+
+
+def test_the_module_handler_from_the_source_tree_with_no_environment(monkeypatch):
+    import predict.handler as module
+
+    for name in ("CATALOGUE_PATH", "ENVIRONMENT", "ENDPOINT_NAMES", "INTERVENTION_TOPIC_ARN", "OPERATOR_TOPIC_ARN",
+                 "MAX_RECORDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(module, "_service", None)
+    model = load("local", REPO).catalogue.models[0].name
+    status, body = answer(module.handler(event(model=model, body={"records": [{"user_id": "p"}]}), None))
+    assert status == 400 and body["problem_count"] >= 1
+    status, body = answer(module.handler(event(model="nope", body={"records": []}), None))
+    assert status == 404
+    assert module.service().settings.endpoints[model] == load("local", REPO).endpoint_name(model)
