@@ -34,7 +34,7 @@ USER_ID_FIELD = "user_id"
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 _EXCLUDED_DIRS = {"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache", ".hypothesis"}
-_EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
+_EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".swp", "~", ".md")  # byte code, editor files, docs
 
 
 def consumer_of(task: str) -> str:

@@ -68,7 +68,7 @@ def test_entries_are_sorted_fixed_and_complete(project, env):
         names = [i.filename for i in infos]
         assert names == sorted(names)
         assert {"catalogue.json", "predict/__init__.py", "predict/handler.py"} <= set(names)
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n]
+        assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".md")) or "/tests/" in n]
         for info in infos:
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert (info.external_attr >> 16) & 0o777 == 0o644
