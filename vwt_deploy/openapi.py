@@ -90,6 +90,28 @@ def api_gateway_models(env: Environment) -> dict[str, str]:
     return {m.name: json.dumps(request_schema(env, m.name), sort_keys=True) for m in env.catalogue.models}
 
 
+def api_gateway_request_schema(env: Environment) -> str:
+    """One draft-4 schema for the single `/v1/models/{model}/predictions` resource (the prediction_api module's
+    `request_schema`): the shape every model shares (1..max_records objects, each with a user_id, and an optional
+    request_id). API Gateway cannot pick a model by path parameter, so the features are checked by the Lambda;
+    for per-model validation at the gateway, use `api_gateway_models` on one resource per model."""
+    doc = catalogue_document(env)
+    schema = {
+        "$schema": DRAFT4,
+        "title": "PredictionRequest",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["records"],
+        "properties": {
+            "records": {"type": "array", "minItems": 1, "maxItems": doc["max_records"], "items": {
+                "type": "object", "required": [USER_ID_FIELD],
+                "properties": {USER_ID_FIELD: {"type": "string", "minLength": 1, "maxLength": 128}}}},
+            "request_id": {"type": "string", "pattern": REQUEST_ID_PATTERN},
+        },
+    }
+    return json.dumps(schema, sort_keys=True)
+
+
 def example_record(model: dict, full: bool) -> dict:
     """A valid record: each feature at the middle of its range (or its first allowed value)."""
     record: dict[str, Any] = {USER_ID_FIELD: "player-0001"}

@@ -1,10 +1,11 @@
 """The model catalogue as the Lambda sees it: loaded once per container, checked, compiled into fast validators.
 
 Where it comes from, first match wins:
-1. `$CATALOGUE_PATH` (a JSON file; tests and the local runtime may point at one);
+1. `$VWT_CATALOGUE_PATH` or `$CATALOGUE_PATH` (a JSON file; tests and the local runtime may point at one);
 2. `catalogue.json` at the package root (the tool bundles it into the zip at build time);
 3. from the source tree (no package built): the repository's configuration, through
-   `vwt_deploy.config` and `vwt_deploy.package.catalogue_document`, for `$ENVIRONMENT` (default `local`).
+   `vwt_deploy.config` and `vwt_deploy.package.catalogue_document`, for `$VWT_ENVIRONMENT` or `$ENVIRONMENT`
+   (default `local`).
 """
 
 from __future__ import annotations
@@ -266,7 +267,7 @@ def _from_source_tree(env_name: str) -> dict:
 
 def load(environ: dict | None = None) -> Catalogue:
     environ = os.environ if environ is None else environ
-    path = environ.get("CATALOGUE_PATH")
+    path = environ.get("VWT_CATALOGUE_PATH") or environ.get("CATALOGUE_PATH")
     if path or os.path.exists(BUNDLED):
         source = path or BUNDLED
         try:
@@ -275,5 +276,5 @@ def load(environ: dict | None = None) -> Catalogue:
         except (OSError, ValueError) as exc:
             raise CatalogueError(f"cannot read the catalogue {source}: {exc}") from None
         return Catalogue(doc, source)
-    env_name = environ.get("ENVIRONMENT") or "local"
+    env_name = environ.get("VWT_ENVIRONMENT") or environ.get("ENVIRONMENT") or "local"
     return Catalogue(_from_source_tree(env_name), f"repository catalogue ({env_name})")

@@ -5,17 +5,19 @@ validate (the catalogue's feature schema) -> preprocess (training order, default
 publish (intervention topic, or operator topic) -> respond. Nothing is
 published unless every prediction of the request is in.
 
-Environment variables (Terraform sets them; all optional from the source tree):
-  ENVIRONMENT              environment name (metrics dimension; source-tree catalogue), default: the catalogue's
-  ENDPOINT_NAMES           JSON object model -> SageMaker endpoint name, default: the catalogue's endpoint_name
-  INTERVENTION_TOPIC_ARN   SNS topic of intervention events (risk models)
-  OPERATOR_TOPIC_ARN       SNS topic of the operator feed (regression models)
-  MAX_RECORDS              records per request, default: the catalogue's max_records
-  MAX_BODY_BYTES           request body limit, default 1048576
-  ENDPOINT_TIMEOUT_SECONDS read timeout of InvokeEndpoint, default 8 (capped at 10: 2 attempts stay below 29 s)
-  CORS_ALLOW_ORIGINS       JSON list of allowed origins, default: the catalogue's
-  METRICS_NAMESPACE        embedded-metric namespace, default VWT/Prediction
-  CATALOGUE_PATH           a catalogue.json to read instead of the bundled one
+Environment variables (Terraform sets them; all optional from the source tree). Each is read as
+VWT_<NAME> first (the names terraform/modules/prediction_api sets), then <NAME>:
+  VWT_ENVIRONMENT              environment name (metrics dimension; source-tree catalogue), default: the catalogue's
+  VWT_ENDPOINTS                JSON object model -> SageMaker endpoint name (also VWT_ENDPOINT_NAMES, ENDPOINT_NAMES),
+                               default: the catalogue's endpoint_name
+  VWT_INTERVENTION_TOPIC_ARN   SNS topic of intervention events (risk models)
+  VWT_OPERATOR_TOPIC_ARN       SNS topic of the operator feed (regression models)
+  VWT_MAX_RECORDS              records per request, default: the catalogue's max_records
+  VWT_MAX_BODY_BYTES           request body limit, default 1048576
+  VWT_ENDPOINT_TIMEOUT_SECONDS read timeout of InvokeEndpoint, default 8 (capped at 10: 2 attempts stay below 29 s)
+  VWT_CORS_ALLOW_ORIGINS       allowed origins, comma-separated or a JSON list, default: the catalogue's
+  VWT_METRICS_NAMESPACE        embedded-metric namespace, default VWT/Prediction
+  VWT_CATALOGUE_PATH           a catalogue.json to read instead of the bundled one
 """
 
 from __future__ import annotations
@@ -45,29 +47,26 @@ PUBLISH_DEADLINE_SECONDS = 24.0
 _PATH = re.compile(r"/models/([^/]+)/predictions/?$")
 
 
-def _json_env(environ: dict, name: str, kind: type) -> Any:
-    raw = environ.get(name)
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise CatalogueError(f"environment variable {name} is not JSON") from None
-    if not isinstance(value, kind):
-        raise CatalogueError(f"environment variable {name} must be a JSON {kind.__name__}")
-    return value
+def _get(environ: dict, *names: str) -> tuple[str, str]:
+    """(the name found, its value): VWT_<NAME> first, then <NAME>, for each name given; ("", "") if none is set."""
+    for name in names:
+        for key in ("VWT_" + name, name):
+            value = environ.get(key)
+            if value:
+                return key, value
+    return "", ""
 
 
 def _int_env(environ: dict, name: str, default: int) -> int:
-    raw = environ.get(name)
+    key, raw = _get(environ, name)
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise CatalogueError(f"environment variable {name} must be a whole number, got {raw!r}") from None
+        raise CatalogueError(f"environment variable {key} must be a whole number, got {raw!r}") from None
     if value < 1:
-        raise CatalogueError(f"environment variable {name} must be positive")
+        raise CatalogueError(f"environment variable {key} must be positive")
     return value
 
 
@@ -75,22 +74,42 @@ class Settings:
     """What the handler reads from its environment, checked once per container."""
 
     def __init__(self, catalogue: Catalogue, environ: dict):
-        self.environment = environ.get("ENVIRONMENT") or catalogue.environment or "unknown"
-        names = _json_env(environ, "ENDPOINT_NAMES", dict) or {}
+        self.environment = _get(environ, "ENVIRONMENT")[1] or catalogue.environment or "unknown"
+        key, raw = _get(environ, "ENDPOINTS", "ENDPOINT_NAMES")
+        names: Any = {}
+        if raw:
+            try:
+                names = json.loads(raw)
+            except ValueError:
+                names = None
+            if not isinstance(names, dict):
+                raise CatalogueError(f"environment variable {key} must be a JSON object of model -> endpoint name")
         self.endpoints = {m.name: str(names.get(m.name) or m.endpoint_name or "") for m in catalogue.models.values()}
         self.topics = {
-            "intervention": environ.get("INTERVENTION_TOPIC_ARN") or "",
-            "operator": environ.get("OPERATOR_TOPIC_ARN") or "",
+            "intervention": _get(environ, "INTERVENTION_TOPIC_ARN")[1],
+            "operator": _get(environ, "OPERATOR_TOPIC_ARN")[1],
         }
         self.max_records = _int_env(environ, "MAX_RECORDS", catalogue.max_records)
         self.max_body = _int_env(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY)
+        key, raw = _get(environ, "ENDPOINT_TIMEOUT_SECONDS")
         try:
-            self.read_timeout = float(environ.get("ENDPOINT_TIMEOUT_SECONDS") or DEFAULT_READ_TIMEOUT)
+            self.read_timeout = float(raw or DEFAULT_READ_TIMEOUT)
         except ValueError:
-            raise CatalogueError("environment variable ENDPOINT_TIMEOUT_SECONDS must be a number") from None
-        origins = _json_env(environ, "CORS_ALLOW_ORIGINS", list)
-        self.cors = tuple(str(o) for o in (origins if origins is not None else catalogue.cors_allow_origins))
-        self.namespace = environ.get("METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+            raise CatalogueError(f"environment variable {key} must be a number") from None
+        key, raw = _get(environ, "CORS_ALLOW_ORIGINS")
+        if not raw:
+            origins = list(catalogue.cors_allow_origins)
+        elif raw.lstrip().startswith("["):
+            try:
+                origins = json.loads(raw)
+            except ValueError:
+                origins = None
+            if not isinstance(origins, list):
+                raise CatalogueError(f"environment variable {key} must be a JSON list or comma-separated origins")
+        else:
+            origins = [o.strip() for o in raw.split(",") if o.strip()]
+        self.cors = tuple(str(o) for o in origins)
+        self.namespace = _get(environ, "METRICS_NAMESPACE")[1] or DEFAULT_NAMESPACE
         self.region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or catalogue.region
 
 

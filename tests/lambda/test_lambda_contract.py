@@ -87,7 +87,7 @@ def test_written_next_to_the_rendered_artifacts(tmp_path: Path):
 
 
 def test_from_the_source_tree_with_no_environment_variables_the_repository_catalogue_is_used(monkeypatch):
-    for name in ("CATALOGUE_PATH", "ENVIRONMENT"):
+    for name in ("CATALOGUE_PATH", "ENVIRONMENT", "VWT_CATALOGUE_PATH", "VWT_ENVIRONMENT"):
         monkeypatch.delenv(name, raising=False)
     catalogue = load_catalogue({})
     local = load("local", REPO)
@@ -103,9 +103,10 @@ def test_from_the_source_tree_with_no_environment_variables_the_repository_catal
 def test_the_module_handler_from_the_source_tree_with_no_environment(monkeypatch):
     import predict.handler as module
 
-    for name in ("CATALOGUE_PATH", "ENVIRONMENT", "ENDPOINT_NAMES", "INTERVENTION_TOPIC_ARN", "OPERATOR_TOPIC_ARN",
-                 "MAX_RECORDS"):
+    for name in ("CATALOGUE_PATH", "ENVIRONMENT", "ENDPOINTS", "ENDPOINT_NAMES", "INTERVENTION_TOPIC_ARN",
+                 "OPERATOR_TOPIC_ARN", "MAX_RECORDS"):
         monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv("VWT_" + name, raising=False)
     monkeypatch.setattr(module, "_service", None)
     model = load("local", REPO).catalogue.models[0].name
     status, body = answer(module.handler(event(model=model, body={"records": [{"user_id": "p"}]}), None))
@@ -113,3 +114,15 @@ def test_the_module_handler_from_the_source_tree_with_no_environment(monkeypatch
     status, body = answer(module.handler(event(model="nope", body={"records": []}), None))
     assert status == 404
     assert module.service().settings.endpoints[model] == load("local", REPO).endpoint_name(model)
+
+
+def test_the_shared_gateway_schema_accepts_every_example_and_refuses_the_shape_errors(env):
+    schema = json.loads(openapi.api_gateway_request_schema(env))
+    jsonschema.Draft4Validator.check_schema(schema)
+    validator = jsonschema.Draft4Validator(schema)
+    for _, _, value in _examples(openapi.document(env)):
+        assert validator.is_valid(value)
+    assert not validator.is_valid({"records": []})
+    assert not validator.is_valid({"records": [{"age": 30}]})  # no user_id
+    assert not validator.is_valid({"records": [{"user_id": "p"}], "extra": 1})
+    assert not validator.is_valid({"records": [{"user_id": "p"}] * (env.api.max_records + 1)})

@@ -202,3 +202,34 @@ def test_metrics_are_embedded_metric_format(make_service, logs):
 def test_unknown_model_does_not_become_a_metric_dimension(make_service, logs):
     make_service().handle(event(model="x" * 500, body={"records": [good_risk()]}))
     assert json.loads(logs[-1])["Model"] == "unknown"
+
+
+def test_the_variables_terraform_sets(make_service):
+    """terraform/modules/prediction_api sets VWT_-prefixed names; CORS origins come comma-separated."""
+    sm = FakeEndpoint()
+    svc = make_service(sm, environ={
+        "VWT_ENVIRONMENT": "dev", "VWT_ENDPOINTS": json.dumps({"risk": "vwt-dev-risk"}), "VWT_MAX_RECORDS": "2",
+        "VWT_CORS_ALLOW_ORIGINS": "https://a.example, https://b.example",
+        "VWT_INTERVENTION_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:vwt-dev-intervention"})
+    assert svc.settings.environment == "dev" and svc.settings.cors == ("https://a.example", "https://b.example")
+    assert svc.settings.topics["intervention"].endswith("vwt-dev-intervention")
+    resp = svc.handle(event(body={"records": [good_risk()]}, headers={"Origin": "https://b.example"}))
+    assert resp["statusCode"] == 200 and sm.calls[0]["EndpointName"] == "vwt-dev-risk"
+    assert resp["headers"]["Access-Control-Allow-Origin"] == "https://b.example"
+    status, body = answer(svc.handle(event(body={"records": [good_risk()] * 3})))
+    assert status == 400 and "at most 2" in body["problems"][0]["problem"]
+
+
+@pytest.mark.parametrize("environ, fragment", [
+    ({"VWT_ENDPOINTS": "not json"}, "VWT_ENDPOINTS must be a JSON object"),
+    ({"ENDPOINT_NAMES": "[1]"}, "ENDPOINT_NAMES must be a JSON object"),
+    ({"VWT_MAX_RECORDS": "many"}, "VWT_MAX_RECORDS must be a whole number"),
+    ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES must be positive"),
+    ({"VWT_CORS_ALLOW_ORIGINS": "[oops"}, "VWT_CORS_ALLOW_ORIGINS must be a JSON list"),
+    ({"VWT_ENDPOINT_TIMEOUT_SECONDS": "soon"}, "VWT_ENDPOINT_TIMEOUT_SECONDS must be a number"),
+])
+def test_bad_variables_are_named(make_service, environ, fragment):
+    from predict.catalogue import CatalogueError
+
+    with pytest.raises(CatalogueError, match=fragment):
+        make_service(environ=environ)
