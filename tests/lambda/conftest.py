@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 
 import pytest
 
-from lambda_helpers import ENVIRON, REGION, TEST_CATALOGUE, Catalogue, FakeEndpoint, FakeSns, PredictionService
+if str(Path(__file__).parent) not in sys.path:  # lambda_helpers, whatever pytest's import mode
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from lambda_helpers import ENVIRON, REGION, TEST_CATALOGUE, Catalogue, FakeEndpoint, FakeSns, PredictionService  # noqa: E402
 
 
 @pytest.fixture
