@@ -32,6 +32,9 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
+            "hypothesis>=6.100,<7",  # property tests (the prediction Lambda's arbitrary bodies)
+            "openapi-spec-validator>=0.7,<0.10",  # the generated OpenAPI document is valid OpenAPI 3
+            "jsonschema>=4.18,<5",  # request schemas are valid draft-4 API Gateway models
         ],
     },
     entry_points={"console_scripts": ["vwt-deploy=vwt_deploy.cli:main"]},

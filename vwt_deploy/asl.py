@@ -134,11 +134,13 @@ def parse_errors(definition_text: str) -> list[str]:
     return []
 
 
+_DIRECT_RESOURCE = re.compile(r"^arn:aws[a-z-]*:(lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?"
+                              r"|states:[a-z0-9-]+:\d{12}:activity:[A-Za-z0-9_-]+)$")
+
+
 def _known_resource(resource: Any) -> bool:
-    if resource in INTEGRATIONS:
-        return True
-    # a Lambda function given directly as the Resource: only as a contract placeholder
-    return isinstance(resource, str) and resource in ("${size_function_arn}", "${label_function_arn}")
+    """A service integration the project knows, or (as AWS accepts) a Lambda function or activity ARN."""
+    return resource in INTEGRATIONS or (isinstance(resource, str) and bool(_DIRECT_RESOURCE.match(resource)))
 
 
 def graph_errors(definition: Mapping[str, Any], where: str = "") -> list[str]:

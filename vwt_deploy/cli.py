@@ -343,7 +343,32 @@ def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str |
 
 _stub(main, "build", "Build and push the training/serving image to ECR.", "training and serving image")
 _stub(main, "retrain", "Start the retraining pipeline of a model.", "local runtime")
-_stub(main, "predict", "Get predictions from the deployed API.", "prediction pipeline")
+@main.command()
+@env_option
+@click.option("--model", "model_name", required=True, help="the catalogue model to ask, e.g. gb-problem-gambling")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="records: a JSON list (or {\"records\": [...]}) or a CSV file with a header; each with user_id")
+@json_option
+@pass_ctx
+def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, input_path: str,
+            as_json: bool) -> None:
+    """Get predictions from the deployed API, with the environment's API key."""
+    from pathlib import Path
+
+    from .predict import PredictionClient, api_key_value, format_table, read_records
+
+    deployment = ctx.deployment(env_name, overrides)
+    model = deployment.env.catalogue.model(model_name)
+    records = read_records(Path(input_path), {f.name: f.type for f in model.features})
+    deployment.target.ensure_ready()  # the account guard, as for every command that touches AWS
+    outputs = deployment.outputs()
+    key = api_key_value(outputs.get("api_key_id", ""), deployment.env.region,
+                        deployment.target.terraform_env().get("AWS_ENDPOINT_URL"))
+    client = PredictionClient(outputs.get("api_url", ""), key)
+    result = client.predict(model.name, records, chunk_size=deployment.env.api.max_records)
+    _emit(result, as_json, lambda r: [click.echo(line) for line in format_table(r)])
+
+
 _stub(data_group, "sample", "Write a synthetic data set into the data buckets.", "local runtime")
 
 

@@ -113,3 +113,33 @@ def test_aws_managed_policies_can_be_attached(aws) -> None:
     iam.attach_role_policy(RoleName="uses-managed", PolicyArn=arn)
     attached = iam.list_attached_role_policies(RoleName="uses-managed")["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [arn]
+
+
+@pytest.mark.parametrize("definition, defect", [
+    ({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}, "'Nowhere' names no state"),
+    ({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}, "B": {"Type": "Pass", "End": True}}},
+     "'B' is unreachable"),
+    ({"StartAt": "Missing", "States": {"A": {"Type": "Pass", "End": True}}}, "StartAt 'Missing' names no state"),
+])
+def test_validate_state_machine_definition_runs_the_graph_check(aws, definition, defect) -> None:
+    """moto's parser accepts these; AWS (and the emulator) refuse them."""
+    res = aws("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
+    assert res["result"] == "FAIL"
+    assert any(defect in d["message"] for d in res["diagnostics"]), res["diagnostics"]
+
+
+def test_validate_accepts_a_direct_lambda_resource(aws) -> None:
+    definition = {"StartAt": "A", "States": {"A": {
+        "Type": "Task", "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f", "End": True}}}
+    res = aws("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
+    assert res["result"] == "OK", res["diagnostics"]
+
+
+def test_sqs_redrive_allow_policy_reads_back(aws) -> None:
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    policy = json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": ["arn:aws:sqs:eu-west-1:123456789012:src"]})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": policy})
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedriveAllowPolicy"])["Attributes"]
+    assert json.loads(got["RedriveAllowPolicy"]) == json.loads(policy)

@@ -78,12 +78,9 @@ def test_validate_configuration_only(repo: Path) -> None:
     assert res.exit_code == 0 and "configuration of prod: ok (3 models)" in res.output
 
 
-@pytest.mark.parametrize("cmd", [c for c in COMMANDS if c[0] in ("render", "build", "retrain", "predict", "data", "bootstrap")
-                                 or c[0] == "local"], ids=" ".join)
+@pytest.mark.parametrize("cmd", [["retrain"], ["data", "sample"]], ids=" ".join)
 def test_later_commands_say_so(cmd: list[str]) -> None:
     res = run(*cmd)
-    if res.exit_code == 0:
-        pytest.skip("implemented")
     assert res.exit_code == 2 and "not available yet" in res.output
 
 

@@ -28,22 +28,14 @@ def _once(fn: Callable[[], None]) -> Callable[[], None]:
 
 
 def definition_diagnostics(definition: str) -> list[dict]:
-    """What AWS's ValidateStateMachineDefinition would report: moto's ASL parser, then the project's graph check."""
-    from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
+    """What AWS's ValidateStateMachineDefinition reports: the grammar (moto's ASL parser), then the graph
+    (every target exists, every state reachable and able to end): the project's check in vwt_deploy.asl."""
+    from vwt_deploy import asl
 
-    try:
-        StaticAnalyser().analyse(definition)
-    except Exception as exc:  # the parser raises its own exception types, with the reason in repr/args
-        return [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": repr(exc)[:2000]}]
-    try:
-        from vwt_deploy import asl
-    except ImportError:  # pragma: no cover - the graph check lands with the retraining pipeline
-        return []
-    try:
-        doc = json.loads(definition)
-    except ValueError as exc:
-        return [{"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": str(exc)}]
-    return [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": m} for m in asl.graph_problems(doc)]
+    problems = asl.parse_errors(definition)
+    if not problems:
+        problems = asl.graph_errors(json.loads(definition))
+    return [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": m} for m in problems]
 
 
 @_once
@@ -133,6 +125,20 @@ def s3_secure_transport_condition() -> None:
     FakeBucket.get_permission = get_permission
 
 
+# --------------------------------------------------------------------------- SQS
+
+
+@_once
+def sqs_redrive_allow_policy() -> None:
+    """A queue's RedriveAllowPolicy was stored but never read back (GetQueueAttributes called it unknown), so
+    aws_sqs_queue_redrive_allow_policy waited for it forever."""
+    from moto.sqs.models import Queue
+
+    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
+        Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
+    Queue.redrive_allow_policy = None  # the default of queues that never set one
+
+
 # --------------------------------------------------------------------------- Application Auto Scaling
 
 
@@ -197,6 +203,7 @@ def sagemaker_model_readback() -> None:
 
 
 FIXES = (
+    sqs_redrive_allow_policy,
     s3_secure_transport_condition,
     stepfunctions_validate_definition,
     stepfunctions_list_versions,

@@ -1,0 +1,1 @@
+"""The prediction API's Lambda: validate, preprocess, predict, publish. Stdlib and boto3 only."""
