@@ -114,20 +114,19 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 
 @main.command()
 @env_option
-@click.option("--skip-terraform", is_flag=True, help="check the configuration only")
+@click.option("--skip-terraform", is_flag=True, help="check the configuration and the state machines only")
 @pass_ctx
 def validate(ctx: Context, env_name: str, overrides: tuple[str, ...], skip_terraform: bool) -> None:
-    """Check the configuration, then `terraform fmt -check` and `terraform validate`."""
+    """Check the configuration, the rendered state machines, `terraform fmt -check` and `terraform validate`."""
     from .validate import validate_project
 
     env = ctx.environment(env_name, overrides)
     click.echo(f"configuration of {env.name}: ok ({len(env.catalogue.models)} models)")
-    if skip_terraform:
-        return
-    problems = validate_project(ctx.project, env, echo=click.echo)
+    problems = validate_project(ctx.project, env, echo=click.echo, terraform=not skip_terraform)
     if problems:
         raise VwtError("validation failed:\n  " + "\n  ".join(problems), "fix the problems listed above")
-    click.echo("terraform fmt and validate: ok")
+    if not skip_terraform:
+        click.echo("terraform fmt and validate: ok")
 
 
 @main.group("config")

@@ -134,8 +134,12 @@ class Deployment:
 
     # ---- pipeline steps
     def artifacts(self) -> dict[str, Any]:
-        """What the tool builds before Terraform runs (definitions, packages, image); filled by later stages."""
-        return {}
+        """What the tool builds before Terraform runs; each step writes its files under .vwt/envs/<env>/ and
+        returns the variables that name them. Deterministic: the same configuration writes the same bytes."""
+        from . import openapi, package, render
+
+        openapi.write(self.project, self.env)  # the API contract for client teams, beside the definitions
+        return {**render.artifacts(self.project, self.env), **package.artifacts(self.project, self.env)}
 
     def _init_fingerprint(self, backend: Mapping[str, Any]) -> str:
         digest = hashlib.sha256(json.dumps(backend, sort_keys=True, default=str).encode())

@@ -11,11 +11,18 @@ from .terraform import Terraform
 
 
 def validate_project(project: Project, env: Environment, runner: Runner | None = None,
-                     echo: Callable[[str], None] = print) -> list[str]:
-    """Every problem found, as readable lines (empty when all is well)."""
+                     echo: Callable[[str], None] = print, terraform: bool = True) -> list[str]:
+    """Every problem found, as readable lines (empty when all is well): the rendered state machines and their
+    policies, then (unless terraform=False) `terraform fmt -check` and `terraform validate`."""
+    from .asl import validate_rendered
+
+    problems = validate_rendered(project, env)
+    echo(f"state machines of {len(env.catalogue.models)} models: {'ok' if not problems else 'PROBLEMS'}")
+    if not terraform:
+        return problems
     tf = Terraform(project.terraform_root, project.state_dir / "validate" / "tfdata", runner or Runner(),
                    project.terraform_env())
-    problems = [f"not formatted (run `terraform fmt -recursive terraform/`): {f}" for f in tf.fmt_check()]
+    problems += [f"not formatted (run `terraform fmt -recursive terraform/`): {f}" for f in tf.fmt_check()]
     tf.init(backend=False)
     problems += [d for d in tf.validate() if d.startswith("error")]
     return problems
