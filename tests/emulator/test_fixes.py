@@ -143,3 +143,35 @@ def test_sqs_redrive_allow_policy_reads_back(aws) -> None:
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": policy})
     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedriveAllowPolicy"])["Attributes"]
     assert json.loads(got["RedriveAllowPolicy"]) == json.loads(policy)
+
+
+def test_sqs_attributes_read_back_as_aws_sends_them(aws) -> None:
+    sqs = aws("sqs")
+    dlq = sqs.create_queue(QueueName="fixes-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName="fixes-main")["QueueUrl"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                                                                  "Action": "sqs:SendMessage", "Resource": "*"}]})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    redrive = f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":5}}'
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})  # without the policy
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert json.loads(got["Policy"]) == json.loads(policy)  # kept
+    assert got["RedrivePolicy"] == redrive  # compact, as sent
+
+
+def test_apigateway_leaves_out_empty_collections(aws) -> None:
+    api = aws("apigateway")
+    rest = api.create_rest_api(name="fixes")["id"]
+    root = api.get_resources(restApiId=rest)["items"][0]["id"]
+    api.put_method(restApiId=rest, resourceId=root, httpMethod="POST", authorizationType="NONE",
+                   requestParameters={}, requestModels={}, apiKeyRequired=True)
+    api.put_integration(restApiId=rest, resourceId=root, httpMethod="POST", type="MOCK",
+                        requestParameters={}, requestTemplates={}, cacheKeyParameters=[])
+    method = api.get_method(restApiId=rest, resourceId=root, httpMethod="POST")
+    integration = api.get_integration(restApiId=rest, resourceId=root, httpMethod="POST")
+    for key in ("authorizationScopes", "requestParameters", "requestModels"):
+        assert key not in method, key
+    for key in ("requestParameters", "requestTemplates", "cacheKeyParameters"):
+        assert key not in integration, key
+    assert method["apiKeyRequired"] is True and integration["type"] == "MOCK"

@@ -139,6 +139,58 @@ def sqs_redrive_allow_policy() -> None:
     Queue.redrive_allow_policy = None  # the default of queues that never set one
 
 
+@_once
+def sqs_queue_attributes() -> None:
+    """Two read-back differences that made every plan update the queues: SetQueueAttributes without a Policy
+    erased the queue's policy, and RedrivePolicy came back as spaced JSON where AWS (and the provider) use the
+    compact form."""
+    from moto.sqs.models import Queue
+
+    original_set = Queue._set_attributes
+    original_attributes = Queue.attributes.fget
+
+    def _set_attributes(self, attributes, now=None):
+        policy = getattr(self, "policy", None)
+        result = original_set(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = policy
+        return result
+
+    def attributes(self):
+        result = original_attributes(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    Queue._set_attributes = _set_attributes
+    Queue.attributes = property(attributes)
+
+
+# --------------------------------------------------------------------------- API Gateway
+
+_OMITTED_WHEN_EMPTY = ("authorizationScopes", "requestParameters", "requestModels", "cacheKeyParameters",
+                       "requestTemplates")
+
+
+@_once
+def apigateway_empty_collections() -> None:
+    """A method or integration was read back with empty lists and maps ([] / {}) where AWS leaves the keys out,
+    so every refresh 'changed' them and a deployment triggered by their contents was replaced on every plan."""
+    from moto.apigateway.models import Integration, Method
+
+    for cls in (Method, Integration):
+        original = cls.to_json
+
+        def to_json(self, _original=original):
+            doc = _original(self)
+            for key in _OMITTED_WHEN_EMPTY:
+                if key in doc and doc[key] in ([], {}):
+                    doc[key] = None
+            return doc
+
+        cls.to_json = to_json
+
+
 # --------------------------------------------------------------------------- Application Auto Scaling
 
 
@@ -203,6 +255,8 @@ def sagemaker_model_readback() -> None:
 
 
 FIXES = (
+    apigateway_empty_collections,
+    sqs_queue_attributes,
     sqs_redrive_allow_policy,
     s3_secure_transport_condition,
     stepfunctions_validate_definition,
