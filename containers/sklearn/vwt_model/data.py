@@ -65,6 +65,7 @@ def read_channel(folder: Path, schema: Schema | None, label: str | None) -> pa.T
                     path,
                     convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
                 )
+            table.column_names  # noqa: B018 (raises UnicodeDecodeError on a header that is not UTF-8)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path.name} is not readable CSV (with a header) or Parquet: {exc}") from None
         if table.num_rows == 0:

@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.1,
     "c": 1.0,
     "max_iter": 1000,
-    "contamination": "auto",
+    "contamination": 0.05,  # the share of players flagged anomalous (validation:anomaly_rate tracks it)
 }
 #: hyperparameters SageMaker (tuning) or its SDK add on their own: dropped, not errors
 RESERVED_PREFIXES = ("_tuning", "sagemaker_")
