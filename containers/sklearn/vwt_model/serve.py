@@ -92,6 +92,12 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the base class finds (malformed request line or headers): JSON, and never a 5xx for them."""
+        if code == 501:  # an unknown method is the client's error
+            code, message = 405, f"method {self.command!r} is not allowed: use GET /ping or POST /invocations"
+        self._error(code, message or self.responses.get(code, ("error",))[0], close=True)
+
     def _error(self, status: int, message: str, close: bool = False) -> None:
         self._send(status, {"error": message}, close)
 
