@@ -192,10 +192,7 @@ class SlowPredictor:
     def __init__(self):
         self.entered = threading.Event()
 
-    def parse(self, body, content_type, max_rows):
-        return [[1.0]]
-
-    def predict(self, X):
+    def handle(self, body, content_type, max_rows):
         self.entered.set()
         time.sleep(0.5)
         return [0.25]

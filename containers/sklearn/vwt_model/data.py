@@ -122,8 +122,10 @@ def _numeric(name: str, column: pa.ChunkedArray, what: str) -> np.ndarray:
     return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def encode(table: pa.Table, schema: Schema, source: str) -> np.ndarray:
-    """The encoded float32 matrix of the schema's features; raise DataError naming the column and row."""
+def encode(table: pa.Table, schema: Schema, source: str, check_range: bool = True) -> np.ndarray:
+    """The encoded float32 matrix of the schema's features; raise DataError naming the column and row.
+
+    `check_range` applies min/max (training data); serving leaves ranges to the API's validation."""
     rows = table.num_rows
     out = np.empty((rows, schema.width), dtype=np.float32)
     col = 0
@@ -177,10 +179,10 @@ def encode(table: pa.Table, schema: Schema, source: str) -> np.ndarray:
         if feature.type == "bool" and not np.isin(values, (0.0, 1.0)).all():
             raise DataError(f"{source}: feature {feature.name!r} must be a boolean (0/1, true/false); "
                             f"{_example(column, ~np.isin(values, (0.0, 1.0)))}")
-        if feature.min is not None and (values < feature.min).any():
+        if check_range and feature.min is not None and (values < feature.min).any():
             raise DataError(f"{source}: feature {feature.name!r} is below its min {feature.min:g}; "
                             f"{_example(column, values < feature.min)}")
-        if feature.max is not None and (values > feature.max).any():
+        if check_range and feature.max is not None and (values > feature.max).any():
             raise DataError(f"{source}: feature {feature.name!r} is above its max {feature.max:g}; "
                             f"{_example(column, values > feature.max)}")
         out[:, col] = values

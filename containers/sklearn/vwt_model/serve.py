@@ -153,12 +153,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(503, "the model is loading: retry when GET /ping answers 200")
             return
         try:
-            X = predictor.parse(body, content_type, MAX_ROWS)
+            predictions = predictor.handle(body, content_type, MAX_ROWS)
         except BadInput as exc:
             self._error(exc.status, str(exc))
             return
-        try:
-            predictions = predictor.predict(X)
         except Exception as exc:  # the model itself failed: a server fault, logged
             log(f"prediction failed: {type(exc).__name__}: {exc}")
             self._error(500, "the model failed to predict; see the endpoint's log")
