@@ -278,6 +278,11 @@ def bench_serving(work: Path, quick: bool) -> dict:
         Xb = X_val[:1000]
         name = session.get_inputs()[0].name
         onnx_batch = inprocess_ms(lambda: session.run(["probabilities"], {name: Xb}), 10 if quick else 40)
+        options_all = ort.SessionOptions()
+        options_all.intra_op_num_threads = workers  # the same model with every core on the one batch
+        session_all = ort.InferenceSession(str(root / "model" / "model.onnx"), options_all,
+                                           providers=["CPUExecutionProvider"])
+        onnx_batch_all = inprocess_ms(lambda: session_all.run(["probabilities"], {name: Xb}), 10 if quick else 40)
         sklearn_batch = inprocess_ms(lambda: peer_model.predict(Xb), 5 if quick else 15)
         onnx_one = inprocess_ms(lambda: session.run(["probabilities"], {name: X_val[:1]}), 200)
         sklearn_one = inprocess_ms(lambda: peer_model.predict_proba(X_val[:1]), 50)
@@ -301,6 +306,8 @@ def bench_serving(work: Path, quick: bool) -> dict:
         "batch_1000_ms": {
             "ours_http_p50": p(ours_batch, 50), "onnx_inprocess_p50": onnx_batch,
             "ratio_to_inprocess": p(ours_batch, 50) / onnx_batch,
+            "onnx_inprocess_all_cores_p50": onnx_batch_all,
+            "ratio_to_inprocess_all_cores": p(ours_batch, 50) / onnx_batch_all,
             "peer_http_p50": p(peer_batch, 50), "sklearn_predict_inprocess_p50": sklearn_batch,
         },
         "throughput_8_clients_rps": {"ours": ours_tp["rps"], "peer": peer_tp["rps"],
@@ -326,30 +333,61 @@ BARE_FIT = textwrap.dedent('''
 ''')
 
 
-def bench_training(work: Path, rows: int) -> dict:
+def bench_training(work: Path, rows: int, repeat: int = 1) -> dict:
+    """The container's whole `train` (wall time of the process) vs a bare fit of the same model on the same split
+    already in memory. With repeat > 1 the runs alternate and the fastest of each is kept (shared machines are noisy)."""
     X, y = make_data(rows, seed=1)
     root = ml_root(work / "training", X, y)
     del X, y
     csv_path = root / "input" / "data" / "train" / "data.csv"
-    log(f"training on {rows} rows: the container (load + fit + convert + save)")
-    wall, peak, out = run_measured([sys.executable, "-m", "vwt_model", "train"], {"VWT_ML_ROOT": str(root)})
-    timing = re.search(r"timing: load ([\d.]+)s, fit ([\d.]+)s, convert ([\d.]+)s", out)
-    log("training: the bare scikit-learn fit on the same data in memory")
-    _, bare_peak, bare_out = run_measured([sys.executable, "-c", BARE_FIT, str(csv_path), str(TREES), str(MAX_DEPTH)])
-    bare_fit = json.loads(bare_out.strip().splitlines()[-1])["fit_s"]
+    runs, bare_runs = [], []
+    for attempt in range(repeat):
+        log(f"training on {rows} rows ({attempt + 1}/{repeat}): the container (load + fit + convert + evaluate + save)")
+        runs.append(run_measured([sys.executable, "-m", "vwt_model", "train"], {"VWT_ML_ROOT": str(root)}))
+        log(f"training on {rows} rows ({attempt + 1}/{repeat}): a bare scikit-learn fit on the same data in memory")
+        _, bare_peak, bare_out = run_measured([sys.executable, "-c", BARE_FIT, str(csv_path), str(TREES), str(MAX_DEPTH)])
+        bare_runs.append((json.loads(bare_out.strip().splitlines()[-1])["fit_s"], bare_peak))
+    wall, peak, out = min(runs, key=lambda r: r[0])
+    bare_fit, bare_peak = min(bare_runs)
+    timing = re.search(r"timing: load ([\d.]+)s, fit ([\d.]+)s, convert ([\d.]+)s, evaluate ([\d.]+)s", out)
+    breakdown = None
+    if timing:
+        load, fit, convert, evaluate = (float(g) for g in timing.groups())
+        breakdown = {"load": load, "fit": fit, "convert": convert, "evaluate": evaluate,
+                     "startup_and_save": wall - load - fit - convert - evaluate}
     return {
-        "rows": rows, "container_wall_s": wall, "bare_fit_s": bare_fit, "ratio": wall / bare_fit,
-        "container_breakdown_s": {"load": float(timing.group(1)), "fit": float(timing.group(2)),
-                                  "metrics_convert_verify": float(timing.group(3))} if timing else None,
-        "container_peak_rss_mb": peak, "bare_fit_process_peak_rss_mb": bare_peak,
+        "rows": rows, "repeat": repeat, "container_wall_s": wall, "bare_fit_s": bare_fit, "ratio": wall / bare_fit,
+        "container_breakdown_s": breakdown, "container_peak_rss_mb": peak, "bare_fit_process_peak_rss_mb": bare_peak,
         "onnx_mb": round((root / "model" / "model.onnx").stat().st_size / 1e6, 2),
+        "all_runs_s": {"container": [r[0] for r in runs], "bare_fit": [r[0] for r in bare_runs]},
     }
 
 
 def table(results: dict) -> str:
+    lines = [f"{'measure':<44}{'ours':>12}{'peer':>12}{'goal':>22}"]
+    if "single_record_ms" in results:
+        lines += serving_table(results)
+    tr = results.get("training")
+    if tr:
+        b = tr["container_breakdown_s"] or {}
+        lines += [
+            f"{'training ' + format(tr['rows'], ',') + ' rows: container wall (s)':<44}{tr['container_wall_s']:>12.1f}"
+            f"{'':>12}{'<= 1.15x bare fit':>22}",
+            f"{'  of which fit (s)':<44}{b.get('fit', float('nan')):>12.1f}{'':>12}{'':>22}",
+            f"{'  load/convert/evaluate/start+save (s)':<38}"
+            + "{:>18}".format("{:.1f}/{:.1f}/{:.1f}/{:.1f}".format(
+                b.get("load", 0), b.get("convert", 0), b.get("evaluate", 0), b.get("startup_and_save", 0))),
+            f"{'  bare scikit-learn fit, data in memory (s)':<44}{tr['bare_fit_s']:>12.1f}{'':>12}{'':>22}",
+            f"{'  ratio':<44}{tr['ratio']:>12.2f}{'':>12}{'':>22}",
+            f"{'  peak RSS: container / bare-fit process (MB)':<44}{tr['container_peak_rss_mb']:>12.0f}"
+            f"{tr['bare_fit_process_peak_rss_mb']:>12.0f}{'':>22}",
+        ]
+    return "\n".join(lines)
+
+
+def serving_table(results: dict) -> list[str]:
     s, b, t = results["single_record_ms"], results["batch_1000_ms"], results["throughput_8_clients_rps"]
-    lines = [
-        f"{'measure':<44}{'ours':>12}{'peer':>12}{'goal':>22}",
+    return [
         f"{'single record p50 (ms, keep-alive loopback)':<44}{s['ours_p50']:>12.3f}{s['peer_p50']:>12.3f}"
         f"{'<= 1 ms, >= 10x':>22}",
         f"{'single record p99 (ms)':<44}{s['ours_p99']:>12.3f}{s['peer_p99']:>12.3f}{'':>22}",
@@ -359,34 +397,27 @@ def table(results: dict) -> str:
         f"{'1,000-record batch over HTTP p50 (ms)':<44}{b['ours_http_p50']:>12.2f}{b['peer_http_p50']:>12.2f}{'':>22}",
         f"{'  in-process prediction of the batch (ms)':<44}{b['onnx_inprocess_p50']:>12.2f}"
         f"{b['sklearn_predict_inprocess_p50']:>12.2f}{'':>22}",
-        f"{'  HTTP / in-process':<44}{b['ratio_to_inprocess']:>12.2f}"
+        f"{'  in-process, onnxruntime on all cores (ms)':<44}{b['onnx_inprocess_all_cores_p50']:>12.2f}{'':>12}{'':>22}",
+        f"{'  HTTP / in-process (all cores)':<44}{b['ratio_to_inprocess_all_cores']:>12.2f}{'':>12}{'':>22}",
+        f"{'  HTTP / in-process (1 onnxruntime thread)':<44}{b['ratio_to_inprocess']:>12.2f}"
         f"{b['peer_http_p50'] / b['sklearn_predict_inprocess_p50']:>12.2f}{'<= 1.2x':>22}",
         f"{'throughput, 8 concurrent clients (req/s)':<44}{t['ours']:>12.0f}{t['peer']:>12.0f}{'>= 5x peer':>22}",
         f"{'  ratio':<44}{t['ratio']:>12.1f}{'':>12}{'':>22}",
         f"{'server RSS (MB)':<44}{results['server_rss_mb']['ours']:>12.0f}{results['server_rss_mb']['peer']:>12.0f}"
         f"{'':>22}",
     ]
-    tr = results.get("training")
-    if tr:
-        lines += [
-            f"{'training ' + format(tr['rows'], ',') + ' rows: container wall (s)':<44}{tr['container_wall_s']:>12.1f}"
-            f"{'':>12}{'<= 1.15x bare fit':>22}",
-            f"{'  bare scikit-learn fit, data in memory (s)':<44}{tr['bare_fit_s']:>12.1f}{'':>12}{'':>22}",
-            f"{'  ratio':<44}{tr['ratio']:>12.2f}{'':>12}{'':>22}",
-            f"{'  peak RSS: container / bare-fit process (MB)':<44}{tr['container_peak_rss_mb']:>12.0f}"
-            f"{tr['bare_fit_process_peak_rss_mb']:>12.0f}{'':>22}",
-        ]
-    return "\n".join(lines)
 
 
 def goals(results: dict) -> dict:
-    s, b, t = results["single_record_ms"], results["batch_1000_ms"], results["throughput_8_clients_rps"]
-    out = {
-        "single_p50_at_most_1ms": s["ours_p50"] <= 1.0,
-        "single_p50_10x_lower_than_peer": s["speedup_p50"] >= 10,
-        "batch_at_most_1_2x_inprocess": b["ratio_to_inprocess"] <= 1.2,
-        "throughput_5x_peer": t["ratio"] >= 5,
-    }
+    out = {}
+    if "single_record_ms" in results:
+        s, b, t = results["single_record_ms"], results["batch_1000_ms"], results["throughput_8_clients_rps"]
+        out = {
+            "single_p50_at_most_1ms": s["ours_p50"] <= 1.0,
+            "single_p50_10x_lower_than_peer": s["speedup_p50"] >= 10,
+            "batch_at_most_1_2x_inprocess": b["ratio_to_inprocess"] <= 1.2,
+            "throughput_5x_peer": t["ratio"] >= 5,
+        }
     if results.get("training"):
         out["training_at_most_1_15x_bare_fit"] = results["training"]["ratio"] <= 1.15
     return out
@@ -397,16 +428,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="smaller data and fewer requests (a smoke run)")
     parser.add_argument("--train-rows", type=int, default=None, help="rows of the training benchmark (default 200,000)")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="training runs of each kind; the fastest counts")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vwt-container-bench-") as tmp:
         work = Path(tmp)
         results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                "platform": platform.platform()}}
-        results.update(bench_serving(work, args.quick))
+        if not args.skip_serving:
+            results.update(bench_serving(work, args.quick))
         if not args.skip_training:
             rows = args.train_rows or (20000 if args.quick else 200000)
-            results["training"] = bench_training(work, rows)
+            results["training"] = bench_training(work, rows, max(1, args.repeat))
     results["goals"] = goals(results)
     print(table(results))
     print("goals: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in results["goals"].items()))

@@ -30,7 +30,7 @@ from .project import Project
 CONTEXT = "sklearn"
 TAG_LENGTH = 20
 _IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
-_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", "~", ".md")  # what .dockerignore keeps out of the image
 LOCAL_MESSAGE = ("the local environment needs no image: its runtime runs the container's code "
                  "(python -m vwt_model train|serve) directly; nothing built")
 

@@ -149,6 +149,10 @@ BODIES = st.one_of(
                       min_size=5, max_size=7), min_size=1, max_size=4)
     .map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+    # batches long enough for the pyarrow path, with a few odd cells
+    st.lists(st.lists(st.sampled_from(["1", "0", "2.5", "casino", "poker", "true", "false", "", "nan", "x", '"1"']),
+                      min_size=6, max_size=6), min_size=32, max_size=40)
+    .map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
 )
 
 

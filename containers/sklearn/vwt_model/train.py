@@ -157,29 +157,30 @@ def split(X, y, hp: dict[str, Any]):
     return X_train, y_train, X_val, y_val
 
 
-def metrics_for(task: str, estimator, X_val, y_val) -> dict[str, float]:
+def metrics_for(task: str, scores, y_val) -> dict[str, float]:
+    """Validation metrics from the served model's own scores (the ONNX model's outputs)."""
     import numpy as np
     from sklearn import metrics
 
+    scores = np.asarray(scores, dtype=np.float64)
     if task == "classification":
-        proba = estimator.predict_proba(X_val)[:, 1]
         out = {
-            "validation:accuracy": float(metrics.accuracy_score(y_val, proba >= 0.5)),
-            "validation:logloss": float(metrics.log_loss(y_val, np.clip(proba, 1e-15, 1 - 1e-15), labels=[0, 1])),
+            "validation:accuracy": float(metrics.accuracy_score(y_val, scores >= 0.5)),
+            "validation:logloss": float(metrics.log_loss(y_val, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1])),
         }
         if len(np.unique(y_val)) == 2:
-            out = {"validation:auc": float(metrics.roc_auc_score(y_val, proba)), **out}
+            out = {"validation:auc": float(metrics.roc_auc_score(y_val, scores)), **out}
         else:
             log("warning: the validation data holds one class only: validation:auc is undefined and not logged")
         return out
     if task == "regression":
-        pred = estimator.predict(X_val)
         return {
-            "validation:rmse": float(math.sqrt(metrics.mean_squared_error(y_val, pred))),
-            "validation:mae": float(metrics.mean_absolute_error(y_val, pred)),
-            "validation:r2": float(metrics.r2_score(y_val, pred)) if len(y_val) > 1 else 0.0,
+            "validation:rmse": float(math.sqrt(metrics.mean_squared_error(y_val, scores))),
+            "validation:mae": float(metrics.mean_absolute_error(y_val, scores)),
+            "validation:r2": float(metrics.r2_score(y_val, scores)) if len(y_val) > 1 else 0.0,
         }
-    return {"validation:anomaly_rate": float((estimator.predict(X_val) == -1).mean())}
+    # unsupervised: scores are decision_function values; below 0 is what the estimator calls an anomaly
+    return {"validation:anomaly_rate": float((scores < 0).mean())}
 
 
 def to_onnx(estimator, X_sample, task: str) -> tuple[bytes, str]:
@@ -195,21 +196,32 @@ def to_onnx(estimator, X_sample, task: str) -> tuple[bytes, str]:
     return model.SerializeToString(), wanted
 
 
-def verify_onnx(onnx_bytes: bytes, output: str, estimator, X, task: str) -> float:
-    """Run the converted model on validation rows and compare with scikit-learn: a bad conversion fails training."""
-    import numpy as np
+def onnx_scores(onnx_bytes: bytes, output: str, X, task: str):
+    """The converted model's scores on X: positive-class probability, decision function, or value."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    got = session.run([output], {session.get_inputs()[0].name: X[:2000]})[0]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    out = session.run([output], {session.get_inputs()[0].name: X})[0]
+    return out[:, 1] if task == "classification" else out.ravel()
+
+
+def verify_onnx(scores, estimator, X, task: str, rows: int = 2000) -> float:
+    """Compare the converted model's scores with scikit-learn's on some rows: a bad conversion fails training."""
+    import numpy as np
+
+    X, got = X[:rows], np.asarray(scores[:rows], dtype=np.float64)
     if task == "classification":
-        got, want = got[:, 1], estimator.predict_proba(X[:2000])[:, 1]
+        want = estimator.predict_proba(X)[:, 1]
     elif task == "unsupervised":
-        got, want = got.ravel(), estimator.decision_function(X[:2000])
+        want = estimator.decision_function(X)
     else:
-        got, want = got.ravel(), estimator.predict(X[:2000])
-    scale = max(1.0, float(np.abs(want).max()) if len(want) else 1.0)
-    diff = float(np.abs(got.astype(np.float64) - want).max() / scale) if len(want) else 0.0
+        want = estimator.predict(X)
+    if not len(want):
+        return 0.0
+    scale = max(1.0, float(np.abs(want).max()))
+    diff = float(np.abs(got - want).max() / scale)
     if diff > 1e-3:
         raise RuntimeError(f"the ONNX model disagrees with scikit-learn by {diff:.3g} (relative): conversion bug")
     return diff
@@ -264,13 +276,15 @@ def run(paths: MlPaths) -> dict[str, float]:
     else:
         estimator.fit(X_train, y_train)
     fitted = time.perf_counter()
-    metrics = metrics_for(task, estimator, X_val, y_val)
+    onnx_bytes, output = to_onnx(estimator, X_train, task)
+    converted = time.perf_counter()
+    scores = onnx_scores(onnx_bytes, output, X_val, task)
+    diff = verify_onnx(scores, estimator, X_val, task)
+    metrics = metrics_for(task, scores, y_val)
     for name in METRICS[task]:
         if name in metrics:
             print(f"{name}={metrics[name]:.6g}", flush=True)
-    onnx_bytes, output = to_onnx(estimator, X_train, task)
-    diff = verify_onnx(onnx_bytes, output, estimator, X_val, task)
-    converted = time.perf_counter()
+    evaluated = time.perf_counter()
     import sklearn
 
     version = os.environ.get("TRAINING_JOB_NAME") or "sha256-" + hashlib.sha256(onnx_bytes).hexdigest()[:16]
@@ -296,7 +310,8 @@ def run(paths: MlPaths) -> dict[str, float]:
         "model.json": (json.dumps(doc, indent=2, sort_keys=True, default=_jsonable) + "\n").encode(),
     })
     log(f"timing: load {loaded - started:.2f}s, fit {fitted - loaded:.2f}s, convert {converted - fitted:.2f}s, "
-        f"total {time.perf_counter() - started:.2f}s; ONNX max deviation {diff:.2g}; model version {version}")
+        f"evaluate {evaluated - converted:.2f}s, total {time.perf_counter() - started:.2f}s; "
+        f"ONNX max deviation {diff:.2g}; model version {version}")
     return metrics
 
 
