@@ -101,3 +101,13 @@ def test_predictor_reads_an_unpacked_baseline(tmp_path, catalogue_model):
     predictor = Predictor(tmp_path / "unpacked")
     X = predictor.parse(b"30,nl,ios,22,,true,false,", "text/csv", 10)  # optional fields take their defaults
     assert predictor.predict(X) == [12.5] and predictor.version == "baseline"
+
+
+def test_write_schema_from_the_catalogue_round_trips(tmp_path, catalogue_model):
+    from vwt_model.schema import load_schema, schema_from, write_schema
+
+    path = write_schema(catalogue_model.features, tmp_path)
+    assert path == tmp_path / "schema.json"
+    assert load_schema(path) == schema_from(catalogue_model.features)
+    limit = next(f for f in load_schema(path).features if f.name == "declared_deposit_limit")
+    assert limit.required is False and limit.default == 0 and limit.max == 100000

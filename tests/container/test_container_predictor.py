@@ -9,7 +9,7 @@ import pytest
 
 from vwt_model.predictor import BadInput, Predictor
 
-from conftest import FEATURES, MlRoot, make_rows, write_csv
+from container_helpers import FEATURES, MlRoot, make_rows, write_csv
 
 
 def csv_body(rows: list[dict]) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FEATURES, MlRoot
+from container_helpers import FEATURES, MlRoot
 
 CALM = {"deposits_per_week": 0.5, "session_minutes": 10, "cancelled_withdrawals": 0, "product": "lottery",
         "night_player": False, "bonus": 0}
@@ -27,7 +27,7 @@ def csv_line(record: dict) -> str:
 
 @pytest.fixture(scope="module")
 def server(trained_classifier: MlRoot, tmp_path_factory):
-    from conftest import Served
+    from container_helpers import Served
 
     served = Served(trained_classifier.model, {"VWT_MAX_ROWS": "500", "VWT_MAX_BODY_BYTES": str(256 * 1024)})
     try:

@@ -16,7 +16,7 @@ import pytest
 from vwt_model import spec
 from vwt_model.predictor import Predictor
 
-from conftest import FEATURES, LABELS, SCHEMA, MlRoot, make_rows, write_csv
+from container_helpers import FEATURES, LABELS, MlRoot, make_rows, write_csv
 
 COMBOS = [(algorithm, task) for algorithm, (tasks, _) in spec.ALGORITHMS.items() for task in tasks]
 
