@@ -97,7 +97,7 @@ class MlRoot:
     def model_files(self) -> list[str]:
         return sorted(p.name for p in self.model.iterdir()) if self.model.exists() else []
 
-    def train(self, capsys=None) -> int:
+    def train(self) -> int:
         from vwt_model.train import main
 
         return main(self.root)
