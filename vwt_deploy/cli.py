@@ -340,7 +340,17 @@ def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str |
         click.echo(str(path))
 
 
-_stub(main, "build", "Build and push the training/serving image to ECR.", "training and serving image")
+@main.command()
+@env_option
+@json_option
+@pass_ctx
+def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Build and push the training/serving image to ECR (nothing when ECR already has its content tag)."""
+    from .image import ImageBuilder
+
+    result = ImageBuilder(ctx.project, ctx.environment(env_name, overrides), echo=click.echo).build()
+    _emit(result.as_dict(), as_json, lambda r: click.echo(f"{r['message']} (tag {r['tag']})"))
+
 _stub(main, "retrain", "Start the retraining pipeline of a model.", "local runtime")
 @main.command()
 @env_option

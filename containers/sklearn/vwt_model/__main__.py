@@ -1,0 +1,30 @@
+"""`python -m vwt_model train` / `python -m vwt_model serve [--port P]` (the image's ENTRYPOINT)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vwt_model", description="train or serve a VWT model (SageMaker contract)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="train from $VWT_ML_ROOT/input (default /opt/ml) into $VWT_ML_ROOT/model")
+    serve = sub.add_parser("serve", help="serve $VWT_ML_ROOT/model over HTTP: GET /ping, POST /invocations")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080")),
+                       help="port (default $SAGEMAKER_BIND_TO_PORT or 8080)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--model-dir", default=None, help="model folder (default $VWT_ML_ROOT/model)")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        from .train import main as train_main
+
+        return train_main()
+    from .serve import main as serve_main
+
+    return serve_main(args.host, args.port, args.model_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

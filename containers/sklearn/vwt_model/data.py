@@ -1,0 +1,214 @@
+"""Reading a training channel (CSV with a header, or Parquet) into an encoded float32 matrix.
+
+pyarrow reads the files (multi-threaded C++; no Python row loops), the columns
+are checked against the feature schema, and each is encoded column-wise with
+numpy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .schema import SCHEMA_FILE, Schema, SchemaError, inferred, load_schema
+
+
+class DataError(ValueError):
+    """The training data is unusable; the message says what is wrong and where."""
+
+
+_SKIP_SUFFIXES = (".json", ".manifest", ".md", ".txt")
+
+
+def channel_files(folder: Path) -> list[Path]:
+    """Data files of a channel: every regular file, recursively, but hidden files, _SUCCESS and *.json."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or any(p.startswith((".", "_")) for p in path.relative_to(folder).parts):
+            continue
+        if path.name.lower().endswith(_SKIP_SUFFIXES):
+            continue
+        files.append(path)
+    return files
+
+
+def _is_parquet(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def read_channel(folder: Path, schema: Schema | None, label: str | None) -> pa.Table:
+    if not folder.is_dir():
+        raise DataError(f"channel folder {folder} does not exist")
+    files = channel_files(folder)
+    if not files:
+        raise DataError(f"no data files in {folder} (expected CSV with a header, or Parquet)")
+    column_types = {}
+    if schema is not None:
+        column_types = {f.name: pa.string() for f in schema.features if f.type == "category"}
+    tables = []
+    for path in files:
+        if path.stat().st_size == 0:
+            raise DataError(f"{path.name} is empty: a data file needs a header line and at least one row")
+        try:
+            if _is_parquet(path):
+                table = pq.read_table(path)
+            else:
+                table = pacsv.read_csv(
+                    path,
+                    convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
+                )
+            table.column_names  # noqa: B018 (raises UnicodeDecodeError on a header that is not UTF-8)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path.name} is not readable CSV (with a header) or Parquet: {exc}") from None
+        if table.num_rows == 0:
+            raise DataError(f"{path.name} has no data rows (a header alone is not data)")
+        tables.append((path, table))
+    if len(tables) == 1:
+        return tables[0][1]
+    first_path, first = tables[0]
+    for path, table in tables[1:]:
+        if table.column_names != first.column_names:
+            raise DataError(f"{path.name} has columns {table.column_names}, but {first_path.name} has {first.column_names}")
+    try:
+        return pa.concat_tables([t for _, t in tables], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"the files of {folder.name} have incompatible column types: {exc}") from None
+
+
+def find_schema(channel_dirs: list[Path]) -> Schema | None:
+    """schema.json in the `schema` channel, else in the `train` channel; None when absent."""
+    for folder in channel_dirs:
+        path = folder / SCHEMA_FILE
+        if path.is_file():
+            try:
+                return load_schema(path)
+            except SchemaError as exc:
+                raise DataError(f"invalid feature schema: {exc}") from None
+    return None
+
+
+@dataclass
+class Dataset:
+    X: np.ndarray  # float32, encoded
+    y: np.ndarray | None
+    rows: int
+
+
+def _example(column: pa.ChunkedArray, mask: np.ndarray) -> str:
+    index = int(np.flatnonzero(mask)[0])
+    return f"row {index + 1} has {column[index].as_py()!r}"
+
+
+def _numeric(name: str, column: pa.ChunkedArray, what: str) -> np.ndarray:
+    if pa.types.is_boolean(column.type):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
+        example = "its values are not numbers"
+        try:
+            pc.cast(pc.utf8_trim_whitespace(column.cast(pa.string())), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            found = re.search(r"Failed to parse string: '(.*?)'", str(exc))
+            if found:
+                example = f"it holds {found.group(1)!r}"
+        raise DataError(f"{what} {name!r} is not numeric ({column.type}): {example}")
+    return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def encode(table: pa.Table, schema: Schema, source: str, check_range: bool = True) -> np.ndarray:
+    """The encoded float32 matrix of the schema's features; raise DataError naming the column and row.
+
+    `check_range` applies min/max (training data); serving leaves ranges to the API's validation."""
+    rows = table.num_rows
+    out = np.empty((rows, schema.width), dtype=np.float32)
+    col = 0
+    for feature in schema.features:
+        if feature.name not in table.column_names:
+            if feature.required:
+                raise DataError(
+                    f"{source}: feature column {feature.name!r} is missing; columns: {', '.join(table.column_names)}")
+            out[:, col:col + feature.width] = np.asarray(feature.encode(feature.default), dtype=np.float32)
+            col += feature.width
+            continue
+        column = table.column(feature.name)
+        nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if feature.type == "category":
+            strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
+            index = np.asarray(pc.fill_null(pc.index_in(strings, value_set=pa.array(feature.allowed)), -1)
+                               .to_numpy(zero_copy_only=False))
+            if nulls.any():
+                if feature.required:
+                    raise DataError(f"{source}: feature {feature.name!r} has {int(nulls.sum())} missing values "
+                                    f"(first at row {int(np.flatnonzero(nulls)[0]) + 1})")
+                index[nulls] = feature.allowed.index(str(feature.default))
+            bad = index < 0
+            if bad.any():
+                raise DataError(f"{source}: feature {feature.name!r} must be one of {', '.join(feature.allowed)}; "
+                                f"{_example(column, bad)}")
+            block = np.zeros((rows, feature.width), dtype=np.float32)
+            block[np.arange(rows), index] = 1.0
+            out[:, col:col + feature.width] = block
+            col += feature.width
+            continue
+        if feature.type == "bool" and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            lower = pc.utf8_lower(pc.utf8_trim_whitespace(column))
+            truthy = pc.is_in(lower, value_set=pa.array(["true", "1", "yes", "t", "y"]))
+            falsy = pc.is_in(lower, value_set=pa.array(["false", "0", "no", "f", "n"]))
+            bad = ~np.asarray(pc.or_(truthy, falsy).to_numpy(zero_copy_only=False), dtype=bool) & ~nulls
+            if bad.any():
+                raise DataError(f"{source}: feature {feature.name!r} must be a boolean; {_example(column, bad)}")
+            values = np.asarray(truthy.to_numpy(zero_copy_only=False), dtype=np.float64)
+        else:
+            values = _numeric(feature.name, column, f"{source}: feature")
+        missing = nulls | np.isnan(values)
+        if missing.any():
+            if feature.required:
+                raise DataError(f"{source}: feature {feature.name!r} has {int(missing.sum())} missing values "
+                                f"(first at row {int(np.flatnonzero(missing)[0]) + 1})")
+            values = values.copy()
+            values[missing] = feature.encode(feature.default)[0]
+        if np.isinf(values).any():
+            raise DataError(f"{source}: feature {feature.name!r} has infinite values")
+        if feature.type == "bool" and not np.isin(values, (0.0, 1.0)).all():
+            raise DataError(f"{source}: feature {feature.name!r} must be a boolean (0/1, true/false); "
+                            f"{_example(column, ~np.isin(values, (0.0, 1.0)))}")
+        if check_range and feature.min is not None and (values < feature.min).any():
+            raise DataError(f"{source}: feature {feature.name!r} is below its min {feature.min:g}; "
+                            f"{_example(column, values < feature.min)}")
+        if check_range and feature.max is not None and (values > feature.max).any():
+            raise DataError(f"{source}: feature {feature.name!r} is above its max {feature.max:g}; "
+                            f"{_example(column, values > feature.max)}")
+        out[:, col] = values
+        col += 1
+    return out
+
+
+def label_values(table: pa.Table, label: str, source: str) -> pa.ChunkedArray:
+    if label not in table.column_names:
+        raise DataError(f"{source}: label column {label!r} is missing; columns: {', '.join(table.column_names)}")
+    column = table.column(label)
+    nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_floating(column.type):
+        nulls |= np.isnan(column.to_numpy(zero_copy_only=False))
+    if nulls.any():
+        raise DataError(f"{source}: label {label!r} has {int(nulls.sum())} missing (NaN) values "
+                        f"(first at row {int(np.flatnonzero(nulls)[0]) + 1}); drop or label those rows")
+    return column
+
+
+def load(folder: Path, schema: Schema | None, label: str | None, source: str) -> tuple[Schema, np.ndarray, pa.ChunkedArray | None]:
+    """Read a channel; returns the schema used (inferred when none was given), X, and the raw label column."""
+    table = read_channel(folder, schema, label)
+    y = label_values(table, label, source) if label else None
+    if schema is None:
+        schema = inferred([c for c in table.column_names if c != label])
+        if not schema.features:
+            raise DataError(f"{source}: there are no feature columns besides the label {label!r}")
+    return schema, encode(table, schema, source), y

@@ -1,0 +1,348 @@
+"""`train`: SageMaker's training contract over $VWT_ML_ROOT (default /opt/ml).
+
+Reads `input/config/hyperparameters.json` (strings, parsed with spec.parse_hyperparameters),
+the `train` channel (and `validation` if present, else a seeded hold-out), fits,
+logs one `validation:<metric>=<value>` line per metric, converts the model to
+ONNX and writes `model/model.onnx`, `model/model.json`, `model/metrics.json`.
+Any failure writes its reason to `output/failure`, leaves no model files behind
+and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .paths import MlPaths
+from .spec import ALGORITHMS, METRICS, params_for, parse_hyperparameters
+
+FORMAT = "onnx"
+ONNX_OPSETS = {"": 17, "ai.onnx.ml": 3}
+DEFAULTS: dict[str, Any] = {
+    "random_state": 0,
+    "validation_fraction": 0.2,
+    "no_trees": 100,
+    "max_depth": None,
+    "min_samples_leaf": 1,
+    "learning_rate": 0.1,
+    "c": 1.0,
+    "max_iter": 1000,
+    "contamination": 0.05,  # the share of players flagged anomalous (validation:anomaly_rate tracks it)
+}
+#: hyperparameters SageMaker (tuning) or its SDK add on their own: dropped, not errors
+RESERVED_PREFIXES = ("_tuning", "sagemaker_")
+
+
+class TrainingError(Exception):
+    """A failure with a reason for output/failure (bad hyperparameters or data)."""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def read_hyperparameters(paths: MlPaths) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    if paths.hyperparameters.exists():
+        try:
+            raw = json.loads(paths.hyperparameters.read_text() or "{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise TrainingError(f"{paths.hyperparameters} is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise TrainingError(f"{paths.hyperparameters} must hold a JSON object of hyperparameters")
+    cleaned = {}
+    for key, value in raw.items():
+        if key.startswith(RESERVED_PREFIXES):
+            continue
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]  # the SageMaker SDK's framework estimators JSON-quote strings
+        cleaned[key] = value
+    try:
+        hp = parse_hyperparameters(cleaned)
+    except ValueError as exc:
+        raise TrainingError(f"bad hyperparameters: {exc}") from None
+    algorithm = hp["algorithm"]
+    hp.setdefault("task", ALGORITHMS[algorithm][0][0])
+    if hp["task"] != "unsupervised" and not hp.get("label"):
+        raise TrainingError(f"hyperparameter 'label' (the label column) is required for {hp['task']}")
+    return {**{k: v for k, v in DEFAULTS.items()}, **hp}
+
+
+def make_estimator(hp: dict[str, Any]):
+    algorithm, task, seed = hp["algorithm"], hp["task"], hp["random_state"]
+    if algorithm == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+        return cls(n_estimators=hp["no_trees"], max_depth=hp["max_depth"], min_samples_leaf=hp["min_samples_leaf"],
+                   n_jobs=-1, random_state=seed)
+    if algorithm == "gradient_boosting":
+        # the classic estimator: skl2onnx converts it exactly (its HistGradientBoosting converter does not
+        # handle scikit-learn 1.9's missing-value tracks)
+        from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+
+        cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
+        return cls(n_estimators=hp["no_trees"], max_depth=hp["max_depth"] or 3, learning_rate=hp["learning_rate"],
+                   random_state=seed)
+    if algorithm == "logistic_regression":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(StandardScaler(), LogisticRegression(C=hp["c"], max_iter=hp["max_iter"], random_state=seed))
+    if algorithm == "isolation_forest":
+        from sklearn.ensemble import IsolationForest
+
+        return IsolationForest(n_estimators=hp["no_trees"], contamination=hp["contamination"], n_jobs=-1,
+                               random_state=seed)
+    raise TrainingError(f"unknown algorithm {algorithm!r}")  # parse_hyperparameters already refuses it
+
+
+def encode_labels(y, task: str, source: str, classes: list | None = None):
+    """Classification: binary labels -> 0/1 (positive = the larger/last class). Regression: float."""
+    import numpy as np
+    import pyarrow as pa
+
+    if task == "regression":
+        if not (pa.types.is_integer(y.type) or pa.types.is_floating(y.type) or pa.types.is_boolean(y.type)):
+            raise TrainingError(f"{source}: the regression label must be numeric, it is {y.type}")
+        values = y.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        if not np.isfinite(values).all():
+            raise TrainingError(f"{source}: the label has infinite values")
+        return values, None
+    values = y.to_numpy(zero_copy_only=False)
+    if values.dtype == object:
+        values = values.astype(str)
+    found = sorted(np.unique(values).tolist())
+    if classes is None:
+        if len(found) < 2:
+            raise TrainingError(f"{source}: every row has the same label ({found[0]!r}); a classifier needs two classes")
+        if len(found) > 2:
+            raise TrainingError(f"{source}: the label has {len(found)} classes ({', '.join(map(str, found[:5]))}"
+                                f"{', ...' if len(found) > 5 else ''}); classification here is binary (risk)")
+        classes = found
+    unknown = [c for c in found if c not in classes]
+    if unknown:
+        raise TrainingError(f"{source}: label values {unknown[:5]} were not in the training data's classes {classes}")
+    return (values == classes[1]).astype(np.int64), classes
+
+
+def split(X, y, hp: dict[str, Any]):
+    from sklearn.model_selection import train_test_split
+
+    fraction, seed = hp["validation_fraction"], hp["random_state"]
+    n = X.shape[0]
+    if n < 4:
+        raise TrainingError(f"only {n} rows: too few to train and validate (give at least 4, or a validation channel)")
+    stratify = None
+    if hp["task"] == "classification":
+        import numpy as np
+
+        counts = np.bincount(y)
+        if counts.min() >= 2:
+            stratify = y
+    if y is None:
+        X_train, X_val = train_test_split(X, test_size=fraction, random_state=seed)
+        return X_train, None, X_val, None
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=fraction, random_state=seed, stratify=stratify)
+    return X_train, y_train, X_val, y_val
+
+
+def metrics_for(task: str, scores, y_val) -> dict[str, float]:
+    """Validation metrics from the served model's own scores (the ONNX model's outputs)."""
+    import numpy as np
+    from sklearn import metrics
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if task == "classification":
+        out = {
+            "validation:accuracy": float(metrics.accuracy_score(y_val, scores >= 0.5)),
+            "validation:logloss": float(metrics.log_loss(y_val, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        }
+        if len(np.unique(y_val)) == 2:
+            out = {"validation:auc": float(metrics.roc_auc_score(y_val, scores)), **out}
+        else:
+            log("warning: the validation data holds one class only: validation:auc is undefined and not logged")
+        return out
+    if task == "regression":
+        return {
+            "validation:rmse": float(math.sqrt(metrics.mean_squared_error(y_val, scores))),
+            "validation:mae": float(metrics.mean_absolute_error(y_val, scores)),
+            "validation:r2": float(metrics.r2_score(y_val, scores)) if len(y_val) > 1 else 0.0,
+        }
+    # unsupervised: scores are decision_function values; below 0 is what the estimator calls an anomaly
+    return {"validation:anomaly_rate": float((scores < 0).mean())}
+
+
+def to_onnx(estimator, X_sample, task: str) -> tuple[bytes, str]:
+    """Convert with skl2onnx; returns the serialized model and the name of the output the server reads."""
+    from skl2onnx import to_onnx as convert
+
+    options = {id(estimator): {"zipmap": False}} if task == "classification" else None
+    model = convert(estimator, X_sample[:1], options=options, target_opset=ONNX_OPSETS)
+    outputs = [o.name for o in model.graph.output]
+    wanted = {"classification": "probabilities", "regression": "variable", "unsupervised": "scores"}[task]
+    if wanted not in outputs:
+        raise RuntimeError(f"the ONNX model has outputs {outputs}, not {wanted!r}")
+    return model.SerializeToString(), wanted
+
+
+def onnx_scores(onnx_bytes: bytes, output: str, X, task: str):
+    """The converted model's scores on X: positive-class probability, decision function, or value."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    out = session.run([output], {session.get_inputs()[0].name: X})[0]
+    return out[:, 1] if task == "classification" else out.ravel()
+
+
+def verify_onnx(scores, estimator, X, task: str, rows: int = 2000) -> float:
+    """Compare the converted model's scores with scikit-learn's on some rows: a bad conversion fails training."""
+    import numpy as np
+
+    X, got = X[:rows], np.asarray(scores[:rows], dtype=np.float64)
+    if task == "classification":
+        want = estimator.predict_proba(X)[:, 1]
+    elif task == "unsupervised":
+        want = estimator.decision_function(X)
+    else:
+        want = estimator.predict(X)
+    if not len(want):
+        return 0.0
+    scale = max(1.0, float(np.abs(want).max()))
+    diff = float(np.abs(got - want).max() / scale)
+    if diff > 1e-3:
+        raise RuntimeError(f"the ONNX model disagrees with scikit-learn by {diff:.3g} (relative): conversion bug")
+    return diff
+
+
+def write_model(paths: MlPaths, files: dict[str, bytes]) -> None:
+    """Stage every file in model/.staging, then move them in: no partial model on failure."""
+    paths.model.mkdir(parents=True, exist_ok=True)
+    staging = paths.model / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    moved: list[Path] = []
+    try:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        for name in files:
+            os.replace(staging / name, paths.model / name)
+            moved.append(paths.model / name)
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def run(paths: MlPaths) -> dict[str, float]:
+    from . import data
+
+    started = time.perf_counter()
+    hp = read_hyperparameters(paths)
+    task, label = hp["task"], hp.get("label") if hp["task"] != "unsupervised" else None
+    train_dir, val_dir = paths.channel("train"), paths.channel("validation")
+    try:
+        schema = data.find_schema([paths.channel("schema"), train_dir])
+        schema, X, y_raw = data.load(train_dir, schema, label, "train")
+        log(f"train: {X.shape[0]} rows, {len(schema.features)} features ({X.shape[1]} encoded), "
+            f"schema {'given' if schema.explicit else 'inferred: every column but the label is numeric'}")
+        y, classes = encode_labels(y_raw, task, "train") if label else (None, None)
+        if val_dir.is_dir() and data.channel_files(val_dir):
+            _, X_val, yv_raw = data.load(val_dir, schema, label, "validation")
+            y_val = encode_labels(yv_raw, task, "validation", classes)[0] if label else None
+            X_train, y_train = X, y
+        else:
+            X_train, y_train, X_val, y_val = split(X, y, hp)
+    except data.DataError as exc:
+        raise TrainingError(str(exc)) from None
+    loaded = time.perf_counter()
+    estimator = make_estimator(hp)
+    if y_train is None:
+        estimator.fit(X_train)
+    else:
+        estimator.fit(X_train, y_train)
+    fitted = time.perf_counter()
+    onnx_bytes, output = to_onnx(estimator, X_train, task)
+    converted = time.perf_counter()
+    scores = onnx_scores(onnx_bytes, output, X_val, task)
+    diff = verify_onnx(scores, estimator, X_val, task)
+    metrics = metrics_for(task, scores, y_val)
+    for name in METRICS[task]:
+        if name in metrics:
+            print(f"{name}={metrics[name]:.6g}", flush=True)
+    evaluated = time.perf_counter()
+    import sklearn
+
+    version = os.environ.get("TRAINING_JOB_NAME") or "sha256-" + hashlib.sha256(onnx_bytes).hexdigest()[:16]
+    doc = {
+        "format": FORMAT,
+        "version": version,
+        "task": task,
+        "algorithm": hp["algorithm"],
+        "hyperparameters": {k: v for k, v in hp.items() if v is not None and k in params_for(hp["algorithm"])},
+        "label": label,
+        "classes": [c if isinstance(c, (str, int, float, bool)) else str(c) for c in classes] if classes else None,
+        "output": output,
+        "score_offset": float(getattr(estimator, "offset_", 0.0)) if task == "unsupervised" else None,
+        "schema": schema.to_dict(),
+        "encoded_features": schema.encoded_names(),
+        "metrics": metrics,
+        "rows": {"train": int(X_train.shape[0]), "validation": int(X_val.shape[0])},
+        "trained_with": {"vwt_model": __version__, "scikit-learn": sklearn.__version__},
+    }
+    write_model(paths, {
+        "model.onnx": onnx_bytes,
+        "metrics.json": (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode(),
+        "model.json": (json.dumps(doc, indent=2, sort_keys=True, default=_jsonable) + "\n").encode(),
+    })
+    log(f"timing: load {loaded - started:.2f}s, fit {fitted - loaded:.2f}s, convert {converted - fitted:.2f}s, "
+        f"evaluate {evaluated - converted:.2f}s, total {time.perf_counter() - started:.2f}s; "
+        f"ONNX max deviation {diff:.2g}; model version {version}")
+    return metrics
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def write_failure(paths: MlPaths, reason: str) -> None:
+    try:
+        paths.output.mkdir(parents=True, exist_ok=True)
+        paths.failure.write_text(reason.strip()[:1024] + "\n")
+    except OSError as exc:
+        log(f"could not write {paths.failure}: {exc}")
+
+
+def main(root: str | os.PathLike | None = None) -> int:
+    paths = MlPaths.from_env(root)
+    try:
+        run(paths)
+    except TrainingError as exc:
+        log(f"training failed: {exc}")
+        write_failure(paths, str(exc))
+        return 1
+    except MemoryError:
+        write_failure(paths, "out of memory: use a larger training instance or less data")
+        return 1
+    except Exception as exc:  # a bug or an environment problem: say so, keep the traceback in the log
+        traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        write_failure(paths, f"internal error: {type(exc).__name__}: {first}")
+        return 1
+    return 0
