@@ -18,10 +18,10 @@ def repo() -> Path:
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
     """A copy of environments/ and terraform/ (enough for the configuration and the runner) in a temporary folder."""
-    for name in ("environments", "terraform", "templates", "lambdas"):
+    for name in ("environments", "terraform", "templates", "lambdas", "containers"):
         src = REPO / name
         if src.exists():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__"))
     rc = REPO / ".vwt" / "terraform.rc"  # written by `make install`: the provider mirror and plugin cache
     if rc.exists():
         (tmp_path / ".vwt").mkdir()

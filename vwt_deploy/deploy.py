@@ -133,13 +133,23 @@ class Deployment:
         return self.work / "terraform.tfvars.json"
 
     # ---- pipeline steps
-    def artifacts(self) -> dict[str, Any]:
+    def image_builder(self):
+        from .image import ImageBuilder
+
+        return ImageBuilder(self.project, self.env, self.runner, guard=self.target.ensure_ready, echo=self.echo)
+
+    def artifacts(self, build_image: bool = False) -> dict[str, Any]:
         """What the tool builds before Terraform runs; each step writes its files under .vwt/envs/<env>/ and
-        returns the variables that name them. Deterministic: the same configuration writes the same bytes."""
+        returns the variables that name them. Deterministic: the same configuration writes the same bytes.
+        The image is tagged with its content hash; it is built and pushed only by `up` of an AWS environment."""
         from . import openapi, package, render
+        from .image import initial_models
 
         openapi.write(self.project, self.env)  # the API contract for client teams, beside the definitions
-        return {**render.artifacts(self.project, self.env), **package.artifacts(self.project, self.env)}
+        builder = self.image_builder()
+        tag = builder.build().tag if build_image and not self.env.is_local else builder.tag
+        return {**render.artifacts(self.project, self.env), **package.artifacts(self.project, self.env),
+                "image_tag": tag, "initial_model_artifacts": initial_models(self.project, self.env)}
 
     def _init_fingerprint(self, backend: Mapping[str, Any]) -> str:
         digest = hashlib.sha256(json.dumps(backend, sort_keys=True, default=str).encode())
@@ -148,10 +158,10 @@ class Deployment:
                 digest.update(path.read_bytes())
         return digest.hexdigest()
 
-    def prepare(self) -> None:
+    def prepare(self, build_image: bool = False) -> None:
         """Guard, write the variables, and init (again only when the backend or configuration changed)."""
         self.target.ensure_ready()
-        write_tfvars(self.env, self.var_file, self.artifacts())
+        write_tfvars(self.env, self.var_file, self.artifacts(build_image))
         backend = self.target.backend_config()
         stamp = self.work / "init.sha256"
         fingerprint = self._init_fingerprint(backend)
@@ -159,13 +169,29 @@ class Deployment:
             self.terraform.init(backend)
             stamp.write_text(fingerprint)
 
-    def plan(self, destroy: bool = False) -> PlanSummary:
-        self.prepare()
+    def plan(self, destroy: bool = False, build_image: bool = False, targets: tuple[str, ...] = ()) -> PlanSummary:
+        self.prepare(build_image)
         planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
         try:
-            return self.terraform.plan(self.var_file, planfile, destroy=destroy)
+            return self.terraform.plan(self.var_file, planfile, destroy=destroy, targets=targets)
         except ProcessError as exc:
             raise self._translate(exc) from None
+
+    def ensure_registry(self, confirm: Callable[[PlanSummary], bool]) -> None:
+        """AWS environments: the image is pushed before the framework is applied, so its ECR repository must
+        exist first. On a first `up` that is one targeted apply of the registry module."""
+        if self.env.is_local:
+            return
+        self.target.ensure_ready()
+        if self.image_builder().repository_exists():
+            return
+        self.echo(f"first deployment of {self.env.name}: creating the image registry before building the image")
+        plan = self.plan(targets=("module.registry",))
+        if plan.has_changes:
+            if not confirm(plan):
+                plan.path and plan.path.unlink(missing_ok=True)
+                raise VwtError("not applied: the plan was not confirmed", "run again and answer yes, or pass --yes")
+            self.apply(plan)
 
     def apply(self, plan: PlanSummary) -> None:
         assert plan.path is not None
@@ -177,7 +203,8 @@ class Deployment:
             plan.path.unlink(missing_ok=True)  # a saved plan holds secrets and goes stale: never keep it
 
     def up(self, confirm: Callable[[PlanSummary], bool]) -> UpResult:
-        plan = self.plan()
+        self.ensure_registry(confirm)
+        plan = self.plan(build_image=True)
         if not plan.has_changes:
             if plan.path:
                 plan.path.unlink(missing_ok=True)

@@ -137,6 +137,17 @@ class ImageBuilder:
             raise VwtError(f"cannot reach ECR in {self.env.region}: {exc}", "check your network and credentials") from None
         return found["repositories"][0]["repositoryUri"]
 
+    def repository_exists(self) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.ecr.describe_repositories(repositoryNames=[self.repository])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
+                return False
+            raise VwtError(f"cannot read the ECR repository {self.repository}: {exc}") from None
+        return True
+
     def tag_exists(self, tag: str) -> bool:
         from botocore.exceptions import ClientError
 
@@ -220,3 +231,13 @@ def artifacts(project: Project, env: Environment, runner: Runner | None = None,
     (skipped when ECR already holds the tag); the local environment needs no image, only the tag."""
     result = ImageBuilder(project, env, runner=runner, echo=echo).build()
     return {"image_tag": result.tag}
+
+
+def initial_models(project: Project, env: Environment) -> dict[str, str]:
+    """Per model, the baseline `model.tar.gz` a fresh environment serves until its first retraining
+    (a constant prior, model version "baseline"); deterministic, so Terraform sees no change when none was made."""
+    from vwt_model.baseline import build_artifact
+
+    folder = project.env_dir(env.name) / "build" / "baseline"
+    return {m.name: str(build_artifact(m.features, m.task, folder / m.name / "model.tar.gz"))
+            for m in env.catalogue.models}

@@ -175,9 +175,10 @@ class Terraform:
             out.append("error: terraform validate failed without diagnostics")
         return out
 
-    def plan(self, var_file: Path, out: Path, destroy: bool = False, stream: bool = False) -> PlanSummary:
+    def plan(self, var_file: Path, out: Path, destroy: bool = False, stream: bool = False,
+             targets: tuple[str, ...] = ()) -> PlanSummary:
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-var-file={var_file.resolve()}",
-                f"-out={out.resolve()}"]
+                f"-out={out.resolve()}", *(f"-target={t}" for t in targets)]
         if destroy:
             args.append("-destroy")
         res = self._run(*args, stream=stream, ok_codes=(0, 2), hint=_lock_hint)

@@ -9,6 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from moto import mock_aws
+
 from tests.fakes import FakeRunner, show_json
 from vwt_deploy.config import load
 from vwt_deploy.deploy import AwsTarget, Deployment
@@ -39,6 +41,21 @@ class FakeTarget:
         return True
 
 
+@pytest.fixture(autouse=True)
+def ecr(project_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """AWS is moto here: the dev image registry exists and already holds the image of this code."""
+    from vwt_deploy.image import content_tag, repository_name
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        client = boto3.client("ecr", region_name="eu-west-1")
+        repo = repository_name(load("dev", project_dir))
+        client.create_repository(repositoryName=repo)
+        tag = content_tag(project_dir / "containers" / "sklearn")
+        client.put_image(repositoryName=repo, imageTag=tag, imageManifest=json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}))
+        yield client, repo, tag
+
+
 def deployment(project_dir: Path, runner: FakeRunner, env: str = "dev") -> Deployment:
     return Deployment(Project(project_dir), load(env, project_dir), runner, FakeTarget(), echo=lambda _: None)
 
@@ -51,6 +68,7 @@ def test_up_writes_variables_inits_plans_and_applies(project_dir: Path) -> None:
     d = deployment(project_dir, runner)
     result = d.up(confirm=lambda plan: True)
     assert result.applied and result.outputs == {"api_url": "u"}
+    # no Docker engine (the fake runner fails `docker info`) is fine: ECR has this code's image already
     assert runner.subcommands() == ["init", "plan", "show", "apply", "output"]
     tfvars = json.loads(d.var_file.read_text())
     assert tfvars["environment"] == "dev" and tfvars["allowed_account_ids"] == ["111111111111"]
@@ -136,3 +154,26 @@ def test_no_credentials_is_one_clear_message(repo: Path) -> None:
 
     with pytest.raises(VwtError, match="configure credentials"):
         AwsTarget(load("dev", repo), broken).ensure_ready()
+
+
+def test_first_up_creates_the_registry_then_builds_the_image(project_dir: Path, ecr) -> None:
+    client, repo, tag = ecr
+    client.delete_repository(repositoryName=repo, force=True)
+    runner = FakeRunner(dict(CHANGES))
+
+    def plan(argv):
+        if any(a == "-target=module.registry" for a in argv):  # the targeted apply creates the repository
+            client.create_repository(repositoryName=repo)
+        return (2, "")
+
+    runner.answers["plan"] = plan
+    result = deployment(project_dir, runner).up(confirm=lambda p: True)
+    assert result.applied
+    subs = runner.subcommands()
+    assert subs[:4] == ["init", "plan", "show", "apply"] and "-target=module.registry" in runner.calls[1]
+    docker = [c for c in runner.calls if c[0] == "docker"]
+    assert [c[1] for c in docker] == ["info", "build", "push"]
+    assert any(a.endswith(f":{tag}") for a in docker[1])
+    tfvars = json.loads((project_dir / ".vwt/envs/dev/terraform.tfvars.json").read_text())
+    assert tfvars["image_tag"] == tag
+    assert set(tfvars["initial_model_artifacts"]) == {"bid-problem-gambling", "gb-problem-gambling", "gb-marketing"}
