@@ -15,9 +15,8 @@ def repo() -> Path:
     return REPO
 
 
-@pytest.fixture
-def project_dir(tmp_path: Path) -> Path:
-    """A copy of environments/ and terraform/ (enough for the configuration and the runner) in a temporary folder."""
+def copy_project(tmp_path: Path) -> Path:
+    """A copy of the project's inputs (configuration, Terraform, templates, Lambdas, image) in a temporary folder."""
     for name in ("environments", "terraform", "templates", "lambdas", "containers"):
         src = REPO / name
         if src.exists():
@@ -27,3 +26,9 @@ def project_dir(tmp_path: Path) -> Path:
         (tmp_path / ".vwt").mkdir()
         shutil.copy(rc, tmp_path / ".vwt" / "terraform.rc")
     return tmp_path
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    """A throw-away copy of the project, so tests may edit its configuration."""
+    return copy_project(tmp_path)

@@ -33,7 +33,7 @@ class Target(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
-    def on_applied(self, destroyed: bool) -> None: ...
+    def on_applied(self, destroyed: bool, keep_running: bool = False) -> None: ...
 
     def available(self) -> bool: ...
 
@@ -87,7 +87,7 @@ class AwsTarget:
     def describe(self) -> dict[str, Any]:
         return {"target": "aws", "account": self.account, "region": self.env.region}
 
-    def on_applied(self, destroyed: bool) -> None:
+    def on_applied(self, destroyed: bool, keep_running: bool = False) -> None:
         pass
 
     def available(self) -> bool:

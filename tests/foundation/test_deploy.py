@@ -34,7 +34,7 @@ class FakeTarget:
     def describe(self) -> dict:
         return {"target": "fake"}
 
-    def on_applied(self, destroyed: bool) -> None:
+    def on_applied(self, destroyed: bool, keep_running: bool = False) -> None:
         self.applied = "destroyed" if destroyed else "applied"
 
     def available(self) -> bool:

@@ -60,18 +60,22 @@ class LocalTarget:
         if self.info is None:
             self.ensure_ready()
         assert self.info is not None
+        # the emulator answers in milliseconds: most of an apply is the provider's own waiting, so run more at once
+        parallel = "-parallelism=32"
         return {**CLIENT_ENV, "AWS_ENDPOINT_URL": self.info.url, "AWS_REGION": self.env.region,
-                "AWS_MAX_ATTEMPTS": "2", "AWS_EC2_METADATA_DISABLED": "true"}
+                "AWS_MAX_ATTEMPTS": "2", "AWS_EC2_METADATA_DISABLED": "true",
+                "TF_CLI_ARGS_plan": parallel, "TF_CLI_ARGS_apply": parallel}
 
     def available(self) -> bool:
         return self.emulator.running() is not None
 
     # ---- what was deployed on which emulator boot: lost state is detected, not tripped over
-    def on_applied(self, destroyed: bool) -> None:
-        if destroyed:  # `down --env local`: nothing is left running
+    def on_applied(self, destroyed: bool, keep_running: bool = False) -> None:
+        if destroyed:  # `down --env local`: nothing is left running (unless asked to keep the emulator)
             self.marker.unlink(missing_ok=True)
-            self.emulator.stop()
-            self.info = None
+            if not keep_running:
+                self.emulator.stop()
+                self.info = None
             return
         assert self.info is not None
         self.marker.parent.mkdir(parents=True, exist_ok=True)
