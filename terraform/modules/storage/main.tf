@@ -98,7 +98,7 @@ resource "aws_s3_bucket" "this" {
 
 resource "aws_s3_bucket_ownership_controls" "this" {
   for_each = aws_s3_bucket.this
-  bucket   = each.value.id
+  bucket   = each.value.bucket
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
@@ -106,7 +106,7 @@ resource "aws_s3_bucket_ownership_controls" "this" {
 
 resource "aws_s3_bucket_public_access_block" "this" {
   for_each                = aws_s3_bucket.this
-  bucket                  = each.value.id
+  bucket                  = each.value.bucket
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -115,7 +115,7 @@ resource "aws_s3_bucket_public_access_block" "this" {
 
 resource "aws_s3_bucket_versioning" "this" {
   for_each = aws_s3_bucket.this
-  bucket   = each.value.id
+  bucket   = each.value.bucket
   versioning_configuration {
     status = "Enabled"
   }
@@ -123,7 +123,7 @@ resource "aws_s3_bucket_versioning" "this" {
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   for_each = aws_s3_bucket.this
-  bucket   = each.value.id
+  bucket   = each.value.bucket
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
@@ -135,7 +135,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
   for_each = aws_s3_bucket.this
-  bucket   = each.value.id
+  bucket   = each.value.bucket
 
   rule {
     id     = "expire-noncurrent-versions"
@@ -154,14 +154,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
 resource "aws_s3_bucket_logging" "this" {
   for_each      = aws_s3_bucket.this
-  bucket        = each.value.id
-  target_bucket = aws_s3_bucket.logs.id
-  target_prefix = "${each.value.id}/"
+  bucket        = each.value.bucket
+  target_bucket = aws_s3_bucket.logs.bucket
+  target_prefix = "${each.value.bucket}/"
 }
 
 resource "aws_s3_bucket_policy" "this" {
   for_each = aws_s3_bucket.this
-  bucket   = each.value.id
+  bucket   = each.value.bucket
   policy   = data.aws_iam_policy_document.tls_only[each.key].json
 
   depends_on = [aws_s3_bucket_public_access_block.this]
@@ -218,7 +218,7 @@ resource "terraform_data" "destroy_guard" {
   for_each = aws_s3_bucket.this
 
   input = {
-    bucket    = each.value.id
+    bucket    = each.value.bucket
     protected = var.protect_data
   }
 
@@ -241,14 +241,14 @@ resource "aws_s3_bucket" "logs" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "logs" {
-  bucket = aws_s3_bucket.logs.id
+  bucket = aws_s3_bucket.logs.bucket
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
 resource "aws_s3_bucket_public_access_block" "logs" {
-  bucket                  = aws_s3_bucket.logs.id
+  bucket                  = aws_s3_bucket.logs.bucket
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -256,14 +256,14 @@ resource "aws_s3_bucket_public_access_block" "logs" {
 }
 
 resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
+  bucket = aws_s3_bucket.logs.bucket
   versioning_configuration {
     status = "Enabled"
   }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
+  bucket = aws_s3_bucket.logs.bucket
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm = "AES256"
@@ -272,7 +272,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
+  bucket = aws_s3_bucket.logs.bucket
 
   rule {
     id     = "expire-access-logs"
@@ -293,7 +293,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
 }
 
 resource "aws_s3_bucket_policy" "logs" {
-  bucket = aws_s3_bucket.logs.id
+  bucket = aws_s3_bucket.logs.bucket
   policy = data.aws_iam_policy_document.logs.json
 
   depends_on = [aws_s3_bucket_public_access_block.logs]

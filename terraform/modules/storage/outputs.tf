@@ -10,7 +10,7 @@ output "kms_key_id" {
 
 output "data_bucket_names" {
   description = "Data bucket key -> bucket name."
-  value       = { for key, _ in var.data_buckets : key => aws_s3_bucket.this["data:${key}"].id }
+  value       = { for key, _ in var.data_buckets : key => aws_s3_bucket.this["data:${key}"].bucket }
 }
 
 output "data_bucket_arns" {
@@ -20,7 +20,7 @@ output "data_bucket_arns" {
 
 output "model_bucket_names" {
   description = "Model name -> model bucket name."
-  value       = { for model, _ in var.model_buckets : model => aws_s3_bucket.this["model:${model}"].id }
+  value       = { for model, _ in var.model_buckets : model => aws_s3_bucket.this["model:${model}"].bucket }
 }
 
 output "model_bucket_arns" {
@@ -30,10 +30,10 @@ output "model_bucket_arns" {
 
 output "log_bucket_name" {
   description = "Name of the access-log bucket."
-  value       = try(aws_s3_bucket.logs.id, null)
+  value       = try(aws_s3_bucket.logs.bucket, null)
 }
 
 output "protected_bucket_names" {
   description = "Buckets guarded against destruction (empty when protect_data is false)."
-  value       = var.protect_data ? sort([for b in aws_s3_bucket.this : b.id]) : []
+  value       = var.protect_data ? sort([for b in aws_s3_bucket.this : b.bucket]) : []
 }
