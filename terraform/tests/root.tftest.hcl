@@ -1,5 +1,7 @@
 # The whole root configuration planned with a mocked AWS provider: every module wired together.
-# lambda_package_path and initial_model_artifacts come from the command line (tests/terraform).
+# Its variables come from the command line: tests/terraform/test_terraform_test.py writes the
+# dev environment's tfvars with vwt_deploy.tfvars (the real configuration) plus a real Lambda
+# package and baseline artifacts, and passes them with -var-file.
 
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
@@ -13,49 +15,6 @@ mock_provider "aws" {
   }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-}
-
-variables {
-  environment         = "dev"
-  region              = "eu-west-1"
-  allowed_account_ids = ["111111111111"]
-  name_prefix         = "vwt-dev"
-  tags                = { environment = "dev", owner = "ml-platform", "managed-by" = "vwt-deploy" }
-  log_retention_days  = 30
-  log_bucket_name     = "vwt-dev-access-logs"
-  data_buckets = {
-    "before-initial-deposit" = "vwt-dev-data-before-initial-deposit"
-    "gambling-behaviour"     = "vwt-dev-data-gambling-behaviour"
-  }
-  models = {
-    "bid-problem-gambling" = {
-      task                = "classification", data_bucket = "before-initial-deposit", data_bucket_name = "vwt-dev-data-before-initial-deposit"
-      data_prefix         = "training/", model_bucket_name = "vwt-dev-model-bid-problem-gambling", endpoint_name = "vwt-dev-bid-problem-gambling"
-      schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true
-    }
-    "gb-problem-gambling" = {
-      task                = "classification", data_bucket = "gambling-behaviour", data_bucket_name = "vwt-dev-data-gambling-behaviour"
-      data_prefix         = "training/", model_bucket_name = "vwt-dev-model-gb-problem-gambling", endpoint_name = "vwt-dev-gb-problem-gambling"
-      schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = true
-    }
-    "gb-marketing" = {
-      task                = "regression", data_bucket = "gambling-behaviour", data_bucket_name = "vwt-dev-data-gambling-behaviour"
-      data_prefix         = "training/", model_bucket_name = "vwt-dev-model-gb-marketing", endpoint_name = "vwt-dev-gb-marketing"
-      schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true
-    }
-  }
-  api = {
-    throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
-    max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
-  }
-  endpoints = {
-    instance_type                   = "ml.m5.large", initial_instance_count = 1, min_capacity = 1, max_capacity = 2
-    target_invocations_per_instance = 1000
-  }
-  alarms = {
-    api_5xx_per_5min         = 5, api_latency_p99_ms = 3000, lambda_errors_per_5min = 5, lambda_throttles_per_5min = 1
-    endpoint_errors_per_5min = 5, model_latency_p99_ms = 1000
   }
 }
 

@@ -68,6 +68,10 @@ variable "kms_key_arn" {
 variable "endpoint_names" {
   description = "Model name -> SageMaker endpoint name (passed to the function)."
   type        = map(string)
+  validation {
+    condition     = alltrue([for n in values(var.endpoint_names) : can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", n))])
+    error_message = "Every endpoint name must be 1-63 letters, digits or '-' (SageMaker's rule)."
+  }
 }
 
 variable "endpoint_arns" {
@@ -82,11 +86,19 @@ variable "endpoint_arns" {
 variable "intervention_topic_arn" {
   description = "ARN of the intervention topic the function publishes risk predictions to."
   type        = string
+  validation {
+    condition     = can(regex("^arn:[^:]+:sns:", var.intervention_topic_arn))
+    error_message = "intervention_topic_arn must be an SNS topic ARN."
+  }
 }
 
 variable "operator_topic_arn" {
   description = "ARN of the operator topic the function publishes operator predictions to."
   type        = string
+  validation {
+    condition     = can(regex("^arn:[^:]+:sns:", var.operator_topic_arn))
+    error_message = "operator_topic_arn must be an SNS topic ARN."
+  }
 }
 
 variable "current_model_parameter_prefix" {
@@ -102,6 +114,10 @@ variable "current_model_parameter_arns" {
   description = "ARNs of the current-model SSM parameters the function may read."
   type        = list(string)
   default     = []
+  validation {
+    condition     = alltrue([for a in var.current_model_parameter_arns : can(regex("^arn:[^:]+:ssm:[^:]+:[0-9]*:parameter/", a))])
+    error_message = "current_model_parameter_arns must be SSM parameter ARNs."
+  }
 }
 
 variable "api" {
@@ -152,6 +168,10 @@ variable "application_principal_arns" {
   description = "Principals that may assume the application role (empty: any principal of this account allowed to assume it)."
   type        = list(string)
   default     = []
+  validation {
+    condition     = alltrue([for a in var.application_principal_arns : can(regex("^arn:[^:]+:(iam|sts)::[0-9]{12}:", a))])
+    error_message = "application_principal_arns must be IAM principal ARNs."
+  }
 }
 
 variable "log_retention_days" {
@@ -168,4 +188,8 @@ variable "tags" {
   description = "Tags of every resource of this module."
   type        = map(string)
   default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
+    error_message = "Tag keys are 1-128 characters and values at most 256."
+  }
 }

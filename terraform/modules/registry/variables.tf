@@ -36,4 +36,8 @@ variable "tags" {
   description = "Tags of every resource of this module."
   type        = map(string)
   default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
+    error_message = "Tag keys are 1-128 characters and values at most 256."
+  }
 }

@@ -31,6 +31,10 @@ variable "state_machines" {
     policy_path     = string
   }))
   default = {}
+  validation {
+    condition     = alltrue([for sm in values(var.state_machines) : endswith(sm.definition_path, ".json") && endswith(sm.policy_path, ".json")])
+    error_message = "state_machines.<model>.definition_path and policy_path must name the rendered .json files."
+  }
 }
 
 variable "template_vars" {
@@ -46,6 +50,10 @@ variable "template_vars" {
     operator_topic_arn             = string
     current_model_parameter_prefix = string
   })
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.template_vars.account_id)) && can(regex("^arn:", var.template_vars.sagemaker_role_arn)) && can(regex("^/", var.template_vars.current_model_parameter_prefix))
+    error_message = "template_vars: account_id is 12 digits, sagemaker_role_arn an ARN, current_model_parameter_prefix an SSM path."
+  }
 }
 
 variable "lambda_package_path" {
@@ -71,6 +79,10 @@ variable "lambda_runtime" {
 variable "data_bucket_names" {
   description = "Names of the data buckets the pipeline functions read (and the label function writes labelled data to)."
   type        = list(string)
+  validation {
+    condition     = length(var.data_bucket_names) > 0 && alltrue([for n in var.data_bucket_names : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", n))])
+    error_message = "data_bucket_names must list at least one valid S3 bucket name."
+  }
 }
 
 variable "training_sizing" {
@@ -82,6 +94,10 @@ variable "training_sizing" {
     volume_gb      = number
   }))
   default = []
+  validation {
+    condition     = alltrue([for i, row in var.training_sizing : (row.max_gb == null) == (i == length(var.training_sizing) - 1) && row.instance_count >= 1 && can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", row.instance_type))])
+    error_message = "training_sizing: every row but the last has max_gb, the last none; instance types like ml.m5.large; instance_count >= 1."
+  }
 }
 
 variable "kms_key_arn" {
@@ -107,4 +123,8 @@ variable "tags" {
   description = "Tags of every resource of this module."
   type        = map(string)
   default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
+    error_message = "Tag keys are 1-128 characters and values at most 256."
+  }
 }
