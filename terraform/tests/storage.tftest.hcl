@@ -92,6 +92,25 @@ run "five_buckets_encrypted_versioned_private" {
     condition     = aws_kms_key.this.enable_key_rotation && aws_kms_key.this.deletion_window_in_days == 30
     error_message = "the KMS key must rotate"
   }
+  assert {
+    condition     = length(aws_s3_bucket_policy.this) == 5
+    error_message = "every data/model bucket has its TLS-only bucket policy"
+  }
+}
+
+run "the_emulator_serves_plain_http" {
+  command = plan
+  module {
+    source = "./modules/storage"
+  }
+  variables {
+    require_tls = false
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_policy.this) == 0 && length(aws_s3_bucket_server_side_encryption_configuration.this) == 5
+    error_message = "without require_tls there is no TLS-only policy, and everything else stays"
+  }
 }
 
 run "guarded_against_destroy" {

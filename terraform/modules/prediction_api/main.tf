@@ -377,18 +377,19 @@ resource "aws_api_gateway_gateway_response" "this" {
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
+  # Redeploy when what the API does changes: configured values only (read-back attributes drift
+  # between AWS and the emulator and would redeploy on every plan).
   triggers = {
-    redeployment = sha1(jsonencode([
-      aws_api_gateway_resource.predictions.id,
-      aws_api_gateway_method.predict,
-      aws_api_gateway_integration.predict,
-      aws_api_gateway_model.request.schema,
-      aws_api_gateway_method.options,
-      aws_api_gateway_integration.options,
-      aws_api_gateway_integration_response.options,
-      aws_api_gateway_gateway_response.this,
-      aws_api_gateway_integration_response.unavailable,
-    ]))
+    redeployment = sha1(jsonencode({
+      resources   = [aws_api_gateway_resource.v1.id, aws_api_gateway_resource.models.id, aws_api_gateway_resource.model.id, aws_api_gateway_resource.predictions.id]
+      predict     = [aws_api_gateway_method.predict.id, aws_api_gateway_method.predict.api_key_required, aws_api_gateway_method.predict.request_validator_id]
+      integration = [aws_api_gateway_integration.predict.id, local.has_function, try(aws_lambda_function.this[0].invoke_arn, null)]
+      schema      = aws_api_gateway_model.request.schema
+      cors        = [local.origins, local.allow_headers, local.allow_methods, local.cors_template]
+      options     = [aws_api_gateway_method.options.id, aws_api_gateway_integration.options.id, aws_api_gateway_integration_response.options.id]
+      responses   = { for k, r in aws_api_gateway_gateway_response.this : k => r.response_templates }
+      unavailable = try(aws_api_gateway_integration_response.unavailable[0].id, null)
+    }))
   }
 
   lifecycle {

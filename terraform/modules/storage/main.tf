@@ -160,10 +160,13 @@ resource "aws_s3_bucket_logging" "this" {
   bucket        = each.value.bucket
   target_bucket = aws_s3_bucket.logs.bucket
   target_prefix = "${each.value.bucket}/"
+
+  # S3 checks at once that the log bucket lets the logging service write.
+  depends_on = [aws_s3_bucket_policy.logs, aws_s3_bucket_ownership_controls.logs]
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = var.require_tls ? aws_s3_bucket.this : {}
   bucket   = each.value.bucket
   policy   = data.aws_iam_policy_document.tls_only[each.key].json
 
@@ -209,13 +212,14 @@ data "aws_iam_policy_document" "tls_only" {
 # ---------------------------------------------------------------- the destroy guard
 #
 # `prevent_destroy` cannot depend on a variable, so the guard is a resource that
-# depends on each protected bucket: Terraform destroys it first (dependents go
-# before their dependencies), and its destroy-time provisioner fails while the
-# last applied `protect_data` was true. The bucket, which waits for its guard,
-# is then never deleted (nor is the KMS key, which waits for the bucket). A
-# replacement (e.g. a rename) is refused the same way. To destroy on purpose,
-# apply with protect_data = false first (and force_destroy = true to empty the
-# versioned buckets), then destroy. See README.md.
+# depends on each protected bucket, on every setting of the buckets and on the
+# KMS key: Terraform destroys it before all of them (dependents go before their
+# dependencies), and its destroy-time provisioner fails while the last applied
+# `protect_data` was true. Everything it depends on is then left as it is: the
+# buckets keep their data, encryption, public access block, policy and logging,
+# and the key stays to decrypt them. A replacement (e.g. a rename) is refused the
+# same way. To destroy on purpose, apply with protect_data = false first (and
+# force_destroy = true to empty the versioned buckets), then destroy. See README.md.
 
 resource "terraform_data" "destroy_guard" {
   for_each = aws_s3_bucket.this
@@ -230,6 +234,23 @@ resource "terraform_data" "destroy_guard" {
     on_failure = fail
     command    = self.input.protected ? "echo 'vwt-deploy: refusing to destroy protected bucket ${self.input.bucket}: apply with protect_data=false first (vwt-deploy down --destroy-data)' >&2; exit 1" : "true"
   }
+
+  depends_on = [
+    aws_kms_key.this,
+    aws_kms_alias.this,
+    aws_s3_bucket_ownership_controls.this,
+    aws_s3_bucket_public_access_block.this,
+    aws_s3_bucket_versioning.this,
+    aws_s3_bucket_server_side_encryption_configuration.this,
+    aws_s3_bucket_lifecycle_configuration.this,
+    aws_s3_bucket_logging.this,
+    aws_s3_bucket_policy.this,
+    aws_s3_bucket_public_access_block.logs,
+    aws_s3_bucket_versioning.logs,
+    aws_s3_bucket_server_side_encryption_configuration.logs,
+    aws_s3_bucket_lifecycle_configuration.logs,
+    aws_s3_bucket_policy.logs,
+  ]
 }
 
 # ---------------------------------------------------------------- access-log bucket
@@ -304,6 +325,9 @@ resource "aws_s3_bucket_policy" "logs" {
 }
 
 data "aws_iam_policy_document" "logs" {
+  # With require_tls (every environment on AWS) the policy also denies plain HTTP.
+  source_policy_documents = var.require_tls ? [data.aws_iam_policy_document.logs_tls.json] : []
+
   statement {
     sid     = "S3ServerAccessLogsFromThisEnvironment"
     actions = ["s3:PutObject"]
@@ -323,7 +347,9 @@ data "aws_iam_policy_document" "logs" {
       values   = [for b in local.buckets : "arn:${local.partition}:s3:::${b.name}"]
     }
   }
+}
 
+data "aws_iam_policy_document" "logs_tls" {
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"

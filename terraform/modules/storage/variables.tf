@@ -76,6 +76,12 @@ variable "kms_deletion_window_days" {
   }
 }
 
+variable "require_tls" {
+  description = "Deny S3 requests over plain HTTP or TLS < 1.2 with bucket policies (off only for the local emulator, which serves HTTP)."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags of every resource of this module (merged over the provider's default tags)."
   type        = map(string)
