@@ -214,9 +214,12 @@ resource "aws_sagemaker_endpoint" "this" {
 
   tags = merge(var.tags, { "vwt:model" = each.key })
 
-  # The retraining pipeline moves the endpoint to new configurations: never revert it.
+  # The retraining pipeline moves the endpoint to new configurations: never revert it. The
+  # provider replaces an endpoint when its deployment_config changes, which would put the
+  # baseline back behind it: after creation, blue/green settings change only by UpdateEndpoint
+  # (the pipeline passes RetainDeploymentConfig = true to keep these).
   lifecycle {
-    ignore_changes = [endpoint_config_name]
+    ignore_changes = [endpoint_config_name, deployment_config]
   }
 }
 
