@@ -13,6 +13,10 @@ variable "environment" {
 variable "region" {
   description = "AWS region of every resource."
   type        = string
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region such as eu-west-1."
+  }
 }
 
 variable "allowed_account_ids" {
@@ -28,34 +32,58 @@ variable "allowed_account_ids" {
 variable "name_prefix" {
   description = "Prefix of every resource name, e.g. vwt-prod."
   type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 lowercase letters, digits or '-', starting with a letter."
+  }
 }
 
 variable "tags" {
   description = "Tags of every resource: environment, owner, and those of the environment file."
   type        = map(string)
   default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) <= 128 && length(v) <= 256])
+    error_message = "Tag keys are at most 128 characters and values at most 256."
+  }
 }
 
 variable "admin_email" {
   description = "E-mail address subscribed to the admin topic (optional)."
   type        = string
   default     = null
+  validation {
+    condition     = var.admin_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.admin_email, "x@y.z")))
+    error_message = "admin_email must be an e-mail address."
+  }
 }
 
 variable "log_retention_days" {
   description = "Retention of every CloudWatch log group, in days."
   type        = number
   default     = 90
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)."
+  }
 }
 
 variable "log_bucket_name" {
   description = "Name of the S3 access-log bucket."
   type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.log_bucket_name))
+    error_message = "log_bucket_name must be a valid S3 bucket name."
+  }
 }
 
 variable "data_buckets" {
   description = "Data bucket key (e.g. gambling-behaviour) -> bucket name."
   type        = map(string)
+  validation {
+    condition     = length(var.data_buckets) > 0
+    error_message = "data_buckets must name at least one data bucket."
+  }
 }
 
 variable "models" {
@@ -71,6 +99,14 @@ variable "models" {
     schedule_mode       = string
     schedule_enabled    = bool
   }))
+  validation {
+    condition     = length(var.models) > 0 && alltrue([for m in values(var.models) : contains(["classification", "regression", "unsupervised"], m.task) && contains(["train", "tune"], m.schedule_mode)])
+    error_message = "models must hold at least one model; task is classification|regression|unsupervised, schedule_mode train|tune."
+  }
+  validation {
+    condition     = alltrue([for m in values(var.models) : can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.schedule_expression))])
+    error_message = "Every schedule_expression must be rate(N unit) or a six-field cron(...)."
+  }
 }
 
 variable "api" {
@@ -83,6 +119,10 @@ variable "api" {
     max_records          = number
     cors_allow_origins   = list(string)
   })
+  validation {
+    condition     = contains(["DAY", "WEEK", "MONTH"], var.api.quota_period) && var.api.throttle_rate_limit > 0 && var.api.throttle_burst_limit > 0 && var.api.quota_limit > 0
+    error_message = "api: quota_period is DAY, WEEK or MONTH; throttle rate, burst and quota limit are positive."
+  }
 }
 
 variable "endpoints" {
@@ -94,6 +134,10 @@ variable "endpoints" {
     max_capacity                    = number
     target_invocations_per_instance = number
   })
+  validation {
+    condition     = can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.endpoints.instance_type)) && var.endpoints.min_capacity >= 1 && var.endpoints.min_capacity <= var.endpoints.max_capacity
+    error_message = "endpoints: instance_type like ml.m5.large; 1 <= min_capacity <= max_capacity."
+  }
 }
 
 variable "alarms" {
@@ -106,4 +150,110 @@ variable "alarms" {
     endpoint_errors_per_5min  = number
     model_latency_p99_ms      = number
   })
+  validation {
+    condition     = alltrue([for v in values(var.alarms) : v >= 1])
+    error_message = "Every alarm threshold must be at least 1."
+  }
+}
+
+# ---- built by vwt-deploy before Terraform runs (Deployment.artifacts()); defaults let validate and plan work without them
+
+variable "lambda_package_path" {
+  description = "Path of the Lambda package (zip) built from lambdas/ (predict, pipeline.size, pipeline.label). Null: no functions yet; the API answers 503."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.lambda_package_path == null || endswith(coalesce(var.lambda_package_path, "x.zip"), ".zip")
+    error_message = "lambda_package_path must name the .zip package built by vwt-deploy."
+  }
+}
+
+variable "state_machines" {
+  description = "Model name -> rendered ASL definition and IAM policy files (Terraform template placeholders allowed). A model without one gets a placeholder definition that fails."
+  type = map(object({
+    definition_path = string
+    policy_path     = string
+  }))
+  default = {}
+  validation {
+    condition     = alltrue([for sm in values(var.state_machines) : endswith(sm.definition_path, ".json") && endswith(sm.policy_path, ".json")])
+    error_message = "state_machines.<model>.definition_path and policy_path must name the rendered .json files."
+  }
+}
+
+variable "image_tag" {
+  description = "Tag of the training/serving image in the ECR repository (the content hash of containers/sklearn)."
+  type        = string
+  default     = "latest"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a Docker tag: letters, digits, '_', '.', '-' (at most 128)."
+  }
+}
+
+variable "initial_model_artifacts" {
+  description = "Model name -> path of its baseline model.tar.gz, uploaded to the model bucket and served until the first retraining. A model without one gets no endpoint yet."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for p in values(var.initial_model_artifacts) : endswith(p, ".tar.gz")])
+    error_message = "initial_model_artifacts.<model> must name a model.tar.gz file."
+  }
+}
+
+variable "allow_data_destroy" {
+  description = "Lift the destroy guard of the data and model buckets (and let Terraform empty them). Set only by `vwt-deploy down --destroy-data`."
+  type        = bool
+  default     = false
+}
+
+variable "training" {
+  description = "Training sizing table of the pipeline's size function (rows up to max_gb; the last row has none) and the maximum runtime."
+  type = object({
+    sizing = list(object({
+      max_gb         = optional(number)
+      instance_type  = string
+      instance_count = number
+      volume_gb      = number
+    }))
+    max_runtime_seconds = number
+  })
+  default = {
+    sizing = [
+      { max_gb = 1, instance_type = "ml.m5.large", instance_count = 1, volume_gb = 30 },
+      { max_gb = 10, instance_type = "ml.m5.2xlarge", instance_count = 1, volume_gb = 50 },
+      { max_gb = null, instance_type = "ml.m5.4xlarge", instance_count = 2, volume_gb = 200 },
+    ]
+    max_runtime_seconds = 3600
+  }
+  validation {
+    condition     = length(var.training.sizing) > 0 && alltrue([for i, row in var.training.sizing : (row.max_gb == null) == (i == length(var.training.sizing) - 1) && row.instance_count >= 1])
+    error_message = "training.sizing: every row but the last has max_gb, the last has none; instance_count >= 1."
+  }
+}
+
+variable "ecr_keep_images" {
+  description = "How many images of the training/serving image the repository keeps."
+  type        = number
+  default     = 20
+  validation {
+    condition     = var.ecr_keep_images >= 1 && var.ecr_keep_images <= 1000
+    error_message = "ecr_keep_images must be between 1 and 1000."
+  }
+}
+
+variable "s3_require_tls" {
+  description = "Bucket policies deny plain HTTP and TLS < 1.2. Null: on everywhere but local (the emulator serves plain HTTP on 127.0.0.1)."
+  type        = bool
+  default     = null
+  validation {
+    condition     = var.s3_require_tls != false || var.environment == "local"
+    error_message = "s3_require_tls can be turned off only for the local environment."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Set the region's API Gateway CloudWatch role (account-wide; turn off if the account already manages it)."
+  type        = bool
+  default     = true
 }

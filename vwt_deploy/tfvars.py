@@ -43,6 +43,8 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
         "api": env.api.model_dump(mode="json"),
         "endpoints": env.endpoints.model_dump(mode="json"),
         "alarms": env.alarms.model_dump(mode="json"),
+        # the size function's table (pipeline.size) and the training time limit
+        "training": env.training.model_dump(mode="json"),
         **(artifacts or {}),
     }
 

@@ -1,0 +1,310 @@
+# Retraining: one Step Functions state machine per model (definition and policy rendered
+# by vwt-deploy, filled here with templatefile), its log group and X-Ray tracing, the
+# pipeline's size and label functions, and one EventBridge schedule per model.
+
+data "aws_partition" "current" {}
+
+locals {
+  partition    = data.aws_partition.current.partition
+  account_id   = var.template_vars.account_id
+  region       = var.template_vars.region
+  has_package  = var.lambda_package_path != null
+  function_arn = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function"
+
+  functions = {
+    size = {
+      name        = "${var.name_prefix}-pipeline-size"
+      handler     = "pipeline.size.handler"
+      description = "Measures a model's training data and picks the training instances"
+      timeout     = 120
+      memory      = 256
+    }
+    label = {
+      name        = "${var.name_prefix}-pipeline-label"
+      handler     = "pipeline.label.handler"
+      description = "Labels training data with self-exclusion as the anchor"
+      timeout     = 900
+      memory      = 1024
+    }
+  }
+
+  # Names AWS limits to 64 characters keep a hash suffix when the model name is long.
+  names = { for model, _ in var.models : model => {
+    state_machine = "${var.name_prefix}-${model}-retraining" # <= 80 characters (24 + 40 + 12)
+    role          = length("${var.name_prefix}-${model}-sfn") <= 64 ? "${var.name_prefix}-${model}-sfn" : "${substr("${var.name_prefix}-${model}", 0, 51)}-${substr(sha1(model), 0, 8)}-sfn"
+    events_role   = length("${var.name_prefix}-${model}-schedule") <= 64 ? "${var.name_prefix}-${model}-schedule" : "${substr("${var.name_prefix}-${model}", 0, 46)}-${substr(sha1(model), 0, 8)}-schedule"
+  } }
+
+  template_vars = merge(var.template_vars, {
+    size_function_arn  = "${local.function_arn}:${local.functions.size.name}"
+    label_function_arn = "${local.function_arn}:${local.functions.label.name}"
+  })
+
+  # Until the retraining pipeline is rendered, an execution fails at once and says why.
+  placeholder_definition = jsonencode({
+    Comment = "placeholder: the retraining pipeline of this model is not rendered yet (vwt-deploy up renders it)"
+    StartAt = "NotRendered"
+    States = {
+      NotRendered = {
+        Type  = "Fail"
+        Error = "PipelineNotRendered"
+        Cause = "the retraining definition was not rendered; run vwt-deploy up"
+      }
+    }
+  })
+
+  definitions = { for model, _ in var.models : model => (
+    contains(keys(var.state_machines), model)
+    ? templatefile(var.state_machines[model].definition_path, local.template_vars)
+    : local.placeholder_definition
+  ) }
+}
+
+# ---------------------------------------------------------------- pipeline functions
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name               = "${each.value.name}-lambda"
+  description        = each.value.description
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
+  statement {
+    sid       = "WriteItsLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  statement {
+    sid       = "ListTheDataBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}"]
+  }
+
+  # The label function reads the data and writes the labelled copy next to it.
+  dynamic "statement" {
+    for_each = each.key == "label" ? [1] : []
+    content {
+      sid       = "ReadAndLabelTheData"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
+    }
+  }
+
+  statement {
+    sid       = "UseTheEnvironmentKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"] # iam-star-ok: X-Ray trace APIs support no resource-level permissions
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "pipeline-${each.key}"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.function[each.key].json
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each          = local.functions
+  name              = "/aws/lambda/${each.value.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  for_each         = local.has_package ? local.functions : {}
+  function_name    = each.value.name
+  description      = each.value.description
+  role             = aws_iam_role.function[each.key].arn
+  handler          = each.value.handler
+  runtime          = var.lambda_runtime
+  filename         = var.lambda_package_path
+  source_code_hash = filebase64sha256(var.lambda_package_path)
+  timeout          = each.value.timeout
+  memory_size      = each.value.memory
+  kms_key_arn      = var.kms_key_arn
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  environment {
+    variables = {
+      VWT_NAME_PREFIX     = var.name_prefix
+      VWT_TRAINING_SIZING = jsonencode(var.training_sizing)
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.function, aws_cloudwatch_log_group.function]
+}
+
+# ---------------------------------------------------------------- state machines
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  for_each           = var.models
+  name               = local.names[each.key].role
+  description        = "The retraining pipeline of ${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  tags               = merge(var.tags, { "vwt:model" = each.key })
+}
+
+# What every state machine needs whatever its definition: log delivery and X-Ray.
+data "aws_iam_policy_document" "state_machine_base" {
+  statement {
+    sid = "DeliverExecutionLogs"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    ]
+    resources = ["*"] # iam-star-ok: CloudWatch Logs vended log delivery APIs support no resource-level permissions
+  }
+
+  statement {
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"] # iam-star-ok: X-Ray APIs support no resource-level permissions
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine_base" {
+  for_each = var.models
+  name     = "logs-and-traces"
+  role     = aws_iam_role.state_machine[each.key].id
+  policy   = data.aws_iam_policy_document.state_machine_base.json
+}
+
+# The rendered policy: exactly what the rendered definition calls (derived by vwt-deploy).
+resource "aws_iam_role_policy" "state_machine" {
+  for_each = { for model, sm in var.state_machines : model => sm if contains(keys(var.models), model) }
+  name     = "pipeline"
+  role     = aws_iam_role.state_machine[each.key].id
+  policy   = templatefile(each.value.policy_path, local.template_vars)
+}
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  for_each          = var.models
+  name              = "/aws/vendedlogs/states/${local.names[each.key].state_machine}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = merge(var.tags, { "vwt:model" = each.key })
+}
+
+resource "aws_sfn_state_machine" "this" {
+  for_each   = var.models
+  name       = local.names[each.key].state_machine
+  type       = "STANDARD"
+  role_arn   = aws_iam_role.state_machine[each.key].arn
+  definition = local.definitions[each.key]
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine[each.key].arn}:*"
+    include_execution_data = false # executions carry data locations and metrics, never player data in logs
+    level                  = "ALL"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = merge(var.tags, { "vwt:model" = each.key })
+
+  depends_on = [aws_iam_role_policy.state_machine_base, aws_iam_role_policy.state_machine, aws_lambda_function.this]
+}
+
+# ---------------------------------------------------------------- schedules (EventBridge)
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "events" {
+  for_each           = var.models
+  name               = local.names[each.key].events_role
+  description        = "The retraining schedule of ${each.key}: starts its state machine, nothing else"
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  tags               = merge(var.tags, { "vwt:model" = each.key })
+}
+
+data "aws_iam_policy_document" "events" {
+  for_each = var.models
+  statement {
+    sid       = "StartThisStateMachineOnly"
+    actions   = ["states:StartExecution"]
+    resources = [aws_sfn_state_machine.this[each.key].arn]
+  }
+}
+
+resource "aws_iam_role_policy" "events" {
+  for_each = var.models
+  name     = "start-retraining"
+  role     = aws_iam_role.events[each.key].id
+  policy   = data.aws_iam_policy_document.events[each.key].json
+}
+
+resource "aws_cloudwatch_event_rule" "schedule" {
+  for_each            = var.models
+  name                = local.names[each.key].events_role
+  description         = "Retrain ${each.key} (${each.value.schedule_mode})"
+  schedule_expression = each.value.schedule_expression
+  state               = each.value.schedule_enabled ? "ENABLED" : "DISABLED"
+  tags                = merge(var.tags, { "vwt:model" = each.key })
+}
+
+resource "aws_cloudwatch_event_target" "schedule" {
+  for_each  = var.models
+  rule      = aws_cloudwatch_event_rule.schedule[each.key].name
+  target_id = "retraining"
+  arn       = aws_sfn_state_machine.this[each.key].arn
+  role_arn  = aws_iam_role.events[each.key].arn
+  input     = jsonencode({ model = each.key, mode = each.value.schedule_mode })
+}

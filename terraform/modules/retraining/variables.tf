@@ -1,0 +1,130 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name, e.g. vwt-prod."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "models" {
+  description = "Model name -> its schedule (EventBridge expression, mode train|tune, enabled)."
+  type = map(object({
+    schedule_expression = string
+    schedule_mode       = string
+    schedule_enabled    = bool
+  }))
+  validation {
+    condition     = alltrue([for m in values(var.models) : can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.schedule_expression))])
+    error_message = "Every schedule_expression must be rate(N unit) or a six-field cron(...)."
+  }
+  validation {
+    condition     = alltrue([for m in values(var.models) : contains(["train", "tune"], m.schedule_mode)])
+    error_message = "Every schedule_mode must be train or tune."
+  }
+}
+
+variable "state_machines" {
+  description = "Model name -> rendered ASL definition and IAM policy (files with Terraform template placeholders). A model without one gets a placeholder that fails."
+  type = map(object({
+    definition_path = string
+    policy_path     = string
+  }))
+  default = {}
+  validation {
+    condition     = alltrue([for sm in values(var.state_machines) : endswith(sm.definition_path, ".json") && endswith(sm.policy_path, ".json")])
+    error_message = "state_machines.<model>.definition_path and policy_path must name the rendered .json files."
+  }
+}
+
+variable "template_vars" {
+  description = "Values the rendered definitions and policies may reference (account_id, region, ...; see README)."
+  type = object({
+    account_id                     = string
+    region                         = string
+    name_prefix                    = string
+    sagemaker_role_arn             = string
+    image_uri                      = string
+    kms_key_arn                    = string
+    admin_topic_arn                = string
+    operator_topic_arn             = string
+    current_model_parameter_prefix = string
+  })
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.template_vars.account_id)) && can(regex("^arn:", var.template_vars.sagemaker_role_arn)) && can(regex("^/", var.template_vars.current_model_parameter_prefix))
+    error_message = "template_vars: account_id is 12 digits, sagemaker_role_arn an ARN, current_model_parameter_prefix an SSM path."
+  }
+}
+
+variable "lambda_package_path" {
+  description = "Path of the Lambda package (zip) with pipeline.size and pipeline.label. Null: no pipeline functions yet."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.lambda_package_path == null || endswith(coalesce(var.lambda_package_path, "x.zip"), ".zip")
+    error_message = "lambda_package_path must name a .zip file."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the pipeline functions."
+  type        = string
+  default     = "python3.12"
+  validation {
+    condition     = can(regex("^python3\\.(1[0-9])$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.10 or newer."
+  }
+}
+
+variable "data_bucket_names" {
+  description = "Names of the data buckets the pipeline functions read (and the label function writes labelled data to)."
+  type        = list(string)
+  validation {
+    condition     = length(var.data_bucket_names) > 0 && alltrue([for n in var.data_bucket_names : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", n))])
+    error_message = "data_bucket_names must list at least one valid S3 bucket name."
+  }
+}
+
+variable "training_sizing" {
+  description = "Rows of the size function's table: up to max_gb (null for the last row) -> instance type, count, volume."
+  type = list(object({
+    max_gb         = optional(number)
+    instance_type  = string
+    instance_count = number
+    volume_gb      = number
+  }))
+  default = []
+  validation {
+    condition     = alltrue([for i, row in var.training_sizing : (row.max_gb == null) == (i == length(var.training_sizing) - 1) && row.instance_count >= 1 && can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", row.instance_type))])
+    error_message = "training_sizing: every row but the last has max_gb, the last none; instance types like ml.m5.large; instance_count >= 1."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the KMS key (log groups, function environments, data)."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:", var.kms_key_arn))
+    error_message = "kms_key_arn must be an ARN."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the pipeline's log groups, in days."
+  type        = number
+  default     = 90
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
+  }
+}
+
+variable "tags" {
+  description = "Tags of every resource of this module."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
+    error_message = "Tag keys are 1-128 characters and values at most 256."
+  }
+}

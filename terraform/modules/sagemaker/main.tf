@@ -1,0 +1,284 @@
+# SageMaker: the execution role of training jobs and endpoints, and per model the
+# initial (baseline) model, endpoint configuration, endpoint, auto scaling and
+# the SSM parameter recording the current model.
+#
+# Terraform bootstraps each endpoint once; from then on the retraining pipeline
+# owns what runs behind it (new model + endpoint configuration, UpdateEndpoint,
+# SSM parameter). `ignore_changes` keeps a later `up` from reverting that.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+
+  variant = "AllTraffic" # the retraining pipeline's endpoint configurations keep this variant name
+
+  data_bucket_names  = distinct([for m in values(var.models) : m.data_bucket_name])
+  model_bucket_names = distinct([for m in values(var.models) : m.model_bucket_name])
+
+  # Models with an initial artifact get a model, endpoint configuration and endpoint now.
+  bootstrapped = { for name, m in var.models : name => merge(m, {
+    artifact   = var.initial_model_artifacts[name]
+    key        = "baseline/model.tar.gz"
+    model_name = trimsuffix(substr("${m.endpoint_name}-baseline", 0, 63), "-")
+  }) if contains(keys(var.initial_model_artifacts), name) }
+}
+
+# ---------------------------------------------------------------- execution role
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["sagemaker.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${var.name_prefix}-sagemaker"
+  description        = "SageMaker training jobs and endpoints of ${var.name_prefix}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "ListDataAndModelBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [for b in concat(local.data_bucket_names, local.model_bucket_names) : "arn:${local.partition}:s3:::${b}"]
+  }
+
+  statement {
+    sid       = "ReadData"
+    actions   = ["s3:GetObject"]
+    resources = [for b in local.data_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
+  }
+
+  statement {
+    sid       = "ReadAndWriteModels"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [for b in local.model_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
+  }
+
+  statement {
+    sid       = "PullTheImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [var.repository_arn]
+  }
+
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # iam-star-ok: GetAuthorizationToken supports no resource-level permissions
+  }
+
+  statement {
+    sid = "WriteSageMakerLogs"
+    actions = [
+      "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+    ]
+    resources = [
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/*",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/*:log-stream:*",
+    ]
+  }
+
+  statement {
+    sid       = "PublishSageMakerMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # iam-star-ok: PutMetricData supports no resource-level permissions; limited by namespace below
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*", "aws/sagemaker/*"]
+    }
+  }
+
+  statement {
+    sid       = "UseTheEnvironmentKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "GrantTheKeyToSageMakerVolumes"
+    actions   = ["kms:CreateGrant"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "sagemaker-execution"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+# ---------------------------------------------------------------- the baseline model of a fresh environment
+
+resource "aws_s3_object" "initial" {
+  for_each               = local.bootstrapped
+  bucket                 = each.value.model_bucket_name
+  key                    = each.value.key
+  source                 = each.value.artifact
+  source_hash            = filemd5(each.value.artifact)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_sagemaker_model" "initial" {
+  for_each                 = local.bootstrapped
+  name                     = each.value.model_name
+  execution_role_arn       = aws_iam_role.this.arn
+  enable_network_isolation = true
+
+  primary_container {
+    image          = var.image_uri
+    model_data_url = "s3://${aws_s3_object.initial[each.key].bucket}/${aws_s3_object.initial[each.key].key}"
+    environment    = { VWT_MODEL = each.key }
+  }
+
+  tags = var.tags
+
+  # A bootstrap: a new image tag or artifact does not replace it (the retraining pipeline deploys new models).
+  lifecycle {
+    ignore_changes = [primary_container]
+  }
+
+  depends_on = [aws_iam_role_policy.this]
+}
+
+resource "aws_sagemaker_endpoint_configuration" "initial" {
+  for_each    = local.bootstrapped
+  name        = each.value.model_name
+  kms_key_arn = var.kms_key_arn
+
+  production_variants {
+    variant_name           = local.variant
+    model_name             = aws_sagemaker_model.initial[each.key].name
+    instance_type          = var.endpoint.instance_type
+    initial_instance_count = var.endpoint.initial_instance_count
+  }
+
+  tags = var.tags
+
+  # Sizing changes after the bootstrap go into the configurations the pipeline creates.
+  lifecycle {
+    ignore_changes = [production_variants]
+  }
+}
+
+resource "aws_sagemaker_endpoint" "this" {
+  for_each             = local.bootstrapped
+  name                 = each.value.endpoint_name
+  endpoint_config_name = aws_sagemaker_endpoint_configuration.initial[each.key].name
+
+  deployment_config {
+    blue_green_update_policy {
+      traffic_routing_configuration {
+        type                     = "ALL_AT_ONCE"
+        wait_interval_in_seconds = var.bake_seconds
+      }
+      termination_wait_in_seconds          = 120
+      maximum_execution_timeout_in_seconds = 3600
+    }
+
+    dynamic "auto_rollback_configuration" {
+      for_each = length(lookup(var.rollback_alarm_names, each.key, [])) > 0 ? [1] : []
+      content {
+        dynamic "alarms" {
+          for_each = var.rollback_alarm_names[each.key]
+          content {
+            alarm_name = alarms.value
+          }
+        }
+      }
+    }
+  }
+
+  tags = merge(var.tags, { "vwt:model" = each.key })
+
+  # The retraining pipeline moves the endpoint to new configurations: never revert it. The
+  # provider replaces an endpoint when its deployment_config changes, which would put the
+  # baseline back behind it: after creation, blue/green settings change only by UpdateEndpoint
+  # (the pipeline passes RetainDeploymentConfig = true to keep these).
+  lifecycle {
+    ignore_changes = [endpoint_config_name, deployment_config]
+  }
+}
+
+# ---------------------------------------------------------------- the current model, read by the pipeline's gate
+
+resource "aws_ssm_parameter" "current_model" {
+  #checkov:skip=CKV2_AWS_34:holds the name and location of the serving model, no secret; the pipeline writes it as a String
+  for_each    = var.models
+  name        = "${var.current_model_parameter_prefix}/${each.key}"
+  description = "The model serving behind ${each.value.endpoint_name} (written by the retraining pipeline)"
+  type        = "String"
+  value = jsonencode(contains(keys(local.bootstrapped), each.key) ? {
+    model                = each.key
+    version              = "baseline"
+    model_name           = local.bootstrapped[each.key].model_name
+    endpoint_config_name = local.bootstrapped[each.key].model_name
+    model_data_url       = "s3://${each.value.model_bucket_name}/${local.bootstrapped[each.key].key}"
+    metric               = null
+    } : {
+    model                = each.key
+    version              = "none"
+    model_name           = null
+    endpoint_config_name = null
+    model_data_url       = null
+    metric               = null
+  })
+  tags = merge(var.tags, { "vwt:model" = each.key })
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+# ---------------------------------------------------------------- auto scaling on invocations per instance
+
+resource "aws_appautoscaling_target" "this" {
+  for_each           = aws_sagemaker_endpoint.this
+  service_namespace  = "sagemaker"
+  resource_id        = "endpoint/${each.value.name}/variant/${local.variant}"
+  scalable_dimension = "sagemaker:variant:DesiredInstanceCount"
+  min_capacity       = var.endpoint.min_capacity
+  max_capacity       = var.endpoint.max_capacity
+  tags               = var.tags
+}
+
+resource "aws_appautoscaling_policy" "this" {
+  for_each           = aws_appautoscaling_target.this
+  name               = "${var.models[each.key].endpoint_name}-invocations"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = each.value.service_namespace
+  resource_id        = each.value.resource_id
+  scalable_dimension = each.value.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.endpoint.target_invocations_per_instance
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    predefined_metric_specification {
+      predefined_metric_type = "SageMakerVariantInvocationsPerInstance"
+    }
+  }
+}

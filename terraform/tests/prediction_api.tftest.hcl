@@ -1,0 +1,158 @@
+# The prediction_api module planned with a mocked AWS provider.
+# lambda_package_path comes from the command line (-var): tests/terraform builds a real zip.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111111111111", arn = "arn:aws:iam::111111111111:user/test", user_id = "TEST" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_api_gateway_rest_api" {
+    override_during = plan
+    defaults = {
+      id               = "a1b2c3d4e5"
+      root_resource_id = "r00t"
+      execution_arn    = "arn:aws:execute-api:eu-west-1:111111111111:a1b2c3d4e5"
+    }
+  }
+}
+
+variables {
+  name_prefix                    = "vwt-dev"
+  environment                    = "dev"
+  kms_key_arn                    = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+  endpoint_names                 = { "gb-marketing" = "vwt-dev-gb-marketing", "gb-problem-gambling" = "vwt-dev-gb-problem-gambling" }
+  endpoint_arns                  = ["arn:aws:sagemaker:eu-west-1:111111111111:endpoint/vwt-dev-gb-marketing", "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/vwt-dev-gb-problem-gambling"]
+  intervention_topic_arn         = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-intervention"
+  operator_topic_arn             = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-operator"
+  current_model_parameter_prefix = "/vwt-dev/current-model"
+  log_retention_days             = 30
+  api = {
+    throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
+    max_records         = 1000, cors_allow_origins = ["https://app.example.com", "https://m.example.com"]
+  }
+}
+
+run "prediction_method_requires_an_api_key" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method.predict.http_method == "POST" && aws_api_gateway_method.predict.api_key_required
+    error_message = "POST /v1/models/{model}/predictions must require an API key"
+  }
+  assert {
+    condition = (aws_api_gateway_resource.v1.path_part == "v1" && aws_api_gateway_resource.models.path_part == "models" &&
+    aws_api_gateway_resource.model.path_part == "{model}" && aws_api_gateway_resource.predictions.path_part == "predictions")
+    error_message = "the path must be /v1/models/{model}/predictions"
+  }
+  assert {
+    condition     = aws_api_gateway_request_validator.this.validate_request_body && aws_api_gateway_method.predict.request_models["application/json"] == "PredictionRequest"
+    error_message = "request bodies must be validated against the request model"
+  }
+  assert {
+    condition     = jsondecode(aws_api_gateway_model.request.schema).properties.records.maxItems == 1000 && jsondecode(aws_api_gateway_model.request.schema).required == ["records"]
+    error_message = "the request model must require records, bounded by api.max_records"
+  }
+  assert {
+    condition = (
+      aws_api_gateway_usage_plan.this.throttle_settings[0].rate_limit == 20 &&
+      aws_api_gateway_usage_plan.this.throttle_settings[0].burst_limit == 40 &&
+      aws_api_gateway_usage_plan.this.quota_settings[0].limit == 100000 &&
+      aws_api_gateway_usage_plan.this.quota_settings[0].period == "DAY"
+    )
+    error_message = "the usage plan must carry the configured throttling and quota"
+  }
+  assert {
+    condition     = aws_api_gateway_method.options.api_key_required == false && aws_api_gateway_integration.options.type == "MOCK"
+    error_message = "the CORS preflight answers without a key"
+  }
+  assert {
+    condition = (strcontains(aws_api_gateway_integration_response.options.response_templates["application/json"], "https://m.example.com") &&
+    aws_api_gateway_integration_response.options.response_parameters["method.response.header.Access-Control-Allow-Methods"] == "'OPTIONS,POST'")
+    error_message = "the preflight must reflect every configured origin and allow POST"
+  }
+  assert {
+    condition     = aws_api_gateway_stage.this.xray_tracing_enabled && length(aws_api_gateway_stage.this.access_log_settings) == 1
+    error_message = "the stage must trace and write access logs"
+  }
+  assert {
+    condition     = aws_api_gateway_method_settings.this.settings[0].data_trace_enabled == false && aws_api_gateway_method_settings.this.settings[0].metrics_enabled
+    error_message = "request bodies (player data) must never be logged"
+  }
+}
+
+run "lambda_proxy_integration" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this) == 1 && aws_api_gateway_integration.predict.type == "AWS_PROXY"
+    error_message = "with a package (-var lambda_package_path, given by tests/terraform) the method is a Lambda proxy"
+  }
+  assert {
+    condition     = aws_lambda_function.this[0].handler == "predict.handler.handler" && aws_lambda_function.this[0].source_code_hash == filebase64sha256(var.lambda_package_path)
+    error_message = "the function runs predict.handler.handler from the package"
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this[0].environment[0].variables.VWT_ENDPOINTS)["gb-marketing"] == "vwt-dev-gb-marketing"
+    error_message = "the function learns the endpoint names from its environment"
+  }
+  assert {
+    condition     = aws_lambda_permission.api[0].source_arn == "arn:aws:execute-api:eu-west-1:111111111111:a1b2c3d4e5/*/POST/v1/models/*/predictions" && aws_lambda_permission.api[0].principal == "apigateway.amazonaws.com"
+    error_message = "only this API's prediction method may invoke the function"
+  }
+  assert {
+    condition = jsondecode(aws_iam_role_policy.application.policy).Statement == [{
+      Sid      = "UseLambdaFunction"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"]
+      Resource = "arn:aws:lambda:eu-west-1:111111111111:function:vwt-dev-predict"
+    }]
+    error_message = "the application role has exactly the seed's policy on the function's ARN"
+  }
+}
+
+run "without_a_package_the_api_answers_503" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  variables {
+    lambda_package_path = null
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this) == 0 && aws_api_gateway_integration.predict.type == "MOCK" && aws_api_gateway_method_response.unavailable[0].status_code == "503"
+    error_message = "without a package the method is a 503 mock, not a broken proxy"
+  }
+  assert {
+    condition     = aws_api_gateway_method.predict.api_key_required
+    error_message = "the key is required either way"
+  }
+}
+
+run "bad_cors_origin_is_refused" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  variables {
+    api = {
+      throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
+      max_records         = 1000, cors_allow_origins = ["app.example.com/path"]
+    }
+  }
+  expect_failures = [var.api]
+}

@@ -1,0 +1,115 @@
+# The retraining module planned with a mocked AWS provider.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111111111111", arn = "arn:aws:iam::111111111111:user/test", user_id = "TEST" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name_prefix = "vwt-dev"
+  models = {
+    "bid-problem-gambling" = { schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true }
+    "gb-problem-gambling"  = { schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = false }
+    "gb-marketing"         = { schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true }
+  }
+  template_vars = {
+    account_id                     = "111111111111"
+    region                         = "eu-west-1"
+    name_prefix                    = "vwt-dev"
+    sagemaker_role_arn             = "arn:aws:iam::111111111111:role/vwt-dev-sagemaker"
+    image_uri                      = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/vwt-dev-sklearn:abc123"
+    kms_key_arn                    = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+    admin_topic_arn                = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-admin"
+    operator_topic_arn             = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-operator"
+    current_model_parameter_prefix = "/vwt-dev/current-model"
+  }
+  data_bucket_names = ["vwt-dev-data-before-initial-deposit", "vwt-dev-data-gambling-behaviour"]
+  kms_key_arn       = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+}
+
+run "one_schedule_per_model" {
+  command = plan
+  module {
+    source = "./modules/retraining"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.schedule) == 3 && length(aws_cloudwatch_event_target.schedule) == 3 && length(aws_sfn_state_machine.this) == 3
+    error_message = "one state machine and one schedule (rule + target) per model"
+  }
+  assert {
+    condition = alltrue([for m, r in aws_cloudwatch_event_rule.schedule :
+      r.schedule_expression == var.models[m].schedule_expression && r.state == (var.models[m].schedule_enabled ? "ENABLED" : "DISABLED")
+    ])
+    error_message = "each schedule carries its model's expression and enabled flag"
+  }
+  assert {
+    condition = alltrue([for m, t in aws_cloudwatch_event_target.schedule :
+      jsondecode(t.input) == { model = m, mode = var.models[m].schedule_mode }
+    ])
+    error_message = "each schedule's input names its model and mode"
+  }
+  assert {
+    condition = alltrue([for sm in aws_sfn_state_machine.this :
+      sm.logging_configuration[0].level == "ALL" && !sm.logging_configuration[0].include_execution_data && sm.tracing_configuration[0].enabled
+    ])
+    error_message = "state machines log (level ALL, no execution data) and trace with X-Ray"
+  }
+  assert {
+    condition     = alltrue([for sm in aws_sfn_state_machine.this : jsondecode(sm.definition).States.NotRendered.Type == "Fail"]) && length(output.placeholder_models) == 3
+    error_message = "without rendered definitions every model gets the failing placeholder"
+  }
+  assert {
+    condition     = length(aws_lambda_function.this) == 2 && aws_lambda_function.this["size"].handler == "pipeline.size.handler" && aws_lambda_function.this["label"].handler == "pipeline.label.handler"
+    error_message = "the size and label functions run from the package (-var lambda_package_path, given by tests/terraform)"
+  }
+}
+
+run "rendered_definition_and_policy_are_filled" {
+  command = plan
+  module {
+    source = "./modules/retraining"
+  }
+  variables {
+    state_machines = {
+      "gb-marketing" = {
+        definition_path = "tests/fixtures/retraining.asl.json"
+        policy_path     = "tests/fixtures/retraining.policy.json"
+      }
+    }
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this["gb-marketing"].definition).States.Size.Resource == "arn:aws:lambda:eu-west-1:111111111111:function:vwt-dev-pipeline-size"
+    error_message = "the definition's placeholders are filled (size_function_arn)"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.state_machine["gb-marketing"].policy).Statement[0].Resource == "arn:aws:iam::111111111111:role/vwt-dev-sagemaker"
+    error_message = "the policy's placeholders are filled (sagemaker_role_arn)"
+  }
+  assert {
+    condition     = output.placeholder_models == tolist(["bid-problem-gambling", "gb-problem-gambling"])
+    error_message = "only the models without a rendered definition keep the placeholder"
+  }
+}
+
+run "bad_schedule_is_refused" {
+  command = plan
+  module {
+    source = "./modules/retraining"
+  }
+  variables {
+    models = { "m" = { schedule_expression = "every day", schedule_mode = "train", schedule_enabled = true } }
+  }
+  expect_failures = [var.models]
+}
