@@ -3,8 +3,6 @@
 # - operator: predictions operators receive -> operator topic -> operator queue (+ DLQ); the operator's own
 #   systems may also subscribe to the topic (e.g. HTTPS) in their account set-up.
 # Everything is encrypted with the environment's KMS key; each queue accepts messages only from its topic.
-# (No redrive-allow policy on the dead-letter queues: it would only restrict which other queues of
-# this account may use them, and moto's server cannot read or delete it, which hangs up/down locally.)
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -81,6 +79,15 @@ resource "aws_sqs_queue" "this" {
     maxReceiveCount     = var.max_receive_count
   })
   tags = merge(var.tags, { "vwt:feed" = each.key })
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  for_each  = aws_sqs_queue.dlq
+  queue_url = each.value.id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.this[each.key].arn]
+  })
 }
 
 resource "aws_sqs_queue_policy" "this" {
