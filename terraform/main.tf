@@ -27,7 +27,6 @@ module "storage" {
   log_bucket_name          = var.log_bucket_name
   protect_data             = local.protect_data
   force_destroy            = local.force_destroy
-  require_tls              = coalesce(var.s3_require_tls, !local.is_local)
   kms_deletion_window_days = local.is_local ? 7 : 30
   tags                     = var.tags
 }

@@ -242,16 +242,6 @@ variable "ecr_keep_images" {
   }
 }
 
-variable "s3_require_tls" {
-  description = "Bucket policies deny plain HTTP and TLS < 1.2. Null: on everywhere but local (the emulator serves plain HTTP on 127.0.0.1)."
-  type        = bool
-  default     = null
-  validation {
-    condition     = var.s3_require_tls != false || var.environment == "local"
-    error_message = "s3_require_tls can be turned off only for the local environment."
-  }
-}
-
 variable "manage_api_gateway_account" {
   description = "Set the region's API Gateway CloudWatch role (account-wide; turn off if the account already manages it)."
   type        = bool

@@ -206,12 +206,14 @@ def up(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool) -> No
 @env_option
 @yes_option
 @click.option("--destroy-data", is_flag=True, help="also destroy data and model buckets that still hold objects")
+@click.option("--keep-emulator", is_flag=True, help="local: leave the (now empty) emulator running")
 @pass_ctx
-def down(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool, destroy_data: bool) -> None:
-    """Destroy everything the environment's deployment created."""
+def down(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool, destroy_data: bool,
+         keep_emulator: bool) -> None:
+    """Destroy everything the environment's deployment created (dev/staging/prod: type its name to confirm)."""
     deployment = ctx.deployment(env_name, overrides)
     typed = None if deployment.env.is_local else deployment.env.name
-    summary = deployment.down(_confirm_plan(yes, typed))
+    summary = deployment.down(_confirm_plan(yes, typed), destroy_data=destroy_data, keep_running=keep_emulator)
     if not summary.has_changes:
         click.echo(f"{env_name}: nothing to destroy.")
     else:

@@ -33,6 +33,8 @@ class Target(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
+    def client(self, service: str) -> Any: ...
+
     def on_applied(self, destroyed: bool, keep_running: bool = False) -> None: ...
 
     def available(self) -> bool: ...
@@ -71,6 +73,11 @@ class AwsTarget:
                 "switch to the environment's credentials (AWS_PROFILE), or fix allowed_account_ids",
             )
         self.account = account
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, region_name=self.env.region)
 
     def backend_config(self) -> dict[str, Any]:
         return {
@@ -158,10 +165,10 @@ class Deployment:
                 digest.update(path.read_bytes())
         return digest.hexdigest()
 
-    def prepare(self, build_image: bool = False) -> None:
+    def prepare(self, build_image: bool = False, extra_vars: Mapping[str, Any] | None = None) -> None:
         """Guard, write the variables, and init (again only when the backend or configuration changed)."""
         self.target.ensure_ready()
-        write_tfvars(self.env, self.var_file, self.artifacts(build_image))
+        write_tfvars(self.env, self.var_file, {**self.artifacts(build_image), **(extra_vars or {})})
         backend = self.target.backend_config()
         stamp = self.work / "init.sha256"
         fingerprint = self._init_fingerprint(backend)
@@ -169,8 +176,9 @@ class Deployment:
             self.terraform.init(backend)
             stamp.write_text(fingerprint)
 
-    def plan(self, destroy: bool = False, build_image: bool = False, targets: tuple[str, ...] = ()) -> PlanSummary:
-        self.prepare(build_image)
+    def plan(self, destroy: bool = False, build_image: bool = False, targets: tuple[str, ...] = (),
+             extra_vars: Mapping[str, Any] | None = None) -> PlanSummary:
+        self.prepare(build_image, extra_vars)
         planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
         try:
             return self.terraform.plan(self.var_file, planfile, destroy=destroy, targets=targets)
@@ -216,16 +224,46 @@ class Deployment:
         self.target.on_applied(destroyed=False)
         return UpResult(plan, True, self.outputs())
 
-    def down(self, confirm: Callable[[PlanSummary], bool]) -> PlanSummary:
-        plan = self.plan(destroy=True)
+    def down(self, confirm: Callable[[PlanSummary], bool], destroy_data: bool = False,
+             keep_running: bool = False) -> PlanSummary:
+        """Destroy the environment, then what retraining created at run time. The data and model buckets of
+        dev/staging/prod are guarded (terraform/modules/storage): while any holds objects, `down` refuses unless
+        destroy_data; otherwise it lifts the guard (an in-place apply) right before the destroy it confirmed."""
+        from .cleanup import non_empty_buckets, remove_runtime_leftovers
+        from .dataguard import DESTROY_DATA_VARS
+
+        extra: dict[str, Any] = {}
+        if not self.env.is_local:
+            self.target.ensure_ready()
+            full = non_empty_buckets(self.env, self.target.client("s3"))
+            if full and not destroy_data:
+                listed = ", ".join(f"{name} ({n}{'+' if n >= 1000 else ''} objects)" for name, n in sorted(full.items()))
+                raise VwtError(
+                    f"refusing to destroy {self.env.name}: its data and model buckets hold objects: {listed}",
+                    f"nothing was destroyed; to delete them with everything in them run "
+                    f"`vwt-deploy down --env {self.env.name} --destroy-data`",
+                )
+            extra = dict(DESTROY_DATA_VARS)
+        plan = self.plan(destroy=True, extra_vars=extra)
         if plan.has_changes:
             if not confirm(plan):
                 plan.path and plan.path.unlink(missing_ok=True)
+                self.prepare()  # the variables as they were: nothing lifted
                 raise VwtError("nothing destroyed: not confirmed", "run again and confirm, or pass --yes")
+            if extra:
+                plan.path and plan.path.unlink(missing_ok=True)
+                lift = self.plan(extra_vars=extra)
+                if lift.has_changes:
+                    self.apply(lift)
+                plan = self.plan(destroy=True, extra_vars=extra)
             self.apply(plan)
         elif plan.path:
             plan.path.unlink(missing_ok=True)
-        self.target.on_applied(destroyed=True)
+        leftovers = remove_runtime_leftovers(self.env, self.target.client("sagemaker"))
+        if any(leftovers.values()):
+            self.echo(f"removed what retraining created: {len(leftovers['models'])} models, "
+                      f"{len(leftovers['endpoint_configs'])} endpoint configurations")
+        self.target.on_applied(destroyed=True, keep_running=keep_running)
         return plan
 
     def outputs(self) -> dict[str, Any]:

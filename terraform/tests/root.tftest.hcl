@@ -70,14 +70,6 @@ run "no_artifacts_still_plans" {
   }
 }
 
-run "tls_is_required_outside_local" {
-  command = plan
-  variables {
-    s3_require_tls = false
-  }
-  expect_failures = [var.s3_require_tls]
-}
-
 run "bad_environment_is_refused" {
   command = plan
   variables {

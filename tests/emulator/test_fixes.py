@@ -88,7 +88,10 @@ def test_tls_only_bucket_policy_lets_loopback_requests_through(aws) -> None:
     s3.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}, {
+        "Sid": "DenyOutdatedTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}}]}))
     s3.put_object(Bucket="tls-only", Key="k", Body=b"v")
     assert s3.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"v"
 

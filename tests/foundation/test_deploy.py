@@ -40,6 +40,9 @@ class FakeTarget:
     def available(self) -> bool:
         return True
 
+    def client(self, service: str):
+        return boto3.client(service, region_name="eu-west-1")  # moto (the autouse fixture)
+
 
 @pytest.fixture(autouse=True)
 def ecr(project_dir: Path, monkeypatch: pytest.MonkeyPatch):
@@ -102,11 +105,50 @@ def test_init_runs_again_only_when_something_changed(project_dir: Path) -> None:
     assert runner.subcommands().count("init") == 2
 
 
-def test_down_plans_a_destroy(project_dir: Path) -> None:
+def test_down_lifts_the_data_guard_of_empty_buckets_then_destroys(project_dir: Path) -> None:
     runner = FakeRunner({"plan": (2, ""), "show": (0, show_json(("aws_s3_bucket", ["delete"])))})
-    summary = deployment(project_dir, runner).down(confirm=lambda plan: True)
+    d = deployment(project_dir, runner)
+    summary = d.down(confirm=lambda plan: True)
     assert summary.destroys == {"aws_s3_bucket": 1}
-    assert "-destroy" in runner.calls[1] and runner.subcommands()[-1] == "apply"
+    plans = [c for c in runner.calls if FakeRunner._sub(c) == "plan"]
+    assert ["-destroy" in p for p in plans] == [True, False, True]  # shown, guard lifted, destroyed
+    assert runner.subcommands()[-1] == "apply"
+    assert json.loads(d.var_file.read_text())["allow_data_destroy"] is True
+    assert d.target.applied == "destroyed"
+
+
+def test_down_refuses_while_data_buckets_hold_objects(project_dir: Path) -> None:
+    env = load("dev", project_dir)
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    bucket = env.data_bucket_name("gambling-behaviour")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key="training/players.csv", Body=b"x")
+    runner = FakeRunner({"plan": (2, ""), "show": (0, show_json(("aws_s3_bucket", ["delete"])))})
+    with pytest.raises(VwtError) as exc:
+        deployment(project_dir, runner).down(confirm=lambda plan: True)
+    assert f"{bucket} (1 objects)" in str(exc.value) and "--destroy-data" in str(exc.value)
+    assert "apply" not in runner.subcommands() and "plan" not in runner.subcommands()
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1  # nothing lost
+
+
+def test_down_with_destroy_data_destroys_them(project_dir: Path) -> None:
+    env = load("dev", project_dir)
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    bucket = env.data_bucket_name("gambling-behaviour")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key="training/players.csv", Body=b"x")
+    runner = FakeRunner({"plan": (2, ""), "show": (0, show_json(("aws_s3_bucket", ["delete"])))})
+    deployment(project_dir, runner).down(confirm=lambda plan: True, destroy_data=True)
+    assert runner.subcommands().count("apply") == 2  # the guard lifted, then the destroy
+
+
+def test_down_not_confirmed_lifts_nothing(project_dir: Path) -> None:
+    runner = FakeRunner({"plan": (2, ""), "show": (0, show_json(("aws_s3_bucket", ["delete"])))})
+    d = deployment(project_dir, runner)
+    with pytest.raises(VwtError, match="nothing destroyed"):
+        d.down(confirm=lambda plan: False)
+    assert "apply" not in runner.subcommands()
+    assert "allow_data_destroy" not in json.loads(d.var_file.read_text())
 
 
 def test_lock_error_is_translated(project_dir: Path) -> None:

@@ -85,17 +85,28 @@ def stepfunctions_execution_name() -> None:
 # --------------------------------------------------------------------------- S3
 
 
-def _secure_transport_only(statement: dict) -> bool:
+def _never_matches_over_tls(statement: dict) -> bool:
+    """True for a statement that only matches insecure transport: `aws:SecureTransport` false, or
+    `s3:TlsVersion` below a version (the emulator's loopback stands in for TLS 1.3)."""
     condition = statement.get("Condition") or {}
-    return (list(condition) == ["Bool"] and list(condition["Bool"]) == ["aws:SecureTransport"]
-            and str(condition["Bool"]["aws:SecureTransport"]).lower() == "false")
+    if not condition:
+        return False
+    for operator, pairs in condition.items():
+        for key, value in pairs.items():
+            values = value if isinstance(value, list) else [value]
+            if operator == "Bool" and key == "aws:SecureTransport" and all(str(v).lower() == "false" for v in values):
+                continue
+            if operator == "NumericLessThan" and key == "s3:TlsVersion" and all(float(v) <= 1.3 for v in values):
+                continue
+            return False
+    return True
 
 
 @_once
 def s3_secure_transport_condition() -> None:
-    """moto evaluates bucket policies without their conditions, so the TLS-only statement every bucket carries
-    (Deny s3:* when aws:SecureTransport is false) denied every request. The emulator is reached on loopback only,
-    which stands in for TLS here: such a statement never matches, as on AWS for an HTTPS request."""
+    """moto evaluates bucket policies without their conditions, so the TLS-only statements every bucket carries
+    (Deny s3:* when aws:SecureTransport is false, or s3:TlsVersion < 1.2) denied every request. The emulator is
+    reached on loopback only, which stands in for TLS here: such statements never match, as on AWS over HTTPS."""
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
 
@@ -110,7 +121,7 @@ def s3_secure_transport_condition() -> None:
             return original(self, action, resource)
         statements = doc.get("Statement", [])
         statements = [statements] if isinstance(statements, dict) else statements
-        kept = [s for s in statements if not _secure_transport_only(s)]
+        kept = [s for s in statements if not _never_matches_over_tls(s)]
         if len(kept) == len(statements):
             return original(self, action, resource)
         if not kept:

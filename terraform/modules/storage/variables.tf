@@ -77,7 +77,7 @@ variable "kms_deletion_window_days" {
 }
 
 variable "require_tls" {
-  description = "Deny S3 requests over plain HTTP or TLS < 1.2 with bucket policies (off only for the local emulator, which serves HTTP)."
+  description = "Deny S3 requests over plain HTTP or TLS < 1.2 with bucket policies (keep it on: the local emulator evaluates these statements as an HTTPS request)."
   type        = bool
   default     = true
 }
