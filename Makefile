@@ -23,6 +23,7 @@ test:
 
 lint:
 	$(BIN)/vwt-deploy validate --env $(ENV)
+	scripts/lint-terraform.sh
 
 plan:
 	$(BIN)/vwt-deploy plan --env $(ENV)
@@ -37,7 +38,8 @@ status:
 	$(BIN)/vwt-deploy status --env $(ENV)
 
 bench:
-	$(BIN)/python bench/run.py
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run.py $(ONLY)
 
 clean:
 	rm -rf .vwt .pytest_cache

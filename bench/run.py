@@ -1,14 +1,15 @@
-"""`make bench`: run every bench/*_bench.py, print one table, write bench/results.json.
+"""`make bench`: run every bench/*_bench.py and write all their figures to bench/results.json.
 
-Each benchmark module has `run() -> list[dict]`, one dict per figure:
-{"name": str, "value": float, "unit": str, "goal": str | None, "met": bool | None}.
-`python bench/run.py cli lambda` runs only those.
+Each benchmark module has `main(argv) -> dict`: it measures, prints its own table (with its goals) and
+returns its figures. `python bench/run.py cli lambda` runs only those; their figures replace the
+previous ones in results.json, the others are kept.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import platform
 import sys
 import time
@@ -28,28 +29,20 @@ def load(path: Path):
 
 def main(argv: list[str]) -> int:
     wanted = set(argv)
-    results: dict[str, list[dict]] = {}
+    out = HERE / "results.json"
+    doc = json.loads(out.read_text()) if out.exists() else {}
+    results = doc.get("results", {})
     for path in sorted(HERE.glob("*_bench.py")):
         name = path.stem.removesuffix("_bench")
         if wanted and name not in wanted:
             continue
-        print(f"== {name}", flush=True)
+        print(f"\n== {name}", flush=True)
         started = time.perf_counter()
-        results[name] = load(path).run()
-        print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
-    rows = [(group, r) for group, figures in results.items() for r in figures]
-    width = max((len(f"{g}: {r['name']}") for g, r in rows), default=10)
-    print()
-    print(f"{'figure':<{width}}  {'value':>12}  {'goal':<22} met")
-    for group, r in rows:
-        met = {True: "yes", False: "NO", None: "-"}[r.get("met")]
-        print(f"{group + ': ' + r['name']:<{width}}  {r['value']:>10.3f} {r['unit']:<3} {str(r.get('goal') or ''):<22} {met}")
-    out = HERE / "results.json"
-    previous = json.loads(out.read_text()) if out.exists() and wanted else {}
-    doc = {**previous.get("results", {}), **results}
-    out.write_text(json.dumps({"machine": {"python": platform.python_version(), "cores": __import__("os").cpu_count(),
+        results[name] = load(path).main([])
+        print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+    out.write_text(json.dumps({"machine": {"python": platform.python_version(), "cores": os.cpu_count(),
                                            "platform": platform.platform()},
-                               "results": doc}, indent=2, sort_keys=True) + "\n")
+                               "results": results}, indent=2, sort_keys=True, default=str) + "\n")
     print(f"\nwritten {out.relative_to(HERE.parent)}")
     return 0
 

@@ -178,3 +178,18 @@ def test_apigateway_leaves_out_empty_collections(aws) -> None:
     for key in ("requestParameters", "requestTemplates", "cacheKeyParameters"):
         assert key not in integration, key
     assert method["apiKeyRequired"] is True and integration["type"] == "MOCK"
+
+
+def test_access_logging_to_a_tls_only_log_bucket(aws) -> None:
+    s3 = aws("s3")
+    for name in ("logged", "log-target"):
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_policy(Bucket="log-target", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::log-target", "arn:aws:s3:::log-target/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": "arn:aws:s3:::log-target/*"}]}))
+    s3.put_bucket_logging(Bucket="logged", BucketLoggingStatus={
+        "LoggingEnabled": {"TargetBucket": "log-target", "TargetPrefix": "logged/"}})
+    assert s3.get_bucket_logging(Bucket="logged")["LoggingEnabled"]["TargetBucket"] == "log-target"

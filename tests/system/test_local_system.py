@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import boto3
@@ -55,6 +55,8 @@ def client(project: Path, service: str):
 def first_up(project: Path) -> dict:
     """`up --yes`, and while it applies a second `up` on the same environment (it must meet the lock)."""
     first = start_cli(project, "up", "--env", "local", "--yes")
+    watchdog = threading.Timer(900, first.kill)  # a hung apply fails the test instead of hanging it
+    watchdog.start()
     second = None
     lines: list[str] = []
     assert first.stdout is not None
@@ -62,7 +64,8 @@ def first_up(project: Path) -> dict:
         lines.append(line)
         if second is None and "Creating..." in line:  # the first holds the state lock while it applies
             second = cli(project, "up", "--env", "local", "--yes")
-    first.wait(timeout=600)
+    first.wait(timeout=60)
+    watchdog.cancel()
     return {"code": first.returncode, "output": "".join(lines), "second": second}
 
 

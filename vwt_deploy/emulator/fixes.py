@@ -136,6 +136,32 @@ def s3_secure_transport_condition() -> None:
     FakeBucket.get_permission = get_permission
 
 
+@_once
+def s3_logging_target_policy() -> None:
+    """PutBucketLogging crashed (500, AttributeError) when the target bucket's policy had a statement whose
+    Principal is the string "*" (as every TLS-only Deny has), and the provider retried it for many minutes.
+    Read only the statements whose Principal is a mapping, as the check means to."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket._log_permissions_enabled_policy
+
+    def _log_permissions_enabled_policy(target_bucket, target_prefix):
+        if not target_bucket.policy:
+            return False
+        doc = json.loads(target_bucket.policy.decode())
+        statements = doc.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        kept = [s for s in statements if isinstance(s.get("Principal"), dict)]
+        saved = target_bucket.policy
+        try:
+            target_bucket.policy = json.dumps({**doc, "Statement": kept}).encode()
+            return original(target_bucket, target_prefix)
+        finally:
+            target_bucket.policy = saved
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
+
+
 # --------------------------------------------------------------------------- SQS
 
 
@@ -266,6 +292,7 @@ def sagemaker_model_readback() -> None:
 
 
 FIXES = (
+    s3_logging_target_policy,
     apigateway_empty_collections,
     sqs_queue_attributes,
     sqs_redrive_allow_policy,
