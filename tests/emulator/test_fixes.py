@@ -193,3 +193,30 @@ def test_access_logging_to_a_tls_only_log_bucket(aws) -> None:
     s3.put_bucket_logging(Bucket="logged", BucketLoggingStatus={
         "LoggingEnabled": {"TargetBucket": "log-target", "TargetPrefix": "logged/"}})
     assert s3.get_bucket_logging(Bucket="logged")["LoggingEnabled"]["TargetBucket"] == "log-target"
+
+
+def test_endpoint_configuration_without_data_capture_reads_back_without_it(aws) -> None:
+    sm = aws("sagemaker")
+    sm.create_model(ModelName="for-config", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"})
+    sm.create_endpoint_config(EndpointConfigName="no-capture", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "for-config", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    desc = sm.describe_endpoint_config(EndpointConfigName="no-capture")
+    assert "DataCaptureConfig" not in desc and desc["ProductionVariants"][0]["VariantName"] == "AllTraffic"
+
+
+def test_scalable_target_tags_sent_at_registration_read_back(aws) -> None:
+    aas = aws("application-autoscaling")
+    arn = aas.register_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId="endpoint/tagged/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=2,
+        Tags={"environment": "local"})["ScalableTargetARN"]
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"environment": "local"}
+
+
+def test_an_endpoint_is_created_from_a_configuration_without_data_capture(aws) -> None:
+    sm = aws("sagemaker")
+    sm.create_model(ModelName="for-endpoint", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"})
+    sm.create_endpoint_config(EndpointConfigName="plain", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "for-endpoint", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName="plain-endpoint", EndpointConfigName="plain")
+    assert sm.describe_endpoint(EndpointName="plain-endpoint")["EndpointConfigName"] == "plain"

@@ -291,7 +291,50 @@ def sagemaker_model_readback() -> None:
     Model.response_object = property(response_object)
 
 
+@_once
+def sagemaker_endpoint_config_readback() -> None:
+    """An endpoint configuration sent without data capture was read back with an empty DataCaptureConfig,
+    which the provider reads as a capture block: every plan replaced the configuration (and its endpoint)."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def describe_endpoint_config(self):
+        # a copy: moto's own CreateEndpoint reads the backend's document and needs every key
+        response = dict(self.sagemaker_backend.describe_endpoint_config(self._get_param("EndpointConfigName")))
+        for key in ("DataCaptureConfig", "AsyncInferenceConfig"):
+            if not response.get(key):
+                response.pop(key, None)
+        return ActionResult(response)
+
+    SageMakerResponse.describe_endpoint_config = describe_endpoint_config
+
+
+@_once
+def applicationautoscaling_register_tags() -> None:
+    """RegisterScalableTarget ignored the Tags it was sent (the provider tags the target there), so they were
+    never read back and every plan re-applied them."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    applicationautoscaling_tags()
+    original = ApplicationAutoScalingResponse.register_scalable_target
+
+    def register_scalable_target(self):
+        result = original(self)
+        tags = self._get_param("Tags")
+        if tags:
+            arn = json.loads(result)["ScalableTargetARN"]
+            backend = self.applicationautoscaling_backend
+            if not hasattr(backend, "vwt_tags"):
+                backend.vwt_tags = {}
+            backend.vwt_tags.setdefault(arn, {}).update(tags)
+        return result
+
+    ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target
+
+
 FIXES = (
+    sagemaker_endpoint_config_readback,
+    applicationautoscaling_register_tags,
     s3_logging_target_policy,
     apigateway_empty_collections,
     sqs_queue_attributes,
