@@ -220,3 +220,11 @@ def test_an_endpoint_is_created_from_a_configuration_without_data_capture(aws) -
         "VariantName": "AllTraffic", "ModelName": "for-endpoint", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     sm.create_endpoint(EndpointName="plain-endpoint", EndpointConfigName="plain")
     assert sm.describe_endpoint(EndpointName="plain-endpoint")["EndpointConfigName"] == "plain"
+
+
+def test_sqs_redrive_allow_policy_is_removed_by_an_empty_value(aws) -> None:
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="allow-removed", Attributes={
+        "RedriveAllowPolicy": json.dumps({"redrivePermission": "allowAll"})})["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": ""})
+    assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

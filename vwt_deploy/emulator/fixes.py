@@ -178,9 +178,9 @@ def sqs_redrive_allow_policy() -> None:
 
 @_once
 def sqs_queue_attributes() -> None:
-    """Two read-back differences that made every plan update the queues: SetQueueAttributes without a Policy
-    erased the queue's policy, and RedrivePolicy came back as spaced JSON where AWS (and the provider) use the
-    compact form."""
+    """Read-back differences that made every plan update the queues (or a destroy wait forever):
+    SetQueueAttributes without a Policy erased the queue's policy, RedrivePolicy came back as spaced JSON where
+    AWS (and the provider) use the compact form, and an empty RedriveAllowPolicy did not remove it."""
     from moto.sqs.models import Queue
 
     original_set = Queue._set_attributes
@@ -191,6 +191,8 @@ def sqs_queue_attributes() -> None:
         result = original_set(self, attributes, now)
         if "Policy" not in attributes:
             self.policy = policy
+        if attributes.get("RedriveAllowPolicy") == "":  # an empty value removes it, as on AWS
+            self.redrive_allow_policy = None
         return result
 
     def attributes(self):

@@ -6,10 +6,14 @@
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
+  # Queue ARNs are made from their names, so each queue's policies are set when it is created (the
+  # provider waits about 25 s for every change of a queue's attributes to settle: one wait, not three).
+  queue_arn = { for k, _ in local.feeds : k => "arn:${local.partition}:sqs:${data.aws_region.current.name}:${local.account_id}:${var.name_prefix}-${k}" }
   feeds = {
     intervention = "risk predictions for the intervention model (risk group -> restriction)"
     operator     = "predictions delivered to the operator"
@@ -65,7 +69,12 @@ resource "aws_sqs_queue" "dlq" {
   name                      = "${var.name_prefix}-${each.key}-dlq"
   kms_master_key_id         = var.kms_key_arn
   message_retention_seconds = 1209600
-  tags                      = merge(var.tags, { "vwt:feed" = each.key })
+  # only its own queue may use it as a dead-letter queue
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.queue_arn[each.key]]
+  })
+  tags = merge(var.tags, { "vwt:feed" = each.key })
 }
 
 resource "aws_sqs_queue" "this" {
@@ -78,22 +87,8 @@ resource "aws_sqs_queue" "this" {
     deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
     maxReceiveCount     = var.max_receive_count
   })
-  tags = merge(var.tags, { "vwt:feed" = each.key })
-}
-
-resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  for_each  = aws_sqs_queue.dlq
-  queue_url = each.value.id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.this[each.key].arn]
-  })
-}
-
-resource "aws_sqs_queue_policy" "this" {
-  for_each  = aws_sqs_queue.this
-  queue_url = each.value.id
-  policy    = data.aws_iam_policy_document.queue[each.key].json
+  policy = data.aws_iam_policy_document.queue[each.key].json
+  tags   = merge(var.tags, { "vwt:feed" = each.key })
 }
 
 data "aws_iam_policy_document" "queue" {
@@ -106,7 +101,7 @@ data "aws_iam_policy_document" "queue" {
       type        = "Service"
       identifiers = ["sns.amazonaws.com"]
     }
-    resources = [aws_sqs_queue.this[each.key].arn]
+    resources = [local.queue_arn[each.key]]
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
@@ -122,7 +117,7 @@ data "aws_iam_policy_document" "queue" {
       type        = "*"
       identifiers = ["*"]
     }
-    resources = [aws_sqs_queue.this[each.key].arn]
+    resources = [local.queue_arn[each.key]]
     condition {
       test     = "Bool"
       variable = "aws:SecureTransport"
@@ -137,6 +132,4 @@ resource "aws_sns_topic_subscription" "this" {
   protocol             = "sqs"
   endpoint             = aws_sqs_queue.this[each.key].arn
   raw_message_delivery = true
-
-  depends_on = [aws_sqs_queue_policy.this]
 }
