@@ -233,6 +233,13 @@ def apigateway_empty_collections() -> None:
 # --------------------------------------------------------------------------- Application Auto Scaling
 
 
+def _scaling_tags(backend) -> dict:
+    """Tags of scalable targets by ARN, kept on the (per account and region) backend."""
+    if not hasattr(backend, "vwt_tags"):
+        backend.vwt_tags = {}
+    return backend.vwt_tags
+
+
 @_once
 def applicationautoscaling_tags() -> None:
     """ListTagsForResource / TagResource / UntagResource are not implemented; the provider calls them for every
@@ -240,10 +247,7 @@ def applicationautoscaling_tags() -> None:
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 
     def _tags(self) -> dict:
-        backend = self.applicationautoscaling_backend
-        if not hasattr(backend, "vwt_tags"):
-            backend.vwt_tags = {}
-        return backend.vwt_tags
+        return _scaling_tags(self.applicationautoscaling_backend)
 
     def list_tags_for_resource(self) -> str:
         return json.dumps({"Tags": dict(_tags(self).get(self._get_param("ResourceARN"), {}))})
@@ -325,10 +329,7 @@ def applicationautoscaling_register_tags() -> None:
         tags = self._get_param("Tags")
         if tags:
             arn = json.loads(result)["ScalableTargetARN"]
-            backend = self.applicationautoscaling_backend
-            if not hasattr(backend, "vwt_tags"):
-                backend.vwt_tags = {}
-            backend.vwt_tags.setdefault(arn, {}).update(tags)
+            _scaling_tags(self.applicationautoscaling_backend).setdefault(arn, {}).update(tags)
         return result
 
     ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target
