@@ -216,13 +216,13 @@ class Deployment:
         if not plan.has_changes:
             if plan.path:
                 plan.path.unlink(missing_ok=True)
-            return UpResult(plan, False, self.outputs())
+            return UpResult(plan, False, self._cached_outputs())
         if not confirm(plan):
             plan.path and plan.path.unlink(missing_ok=True)
             raise VwtError("not applied: the plan was not confirmed", "run again and answer yes, or pass --yes")
         self.apply(plan)
         self.target.on_applied(destroyed=False)
-        return UpResult(plan, True, self.outputs())
+        return UpResult(plan, True, self._cached_outputs(refresh=True))
 
     def down(self, confirm: Callable[[PlanSummary], bool], destroy_data: bool = False,
              keep_running: bool = False) -> PlanSummary:
@@ -263,8 +263,18 @@ class Deployment:
         if any(leftovers.values()):
             self.echo(f"removed what retraining created: {len(leftovers['models'])} models, "
                       f"{len(leftovers['endpoint_configs'])} endpoint configurations")
+        (self.work / "outputs.json").unlink(missing_ok=True)
         self.target.on_applied(destroyed=True, keep_running=keep_running)
         return plan
+
+    def _cached_outputs(self, refresh: bool = False) -> dict[str, Any]:
+        """The outputs as of the last apply (an `up` with no changes need not ask terraform again)."""
+        cache = self.work / "outputs.json"
+        if not refresh and cache.exists():
+            return json.loads(cache.read_text())
+        outputs = self.outputs()
+        cache.write_text(json.dumps(outputs, sort_keys=True, default=str))
+        return outputs
 
     def outputs(self) -> dict[str, Any]:
         try:

@@ -237,14 +237,20 @@ def _selected(env: Environment, model: str | None) -> list[Model]:
     return [env.catalogue.model(model)]
 
 
-def render_documents(project: Project, env: Environment, model: str | None = None) -> dict[str, tuple[str, str]]:
-    """{model: (definition text, policy text)}, validated; raises VwtError naming every defect."""
+def render_documents(project: Project, env: Environment, model: str | None = None,
+                     validated: Path | None = None) -> dict[str, tuple[str, str]]:
+    """{model: (definition text, policy text)}, validated; raises VwtError naming every defect.
+
+    A definition byte-identical to `<validated>/<model>.asl.json` (which `render` writes only after it
+    passed) is not parsed again: the parser costs about a second per model on every `up`."""
     from .asl import derive_policy, validate_definition
 
     out: dict[str, tuple[str, str]] = {}
     for m in _selected(env, model):
         definition = render_definition(env, m, project.templates_dir)
-        problems = validate_definition(definition)
+        previous = validated / f"{m.name}.asl.json" if validated else None
+        unchanged = previous is not None and previous.exists() and previous.read_text() == dumps(definition)
+        problems = [] if unchanged else validate_definition(definition)
         if problems:
             raise VwtError(f"the rendered state machine of {m.name} is not valid:\n  " + "\n  ".join(problems),
                            "fix templates/ (the defects are named above)")
@@ -263,8 +269,8 @@ def render(project: Project, env: Environment, model: str | None = None, out_dir
     Everything is rendered and checked before anything is written, and each file is replaced
     atomically (and only when its bytes change), so a failure leaves no half-written output.
     """
-    documents = render_documents(project, env, model)
     target = Path(out_dir) if out_dir is not None else render_dir(project, env)
+    documents = render_documents(project, env, model, validated=target)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
