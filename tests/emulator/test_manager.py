@@ -81,3 +81,22 @@ def test_cli_local_commands(project_dir: Path) -> None:
         stopped = run("stop")
     assert "emulator stopped" in stopped.output
     assert "not running" in run("status").output
+
+
+def test_cli_busy_port_is_exit_1_with_one_message(project_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = CliRunner().invoke(main, ["--project-dir", str(project_dir), "local", "start", "--port", str(port)])
+    assert res.exit_code == 1
+    assert f"port {port} is busy" in res.output and "Traceback" not in res.output
+    assert Emulator(project_dir / ".vwt" / "emulator").status()[0] == "not running"
+
+
+def test_cli_without_terraform_is_exit_1_with_one_message(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(project_dir))  # no terraform here
+    res = CliRunner().invoke(main, ["--project-dir", str(project_dir), "validate", "--env", "local"])
+    assert res.exit_code == 1
+    assert "terraform is not on PATH" in res.output and "install it" in res.output
+    assert "Traceback" not in res.output
