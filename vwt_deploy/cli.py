@@ -179,8 +179,7 @@ def plan(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool)
     """Show what `up` would change, applying nothing."""
     deployment = ctx.deployment(env_name, overrides)
     summary = deployment.plan()
-    if summary.path:
-        summary.path.unlink(missing_ok=True)
+    summary.discard()
     data = {"adds": summary.adds, "changes": summary.changes, "destroys": summary.destroys}
     _emit(data, as_json, lambda _: [click.echo(line) for line in summary.lines()])
 

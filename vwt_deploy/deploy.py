@@ -197,9 +197,11 @@ class Deployment:
         plan = self.plan(targets=("module.registry",))
         if plan.has_changes:
             if not confirm(plan):
-                plan.path and plan.path.unlink(missing_ok=True)
+                plan.discard()
                 raise VwtError("not applied: the plan was not confirmed", "run again and answer yes, or pass --yes")
             self.apply(plan)
+        else:
+            plan.discard()
 
     def apply(self, plan: PlanSummary) -> None:
         assert plan.path is not None
@@ -208,17 +210,16 @@ class Deployment:
         except ProcessError as exc:
             raise self._translate(exc) from None
         finally:
-            plan.path.unlink(missing_ok=True)  # a saved plan holds secrets and goes stale: never keep it
+            plan.discard()
 
     def up(self, confirm: Callable[[PlanSummary], bool]) -> UpResult:
         self.ensure_registry(confirm)
         plan = self.plan(build_image=True)
         if not plan.has_changes:
-            if plan.path:
-                plan.path.unlink(missing_ok=True)
+            plan.discard()
             return UpResult(plan, False, self._cached_outputs())
         if not confirm(plan):
-            plan.path and plan.path.unlink(missing_ok=True)
+            plan.discard()
             raise VwtError("not applied: the plan was not confirmed", "run again and answer yes, or pass --yes")
         self.apply(plan)
         self.target.on_applied(destroyed=False)
@@ -247,18 +248,20 @@ class Deployment:
         plan = self.plan(destroy=True, extra_vars=extra)
         if plan.has_changes:
             if not confirm(plan):
-                plan.path and plan.path.unlink(missing_ok=True)
+                plan.discard()
                 self.prepare()  # the variables as they were: nothing lifted
                 raise VwtError("nothing destroyed: not confirmed", "run again and confirm, or pass --yes")
             if extra:
-                plan.path and plan.path.unlink(missing_ok=True)
+                plan.discard()
                 lift = self.plan(extra_vars=extra)
                 if lift.has_changes:
                     self.apply(lift)
+                else:
+                    lift.discard()
                 plan = self.plan(destroy=True, extra_vars=extra)
             self.apply(plan)
-        elif plan.path:
-            plan.path.unlink(missing_ok=True)
+        else:
+            plan.discard()
         leftovers = remove_runtime_leftovers(self.env, self.target.client("sagemaker"))
         if any(leftovers.values()):
             self.echo(f"removed what retraining created: {len(leftovers['models'])} models, "

@@ -81,6 +81,11 @@ class PlanSummary:
     def has_changes(self) -> bool:
         return bool(self.adds or self.changes or self.destroys or self.outputs_changed)
 
+    def discard(self) -> None:
+        """Delete the saved plan file: it holds secrets and goes stale, so it is never kept."""
+        if self.path:
+            self.path.unlink(missing_ok=True)
+
     @property
     def totals(self) -> tuple[int, int, int]:
         return sum(self.adds.values()), sum(self.changes.values()), sum(self.destroys.values())
