@@ -102,6 +102,23 @@ def _never_matches_over_tls(statement: dict) -> bool:
     return True
 
 
+def _statements(bucket) -> tuple[dict, list]:
+    """A bucket's policy document and its statements as a list (a single statement may stand alone)."""
+    doc = json.loads(bucket.policy.decode())
+    statements = doc.get("Statement", [])
+    return doc, [statements] if isinstance(statements, dict) else statements
+
+
+def _with_statements(bucket, doc: dict, kept: list, call: Callable):
+    """call() while the bucket's policy holds only `kept` (moto's checks read bucket.policy); then restore it."""
+    saved = bucket.policy
+    try:
+        bucket.policy = json.dumps({**doc, "Statement": kept}).encode()
+        return call()
+    finally:
+        bucket.policy = saved
+
+
 @_once
 def s3_secure_transport_condition() -> None:
     """moto evaluates bucket policies without their conditions, so the TLS-only statements every bucket carries
@@ -116,22 +133,15 @@ def s3_secure_transport_condition() -> None:
         if self.policy is None:
             return PermissionResult.NEUTRAL
         try:
-            doc = json.loads(self.policy.decode())
+            doc, statements = _statements(self)
         except ValueError:
             return original(self, action, resource)
-        statements = doc.get("Statement", [])
-        statements = [statements] if isinstance(statements, dict) else statements
         kept = [s for s in statements if not _never_matches_over_tls(s)]
         if len(kept) == len(statements):
             return original(self, action, resource)
         if not kept:
             return PermissionResult.NEUTRAL
-        saved = self.policy
-        try:
-            self.policy = json.dumps({**doc, "Statement": kept}).encode()
-            return original(self, action, resource)
-        finally:
-            self.policy = saved
+        return _with_statements(self, doc, kept, lambda: original(self, action, resource))
 
     FakeBucket.get_permission = get_permission
 
@@ -148,16 +158,9 @@ def s3_logging_target_policy() -> None:
     def _log_permissions_enabled_policy(target_bucket, target_prefix):
         if not target_bucket.policy:
             return False
-        doc = json.loads(target_bucket.policy.decode())
-        statements = doc.get("Statement", [])
-        statements = [statements] if isinstance(statements, dict) else statements
+        doc, statements = _statements(target_bucket)
         kept = [s for s in statements if isinstance(s.get("Principal"), dict)]
-        saved = target_bucket.policy
-        try:
-            target_bucket.policy = json.dumps({**doc, "Statement": kept}).encode()
-            return original(target_bucket, target_prefix)
-        finally:
-            target_bucket.policy = saved
+        return _with_statements(target_bucket, doc, kept, lambda: original(target_bucket, target_prefix))
 
     FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
 
