@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10",
     # vwt_model is the training/serving image's package (containers/sklearn): the tool reads its
     # spec (no third-party imports) to validate the catalogue, and the local runtime runs it.
-    packages=["vwt_deploy", "vwt_model"],
+    packages=["vwt_deploy", "vwt_deploy.emulator", "vwt_deploy.runtime", "vwt_model"],
     package_dir={"vwt_deploy": "vwt_deploy", "vwt_model": "containers/sklearn/vwt_model"},
     install_requires=[
         "click>=8.1,<9",

@@ -62,12 +62,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import fixes
 
+    from .. import runtime as local_runtime
+
     fixes.apply_all()
     # interpret state machines (must be set before any state machine is created)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
 
     info: dict = {"pid": os.getpid(), "boot_id": uuid.uuid4().hex, "started_at": time.time()}
-    app = _health_middleware(DomainDispatcherApplication(create_backend_app), info)
+    routes: dict = {}  # the runtime's routes, known once the port is
+    app = _health_middleware(lambda environ, start: routes["app"](environ, start), info)
     try:  # port 0: the OS picks a free port as it binds, so no other process can take it in between
         server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     except (OSError, SystemExit):  # werkzeug reports a taken port and exits itself
@@ -75,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         return 4
     port = info["port"] = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
+    # the local runtime: training, serving, Lambda, API Gateway and Step Functions integrations run here
+    runtime = local_runtime.install(state_dir, port)
+    routes["app"] = local_runtime.wsgi(DomainDispatcherApplication(create_backend_app), runtime)
 
     def stop(signum, frame):  # shutdown() blocks until serve_forever returns, so call it from another thread
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve_forever()
     finally:
+        runtime.stop_all()  # every training job, endpoint and Lambda worker the runtime started
         (state_dir / "server.json").unlink(missing_ok=True)
     print("emulator stopped", flush=True)
     return 0
