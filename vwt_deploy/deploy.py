@@ -150,13 +150,14 @@ class Deployment:
         returns the variables that name them. Deterministic: the same configuration writes the same bytes.
         The image is tagged with its content hash; it is built and pushed only by `up` of an AWS environment."""
         from . import openapi, package, render
-        from .image import initial_models
+        from .image import initial_models, model_schemas
 
         openapi.write(self.project, self.env)  # the API contract for client teams, beside the definitions
         builder = self.image_builder()
         tag = builder.build().tag if build_image and not self.env.is_local else builder.tag
         return {**render.artifacts(self.project, self.env), **package.artifacts(self.project, self.env),
-                "image_tag": tag, "initial_model_artifacts": initial_models(self.project, self.env)}
+                "image_tag": tag, "initial_model_artifacts": initial_models(self.project, self.env),
+                "model_schemas": model_schemas(self.project, self.env)}
 
     def _init_fingerprint(self, backend: Mapping[str, Any]) -> str:
         digest = hashlib.sha256(json.dumps(backend, sort_keys=True, default=str).encode())
