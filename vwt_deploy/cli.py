@@ -378,13 +378,15 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
     """Get predictions from the deployed API, with the environment's API key."""
     from pathlib import Path
 
-    from .predict import PredictionClient, api_key_value, format_table, read_records, sample_records
+    from .predict import PredictionClient, api_key_value, check_sample_size, format_table, read_records, sample_records
 
     if (input_path is None) == (sample is None):
         raise ConfigError("give either --input FILE (your records) or --sample N (records drawn from the model's "
                           "data set)" + (", not both" if sample is not None else ""))
     if seed is not None and sample is None:
         raise ConfigError("--seed goes with --sample", "drop --seed, or add --sample N")
+    if sample is not None:
+        check_sample_size(sample)
     deployment = ctx.deployment(env_name, overrides)
     env = deployment.env
     model = env.catalogue.model(model_name)

@@ -130,6 +130,11 @@ MAX_SAMPLE = 10_000
 MAX_SCANNED_ROWS = 100_000
 
 
+def check_sample_size(n: int) -> None:
+    if not 0 < n <= MAX_SAMPLE:
+        raise ConfigError(f"--sample must be between 1 and {MAX_SAMPLE:,}, got {n}")
+
+
 def _data_keys(s3: Any, bucket: str, prefix: str, env_name: str) -> list[str]:
     from botocore.exceptions import ClientError
 
@@ -157,8 +162,7 @@ def sample_records(s3: Any, bucket: str, prefix: str, feature_types: Mapping[str
                    env_name: str = "local") -> list[dict]:
     """`n` records drawn at random (seeded) from the CSV files under the prefix (their first MAX_SCANNED_ROWS
     rows), each with the model's features only, typed as the API takes them, and `user_id`."""
-    if not 0 < n <= MAX_SAMPLE:
-        raise ConfigError(f"--sample must be between 1 and {MAX_SAMPLE:,}, got {n}")
+    check_sample_size(n)
     import io
     import random
 
