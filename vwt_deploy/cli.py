@@ -404,8 +404,7 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
         if len(records) < sample:
             click.echo(f"the data set holds {len(records)} records: predicting them all", err=True)
     outputs = deployment.outputs()
-    key = api_key_value(outputs.get("api_key_id", ""), env.region,
-                        deployment.target.terraform_env().get("AWS_ENDPOINT_URL"))
+    key = api_key_value(outputs.get("api_key_id", ""), env.region, deployment.target.client("apigateway"))
     client = PredictionClient(outputs.get("api_url", ""), key)
     result = client.predict(model.name, records, chunk_size=env.api.max_records)
     _emit(result, as_json, lambda r: [click.echo(line) for line in format_table(r)])
@@ -423,7 +422,8 @@ def data_sample(ctx: Context, env_name: str, overrides: tuple[str, ...], rows: i
                 buckets: tuple[str, ...], as_json: bool) -> None:
     """Write a synthetic data set (documented, seeded) into the data buckets, under each model's data prefix.
 
-    Never on prod. The columns, how they are drawn and how the labels are made: README, "Synthetic data".
+    Never on prod. The columns, how they are drawn and how the labels are made: README, "Synthetic data"
+    (and vwt_deploy/sample.py).
     """
     from .sample import bucket_keys, check_size, refuse_prod, write_samples
 

@@ -282,14 +282,15 @@ class PredictionClient:
                 "predictions": predictions}
 
 
-def api_key_value(key_id: str, region: str, endpoint_url: str | None = None, client: Any = None) -> str:
-    """The API key's secret value (API Gateway `get_api_key` with includeValue)."""
+def api_key_value(key_id: str, region: str, client: Any = None) -> str:
+    """The API key's secret value (API Gateway `get_api_key` with includeValue), read with `client`
+    (the deployment target's: the local emulator's for `local`) or the default credentials."""
     if not key_id:
         raise VwtError("the environment has no API key (output api_key_id)", "deploy it with `vwt-deploy up`")
     if client is None:
         import boto3
 
-        client = boto3.client("apigateway", region_name=region, endpoint_url=endpoint_url)
+        client = boto3.client("apigateway", region_name=region)
     try:
         return client.get_api_key(apiKey=key_id, includeValue=True)["value"]
     except Exception as exc:  # botocore: no credentials, denied, not found

@@ -67,6 +67,7 @@ a regression label is the sum of the bucket's standardised numeric features plus
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from dataclasses import dataclass
@@ -220,11 +221,13 @@ class DataSet:
 
     def to_csv(self) -> bytes:
         """CSV with a header, `\\n` line ends, booleans as true/false."""
-        lines = [",".join(c.name for c in self.columns)]
+        out = io.BytesIO()
+        out.write((",".join(c.name for c in self.columns) + "\n").encode())
         for start in range(0, self.rows, _CHUNK):
             stop = min(start + _CHUNK, self.rows)
-            lines.extend(",".join(row) for row in zip(*(c.cells(start, stop) for c in self.columns)))
-        return ("\n".join(lines) + "\n").encode()
+            rows = zip(*(c.cells(start, stop) for c in self.columns))
+            out.write(("\n".join(",".join(row) for row in rows) + "\n").encode())
+        return out.getvalue()
 
     def schema_json(self) -> bytes:
         from vwt_model.schema import schema_document

@@ -211,3 +211,10 @@ def test_predict_sample_without_data_says_to_run_data_sample(aws, target):
     assert res.exit_code == 2, res.output
     assert "no data under s3://vwt-local-data-gambling-behaviour/training/" in res.output
     assert "vwt-deploy data sample --env local" in res.output
+
+
+def test_the_help_states_the_defaults_the_generator_uses():
+    from vwt_deploy.sample import DEFAULT_ROWS, MAX_ROWS
+
+    res = run("data", "sample", "--help")
+    assert res.exit_code == 0 and f"default: {DEFAULT_ROWS}" in res.output and f"{MAX_ROWS:,}" in res.output
