@@ -109,6 +109,16 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
         human(data)
 
 
+def _deployed_target(deployment):
+    """The environment's target, checked (account guard); a stopped local emulator is refused, not started."""
+    target = deployment.target
+    if not target.available():
+        raise ConfigError(f"{deployment.env.name} is not deployed: the local emulator is not running",
+                          f"deploy it with `vwt-deploy up --env {deployment.env.name}`")
+    target.ensure_ready()
+    return target
+
+
 # --------------------------------------------------------------------------- configuration
 
 
@@ -353,16 +363,6 @@ def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool
     _emit(result.as_dict(), as_json, lambda r: click.echo(f"{r['message']} (tag {r['tag']})"))
 
 _stub(main, "retrain", "Start the retraining pipeline of a model.", "local runtime")
-def _deployed_target(deployment):
-    """The environment's target, checked (account guard); a stopped local emulator is refused, not started."""
-    target = deployment.target
-    if not target.available():
-        raise ConfigError(f"{deployment.env.name} is not deployed: the local emulator is not running",
-                          f"deploy it with `vwt-deploy up --env {deployment.env.name}`")
-    target.ensure_ready()
-    return target
-
-
 @main.command()
 @env_option
 @click.option("--model", "model_name", required=True, help="the catalogue model to ask, e.g. gb-problem-gambling")

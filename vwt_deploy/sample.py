@@ -433,7 +433,8 @@ def _check_buckets(env: Environment, s3: Any, keys: Sequence[str]) -> None:
             raise ConfigError(f"cannot reach the data bucket {name}: {exc}",
                               "use credentials of the environment's account that may write to its data buckets") from None
         except BotoCoreError as exc:
-            raise ConfigError(f"cannot reach S3 for {env.name}: {exc}", f"check `vwt-deploy status --env {env.name}`") from None
+            raise ConfigError(f"cannot reach S3 for {env.name}: {exc}",
+                              f"check `vwt-deploy status --env {env.name}`") from None
     if not missing:
         return
     if len(missing) == len(keys):

@@ -99,10 +99,12 @@ def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(aws, target
         assert len(body) == w["bytes"] and len(list(csv.DictReader(io.StringIO(body.decode())))) == 300 == w["rows"]
         assert 0 <= w["labels"]["self_excluded rate"] < 0.3
         schema = json.loads(aws.get_object(Bucket=w["bucket"], Key=w["schema_key"])["Body"].read())
-        assert [f["name"] for f in schema["features"]] == body.decode().split("\n")[0].split(",")[1:len(schema["features"]) + 1]
+        header = body.decode().split("\n")[0].split(",")
+        assert [f["name"] for f in schema["features"]] == header[1:len(schema["features"]) + 1]
     res = run("data", "sample", "--rows", "300", "--bucket", "gambling-behaviour")
     assert res.exit_code == 0, res.output
-    assert res.output.count("wrote s3://") == 1 and "vwt-local-data-gambling-behaviour/training/synthetic.csv: 300 rows" in res.output
+    assert res.output.count("wrote s3://") == 1
+    assert "vwt-local-data-gambling-behaviour/training/synthetic.csv: 300 rows" in res.output
     assert "self_excluded rate" in res.output and "future_stake_per_day mean" in res.output
 
 
