@@ -2,8 +2,13 @@
 
 One CSV file (with a header) per data bucket and data prefix: `<data_prefix>synthetic.csv`, beside
 `<data_prefix>schema.json` (the models' feature schema, which the training container reads from
-its `train` channel). Columns: `user_id`, the union of the features of the models on the bucket,
-then their label columns. numpy only; the same seed (and numpy) gives the same bytes.
+its `train` channel; models that share a prefix share it, so they should share their features).
+Columns: `user_id` (`synthetic-0001`, ...), the union of the features of the models on the bucket,
+then their label columns: a self-exclusion model's `labeling.source_column`, an unlabelled model's
+`label` (a Ground Truth model's label comes from its labeling job: no column). Booleans are
+`true`/`false`. Rewriting replaces the file (the bucket keeps the old version). numpy only; the
+same seed (and numpy version) gives the same bytes; each column has its own random stream, so a
+new feature in the catalogue leaves the other columns as they were.
 
 How a player is drawn. Every player has a latent risk r ~ N(0, 1) that the features share, so
 they are correlated the way real ones are (a risky player deposits more often, plays at night,
