@@ -15,8 +15,14 @@ ROLE = "arn:aws:iam::123456789012:role/lambda-test"
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> EmulatorInfo:
-    em = Emulator(tmp_path_factory.mktemp("emulator"))
+def state_dir(tmp_path_factory):
+    """A project's state folder: the emulator runs in <it>/emulator, as for `vwt-deploy up --env local`."""
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def emulator(state_dir) -> EmulatorInfo:
+    em = Emulator(state_dir / "emulator")
     info = em.start()
     yield info
     em.stop()

@@ -181,3 +181,13 @@ def test_customised_gateway_responses_apply(api, aws):
         assert answer.json() == {"message": "Forbidden", "id": answer.headers["x-amzn-RequestId"]}
     finally:
         gw.delete_gateway_response(restApiId=api["id"], responseType="DEFAULT_4XX")
+
+
+def test_status_shows_the_local_address_of_the_deployed_api(api, state_dir, repo):
+    from vwt_deploy.config import load
+    from vwt_deploy.emulator.target import LocalTarget
+
+    target = LocalTarget(load("local", repo), state_dir, start=False)
+    described = target.describe({"api_url": f"https://{api['id']}.execute-api.eu-west-1.amazonaws.com/local"})
+    assert described["local_api_url"] == api["url"]
+    assert "local_api_url" not in target.describe({})  # nothing deployed: no address
