@@ -135,3 +135,34 @@ def test_new_code_retires_the_old_workers(functions):
 def test_unknown_function_is_not_found(functions):
     with pytest.raises(functions.exceptions.ResourceNotFoundException):
         functions.invoke(FunctionName="nope", Payload=b"{}")
+
+
+def test_stopping_the_emulator_stops_its_workers(tmp_path):
+    import os
+
+    import boto3
+
+    from vwt_deploy.emulator.manager import Emulator
+
+    from .conftest import ROLE
+
+    em = Emulator(tmp_path / "emulator")
+    info = em.start()
+    try:
+        lam = boto3.client("lambda", endpoint_url=info.url, region_name="eu-west-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        boto3.client("iam", endpoint_url=info.url, region_name="eu-west-1", aws_access_key_id="test",
+                     aws_secret_access_key="test").create_role(RoleName="lambda-test", AssumeRolePolicyDocument="{}")
+        lam.create_function(FunctionName="echo", Runtime="python3.12", Role=ROLE, Handler="app.echo",
+                            Code={"ZipFile": zip_of({"app.py": HANDLER})})
+        pid = _invoke(lam, "echo", {})[1]["pid"]
+        os.kill(pid, 0)  # the warm worker lives between invocations
+    finally:
+        em.stop()
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"worker {pid} outlived the emulator")
