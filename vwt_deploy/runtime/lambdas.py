@@ -74,7 +74,6 @@ class _Worker:
     def __init__(self, runtime: Runtime, fn: Any, code_dir: Path):
         now = datetime.now(timezone.utc)
         self.stream = f"{now:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
-        self.stream_created = False
         env = {**fn.environment_vars, **runtime.client_env(fn.region),
                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name, "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size), "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
@@ -89,11 +88,12 @@ class _Worker:
         threading.Thread(target=self._read, daemon=True, name=f"lambda-reader-{self.proc.pid}").start()
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
-            try:
-                self.messages.put(json.loads(line))
-            except ValueError:
-                continue
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                try:
+                    self.messages.put(json.loads(line))
+                except ValueError:
+                    continue
         self.messages.put(None)
 
     def run(self, request: dict, timeout: float) -> tuple[dict | None, list[tuple[int, str]], str]:
@@ -121,6 +121,10 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.runtime.stop(self.proc)
+        try:
+            self.proc.stdin.close()
+        except OSError:  # a broken pipe to a dead worker: nothing left to send
+            pass
 
 
 class _Pool:
@@ -226,10 +230,9 @@ def code_dir(runtime: Runtime, fn: Any) -> Path:
 def _write_logs(fn: Any, worker: _Worker, events: list[tuple[int, str]]) -> None:
     lines = [(ts, line) for ts, text in events for line in text.rstrip("\n").split("\n")]
     with _logs_lock:
-        fn.logs_backend.ensure_log_group(fn.logs_group_name)
-        if not worker.stream_created:
+        fn.logs_backend.ensure_log_group(fn.logs_group_name)  # also when the group was deleted meanwhile
+        if worker.stream not in fn.logs_backend.groups[fn.logs_group_name].streams:
             fn.logs_backend.create_log_stream(fn.logs_group_name, worker.stream)
-            worker.stream_created = True
         fn.logs_backend.put_log_events(fn.logs_group_name, worker.stream,
                                        [{"timestamp": ts, "message": line} for ts, line in lines])
 
