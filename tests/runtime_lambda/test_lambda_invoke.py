@@ -42,14 +42,23 @@ def buckets(event, context):
     return [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
 '''
 
+SLOW_INIT = '''
+import time
+time.sleep(1.5)  # a heavy import
+
+
+def handler(event, context):
+    return "ready"
+'''
+
 
 @pytest.fixture(scope="module")
 def functions(aws, role):
     lam = aws("lambda")
-    package = zip_of({"app.py": HANDLER})
-    for name, handler, timeout in (("echo", "echo", 10), ("fail", "fail", 10), ("slow", "slow", 2),
-                                   ("buckets", "buckets", 20)):
-        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler=f"app.{handler}",
+    package = zip_of({"app.py": HANDLER, "slowinit.py": SLOW_INIT})
+    for name, handler, timeout in (("echo", "app.echo", 10), ("fail", "app.fail", 10), ("slow", "app.slow", 2),
+                                   ("buckets", "app.buckets", 20), ("slowinit", "slowinit.handler", 1)):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler=handler,
                             Code={"ZipFile": package}, Timeout=timeout,
                             Environment={"Variables": {"GREETING": "hello"}})
     return lam
@@ -112,6 +121,11 @@ def test_timeout_kills_the_worker_and_the_next_invocation_works(functions):
     assert "Task timed out after 2.00 seconds" in payload["errorMessage"]
     answer, payload = _invoke(functions, "slow", {"seconds": 0})
     assert "FunctionError" not in answer and payload["ended"] >= payload["started"]
+
+
+def test_the_init_phase_is_not_part_of_the_function_timeout(functions):
+    answer, payload = _invoke(functions, "slowinit", {})
+    assert "FunctionError" not in answer and payload == "ready"
 
 
 def test_concurrent_invocations_run_in_parallel(functions):

@@ -2,9 +2,10 @@
 
 Started by `vwt_deploy.runtime.lambdas` (never by hand). It imports the handler
 once (the init phase), then reads one JSON request per line on stdin:
-`{"request_id", "event", "deadline_ms", "function_arn"}`, and answers on its
+`{"request_id", "event", "timeout_ms", "function_arn"}`, and answers on its
 original stdout, one JSON message per line:
 
+- `{"ready": true}` once, when the init phase is over,
 - `{"log": text}` for what the handler prints or logs (its stdout and stderr, as they come),
 - `{"done": {"result": ...} | {"error": {errorMessage, errorType, stackTrace}}, "init_ms", "max_rss_mb"}`.
 
@@ -42,7 +43,7 @@ class Context:
         self.log_stream_name = env["AWS_LAMBDA_LOG_STREAM_NAME"]
         self.identity = None
         self.client_context = None
-        self._deadline_ms = request["deadline_ms"]
+        self._deadline_ms = time.time() * 1000 + request["timeout_ms"]
 
     def get_remaining_time_in_millis(self) -> int:
         return max(int(self._deadline_ms - time.time() * 1000), 0)
@@ -158,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     function = _load(args.code, args.handler)
     init_ms = (time.perf_counter() - started) * 1000
+    sys.stdout.flush()
+    sys.stderr.flush()
+    channel.send({"ready": True})
 
     for line in sys.stdin.buffer:
         request = json.loads(line)

@@ -23,6 +23,7 @@ Other runtime modules call `invoke(runtime, function, event, region)`.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import os
@@ -44,6 +45,7 @@ from . import ACCOUNT_ID, Runtime
 
 MAX_WORKERS = int(os.environ.get("VWT_LAMBDA_MAX_WORKERS", "4"))
 LOG_TAIL_BYTES = 4096
+INIT_TIMEOUT = 10.0  # Lambda's limit of a sandbox's init phase (importing the handler), not part of the function's timeout
 DEFAULT_REGION = "eu-west-1"
 
 # Linux sends a child the parent-death signal when the *thread* that started it ends, and each request of the
@@ -85,6 +87,7 @@ class _Worker:
             sys.executable, "-m", "vwt_deploy.runtime.lambda_worker", "--code", str(code_dir), "--handler", fn.handler,
         ], env=env, cwd=code_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE).result()
         self.messages: queue.Queue = queue.Queue()
+        self.ready = False  # the handler's module is imported
         threading.Thread(target=self._read, daemon=True, name=f"lambda-reader-{self.proc.pid}").start()
 
     def _read(self) -> None:
@@ -104,7 +107,7 @@ class _Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return None, logs, "exit"
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout + (0 if self.ready else INIT_TIMEOUT)
         while True:
             try:
                 message = self.messages.get(timeout=max(deadline - time.monotonic(), 0))
@@ -112,6 +115,10 @@ class _Worker:
                 return None, logs, "timeout"
             if message is None:
                 return None, logs, "exit"
+            if "ready" in message:  # the init phase is over: the function's timeout starts now
+                self.ready = True
+                deadline = time.monotonic() + timeout
+                continue
             if "log" in message:
                 logs.append((int(time.time() * 1000), message["log"]))
                 continue
@@ -215,8 +222,6 @@ def code_dir(runtime: Runtime, fn: Any) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             try:
-                import io
-
                 with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
                     archive.extractall(tmp)
             except zipfile.BadZipFile:
@@ -253,7 +258,7 @@ def run(runtime: Runtime, fn: Any, event: Any) -> Outcome:
     started = time.time()
     start_line = (int(started * 1000), f"START RequestId: {request_id} Version: {fn.version}\n")
     message, events, ended = worker.run({"request_id": request_id, "event": event, "function_arn": fn.function_arn,
-                                         "deadline_ms": (started + float(fn.timeout)) * 1000}, float(fn.timeout))
+                                         "timeout_ms": float(fn.timeout) * 1000}, float(fn.timeout))
     duration = (time.time() - started) * 1000
     report = (f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms"
               f"\tMemory Size: {fn.memory_size} MB")
