@@ -98,6 +98,8 @@ def test_output_goes_to_cloudwatch_logs_and_tail(functions, aws):
     assert 'echo got {"marker": "in-the-logs"}' in tail
     assert "START RequestId:" in tail and "END RequestId:" in tail and "REPORT RequestId:" in tail
     assert "[INFO]" in tail and "a log record" in tail
+    used = int(tail.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert 0 < used < 128  # the worker's own memory, within the function's 128 MB
     logs = aws("logs")
     streams = logs.describe_log_streams(logGroupName="/aws/lambda/echo")["logStreams"]
     assert streams and all("/[$LATEST]" in s["logStreamName"] for s in streams)

@@ -140,6 +140,18 @@ def _load(code_dir: str, handler: str):
     return function
 
 
+def _max_memory_mb() -> int:
+    """This process's peak resident memory (VmHWM: ru_maxrss would include the emulator it was forked from)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vwt_deploy.runtime.lambda_worker")
     parser.add_argument("--code", required=True)
@@ -173,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         os.write(1, _MARK)
         marked.wait()
         channel.send({"done": outcome, "init_ms": init_ms,
-                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                      "max_rss_mb": _max_memory_mb(),
                       "retire": isinstance(function, dict)})
         init_ms = None
         if isinstance(function, dict):
