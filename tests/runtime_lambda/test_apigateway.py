@@ -60,7 +60,8 @@ def api(aws, role):
                                 responseTemplates={"application/json": ""})
     files = gw.create_resource(restApiId=api_id, parentId=root, pathPart="files")["id"]
     proxy = gw.create_resource(restApiId=api_id, parentId=files, pathPart="{proxy+}")["id"]
-    gw.put_method(restApiId=api_id, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
+    gw.put_method(restApiId=api_id, resourceId=proxy, httpMethod="ANY", authorizationType="NONE",
+                  requestValidatorId=validator, requestParameters={"method.request.header.X-Tenant": True})
     gw.put_integration(restApiId=api_id, resourceId=proxy, httpMethod="ANY", type="AWS_PROXY",
                        integrationHttpMethod="POST", uri=uri)
     gw.create_deployment(restApiId=api_id, stageName="local")
@@ -164,6 +165,9 @@ def test_cors_preflight_answers_the_mock(api):
 
 def test_greedy_path_and_any_method(api):
     answer = requests.put(api["url"] + "/files/a/b/c.txt", data=b"\xff\xfe")
+    assert answer.status_code == 400
+    assert answer.json() == {"message": "Missing required request parameters: [X-Tenant]"}
+    answer = requests.put(api["url"] + "/files/a/b/c.txt", data=b"\xff\xfe", headers={"X-Tenant": "t1"})
     event = answer.json()
     assert event["resource"] == "/files/{proxy+}" and event["pathParameters"] == {"proxy": "a/b/c.txt"}
     assert event["httpMethod"] == "PUT" and event["isBase64Encoded"] is True

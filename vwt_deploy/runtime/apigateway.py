@@ -217,13 +217,11 @@ class Gateway:
         if validator is None:
             return
         if validator.validate_request_parameters:
-            sources = {"path": {}, "querystring": request.args, "header": request.headers}
-            missing = [name for name, required in (method.request_parameters or {}).items() if required
-                       and name.split(".")[2] in ("querystring", "header")
-                       and name.split(".", 3)[3] not in sources[name.split(".")[2]]]
+            sources = {"querystring": request.args, "header": request.headers}  # path parameters matched already
+            wanted = [name.split(".", 3)[2:] for name, required in (method.request_parameters or {}).items() if required]
+            missing = [name for source, name in wanted if source in sources and name not in sources[source]]
             if missing:
-                names = ", ".join(n.split(".", 3)[3] for n in missing)
-                raise GatewayError("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{names}]")
+                raise GatewayError("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]")
         models = method.request_models or {}
         content_type = (request.mimetype or "application/json").lower()
         model_name = models.get(content_type) or models.get("$default")
