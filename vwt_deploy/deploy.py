@@ -31,7 +31,7 @@ class Target(Protocol):
 
     def terraform_env(self) -> dict[str, str]: ...
 
-    def describe(self) -> dict[str, Any]: ...
+    def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]: ...
 
     def client(self, service: str) -> Any: ...
 
@@ -91,7 +91,7 @@ class AwsTarget:
     def terraform_env(self) -> dict[str, str]:
         return {}
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"target": "aws", "account": self.account, "region": self.env.region}
 
     def on_applied(self, destroyed: bool, keep_running: bool = False) -> None:
@@ -292,7 +292,7 @@ class Deployment:
         if self.target.available():
             self.prepare()
             out["outputs"] = self.outputs()
-        out.update(self.target.describe())
+        out.update(self.target.describe(out.get("outputs")))
         return out
 
     def _translate(self, exc: ProcessError) -> VwtError:
