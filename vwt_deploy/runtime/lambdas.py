@@ -35,7 +35,6 @@ import threading
 import time
 import uuid
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,9 +47,6 @@ LOG_TAIL_BYTES = 4096
 INIT_TIMEOUT = 10.0  # Lambda's limit of a sandbox's init phase (importing the handler), not part of the function's timeout
 DEFAULT_REGION = "eu-west-1"
 
-# Linux sends a child the parent-death signal when the *thread* that started it ends, and each request of the
-# emulator runs on a short-lived thread: workers are started from this one long-lived thread instead.
-_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-spawner")
 _pools: dict[tuple[str, str], "_Pool"] = {}
 _pools_lock = threading.Lock()
 _extract_lock = threading.Lock()
@@ -83,9 +79,9 @@ class _Worker:
                "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}", "_HANDLER": fn.handler,
                "LAMBDA_TASK_ROOT": str(code_dir), "TZ": ":UTC"}
         self.runtime = runtime
-        self.proc = _spawner.submit(runtime.spawn, f"lambda {fn.function_name}", [
+        self.proc = runtime.spawn(f"lambda {fn.function_name}", [
             sys.executable, "-m", "vwt_deploy.runtime.lambda_worker", "--code", str(code_dir), "--handler", fn.handler,
-        ], env=env, cwd=code_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE).result()
+        ], env=env, cwd=code_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.messages: queue.Queue = queue.Queue()
         self.ready = False  # the handler's module is imported
         threading.Thread(target=self._read, daemon=True, name=f"lambda-reader-{self.proc.pid}").start()
