@@ -405,7 +405,7 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
             click.echo(f"the data set holds {len(records)} records: predicting them all", err=True)
     outputs = deployment.outputs()
     key = api_key_value(outputs.get("api_key_id", ""), env.region, deployment.target.client("apigateway"))
-    client = PredictionClient(outputs.get("api_url", ""), key)
+    client = PredictionClient(deployment.target.api_url(outputs), key)
     result = client.predict(model.name, records, chunk_size=env.api.max_records)
     _emit(result, as_json, lambda r: [click.echo(line) for line in format_table(r)])
 

@@ -55,6 +55,10 @@ class AwsTarget:
 
         return boto3.client("sts", region_name=self.env.region)
 
+    def api_url(self, outputs: dict[str, Any]) -> str:
+        """Where clients reach the deployed API: its invoke URL."""
+        return outputs.get("api_url") or ""
+
     def ensure_ready(self) -> None:
         if self.account:
             return

@@ -198,6 +198,9 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
         def client(self, service):
             return f"{service} client"
 
+        def api_url(self, outputs):
+            return outputs["api_url"]
+
     monkeypatch.setattr(deploy.Deployment, "target", property(lambda self: Target()))
     monkeypatch.setattr(deploy.Deployment, "outputs",
                         lambda self: {"api_url": api.url, "api_key_id": "key-id"})

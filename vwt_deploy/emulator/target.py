@@ -90,6 +90,13 @@ class LocalTarget:
             return False
         return self.info is None or deployed != self.info.boot_id
 
+    def api_url(self, outputs: dict[str, Any]) -> str:
+        """Where clients reach the deployed API: its local address on the emulator."""
+        if self.info is None:
+            self.ensure_ready()
+        assert self.info is not None
+        return local_url_of(self.info.url, outputs.get("api_url") or "") or ""
+
     def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
         """The emulator's state, and the local address of the deployed API (from the `api_url` output)."""
         state, info = self.emulator.status()
