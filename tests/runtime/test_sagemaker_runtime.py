@@ -291,10 +291,18 @@ def invoke(runtime, endpoint: str, body: object = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def configs(sm, trained) -> list[str]:
+def configs(local_aws, sm, trained) -> list[str]:
     for name, job in trained.items():
         deploy_config(sm, name, job["ModelArtifacts"]["S3ModelArtifacts"])
     deploy_config(sm, "missing-artifact", f"s3://{MODELS}/nothing/model.tar.gz")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        readme = b"not a model"
+        info = tarfile.TarInfo("README.txt")
+        info.size = len(readme)
+        tar.addfile(info, io.BytesIO(readme))
+    local_aws.client("s3").put_object(Bucket=MODELS, Key="empty/model.tar.gz", Body=archive.getvalue())
+    deploy_config(sm, "empty-model", f"s3://{MODELS}/empty/model.tar.gz")
     return list(trained)
 
 
@@ -325,6 +333,17 @@ def test_an_endpoint_whose_model_cannot_be_fetched_is_failed_with_the_reason(sm,
     assert endpoint["EndpointStatus"] == "Failed"
     assert f"s3://{MODELS}/nothing/model.tar.gz" in endpoint["FailureReason"]
     sm.delete_endpoint(EndpointName="serve-missing")
+
+
+def test_an_endpoint_whose_serve_process_cannot_start_is_failed_with_its_log(sm, configs):
+    sm.create_endpoint(EndpointName="serve-empty", EndpointConfigName="empty-model")
+    endpoint = sm.describe_endpoint(EndpointName="serve-empty")
+    assert endpoint["EndpointStatus"] == "Failed"
+    assert "exited with code 1 before it answered /ping" in endpoint["FailureReason"]
+    assert "cannot serve" in endpoint["FailureReason"]  # the serve process's own words
+    with pytest.raises(ClientError, match="Cannot update failed endpoint"):
+        sm.update_endpoint(EndpointName="serve-empty", EndpointConfigName="model-a")
+    sm.delete_endpoint(EndpointName="serve-empty")
 
 
 def test_update_endpoint_switches_models_without_failing_a_request(local_aws, sm, configs):

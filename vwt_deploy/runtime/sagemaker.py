@@ -194,6 +194,7 @@ class TrainingRun:
             self._finish("Failed", "Failed", "Training job failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
             self._logs.flush(final=True)
+            shutil.rmtree(self.root / "input" / "data", ignore_errors=True)  # a copy of S3's: not kept
             self.done.set()
 
     # ------------------------------------------------------------------ /opt/ml
@@ -332,7 +333,7 @@ class _LogShipper:
     def __init__(self, backend, group: str, stream: str, path: Path):
         self.backend, self.group, self.stream, self.path = backend, group, stream, path
         self.offset = 0
-        self.created = False
+        self.logs = None  # the client, made on the first flush that has lines
 
     def flush(self, final: bool = False) -> None:
         try:
@@ -349,17 +350,17 @@ class _LogShipper:
         stamp = int(time.time() * 1000)
         events = [{"timestamp": stamp, "message": line} for line in data.decode(errors="replace").splitlines() if line]
         try:
-            logs = _rt.client("logs", self.backend.region_name)
-            if not self.created:
+            if self.logs is None:
+                logs = _rt.client("logs", self.backend.region_name)
                 for call, kwargs in ((logs.create_log_group, {"logGroupName": self.group}),
                                      (logs.create_log_stream, {"logGroupName": self.group, "logStreamName": self.stream})):
                     try:
                         call(**kwargs)
                     except logs.exceptions.ResourceAlreadyExistsException:
                         pass
-                self.created = True
+                self.logs = logs
             for i in range(0, len(events), 5000):
-                logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=events[i:i + 5000])
+                self.logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=events[i:i + 5000])
         except Exception:  # noqa: BLE001 - the job goes on without its CloudWatch copy
             log.warning("could not send the log of %s to CloudWatch Logs", self.stream, exc_info=True)
 
@@ -567,6 +568,8 @@ class TuningRun:
         run = _training[job.arn]
         with self.lock:
             self.jobs.append((job, run, tuned, d))
+        if self.stop_requested.is_set():  # StopHyperParameterTuningJob came while this one was being created
+            run.request_stop()
         return run
 
     # ------------------------------------------------------------------ the record
@@ -707,10 +710,11 @@ class StartError(Exception):
 class Served:
     """One `python -m vwt_model serve` process of an endpoint configuration, and its keep-alive pool."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, config: str, variant: str, log_path: Path):
+    def __init__(self, proc: subprocess.Popen, port: int, config: str, variant: str, folder: Path):
         import urllib3
 
-        self.proc, self.port, self.config, self.variant, self.log_path = proc, port, config, variant, log_path
+        self.proc, self.port, self.config, self.variant, self.folder = proc, port, config, variant, folder
+        self.log_path = folder.with_name(folder.name + ".log")
         self.pool = urllib3.HTTPConnectionPool(
             "127.0.0.1", port, maxsize=32, block=False, timeout=urllib3.Timeout(connect=5, read=INVOKE_TIMEOUT),
             retries=urllib3.Retry(total=2, connect=2, read=1, status=0, redirect=0, allowed_methods=None,
@@ -719,9 +723,11 @@ class Served:
         self.retired = False
 
     def stop(self) -> None:
+        """Stop the process (it drains its requests in flight) and remove its model folder; the log stays."""
         self.retired = True
         self.pool.close()
         _rt.stop(self.proc, timeout=30)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class EndpointState:
@@ -811,6 +817,7 @@ def _start_serving(state: EndpointState, config_name: str) -> Served:
             with tarfile.open(fileobj=tmp, mode="r:*") as tar:
                 tar.extractall(folder, filter="data")
     except Exception as exc:  # noqa: BLE001 - S3 errors, bad archives: all are the reason the endpoint fails
+        shutil.rmtree(folder, ignore_errors=True)
         raise StartError(f"could not fetch the model artifact {url}: {type(exc).__name__}: {exc}") from None
     env = {**(container.get("Environment") or {}), "PYTHONPATH": str(_rt.container_dir), "PYTHONUNBUFFERED": "1"}
     log_path = folder.with_name(folder.name + ".log")
@@ -819,18 +826,21 @@ def _start_serving(state: EndpointState, config_name: str) -> Served:
         port = free_port()
         offset = log_path.stat().st_size if log_path.exists() else 0
         proc = _spawn(f"endpoint {state.name} ({config_name})",
-                         [sys.executable, "-m", "vwt_model", "serve", "--host", "127.0.0.1", "--port", str(port),
-                          "--model-dir", str(folder)], env=env, log_path=log_path)
-        served = Served(proc, port, config_name, variant["VariantName"], log_path)
+                      [sys.executable, "-m", "vwt_model", "serve", "--host", "127.0.0.1", "--port", str(port),
+                       "--model-dir", str(folder)], env=env, log_path=log_path)
+        served = Served(proc, port, config_name, variant["VariantName"], folder)
         why = _wait_healthy(served, timeout)
         if why is None:
             threading.Thread(target=_watch, args=(state, served), daemon=True, name=f"watch {state.name}").start()
             return served
-        served.stop()
+        served.retired = True
+        served.pool.close()
+        _rt.stop(proc)
         with log_path.open("rb") as fh:
             fh.seek(offset)
             if b"cannot listen" not in fh.read():
-                raise StartError(why)
+                break
+    shutil.rmtree(folder, ignore_errors=True)
     raise StartError(why)
 
 
