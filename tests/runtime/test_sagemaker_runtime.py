@@ -261,6 +261,27 @@ def test_a_tuning_job_whose_every_training_job_fails_is_failed(sm):
     assert tuning["TrainingJobStatusCounters"]["NonRetryableError"] == 2
 
 
+def test_stop_hyper_parameter_tuning_job_stops_its_training_jobs_and_starts_no_more(sm):
+    args = tuning_args("tune-stop", jobs=3, parallel=1)
+    args["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
+        "CategoricalParameterRanges": [{"Name": "min_samples_leaf", "Values": ["1", "2"]}]}
+    args["TrainingJobDefinition"]["StaticHyperParameters"] = SLOW
+    sm.create_hyper_parameter_tuning_job(**args)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not sm.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="tune-stop")["TrainingJobSummaries"]:
+        time.sleep(0.05)
+    sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")
+    tuning = wait(lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop"),
+                  "HyperParameterTuningJobStatus", ("Stopped", "Completed", "Failed"))
+    assert tuning["HyperParameterTuningJobStatus"] == "Stopped"
+    jobs = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="tune-stop")["TrainingJobSummaries"]
+    assert [j["TrainingJobStatus"] for j in jobs] == ["Stopped"]
+    with pytest.raises(ClientError, match="only InProgress"):
+        sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")
+
+
 def test_bad_ranges_are_refused_at_creation(sm):
     args = tuning_args("tune-refused", jobs=1, parallel=1)
     args["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
