@@ -707,6 +707,13 @@ class StartError(Exception):
     """A serve process that could not start, with the reason."""
 
 
+def _start_failure(exc: Exception) -> str:
+    if not isinstance(exc, StartError):  # a bug here: the endpoint still leaves Creating/Updating, saying why
+        log.exception("starting a serve process")
+        return f"internal error of the local runtime: {type(exc).__name__}: {exc}"
+    return str(exc)
+
+
 class Served:
     """One `python -m vwt_model serve` process of an endpoint configuration, and its keep-alive pool."""
 
@@ -888,11 +895,11 @@ def _update(state: EndpointState, config_name: str) -> None:
     record = state.record
     try:
         new = _start_serving(state, config_name)
-    except StartError as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure leaves the endpoint on its old configuration
         if record is not None and not state.deleted:
             record.endpoint_status = "InService" if state.current is not None else "Failed"
-            record.failure_reason = f"Failed to update the endpoint to configuration {config_name}: {exc}"[
-                :FAILURE_REASON_MAX]
+            record.failure_reason = (f"Failed to update the endpoint to configuration {config_name}: "
+                                     f"{_start_failure(exc)}")[:FAILURE_REASON_MAX]
             record.last_modified_time = _now()
         return
 
@@ -927,10 +934,11 @@ def _patch_endpoints() -> None:
         state = _endpoints[endpoint.arn] = EndpointState(self, endpoint_name)
         try:
             served = _start_serving(state, endpoint_config_name)
-        except StartError as exc:
-            endpoint.endpoint_status, endpoint.failure_reason = "Failed", str(exc)[:FAILURE_REASON_MAX]
+        except Exception as exc:  # noqa: BLE001 - every failure is the endpoint's FailureReason
+            endpoint.endpoint_status, endpoint.failure_reason = "Failed", _start_failure(exc)[:FAILURE_REASON_MAX]
             return endpoint
-        state.switch(served, lambda: setattr(endpoint, "endpoint_status", "InService"))
+        if state.switch(served, lambda: setattr(endpoint, "endpoint_status", "InService")) is served:
+            served.stop()  # deleted while it started
         return endpoint
 
     def delete_endpoint(self, endpoint_name: str) -> None:
