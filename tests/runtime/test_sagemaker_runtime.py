@@ -435,17 +435,20 @@ def test_a_killed_serve_process_fails_the_endpoint_and_delete_stops_the_process(
         invoke(runtime, "serve-4")
 
 
-def test_stopping_the_emulator_stops_every_serve_process(local_aws, tmp_path, trained):
-    artifact = local_aws.client("s3").get_object(Bucket=MODELS, Key="training/model-a/output/model.tar.gz")
+def test_stopping_the_emulator_stops_every_serve_process(tmp_path):
+    from vwt_model.baseline import build_artifact
+
+    artifact = build_artifact(SCHEMA["features"], "classification", tmp_path / "baseline" / "model.tar.gz")
     other = start_local_aws(tmp_path / "emulator")
     try:
         other.client("s3").create_bucket(Bucket=MODELS, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        other.client("s3").put_object(Bucket=MODELS, Key="m/model.tar.gz", Body=artifact["Body"].read())
+        other.client("s3").upload_file(str(artifact), MODELS, "baseline/model.tar.gz")
         sm = other.client("sagemaker")
-        deploy_config(sm, "m", f"s3://{MODELS}/m/model.tar.gz")
-        sm.create_endpoint(EndpointName="e", EndpointConfigName="m")
+        deploy_config(sm, "m", f"s3://{MODELS}/baseline/model.tar.gz")
+        sm.create_endpoint(EndpointName="e", EndpointConfigName="m")  # the baseline a fresh `up` deploys
+        assert sm.describe_endpoint(EndpointName="e")["EndpointStatus"] == "InService"
         pid = process_of(other, "endpoint e ")
-        assert pid and invoke(other.client("sagemaker-runtime"), "e")["predictions"]
+        assert invoke(other.client("sagemaker-runtime"), "e")["model_version"] == "baseline"
     finally:
         other.emulator.stop()
-    assert not alive(pid)
+    assert pid and not alive(pid)
