@@ -341,6 +341,7 @@ def test_an_endpoint_serves_predictions_through_sagemaker_runtime(local_aws, sm,
     error = bad.value.response
     assert error["Error"]["Code"] == "ModelError" and error["OriginalStatusCode"] == 400
     assert "Received client error (400)" in error["Error"]["Message"]
+    assert "deposits_per_week" in error["OriginalMessage"]  # the model's own words
 
     with pytest.raises(ClientError) as unknown:
         invoke(runtime, "nope")

@@ -999,9 +999,9 @@ def _patch_invoke() -> None:
     class ModelError(ServiceException):
         code = "ModelError"
 
-        def __init__(self, message: str, status: int, original: str, log_stream_arn: str):
+        def __init__(self, message: str, status: int, original: str):
             super().__init__(message)
-            self.OriginalStatusCode, self.OriginalMessage, self.LogStreamArn = status, original, log_stream_arn
+            self.OriginalStatusCode, self.OriginalMessage = status, original
 
     def invoke_endpoint(self):
         name = self._get_param("EndpointName") or self.path.split("/")[2]
@@ -1028,12 +1028,8 @@ def _patch_invoke() -> None:
         if response.status >= 400:
             kind = "client" if response.status < 500 else "server"
             text = body.decode(errors="replace")
-            region, account = self.region, self.current_account
-            raise ModelError(
-                f'Received {kind} error ({response.status}) from primary with message "{text}". '
-                f"See the endpoint's log {served.log_path} for more information.",
-                response.status, text,
-                f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}")
+            raise ModelError(f'Received {kind} error ({response.status}) from primary with message "{text}". '
+                             f"See the endpoint's log {served.log_path} for more information.", response.status, text)
         out = {"Content-Type": response.headers.get("Content-Type", "application/octet-stream"),
                "x-Amzn-Invoked-Production-Variant": served.variant}
         custom = response.headers.get("X-Amzn-SageMaker-Custom-Attributes")
