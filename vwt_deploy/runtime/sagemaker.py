@@ -38,7 +38,6 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +58,11 @@ _training: dict[str, "TrainingRun"] = {}  # training job ARN ->
 _tuning: dict[str, "TuningRun"] = {}  # tuning job ARN ->
 _endpoints: dict[str, "EndpointState"] = {}  # endpoint ARN ->
 _installed = False
-# Linux sends a child its parent-death signal when the *thread* that started it ends, so every child is
-# started by this one long-lived thread, never by a request or job thread that ends before the child should
-_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sagemaker-spawner")
 
 
 def _spawn(name: str, argv: list[str], **kwargs) -> subprocess.Popen:
-    return _spawner.submit(_rt.spawn, name, argv, **kwargs).result()
+    assert _rt is not None
+    return _rt.spawn(name, argv, **kwargs)
 
 
 def install(runtime: Runtime) -> None:
