@@ -42,7 +42,7 @@ predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.larg
                              serializer=JSONSerializer(), deserializer=JSONDeserializer())
 answer = predictor.predict(args["records"])
 predictor.delete_endpoint()
-print(json.dumps({
+print("\nRESULT " + json.dumps({
     "status": job["TrainingJobStatus"],
     "model_data": estimator.model_data,
     "metrics": {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])},
