@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -92,7 +93,8 @@ def run(sfn, definition: dict, execution_input: dict | None = None, name: str = 
     except sfn.exceptions.StateMachineAlreadyExists:
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
-    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(execution_input or {}))["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex,
+                                    input=json.dumps(execution_input or {}))["executionArn"]
     return finish(sfn, execution) if wait else {"executionArn": execution}
 
 

@@ -184,6 +184,7 @@ def test_stopping_the_execution_stops_the_job(moto_server, slow_jobs):
 
 def test_a_task_timeout_stops_the_job_and_is_caught(moto_server, slow_jobs):
     sfn = moto_server("stepfunctions")
-    result = run(sfn, processing_machine(TimeoutSeconds=1), {"name": "too-slow"}, name="timeout")
+    result = run(sfn, processing_machine(TimeoutSeconds=3), {"name": "too-slow"}, name="timeout")
     assert json.loads(result["output"])["error"]["Error"] == "States.Timeout"
+    assert "too-slow" in slow_jobs.processing_jobs
     wait_for(lambda: slow_jobs.processing_jobs["too-slow"].processing_job_status == "Stopped")
