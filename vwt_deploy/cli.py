@@ -322,6 +322,20 @@ def local_status(ctx: Context, as_json: bool) -> None:
         ctx_exit.exit(1)
 
 
+@local_group.command("tick")
+@env_option
+@click.option("--all", "fire_all", is_flag=True, help="fire every enabled schedule, due or not")
+@json_option
+@pass_ctx
+def local_tick(ctx: Context, env_name: str, overrides: tuple[str, ...], fire_all: bool, as_json: bool) -> None:
+    """Fire the EventBridge schedules that are due (the emulator never fires them)."""
+    from .schedules import ticker
+
+    deployment = ctx.deployment(env_name, overrides)
+    result = ticker(deployment).tick(fire_all=fire_all)
+    _emit(result.as_dict(), as_json, lambda r: [click.echo(line) for line in result.lines()])
+
+
 @main.group("data")
 def data_group() -> None:
     """Data in the environment's data buckets."""
