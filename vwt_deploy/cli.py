@@ -366,7 +366,32 @@ def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool
     result = ImageBuilder(ctx.project, ctx.environment(env_name, overrides), echo=click.echo).build()
     _emit(result.as_dict(), as_json, lambda r: click.echo(f"{r['message']} (tag {r['tag']})"))
 
-_stub(main, "retrain", "Start the retraining pipeline of a model.", "local runtime")
+@main.command()
+@env_option
+@click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to retrain")
+@click.option("--tune", is_flag=True, help="tune its hyperparameters (the model's tuning section) instead of training")
+@click.option("--wait", is_flag=True, help="follow the execution: print each step, then the outcome")
+@json_option
+@pass_ctx
+def retrain(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, tune: bool, wait: bool,
+            as_json: bool) -> None:
+    """Start the retraining pipeline (train or tune, gate, deploy) of a model."""
+    from .retrain import Retrain
+
+    retrainer = Retrain(ctx.deployment(env_name, overrides))
+    arn = retrainer.start(model_name, tune)
+    if not wait:
+        _emit({"execution_arn": arn, "status": "RUNNING"}, as_json,
+              lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"))
+        return
+    if not as_json:
+        click.echo(f"started {arn}")
+    outcome = retrainer.follow(arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}")))
+    _emit(outcome.as_dict(), as_json, lambda _: [click.echo(line) for line in outcome.lines()])
+    if not outcome.ok:
+        click.get_current_context().exit(1)
+
+
 @main.command()
 @env_option
 @click.option("--model", "model_name", required=True, help="the catalogue model to ask, e.g. gb-problem-gambling")
