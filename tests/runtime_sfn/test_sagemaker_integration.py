@@ -41,6 +41,24 @@ def test_sync_training_job_gives_the_describe_result(aws):
     assert training["CreationTime"] == int(described["CreationTime"].timestamp() * 1000)  # epoch milliseconds
 
 
+def test_sync_tuning_job_gives_its_describe_result(aws):
+    job = {k: v for k, v in training_job().items() if k not in ("TrainingJobName.$", "HyperParameters")}
+    params = {"HyperParameterTuningJobName.$": "$.name",
+              "HyperParameterTuningJobConfig": {
+                  "Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+                  "HyperParameterTuningJobObjective": {"MetricName": "validation:auc", "Type": "Maximize"},
+                  "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "C", "MinValue": "0.1", "MaxValue": "10"}]}},
+              "TrainingJobDefinition": {**job, "StaticHyperParameters": {"algorithm": "logistic_regression"}}}
+    definition = {"StartAt": "Tune", "States": {
+        "Tune": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
+                 "Parameters": params, "ResultPath": "$.tuning", "Catch": CATCH_ALL, "End": True},
+        "Caught": CAUGHT}}
+    output = json.loads(run(aws("stepfunctions"), definition, {"name": "tune-ok"}, name="tune-ok")["output"])
+    assert "error" not in output, output["error"]
+    assert output["tuning"]["HyperParameterTuningJobName"] == "tune-ok"
+    assert output["tuning"]["HyperParameterTuningJobStatus"] == "Completed"
+
+
 def test_request_response_gives_the_api_response(aws):
     result = run(aws("stepfunctions"), train_machine("arn:aws:states:::sagemaker:createTrainingJob"),
                  {"name": "rr-ok"}, name="rr-ok")

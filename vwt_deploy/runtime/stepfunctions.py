@@ -14,6 +14,7 @@ fails the task with `SageMaker.AmazonSageMakerException` and the service's messa
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import os
 from typing import Any, Callable, NamedTuple
@@ -67,16 +68,15 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=None)
 def boto_method(action: str) -> str:
-    """createTrainingJob -> create_training_job (botocore's own naming)."""
+    """createTrainingJob -> create_training_job (botocore's own naming); ValueError if SageMaker has no such action."""
     import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    operation = action[:1].upper() + action[1:]
-    if operation not in model.operation_names:
-        raise ValueError(f"arn:aws:states:::sagemaker:{action} is not a SageMaker API action")
     from botocore import xform_name
 
+    operation = action[:1].upper() + action[1:]
+    if operation not in botocore.session.get_session().get_service_model("sagemaker").operation_names:
+        raise ValueError(f"arn:aws:states:::sagemaker:{action} is not a SageMaker API action")
     return xform_name(operation)
 
 
