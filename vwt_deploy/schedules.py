@@ -6,12 +6,15 @@ rule's schedule lies after the last tick (at the first tick: after the deploymen
 several fire times missed since the last tick start one execution, not one each.
 
 Schedules are evaluated in UTC, as EventBridge evaluates them:
-- `rate(N minute|minutes|hour|hours|day|days)` fires every N units after the deployment (AWS: after
-  the rule was created);
+- `rate(N minute|minutes|hour|hours|day|days)` fires every N units after the deployment (the last `up`
+  that applied changes; AWS counts from the rule's creation);
 - `cron(minutes hours day-of-month month day-of-week year)` with `*`, `?`, lists, ranges, steps
   (`*/15`, `5/10`, `1-5/2`) and month and weekday names (day-of-week 1-7 is SUN-SAT). `L`, `W` and `#`
-  are not evaluated locally (no library on PyPI is well kept enough to take on for them): such a rule
-  is reported and not fired.
+  are not evaluated locally: such a rule is reported and not fired (`--all` still fires it).
+
+Why not a library: croniter reads five-field Unix cron (no year, `?`, or SUN=1), and the AWS-cron
+parsers on PyPI (pyawscron 1.0.7, aws-croniter) are small one-author projects; pyawscron gives up
+with a bare Exception after ten calendar jumps. This evaluator is small and tested.
 """
 
 from __future__ import annotations
