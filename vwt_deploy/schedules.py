@@ -261,7 +261,7 @@ class Ticker:
 
 def ticker(deployment) -> Ticker:
     """The Ticker of a deployed local environment (schedules of AWS environments fire in AWS)."""
-    from .retrain import deployed_outputs
+    from .retrain import deployed_outputs, not_deployed
 
     env = deployment.env
     if not env.is_local:
@@ -269,6 +269,8 @@ def ticker(deployment) -> Ticker:
                           "where EventBridge fires them", "use --env local, or start a run with `vwt-deploy retrain`")
     deployed_outputs(deployment)
     target = deployment.target
+    if not target.marker.exists():  # written by every `up` that applied changes
+        raise not_deployed(env.name)
     deployed_at = dt.datetime.fromtimestamp(target.marker.stat().st_mtime, UTC)
     return Ticker(target.client("events"), target.client("stepfunctions"), deployment.work / "schedules.json",
                   deployed_at)
