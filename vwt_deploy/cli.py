@@ -386,7 +386,11 @@ def retrain(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
         return
     if not as_json:
         click.echo(f"started {arn}")
-    outcome = retrainer.follow(arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}")))
+    try:
+        outcome = retrainer.follow(arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}")))
+    except KeyboardInterrupt:
+        raise VwtError(f"stopped following {arn}; the execution goes on",
+                       "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not") from None
     _emit(outcome.as_dict(), as_json, lambda _: [click.echo(line) for line in outcome.lines()])
     if not outcome.ok:
         click.get_current_context().exit(1)

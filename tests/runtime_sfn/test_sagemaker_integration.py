@@ -206,3 +206,10 @@ def test_a_task_timeout_stops_the_job_and_is_caught(moto_server, slow_jobs):
     assert json.loads(result["output"])["error"]["Error"] == "States.Timeout"
     assert "too-slow" in slow_jobs.processing_jobs
     wait_for(lambda: slow_jobs.processing_jobs["too-slow"].processing_job_status == "Stopped")
+
+
+def test_an_execution_timeout_stops_the_job(moto_server, slow_jobs):
+    sfn = moto_server("stepfunctions")
+    result = run(sfn, {**processing_machine(), "TimeoutSeconds": 2}, {"name": "execution-too-slow"}, name="exec-timeout")
+    assert result["status"] == "TIMED_OUT"
+    wait_for(lambda: slow_jobs.processing_jobs["execution-too-slow"].processing_job_status == "Stopped")
