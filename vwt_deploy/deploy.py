@@ -31,7 +31,7 @@ class Target(Protocol):
 
     def terraform_env(self) -> dict[str, str]: ...
 
-    def describe(self) -> dict[str, Any]: ...
+    def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]: ...
 
     def client(self, service: str) -> Any: ...
 
@@ -54,6 +54,10 @@ class AwsTarget:
         import boto3  # lazy: keeps `vwt-deploy --help` fast
 
         return boto3.client("sts", region_name=self.env.region)
+
+    def api_url(self, outputs: dict[str, Any]) -> str:
+        """Where clients reach the deployed API: its invoke URL."""
+        return outputs.get("api_url") or ""
 
     def ensure_ready(self) -> None:
         if self.account:
@@ -91,7 +95,7 @@ class AwsTarget:
     def terraform_env(self) -> dict[str, str]:
         return {}
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"target": "aws", "account": self.account, "region": self.env.region}
 
     def on_applied(self, destroyed: bool, keep_running: bool = False) -> None:
@@ -150,13 +154,14 @@ class Deployment:
         returns the variables that name them. Deterministic: the same configuration writes the same bytes.
         The image is tagged with its content hash; it is built and pushed only by `up` of an AWS environment."""
         from . import openapi, package, render
-        from .image import initial_models
+        from .image import initial_models, model_schemas
 
         openapi.write(self.project, self.env)  # the API contract for client teams, beside the definitions
         builder = self.image_builder()
         tag = builder.build().tag if build_image and not self.env.is_local else builder.tag
         return {**render.artifacts(self.project, self.env), **package.artifacts(self.project, self.env),
-                "image_tag": tag, "initial_model_artifacts": initial_models(self.project, self.env)}
+                "image_tag": tag, "initial_model_artifacts": initial_models(self.project, self.env),
+                "model_schemas": model_schemas(self.project, self.env)}
 
     def _init_fingerprint(self, backend: Mapping[str, Any]) -> str:
         digest = hashlib.sha256(json.dumps(backend, sort_keys=True, default=str).encode())
@@ -291,7 +296,7 @@ class Deployment:
         if self.target.available():
             self.prepare()
             out["outputs"] = self.outputs()
-        out.update(self.target.describe())
+        out.update(self.target.describe(out.get("outputs")))
         return out
 
     def _translate(self, exc: ProcessError) -> VwtError:

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ConfigError, VwtError
 
@@ -93,26 +93,112 @@ def read_records(path: Path, feature_types: Mapping[str, str]) -> list[dict]:
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames:
             raise ConfigError(f"{path}: the CSV file has no header row", "first row: the feature names and user_id")
-        records, problems = [], []
-        for line, row in enumerate(reader, start=2):
-            if None in row:
-                problems.append(f"line {line}: more cells than header columns")
-                continue
-            record: dict[str, Any] = {}
-            for column, cell in row.items():
-                if cell is None or cell.strip() == "":
-                    continue
-                kind = feature_types.get(column)
-                try:
-                    record[column] = _convert(kind, cell) if kind else cell
-                except ValueError as exc:
-                    problems.append(f"line {line}, column {column}: {exc} (a {kind})")
-            records.append(record)
-        if problems:
-            shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
-            raise ConfigError(f"{path}: {len(problems)} bad cell(s):\n  " + "\n  ".join(shown), "fix the input file")
+        records = typed_records(enumerate(reader, start=2), feature_types, str(path), "fix the input file")
     if not records:
         raise ConfigError(f"{path} holds no records")
+    return records
+
+
+def typed_records(rows: Iterable[tuple[Any, dict]], feature_types: Mapping[str, str], source: str, hint: str
+                  ) -> list[dict]:
+    """Records from CSV rows `(where, {column: cell})`: cells typed, empty cells left out; ConfigError lists bad cells."""
+    records, problems = [], []
+    for where, row in rows:
+        if None in row:
+            problems.append(f"line {where}: more cells than header columns")
+            continue
+        record: dict[str, Any] = {}
+        for column, cell in row.items():
+            if cell is None or cell.strip() == "":
+                continue
+            kind = feature_types.get(column)
+            try:
+                record[column] = _convert(kind, cell) if kind else cell
+            except ValueError as exc:
+                problems.append(f"line {where}, column {column}: {exc} (a {kind})")
+        records.append(record)
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise ConfigError(f"{source}: {len(problems)} bad cell(s):\n  " + "\n  ".join(shown), hint)
+    return records
+
+
+# --------------------------------------------------------------------------- records drawn from the data set
+
+MAX_SAMPLE = 10_000
+#: rows read at most to draw a sample (a smoke test need not read a whole data set)
+MAX_SCANNED_ROWS = 100_000
+
+
+def check_sample_size(n: int) -> None:
+    if not 0 < n <= MAX_SAMPLE:
+        raise ConfigError(f"--sample must be between 1 and {MAX_SAMPLE:,}, got {n}")
+
+
+def _data_keys(s3: Any, bucket: str, prefix: str, env_name: str) -> list[str]:
+    from botocore.exceptions import ClientError
+
+    keys = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[-1]
+                if obj["Size"] and name.lower().endswith(".csv") and not name.startswith((".", "_")):
+                    keys.append(obj["Key"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            raise ConfigError(f"{env_name} is not deployed: the data bucket {bucket} does not exist",
+                              f"deploy it with `vwt-deploy up --env {env_name}`") from None
+        raise VwtError(f"cannot list s3://{bucket}/{prefix}: {exc}",
+                       "use credentials of the environment's account that may read its data buckets") from None
+    if not keys:
+        raise ConfigError(f"no data under s3://{bucket}/{prefix} (CSV files with a header) to draw records from",
+                          f"write a synthetic data set with `vwt-deploy data sample --env {env_name}`, "
+                          "or use --input with records of your own")
+    return sorted(keys)
+
+
+def sample_records(s3: Any, bucket: str, prefix: str, feature_types: Mapping[str, str], n: int, seed: int = 0,
+                   env_name: str = "local") -> list[dict]:
+    """`n` records drawn at random (seeded) from the CSV files under the prefix (their first MAX_SCANNED_ROWS
+    rows), each with the model's features only, typed as the API takes them, and `user_id`."""
+    check_sample_size(n)
+    import io
+    import random
+
+    rng = random.Random(seed)
+    keep = (*feature_types, USER_ID_FIELD)
+    chosen: list[tuple[int, str, int, dict]] = []
+    seen = 0
+    for key in _data_keys(s3, bucket, prefix, env_name):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        reader = csv.DictReader(io.TextIOWrapper(body, encoding="utf-8-sig", newline=""))
+        lacking = [name for name in feature_types if name not in (reader.fieldnames or [])]
+        if lacking:
+            raise ConfigError(f"s3://{bucket}/{key} has no column(s) {', '.join(lacking)} of the model's features",
+                              f"write a data set for the catalogue with `vwt-deploy data sample --env {env_name}`")
+        for line, row in enumerate(reader, start=2):
+            item = (seen, key, line, {c: row.get(c) for c in keep if c in row})
+            if seen < n:
+                chosen.append(item)
+            else:
+                j = rng.randrange(seen + 1)
+                if j < n:
+                    chosen[j] = item
+            seen += 1
+            if seen >= MAX_SCANNED_ROWS:
+                break
+        body.close()
+        if seen >= MAX_SCANNED_ROWS:
+            break
+    if not chosen:
+        raise ConfigError(f"the CSV files under s3://{bucket}/{prefix} hold no rows",
+                          f"write a synthetic data set with `vwt-deploy data sample --env {env_name}`")
+    chosen.sort(key=lambda item: item[0])
+    records = typed_records(((f"{line} of {key}", row) for _, key, line, row in chosen), feature_types,
+                            f"s3://{bucket}/{prefix}", "fix the data set, or write a new one with `vwt-deploy data sample`")
+    for (index, _, _, _), record in zip(chosen, records):
+        record.setdefault(USER_ID_FIELD, f"sample-{index + 1}")
     return records
 
 
@@ -196,14 +282,15 @@ class PredictionClient:
                 "predictions": predictions}
 
 
-def api_key_value(key_id: str, region: str, endpoint_url: str | None = None, client: Any = None) -> str:
-    """The API key's secret value (API Gateway `get_api_key` with includeValue)."""
+def api_key_value(key_id: str, region: str, client: Any = None) -> str:
+    """The API key's secret value (API Gateway `get_api_key` with includeValue), read with `client`
+    (the deployment target's: the local emulator's for `local`) or the default credentials."""
     if not key_id:
         raise VwtError("the environment has no API key (output api_key_id)", "deploy it with `vwt-deploy up`")
     if client is None:
         import boto3
 
-        client = boto3.client("apigateway", region_name=region, endpoint_url=endpoint_url)
+        client = boto3.client("apigateway", region_name=region)
     try:
         return client.get_api_key(apiKey=key_id, includeValue=True)["value"]
     except Exception as exc:  # botocore: no credentials, denied, not found

@@ -195,12 +195,18 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
         def terraform_env(self):
             return {}
 
+        def client(self, service):
+            return f"{service} client"
+
+        def api_url(self, outputs):
+            return outputs["api_url"]
+
     monkeypatch.setattr(deploy.Deployment, "target", property(lambda self: Target()))
     monkeypatch.setattr(deploy.Deployment, "outputs",
                         lambda self: {"api_url": api.url, "api_key_id": "key-id"})
     asked = []
-    monkeypatch.setattr(predict_mod, "api_key_value", lambda key_id, region, endpoint_url=None:
-                        asked.append((key_id, region)) or API_KEY)
+    monkeypatch.setattr(predict_mod, "api_key_value", lambda key_id, region, client=None:
+                        asked.append((key_id, region, client)) or API_KEY)
     path = tmp_path / "in.csv"
     path.write_text(BID_CSV)
     runner = CliRunner()
@@ -208,7 +214,7 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
             "--input", str(path)]
     out = runner.invoke(cli.main, base)
     assert out.exit_code == 0, out.output
-    assert "p1" in out.output and "risk_group" in out.output and asked == [("key-id", "eu-west-1")]
+    assert "p1" in out.output and "risk_group" in out.output and asked == [("key-id", "eu-west-1", "apigateway client")]
     out = runner.invoke(cli.main, base + ["--json"])
     assert out.exit_code == 0 and len(json.loads(out.output)["predictions"]) == 2
     out = runner.invoke(cli.main, base[:-4] + ["--model", "nope", "--input", str(path)])

@@ -79,6 +79,10 @@ def test_training_job_parameters_come_from_the_configuration(project):
     assert channel["DataSource"]["S3DataSource"]["S3Uri.$"] == "$.data.s3_uri"
     start = _states(d)["Start"]["Parameters"]
     assert start["data"]["s3_uri"] == f"s3://{env.data_bucket_name(model.data_bucket)}/{model.data_prefix}"
+    # the feature schema (written from the catalogue, uploaded by Terraform) is the `schema` channel
+    schema = train["InputDataConfig"][1]
+    assert schema["ChannelName"] == "schema"
+    assert schema["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{env.model_bucket_name(model.name)}/schema/"
 
 
 @pytest.mark.parametrize("model", MODELS)

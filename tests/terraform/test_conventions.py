@@ -70,7 +70,8 @@ def test_readme_names_every_input_and_output(module):
 CONTRACT_OUTPUTS = ["api_url", "api_key_id", "data_bucket_names", "model_bucket_names", "endpoint_names",
                     "state_machine_arns", "ecr_repository_url", "admin_topic_arn", "intervention_topic_arn",
                     "intervention_queue_url", "operator_topic_arn", "lambda_function_names"]
-CONTRACT_VARIABLES = ["lambda_package_path", "state_machines", "image_tag", "initial_model_artifacts"]
+CONTRACT_VARIABLES = ["lambda_package_path", "state_machines", "image_tag", "initial_model_artifacts",
+                      "model_schemas"]
 
 
 def test_root_has_the_contract_outputs_and_variables():

@@ -15,6 +15,7 @@ from typing import Any
 from ..bootstrap import bootstrap_state_bucket
 from ..config import Environment
 from ..process import Runner
+from ..runtime.apigateway import local_url_of
 from .manager import CLIENT_ENV, Emulator, EmulatorInfo
 
 
@@ -89,12 +90,23 @@ class LocalTarget:
             return False
         return self.info is None or deployed != self.info.boot_id
 
-    def describe(self) -> dict[str, Any]:
+    def api_url(self, outputs: dict[str, Any]) -> str:
+        """Where clients reach the deployed API: its local address on the emulator."""
+        if self.info is None:
+            self.ensure_ready()
+        assert self.info is not None
+        return local_url_of(self.info.url, outputs.get("api_url") or "") or ""
+
+    def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The emulator's state, and the local address of the deployed API (from the `api_url` output)."""
         state, info = self.emulator.status()
         out: dict[str, Any] = {"target": "local emulator", "emulator": state}
         if info:
             out["emulator_url"] = info.url
             out["emulator_pid"] = info.pid
+            local_api = local_url_of(info.url, (outputs or {}).get("api_url") or "")
+            if local_api:
+                out["local_api_url"] = local_api
         out["emulator_log"] = str(self.emulator.log)
         if self.marker.exists() and (state != "running" or self.state_lost()):
             out["warning"] = ("the emulator restarted or stopped since the last `up`: what was deployed is gone; "

@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Sequence
 
@@ -63,6 +64,9 @@ class Runtime:
         self._lock = threading.Lock()
         self._stoppers: list[Callable[[], None]] = []
         self.stopping = False
+        # Linux sends the parent-death signal when the *thread* that started a child ends, and each request of
+        # the emulator runs on a short-lived thread: every child is started from this one long-lived thread.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime-spawner")
 
     def _find_container_dir(self) -> Path:
         """The project's container code: <project>/containers/sklearn beside `.vwt/`, else the tool's own copy."""
@@ -94,6 +98,9 @@ class Runtime:
               cwd: Path | None = None, log_path: Path | None = None, stdin: int | None = subprocess.DEVNULL,
               stdout: int | IO | None = None) -> subprocess.Popen:
         """Start a child process (recorded, stopped with the emulator). Its output goes to log_path unless given."""
+        return self._spawner.submit(self._spawn, name, argv, env, cwd, log_path, stdin, stdout).result()
+
+    def _spawn(self, name, argv, env, cwd, log_path, stdin, stdout) -> subprocess.Popen:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "VWT_ML_ROOT"))}
         full_env = {**base, **(env or {})}
         out: Any = stdout

@@ -357,8 +357,9 @@ resource "aws_api_gateway_integration_response" "options" {
 # too, so browsers can read them; an invalid body names what is wrong.
 resource "aws_api_gateway_gateway_response" "this" {
   for_each = {
-    DEFAULT_4XX      = jsonencode({ message = "$context.error.messageString", request_id = "$context.requestId" })
-    DEFAULT_5XX      = jsonencode({ message = "$context.error.messageString", request_id = "$context.requestId" })
+    # messageString is already quoted ("the quoted value of $context.error.message"): it stands bare
+    DEFAULT_4XX      = "{\"message\": $context.error.messageString, \"request_id\": \"$context.requestId\"}"
+    DEFAULT_5XX      = "{\"message\": $context.error.messageString, \"request_id\": \"$context.requestId\"}"
     BAD_REQUEST_BODY = "{\"message\": \"invalid request body\", \"errors\": \"$context.error.validationErrorString\", \"request_id\": \"$context.requestId\"}"
   }
   rest_api_id   = aws_api_gateway_rest_api.this.id

@@ -142,6 +142,20 @@ resource "aws_s3_object" "initial" {
   tags                   = var.tags
 }
 
+# ---------------------------------------------------------------- the feature schema every training job reads
+
+resource "aws_s3_object" "schema" {
+  for_each               = { for name, path in var.model_schemas : name => path if contains(keys(var.models), name) }
+  bucket                 = var.models[each.key].model_bucket_name
+  key                    = "schema/schema.json"
+  source                 = each.value
+  source_hash            = filemd5(each.value)
+  content_type           = "application/json"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
 resource "aws_sagemaker_model" "initial" {
   for_each                 = local.bootstrapped
   name                     = each.value.model_name

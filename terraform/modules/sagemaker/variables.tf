@@ -31,6 +31,16 @@ variable "initial_model_artifacts" {
   }
 }
 
+variable "model_schemas" {
+  description = "Model name -> local path of its feature schema (schema.json), uploaded to the model bucket as schema/schema.json for the training jobs' `schema` channel."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for p in values(var.model_schemas) : endswith(p, ".json")])
+    error_message = "Every model schema must be a .json file."
+  }
+}
+
 variable "image_uri" {
   description = "URI of the training/serving image (repository URL + ':' + tag)."
   type        = string
