@@ -18,8 +18,9 @@ from .errors import ConfigError, VwtError
 FOLLOW_SECONDS = 1.0
 
 
-def not_deployed(env_name: str, why: str = "") -> VwtError:
-    return VwtError(f"environment {env_name} is not deployed{why}", f"deploy it with `vwt-deploy up --env {env_name}`")
+def not_deployed(env_name: str, why: str = "") -> ConfigError:
+    """Nothing runs without a deployment: exit 2, as `predict` and `data sample` say it."""
+    return ConfigError(f"{env_name} is not deployed{why}", f"deploy it with `vwt-deploy up --env {env_name}`")
 
 
 def deployed_outputs(deployment) -> dict[str, Any]:
@@ -32,10 +33,10 @@ def deployed_outputs(deployment) -> dict[str, Any]:
     if env.is_local:
         target = deployment.target
         if not target.available():
-            raise not_deployed(env.name, " (the local emulator is not running)")
+            raise not_deployed(env.name, ": the local emulator is not running")
         target.ensure_ready()
         if target.state_lost():
-            raise not_deployed(env.name, " (the emulator restarted since the last `up`: what was deployed is gone)")
+            raise not_deployed(env.name, ": the emulator restarted since the last `up`, and what was deployed is gone")
         outputs = json.loads(cache.read_text()) if cache.exists() else {}
     else:
         deployment.target.ensure_ready()
@@ -130,7 +131,7 @@ class Retrain:
                            f"run `vwt-deploy up --env {self.env.name}` to deploy its rendered pipeline")
         arn = outputs["state_machine_arns"].get(model)
         if not arn:
-            raise not_deployed(self.env.name, f" with model {model}")
+            raise not_deployed(self.env.name, f" with model {model}")  # a catalogue newer than the deployment
         return arn
 
     def start(self, model: str, tune: bool = False) -> str:

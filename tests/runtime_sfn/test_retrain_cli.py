@@ -118,14 +118,14 @@ def test_nothing_deployed_on_the_running_emulator(deployed):
         res = cli(root, "retrain", "--model", KEPT_MODEL)
     finally:
         write_outputs(root, outputs)
-    assert res.exit_code == 1
-    assert "environment local is not deployed" in res.output and "vwt-deploy up --env local" in res.output
+    assert res.exit_code == 2
+    assert "local is not deployed" in res.output and "vwt-deploy up --env local" in res.output
 
 
 def test_no_emulator_running_means_not_deployed(project_dir):
     res = cli(project_dir, "retrain", "--model", KEPT_MODEL, "--wait")
-    assert res.exit_code == 1
-    assert "environment local is not deployed (the local emulator is not running)" in res.output
+    assert res.exit_code == 2
+    assert "local is not deployed: the local emulator is not running" in res.output
     assert not (project_dir / ".vwt" / "emulator" / "server.json").exists()  # nothing was started
 
 
