@@ -25,6 +25,8 @@ setup(
         "pydantic>=2.6,<3",
         "Jinja2>=3.1,<4",
         "boto3>=1.34,<2",
+        # the local runtime's keep-alive pool to endpoint processes (already a dependency of botocore)
+        "urllib3>=1.26,<3",
         # the local emulator: moto's server plus named fixes (vwt_deploy/emulator/fixes.py) that patch
         # moto classes, so the range is narrow; 5.2.5 carries the state-machine copy fix (moto #10077)
         "moto[server]>=5.2.5,<5.3",

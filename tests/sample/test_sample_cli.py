@@ -44,6 +44,9 @@ class MotoTarget:
     def terraform_env(self) -> dict:
         return {}
 
+    def api_url(self, outputs: dict) -> str:
+        return outputs["api_url"]
+
 
 @pytest.fixture
 def aws(monkeypatch):
