@@ -47,7 +47,10 @@ def emulator(tmp_path_factory, fast_polls) -> Iterator[EmulatorInfo]:
 
 @pytest.fixture(scope="module")
 def aws(emulator: EmulatorInfo) -> Callable:
-    return clients(emulator.url)
+    """Clients of the emulator, whose S3 holds the training data set."""
+    client = clients(emulator.url)
+    upload_training_data(client("s3"))
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +88,7 @@ def sagemaker_backend():
 
 
 def run(sfn, definition: dict, execution_input: dict | None = None, name: str = "test",
-        wait: bool = True) -> dict:
+        wait: bool = True, timeout: float = 60.0) -> dict:
     """Create (or update) a state machine and run it; the final DescribeExecution (or the ARN if not wait)."""
     role = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
     try:
@@ -95,7 +98,7 @@ def run(sfn, definition: dict, execution_input: dict | None = None, name: str = 
         sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
     execution = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex,
                                     input=json.dumps(execution_input or {}))["executionArn"]
-    return finish(sfn, execution) if wait else {"executionArn": execution}
+    return finish(sfn, execution, timeout) if wait else {"executionArn": execution}
 
 
 def finish(sfn, execution_arn: str, timeout: float = 60.0) -> dict:
@@ -110,21 +113,40 @@ def finish(sfn, execution_arn: str, timeout: float = 60.0) -> dict:
         time.sleep(0.1)
 
 
-def training_job(name_path: str = "$.name", **overrides) -> dict:
-    """Parameters of a createTrainingJob Task (the shape the pipeline's Train state sends)."""
+DATA_BUCKET, MODEL_BUCKET = "vwt-test-data", "vwt-test-models"
+METRICS = [{"Name": n, "Regex": rf"{n}=([0-9.eE+-]+)"} for n in ("validation:auc", "validation:accuracy")]
+HYPERPARAMETERS = {"algorithm": "random_forest", "task": "classification", "label": "self_excluded",
+                   "no_trees": "8", "max_depth": "5"}
+
+
+def training_job(name_path: str = "$.name", prefix: str = "training/", **overrides) -> dict:
+    """Parameters of a createTrainingJob Task (the shape the pipeline's Train state sends); the data is what
+    `training_data` uploads under `prefix` (an empty prefix: a job the local runtime fails)."""
     return {
         "TrainingJobName.$": name_path,
         "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
         "AlgorithmSpecification": {"TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/vwt:1",
-                                   "TrainingInputMode": "File"},
-        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": "s3://vwt-test-empty/nothing/", "S3DataDistributionType": "FullyReplicated"}}}],
-        "OutputDataConfig": {"S3OutputPath": "s3://vwt-test-models/training/"},
+                                   "TrainingInputMode": "File", "MetricDefinitions": METRICS},
+        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{DATA_BUCKET}/{prefix}", "S3DataDistributionType": "FullyReplicated"}}}],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{MODEL_BUCKET}/training/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
         "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-        "HyperParameters": {"algorithm": "logistic_regression"},
+        "HyperParameters": HYPERPARAMETERS,
         **overrides,
     }
+
+
+def upload_training_data(s3) -> None:
+    """A small classification data set (and its feature schema) under s3://vwt-test-data/training/."""
+    from tests.container.container_helpers import SCHEMA, make_rows
+
+    for bucket in (DATA_BUCKET, MODEL_BUCKET):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    rows = make_rows(200, "classification")
+    lines = [",".join(rows[0])] + [",".join(str(v) for v in r.values()) for r in rows]
+    s3.put_object(Bucket=DATA_BUCKET, Key="training/data.csv", Body=("\n".join(lines) + "\n").encode())
+    s3.put_object(Bucket=DATA_BUCKET, Key="training/schema.json", Body=json.dumps(SCHEMA).encode())
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,16 @@ import time
 
 import pytest
 
-from .conftest import ACCOUNT, REGION, finish, run, sagemaker_backend, training_job
+from .conftest import ACCOUNT, HYPERPARAMETERS, REGION, finish, run, sagemaker_backend, training_job
 
 CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]
 CAUGHT = {"Type": "Pass", "End": True}
 
 
-def train_machine(resource: str = "arn:aws:states:::sagemaker:createTrainingJob.sync", **task) -> dict:
+def train_machine(resource: str = "arn:aws:states:::sagemaker:createTrainingJob.sync", prefix: str = "training/",
+                  **task) -> dict:
     return {"StartAt": "Train", "States": {
-        "Train": {"Type": "Task", "Resource": resource, "Parameters": training_job(), "ResultPath": "$.training",
+        "Train": {"Type": "Task", "Resource": resource, "Parameters": training_job(prefix=prefix), "ResultPath": "$.training",
                   "Catch": CATCH_ALL, "End": True, **task},
         "Caught": CAUGHT}}
 
@@ -29,38 +30,55 @@ def train_machine(resource: str = "arn:aws:states:::sagemaker:createTrainingJob.
 # --------------------------------------------------------------------------- the emulator process
 
 
-def test_sync_training_job_gives_the_describe_result(aws):
-    result = run(aws("stepfunctions"), train_machine(), {"name": "sync-ok"}, name="sync-ok")
-    assert result["status"] == "SUCCEEDED", result
-    output = json.loads(result["output"])
+@pytest.fixture(scope="module")
+def trained(aws) -> dict:
+    """One execution of a createTrainingJob.sync state machine: the local runtime trains the container's model."""
+    return run(aws("stepfunctions"), train_machine(), {"name": "sync-ok"}, name="sync-ok", timeout=240)
+
+
+def test_sync_training_job_gives_the_describe_result(aws, trained):
+    assert trained["status"] == "SUCCEEDED", trained
+    output = json.loads(trained["output"])
     assert "error" not in output, output["error"]
     training = output["training"]
     described = aws("sagemaker").describe_training_job(TrainingJobName="sync-ok")
     assert training["TrainingJobName"] == "sync-ok" and training["TrainingJobStatus"] == "Completed"
     assert training["ModelArtifacts"] == described["ModelArtifacts"]
+    assert {m["MetricName"] for m in training["FinalMetricDataList"]} == {"validation:auc", "validation:accuracy"}
     assert training["CreationTime"] == int(described["CreationTime"].timestamp() * 1000)  # epoch milliseconds
+
+
+def test_a_training_job_without_data_fails_the_task_into_the_catch(aws):
+    result = run(aws("stepfunctions"), train_machine(prefix="empty/"), {"name": "no-data"}, name="no-data", timeout=240)
+    error = json.loads(result["output"])["error"]
+    assert error["Error"] == "States.TaskFailed"
+    cause = json.loads(error["Cause"])  # the Describe result of the failed job, as Step Functions reports it
+    assert cause["TrainingJobName"] == "no-data" and cause["TrainingJobStatus"] == "Failed"
+    assert cause["FailureReason"] == aws("sagemaker").describe_training_job(TrainingJobName="no-data")["FailureReason"]
 
 
 def test_sync_tuning_job_gives_its_describe_result(aws):
     job = {k: v for k, v in training_job().items() if k not in ("TrainingJobName.$", "HyperParameters")}
     params = {"HyperParameterTuningJobName.$": "$.name",
               "HyperParameterTuningJobConfig": {
-                  "Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+                  "Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
                   "HyperParameterTuningJobObjective": {"MetricName": "validation:auc", "Type": "Maximize"},
-                  "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "C", "MinValue": "0.1", "MaxValue": "10"}]}},
-              "TrainingJobDefinition": {**job, "StaticHyperParameters": {"algorithm": "logistic_regression"}}}
+                  "ParameterRanges": {"IntegerParameterRanges": [{"Name": "no_trees", "MinValue": "4", "MaxValue": "8"}]}},
+              "TrainingJobDefinition": {**job, "StaticHyperParameters": {
+                  k: v for k, v in HYPERPARAMETERS.items() if k != "no_trees"}}}
     definition = {"StartAt": "Tune", "States": {
         "Tune": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
                  "Parameters": params, "ResultPath": "$.tuning", "Catch": CATCH_ALL, "End": True},
         "Caught": CAUGHT}}
-    output = json.loads(run(aws("stepfunctions"), definition, {"name": "tune-ok"}, name="tune-ok")["output"])
+    output = json.loads(run(aws("stepfunctions"), definition, {"name": "tune-ok"}, name="tune-ok", timeout=240)["output"])
     assert "error" not in output, output["error"]
-    assert output["tuning"]["HyperParameterTuningJobName"] == "tune-ok"
-    assert output["tuning"]["HyperParameterTuningJobStatus"] == "Completed"
+    tuning = output["tuning"]
+    assert tuning["HyperParameterTuningJobName"] == "tune-ok" and tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["BestTrainingJob"]["TrainingJobName"].startswith("tune-ok-")  # what the pipeline deploys
 
 
 def test_request_response_gives_the_api_response(aws):
-    result = run(aws("stepfunctions"), train_machine("arn:aws:states:::sagemaker:createTrainingJob"),
+    result = run(aws("stepfunctions"), train_machine("arn:aws:states:::sagemaker:createTrainingJob", prefix="empty/"),
                  {"name": "rr-ok"}, name="rr-ok")
     training = json.loads(result["output"])["training"]
     assert training == {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/rr-ok"}
@@ -86,7 +104,7 @@ def test_sync_on_an_action_without_a_job_is_refused_with_the_definition(aws):
         run(aws("stepfunctions"), definition, name="bad-sync")
 
 
-def test_the_pipelines_sdk_ssm_sns_and_wait_paths(aws):
+def test_the_pipelines_sdk_ssm_sns_and_wait_paths(aws, trained):
     """What the rendered pipeline calls besides SageMaker jobs: aws-sdk describeTrainingJob, getParameter of a
     missing record (caught under the names the template lists), putParameter, sns:publish, a Wait loop."""
     sns, sqs = aws("sns"), aws("sqs")
@@ -94,12 +112,10 @@ def test_the_pipelines_sdk_ssm_sns_and_wait_paths(aws):
     queue = sqs.create_queue(QueueName="admin-inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-    aws("sagemaker").create_training_job(**{k.rstrip(".$") if k.endswith(".$") else k: v for k, v in
-                                            training_job().items() if not k.endswith(".$")}, TrainingJobName="sdk-job")
     not_found = ["Ssm.ParameterNotFoundException", "SSM.ParameterNotFoundException", "ssm.ParameterNotFoundException"]
     definition = {"StartAt": "Describe", "States": {
         "Describe": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
-                     "Parameters": {"TrainingJobName": "sdk-job"}, "ResultSelector": {"status.$": "$.TrainingJobStatus"},
+                     "Parameters": {"TrainingJobName": "sync-ok"}, "ResultSelector": {"status.$": "$.TrainingJobStatus"},
                      "ResultPath": "$.described", "Next": "Read"},
         "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ssm:getParameter",
                  "Parameters": {"Name": "/vwt-test/current-model/none"}, "ResultPath": "$.record",
