@@ -14,7 +14,7 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .errors import ConfigError, NotAvailableError, VwtError
+from .errors import ConfigError, VwtError
 
 ENV_HELP = "environment: local (the embedded emulator, default), dev, staging or prod"
 
@@ -250,23 +250,6 @@ def status(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: boo
     _emit(data, as_json, human)
 
 
-# --------------------------------------------------------------------------- later stages
-
-
-def _later(what: str, issue: str) -> Callable:
-    def command(**_: Any) -> None:
-        raise NotAvailableError(f"{what} is not available yet", f"it arrives with the {issue} issue")
-
-    return command
-
-
-def _stub(group: click.Group, name: str, help_text: str, issue: str, env: bool = True) -> None:
-    cmd = _later(f"`vwt-deploy {group.name + ' ' if group is not main else ''}{name}`", issue)
-    if env:
-        cmd = env_option(cmd)
-    group.command(name, help=f"{help_text} (not available yet)")(cmd)
-
-
 @main.command()
 @env_option
 @pass_ctx
@@ -332,6 +315,20 @@ def local_status(ctx: Context, as_json: bool) -> None:
         ctx_exit.exit(1)
 
 
+@local_group.command("tick")
+@env_option
+@click.option("--all", "fire_all", is_flag=True, help="fire every enabled schedule, due or not")
+@json_option
+@pass_ctx
+def local_tick(ctx: Context, env_name: str, overrides: tuple[str, ...], fire_all: bool, as_json: bool) -> None:
+    """Fire the EventBridge schedules that are due (the emulator never fires them)."""
+    from .schedules import ticker
+
+    deployment = ctx.deployment(env_name, overrides)
+    result = ticker(deployment).tick(fire_all=fire_all)
+    _emit(result.as_dict(), as_json, lambda r: [click.echo(line) for line in result.lines()])
+
+
 @main.group("data")
 def data_group() -> None:
     """Data in the environment's data buckets."""
@@ -362,7 +359,37 @@ def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool
     result = ImageBuilder(ctx.project, ctx.environment(env_name, overrides), echo=click.echo).build()
     _emit(result.as_dict(), as_json, lambda r: click.echo(f"{r['message']} (tag {r['tag']})"))
 
-_stub(main, "retrain", "Start the retraining pipeline of a model.", "local runtime")
+
+@main.command()
+@env_option
+@click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to retrain")
+@click.option("--tune", is_flag=True, help="tune its hyperparameters (the model's tuning section) instead of training")
+@click.option("--wait", is_flag=True, help="follow the execution: print each step, then the outcome")
+@json_option
+@pass_ctx
+def retrain(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, tune: bool, wait: bool,
+            as_json: bool) -> None:
+    """Start the retraining pipeline (train or tune, gate, deploy) of a model."""
+    from .retrain import Retrain
+
+    retrainer = Retrain(ctx.deployment(env_name, overrides))
+    arn = retrainer.start(model_name, tune)
+    if not wait:
+        _emit({"execution_arn": arn, "status": "RUNNING"}, as_json,
+              lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"))
+        return
+    if not as_json:
+        click.echo(f"started {arn}")
+    try:
+        outcome = retrainer.follow(arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}")))
+    except KeyboardInterrupt:
+        raise VwtError(f"stopped following {arn}; the execution goes on",
+                       "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not") from None
+    _emit(outcome.as_dict(), as_json, lambda _: [click.echo(line) for line in outcome.lines()])
+    if not outcome.ok:
+        click.get_current_context().exit(1)
+
+
 @main.command()
 @env_option
 @click.option("--model", "model_name", required=True, help="the catalogue model to ask, e.g. gb-problem-gambling")

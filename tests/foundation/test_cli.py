@@ -13,8 +13,8 @@ from vwt_deploy import __version__
 from vwt_deploy.cli import main
 
 COMMANDS = [["validate"], ["config", "show"], ["plan"], ["up"], ["down"], ["status"], ["render"], ["build"],
-            ["local", "start"], ["local", "stop"], ["local", "status"], ["retrain"], ["predict"], ["data", "sample"],
-            ["bootstrap"]]
+            ["local", "start"], ["local", "stop"], ["local", "status"], ["local", "tick"], ["retrain"], ["predict"],
+            ["data", "sample"], ["bootstrap"]]
 
 
 def run(*args: str, project: Path | None = None):
@@ -76,12 +76,6 @@ def test_unknown_environment_exits_2(repo: Path) -> None:
 def test_validate_configuration_only(repo: Path) -> None:
     res = run("validate", "--env", "prod", "--skip-terraform", project=repo)
     assert res.exit_code == 0 and "configuration of prod: ok (3 models)" in res.output
-
-
-@pytest.mark.parametrize("cmd", [["retrain"]], ids=" ".join)
-def test_later_commands_say_so(cmd: list[str]) -> None:
-    res = run(*cmd)
-    assert res.exit_code == 2 and "not available yet" in res.output
 
 
 def test_not_a_project(tmp_path: Path) -> None:
