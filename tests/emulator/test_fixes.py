@@ -228,3 +228,23 @@ def test_sqs_redrive_allow_policy_is_removed_by_an_empty_value(aws) -> None:
         "RedriveAllowPolicy": json.dumps({"redrivePermission": "allowAll"})})["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": ""})
     assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+def test_a_versioned_bucket_with_delete_markers_can_be_emptied(aws) -> None:
+    """What the provider does to empty a bucket (force_destroy): DeleteObjects on every version and marker.
+    moto answered 500 ('FakeDeleteMarker' has no 'dispose') and `down` retried for ever."""
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="markers", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket="markers", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="markers", Key="data.csv", Body=b"a\n1\n")
+    s3.delete_object(Bucket="markers", Key="data.csv")  # leaves a delete marker on top of the version
+    listed = s3.list_object_versions(Bucket="markers")
+    everything = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                  for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+    assert len(everything) == 2
+    # Terraform destroys the versioning resource (versioning suspended) before it empties and deletes the bucket
+    s3.put_bucket_versioning(Bucket="markers", VersioningConfiguration={"Status": "Suspended"})
+    answer = s3.delete_objects(Bucket="markers", Delete={"Objects": everything})
+    assert answer.get("Errors", []) == []
+    assert "Versions" not in s3.list_object_versions(Bucket="markers")
+    s3.delete_bucket(Bucket="markers")

@@ -338,7 +338,18 @@ def applicationautoscaling_register_tags() -> None:
     ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target
 
 
+@_once
+def s3_delete_marker_dispose() -> None:
+    """Emptying a bucket whose versioning is suspended (Terraform suspends it before it deletes the bucket)
+    disposes every version of a key, and a delete marker had no `dispose`: DeleteObjects answered 500 and
+    `down` retried for ever once any object had been deleted. A marker holds no data to release."""
+    from moto.s3.models import FakeDeleteMarker
+
+    FakeDeleteMarker.dispose = lambda self, garbage=False: None
+
+
 FIXES = (
+    s3_delete_marker_dispose,
     sagemaker_endpoint_config_readback,
     applicationautoscaling_register_tags,
     s3_logging_target_policy,
