@@ -206,9 +206,13 @@ def up(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool) -> No
         click.echo(f"{env_name} is up to date: no changes, nothing applied.")
     else:
         click.echo(f"{env_name} is up.")
-    api = result.outputs.get("api_url")
+    api = deployment.target.api_url(result.outputs) if result.outputs.get("api_url") else ""
     if api:
         click.echo(f"prediction API: {api}")
+    if deployment.env.is_local and api:
+        model = deployment.env.catalogue.models[0].name
+        click.echo(f"try it: vwt-deploy data sample && vwt-deploy retrain --model {model} --wait "
+                   f"&& vwt-deploy predict --model {model} --sample 5")
 
 
 @main.command()
