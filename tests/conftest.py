@@ -1,7 +1,9 @@
-"""Shared fixtures: a throw-away copy of the project, so tests may edit its configuration."""
+"""Shared fixtures: a throw-away copy of the project, so tests may edit its configuration; one emulator per
+test module (temporary folder, free port, stopped afterwards) and its clients; `alive(pid)`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -32,3 +34,47 @@ def copy_project(tmp_path: Path) -> Path:
 def project_dir(tmp_path: Path) -> Path:
     """A throw-away copy of the project, so tests may edit its configuration."""
     return copy_project(tmp_path)
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # no /proc (not Linux): the signal answered
+        return True
+
+
+def emulator_clients(url: str):
+    """client(service): a boto3 client of the emulator at `url`."""
+    import boto3
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=url, region_name="eu-west-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    return client
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory) -> Path:
+    """A project's state folder: the emulator runs in <it>/emulator, as for `vwt-deploy up --env local`."""
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def emulator(state_dir: Path):
+    from vwt_deploy.emulator.manager import Emulator
+
+    em = Emulator(state_dir / "emulator")
+    info = em.start()
+    yield info
+    em.stop()
+
+
+@pytest.fixture(scope="module")
+def aws(emulator):
+    return emulator_clients(emulator.url)

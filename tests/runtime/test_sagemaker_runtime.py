@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError
 from tests.container.container_helpers import SCHEMA, make_rows
 from vwt_deploy.runtime.sagemaker import draw_hyperparameters
 
-from .conftest import alive, start_local_aws
+from ..conftest import alive
+from .conftest import start_local_aws
 
 BUCKET = "vwt-data"
 MODELS = "vwt-models"

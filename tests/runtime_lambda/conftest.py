@@ -1,4 +1,4 @@
-"""One emulator per test module (temporary folder, free port, stopped afterwards), and small zip packages."""
+"""Small zip packages and a role for the Lambda runtime tests (the emulator fixtures are tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -6,35 +6,9 @@ import io
 import textwrap
 import zipfile
 
-import boto3
 import pytest
 
-from vwt_deploy.emulator.manager import Emulator, EmulatorInfo
-
 ROLE = "arn:aws:iam::123456789012:role/lambda-test"
-
-
-@pytest.fixture(scope="module")
-def state_dir(tmp_path_factory):
-    """A project's state folder: the emulator runs in <it>/emulator, as for `vwt-deploy up --env local`."""
-    return tmp_path_factory.mktemp("state")
-
-
-@pytest.fixture(scope="module")
-def emulator(state_dir) -> EmulatorInfo:
-    em = Emulator(state_dir / "emulator")
-    info = em.start()
-    yield info
-    em.stop()
-
-
-@pytest.fixture(scope="module")
-def aws(emulator: EmulatorInfo):
-    def client(service: str):
-        return boto3.client(service, endpoint_url=emulator.url, region_name="eu-west-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
-
-    return client
 
 
 def zip_of(files: dict[str, str]) -> bytes:

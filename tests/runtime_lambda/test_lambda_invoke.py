@@ -182,3 +182,19 @@ def test_stopping_the_emulator_stops_its_workers(tmp_path):
             return
         time.sleep(0.1)
     raise AssertionError(f"worker {pid} outlived the emulator")
+
+
+def test_deleting_a_function_stops_its_workers(aws, role):
+    from tests.conftest import alive
+
+    lam = aws("lambda")
+    lam.create_function(FunctionName="short-lived", Runtime="python3.12", Role=role, Handler="app.echo",
+                        Code={"ZipFile": zip_of({"app.py": HANDLER})})
+    pid = _invoke(lam, "short-lived", {})[1]["pid"]
+    assert alive(pid)  # warm between invocations
+    lam.delete_function(FunctionName="short-lived")
+    for _ in range(50):
+        if not alive(pid):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"worker {pid} outlived its function")

@@ -13,10 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from vwt_deploy.config import load
-from vwt_deploy.emulator.manager import Emulator
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -34,17 +31,7 @@ def sdk_python() -> Path:
     return python
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    em = Emulator(tmp_path_factory.mktemp("sdk") / ".vwt" / "emulator")
-    info = em.start()
-    yield info
-    em.stop()
-
-
-def test_estimator_fit_and_predictor(emulator, tmp_path) -> None:
-    import boto3
-
+def test_estimator_fit_and_predictor(emulator, aws, tmp_path) -> None:
     from vwt_model.schema import write_schema
     from vwt_model.spec import METRICS, metric_regex
 
@@ -53,8 +40,7 @@ def test_estimator_fit_and_predictor(emulator, tmp_path) -> None:
 
     env = load("local", REPO)
     model = env.catalogue.model(MODEL)
-    s3 = boto3.client("s3", endpoint_url=emulator.url, region_name=env.region,
-                      aws_access_key_id="test", aws_secret_access_key="test")
+    s3 = aws("s3")
     s3.create_bucket(Bucket="notebook", CreateBucketConfiguration={"LocationConstraint": env.region})
     s3.put_object(Bucket="notebook", Key="train/data.csv", Body=generate(env, model.data_bucket, 2000, seed=7).to_csv())
     s3.put_object(Bucket="notebook", Key="train/schema.json",
@@ -89,6 +75,4 @@ def test_estimator_fit_and_predictor(emulator, tmp_path) -> None:
     assert answer["model_version"] == "notebook-fit"
     assert len(answer["predictions"]) == 3
     # the endpoint the SDK deleted is gone, and its serve process with it
-    sm = boto3.client("sagemaker", endpoint_url=emulator.url, region_name=env.region,
-                      aws_access_key_id="test", aws_secret_access_key="test")
-    assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == []
+    assert [e["EndpointName"] for e in aws("sagemaker").list_endpoints()["Endpoints"]] == []

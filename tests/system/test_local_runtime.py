@@ -10,16 +10,15 @@ tuned model must pass the gate and a later plain retrain must be refused by it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
+from tests.conftest import alive, emulator_clients
 from vwt_deploy.emulator.manager import Emulator
 
 pytestmark = pytest.mark.system
@@ -37,17 +36,6 @@ def cli_json(project: Path, *args: str, ok: tuple[int, ...] = (0,)) -> dict:
     res = cli(project, *args, "--json")
     assert res.returncode in ok, f"{args}: exit {res.returncode}\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
     return json.loads(res.stdout)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (exited, not yet reaped by its parent) counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +57,7 @@ def deployed(project: Path) -> dict:
     info = Emulator(project / ".vwt" / "emulator").running()
     assert info is not None
 
-    def client(service: str):
-        return boto3.client(service, endpoint_url=info.url, region_name="eu-west-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
-
-    return {"status": status, "client": client, "outputs": status["outputs"]}
+    return {"status": status, "client": emulator_clients(info.url), "outputs": status["outputs"]}
 
 
 @pytest.fixture(scope="module")

@@ -194,10 +194,11 @@ def _pool_for(fn: Any) -> _Pool:
     return new
 
 
-def retire_all() -> None:
+def retire(matches: Callable[[str], bool] = lambda arn: True) -> None:
+    """Stop the workers of every function whose ARN matches (all by default)."""
     with _pools_lock:
-        pools = list(_pools.values())
-        _pools.clear()
+        keys = [key for key in _pools if matches(key[0])]
+        pools = [_pools.pop(key) for key in keys]
     for pool in pools:
         pool.retire()
 
@@ -319,7 +320,7 @@ def invoke(runtime: Runtime, function_name_or_arn: str, event: Any, region: str 
 def install(runtime: Runtime) -> None:
     """Patch moto's Lambda so Invoke runs the deployed handler."""
     from moto.awslambda.exceptions import LambdaClientError
-    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
 
     def invoke_function(self, body: Any, request_headers: Any, response_headers: dict) -> bytes:
         try:
@@ -345,4 +346,13 @@ def install(runtime: Runtime) -> None:
         return outcome.payload
 
     LambdaFunction.invoke = invoke_function
-    runtime.on_stop(retire_all)
+    original_delete = LambdaBackend.delete_function
+
+    def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        """A deleted function's warm workers stop with it (`down --keep-emulator` leaves no process behind)."""
+        name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        original_delete(self, function_name, qualifier)
+        retire(lambda arn: arn.split(":function:", 1)[-1].split(":", 1)[0] == name)
+
+    LambdaBackend.delete_function = delete_function
+    runtime.on_stop(retire)
