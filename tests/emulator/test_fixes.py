@@ -248,3 +248,35 @@ def test_a_versioned_bucket_with_delete_markers_can_be_emptied(aws) -> None:
     assert answer.get("Errors", []) == []
     assert "Versions" not in s3.list_object_versions(Bucket="markers")
     s3.delete_bucket(Bucket="markers")
+
+
+def test_sending_a_message_does_not_walk_the_queue() -> None:
+    """In process: a send no longer counts the queue's messages, and the counts and deduplication still hold."""
+    import boto3
+    from moto import mock_aws
+    from moto.sqs.models import Queue
+
+    from vwt_deploy.emulator import fixes
+
+    fixes.sqs_queue_attributes()
+    fixes.sqs_send_constant_time()
+    walks = []
+    counted = Queue.approximate_number_of_messages.fget
+    Queue.approximate_number_of_messages = property(lambda self: walks.append(1) or counted(self))
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="eu-west-1")
+            url = sqs.create_queue(QueueName="events")["QueueUrl"]
+            for n in range(5):
+                sqs.send_message(QueueUrl=url, MessageBody=f"event {n}")
+            assert walks == []
+            count = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            assert count["Attributes"]["ApproximateNumberOfMessages"] == "5"
+            fifo = sqs.create_queue(QueueName="events.fifo", Attributes={
+                "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+            for _ in range(2):
+                sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+            got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+            assert len(got) == 1  # deduplicated by content, as the flag says
+    finally:
+        Queue.approximate_number_of_messages = property(counted)
