@@ -179,6 +179,14 @@ def test_a_training_job_failing_on_bad_data_fails_the_execution_and_keeps_servin
     assert predict(project)["model_version"] == before
 
 
+def test_up_after_retraining_changes_nothing_and_keeps_the_new_model(project: Path, deployed: dict) -> None:
+    before = predict(project)["model_version"]
+    res = cli(project, "up", "--env", "local", "--yes")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "local is up to date: no changes, nothing applied." in res.stdout  # Terraform never reverts a deployment
+    assert predict(project)["model_version"] == before
+
+
 def test_down_stops_every_process_the_runtime_started(project: Path, deployed: dict) -> None:
     record = project / ".vwt" / "emulator" / "runtime" / "processes.json"
     started = [p["pid"] for p in json.loads(record.read_text())]
