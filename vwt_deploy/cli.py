@@ -109,16 +109,6 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
         human(data)
 
 
-def _deployed_target(deployment):
-    """The environment's target, checked (account guard); a stopped local emulator is refused, not started."""
-    target = deployment.target
-    if not target.available():
-        raise ConfigError(f"{deployment.env.name} is not deployed: the local emulator is not running",
-                          f"deploy it with `vwt-deploy up --env {deployment.env.name}`")
-    target.ensure_ready()
-    return target
-
-
 # --------------------------------------------------------------------------- configuration
 
 
@@ -410,6 +400,7 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
     from pathlib import Path
 
     from .predict import PredictionClient, api_key_value, check_sample_size, format_table, read_records, sample_records
+    from .retrain import deployed_target
 
     if (input_path is None) == (sample is None):
         raise ConfigError("give either --input FILE (your records) or --sample N (records drawn from the model's "
@@ -424,12 +415,12 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
     types = {f.name: f.type for f in model.features}
     if input_path is not None:
         records = read_records(Path(input_path), types)
-        deployment.target.ensure_ready()  # the account guard, as for every command that touches AWS
+        deployed_target(deployment)  # the account guard, as for every command that touches AWS
     else:
         if env.name == "prod":
             raise ConfigError("refusing --sample on prod: it would send real players' records through the API, "
                               "which starts interventions for them", "use --input with records you chose")
-        target = _deployed_target(deployment)
+        target = deployed_target(deployment)
         records = sample_records(target.client("s3"), env.data_bucket_name(model.data_bucket), model.data_prefix,
                                  types, sample, seed or 0, env.name)
         if len(records) < sample:
@@ -456,6 +447,7 @@ def data_sample(ctx: Context, env_name: str, overrides: tuple[str, ...], rows: i
     Never on prod. The columns, how they are drawn and how the labels are made: README, "Synthetic data"
     (and vwt_deploy/sample.py).
     """
+    from .retrain import deployed_target
     from .sample import bucket_keys, check_size, refuse_prod, write_samples
 
     deployment = ctx.deployment(env_name, overrides)
@@ -463,7 +455,7 @@ def data_sample(ctx: Context, env_name: str, overrides: tuple[str, ...], rows: i
     refuse_prod(env)  # the arguments are checked before anything touches an account
     bucket_keys(env, buckets)
     check_size(rows, seed)
-    target = _deployed_target(deployment)
+    target = deployed_target(deployment)
     written = write_samples(env, target.client("s3"), buckets, rows, seed)
 
     def human(items: list[dict]) -> None:

@@ -23,6 +23,18 @@ def not_deployed(env_name: str, why: str = "") -> ConfigError:
     return ConfigError(f"{env_name} is not deployed{why}", f"deploy it with `vwt-deploy up --env {env_name}`")
 
 
+def deployed_target(deployment):
+    """The environment's target, checked: the account guard on AWS; locally the emulator must run the deployment
+    `up` made (a stopped emulator is refused, not started: it would be empty)."""
+    env, target = deployment.env, deployment.target
+    if not target.available():
+        raise not_deployed(env.name, ": the local emulator is not running")
+    target.ensure_ready()
+    if env.is_local and target.state_lost():
+        raise not_deployed(env.name, ": the emulator restarted since the last `up`, and what was deployed is gone")
+    return target
+
+
 def deployed_outputs(deployment) -> dict[str, Any]:
     """The Terraform outputs of a deployed environment; raises VwtError when nothing is deployed.
 
@@ -30,16 +42,10 @@ def deployed_outputs(deployment) -> dict[str, Any]:
     guard first, then the outputs cached by the last `up` (or read from the Terraform state)."""
     env = deployment.env
     cache = deployment.work / "outputs.json"
+    deployed_target(deployment)
     if env.is_local:
-        target = deployment.target
-        if not target.available():
-            raise not_deployed(env.name, ": the local emulator is not running")
-        target.ensure_ready()
-        if target.state_lost():
-            raise not_deployed(env.name, ": the emulator restarted since the last `up`, and what was deployed is gone")
         outputs = json.loads(cache.read_text()) if cache.exists() else {}
     else:
-        deployment.target.ensure_ready()
         if not cache.exists():
             deployment.prepare()
         outputs = deployment._cached_outputs()

@@ -201,6 +201,9 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
         def api_url(self, outputs):
             return outputs["api_url"]
 
+        def available(self):
+            return True
+
     monkeypatch.setattr(deploy.Deployment, "target", property(lambda self: Target()))
     monkeypatch.setattr(deploy.Deployment, "outputs",
                         lambda self: {"api_url": api.url, "api_key_id": "key-id"})

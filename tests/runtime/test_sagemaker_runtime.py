@@ -155,6 +155,17 @@ def test_a_channel_with_no_data_fails_the_job_and_says_where_it_looked(sm):
     assert f's3://{BUCKET}/nothing-here/' in job["FailureReason"] and "No S3 objects found" in job["FailureReason"]
 
 
+@pytest.mark.parametrize("name", ["../../../../precious", "./x", "a/b", "-leading-dash", "x" * 64])
+def test_a_name_sagemaker_refuses_is_refused_and_touches_no_folder(local_aws, sm, name):
+    """Names become local folders: one that could leave the runtime's folder never gets that far."""
+    with pytest.raises(ClientError) as err:
+        sm.create_training_job(**job_args(name))
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "regular expression pattern" in str(err.value)
+    with pytest.raises(ClientError):
+        sm.create_endpoint(EndpointName=name, EndpointConfigName="any")
+
+
 SLOW = {**HP, "no_trees": "3000", "max_depth": "20"}  # several seconds of fitting and conversion
 
 

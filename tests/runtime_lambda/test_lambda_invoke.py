@@ -198,3 +198,25 @@ def test_deleting_a_function_stops_its_workers(aws, role):
             return
         time.sleep(0.1)
     raise AssertionError(f"worker {pid} outlived its function")
+
+
+def test_a_warm_worker_that_died_while_idle_is_replaced(aws, role):
+    import os
+    import signal
+
+    from tests.conftest import alive
+
+    lam = aws("lambda")
+    lam.create_function(FunctionName="phoenix", Runtime="python3.12", Role=role, Handler="app.echo",
+                        Code={"ZipFile": zip_of({"app.py": HANDLER})})
+    answer, payload = _invoke(lam, "phoenix", {})
+    assert "FunctionError" not in answer, payload
+    pid = payload["pid"]
+    os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+    for _ in range(50):
+        if not alive(pid):
+            break
+        time.sleep(0.1)
+    answer, payload = _invoke(lam, "phoenix", {"again": True})
+    assert "FunctionError" not in answer, payload
+    assert payload["event"] == {"again": True} and payload["pid"] != pid

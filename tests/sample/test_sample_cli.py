@@ -47,6 +47,9 @@ class MotoTarget:
     def api_url(self, outputs: dict) -> str:
         return outputs["api_url"]
 
+    def state_lost(self) -> bool:
+        return False
+
 
 @pytest.fixture
 def aws(monkeypatch):

@@ -149,7 +149,8 @@ def test_the_intervention_queue_holds_the_risk_events(project: Path, deployed: d
     assert all(e["event_type"] == "intervention" and e["model"] == MODEL and e["intervention_level"] for e in mine)
 
 
-def test_a_refusing_gate_keeps_the_production_model(project: Path, deployed: dict) -> None:
+def test_a_refusing_gate_keeps_the_production_model(project: Path, deployed: dict, first_model: dict) -> None:
+    """After the tuned model (the test before): the stump is worse, so the gate refuses it."""
     before = predict(project)["model_version"]
     outcome = cli_json(project, "retrain", "--env", "local", "--model", MODEL, "--wait")
     assert outcome["result"] == "kept", outcome  # the stump is worse than the tuned model

@@ -25,7 +25,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,11 +44,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+try:  # resolved once here: the child must not load libraries between fork and exec (a threaded parent)
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: stop_all() and the recorded pids still cover it
+    _prctl = None
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: stop_all() and the recorded pids still cover it
-        pass
+    if _prctl is not None:
+        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class Runtime:
@@ -112,7 +115,7 @@ class Runtime:
                 out = subprocess.DEVNULL
         proc = subprocess.Popen(list(argv), env=full_env, cwd=cwd, stdin=stdin, stdout=out,
                                 stderr=subprocess.STDOUT if stdout is None else None,
-                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+                                preexec_fn=_die_with_parent if _prctl is not None else None)
         if stdout is None and log_path is not None:
             out.close()  # the child holds its own copy
         with self._lock:

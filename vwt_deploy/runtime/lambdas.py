@@ -142,12 +142,21 @@ class _Pool:
         self.cond = threading.Condition()
 
     def acquire(self, start: Callable[[], _Worker]) -> _Worker:
+        dead: list[_Worker] = []
         with self.cond:
-            while not self.idle and self.count >= self.cap:
-                self.cond.wait()
-            if self.idle:
-                return self.idle.pop()
+            while True:
+                while not self.idle and self.count >= self.cap:
+                    self.cond.wait()
+                if not self.idle:
+                    break
+                worker = self.idle.pop()
+                if worker.proc.poll() is None:
+                    return worker
+                dead.append(worker)  # died while idle: Lambda would start a fresh sandbox
+                self.count -= 1
             self.count += 1
+        for worker in dead:
+            worker.stop()
         try:
             return start()
         except BaseException:
@@ -352,7 +361,8 @@ def install(runtime: Runtime) -> None:
         """A deleted function's warm workers stop with it (`down --keep-emulator` leaves no process behind)."""
         name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
         original_delete(self, function_name, qualifier)
-        retire(lambda arn: arn.split(":function:", 1)[-1].split(":", 1)[0] == name)
+        prefix = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{name}"
+        retire(lambda arn: arn == prefix or arn.startswith(prefix + ":"))
 
     LambdaBackend.delete_function = delete_function
     runtime.on_stop(retire)

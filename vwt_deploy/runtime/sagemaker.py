@@ -91,6 +91,19 @@ def _errors():
     return exceptions
 
 
+#: a stop request and a job's end both change its status: one at a time, so a job that just ended stays ended
+_status_lock = threading.Lock()
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's pattern of job, endpoint and config names
+
+
+def _check_name(field: str, name: str, longest: int = 63) -> None:
+    """Refuse a name SageMaker refuses (botocore does not check patterns); the names become local folders."""
+    if not (isinstance(name, str) and _NAME.match(name) and len(name) <= longest):
+        raise _errors().ValidationError(
+            f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must "
+            f"satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{longest - 1}}}")
+
+
 def _split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[5:].partition("/")
     if not uri.startswith("s3://") or not bucket:
@@ -129,6 +142,9 @@ class TrainingRun:
 
     def start(self) -> None:
         job = self.job
+        # a job of this name from an earlier emulator run left its folder and log: this run starts clean
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
         job.training_job_status, job.failure_reason = "InProgress", None
         job.training_start_time = job.training_end_time = job.final_metric_data_list = None
         job.secondary_status_transitions = []
@@ -136,9 +152,10 @@ class TrainingRun:
         threading.Thread(target=self._run, name=f"training {self.name}", daemon=True).start()
 
     def request_stop(self) -> None:
-        if self.job.training_job_status == "InProgress":
-            self.job.training_job_status = "Stopping"
-            self._stage("Stopping", "Stopping the training job")
+        with _status_lock:
+            if self.job.training_job_status == "InProgress":
+                self.job.training_job_status = "Stopping"
+                self._stage("Stopping", "Stopping the training job")
         self.stop_requested.set()
 
     # ------------------------------------------------------------------ stages
@@ -159,7 +176,8 @@ class TrainingRun:
             seconds = max(1, int((now - job.training_start_time).total_seconds()))
             job.training_time_in_seconds = job.billable_time_in_seconds = seconds
         job.failure_reason = reason[:FAILURE_REASON_MAX] if reason else None
-        job.training_job_status = status
+        with _status_lock:
+            job.training_job_status = status
 
     def _run(self) -> None:
         try:
@@ -379,6 +397,7 @@ def _patch_training() -> None:
 
     def create_training_job(self, **kwargs):
         name = kwargs["training_job_name"]
+        _check_name("trainingJobName", name)
         if name in self.training_jobs:
             arn = FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
             raise _errors().ResourceInUseException(
@@ -506,8 +525,10 @@ class TuningRun:
         threading.Thread(target=self._run, name=f"tuning {self.name}", daemon=True).start()
 
     def request_stop(self) -> None:
-        self.tuning.hyper_parameter_tuning_job_status = "Stopping"
-        self.stop_requested.set()
+        with _status_lock:
+            if self.tuning.hyper_parameter_tuning_job_status == "InProgress":
+                self.tuning.hyper_parameter_tuning_job_status = "Stopping"
+            self.stop_requested.set()
         with self.lock:
             runs = [run for _, run, _, _ in self.jobs]
         for run in runs:
@@ -620,6 +641,10 @@ class TuningRun:
         t = self.tuning
         t.consumed_resources = {"RuntimeInSeconds": max(1, int(time.monotonic() - self.started))}
         t.hyper_parameter_tuning_end_time = _now()
+        with _status_lock:
+            self._final_status(t)
+
+    def _final_status(self, t) -> None:
         if self.stop_requested.is_set():
             t.hyper_parameter_tuning_job_status = "Stopped"
         elif t.best_training_job is None:
@@ -641,6 +666,7 @@ def _patch_tuning() -> None:
     original = SageMakerModelBackend.create_hyper_parameter_tuning_job
 
     def create_hyper_parameter_tuning_job(self, **kwargs):
+        _check_name("hyperParameterTuningJobName", kwargs["hyper_parameter_tuning_job_name"], longest=32)
         config = kwargs.get("hyper_parameter_tuning_job_config") or {}
         definitions = ([kwargs["training_job_definition"]] if kwargs.get("training_job_definition")
                        else kwargs.get("training_job_definitions") or [])
@@ -788,6 +814,18 @@ class EndpointState:
         old.stop()
 
 
+def _extract(tar: tarfile.TarFile, folder: Path) -> None:
+    """Unpack a model.tar.gz inside `folder` only: no absolute paths, no `..`, no links or devices."""
+    if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+        tar.extractall(folder, filter="data")
+        return
+    root = folder.resolve()
+    for member in tar.getmembers():
+        if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
+            raise tarfile.TarError(f"refusing to unpack {member.name!r}: not a plain file inside the archive's folder")
+    tar.extractall(folder)
+
+
 def _model_dir(endpoint: str, config: str) -> Path:
     base = _rt.work / "endpoints" / endpoint / config
     folder, n = base, 1
@@ -819,7 +857,7 @@ def _start_serving(state: EndpointState, config_name: str) -> Served:
             _rt.client("s3", backend.region_name).download_fileobj(bucket, key, tmp)
             tmp.seek(0)
             with tarfile.open(fileobj=tmp, mode="r:*") as tar:
-                tar.extractall(folder, filter="data")
+                _extract(tar, folder)
     except Exception as exc:  # noqa: BLE001 - S3 errors, bad archives: all are the reason the endpoint fails
         shutil.rmtree(folder, ignore_errors=True)
         raise StartError(f"could not fetch the model artifact {url}: {type(exc).__name__}: {exc}") from None
@@ -922,6 +960,8 @@ def _patch_endpoints() -> None:
     original_delete = SageMakerModelBackend.delete_endpoint
 
     def create_endpoint(self, endpoint_name: str, endpoint_config_name: str, tags=None):
+        _check_name("endpointName", endpoint_name)
+        _check_name("endpointConfigName", endpoint_config_name)
         if endpoint_name in self.endpoints:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise _errors().ValidationError(f'Cannot create already existing endpoint "{arn}".')
@@ -946,6 +986,7 @@ def _patch_endpoints() -> None:
             state.close()
 
     def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> str:
+        _check_name("endpointConfigName", endpoint_config_name)
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
