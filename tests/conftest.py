@@ -48,6 +48,18 @@ def alive(pid: int) -> bool:
         return True
 
 
+def gone(pid: int, seconds: float = 5.0) -> bool:
+    """Wait up to `seconds` for `pid` to end; True once it has."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def emulator_clients(url: str):
     """client(service): a boto3 client of the emulator at `url`."""
     import boto3

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from tests.container.container_helpers import SCHEMA, make_rows
 from vwt_deploy.runtime.sagemaker import draw_hyperparameters
 
-from ..conftest import alive
+from ..conftest import alive, gone
 from .conftest import start_local_aws
 
 BUCKET = "vwt-data"
@@ -415,10 +415,7 @@ def test_update_endpoint_switches_models_without_failing_a_request(local_aws, sm
     assert versions[0] == "model-a" and versions[-1] == "model-b"
     switch = versions.index("model-b")
     assert set(versions[switch:]) == {"model-b"}  # once switched, never back
-    deadline = time.monotonic() + 60
-    while alive(old_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive(old_pid), "the old model's process still runs"
+    assert gone(old_pid, 60), "the old model's process still runs"
 
     # an update whose model cannot start leaves the endpoint on the model it served
     sm.update_endpoint(EndpointName="serve-2", EndpointConfigName="missing-artifact")

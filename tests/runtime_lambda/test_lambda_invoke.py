@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.conftest import alive, gone
+
 from .conftest import zip_of
 
 HANDLER = '''
@@ -175,36 +177,22 @@ def test_stopping_the_emulator_stops_its_workers(tmp_path):
         os.kill(pid, 0)  # the warm worker lives between invocations
     finally:
         em.stop()
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"worker {pid} outlived the emulator")
+    assert gone(pid), f"worker {pid} outlived the emulator"
 
 
 def test_deleting_a_function_stops_its_workers(aws, role):
-    from tests.conftest import alive
-
     lam = aws("lambda")
     lam.create_function(FunctionName="short-lived", Runtime="python3.12", Role=role, Handler="app.echo",
                         Code={"ZipFile": zip_of({"app.py": HANDLER})})
     pid = _invoke(lam, "short-lived", {})[1]["pid"]
     assert alive(pid)  # warm between invocations
     lam.delete_function(FunctionName="short-lived")
-    for _ in range(50):
-        if not alive(pid):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"worker {pid} outlived its function")
+    assert gone(pid), f"worker {pid} outlived its function"
 
 
 def test_a_warm_worker_that_died_while_idle_is_replaced(aws, role):
     import os
     import signal
-
-    from tests.conftest import alive
 
     lam = aws("lambda")
     lam.create_function(FunctionName="phoenix", Runtime="python3.12", Role=role, Handler="app.echo",
@@ -213,10 +201,7 @@ def test_a_warm_worker_that_died_while_idle_is_replaced(aws, role):
     assert "FunctionError" not in answer, payload
     pid = payload["pid"]
     os.kill(pid, signal.SIGKILL)  # as the OOM killer would
-    for _ in range(50):
-        if not alive(pid):
-            break
-        time.sleep(0.1)
+    assert gone(pid)
     answer, payload = _invoke(lam, "phoenix", {"again": True})
     assert "FunctionError" not in answer, payload
     assert payload["event"] == {"again": True} and payload["pid"] != pid

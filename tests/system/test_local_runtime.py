@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import alive, emulator_clients
+from tests.conftest import emulator_clients, gone
 from vwt_deploy.emulator.manager import Emulator
 
 pytestmark = pytest.mark.system
@@ -195,7 +195,4 @@ def test_down_stops_every_process_the_runtime_started(project: Path, deployed: d
     emulator_pid = Emulator(project / ".vwt" / "emulator").running().pid
     res = cli(project, "down", "--env", "local", "--yes")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(p) for p in [*started, emulator_pid]):
-        time.sleep(0.1)
-    assert [p for p in [*started, emulator_pid] if alive(p)] == []
+    assert [p for p in [*started, emulator_pid] if not gone(p, 10)] == []
