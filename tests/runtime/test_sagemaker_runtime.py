@@ -360,6 +360,21 @@ def test_an_endpoint_serves_predictions_through_sagemaker_runtime(local_aws, sm,
     assert unknown.value.response["Error"]["Code"] == "ValidationError"
     assert unknown.value.response["Error"]["Message"] == "Endpoint nope of account 123456789012 not found."
 
+    # the serve process's log reaches CloudWatch Logs, where SageMaker puts it
+    logs = local_aws.client("logs")
+    messages: list[str] = []
+    for _ in range(100):
+        try:
+            events = logs.get_log_events(logGroupName="/aws/sagemaker/Endpoints/serve-1",
+                                         logStreamName="AllTraffic/model-a")["events"]
+            messages = [e["message"] for e in events]
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        if any("model-a" in m and "loaded" in m for m in messages):
+            break
+        time.sleep(0.1)
+    assert any("model-a" in m and "loaded" in m for m in messages), messages
+
 
 def test_an_endpoint_whose_model_cannot_be_fetched_is_failed_with_the_reason(sm, configs):
     sm.create_endpoint(EndpointName="serve-missing", EndpointConfigName="missing-artifact")

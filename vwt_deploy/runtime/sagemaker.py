@@ -46,6 +46,8 @@ from . import Runtime, free_port
 log = logging.getLogger("vwt_deploy.runtime.sagemaker")
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"  # as SageMaker names it; a stream per variant/config
+LOG_SHIP_SECONDS = 2.0
 HOST = "algo-1"
 DEFAULT_MAX_RUNTIME = 86400  # SageMaker's default StoppingCondition
 DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds a serve process has to answer GET /ping
@@ -906,8 +908,17 @@ def _wait_healthy(served: Served, timeout: float) -> str | None:
 
 
 def _watch(state: EndpointState, served: Served) -> None:
-    """A serve process that dies on its own makes its endpoint Failed, with the exit code and the log's tail."""
-    code = served.proc.wait()
+    """Ship the serve process's log to CloudWatch Logs while it runs; a process that dies on its own makes its
+    endpoint Failed, with the exit code and the log's tail."""
+    shipper = _LogShipper(state.backend, ENDPOINT_LOG_GROUP.format(endpoint=state.name),
+                          f"{served.variant}/{served.config}", served.log_path)
+    while True:
+        try:
+            code = served.proc.wait(LOG_SHIP_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            shipper.flush()
+    shipper.flush(final=True)
     if served.retired or _rt.stopping:
         return
     _rt.forget(served.proc)
