@@ -66,6 +66,7 @@ class Runtime:
         self._procs: dict[int, tuple[str, subprocess.Popen]] = {}
         self._lock = threading.Lock()
         self._stoppers: list[Callable[[], None]] = []
+        self._logs_lock = threading.Lock()  # moto's log groups and streams are not thread-safe
         self.stopping = False
         # Linux sends the parent-death signal when the *thread* that started a child ends, and each request of
         # the emulator runs on a short-lived thread: every child is started from this one long-lived thread.
@@ -95,6 +96,21 @@ class Runtime:
         return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_SESSION_TOKEN": "", "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
                 "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def put_log_events(self, account: str, region: str, group: str, stream: str,
+                       events: Sequence[tuple[int, str]]) -> None:
+        """Append (epoch ms, message) events to a CloudWatch Logs stream, creating the group and stream if needed
+        (the one way the runtime writes logs: straight into moto's backend, one writer at a time)."""
+        from moto.logs.models import logs_backends
+
+        if not events:
+            return
+        backend = logs_backends[account][region]
+        with self._logs_lock:
+            backend.ensure_log_group(group)  # also when the group was deleted meanwhile
+            if stream not in backend.groups[group].streams:
+                backend.create_log_stream(group, stream)
+            backend.put_log_events(group, stream, [{"timestamp": ts, "message": m} for ts, m in events])
 
     # ------------------------------------------------------------------ processes
     def spawn(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,

@@ -50,7 +50,6 @@ DEFAULT_REGION = "eu-west-1"
 _pools: dict[tuple[str, str], "_Pool"] = {}
 _pools_lock = threading.Lock()
 _extract_lock = threading.Lock()
-_logs_lock = threading.Lock()  # moto's log streams are not thread-safe
 
 
 @dataclass
@@ -238,14 +237,9 @@ def code_dir(runtime: Runtime, fn: Any) -> Path:
     return target
 
 
-def _write_logs(fn: Any, worker: _Worker, events: list[tuple[int, str]]) -> None:
+def _write_logs(runtime: Runtime, fn: Any, worker: _Worker, events: list[tuple[int, str]]) -> None:
     lines = [(ts, line) for ts, text in events for line in text.rstrip("\n").split("\n")]
-    with _logs_lock:
-        fn.logs_backend.ensure_log_group(fn.logs_group_name)  # also when the group was deleted meanwhile
-        if worker.stream not in fn.logs_backend.groups[fn.logs_group_name].streams:
-            fn.logs_backend.create_log_stream(fn.logs_group_name, worker.stream)
-        fn.logs_backend.put_log_events(fn.logs_group_name, worker.stream,
-                                       [{"timestamp": ts, "message": line} for ts, line in lines])
+    runtime.put_log_events(fn.account_id, fn.region, fn.logs_group_name, worker.stream, lines)
 
 
 def _sandbox_error(request_id: str, error_type: str, text: str) -> bytes:
@@ -297,7 +291,7 @@ def run(runtime: Runtime, fn: Any, event: Any) -> Outcome:
         report += "\tStatus: error\tError Type: Runtime.ExitError"
     now = int(time.time() * 1000)
     events = [start_line, *events, (now, f"END RequestId: {request_id}\n"), (now, report + "\n")]
-    _write_logs(fn, worker, events)
+    _write_logs(runtime, fn, worker, events)
     return Outcome(payload, function_error, "".join(text for _, text in events))
 
 

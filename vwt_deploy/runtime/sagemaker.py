@@ -350,7 +350,6 @@ class _LogShipper:
     def __init__(self, backend, group: str, stream: str, path: Path):
         self.backend, self.group, self.stream, self.path = backend, group, stream, path
         self.offset = 0
-        self.logs = None  # the client, made on the first flush that has lines
 
     def flush(self, final: bool = False) -> None:
         try:
@@ -365,19 +364,9 @@ class _LogShipper:
             return
         self.offset += len(data)
         stamp = int(time.time() * 1000)
-        events = [{"timestamp": stamp, "message": line} for line in data.decode(errors="replace").splitlines() if line]
+        events = [(stamp, line) for line in data.decode(errors="replace").splitlines() if line]
         try:
-            if self.logs is None:
-                logs = _rt.client("logs", self.backend.region_name)
-                for call, kwargs in ((logs.create_log_group, {"logGroupName": self.group}),
-                                     (logs.create_log_stream, {"logGroupName": self.group, "logStreamName": self.stream})):
-                    try:
-                        call(**kwargs)
-                    except logs.exceptions.ResourceAlreadyExistsException:
-                        pass
-                self.logs = logs
-            for i in range(0, len(events), 5000):
-                self.logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=events[i:i + 5000])
+            _rt.put_log_events(self.backend.account_id, self.backend.region_name, self.group, self.stream, events)
         except Exception:  # noqa: BLE001 - the job goes on without its CloudWatch copy
             log.warning("could not send the log of %s to CloudWatch Logs", self.stream, exc_info=True)
 
