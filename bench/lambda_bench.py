@@ -74,7 +74,8 @@ def _fresh(script: str, root: Path, *, isolated: bool, no_bytecode: bool = False
 
 
 def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> dict:
-    from vwt_deploy import openapi, package
+    from vwt_deploy.build import openapi
+    from vwt_deploy.build import package
     from vwt_deploy.config import load
 
     env = load(env_name, REPO)

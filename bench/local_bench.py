@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> dict:
     from tests.conftest import copy_project
     from vwt_deploy.config import load
     from vwt_deploy.emulator.manager import Emulator
-    from vwt_deploy.emulator.target import LocalTarget
+    from vwt_deploy.deploy.targets.local import LocalTarget
     from vwt_deploy.project import Project
 
     tmp = Path(tempfile.mkdtemp(prefix="vwt-local-bench-"))

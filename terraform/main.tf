@@ -34,7 +34,7 @@ module "storage" {
 module "registry" {
   source = "./modules/registry"
 
-  repository_name = "${var.name_prefix}-sklearn"
+  repository_name = var.image_repository_name
   kms_key_arn     = module.storage.kms_key_arn
   keep_images     = var.ecr_keep_images
   force_delete    = local.is_local

@@ -77,6 +77,15 @@ variable "log_bucket_name" {
   }
 }
 
+variable "image_repository_name" {
+  description = "Name of the ECR repository of the training/serving image (made in Python: Environment.image_repository_name)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*$", var.image_repository_name))
+    error_message = "image_repository_name must be a valid ECR repository name (lowercase letters, digits, '.', '_', '-')."
+  }
+}
+
 variable "data_buckets" {
   description = "Data bucket key (e.g. gambling-behaviour) -> bucket name."
   type        = map(string)

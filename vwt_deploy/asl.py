@@ -11,6 +11,9 @@ one statement per integration, the EventBridge managed rules the `.sync`
 integrations need, `iam:PassRole` for the SageMaker role only.
 `check_policy(definition, policy)` names what the policy misses and what it
 allows beyond that.
+
+A building block below the configuration: the build layer renders and checks with it, and the emulator
+answers Step Functions' ValidateStateMachineDefinition with it, so it reads no configuration itself.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .render import TEMPLATE_VARS
+from vwt_deploy.contract import TEMPLATE_VARS
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _DIRECTIVE = re.compile(r"%\{")
@@ -248,26 +251,6 @@ def validate_definition(definition: Mapping[str, Any] | str) -> list[str]:
     errors += task_errors(definition)
     errors += placeholder_errors(text)
     return errors
-
-
-def validate_rendered(project: Any, env: Any) -> list[str]:
-    """For `vwt-deploy validate`: render every model's pipeline in memory and return every problem found
-    (the state machine's defects and policy mismatches), as readable lines; nothing is written."""
-    from .errors import VwtError
-    from .render import render_definition
-
-    problems: list[str] = []
-    for model in env.catalogue.models:
-        try:
-            definition = render_definition(env, model, project.templates_dir)
-        except VwtError as exc:
-            problems.append(f"state machine of {model.name}: {exc.message}")
-            continue
-        found = validate_definition(definition)
-        if not found:
-            found = check_policy(definition, derive_policy(definition))
-        problems += [f"state machine of {model.name}: {p}" for p in found]
-    return problems
 
 
 # --------------------------------------------------------------------------- the IAM policy

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import click
 
-from . import __version__
-from .errors import ConfigError, VwtError
+from vwt_deploy import __version__
+from vwt_deploy.errors import ConfigError, VwtError
 
 ENV_HELP = "environment: local (the embedded emulator, default), dev, staging or prod"
 
@@ -68,17 +68,17 @@ class Context:
 
     @property
     def project(self):
-        from .project import Project
+        from vwt_deploy.project import Project
 
         return Project.find(self.project_dir)
 
     def environment(self, name: str, overrides: tuple[str, ...] = ()):
-        from .config import load, parse_overrides
+        from vwt_deploy.config import load, parse_overrides
 
         return load(name, self.project.root, parse_overrides(overrides))
 
     def deployment(self, name: str, overrides: tuple[str, ...] = ()):
-        from .deploy import Deployment
+        from vwt_deploy.deploy.pipeline import Deployment
 
         env = self.environment(name, overrides)
         return Deployment(self.project, env, echo=click.echo)
@@ -118,7 +118,7 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 @pass_ctx
 def validate(ctx: Context, env_name: str, overrides: tuple[str, ...], skip_terraform: bool) -> None:
     """Check the configuration, the rendered state machines, `terraform fmt -check` and `terraform validate`."""
-    from .validate import validate_project
+    from vwt_deploy.deploy.validate import validate_project
 
     env = ctx.environment(env_name, overrides)
     click.echo(f"configuration of {env.name}: ok ({len(env.catalogue.models)} models)")
@@ -196,13 +196,11 @@ def up(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool) -> No
         click.echo(f"{env_name} is up to date: no changes, nothing applied.")
     else:
         click.echo(f"{env_name} is up.")
-    api = deployment.target.api_url(result.outputs) if result.outputs.get("api_url") else ""
-    if api:
-        click.echo(f"prediction API: {api}")
-    if deployment.env.is_local and api:
-        model = deployment.env.catalogue.models[0].name
-        click.echo(f"try it: vwt-deploy data sample && vwt-deploy retrain --model {model} --wait "
-                   f"&& vwt-deploy predict --model {model} --sample 5")
+    outputs = dict(result.outputs)
+    if outputs.get("api_url"):
+        click.echo(f"prediction API: {deployment.target.api_url(outputs)}")
+    for line in deployment.target.next_steps(outputs):
+        click.echo(line)
 
 
 @main.command()
@@ -215,8 +213,7 @@ def down(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool, des
          keep_emulator: bool) -> None:
     """Destroy everything the environment's deployment created (dev/staging/prod: type its name to confirm)."""
     deployment = ctx.deployment(env_name, overrides)
-    typed = None if deployment.env.is_local else deployment.env.name
-    summary = deployment.down(_confirm_plan(yes, typed), destroy_data=destroy_data, keep_running=keep_emulator)
+    summary = deployment.down(_confirm_plan(yes, deployment.target.confirm_name()), destroy_data=destroy_data, keep_running=keep_emulator)
     if not summary.has_changes:
         click.echo(f"{env_name}: nothing to destroy.")
     else:
@@ -249,20 +246,9 @@ def status(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: boo
 @pass_ctx
 def bootstrap(ctx: Context, env_name: str, overrides: tuple[str, ...]) -> None:
     """Create the environment's Terraform state bucket (versioned, encrypted, private, TLS-only)."""
-    from .bootstrap import bootstrap_state_bucket
-    from .deploy import AwsTarget
-
-    env = ctx.environment(env_name, overrides)
-    if env.is_local:
-        from .emulator.target import LocalTarget
-
-        LocalTarget(env, ctx.project.state_dir).ensure_ready()  # starts the emulator, creates the bucket
-    else:
-        import boto3
-
-        AwsTarget(env).ensure_ready()
-        bootstrap_state_bucket(env, boto3.client("s3", region_name=env.state.region or env.region))
-    click.echo(f"state bucket {env.state_bucket_name} is ready")
+    deployment = ctx.deployment(env_name, overrides)
+    deployment.target.bootstrap()  # locally this starts the emulator
+    click.echo(f"state bucket {deployment.env.state_bucket_name} is ready")
 
 
 @main.group("local")
@@ -271,7 +257,7 @@ def local_group() -> None:
 
 
 def _emulator(ctx: Context):
-    from .emulator.manager import Emulator
+    from vwt_deploy.emulator.manager import Emulator
 
     return Emulator(ctx.project.state_dir / "emulator")
 
@@ -316,7 +302,7 @@ def local_status(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def local_tick(ctx: Context, env_name: str, overrides: tuple[str, ...], fire_all: bool, as_json: bool) -> None:
     """Fire the EventBridge schedules that are due (the emulator never fires them)."""
-    from .schedules import ticker
+    from vwt_deploy.operate.schedules import ticker
 
     deployment = ctx.deployment(env_name, overrides)
     result = ticker(deployment).tick(fire_all=fire_all)
@@ -336,7 +322,7 @@ def data_group() -> None:
 @pass_ctx
 def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str | None, out_dir: str | None) -> None:
     """Render the Step Functions definitions (and their IAM policies) from templates/, validated."""
-    from .render import render as render_files
+    from vwt_deploy.build.statemachines import render as render_files
 
     for path in render_files(ctx.project, ctx.environment(env_name, overrides), model, out_dir):
         click.echo(str(path))
@@ -348,9 +334,7 @@ def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str |
 @pass_ctx
 def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool) -> None:
     """Build and push the training/serving image to ECR (nothing when ECR already has its content tag)."""
-    from .image import ImageBuilder
-
-    result = ImageBuilder(ctx.project, ctx.environment(env_name, overrides), echo=click.echo).build()
+    result = ctx.deployment(env_name, overrides).build_image()
     _emit(result.as_dict(), as_json, lambda r: click.echo(f"{r['message']} (tag {r['tag']})"))
 
 
@@ -364,7 +348,7 @@ def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool
 def retrain(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, tune: bool, wait: bool,
             as_json: bool) -> None:
     """Start the retraining pipeline (train or tune, gate, deploy) of a model."""
-    from .retrain import Retrain
+    from vwt_deploy.operate.retrain import Retrain
 
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start(model_name, tune)
@@ -399,8 +383,8 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
     """Get predictions from the deployed API, with the environment's API key."""
     from pathlib import Path
 
-    from .predict import PredictionClient, api_key_value, check_sample_size, format_table, read_records, sample_records
-    from .retrain import deployed_target
+    from vwt_deploy.operate.predict import (PredictionClient, api_key_value, check_sample_size, format_table,
+                                            read_records, refuse_sample_on_prod, sample_records)
 
     if (input_path is None) == (sample is None):
         raise ConfigError("give either --input FILE (your records) or --sample N (records drawn from the model's "
@@ -415,12 +399,10 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
     types = {f.name: f.type for f in model.features}
     if input_path is not None:
         records = read_records(Path(input_path), types)
-        deployed_target(deployment)  # the account guard, as for every command that touches AWS
+        deployment.require_deployed()  # the account guard, as for every command that touches AWS
     else:
-        if env.name == "prod":
-            raise ConfigError("refusing --sample on prod: it would send real players' records through the API, "
-                              "which starts interventions for them", "use --input with records you chose")
-        target = deployed_target(deployment)
+        refuse_sample_on_prod(env)
+        target = deployment.require_deployed()
         records = sample_records(target.client("s3"), env.data_bucket_name(model.data_bucket), model.data_prefix,
                                  types, sample, seed or 0, env.name)
         if len(records) < sample:
@@ -447,15 +429,14 @@ def data_sample(ctx: Context, env_name: str, overrides: tuple[str, ...], rows: i
     Never on prod. The columns, how they are drawn and how the labels are made: README, "Synthetic data"
     (and vwt_deploy/sample.py).
     """
-    from .retrain import deployed_target
-    from .sample import bucket_keys, check_size, refuse_prod, write_samples
+    from vwt_deploy.operate.sample import bucket_keys, check_size, refuse_prod, write_samples
 
     deployment = ctx.deployment(env_name, overrides)
     env = deployment.env
     refuse_prod(env)  # the arguments are checked before anything touches an account
     bucket_keys(env, buckets)
     check_size(rows, seed)
-    target = deployed_target(deployment)
+    target = deployment.require_deployed()
     written = write_samples(env, target.client("s3"), buckets, rows, seed)
 
     def human(items: list[dict]) -> None:

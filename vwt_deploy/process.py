@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from .errors import ProcessError
+from vwt_deploy.errors import ProcessError
 
 TAIL_LINES = 30
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from vwt_deploy.errors import ConfigError
 
 
 def _is_project(path: Path) -> bool:

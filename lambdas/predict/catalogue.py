@@ -1,11 +1,8 @@
 """The model catalogue as the Lambda sees it: loaded once per container, checked, compiled into fast validators.
 
-Where it comes from, first match wins:
-1. `$VWT_CATALOGUE_PATH` or `$CATALOGUE_PATH` (a JSON file; tests and the local runtime may point at one);
-2. `catalogue.json` at the package root (the tool bundles it into the zip at build time);
-3. from the source tree (no package built): the repository's configuration, through
-   `vwt_deploy.config` and `vwt_deploy.package.catalogue_document`, for `$VWT_ENVIRONMENT` or `$ENVIRONMENT`
-   (default `local`).
+Where it comes from: `$VWT_CATALOGUE_PATH` or `$CATALOGUE_PATH` (a JSON file; tests point at a built one),
+else `catalogue.json` at the package root (vwt-deploy bundles it into the zip). The Lambda never imports
+the tool: without either file it fails with a CatalogueError that says so.
 """
 
 from __future__ import annotations
@@ -247,34 +244,14 @@ class Catalogue:
                 raise CatalogueError(f"model {model.name}: a feature is named {self.user_id_field}, the player id field")
 
 
-def _from_source_tree(env_name: str) -> dict:
-    """The repository's catalogue, made on the fly (tests, the local runtime): needs vwt_deploy installed."""
-    from pathlib import Path
-
-    repo = Path(PACKAGE_ROOT).parent
-    try:
-        from vwt_deploy.config import load
-        from vwt_deploy.package import catalogue_document
-    except ImportError as exc:
-        raise CatalogueError(
-            f"no bundled catalogue.json and vwt_deploy is not importable ({exc}); build the package with vwt-deploy"
-        ) from None
-    try:
-        return catalogue_document(load(env_name, repo))
-    except Exception as exc:  # ConfigError and friends: report, do not crash the import
-        raise CatalogueError(f"cannot load the repository's catalogue for {env_name}: {exc}") from None
-
-
 def load(environ: dict | None = None) -> Catalogue:
+    """The catalogue bundled in the package (`catalogue.json`), or the file `VWT_CATALOGUE_PATH` names."""
     environ = os.environ if environ is None else environ
-    path = environ.get("VWT_CATALOGUE_PATH") or environ.get("CATALOGUE_PATH")
-    if path or os.path.exists(BUNDLED):
-        source = path or BUNDLED
-        try:
-            with open(source, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise CatalogueError(f"cannot read the catalogue {source}: {exc}") from None
-        return Catalogue(doc, source)
-    env_name = environ.get("VWT_ENVIRONMENT") or environ.get("ENVIRONMENT") or "local"
-    return Catalogue(_from_source_tree(env_name), f"repository catalogue ({env_name})")
+    source = environ.get("VWT_CATALOGUE_PATH") or environ.get("CATALOGUE_PATH") or BUNDLED
+    try:
+        with open(source, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise CatalogueError(f"cannot read the catalogue {source}: {exc}; the package built by vwt-deploy bundles "
+                             "catalogue.json, or set VWT_CATALOGUE_PATH") from None
+    return Catalogue(doc, source)

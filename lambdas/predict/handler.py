@@ -5,9 +5,9 @@ validate (the catalogue's feature schema) -> preprocess (training order, default
 publish (intervention topic, or operator topic) -> respond. Nothing is
 published unless every prediction of the request is in.
 
-Environment variables (Terraform sets them; all optional from the source tree). Each is read as
+Environment variables (Terraform sets them). Each is read as
 VWT_<NAME> first (the names terraform/modules/prediction_api sets), then <NAME>:
-  VWT_ENVIRONMENT              environment name (metrics dimension; source-tree catalogue), default: the catalogue's
+  VWT_ENVIRONMENT              environment name (metrics dimension), default: the catalogue's
   VWT_ENDPOINTS                JSON object model -> SageMaker endpoint name (also VWT_ENDPOINT_NAMES, ENDPOINT_NAMES),
                                default: the catalogue's endpoint_name
   VWT_INTERVENTION_TOPIC_ARN   SNS topic of intervention events (risk models)

@@ -16,7 +16,9 @@ from moto import mock_aws
 from vwt_deploy.cli import main
 from vwt_deploy.config import load
 from vwt_deploy.errors import ProcessError, VwtError
-from vwt_deploy.image import ImageBuilder, artifacts, content_tag, repository_name
+from vwt_deploy.build.image import ImageBuilder, content_tag
+from vwt_deploy.deploy.pipeline import Deployment
+from vwt_deploy.deploy.targets.aws import AwsTarget
 from vwt_deploy.process import Result
 from vwt_deploy.project import Project
 
@@ -73,8 +75,8 @@ def aws(monkeypatch):
         yield
 
 
-def builder(project, env, runner, **kw):
-    return ImageBuilder(project, env, runner=runner, echo=lambda _: None, **kw)
+def builder(project, env, runner, guard=None):
+    return ImageBuilder(project, env, guard or AwsTarget(env).ensure_ready, runner=runner, echo=lambda _: None)
 
 
 def test_the_tag_is_a_content_hash(project):
@@ -91,7 +93,7 @@ def test_the_tag_is_a_content_hash(project):
 
 def test_builds_and_pushes_a_new_tag(project, dev, aws):
     ecr = boto3.client("ecr", region_name=dev.region)
-    url = ecr.create_repository(repositoryName=repository_name(dev))["repository"]["repositoryUri"]
+    url = ecr.create_repository(repositoryName=dev.image_repository_name)["repository"]["repositoryUri"]
     runner = FakeRunner()
     result = builder(project, dev, runner, guard=lambda: None).build()
 
@@ -109,12 +111,12 @@ def test_builds_and_pushes_a_new_tag(project, dev, aws):
 
 def test_skips_build_and_push_when_the_tag_is_already_in_ecr(project, dev, aws):
     ecr = boto3.client("ecr", region_name=dev.region)
-    ecr.create_repository(repositoryName=repository_name(dev))
+    ecr.create_repository(repositoryName=dev.image_repository_name)
     tag = content_tag(project.containers_dir / "sklearn")
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                 "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
                            "digest": "sha256:" + "a" * 64}, "layers": []}
-    ecr.put_image(repositoryName=repository_name(dev), imageManifest=json.dumps(manifest), imageTag=tag)
+    ecr.put_image(repositoryName=dev.image_repository_name, imageManifest=json.dumps(manifest), imageTag=tag)
     runner = FakeRunner(fail={"docker info": ProcessError(["docker", "info"], 1, "no engine")})
     result = builder(project, dev, runner, guard=lambda: None).build()
     assert not result.built and not result.pushed and "already in ECR" in result.message
@@ -122,7 +124,7 @@ def test_skips_build_and_push_when_the_tag_is_already_in_ecr(project, dev, aws):
 
 
 def test_no_docker_engine_is_one_clear_error(project, dev, aws):
-    boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=repository_name(dev))
+    boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=dev.image_repository_name)
     tail = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
     runner = FakeRunner(fail={"docker info": ProcessError(["docker", "info"], 1, tail)})
     with pytest.raises(VwtError) as caught:
@@ -133,7 +135,7 @@ def test_no_docker_engine_is_one_clear_error(project, dev, aws):
 
 
 def test_a_failing_build_pushes_nothing(project, dev, aws):
-    boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=repository_name(dev))
+    boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=dev.image_repository_name)
     runner = FakeRunner(fail={"docker build": ProcessError(["docker", "build"], 1, "pip failed")})
     with pytest.raises(VwtError, match="pip failed"):
         builder(project, dev, runner, guard=lambda: None).build()
@@ -143,7 +145,7 @@ def test_a_failing_build_pushes_nothing(project, dev, aws):
 def test_a_missing_repository_says_to_deploy_the_registry(project, dev, aws):
     with pytest.raises(VwtError) as caught:
         builder(project, dev, FakeRunner(), guard=lambda: None).build()
-    assert repository_name(dev) in caught.value.message and "vwt-deploy up --env dev" in caught.value.hint
+    assert dev.image_repository_name in caught.value.message and "vwt-deploy up --env dev" in caught.value.hint
 
 
 def test_the_account_guard_runs_before_ecr(project, aws):
@@ -155,9 +157,9 @@ def test_the_account_guard_runs_before_ecr(project, aws):
 def test_local_needs_no_image(project):
     local = load("local", project.root)
     runner = FakeRunner()
-    result = builder(project, local, runner).build()
+    result = Deployment(project, local, runner).build_image()
     assert not result.built and "needs no image" in result.message and runner.calls == []
-    assert artifacts(project, local, runner=runner, echo=lambda _: None) == {"image_tag": result.tag}
+    assert result.tag == content_tag(project.containers_dir / "sklearn")
 
 
 def test_cli_build_for_local_exits_zero(project):
@@ -172,7 +174,7 @@ def test_the_real_runner_reports_a_missing_engine(project, dev, aws, monkeypatch
     from vwt_deploy.process import Runner
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{project.root}/no-such-docker.sock")
-    boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=repository_name(dev))
+    boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=dev.image_repository_name)
     with pytest.raises(VwtError, match="no Docker engine answers"):
         builder(project, dev, Runner(sink=lambda _: None), guard=lambda: None).build()
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from vwt_deploy.cleanup import empty_bucket, framework_buckets, non_empty_buckets, remove_runtime_leftovers
+from vwt_deploy.deploy.cleanup import empty_bucket, framework_buckets, non_empty_buckets, remove_runtime_leftovers
 from vwt_deploy.config import load
 
 ROLE = "arn:aws:iam::123456789012:role/sm"

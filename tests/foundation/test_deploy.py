@@ -13,14 +13,18 @@ from moto import mock_aws
 
 from tests.fakes import FakeRunner, show_json
 from vwt_deploy.config import load
-from vwt_deploy.deploy import AwsTarget, Deployment
+from vwt_deploy.deploy.pipeline import Deployment
+from vwt_deploy.deploy.targets.aws import AwsTarget
 from vwt_deploy.errors import VwtError
 from vwt_deploy.project import Project
 
 
-class FakeTarget:
+class FakeTarget(AwsTarget):
+    """An AWS target (it builds the image, guards data) whose account is moto's and whose terraform is fake."""
+
     def __init__(self) -> None:
         self.ready = 0
+        self.env = None
 
     def ensure_ready(self) -> None:
         self.ready += 1
@@ -31,14 +35,11 @@ class FakeTarget:
     def terraform_env(self) -> dict:
         return {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
 
-    def describe(self) -> dict:
+    def describe(self, outputs=None) -> dict:
         return {"target": "fake"}
 
     def on_applied(self, destroyed: bool, keep_running: bool = False) -> None:
         self.applied = "destroyed" if destroyed else "applied"
-
-    def available(self) -> bool:
-        return True
 
     def client(self, service: str):
         return boto3.client(service, region_name="eu-west-1")  # moto (the autouse fixture)
@@ -47,12 +48,12 @@ class FakeTarget:
 @pytest.fixture(autouse=True)
 def ecr(project_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """AWS is moto here: the dev image registry exists and already holds the image of this code."""
-    from vwt_deploy.image import content_tag, repository_name
+    from vwt_deploy.build.image import content_tag
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
         client = boto3.client("ecr", region_name="eu-west-1")
-        repo = repository_name(load("dev", project_dir))
+        repo = load("dev", project_dir).image_repository_name
         client.create_repository(repositoryName=repo)
         tag = content_tag(project_dir / "containers" / "sklearn")
         client.put_image(repositoryName=repo, imageTag=tag, imageManifest=json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}))
@@ -219,3 +220,15 @@ def test_first_up_creates_the_registry_then_builds_the_image(project_dir: Path, 
     tfvars = json.loads((project_dir / ".vwt/envs/dev/terraform.tfvars.json").read_text())
     assert tfvars["image_tag"] == tag
     assert set(tfvars["initial_model_artifacts"]) == {"bid-problem-gambling", "gb-problem-gambling", "gb-marketing"}
+
+
+def test_status_and_outputs_build_nothing(project_dir: Path) -> None:
+    """Read-only commands read Terraform's outputs; they render, package and build nothing."""
+    runner = FakeRunner({"output": (0, '{"api_url": {"value": "u"}}')})
+    d = deployment(project_dir, runner)
+    data = d.status()
+    assert data["outputs"] == {"api_url": "u"} and data["target"] == "fake"
+    assert runner.subcommands() == ["init", "output"]
+    assert not d.var_file.exists()
+    assert not (d.work / "build").exists() and not (d.work / "render").exists()
+    assert d.outputs() == {"api_url": "u"} and runner.subcommands() == ["init", "output"]  # cached

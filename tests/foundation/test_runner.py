@@ -10,7 +10,7 @@ import pytest
 from tests.fakes import FakeRunner, show_json
 from vwt_deploy.errors import ProcessError, VwtError
 from vwt_deploy.process import Runner
-from vwt_deploy.terraform import PlanSummary, Terraform, cli_config_text, find_mirror, is_lock_error
+from vwt_deploy.deploy.terraform import PlanSummary, Terraform, cli_config_text, find_mirror, is_lock_error
 
 
 def test_runner_streams_lines_and_returns_output() -> None:

@@ -1,5 +1,5 @@
 """The OpenAPI document: valid OpenAPI 3, its request schemas are valid API Gateway (draft 4) models, and the
-handler accepts every example in it; and the handler from the source tree uses the repository's catalogue."""
+handler accepts every example in it; and the Lambda reads the built catalogue, never the tool."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pytest
 from openapi_spec_validator import validate
 
 from lambda_helpers import REPO, FakeEndpoint, FakeSns, answer, event
+from predict.catalogue import CatalogueError
 from predict.catalogue import load as load_catalogue
 from predict.handler import PredictionService
-from vwt_deploy import openapi
+from vwt_deploy.build import openapi
+from vwt_deploy.build.catalogue import catalogue_bytes
 from vwt_deploy.config import ENVIRONMENTS, load
 from vwt_deploy.project import Project
 
@@ -59,9 +61,16 @@ def test_the_schema_refuses_what_the_handler_refuses(env):
     assert not validator.is_valid({"records": [good] * (env.api.max_records + 1)})
 
 
-def test_the_handler_accepts_every_example(env):
+def built_catalogue(env, folder):
+    """The catalogue the package bundles, written where VWT_CATALOGUE_PATH can name it."""
+    path = folder / "catalogue.json"
+    path.write_bytes(catalogue_bytes(env))
+    return path
+
+
+def test_the_handler_accepts_every_example(env, tmp_path):
     doc = openapi.document(env)
-    catalogue = load_catalogue({"ENVIRONMENT": env.name})
+    catalogue = load_catalogue({"VWT_CATALOGUE_PATH": str(built_catalogue(env, tmp_path))})
     sns = FakeSns()
     svc = PredictionService(catalogue, {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
                             sagemaker=FakeEndpoint(), sns=sns, log=lambda _: None)
@@ -86,11 +95,13 @@ def test_written_next_to_the_rendered_artifacts(tmp_path: Path):
     assert doc["servers"] == [{"url": "https://abc.execute-api.eu-west-1.amazonaws.com/v1"}]
 
 
-def test_from_the_source_tree_with_no_environment_variables_the_repository_catalogue_is_used(monkeypatch):
+def test_the_lambda_reads_the_built_catalogue_and_never_imports_the_tool(tmp_path, monkeypatch):
     for name in ("CATALOGUE_PATH", "ENVIRONMENT", "VWT_CATALOGUE_PATH", "VWT_ENVIRONMENT"):
         monkeypatch.delenv(name, raising=False)
-    catalogue = load_catalogue({})
+    with pytest.raises(CatalogueError, match="cannot read the catalogue .*set VWT_CATALOGUE_PATH"):
+        load_catalogue({})  # the source tree bundles no catalogue.json, and the Lambda does not build one
     local = load("local", REPO)
+    catalogue = load_catalogue({"VWT_CATALOGUE_PATH": str(built_catalogue(local, tmp_path))})
     assert catalogue.environment == "local"
     assert list(catalogue.models) == [m.name for m in local.catalogue.models]
     for m in local.catalogue.models:
@@ -98,15 +109,18 @@ def test_from_the_source_tree_with_no_environment_variables_the_repository_catal
         assert catalogue.models[m.name].endpoint_name == local.endpoint_name(m.name)
     assert catalogue.max_records == local.api.max_records
     assert "local" in ENVIRONMENTS
+    source = (REPO / "lambdas" / "predict" / "catalogue.py").read_text()
+    assert "vwt_deploy" not in source
 
 
-def test_the_module_handler_from_the_source_tree_with_no_environment(monkeypatch):
+def test_the_module_handler_with_only_the_built_catalogue(monkeypatch, tmp_path):
     import predict.handler as module
 
     for name in ("CATALOGUE_PATH", "ENVIRONMENT", "ENDPOINTS", "ENDPOINT_NAMES", "INTERVENTION_TOPIC_ARN",
                  "OPERATOR_TOPIC_ARN", "MAX_RECORDS"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv("VWT_" + name, raising=False)
+    monkeypatch.setenv("VWT_CATALOGUE_PATH", str(built_catalogue(load("local", REPO), tmp_path)))
     monkeypatch.setattr(module, "_service", None)
     model = load("local", REPO).catalogue.models[0].name
     status, body = answer(module.handler(event(model=model, body={"records": [{"user_id": "p"}]}), None))

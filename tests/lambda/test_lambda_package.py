@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lambda_helpers import REPO
-from vwt_deploy import package
+from vwt_deploy.build import catalogue, package
 from vwt_deploy.config import load
 from vwt_deploy.errors import VwtError
 from vwt_deploy.project import Project
@@ -52,11 +52,11 @@ def test_same_inputs_same_bytes(project, env):
 
 
 def test_a_code_or_catalogue_change_changes_the_bytes(project, env):
-    before = package.build_zip(project.lambdas_dir, package.catalogue_bytes(env))
+    before = package.build_zip(project.lambdas_dir, catalogue.catalogue_bytes(env))
     other = load("dev", REPO, {"api": {"max_records": 10}})
-    assert package.build_zip(project.lambdas_dir, package.catalogue_bytes(other)) != before
+    assert package.build_zip(project.lambdas_dir, catalogue.catalogue_bytes(other)) != before
     (project.root / "lambdas" / "predict" / "extra.py").write_text("# new\n")
-    assert package.build_zip(project.lambdas_dir, package.catalogue_bytes(env)) != before
+    assert package.build_zip(project.lambdas_dir, catalogue.catalogue_bytes(env)) != before
 
 
 def test_entries_are_sorted_fixed_and_complete(project, env):
@@ -73,7 +73,7 @@ def test_entries_are_sorted_fixed_and_complete(project, env):
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert (info.external_attr >> 16) & 0o777 == 0o644
         doc = json.loads(zf.read("catalogue.json"))
-    assert doc == package.catalogue_document(env)
+    assert doc == catalogue.catalogue_document(env)
     assert doc["environment"] == "dev"
     assert {m["name"]: m["endpoint_name"] for m in doc["models"]} == {
         m.name: env.endpoint_name(m.name) for m in env.catalogue.models}
@@ -87,7 +87,7 @@ def test_a_feature_named_user_id_is_refused(env):
     bad_model = model.model_copy(update={"features": (feature, *model.features[1:])})
     bad = env.model_copy(update={"catalogue": env.catalogue.model_copy(update={"models": (bad_model,)})})
     with pytest.raises(VwtError, match="user_id"):
-        package.catalogue_document(bad)
+        catalogue.catalogue_document(bad)
 
 
 def test_no_lambdas_folder_is_a_clear_error(tmp_path, env):
@@ -118,13 +118,13 @@ print(json.dumps({"status": resp["statusCode"], "body": json.loads(resp["body"])
 
 
 def test_the_package_runs_on_its_own_with_the_bundled_catalogue(project, env, tmp_path):
-    from vwt_deploy import openapi
+    from vwt_deploy.build import openapi
 
     path = package.build_package(project, env)
     root = tmp_path / "task"
     with zipfile.ZipFile(path) as zf:
         zf.extractall(root)
-    doc = package.catalogue_document(env)
+    doc = catalogue.catalogue_document(env)
     model = doc["models"][0]
     record = openapi.example_record(model, full=False)
     # -I -S: isolated, no site-packages at all: only the standard library and the package

@@ -10,10 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from lambda_helpers import REPO, FakeEndpoint, FakeSns
-from predict.catalogue import load as load_catalogue
+from predict.catalogue import Catalogue
 from predict.handler import PredictionService
+from vwt_deploy.build.catalogue import catalogue_document
+from vwt_deploy.config import load
 from vwt_deploy.errors import ConfigError, VwtError
-from vwt_deploy.predict import PredictionClient, api_key_value, format_table, read_records
+from vwt_deploy.operate.predict import PredictionClient, api_key_value, format_table, read_records
 
 API_KEY = "secret-key-123"
 
@@ -67,7 +69,8 @@ class FakeApi:
 
 @pytest.fixture(scope="module")
 def catalogue():
-    return load_catalogue({"ENVIRONMENT": "local"})
+    """The catalogue the local package bundles."""
+    return Catalogue(catalogue_document(load("local", REPO)), "the local catalogue")
 
 
 @pytest.fixture
@@ -186,7 +189,9 @@ def test_api_key_value_reads_the_key_with_its_value(aws_credentials):
 
 
 def test_the_cli_command(api, monkeypatch, tmp_path):
-    from vwt_deploy import cli, deploy, predict as predict_mod
+    from vwt_deploy import cli
+    from vwt_deploy.deploy import pipeline as deploy
+    from vwt_deploy.operate import predict as predict_mod
 
     class Target:
         def ensure_ready(self):
@@ -203,6 +208,9 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
 
         def available(self):
             return True
+
+        def state_lost(self):
+            return False
 
     monkeypatch.setattr(deploy.Deployment, "target", property(lambda self: Target()))
     monkeypatch.setattr(deploy.Deployment, "outputs",

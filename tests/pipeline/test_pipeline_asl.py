@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from vwt_deploy.asl import check_policy, derive_policy, validate_definition, validate_rendered
+from vwt_deploy.asl import check_policy, derive_policy, validate_definition
+from vwt_deploy.build.statemachines import validate_rendered
 from vwt_deploy.config import load
-from vwt_deploy.render import render_definition
+from vwt_deploy.build.statemachines import render_definition
 
 TASK = {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
         "Parameters": {"TopicArn": "${admin_topic_arn}", "Message": "hi"},

@@ -6,7 +6,7 @@ import pytest
 
 from vwt_deploy.config import load
 from vwt_deploy.errors import ConfigError
-from vwt_deploy.render import render
+from vwt_deploy.build.statemachines import render
 
 from conftest import model_entry
 

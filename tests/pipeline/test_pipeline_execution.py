@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from vwt_deploy.config import load
-from vwt_deploy.render import render_definition, dumps
+from vwt_deploy.build.statemachines import render_definition, dumps
 
 from sfn_harness import FakeSageMaker, fill, replaced_integrations
 

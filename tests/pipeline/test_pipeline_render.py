@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from vwt_deploy.asl import check_policy, validate_definition
 from vwt_deploy.config import load
-from vwt_deploy.render import TEMPLATE_VARS, artifacts, job_prefix, render, render_definition
+from vwt_deploy.build.statemachines import TEMPLATE_VARS, artifacts, job_prefix, render, render_definition
 from vwt_model.spec import METRICS
 
 from conftest import model_entry

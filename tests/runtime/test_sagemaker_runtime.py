@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.container.container_helpers import SCHEMA, make_rows
-from vwt_deploy.runtime.sagemaker import draw_hyperparameters
+from vwt_deploy.emulator.runtime.sagemaker import draw_hyperparameters
 
 from ..conftest import alive, gone
 from .conftest import start_local_aws

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from vwt_deploy.runtime.apigateway import local_invoke_url
+from vwt_deploy.emulator.runtime.apigateway import local_invoke_url
 
 from .conftest import zip_of
 
@@ -189,7 +189,7 @@ def test_customised_gateway_responses_apply(api, aws):
 
 def test_status_shows_the_local_address_of_the_deployed_api(api, state_dir, repo):
     from vwt_deploy.config import load
-    from vwt_deploy.emulator.target import LocalTarget
+    from vwt_deploy.deploy.targets.local import LocalTarget
 
     target = LocalTarget(load("local", repo), state_dir, start=False)
     described = target.describe({"api_url": f"https://{api['id']}.execute-api.eu-west-1.amazonaws.com/local"})

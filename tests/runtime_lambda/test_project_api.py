@@ -7,10 +7,11 @@ import json
 import pytest
 import requests
 
-from vwt_deploy import openapi
+from vwt_deploy.build import openapi
 from vwt_deploy.config import load
-from vwt_deploy.package import build_zip, catalogue_bytes, catalogue_document
-from vwt_deploy.runtime.apigateway import local_invoke_url
+from vwt_deploy.build.catalogue import catalogue_bytes, catalogue_document
+from vwt_deploy.build.package import build_zip
+from vwt_deploy.emulator.runtime.apigateway import local_invoke_url
 
 from ..conftest import REPO
 

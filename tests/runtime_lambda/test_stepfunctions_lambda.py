@@ -8,7 +8,8 @@ import time
 import pytest
 
 from vwt_deploy.config import load
-from vwt_deploy.package import build_zip, catalogue_bytes
+from vwt_deploy.build.catalogue import catalogue_bytes
+from vwt_deploy.build.package import build_zip
 
 from ..conftest import REPO
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from vwt_deploy.emulator.manager import Emulator, EmulatorInfo
-from vwt_deploy.runtime.stepfunctions import POLL_ENV
+from vwt_deploy.emulator.runtime.stepfunctions import POLL_ENV
 
 from ..conftest import copy_project
 
@@ -61,7 +61,7 @@ def moto_server(tmp_path_factory, fast_polls) -> Iterator[Callable]:
     from moto.server import ThreadedMotoServer
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 
-    from vwt_deploy.runtime import Runtime, stepfunctions
+    from vwt_deploy.emulator.runtime import Runtime, stepfunctions
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

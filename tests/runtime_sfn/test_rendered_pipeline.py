@@ -16,8 +16,8 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.responses import SageMakerResponse
 
 from vwt_deploy.config import load
-from vwt_deploy.render import dumps, render_definition
-from vwt_deploy.retrain import Retrain
+from vwt_deploy.build.statemachines import dumps, render_definition
+from vwt_deploy.operate.retrain import Retrain
 
 from tests.pipeline.sfn_harness import fill
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from vwt_deploy.cli import main
 from vwt_deploy.errors import ConfigError
-from vwt_deploy.schedules import UnsupportedSchedule, parse
+from vwt_deploy.config.schedule import UnsupportedSchedule, parse
 
 from .conftest import ACCOUNT, write_outputs
 

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from vwt_deploy import deploy
+from vwt_deploy.deploy import pipeline as deploy
 from vwt_deploy.cli import main
 from vwt_deploy.config import load
-from vwt_deploy.predict import sample_records
+from vwt_deploy.operate.predict import sample_records
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -175,7 +175,7 @@ def test_sample_records_hold_the_model_features_only_typed(sampled, model_name):
 
 
 def test_predict_sample_sends_the_drawn_records(sampled, monkeypatch):
-    from vwt_deploy import predict as predict_mod
+    from vwt_deploy.operate import predict as predict_mod
 
     sent = []
 
@@ -222,7 +222,7 @@ def test_predict_sample_without_data_says_to_run_data_sample(aws, target):
 
 
 def test_the_help_states_the_defaults_the_generator_uses():
-    from vwt_deploy.sample import DEFAULT_ROWS, MAX_ROWS
+    from vwt_deploy.operate.sample import DEFAULT_ROWS, MAX_ROWS
 
     res = run("data", "sample", "--help")
     assert res.exit_code == 0 and f"default: {DEFAULT_ROWS}" in res.output and f"{MAX_ROWS:,}" in res.output

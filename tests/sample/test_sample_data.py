@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from vwt_deploy.config import load
-from vwt_deploy.sample import SCHEMA_FILE, USER_ID, generate, models_on
+from vwt_deploy.contract import USER_ID_FIELD as USER_ID
+from vwt_deploy.operate.sample import SCHEMA_FILE, generate, models_on
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = 2000

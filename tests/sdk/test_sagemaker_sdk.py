@@ -35,8 +35,8 @@ def test_estimator_fit_and_predictor(emulator, aws, tmp_path) -> None:
     from vwt_model.schema import write_schema
     from vwt_model.spec import METRICS, metric_regex
 
-    from vwt_deploy.predict import sample_records
-    from vwt_deploy.sample import generate
+    from vwt_deploy.operate.predict import sample_records
+    from vwt_deploy.operate.sample import generate
 
     env = load("local", REPO)
     model = env.catalogue.model(MODEL)

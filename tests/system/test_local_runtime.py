@@ -86,7 +86,7 @@ def test_a_trained_model_answers_through_the_api(project: Path, deployed: dict, 
 
 def test_tuning_deploys_a_better_model_while_predictions_keep_answering(project: Path, deployed: dict,
                                                                           first_model: dict) -> None:
-    from vwt_deploy.predict import PredictionClient
+    from vwt_deploy.operate.predict import PredictionClient
 
     outputs = deployed["outputs"]
     key = deployed["client"]("apigateway").get_api_key(apiKey=outputs["api_key_id"], includeValue=True)["value"]

@@ -133,8 +133,14 @@ def test_the_rest_of_the_framework_is_there(project: Path, first_up: dict) -> No
     assert any(q.endswith("vwt-local-intervention-dlq") for q in queues)
 
 
-def test_status_shows_the_api(project: Path, first_up: dict) -> None:
+def test_status_shows_the_api_and_builds_nothing(project: Path, first_up: dict) -> None:
+    import shutil
+
+    built = [project / ".vwt" / "envs" / "local" / name for name in ("build", "render")]
+    for folder in built:
+        shutil.rmtree(folder)
     res = cli(project, "status", "--env", "local", "--json")
+    assert not any(folder.exists() for folder in built)  # nothing rendered, packaged or built
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["emulator"] == "running" and data["emulator_url"].startswith("http://127.0.0.1:")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vwt_deploy.dataguard import DESTROY_DATA_VARS, PROTECTED_TAG, protected_deletions, refusal
+from vwt_deploy.deploy.dataguard import DESTROY_DATA_VARS, PROTECTED_TAG, protected_deletions, refusal
 from vwt_deploy.errors import VwtError
 
 from .conftest import TERRAFORM

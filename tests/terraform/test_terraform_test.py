@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from vwt_deploy.config import load
-from vwt_deploy.tfvars import tfvars
+from vwt_deploy.deploy.tfvars import tfvars
 
 from .conftest import REPO, TERRAFORM
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from vwt_deploy.config import ENVIRONMENTS, load
-from vwt_deploy.tfvars import tfvars
+from vwt_deploy.deploy.tfvars import tfvars
 
 from .conftest import REPO, TERRAFORM
 

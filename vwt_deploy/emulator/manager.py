@@ -17,9 +17,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import VwtError
-from ..process import Runner
-from .server import HEALTH_PATH
+from vwt_deploy.errors import VwtError
+from vwt_deploy.process import Runner
+from vwt_deploy.emulator.server import HEALTH_PATH
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -56,9 +56,13 @@ def _alive(pid: int) -> bool:
 
 
 class Emulator:
-    def __init__(self, state_dir: Path, runner: Runner | None = None):
+    """The emulator of one state folder. `container_dir` is the image's code its runtime runs (default: the
+    tool's own copy)."""
+
+    def __init__(self, state_dir: Path, runner: Runner | None = None, container_dir: Path | None = None):
         self.dir = Path(state_dir)
         self.runner = runner or Runner()
+        self.container_dir = container_dir
 
     @property
     def log(self) -> Path:
@@ -110,10 +114,10 @@ class Emulator:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "server.json").unlink(missing_ok=True)
         offset = self.log.stat().st_size if self.log.exists() else 0
-        pid = self.runner.spawn(
-            [sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(self.dir), "--port", str(port)],
-            log=self.log,
-        )
+        argv = [sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(self.dir), "--port", str(port)]
+        if self.container_dir is not None:
+            argv += ["--container-dir", str(self.container_dir)]
+        pid = self.runner.spawn(argv, log=self.log)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             info = self._recorded()

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vwt_deploy.emulator.server")
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--container-dir", type=Path, default=None,
+                        help="the training/serving image's code the runtime runs (default: the tool's own copy)")
     args = parser.parse_args(argv)
     state_dir: Path = args.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -60,9 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-    from . import fixes
-
-    from .. import runtime as local_runtime
+    from vwt_deploy.emulator import fixes
+    from vwt_deploy.emulator import runtime as local_runtime
 
     fixes.apply_all()
     # interpret state machines (must be set before any state machine is created)
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     port = info["port"] = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
     # the local runtime: training, serving, Lambda, API Gateway and Step Functions integrations run here
-    runtime = local_runtime.install(state_dir, port)
+    runtime = local_runtime.install(state_dir, port, args.container_dir)
     routes["app"] = local_runtime.wsgi(DomainDispatcherApplication(create_backend_app), runtime)
 
     def stop(signum, frame):  # shutdown() blocks until serve_forever returns, so call it from another thread

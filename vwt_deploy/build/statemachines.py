@@ -1,0 +1,309 @@
+"""Render each model's retraining state machine (ASL) and its IAM policy from templates/.
+
+One state machine per model (templates/README.md says why). The output is
+deterministic: the same configuration gives byte-identical files (sorted keys,
+no timestamps), so Terraform sees no change when nothing changed. Anything
+Terraform creates appears as one of the contract's template variables
+(`${image_uri}`, ...), which Terraform fills with `templatefile`; everything
+else is rendered from the typed configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from vwt_deploy.config import Environment, Model
+from vwt_deploy.contract import TEMPLATE_VARS, VARIANT_NAME
+from vwt_deploy.errors import ConfigError, VwtError
+from vwt_deploy.project import Project
+
+# Retry policies per integration: throttling and capacity limits back off and try again.
+_SAGEMAKER_RETRY = {"ErrorEquals": ["ThrottlingException", "SageMaker.ThrottlingException",
+                                    "SageMaker.ResourceLimitExceededException"],
+                    "IntervalSeconds": 60, "MaxAttempts": 5, "BackoffRate": 2.0, "MaxDelaySeconds": 900,
+                    "JitterStrategy": "FULL"}
+RETRIES: Mapping[str, list[dict]] = {
+    "sagemaker": [_SAGEMAKER_RETRY],
+    "lambda": [
+        {"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                         "Lambda.TooManyRequestsException", "ThrottlingException"],
+         "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL"},
+    ],
+    "ssm": [
+        {"ErrorEquals": ["ThrottlingException", "Ssm.ThrottlingException", "Ssm.TooManyUpdatesException"],
+         "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL"},
+    ],
+    "sns": [
+        {"ErrorEquals": ["ThrottlingException", "Sns.ThrottledException", "SNS.ThrottledException",
+                         "Sns.InternalErrorException"],
+         "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL"},
+    ],
+}
+
+# Ground Truth's built-in text classification (single label): AWS-owned Lambda accounts per region
+# (SageMaker API reference, HumanTaskConfig.PreHumanTaskLambdaArn).
+_GROUND_TRUTH_ACCOUNTS = {
+    "us-east-1": "432418664414", "us-east-2": "266458841044", "us-west-2": "081040173940",
+    "ca-central-1": "918755190332", "eu-west-1": "568282634449", "eu-west-2": "487402164563",
+    "eu-central-1": "203001061592", "ap-northeast-1": "477331159723", "ap-northeast-2": "845288260483",
+    "ap-south-1": "565803892007", "ap-southeast-1": "377565633583", "ap-southeast-2": "454466003867",
+}
+_LABELING_ALGORITHM_ACCOUNT = "027400017018"
+#: the label attribute of Ground Truth output (letters, digits and '-': a column name may hold '_')
+LABEL_ATTRIBUTE = "vwt-label"
+
+
+def job_prefix(env: Environment, model: str) -> str:
+    """The name prefix of every job, model and endpoint configuration a model's pipeline creates.
+
+    At most 23 characters, so `<prefix>-<8 hex>` fits the 32 characters of a tuning job name;
+    the hash keeps prefixes of different models (and environments) from being prefixes of each other.
+    """
+    full = f"{env.name_prefix}-{model}"
+    digest = hashlib.sha256(full.encode()).hexdigest()[:4]
+    return f"{full[:18].rstrip('-')}-{digest}"
+
+
+def parameter_name(model: str) -> str:
+    return "${current_model_parameter_prefix}/" + model
+
+
+def _tags(env: Environment, model: Model) -> list[dict[str, str]]:
+    tags = {**env.all_tags(), "model": model.name}
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _parameter_ranges(model: Model) -> dict[str, list[dict[str, Any]]]:
+    ranges: dict[str, list[dict[str, Any]]] = {
+        "IntegerParameterRanges": [], "ContinuousParameterRanges": [], "CategoricalParameterRanges": []}
+    assert model.tuning is not None
+    for name, rng in sorted(model.tuning.ranges.items()):
+        if rng.type == "categorical":
+            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": list(rng.values)})
+        elif rng.type == "integer":
+            ranges["IntegerParameterRanges"].append(
+                {"Name": name, "MinValue": str(int(rng.min)), "MaxValue": str(int(rng.max)), "ScalingType": rng.scaling})
+        else:
+            ranges["ContinuousParameterRanges"].append(
+                {"Name": name, "MinValue": repr(float(rng.min)), "MaxValue": repr(float(rng.max)), "ScalingType": rng.scaling})
+    return {k: v for k, v in ranges.items() if v}
+
+
+def _ground_truth(env: Environment, model: Model) -> dict[str, Any]:
+    account = _GROUND_TRUTH_ACCOUNTS.get(env.region)
+    if account is None:
+        raise ConfigError(
+            f"model {model.name}: labeling mode ground_truth is not available in {env.region} (Ground Truth's built-in "
+            "labeling functions are published for: " + ", ".join(sorted(_GROUND_TRUTH_ACCOUNTS)) + ")",
+            "choose one of those regions or another labeling mode",
+        )
+    lab = model.labeling
+    return {
+        "mode": lab.mode,
+        "workteam_arn": lab.workteam_arn,
+        "automated_min_objects": lab.automated_min_objects,
+        "attribute": LABEL_ATTRIBUTE,
+        # the label is a binary risk flag for the classification models this mode serves
+        "categories": ["0", "1"],
+        "title": f"Label {model.name} records",
+        "description": f"Decide the value of {model.label} for each record of {model.name}'s training data",
+        "workers_per_object": 1,
+        "availability_seconds": 5 * 24 * 3600,
+        "pre_lambda": f"arn:aws:lambda:{env.region}:{account}:function:PRE-TextMultiClass",
+        "acs_lambda": f"arn:aws:lambda:{env.region}:{account}:function:ACS-TextMultiClass",
+        "algorithm_arn": (f"arn:aws:sagemaker:{env.region}:{_LABELING_ALGORITHM_ACCOUNT}:"
+                          "labeling-job-algorithm-specification/text-classification"),
+    }
+
+
+def context(env: Environment, model: Model) -> dict[str, Any]:
+    """Everything the templates need, from the typed configuration only."""
+    from vwt_model.spec import METRICS, metric_regex
+
+    prefix = model.data_prefix
+    data_bucket = env.data_bucket_name(model.data_bucket)
+    model_bucket = env.model_bucket_name(model.name)
+    hp = model.training_hyperparameters()
+    runtime = env.training.max_runtime_seconds
+    tuning = None
+    modes = ["train"]
+    if model.tuning:
+        t = model.tuning
+        modes.append("tune")
+        objective_type = t.objective_type or ("Maximize" if METRICS[model.task][t.objective_metric] else "Minimize")
+        tuning = {
+            "strategy": t.strategy,
+            "objective_metric": t.objective_metric,
+            "objective_type": objective_type,
+            "max_jobs": t.max_jobs,
+            "max_parallel_jobs": t.max_parallel_jobs,
+            "parameter_ranges": _parameter_ranges(model),
+            "static_hyperparameters": {k: v for k, v in hp.items() if k not in t.ranges},
+        }
+    labeling: dict[str, Any] = {"mode": model.labeling.mode, "source_column": model.labeling.source_column}
+    if model.labeling.mode == "ground_truth":
+        labeling = _ground_truth(env, model)
+    # local endpoints switch in seconds (a local serve process), so poll often; AWS ones in minutes
+    poll_wait = 2 if env.is_local else 60
+    max_polls = 600 if env.is_local else 90  # local: 20 minutes; AWS: 90 minutes
+    timeouts = {
+        "api": 60,
+        "lambda": 900,
+        "training": runtime + 3600,
+        "tuning": runtime * math.ceil(model.tuning.max_jobs / model.tuning.max_parallel_jobs) + 3600 if model.tuning else 0,
+        "labeling": 10 * 24 * 3600 if model.labeling.mode == "ground_truth" else 0,
+    }
+    timeouts["execution"] = (2 * timeouts["lambda"] + timeouts["labeling"] + max(timeouts["training"], timeouts["tuning"])
+                             + max_polls * (poll_wait + timeouts["api"]) + 3600)
+    vpc = None
+    if env.training.vpc:
+        vpc = {"SecurityGroupIds": list(env.training.vpc.security_group_ids), "Subnets": list(env.training.vpc.subnet_ids)}
+    after_size = {"none": "ChooseMode", "self_exclusion": "LabelSelfExclusion", "ground_truth": "PrepareLabeling"}
+    return {
+        "model": model.name,
+        "environment": env.name,
+        "modes": modes,
+        "job_prefix": job_prefix(env, model.name),
+        "label": model.label,
+        "data": {"bucket": data_bucket, "prefix": prefix, "s3_uri": f"s3://{data_bucket}/{prefix}"},
+        "model_bucket": model_bucket,
+        "sizing": [s.model_dump(mode="json") for s in env.training.sizing],
+        "after_size": after_size[model.labeling.mode],
+        "labeling": labeling,
+        "training": {
+            "hyperparameters": hp,
+            "metric_definitions": [{"Name": name, "Regex": metric_regex(name)} for name in METRICS[model.task]],
+            "max_runtime_seconds": runtime,
+        },
+        "tuning": tuning,
+        "vpc": vpc,
+        "tags": _tags(env, model),
+        "gate": {"metric": model.gate_metric, "higher_is_better": model.higher_is_better},
+        "endpoint": {"name": env.endpoint_name(model.name), "variant": VARIANT_NAME,
+                     "instance_type": env.endpoints.instance_type,
+                     "initial_instance_count": env.endpoints.initial_instance_count},
+        "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
+        "parameter_name": parameter_name(model.name),
+        "timeouts": timeouts,
+        "retries": RETRIES,
+        "vars": {name: "${" + name + "}" for name in TEMPLATE_VARS},
+    }
+
+
+def _jinja(templates_dir: Path):
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+
+
+def dumps(document: Any) -> str:
+    """The one serialisation of rendered files: sorted keys, 2-space indent, a final newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render_definition(env: Environment, model: Model, templates_dir: Path) -> dict[str, Any]:
+    """The model's state machine as a JSON document (placeholders left for Terraform)."""
+    template = _jinja(templates_dir).get_template("state_machine.asl.json.j2")
+    text = template.render(**context(env, model))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:  # a template bug, not a user error: show where
+        lines = text.splitlines()
+        around = "\n".join(f"{i + 1:4}: {lines[i]}" for i in range(max(0, exc.lineno - 3), min(len(lines), exc.lineno + 2)))
+        raise VwtError(f"templates/ rendered invalid JSON for model {model.name}: {exc.msg} at line {exc.lineno}\n{around}",
+                       "fix the template named above") from None
+
+
+def _selected(env: Environment, model: str | None) -> list[Model]:
+    if model is None:
+        return list(env.catalogue.models)
+    return [env.catalogue.model(model)]
+
+
+def render_documents(project: Project, env: Environment, model: str | None = None,
+                     validated: Path | None = None) -> dict[str, tuple[str, str]]:
+    """{model: (definition text, policy text)}, validated; raises VwtError naming every defect.
+
+    A definition byte-identical to `<validated>/<model>.asl.json` (which `render` writes only after it
+    passed) is not parsed again: the parser costs about a second per model on every `up`."""
+    from vwt_deploy.asl import derive_policy, validate_definition
+
+    out: dict[str, tuple[str, str]] = {}
+    for m in _selected(env, model):
+        definition = render_definition(env, m, project.templates_dir)
+        previous = validated / f"{m.name}.asl.json" if validated else None
+        unchanged = previous is not None and previous.exists() and previous.read_text() == dumps(definition)
+        problems = [] if unchanged else validate_definition(definition)
+        if problems:
+            raise VwtError(f"the rendered state machine of {m.name} is not valid:\n  " + "\n  ".join(problems),
+                           "fix templates/ (the defects are named above)")
+        policy = derive_policy(definition)
+        out[m.name] = (dumps(definition), dumps(policy))
+    return out
+
+
+def validate_rendered(project: Project, env: Environment) -> list[str]:
+    """For `vwt-deploy validate`: render every model's pipeline in memory and return every problem found
+    (the state machine's defects and policy mismatches), as readable lines; nothing is written."""
+    from vwt_deploy.asl import check_policy, derive_policy, validate_definition
+
+    problems: list[str] = []
+    for model in env.catalogue.models:
+        try:
+            definition = render_definition(env, model, project.templates_dir)
+        except VwtError as exc:
+            problems.append(f"state machine of {model.name}: {exc.message}")
+            continue
+        found = validate_definition(definition)
+        if not found:
+            found = check_policy(definition, derive_policy(definition))
+        problems += [f"state machine of {model.name}: {p}" for p in found]
+    return problems
+
+
+def render_dir(project: Project, env: Environment) -> Path:
+    return project.state_dir / "envs" / env.name / "render"
+
+
+def render(project: Project, env: Environment, model: str | None = None, out_dir: str | Path | None = None) -> list[Path]:
+    """Render, validate and write `<model>.asl.json` and `<model>.policy.json`; return the paths written.
+
+    Everything is rendered and checked before anything is written, and each file is replaced
+    atomically (and only when its bytes change), so a failure leaves no half-written output.
+    """
+    target = Path(out_dir) if out_dir is not None else render_dir(project, env)
+    documents = render_documents(project, env, model, validated=target)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VwtError(f"cannot create {target}: {exc.strerror}", "choose another --out folder") from None
+    paths: list[Path] = []
+    for name, (definition, policy) in sorted(documents.items()):
+        for suffix, text in ((".asl.json", definition), (".policy.json", policy)):
+            path = target / f"{name}{suffix}"
+            if not path.exists() or path.read_text() != text:
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text(text)
+                tmp.replace(path)
+            paths.append(path)
+    return paths
+
+
+def artifacts(project: Project, env: Environment) -> dict[str, Any]:
+    """Extra tfvars for `Deployment.artifacts()`: every model's rendered definition and policy."""
+    paths = render(project, env)
+    machines: dict[str, dict[str, str]] = {}
+    for path in paths:
+        name, _, kind = path.name.partition(".")
+        key = "definition_path" if kind == "asl.json" else "policy_path"
+        machines.setdefault(name, {})[key] = str(path.resolve())
+    return {"state_machines": machines}

@@ -1,0 +1,468 @@
+"""The configuration's schema: environment settings and the model catalogue as typed, immutable objects,
+with their defaults, their checks and the names derived from them (`Environment`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vwt_deploy.config.schedule import check_schedule_expression
+from vwt_deploy.contract import IMAGE_CONTEXT
+from vwt_deploy.errors import ConfigError
+from vwt_model.spec import ALGORITHMS, METRICS, params_for
+
+ENVIRONMENTS = ("local", "dev", "staging", "prod")
+REAL_ENVIRONMENTS = ("dev", "staging", "prod")
+
+_NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+_INSTANCE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def check_bucket_name(name: str) -> str:
+    """The S3 general purpose bucket naming rules; raise ValueError naming the rule broken."""
+    if not 3 <= len(name) <= 63:
+        raise ValueError(f"bucket name {name!r} is {len(name)} characters; S3 allows 3 to 63")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
+        raise ValueError(f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit")
+    if ".." in name or ".-" in name or "-." in name:
+        raise ValueError(f"bucket name {name!r} must not have two adjacent periods or a period next to a hyphen")
+    try:
+        ipaddress.IPv4Address(name)
+        raise ValueError(f"bucket name {name!r} must not look like an IP address")
+    except ipaddress.AddressValueError:
+        pass
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if name.startswith(prefix):
+            raise ValueError(f"bucket name {name!r} must not start with {prefix!r}")
+    for suffix in ("-s3alias", "--ol-s3", "--x-s3", ".mrap", "--table-s3"):
+        if name.endswith(suffix):
+            raise ValueError(f"bucket name {name!r} must not end with {suffix!r}")
+    return name
+
+
+# --------------------------------------------------------------------------- the model catalogue
+
+
+class Feature(Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="column name in the data and in API requests")
+    type: Literal["float", "int", "bool", "category"]
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str, ...] = ()
+    required: bool = True
+    default: float | int | bool | str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Feature":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"feature {self.name}: min {self.min} is greater than max {self.max}")
+        if self.type == "category" and not self.allowed:
+            raise ValueError(f"feature {self.name}: a category feature needs its allowed values")
+        if self.type != "category" and self.allowed:
+            raise ValueError(f"feature {self.name}: only category features take allowed values")
+        if not self.required and self.default is None:
+            raise ValueError(f"feature {self.name}: an optional feature needs a default")
+        return self
+
+
+class ParameterRange(Frozen):
+    type: Literal["integer", "continuous", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] = ()
+    scaling: Literal["Auto", "Linear", "Logarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _check(self) -> "ParameterRange":
+        if self.type == "categorical":
+            if not self.values:
+                raise ValueError("a categorical range needs values")
+        else:
+            if self.min is None or self.max is None:
+                raise ValueError(f"an {self.type} range needs min and max")
+            if self.min > self.max:
+                raise ValueError(f"range min {self.min:g} is greater than max {self.max:g}")
+        return self
+
+
+class Tuning(Frozen):
+    objective_metric: str
+    objective_type: Literal["Maximize", "Minimize"] | None = None
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
+    max_jobs: int = Field(10, ge=1, le=500)
+    max_parallel_jobs: int = Field(2, ge=1, le=100)
+    ranges: Mapping[str, ParameterRange] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Tuning":
+        if not self.ranges:
+            raise ValueError("tuning is enabled but has no ranges; give at least one hyperparameter range")
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
+        if self.strategy == "Grid" and any(r.type != "categorical" for r in self.ranges.values()):
+            raise ValueError("the Grid strategy searches categorical ranges only; use Bayesian or Random for integer and continuous ranges")
+        return self
+
+
+class Schedule(Frozen):
+    expression: str = Field(description="EventBridge rate() or cron() expression")
+    mode: Literal["train", "tune"] = "train"
+    enabled: bool = True
+
+    _expr = field_validator("expression")(lambda cls, v: check_schedule_expression(v))
+
+
+class Labeling(Frozen):
+    mode: Literal["none", "self_exclusion", "ground_truth"] = "none"
+    source_column: str | None = Field(None, description="self_exclusion: the column with the self-exclusion flag")
+    workteam_arn: str | None = Field(None, description="ground_truth: the private work team for human labeling")
+    automated_min_objects: int = Field(5000, ge=1, description="automated labeling at or above this many data points")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Labeling":
+        if self.mode == "self_exclusion" and not self.source_column:
+            raise ValueError("labeling mode self_exclusion needs source_column (the self-exclusion flag)")
+        if self.mode == "ground_truth" and not self.workteam_arn:
+            raise ValueError("labeling mode ground_truth needs a workteam_arn for human labeling of small datasets")
+        return self
+
+
+class Model(Frozen):
+    name: str = Field(pattern=_NAME, max_length=40)
+    description: str = ""
+    data_bucket: str
+    data_prefix: str = Field("", description="key prefix of this model's data in its data bucket")
+    task: Literal["classification", "regression", "unsupervised"]
+    label: str | None = None
+    features: tuple[Feature, ...]
+    algorithm: str
+    hyperparameters: Mapping[str, int | float | str] = Field(default_factory=dict)
+    metric: str | None = Field(None, description="validation metric the deployment gate compares")
+    tuning: Tuning | None = None
+    schedule: Schedule
+    labeling: Labeling = Labeling()
+
+    @model_validator(mode="after")
+    def _check(self) -> "Model":
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
+        tasks = ALGORITHMS[self.algorithm][0]
+        if self.task not in tasks:
+            raise ValueError(f"algorithm {self.algorithm} does not do {self.task}; it does {', '.join(tasks)}")
+        allowed = {k: p for k, p in params_for(self.algorithm).items() if k not in ("algorithm", "task", "label")}
+        for key, value in self.hyperparameters.items():
+            if key not in allowed:
+                raise ValueError(f"unknown hyperparameter {key!r} for {self.algorithm}; allowed: {', '.join(sorted(allowed))}")
+            if isinstance(value, str) and allowed[key].kind is not str:
+                raise ValueError(f"hyperparameter {key} must be a {allowed[key].kind.__name__}, got the string {value!r}")
+            allowed[key].parse(key, value)
+        names = [f.name for f in self.features]
+        if not names:
+            raise ValueError("a model needs at least one feature")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate feature names: {', '.join(dupes)}")
+        if self.task == "unsupervised":
+            if self.label:
+                raise ValueError("an unsupervised model has no label; remove label")
+        elif not self.label:
+            raise ValueError(f"a {self.task} model needs a label column")
+        elif self.label in names:
+            raise ValueError(f"label {self.label!r} is also a feature")
+        if self.metric is not None and self.metric not in METRICS[self.task]:
+            raise ValueError(f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}")
+        if self.tuning:
+            if self.tuning.objective_metric not in METRICS[self.task]:
+                raise ValueError(
+                    f"tuning objective {self.tuning.objective_metric!r} is not a metric the container logs for "
+                    f"{self.task}; allowed: {', '.join(METRICS[self.task])}"
+                )
+            wanted = "Maximize" if METRICS[self.task][self.tuning.objective_metric] else "Minimize"
+            if self.tuning.objective_type not in (None, wanted):
+                raise ValueError(
+                    f"tuning objective_type {self.tuning.objective_type} contradicts {self.tuning.objective_metric}, "
+                    f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; use {wanted} or leave it out"
+                )
+            for key, rng in self.tuning.ranges.items():
+                if key not in allowed:
+                    raise ValueError(f"tuning range for unknown hyperparameter {key!r}; allowed: {', '.join(sorted(allowed))}")
+                param = allowed[key]
+                if rng.type == "integer" and param.kind is not int:
+                    raise ValueError(f"tuning range {key}: {key} is not an integer hyperparameter")
+                if rng.type != "categorical":
+                    param.parse(key, rng.min if param.kind is float else int(rng.min or 0))
+                    param.parse(key, rng.max if param.kind is float else int(rng.max or 0))
+        if self.schedule.mode == "tune" and not self.tuning:
+            raise ValueError("the schedule's mode is tune but the model has no tuning section")
+        if self.labeling.mode != "none" and self.task == "unsupervised":
+            raise ValueError("an unsupervised model needs no labeling; set labeling.mode to none")
+        return self
+
+    @property
+    def gate_metric(self) -> str:
+        """The metric the deployment gate compares (the tuning objective, or the task's first)."""
+        if self.metric:
+            return self.metric
+        if self.tuning:
+            return self.tuning.objective_metric
+        return next(iter(METRICS[self.task]))
+
+    @property
+    def higher_is_better(self) -> bool:
+        return METRICS[self.task][self.gate_metric]
+
+    def training_hyperparameters(self) -> dict[str, str]:
+        """Hyperparameters as SageMaker passes them: every value a string."""
+        hp: dict[str, Any] = {"algorithm": self.algorithm, "task": self.task, **self.hyperparameters}
+        if self.label:
+            hp["label"] = self.label
+        return {k: str(v) for k, v in sorted(hp.items())}
+
+
+class DataBucket(Frozen):
+    description: str = ""
+
+
+class RiskGroup(Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z_]*$")
+    min_score: float = Field(ge=0, le=1, description="scores at or above this (and below the next group's) fall in this group")
+    level: str
+
+
+class Intervention(Frozen):
+    levels: tuple[str, ...] = Field(description="intervention levels, weakest first")
+    risk_groups: tuple[RiskGroup, ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> "Intervention":
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError("intervention levels must be unique")
+        groups = self.risk_groups
+        if not groups or groups[0].min_score != 0:
+            raise ValueError("the first risk group must start at min_score 0 so every score has a group")
+        last_rank = -1
+        for prev, group in zip((None, *groups), groups):
+            if group.level not in self.levels:
+                raise ValueError(f"risk group {group.name}: level {group.level!r} is not one of {', '.join(self.levels)}")
+            if prev is not None and group.min_score <= prev.min_score:
+                raise ValueError(f"risk groups must be in increasing min_score order; {group.name} follows {prev.name}")
+            rank = self.levels.index(group.level)
+            if rank < last_rank:
+                raise ValueError(
+                    f"risk group {group.name} (min_score {group.min_score:g}) gets {group.level!r}, weaker than a lower-risk "
+                    "group: a higher risk must never get a weaker restriction"
+                )
+            last_rank = rank
+        return self
+
+    def group_for(self, score: float) -> RiskGroup:
+        chosen = self.risk_groups[0]
+        for group in self.risk_groups:
+            if score >= group.min_score:
+                chosen = group
+        return chosen
+
+
+class Catalogue(Frozen):
+    data_buckets: Mapping[str, DataBucket]
+    models: tuple[Model, ...]
+    intervention: Intervention
+
+    @model_validator(mode="after")
+    def _check(self) -> "Catalogue":
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate model name: {', '.join(dupes)}; model names must be unique")
+        for key in self.data_buckets:
+            if not re.match(_NAME, key):
+                raise ValueError(f"data bucket key {key!r} must be lowercase words joined by '-'")
+        for model in self.models:
+            if model.data_bucket not in self.data_buckets:
+                raise ValueError(
+                    f"model {model.name} points at data bucket {model.data_bucket!r}, which does not exist; "
+                    f"data buckets: {', '.join(self.data_buckets)}"
+                )
+        return self
+
+    def model(self, name: str) -> Model:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(f"unknown model {name!r}", f"models are: {', '.join(m.name for m in self.models)}")
+
+
+# --------------------------------------------------------------------------- environments
+
+
+class ApiSettings(Frozen):
+    throttle_rate_limit: float = Field(50, gt=0, description="steady requests per second")
+    throttle_burst_limit: int = Field(100, gt=0)
+    quota_limit: int = Field(100000, gt=0)
+    quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    max_records: int = Field(1000, ge=1, le=10000, description="records per prediction request")
+    cors_allow_origins: tuple[str, ...] = ("*",)
+
+
+class EndpointSettings(Frozen):
+    instance_type: str = Field("ml.m5.large", pattern=_INSTANCE)
+    initial_instance_count: int = Field(1, ge=1)
+    min_capacity: int = Field(1, ge=1)
+    max_capacity: int = Field(2, ge=1)
+    target_invocations_per_instance: float = Field(1000, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "EndpointSettings":
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(f"min_capacity ({self.min_capacity}) exceeds max_capacity ({self.max_capacity})")
+        return self
+
+
+class TrainingSize(Frozen):
+    max_gb: float | None = Field(None, gt=0, description="up to this much training data; none for the last row")
+    instance_type: str = Field(pattern=_INSTANCE)
+    instance_count: int = Field(1, ge=1, le=100)
+    volume_gb: int = Field(30, ge=1, le=16384)
+
+
+class TrainingVpc(Frozen):
+    """Run training jobs and the models they make inside these private subnets (optional)."""
+
+    subnet_ids: tuple[str, ...] = Field(min_length=1, max_length=16)
+    security_group_ids: tuple[str, ...] = Field(min_length=1, max_length=5)
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        for sid in ids:
+            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", sid):
+                raise ValueError(f"{sid!r} is not a subnet id (subnet-0123456789abcdef0)")
+        return ids
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _groups(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        for gid in ids:
+            if not re.fullmatch(r"sg-[0-9a-f]{8,17}", gid):
+                hint = " (that is an ARN, not a security group id)" if gid.startswith("arn:") else ""
+                raise ValueError(f"{gid!r} is not a security group id (sg-0123456789abcdef0){hint}")
+        return ids
+
+
+class Training(Frozen):
+    vpc: TrainingVpc | None = Field(None, description="VPC for training jobs and models; none runs them without a VPC")
+    sizing: tuple[TrainingSize, ...] = (
+        TrainingSize(max_gb=1, instance_type="ml.m5.large"),
+        TrainingSize(max_gb=10, instance_type="ml.m5.2xlarge", volume_gb=50),
+        TrainingSize(instance_type="ml.m5.4xlarge", instance_count=2, volume_gb=200),
+    )
+    max_runtime_seconds: int = Field(3600, ge=60, le=28 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Training":
+        bounds = [s.max_gb for s in self.sizing]
+        if not bounds or bounds[-1] is not None or any(b is None for b in bounds[:-1]):
+            raise ValueError("training sizing: every row but the last needs max_gb, and the last none (it takes the rest)")
+        if bounds[:-1] != sorted(bounds[:-1]):
+            raise ValueError("training sizing rows must be in increasing max_gb order")
+        return self
+
+
+class Alarms(Frozen):
+    api_5xx_per_5min: int = Field(5, ge=1)
+    api_latency_p99_ms: int = Field(3000, ge=1)
+    lambda_errors_per_5min: int = Field(5, ge=1)
+    lambda_throttles_per_5min: int = Field(1, ge=1)
+    endpoint_errors_per_5min: int = Field(5, ge=1)
+    model_latency_p99_ms: int = Field(1000, ge=1)
+
+
+class StateBackend(Frozen):
+    bucket: str | None = Field(None, description="S3 bucket of the Terraform state; default <name_prefix>-tfstate")
+    key: str = "vwt-deploy/terraform.tfstate"
+    region: str | None = None
+
+
+class Environment(Frozen):
+    name: Literal["local", "dev", "staging", "prod"]
+    region: str = Field("eu-west-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    allowed_account_ids: tuple[str, ...] = ()
+    name_prefix: str = Field(pattern=r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
+    owner: str = "ml-platform"
+    tags: Mapping[str, str] = Field(default_factory=dict)
+    admin_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    api: ApiSettings = ApiSettings()
+    endpoints: EndpointSettings = EndpointSettings()
+    training: Training = Training()
+    alarms: Alarms = Alarms()
+    state: StateBackend = StateBackend()
+    log_retention_days: int = Field(90, ge=1)
+    catalogue: Catalogue
+
+    @field_validator("allowed_account_ids")
+    @classmethod
+    def _accounts(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        for account in ids:
+            if not re.fullmatch(r"\d{12}", str(account)):
+                raise ValueError(f"account id {account!r} must be 12 digits (quote it in YAML)")
+        return ids
+
+    @model_validator(mode="after")
+    def _check(self) -> "Environment":
+        if self.name in REAL_ENVIRONMENTS and not self.allowed_account_ids:
+            raise ValueError(
+                f"environment {self.name} deploys to AWS and needs allowed_account_ids: the 12-digit AWS "
+                "account ids it may touch (the tool refuses any other account)"
+            )
+        for name in self.bucket_names().values():
+            check_bucket_name(name)
+        for model in self.catalogue.models:
+            endpoint = self.endpoint_name(model.name)
+            if len(endpoint) > 63:
+                raise ValueError(f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; shorten name_prefix or the model name")
+        return self
+
+    # ---- derived names: the one place they are made
+    @property
+    def is_local(self) -> bool:
+        return self.name == "local"
+
+    def data_bucket_name(self, key: str) -> str:
+        return f"{self.name_prefix}-data-{key}"
+
+    def model_bucket_name(self, model: str) -> str:
+        return f"{self.name_prefix}-model-{model}"
+
+    def endpoint_name(self, model: str) -> str:
+        return f"{self.name_prefix}-{model}"
+
+    @property
+    def image_repository_name(self) -> str:
+        """The ECR repository of the training/serving image (Terraform's registry module creates it)."""
+        return f"{self.name_prefix}-{IMAGE_CONTEXT}"
+
+    @property
+    def log_bucket_name(self) -> str:
+        return f"{self.name_prefix}-access-logs"
+
+    @property
+    def state_bucket_name(self) -> str:
+        return self.state.bucket or f"{self.name_prefix}-tfstate"
+
+    def bucket_names(self) -> dict[str, str]:
+        names = {f"data:{k}": self.data_bucket_name(k) for k in self.catalogue.data_buckets}
+        names.update({f"model:{m.name}": self.model_bucket_name(m.name) for m in self.catalogue.models})
+        names["logs"] = self.log_bucket_name
+        names["state"] = self.state_bucket_name
+        return names
+
+    def all_tags(self) -> dict[str, str]:
+        return {"environment": self.name, "owner": self.owner, "managed-by": "vwt-deploy", **self.tags}

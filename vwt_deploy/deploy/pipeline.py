@@ -1,0 +1,257 @@
+"""The deployment pipeline: prepare (guard, variables, init) -> plan -> apply, for one environment.
+
+`plan` is the same pipeline as `up` with nothing applied. The target says where the Terraform goes
+(`vwt_deploy.deploy.targets`): AWS for dev/staging/prod (with the account guard), the local emulator for
+`local`. Read-only commands (`status`, and the outputs every operation reads) never build anything: they
+initialise Terraform's backend and read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from vwt_deploy.build import artifacts as build_artifacts
+from vwt_deploy.build.image import BuildResult, ImageBuilder
+from vwt_deploy.config import Environment
+from vwt_deploy.deploy.targets import Target, target_for
+from vwt_deploy.deploy.terraform import PlanSummary, Terraform, is_lock_error
+from vwt_deploy.deploy.tfvars import write_tfvars
+from vwt_deploy.errors import ConfigError, ProcessError, VwtError
+from vwt_deploy.process import Runner
+from vwt_deploy.project import Project
+
+
+@dataclass(frozen=True)
+class UpResult:
+    plan: PlanSummary
+    applied: bool
+    outputs: Mapping[str, Any]
+
+
+def not_deployed(env_name: str, why: str = "") -> ConfigError:
+    """Nothing runs without a deployment: exit 2, worded the same for every command."""
+    return ConfigError(f"{env_name} is not deployed{why}", f"deploy it with `vwt-deploy up --env {env_name}`")
+
+
+class Deployment:
+    """One environment of one project. Holds no global state; tests build it with a fake runner and target."""
+
+    def __init__(self, project: Project, env: Environment, runner: Runner | None = None,
+                 target: Target | None = None, echo: Callable[[str], None] = print):
+        self.project = project
+        self.env = env
+        self.runner = runner or Runner()
+        self._target = target
+        self.echo = echo
+        self.work = project.env_dir(env.name)
+
+    @cached_property
+    def target(self) -> Target:
+        return self._target if self._target is not None else target_for(self.project, self.env, self.runner)
+
+    @cached_property
+    def terraform(self) -> Terraform:
+        env = {**self.project.terraform_env(), **self.target.terraform_env()}
+        return Terraform(self.project.terraform_root, self.work / "tfdata", self.runner, env)
+
+    @property
+    def var_file(self) -> Path:
+        return self.work / "terraform.tfvars.json"
+
+    @property
+    def _outputs_cache(self) -> Path:
+        return self.work / "outputs.json"
+
+    # ---- building
+    def image_builder(self) -> ImageBuilder:
+        return ImageBuilder(self.project, self.env, self.target.ensure_ready, self.runner, echo=self.echo)
+
+    def build_image(self) -> BuildResult:
+        """Build and push the image where the target runs it (`vwt-deploy build`, and `up`)."""
+        return self.target.publish_image(self.image_builder())
+
+    def artifacts(self, build_image: bool = False) -> dict[str, Any]:
+        """What the tool builds before Terraform runs, as the variables that name it (`vwt_deploy.build`).
+        The image is tagged with its content hash; it is built and pushed only by `up` (`build_image`)."""
+        builder = self.image_builder()
+        tag = self.target.publish_image(builder).tag if build_image else builder.tag
+        return build_artifacts(self.project, self.env, tag)
+
+    # ---- terraform
+    def _init_fingerprint(self, backend: Mapping[str, Any]) -> str:
+        digest = hashlib.sha256(json.dumps(backend, sort_keys=True, default=str).encode())
+        for path in sorted(self.project.terraform_root.rglob("*.tf")):
+            if ".terraform" not in path.parts:
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def init(self) -> None:
+        """Guard, and init Terraform's backend (again only when the backend or configuration changed)."""
+        self.target.ensure_ready()
+        backend = self.target.backend_config()
+        stamp = self.work / "init.sha256"
+        fingerprint = self._init_fingerprint(backend)
+        if not (stamp.exists() and stamp.read_text() == fingerprint and (self.work / "tfdata").is_dir()):
+            self.terraform.init(backend)
+            stamp.write_text(fingerprint)
+
+    def prepare(self, build_image: bool = False, extra_vars: Mapping[str, Any] | None = None) -> None:
+        """Guard, build, write the variables, and init."""
+        self.target.ensure_ready()
+        write_tfvars(self.env, self.var_file, {**self.artifacts(build_image), **(extra_vars or {})})
+        self.init()
+
+    def plan(self, destroy: bool = False, build_image: bool = False, targets: tuple[str, ...] = (),
+             extra_vars: Mapping[str, Any] | None = None) -> PlanSummary:
+        self.prepare(build_image, extra_vars)
+        planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
+        try:
+            return self.terraform.plan(self.var_file, planfile, destroy=destroy, targets=targets)
+        except ProcessError as exc:
+            raise self._translate(exc) from None
+
+    def apply(self, plan: PlanSummary) -> None:
+        assert plan.path is not None
+        try:
+            self.terraform.apply(plan.path)
+        except ProcessError as exc:
+            raise self._translate(exc) from None
+        finally:
+            plan.discard()
+
+    def _confirmed_apply(self, plan: PlanSummary, confirm: Callable[[PlanSummary], bool]) -> bool:
+        """Apply a plan the user confirmed; False (nothing applied) when it has no changes."""
+        if not plan.has_changes:
+            plan.discard()
+            return False
+        if not confirm(plan):
+            plan.discard()
+            raise VwtError("not applied: the plan was not confirmed", "run again and answer yes, or pass --yes")
+        self.apply(plan)
+        return True
+
+    def ensure_registry(self, confirm: Callable[[PlanSummary], bool]) -> None:
+        """The image is pushed before the framework is applied, so its ECR repository must exist first.
+        On a first `up` of such a target that is one targeted apply of the registry module."""
+        if not self.target.publishes_image:
+            return
+        self.target.ensure_ready()
+        if self.image_builder().repository_exists():
+            return
+        self.echo(f"first deployment of {self.env.name}: creating the image registry before building the image")
+        self._confirmed_apply(self.plan(targets=("module.registry",)), confirm)
+
+    # ---- the commands
+    def up(self, confirm: Callable[[PlanSummary], bool]) -> UpResult:
+        self.ensure_registry(confirm)
+        plan = self.plan(build_image=True)
+        if not self._confirmed_apply(plan, confirm):
+            return UpResult(plan, False, self.outputs())
+        self.target.on_applied(destroyed=False)
+        return UpResult(plan, True, self.outputs(refresh=True))
+
+    def _guard_data(self, destroy_data: bool) -> dict[str, Any]:
+        """Targets that guard data: refuse while data or model buckets hold objects (unless destroy_data), and
+        return the variables that lift the destroy guard (terraform/modules/storage)."""
+        if not self.target.guards_data:
+            return {}
+        from vwt_deploy.deploy.cleanup import non_empty_buckets
+        from vwt_deploy.deploy.dataguard import DESTROY_DATA_VARS
+
+        self.target.ensure_ready()
+        full = non_empty_buckets(self.env, self.target.client("s3"))
+        if full and not destroy_data:
+            listed = ", ".join(f"{name} ({n}{'+' if n >= 1000 else ''} objects)" for name, n in sorted(full.items()))
+            raise VwtError(
+                f"refusing to destroy {self.env.name}: its data and model buckets hold objects: {listed}",
+                f"nothing was destroyed; to delete them with everything in them run "
+                f"`vwt-deploy down --env {self.env.name} --destroy-data`",
+            )
+        return dict(DESTROY_DATA_VARS)
+
+    def down(self, confirm: Callable[[PlanSummary], bool], destroy_data: bool = False,
+             keep_running: bool = False) -> PlanSummary:
+        """Destroy the environment, then what retraining created at run time. Where the target guards data,
+        `down` refuses while a data or model bucket holds objects unless destroy_data; otherwise it lifts the
+        guard (an in-place apply) right before the destroy it confirmed."""
+        from vwt_deploy.deploy.cleanup import remove_runtime_leftovers
+
+        extra = self._guard_data(destroy_data)
+        plan = self.plan(destroy=True, extra_vars=extra)
+        if plan.has_changes:
+            if not confirm(plan):
+                plan.discard()
+                self.prepare()  # the variables as they were: nothing lifted
+                raise VwtError("nothing destroyed: not confirmed", "run again and confirm, or pass --yes")
+            if extra:
+                plan.discard()
+                lift = self.plan(extra_vars=extra)
+                if lift.has_changes:
+                    self.apply(lift)
+                else:
+                    lift.discard()
+                plan = self.plan(destroy=True, extra_vars=extra)
+            self.apply(plan)
+        else:
+            plan.discard()
+        leftovers = remove_runtime_leftovers(self.env, self.target.client("sagemaker"))
+        if any(leftovers.values()):
+            self.echo(f"removed what retraining created: {len(leftovers['models'])} models, "
+                      f"{len(leftovers['endpoint_configs'])} endpoint configurations")
+        self._outputs_cache.unlink(missing_ok=True)
+        self.target.on_applied(destroyed=True, keep_running=keep_running)
+        return plan
+
+    # ---- reading what is deployed (never builds)
+    def outputs(self, refresh: bool = False) -> dict[str, Any]:
+        """Terraform's outputs: as of the last `up` (cached), or read from the state."""
+        if not refresh and self._outputs_cache.exists():
+            return json.loads(self._outputs_cache.read_text())
+        self.init()
+        try:
+            outputs = self.terraform.output()
+        except ProcessError as exc:
+            raise self._translate(exc) from None
+        self._outputs_cache.write_text(json.dumps(outputs, sort_keys=True, default=str))
+        return outputs
+
+    def require_deployed(self) -> Target:
+        """The target of a deployed environment, checked: the account guard on AWS; an emulator that runs the
+        deployment `up` made (a stopped one is refused, not started: it would be empty)."""
+        if not self.target.available():
+            raise not_deployed(self.env.name, ": the local emulator is not running")
+        self.target.ensure_ready()
+        if self.target.state_lost():
+            raise not_deployed(self.env.name, ": the emulator restarted since the last `up`, and what was deployed "
+                                              "is gone")
+        return self.target
+
+    def deployed_outputs(self) -> dict[str, Any]:
+        """The outputs of a deployed environment; ConfigError (exit 2) when nothing is deployed."""
+        self.require_deployed()
+        outputs = self.outputs()
+        if not outputs.get("state_machine_arns"):
+            raise not_deployed(self.env.name)
+        return outputs
+
+    def status(self) -> dict[str, Any]:
+        """What is deployed. Never starts or builds anything: a stopped emulator is reported, not started."""
+        out: dict[str, Any] = {"environment": self.env.name}
+        if self.target.available():
+            out["outputs"] = self.outputs(refresh=True)
+        out.update(self.target.describe(out.get("outputs")))
+        return out
+
+    def _translate(self, exc: ProcessError) -> VwtError:
+        if is_lock_error(exc):
+            return VwtError(
+                f"the Terraform state of {self.env.name} is locked: another `vwt-deploy up/down` (or terraform) "
+                "is running on it",
+                "wait for it to finish and run the command again; nothing was changed by this run",
+            )
+        return exc

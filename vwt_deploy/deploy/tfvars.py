@@ -1,0 +1,60 @@
+"""The Terraform input variables of one environment, derived from its typed configuration.
+
+This is the one place Python hands values to Terraform: names are made here
+(and validated by the configuration), never re-derived in HCL.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from vwt_deploy.config import Environment
+
+
+def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every variable of the root configuration. `artifacts` adds what the tool built (packages, definitions, image)."""
+    cat = env.catalogue
+    return {
+        "environment": env.name,
+        "region": env.region,
+        "allowed_account_ids": list(env.allowed_account_ids),
+        "name_prefix": env.name_prefix,
+        "tags": env.all_tags(),
+        "admin_email": env.admin_email,
+        "log_retention_days": env.log_retention_days,
+        "log_bucket_name": env.log_bucket_name,
+        "image_repository_name": env.image_repository_name,
+        "data_buckets": {key: env.data_bucket_name(key) for key in cat.data_buckets},
+        "models": {
+            m.name: {
+                "task": m.task,
+                "data_bucket": m.data_bucket,
+                "data_bucket_name": env.data_bucket_name(m.data_bucket),
+                "data_prefix": m.data_prefix,
+                "model_bucket_name": env.model_bucket_name(m.name),
+                "endpoint_name": env.endpoint_name(m.name),
+                "schedule_expression": m.schedule.expression,
+                "schedule_mode": m.schedule.mode,
+                "schedule_enabled": m.schedule.enabled,
+            }
+            for m in cat.models
+        },
+        "api": env.api.model_dump(mode="json"),
+        "endpoints": env.endpoints.model_dump(mode="json"),
+        "alarms": env.alarms.model_dump(mode="json"),
+        # the size function's table (pipeline.size) and the training time limit
+        "training": env.training.model_dump(mode="json"),
+        **(artifacts or {}),
+    }
+
+
+def write_tfvars(env: Environment, path: Path, artifacts: Mapping[str, Any] | None = None) -> Path:
+    """Write the variables as JSON (sorted, so an unchanged configuration writes the same bytes)."""
+    text = json.dumps(tfvars(env, artifacts), indent=2, sort_keys=True) + "\n"
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path

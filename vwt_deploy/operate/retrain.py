@@ -1,0 +1,150 @@
+"""`vwt-deploy retrain`: start a model's retraining pipeline (its state machine) and follow it.
+
+The state machine's ARN comes from the deployment's Terraform outputs (`state_machine_arns`); the
+execution input is what the pipeline's CheckInput expects, {"model": M, "mode": "train"|"tune"}. It is
+plain Step Functions through the deployment target's client, so it works for the local emulator and AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from vwt_deploy.deploy.pipeline import Deployment, not_deployed
+from vwt_deploy.errors import ConfigError, VwtError
+
+#: seconds between two looks at a followed execution
+FOLLOW_SECONDS = 1.0
+
+
+@dataclass
+class Outcome:
+    """How an execution ended, as the user reads it."""
+    execution_arn: str
+    status: str  # SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+    output: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def deployed(self) -> bool:
+        return self.status == "SUCCEEDED" and self.gate.get("decision") == "deploy"
+
+    @property
+    def kept(self) -> bool:
+        """The gate refused the new model: production was kept (a success, not a failure)."""
+        return self.status == "SUCCEEDED" and self.gate.get("decision") == "keep"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def gate(self) -> dict[str, Any]:
+        return self.output.get("gate") or {}
+
+    @property
+    def training_job(self) -> str | None:
+        training = self.output.get("training") or {}
+        return training.get("job_name") or training.get("TrainingJobName")
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"execution_arn": self.execution_arn, "status": self.status}
+        if self.ok:
+            out.update(result="deployed" if self.deployed else "kept" if self.kept else "succeeded",
+                       training_job=self.training_job, gate=self.gate, model_name=self.output.get("job_name"))
+        else:
+            out.update(error=self.error, cause=self.cause)
+        return out
+
+    def lines(self) -> list[str]:
+        gate = self.gate
+        metric = f"{gate.get('metric')} = {gate.get('new_value')}"
+        if gate.get("production_value") is not None:
+            metric += f" (production: {gate.get('production_value')})"
+        if self.deployed:
+            return [f"deployed: training job {self.training_job}, model {self.output.get('job_name')}",
+                    f"  {metric}", f"  gate: {gate.get('reason')}"]
+        if self.kept:
+            return [f"production model kept: the new model was not deployed (training job {self.training_job})",
+                    f"  {metric}", f"  gate: {gate.get('reason')}"]
+        if self.ok:
+            return ["succeeded"]
+        return [f"{self.status.lower().replace('_', ' ')}: {self.error or 'no error given'}",
+                f"  cause: {self.cause or 'no cause given'}"]
+
+
+class Retrain:
+    """Start and follow retraining executions of one deployed environment."""
+
+    def __init__(self, deployment: Deployment, sfn_client: Any | None = None):
+        self.deployment = deployment
+        self.env = deployment.env
+        self._sfn = sfn_client
+
+    @property
+    def sfn(self):
+        if self._sfn is None:
+            self._sfn = self.deployment.target.client("stepfunctions")
+        return self._sfn
+
+    def state_machine(self, model: str, tune: bool) -> str:
+        """The model's state machine ARN; checks the model and the mode before anything runs."""
+        spec = self.env.catalogue.model(model)  # ConfigError naming the known models
+        if tune and spec.tuning is None:
+            raise ConfigError(f"model {model} has no tuning section, so it cannot be tuned",
+                              f"retrain it without --tune, or add a tuning section to its catalogue entry")
+        outputs = self.deployment.deployed_outputs()
+        if model in (outputs.get("placeholder_state_machines") or []):
+            raise VwtError(f"the state machine of {model} in {self.env.name} is still the placeholder",
+                           f"run `vwt-deploy up --env {self.env.name}` to deploy its rendered pipeline")
+        arn = outputs["state_machine_arns"].get(model)
+        if not arn:
+            raise not_deployed(self.env.name, f" with model {model}")  # a catalogue newer than the deployment
+        return arn
+
+    def start(self, model: str, tune: bool = False) -> str:
+        """Start one execution; return its ARN."""
+        arn = self.state_machine(model, tune)
+        payload = {"model": model, "mode": "tune" if tune else "train"}
+        return self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+
+    def states(self, execution_arn: str, poll: float = FOLLOW_SECONDS) -> Iterator[str]:
+        """The name of each state as the execution enters it, until it ends."""
+        seen = 0
+        while True:
+            running = self.sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+            events = list(self._history(execution_arn))
+            for event in events[seen:]:
+                details = event.get("stateEnteredEventDetails")
+                if details:
+                    yield details["name"]
+            seen = len(events)
+            if not running:
+                return
+            time.sleep(poll)
+
+    def _history(self, execution_arn: str) -> Iterator[dict]:
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            yield from page["events"]
+            if not page.get("nextToken"):
+                return
+            kwargs["nextToken"] = page["nextToken"]
+
+    def outcome(self, execution_arn: str) -> Outcome:
+        described = self.sfn.describe_execution(executionArn=execution_arn)
+        status = described["status"]
+        if status == "RUNNING":
+            raise VwtError(f"execution {execution_arn} is still running", "follow it with --wait")
+        output = json.loads(described.get("output") or "{}") if status == "SUCCEEDED" else {}
+        return Outcome(execution_arn, status, output, described.get("error"), described.get("cause"))
+
+    def follow(self, execution_arn: str, on_state: Callable[[str], None], poll: float = FOLLOW_SECONDS) -> Outcome:
+        """Report each state as it is entered; return how the execution ended."""
+        for name in self.states(execution_arn, poll):
+            on_state(name)
+        return self.outcome(execution_arn)
