@@ -52,6 +52,7 @@ from vwt_deploy.emulator.iam.matching import (
 from vwt_deploy.emulator.iam.principals import (
     Principal,
     PrincipalMatch,
+    not_principal_exempts,
     principal_match,
 )
 
@@ -205,7 +206,7 @@ def _principal_applies(statement: Mapping[str, Any], principal: Principal) -> Pr
     if "Principal" in statement:
         return principal_match(statement["Principal"], principal)
     if "NotPrincipal" in statement:
-        return None if principal_match(statement["NotPrincipal"], principal) else PrincipalMatch.DIRECT
+        return None if not_principal_exempts(statement["NotPrincipal"], principal) else PrincipalMatch.DIRECT
     raise PolicyError("a resource-based policy statement needs Principal or NotPrincipal")
 
 

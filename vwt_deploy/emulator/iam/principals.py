@@ -20,10 +20,14 @@ Sources (IAM User Guide, "AWS JSON policy elements: Principal" and "...: NotPrin
 * `{"Service": "sns.amazonaws.com"}` names a service principal (a service calling
   on a resource owner's behalf); it is compared case insensitively.
 * `Federated` and `CanonicalUser` principals are not modelled: they never match.
-* NotPrincipal: the statement applies to every principal *not* matched. The doc
-  warns AWS may check the account, then the role, then the session; here a
-  NotPrincipal entry excludes a principal when it matches it directly or through
-  its account (the doc's recommended form lists both).
+* NotPrincipal: the statement applies to every principal *not* named. The doc:
+  "If an assumed-role user ... is being evaluated, AWS might validate the account
+  first, then the role, and then the assumed-role user"; its examples list the
+  session ARN, the role ARN and the account, and warn that leaving out the role or
+  the account "might" deny them. Here (the strict reading) a principal is exempt
+  only when every link of its chain is listed: account, role and session for a
+  role session; account and user for a user; the account for the root user; the
+  service name for a service.
 """
 
 from __future__ import annotations
@@ -137,3 +141,44 @@ def principal_match(element: object, principal: Principal) -> PrincipalMatch | N
                 return found
             best = best or found
     return best
+
+
+def _chain(principal: Principal) -> list[str]:
+    """The identities NotPrincipal must list to exempt `principal` (see the module docstring)."""
+    if principal.is_service:
+        return [principal.arn.lower()]
+    chain = [f"account:{principal.account}"]
+    if principal.kind == "assumed-role":
+        chain.append(f"role:{principal.role_name}")
+    if principal.kind != "root":
+        chain.append(principal.arn)
+    return chain
+
+
+def _listed_identities(element: Mapping[str, object], principal: Principal) -> set[str]:
+    """What a NotPrincipal element names, in the terms of `_chain`."""
+    listed: set[str] = set()
+    for entry in _values(element.get("Service", [])):
+        listed.add(entry.lower())
+    for entry in _values(element.get("AWS", [])):
+        root = _ROOT.match(entry)
+        if _ACCOUNT_ID.match(entry) or root:
+            listed.add(f"account:{root.group(1) if root else entry}")
+            continue
+        named = Principal.parse(entry)
+        if named.kind == "role" and named.account == principal.account:
+            listed.add(f"role:{named.role_name}")
+        listed.add(entry)
+    return listed
+
+
+def not_principal_exempts(element: object, principal: Principal) -> bool:
+    """Whether a `NotPrincipal` element exempts `principal` (the statement then does not apply to it)."""
+    if element == "*":
+        return True
+    if not isinstance(element, Mapping):
+        return False
+    if "*" in _values(element.get("AWS", [])):
+        return True
+    listed = _listed_identities(element, principal)
+    return all(link in listed for link in _chain(principal))
