@@ -52,23 +52,20 @@ def glob_regex(pattern: str, *, segment: bool = False) -> str:
     "each of the six colon-delimited components ... is checked separately").
     """
     any_run, any_one = ("[^:]*", "[^:]") if segment else (".*", ".")
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(any_run)
-        elif ch == "?":
-            out.append(any_one)
-        elif ch == _LITERAL_STAR:
-            out.append(re.escape("*"))
-        elif ch == _LITERAL_QMARK:
-            out.append(re.escape("?"))
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
+    # re.escape writes every * and ? as \* and \?, so these replacements touch only the wildcards
+    regex = re.escape(pattern).replace(r"\*", any_run).replace(r"\?", any_one)
+    return regex.replace(_LITERAL_STAR, r"\*").replace(_LITERAL_QMARK, r"\?")
+
+
+def _has_wildcard(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
 
 
 def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """Whether `value` matches the IAM wildcard `pattern` as a whole (`*`, `?`)."""
+    if not _has_wildcard(pattern):
+        literal = restore_literals(pattern)
+        return literal.casefold() == value.casefold() if ignore_case else literal == value
     flags = re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL
     return re.fullmatch(glob_regex(pattern), value, flags) is not None
 
@@ -92,13 +89,17 @@ def arn_matches(pattern: str, arn: str) -> bool:
     """
     if pattern == "*":
         return True
+    if not _has_wildcard(pattern):
+        return restore_literals(pattern) == arn
     pattern_parts = pattern.split(":", 5)
     arn_parts = arn.split(":", 5)
     if len(pattern_parts) != 6 or len(arn_parts) != 6:
         return pattern == arn
     for index, (want, have) in enumerate(zip(pattern_parts, arn_parts)):
-        flags = re.DOTALL
-        if re.fullmatch(glob_regex(want, segment=index < 5), have, flags) is None:
+        if not _has_wildcard(want):
+            if restore_literals(want) != have:
+                return False
+        elif re.fullmatch(glob_regex(want, segment=index < 5), have, re.DOTALL) is None:
             return False
     return True
 

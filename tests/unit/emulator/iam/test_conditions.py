@@ -217,3 +217,9 @@ def test_deny_with_negated_operator_and_missing_key_denies():
     assert not evaluate(Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k", {}), policies).allowed
     context = {"aws:RequestedRegion": "eu-west-1"}
     assert evaluate(Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k", context), policies).allowed
+
+
+def test_unqualified_operator_on_a_multivalued_key_matches_any_value():
+    # not documented by AWS (its policy checker warns against it); this library's chosen behaviour
+    assert holds({"StringEquals": {"aws:TagKeys": "a"}}, {"aws:TagKeys": ["a", "z"]})
+    assert not holds({"StringNotEquals": {"aws:TagKeys": "a"}}, {"aws:TagKeys": ["a", "z"]})

@@ -103,6 +103,8 @@ def test_action_wildcards_and_case(pattern, action, allowed):
         (f"arn:aws:sns:*:{ACCOUNT}:alerts", TOPIC, True),
         ("arn:aws:sns:*:alerts", TOPIC, False),  # a wildcard stays within its segment
         ("*", TOPIC, True),
+        ("arn:aws:s3:::b/a+b(c)\\*", "arn:aws:s3:::b/a+b(c)\\d", True),  # regex characters are literal
+        ("arn:aws:s3:::b/a.c", "arn:aws:s3:::b/abc", False),
     ],
 )
 def test_resource_wildcards(pattern, resource, allowed):
