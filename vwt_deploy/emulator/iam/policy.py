@@ -359,7 +359,8 @@ def evaluate(
     `Policy` or plain documents) and the resource's policy (bucket, key, topic, queue or function policy).
 
     Explicit deny first, then the allow rules in the module docstring. Raises PolicyError for a document IAM
-    would reject (unknown condition operator, Principal in an identity-based policy, no Action, ...).
+    would reject (unknown condition operator, Principal in an identity-based policy, no Action, ...) when the
+    evaluation reaches the faulty part: documents are checked as they are evaluated, not validated up front.
     """
     principal = Principal.parse(request.principal_arn)
     run = _Evaluation(request, principal, request.action, _default_context(request, principal))

@@ -134,7 +134,8 @@ def principal_match(element: object, principal: Principal) -> PrincipalMatch | N
             if kind == "AWS":
                 found = _aws_entry_match(entry, principal)
             elif kind == "Service":
-                found = PrincipalMatch.DIRECT if principal.is_service and entry.lower() == principal.arn.lower() else None
+                named = principal.is_service and entry.lower() == principal.arn.lower()
+                found = PrincipalMatch.DIRECT if named else None
             else:
                 found = None  # Federated, CanonicalUser: not modelled
             if found is PrincipalMatch.DIRECT:

@@ -206,7 +206,8 @@ def test_unknown_operators_are_rejected(operator):
 
 def test_condition_decides_an_allow_end_to_end():
     policy = doc(allow(Condition={"Bool": {"aws:SecureTransport": "true"}}))
-    assert evaluate(Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k", {"aws:SecureTransport": True}), [policy]).allowed
+    secure = Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k", {"aws:SecureTransport": True})
+    assert evaluate(secure, [policy]).allowed
     assert not evaluate(Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k", {}), [policy]).allowed
 
 
