@@ -20,8 +20,10 @@ def main(argv: list[str] | None = None) -> dict:
         subprocess.run([exe, "--help"], check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - started)
     median_ms = statistics.median(times) * 1000
-    print(f"vwt-deploy --help start-up, median of {RUNS}: {median_ms:.0f} ms (goal < 300 ms: "
-          f"{'met' if median_ms < 300 else 'MISSED'})")
+    print(
+        f"vwt-deploy --help start-up, median of {RUNS}: {median_ms:.0f} ms (goal < 300 ms: "
+        f"{'met' if median_ms < 300 else 'MISSED'})"
+    )
     return {"help_startup_ms": round(median_ms, 1), "goal_ms": 300, "met": median_ms < 300}
 
 

@@ -35,7 +35,7 @@ MAX_DEPTH = 12  # bounds the 200k-row fit on a small machine; the catalogue's mo
 FEATURES = 30
 SEED = 0
 
-PEER_APP = textwrap.dedent('''
+PEER_APP = textwrap.dedent("""
     # The shape of AWS's scikit-learn bring-your-own example (predictor.py): Flask, pickle, pandas, predict.
     import io, os, pickle
     import flask
@@ -58,9 +58,9 @@ PEER_APP = textwrap.dedent('''
         out = io.StringIO()
         pd.DataFrame({"results": predictions}).to_csv(out, header=False, index=False)
         return flask.Response(response=out.getvalue(), status=200, mimetype="text/csv")
-''')
+""")
 
-CLIENT = textwrap.dedent('''
+CLIENT = textwrap.dedent("""
     import http.client, sys, time
     port, seconds, start_at, body = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.stdin.read()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -82,7 +82,7 @@ CLIENT = textwrap.dedent('''
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     print(ok, errors)
-''')
+""")
 
 
 def log(message: str) -> None:
@@ -92,8 +92,9 @@ def log(message: str) -> None:
 def make_data(rows: int, seed: int = SEED):
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=rows, n_features=FEATURES, n_informative=12, n_redundant=6,
-                               flip_y=0.05, random_state=seed)
+    X, y = make_classification(
+        n_samples=rows, n_features=FEATURES, n_informative=12, n_redundant=6, flip_y=0.05, random_state=seed
+    )
     return X.astype(np.float32), y
 
 
@@ -110,17 +111,27 @@ def write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> None:
 def ml_root(base: Path, X, y) -> Path:
     write_csv(base / "input" / "data" / "train" / "data.csv", X, y)
     (base / "input" / "config").mkdir(parents=True, exist_ok=True)
-    (base / "input" / "config" / "hyperparameters.json").write_text(json.dumps({
-        "algorithm": "random_forest", "task": "classification", "label": "label",
-        "no_trees": str(TREES), "max_depth": str(MAX_DEPTH), "random_state": str(SEED)}))
+    (base / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps(
+            {
+                "algorithm": "random_forest",
+                "task": "classification",
+                "label": "label",
+                "no_trees": str(TREES),
+                "max_depth": str(MAX_DEPTH),
+                "random_state": str(SEED),
+            }
+        )
+    )
     return base
 
 
 def run_measured(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Run a process to completion; return its wall time (s), its peak RSS (MB) and its output."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+    )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
@@ -148,8 +159,9 @@ def rss_mb(pid: int) -> float:
 class Server:
     def __init__(self, argv: list[str], pattern: str, env: dict | None = None, cwd: str | None = None):
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd,
-                                     env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, **(env or {})}
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             found = re.search(pattern, Path(self.log.name).read_text())
@@ -218,8 +230,15 @@ def inprocess_ms(fn, count: int, warmup: int = 3) -> float:
 
 def throughput(port: int, body: str, clients: int, seconds: float) -> dict:
     start_at = time.time() + 1.5
-    procs = [subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(seconds), str(start_at)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(clients)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLIENT, str(port), str(seconds), str(start_at)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(clients)
+    ]
     for proc in procs:
         proc.stdin.write(body)
         proc.stdin.close()
@@ -257,11 +276,39 @@ def bench_serving(work: Path, quick: bool) -> dict:
     one = csv_rows(X_val[:1])
     batch = csv_rows(X_val[:1000])
     workers = os.cpu_count() or 1
-    ours = Server([sys.executable, "-m", "vwt_model", "serve", "--host", "127.0.0.1", "--port", "0",
-                   "--model-dir", str(root / "model")], r"listening on 127\.0\.0\.1:(\d+)")
-    peer = Server([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
-                   "--bind", "127.0.0.1:0", "--chdir", str(work / "peer"), "peer_app:app"],
-                  r"Listening at: http://127\.0\.0\.1:(\d+)", env={"PEER_MODEL": str(work / "peer" / "model.pkl")})
+    ours = Server(
+        [
+            sys.executable,
+            "-m",
+            "vwt_model",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--model-dir",
+            str(root / "model"),
+        ],
+        r"listening on 127\.0\.0\.1:(\d+)",
+    )
+    peer = Server(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            "127.0.0.1:0",
+            "--chdir",
+            str(work / "peer"),
+            "peer_app:app",
+        ],
+        r"Listening at: http://127\.0\.0\.1:(\d+)",
+        env={"PEER_MODEL": str(work / "peer" / "model.pkl")},
+    )
     try:
         n_ours, n_peer = (500, 100) if quick else (3000, 400)
         log("single-record latency")
@@ -280,8 +327,9 @@ def bench_serving(work: Path, quick: bool) -> dict:
         onnx_batch = inprocess_ms(lambda: session.run(["probabilities"], {name: Xb}), 10 if quick else 40)
         options_all = ort.SessionOptions()
         options_all.intra_op_num_threads = workers  # the same model with every core on the one batch
-        session_all = ort.InferenceSession(str(root / "model" / "model.onnx"), options_all,
-                                           providers=["CPUExecutionProvider"])
+        session_all = ort.InferenceSession(
+            str(root / "model" / "model.onnx"), options_all, providers=["CPUExecutionProvider"]
+        )
         onnx_batch_all = inprocess_ms(lambda: session_all.run(["probabilities"], {name: Xb}), 10 if quick else 40)
         sklearn_batch = inprocess_ms(lambda: peer_model.predict(Xb), 5 if quick else 15)
         onnx_one = inprocess_ms(lambda: session.run(["probabilities"], {name: X_val[:1]}), 200)
@@ -295,29 +343,42 @@ def bench_serving(work: Path, quick: bool) -> dict:
         ours.stop()
         peer.stop()
     return {
-        "serving_model": {"rows": rows, "trees": TREES, "max_depth": MAX_DEPTH, "features": FEATURES,
-                          "onnx_mb": round((root / "model" / "model.onnx").stat().st_size / 1e6, 2)},
+        "serving_model": {
+            "rows": rows,
+            "trees": TREES,
+            "max_depth": MAX_DEPTH,
+            "features": FEATURES,
+            "onnx_mb": round((root / "model" / "model.onnx").stat().st_size / 1e6, 2),
+        },
         "single_record_ms": {
-            "ours_p50": p(ours_one, 50), "ours_p99": p(ours_one, 99),
-            "peer_p50": p(peer_one, 50), "peer_p99": p(peer_one, 99),
+            "ours_p50": p(ours_one, 50),
+            "ours_p99": p(ours_one, 99),
+            "peer_p50": p(peer_one, 50),
+            "peer_p99": p(peer_one, 99),
             "speedup_p50": p(peer_one, 50) / p(ours_one, 50),
-            "onnx_inprocess": onnx_one, "sklearn_predict_proba_inprocess": sklearn_one,
+            "onnx_inprocess": onnx_one,
+            "sklearn_predict_proba_inprocess": sklearn_one,
         },
         "batch_1000_ms": {
-            "ours_http_p50": p(ours_batch, 50), "onnx_inprocess_p50": onnx_batch,
+            "ours_http_p50": p(ours_batch, 50),
+            "onnx_inprocess_p50": onnx_batch,
             "ratio_to_inprocess": p(ours_batch, 50) / onnx_batch,
             "onnx_inprocess_all_cores_p50": onnx_batch_all,
             "ratio_to_inprocess_all_cores": p(ours_batch, 50) / onnx_batch_all,
-            "peer_http_p50": p(peer_batch, 50), "sklearn_predict_inprocess_p50": sklearn_batch,
+            "peer_http_p50": p(peer_batch, 50),
+            "sklearn_predict_inprocess_p50": sklearn_batch,
         },
-        "throughput_8_clients_rps": {"ours": ours_tp["rps"], "peer": peer_tp["rps"],
-                                     "ratio": ours_tp["rps"] / max(peer_tp["rps"], 1e-9),
-                                     "errors": ours_tp["errors"] + peer_tp["errors"]},
+        "throughput_8_clients_rps": {
+            "ours": ours_tp["rps"],
+            "peer": peer_tp["rps"],
+            "ratio": ours_tp["rps"] / max(peer_tp["rps"], 1e-9),
+            "errors": ours_tp["errors"] + peer_tp["errors"],
+        },
         "server_rss_mb": {"ours": ours_rss, "peer": peer_rss, "peer_workers": workers},
     }
 
 
-BARE_FIT = textwrap.dedent('''
+BARE_FIT = textwrap.dedent("""
     import json, sys, time
     import numpy as np, pyarrow.csv as pacsv
     from sklearn.ensemble import RandomForestClassifier
@@ -330,7 +391,7 @@ BARE_FIT = textwrap.dedent('''
     started = time.perf_counter()
     model.fit(X_train, y_train)
     print(json.dumps({"fit_s": time.perf_counter() - started}))
-''')
+""")
 
 
 def bench_training(work: Path, rows: int, repeat: int = 1) -> dict:
@@ -345,7 +406,9 @@ def bench_training(work: Path, rows: int, repeat: int = 1) -> dict:
         log(f"training on {rows} rows ({attempt + 1}/{repeat}): the container (load + fit + convert + evaluate + save)")
         runs.append(run_measured([sys.executable, "-m", "vwt_model", "train"], {"VWT_ML_ROOT": str(root)}))
         log(f"training on {rows} rows ({attempt + 1}/{repeat}): a bare scikit-learn fit on the same data in memory")
-        _, bare_peak, bare_out = run_measured([sys.executable, "-c", BARE_FIT, str(csv_path), str(TREES), str(MAX_DEPTH)])
+        _, bare_peak, bare_out = run_measured(
+            [sys.executable, "-c", BARE_FIT, str(csv_path), str(TREES), str(MAX_DEPTH)]
+        )
         bare_runs.append((json.loads(bare_out.strip().splitlines()[-1])["fit_s"], bare_peak))
     wall, peak, out = min(runs, key=lambda r: r[0])
     bare_fit, bare_peak = min(bare_runs)
@@ -353,13 +416,24 @@ def bench_training(work: Path, rows: int, repeat: int = 1) -> dict:
     breakdown = None
     if timing:
         load, fit, convert, evaluate = (float(g) for g in timing.groups())
-        breakdown = {"load": load, "fit": fit, "convert": convert, "evaluate": evaluate,
-                     "startup_and_save": wall - load - fit - convert - evaluate}
+        breakdown = {
+            "load": load,
+            "fit": fit,
+            "convert": convert,
+            "evaluate": evaluate,
+            "startup_and_save": wall - load - fit - convert - evaluate,
+        }
     return {
-        "rows": rows, "repeat": repeat, "container_wall_s": wall, "bare_fit_s": bare_fit, "ratio": wall / bare_fit,
+        "rows": rows,
+        "repeat": repeat,
+        "container_wall_s": wall,
+        "bare_fit_s": bare_fit,
+        "ratio": wall / bare_fit,
         # noise-robust: the container's wall time over the fit measured inside the same process
         "ratio_to_own_fit": wall / breakdown["fit"] if breakdown else None,
-        "container_breakdown_s": breakdown, "container_peak_rss_mb": peak, "bare_fit_process_peak_rss_mb": bare_peak,
+        "container_breakdown_s": breakdown,
+        "container_peak_rss_mb": peak,
+        "bare_fit_process_peak_rss_mb": bare_peak,
         "onnx_mb": round((root / "model" / "model.onnx").stat().st_size / 1e6, 2),
         "all_runs_s": {"container": [r[0] for r in runs], "bare_fit": [r[0] for r in bare_runs]},
     }
@@ -377,8 +451,11 @@ def table(results: dict) -> str:
             f"{'':>12}{'<= 1.15x bare fit':>22}",
             f"{'  of which fit (s)':<44}{b.get('fit', float('nan')):>12.1f}{'':>12}{'':>22}",
             f"{'  load/convert/evaluate/start+save (s)':<38}"
-            + "{:>18}".format("{:.1f}/{:.1f}/{:.1f}/{:.1f}".format(
-                b.get("load", 0), b.get("convert", 0), b.get("evaluate", 0), b.get("startup_and_save", 0))),
+            + "{:>18}".format(
+                "{:.1f}/{:.1f}/{:.1f}/{:.1f}".format(
+                    b.get("load", 0), b.get("convert", 0), b.get("evaluate", 0), b.get("startup_and_save", 0)
+                )
+            ),
             f"{'  bare scikit-learn fit, data in memory (s)':<44}{tr['bare_fit_s']:>12.1f}{'':>12}{'':>22}",
             f"{'  ratio':<44}{tr['ratio']:>12.2f}{'':>12}{'':>22}",
             f"{'  wall / the fit inside the container':<44}{(tr['ratio_to_own_fit'] or float('nan')):>12.2f}{'':>12}"
@@ -438,8 +515,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vwt-container-bench-") as tmp:
         work = Path(tmp)
-        results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                               "platform": platform.platform()}}
+        results = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+        }
         if not args.skip_serving:
             results.update(bench_serving(work, args.quick))
         if not args.skip_training:

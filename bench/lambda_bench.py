@@ -67,15 +67,26 @@ class _Sns:
 
 def _fresh(script: str, root: Path, *, isolated: bool, no_bytecode: bool = False) -> str:
     flags = (["-I", "-S"] if isolated else ["-I"]) + (["-B"] if no_bytecode else [])
-    env = {**os.environ, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    out = subprocess.run([sys.executable, *flags, "-c", script, str(root)], capture_output=True, text=True,
-                         timeout=120, check=True, env=env)
+    env = {
+        **os.environ,
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+    out = subprocess.run(
+        [sys.executable, *flags, "-c", script, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
     return out.stdout.strip()
 
 
 def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> dict:
-    from vwt_deploy.build import openapi
-    from vwt_deploy.build import package
+    from vwt_deploy.build import openapi, package
     from vwt_deploy.config import load
 
     env = load(env_name, REPO)
@@ -97,8 +108,7 @@ def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> di
         source_root = Path(tmp) / "source"
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             zf.extractall(source_root)
-        compiled = [float(_fresh(_IMPORT, source_root, isolated=True, no_bytecode=True)) * 1000
-                    for _ in range(repeats)]
+        compiled = [float(_fresh(_IMPORT, source_root, isolated=True, no_bytecode=True)) * 1000 for _ in range(repeats)]
         results["cold_import_from_source_ms"] = round(statistics.median(compiled), 2)
         # what the first request adds once per container: catalogue + boto3 and its clients
         firsts = [json.loads(_fresh(_FIRST_REQUEST, root, isolated=False)) for _ in range(3)]
@@ -114,10 +124,20 @@ def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> di
     model = next(m for m in doc["models"] if m["consumer"] == "intervention")
     record = openapi.example_record(model, full=True)
     body = json.dumps({"records": [dict(record, user_id=f"player-{i:05d}") for i in range(100)]})
-    event = {"httpMethod": "POST", "pathParameters": {"model": model["name"]}, "body": body,
-             "requestContext": {"requestId": "bench"}, "headers": {}}
-    svc = PredictionService(Catalogue(doc), {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
-                            sagemaker=_Endpoint(100), sns=_Sns(), log=lambda _: None)
+    event = {
+        "httpMethod": "POST",
+        "pathParameters": {"model": model["name"]},
+        "body": body,
+        "requestContext": {"requestId": "bench"},
+        "headers": {},
+    }
+    svc = PredictionService(
+        Catalogue(doc),
+        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
+        sagemaker=_Endpoint(100),
+        sns=_Sns(),
+        log=lambda _: None,
+    )
     assert svc.handle(event)["statusCode"] == 200
     times = []
     for _ in range(iterations):
@@ -136,13 +156,25 @@ def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> di
 def table(results: dict) -> str:
     rows = [
         ("package size", f"{results['package_kb']} KB", f"< {GOALS['package_kb']:g} KB", results["met"]["package_kb"]),
-        ("cold import of predict.handler (median, .pyc cached)", f"{results['cold_import_ms']} ms",
-         f"< {GOALS['cold_import_ms']:g} ms", results["met"]["cold_import_ms"]),
-        ("handler, 100 records, endpoint stubbed (median)", f"{results['handler_100_records_ms']} ms",
-         f"< {GOALS['handler_100_records_ms']:g} ms", results["met"]["handler_100_records_ms"]),
+        (
+            "cold import of predict.handler (median, .pyc cached)",
+            f"{results['cold_import_ms']} ms",
+            f"< {GOALS['cold_import_ms']:g} ms",
+            results["met"]["cold_import_ms"],
+        ),
+        (
+            "handler, 100 records, endpoint stubbed (median)",
+            f"{results['handler_100_records_ms']} ms",
+            f"< {GOALS['handler_100_records_ms']:g} ms",
+            results["met"]["handler_100_records_ms"],
+        ),
         ("  p95", f"{results['handler_100_records_p95_ms']} ms", "", None),
-        ("cold import, compiled from source (no .pyc, as in Lambda)", f"{results['cold_import_from_source_ms']} ms",
-         "", None),
+        (
+            "cold import, compiled from source (no .pyc, as in Lambda)",
+            f"{results['cold_import_from_source_ms']} ms",
+            "",
+            None,
+        ),
         ("first request: read catalogue.json", f"{results['first_request_catalogue_ms']} ms", "", None),
         ("first request: import boto3, make 2 clients", f"{results['first_request_boto3_clients_ms']} ms", "", None),
     ]

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
     from tests.conftest import copy_project
     from vwt_deploy.config import load
-    from vwt_deploy.emulator.manager import Emulator
     from vwt_deploy.deploy.targets.local import LocalTarget
+    from vwt_deploy.emulator.manager import Emulator
     from vwt_deploy.project import Project
 
     tmp = Path(tempfile.mkdtemp(prefix="vwt-local-bench-"))
@@ -42,26 +42,47 @@ def main(argv: list[str] | None = None) -> dict:
         again = _timed([*cli, "up", "--env", "local", "--yes"])
         target = LocalTarget(load("local", project), project / ".vwt", start=False)
         target.ensure_ready()
-        env = {**dict(__import__("os").environ), **Project(project).terraform_env(), **target.terraform_env(),
-               "TF_DATA_DIR": str(project / ".vwt/envs/local/tfdata"), "TF_IN_AUTOMATION": "1"}
-        plan = _timed(["terraform", f"-chdir={project / 'terraform'}", "plan", "-input=false", "-no-color",
-                       "-detailed-exitcode", f"-var-file={project / '.vwt/envs/local/terraform.tfvars.json'}"],
-                      env=env)
+        env = {
+            **dict(__import__("os").environ),
+            **Project(project).terraform_env(),
+            **target.terraform_env(),
+            "TF_DATA_DIR": str(project / ".vwt/envs/local/tfdata"),
+            "TF_IN_AUTOMATION": "1",
+        }
+        plan = _timed(
+            [
+                "terraform",
+                f"-chdir={project / 'terraform'}",
+                "plan",
+                "-input=false",
+                "-no-color",
+                "-detailed-exitcode",
+                f"-var-file={project / '.vwt/envs/local/terraform.tfvars.json'}",
+            ],
+            env=env,
+        )
         down = _timed([*cli, "down", "--env", "local", "--yes"])
     finally:
         Emulator(project / ".vwt" / "emulator").stop()
         shutil.rmtree(tmp, ignore_errors=True)
     ratio = again / plan
-    rows = [("first up --env local", first, "< 60 s", first < 60),
-            ("no-change up", again, "", None),
-            ("bare terraform plan (same config)", plan, "", None),
-            ("no-change up / bare plan", ratio, "<= 1.2", ratio <= 1.2),
-            ("down --env local", down, "", None)]
+    rows = [
+        ("first up --env local", first, "< 60 s", first < 60),
+        ("no-change up", again, "", None),
+        ("bare terraform plan (same config)", plan, "", None),
+        ("no-change up / bare plan", ratio, "<= 1.2", ratio <= 1.2),
+        ("down --env local", down, "", None),
+    ]
     for name, value, goal, met in rows:
         unit = "x" if "/" in name else "s"
         print(f"{name:<36} {value:>7.2f} {unit}  {goal:<8} {'' if met is None else ('met' if met else 'MISSED')}")
-    return {"first_up_s": round(first, 1), "no_change_up_s": round(again, 1), "bare_plan_s": round(plan, 1),
-            "no_change_up_over_plan": round(ratio, 2), "down_s": round(down, 1)}
+    return {
+        "first_up_s": round(first, 1),
+        "no_change_up_s": round(again, 1),
+        "bare_plan_s": round(plan, 1),
+        "no_change_up_over_plan": round(ratio, 2),
+        "down_s": round(down, 1),
+    }
 
 
 if __name__ == "__main__":

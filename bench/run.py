@@ -40,9 +40,22 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         results[name] = load(path).main([])
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
-    out.write_text(json.dumps({"machine": {"python": platform.python_version(), "cores": os.cpu_count(),
-                                           "platform": platform.platform()},
-                               "results": results}, indent=2, sort_keys=True, default=str) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "python": platform.python_version(),
+                    "cores": os.cpu_count(),
+                    "platform": platform.platform(),
+                },
+                "results": results,
+            },
+            indent=2,
+            sort_keys=True,
+            default=str,
+        )
+        + "\n"
+    )
     print(f"\nwritten {out.relative_to(HERE.parent)}")
     return 0
 

@@ -23,9 +23,19 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "gb-problem-gambling"
-RECORD = {"user_id": "bench-1", "deposits_per_week": 3.0, "avg_deposit": 50.0, "stake_per_day": 40.0,
-          "session_minutes": 35.0, "night_play_share": 0.4, "loss_chasing_ratio": 0.3, "cancelled_withdrawals": 1,
-          "deposit_limit_changes": 0, "days_active": 200, "product": "casino"}
+RECORD = {
+    "user_id": "bench-1",
+    "deposits_per_week": 3.0,
+    "avg_deposit": 50.0,
+    "stake_per_day": 40.0,
+    "session_minutes": 35.0,
+    "night_play_share": 0.4,
+    "loss_chasing_ratio": 0.3,
+    "cancelled_withdrawals": 1,
+    "deposit_limit_changes": 0,
+    "days_active": 200,
+    "product": "casino",
+}
 
 
 def _step(cli: list[str], *args: str) -> tuple[float, str]:
@@ -100,22 +110,35 @@ def main(argv: list[str] | None = None) -> dict:
         lifted = ("--set", "api.throttle_rate_limit=10000", "--set", "api.throttle_burst_limit=5000")
         steps["up --env local"], _ = _step(cli, "up", "--env", "local", "--yes", *lifted)
         steps["data sample (5,000 rows per bucket)"], _ = _step(cli, "data", "sample", "--env", "local")
-        steps["retrain --wait (train, gate, deploy)"], _ = _step(cli, "retrain", "--env", "local", "--model", MODEL, "--wait")
+        steps["retrain --wait (train, gate, deploy)"], _ = _step(
+            cli, "retrain", "--env", "local", "--model", MODEL, "--wait"
+        )
         steps["predict --sample 5"], _ = _step(cli, "predict", "--env", "local", "--model", MODEL, "--sample", "5")
         steps["retrain --tune --wait (6 jobs, 2 at a time)"], _ = _step(
-            cli, "retrain", "--env", "local", "--model", MODEL, "--tune", "--wait")
-        steps["predict --sample 5 (tuned model)"], _ = _step(cli, "predict", "--env", "local", "--model", MODEL, "--sample", "5")
+            cli, "retrain", "--env", "local", "--model", MODEL, "--tune", "--wait"
+        )
+        steps["predict --sample 5 (tuned model)"], _ = _step(
+            cli, "predict", "--env", "local", "--model", MODEL, "--sample", "5"
+        )
         _, out = _step(cli, "status", "--env", "local", "--json")
         status = json.loads(out)
         info = Emulator(project / ".vwt" / "emulator").running()
-        apigw = boto3.client("apigateway", endpoint_url=info.url, region_name="eu-west-1",
-                             aws_access_key_id="test", aws_secret_access_key="test")
+        apigw = boto3.client(
+            "apigateway",
+            endpoint_url=info.url,
+            region_name="eu-west-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         key = apigw.get_api_key(apiKey=status["outputs"]["api_key_id"], includeValue=True)["value"]
         for clients, per_client in ((1, 300), (8, 100)):
             times, rate = _latencies(status["local_api_url"], key, clients, per_client)
             latency[f"{clients} client{'s' if clients > 1 else ''}"] = {
-                "p50_ms": round(_pct(times, 0.50), 1), "p99_ms": round(_pct(times, 0.99), 1),
-                "mean_ms": round(statistics.fmean(times) * 1000, 1), "requests_per_s": round(rate)}
+                "p50_ms": round(_pct(times, 0.50), 1),
+                "p99_ms": round(_pct(times, 0.99), 1),
+                "mean_ms": round(statistics.fmean(times) * 1000, 1),
+                "requests_per_s": round(rate),
+            }
         steps["down --env local"], _ = _step(cli, "down", "--env", "local", "--yes")
     finally:
         Emulator(project / ".vwt" / "emulator").stop()
@@ -123,8 +146,10 @@ def main(argv: list[str] | None = None) -> dict:
     for name, took in steps.items():
         print(f"{name:<46} {took:>7.1f} s")
     for name, row in latency.items():
-        print(f"API latency, {name:<10} p50 {row['p50_ms']:>6.1f} ms  p99 {row['p99_ms']:>6.1f} ms  "
-              f"{row['requests_per_s']:>5} req/s")
+        print(
+            f"API latency, {name:<10} p50 {row['p50_ms']:>6.1f} ms  p99 {row['p99_ms']:>6.1f} ms  "
+            f"{row['requests_per_s']:>5} req/s"
+        )
     return {"steps_s": {k: round(v, 1) for k, v in steps.items()}, "api_latency": latency}
 
 

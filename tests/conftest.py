@@ -22,7 +22,9 @@ def copy_project(tmp_path: Path) -> Path:
     for name in ("environments", "terraform", "templates", "lambdas", "containers"):
         src = REPO / name
         if src.exists():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__"))
+            shutil.copytree(
+                src, tmp_path / name, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__")
+            )
     rc = REPO / ".vwt" / "terraform.rc"  # written by `make install`: the provider mirror and plugin cache
     if rc.exists():
         (tmp_path / ".vwt").mkdir()
@@ -65,8 +67,9 @@ def emulator_clients(url: str):
     import boto3
 
     def client(service: str):
-        return boto3.client(service, endpoint_url=url, region_name="eu-west-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service, endpoint_url=url, region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test"
+        )
 
     return client
 

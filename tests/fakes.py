@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from vwt_deploy.errors import ProcessError
 from vwt_deploy.process import Result
@@ -40,7 +40,11 @@ class FakeRunner:
 
 def show_json(*changes: tuple[str, list[str]]) -> str:
     """`terraform show -json` output with the given (type, actions) resource changes."""
-    return json.dumps({"resource_changes": [
-        {"address": f"{t}.r{i}", "mode": "managed", "type": t, "change": {"actions": a}}
-        for i, (t, a) in enumerate(changes)
-    ]})
+    return json.dumps(
+        {
+            "resource_changes": [
+                {"address": f"{t}.r{i}", "mode": "managed", "type": t, "change": {"actions": a}}
+                for i, (t, a) in enumerate(changes)
+            ]
+        }
+    )

@@ -22,8 +22,9 @@ import fnmatch
 import json
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from vwt_deploy.contract import TEMPLATE_VARS
 
@@ -39,31 +40,71 @@ _EVENTS_ACTIONS = ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
 INTEGRATIONS: Mapping[str, dict[str, Any]] = {
     "arn:aws:states:::lambda:invoke": {"actions": ["lambda:InvokeFunction"], "resource": "function"},
     "arn:aws:states:::sagemaker:createTrainingJob.sync": {
-        "actions": ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
-                    "sagemaker:ListTags", "sagemaker:StopTrainingJob"],
-        "resource": "training-job", "name_key": "TrainingJobName", "rule": "Training", "passes_role": True},
+        "actions": [
+            "sagemaker:AddTags",
+            "sagemaker:CreateTrainingJob",
+            "sagemaker:DescribeTrainingJob",
+            "sagemaker:ListTags",
+            "sagemaker:StopTrainingJob",
+        ],
+        "resource": "training-job",
+        "name_key": "TrainingJobName",
+        "rule": "Training",
+        "passes_role": True,
+    },
     "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync": {
-        "actions": ["sagemaker:AddTags", "sagemaker:CreateHyperParameterTuningJob",
-                    "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:ListTags",
-                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob"],
-        "resource": "hyper-parameter-tuning-job", "name_key": "HyperParameterTuningJobName", "rule": "Tuning",
-        "passes_role": True},
+        "actions": [
+            "sagemaker:AddTags",
+            "sagemaker:CreateHyperParameterTuningJob",
+            "sagemaker:DescribeHyperParameterTuningJob",
+            "sagemaker:ListTags",
+            "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+            "sagemaker:StopHyperParameterTuningJob",
+        ],
+        "resource": "hyper-parameter-tuning-job",
+        "name_key": "HyperParameterTuningJobName",
+        "rule": "Tuning",
+        "passes_role": True,
+    },
     "arn:aws:states:::sagemaker:createLabelingJob.sync": {
-        "actions": ["sagemaker:AddTags", "sagemaker:CreateLabelingJob", "sagemaker:DescribeLabelingJob",
-                    "sagemaker:ListTags", "sagemaker:StopLabelingJob"],
-        "resource": "labeling-job", "name_key": "LabelingJobName", "rule": "Labeling", "passes_role": True},
+        "actions": [
+            "sagemaker:AddTags",
+            "sagemaker:CreateLabelingJob",
+            "sagemaker:DescribeLabelingJob",
+            "sagemaker:ListTags",
+            "sagemaker:StopLabelingJob",
+        ],
+        "resource": "labeling-job",
+        "name_key": "LabelingJobName",
+        "rule": "Labeling",
+        "passes_role": True,
+    },
     "arn:aws:states:::sagemaker:createModel": {
-        "actions": ["sagemaker:AddTags", "sagemaker:CreateModel"], "resource": "model", "name_key": "ModelName",
-        "passes_role": True},
+        "actions": ["sagemaker:AddTags", "sagemaker:CreateModel"],
+        "resource": "model",
+        "name_key": "ModelName",
+        "passes_role": True,
+    },
     "arn:aws:states:::sagemaker:createEndpointConfig": {
-        "actions": ["sagemaker:AddTags", "sagemaker:CreateEndpointConfig"], "resource": "endpoint-config",
-        "name_key": "EndpointConfigName"},
+        "actions": ["sagemaker:AddTags", "sagemaker:CreateEndpointConfig"],
+        "resource": "endpoint-config",
+        "name_key": "EndpointConfigName",
+    },
     "arn:aws:states:::sagemaker:updateEndpoint": {
-        "actions": ["sagemaker:UpdateEndpoint"], "resource": "endpoint", "name_key": "EndpointName"},
+        "actions": ["sagemaker:UpdateEndpoint"],
+        "resource": "endpoint",
+        "name_key": "EndpointName",
+    },
     "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint": {
-        "actions": ["sagemaker:DescribeEndpoint"], "resource": "endpoint", "name_key": "EndpointName"},
+        "actions": ["sagemaker:DescribeEndpoint"],
+        "resource": "endpoint",
+        "name_key": "EndpointName",
+    },
     "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob": {
-        "actions": ["sagemaker:DescribeTrainingJob"], "resource": "training-job", "name_key": "TrainingJobName"},
+        "actions": ["sagemaker:DescribeTrainingJob"],
+        "resource": "training-job",
+        "name_key": "TrainingJobName",
+    },
     "arn:aws:states:::aws-sdk:ssm:getParameter": {"actions": ["ssm:GetParameter"], "resource": "parameter"},
     "arn:aws:states:::aws-sdk:ssm:putParameter": {"actions": ["ssm:PutParameter"], "resource": "parameter"},
     "arn:aws:states:::sns:publish": {"actions": ["sns:Publish"], "resource": "topic"},
@@ -137,8 +178,10 @@ def parse_errors(definition_text: str) -> list[str]:
     return []
 
 
-_DIRECT_RESOURCE = re.compile(r"^arn:aws[a-z-]*:(lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?"
-                              r"|states:[a-z0-9-]+:\d{12}:activity:[A-Za-z0-9_-]+)$")
+_DIRECT_RESOURCE = re.compile(
+    r"^arn:aws[a-z-]*:(lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?"
+    r"|states:[a-z0-9-]+:\d{12}:activity:[A-Za-z0-9_-]+)$"
+)
 
 
 def _known_resource(resource: Any) -> bool:
@@ -172,11 +215,15 @@ def graph_errors(definition: Mapping[str, Any], where: str = "") -> list[str]:
             terminal.add(name)
         elif kind == "Choice":
             if "Default" not in state:
-                errors.append(f"{where}Choice state {name!r} has no Default (an unmatched input would fail the execution)")
+                errors.append(
+                    f"{where}Choice state {name!r} has no Default (an unmatched input would fail the execution)"
+                )
         elif "Next" not in state:
             errors.append(f"{where}state {name!r} has neither Next nor End")
         if kind == "Task" and not _known_resource(state.get("Resource")):
-            errors.append(f"{where}state {name!r}: Resource {state.get('Resource')!r} is not a known service integration")
+            errors.append(
+                f"{where}state {name!r}: Resource {state.get('Resource')!r} is not a known service integration"
+            )
         for i, branch in enumerate(state.get("Branches") or []):
             errors += graph_errors(branch, f"{where}{name}.Branches[{i}]: ")
         for key in ("Iterator", "ItemProcessor"):
@@ -227,8 +274,11 @@ def task_errors(definition: Mapping[str, Any]) -> list[str]:
 
 def placeholder_errors(text: str) -> list[str]:
     """Only the contract's template variables may appear; Terraform would fail on any other."""
-    errors = [f"unknown template variable ${{{name}}} (the contract's are: {', '.join(TEMPLATE_VARS)})"
-              for name in sorted(set(PLACEHOLDER.findall(text))) if name not in TEMPLATE_VARS]
+    errors = [
+        f"unknown template variable ${{{name}}} (the contract's are: {', '.join(TEMPLATE_VARS)})"
+        for name in sorted(set(PLACEHOLDER.findall(text)))
+        if name not in TEMPLATE_VARS
+    ]
     if _DIRECTIVE.search(text):
         errors.append("a Terraform template directive '%{' (templatefile would interpret it)")
     return errors
@@ -268,7 +318,9 @@ def _job_prefix(definition: Mapping[str, Any]) -> str | None:
 
 
 def _parameter_arn(name: str) -> str:
-    return "arn:aws:ssm:${region}:${account_id}:parameter" + (name if name.startswith("/") or name.startswith("${") else "/" + name)
+    return "arn:aws:ssm:${region}:${account_id}:parameter" + (
+        name if name.startswith("/") or name.startswith("${") else "/" + name
+    )
 
 
 #: run-time name expressions that name this run's jobs: `<job prefix>-<id>`, or a job the run's tuning job started
@@ -326,18 +378,38 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
         actions = spec["actions"] if spec else ["lambda:InvokeFunction"]
         if spec and spec["resource"] == "hyper-parameter-tuning-job":
             actions = sorted({*actions, "sagemaker:DescribeTrainingJob"})
-        statements.append({"Sid": _sid(resource), "Effect": "Allow", "Action": sorted(actions), "Resource": sorted(arns)})
+        statements.append(
+            {"Sid": _sid(resource), "Effect": "Allow", "Action": sorted(actions), "Resource": sorted(arns)}
+        )
     for rule in sorted(rules):
-        statements.append({"Sid": f"SyncRuleFor{rule}Jobs", "Effect": "Allow", "Action": list(_EVENTS_ACTIONS),
-                           "Resource": [_EVENTS_RULE % rule]})
+        statements.append(
+            {
+                "Sid": f"SyncRuleFor{rule}Jobs",
+                "Effect": "Allow",
+                "Action": list(_EVENTS_ACTIONS),
+                "Resource": [_EVENTS_RULE % rule],
+            }
+        )
     if passes_role:
-        statements.append({"Sid": "PassSageMakerRole", "Effect": "Allow", "Action": ["iam:PassRole"],
-                           "Resource": ["${sagemaker_role_arn}"],
-                           "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}})
+        statements.append(
+            {
+                "Sid": "PassSageMakerRole",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": ["${sagemaker_role_arn}"],
+                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            }
+        )
     if uses_kms:
-        statements.append({"Sid": "KmsGrantThroughSageMaker", "Effect": "Allow",
-                           "Action": ["kms:CreateGrant", "kms:DescribeKey"], "Resource": ["${kms_key_arn}"],
-                           "Condition": {"StringEquals": {"kms:ViaService": "sagemaker.${region}.amazonaws.com"}}})
+        statements.append(
+            {
+                "Sid": "KmsGrantThroughSageMaker",
+                "Effect": "Allow",
+                "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+                "Resource": ["${kms_key_arn}"],
+                "Condition": {"StringEquals": {"kms:ViaService": "sagemaker.${region}.amazonaws.com"}},
+            }
+        )
     return statements
 
 
@@ -376,13 +448,23 @@ def check_policy(definition: Mapping[str, Any], policy: Mapping[str, Any]) -> li
     allowed = _allowed(policy)
     problems = []
     for (action, resource), condition in sorted(need.items()):
-        if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) and fnmatch.fnmatchcase(resource, r)
-                   and (c or None) == condition for a, r, c in allowed):
+        if not any(
+            fnmatch.fnmatchcase(action.lower(), a.lower())
+            and fnmatch.fnmatchcase(resource, r)
+            and (c or None) == condition
+            for a, r, c in allowed
+        ):
             problems.append(f"the definition needs {action} on {resource}, which the policy does not allow")
     for action, resource, condition in allowed:
         if need.get((action, resource), "absent") != (condition or None):
-            problems.append(f"the policy allows {action} on {resource}"
-                            + (" with a different condition" if (action, resource) in need else ", which the definition never calls"))
+            problems.append(
+                f"the policy allows {action} on {resource}"
+                + (
+                    " with a different condition"
+                    if (action, resource) in need
+                    else ", which the definition never calls"
+                )
+            )
     return problems
 
 

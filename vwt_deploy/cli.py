@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -46,8 +47,13 @@ def _report(ctx: click.Context, message: str) -> None:
 
 
 def env_option(f: Callable) -> Callable:
-    f = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                     help="override a setting of the environment file, e.g. --set api.throttle_rate_limit=20")(f)
+    f = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="override a setting of the environment file, e.g. --set api.throttle_rate_limit=20",
+    )(f)
     return click.option("--env", "env_name", default="local", show_default=True, metavar="ENV", help=ENV_HELP)(f)
 
 
@@ -90,8 +96,12 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vwt-deploy")
 @click.option("--verbose", "-v", is_flag=True, help="show tracebacks and more detail")
-@click.option("--project-dir", type=click.Path(file_okay=False), envvar="VWT_PROJECT_DIR",
-              help="the project folder (default: the nearest folder up with environments/ and terraform/)")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False),
+    envvar="VWT_PROJECT_DIR",
+    help="the project folder (default: the nearest folder up with environments/ and terraform/)",
+)
 @click.pass_context
 def main(ctx: click.Context, verbose: bool, project_dir: str | None) -> None:
     """Stand up, run and tear down the VWT machine-learning framework on AWS.
@@ -142,8 +152,10 @@ def config_show(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json
     """Show the environment's configuration, with every default filled in."""
     env = ctx.environment(env_name, overrides)
     data = env.model_dump(mode="json")
-    data["derived"] = {"buckets": env.bucket_names(),
-                       "endpoints": {m.name: env.endpoint_name(m.name) for m in env.catalogue.models}}
+    data["derived"] = {
+        "buckets": env.bucket_names(),
+        "endpoints": {m.name: env.endpoint_name(m.name) for m in env.catalogue.models},
+    }
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -164,7 +176,9 @@ def _confirm_plan(yes: bool, typed_name: str | None = None) -> Callable:
         if not sys.stdin.isatty():
             raise ConfigError("confirmation needed but there is no terminal to ask", "pass --yes to proceed")
         if typed_name:
-            answer = click.prompt(f"Type the environment name ({typed_name}) to confirm", default="", show_default=False)
+            answer = click.prompt(
+                f"Type the environment name ({typed_name}) to confirm", default="", show_default=False
+            )
             return answer.strip() == typed_name
         return click.confirm("Apply this plan?", default=False)
 
@@ -209,11 +223,14 @@ def up(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool) -> No
 @click.option("--destroy-data", is_flag=True, help="also destroy data and model buckets that still hold objects")
 @click.option("--keep-emulator", is_flag=True, help="local: leave the (now empty) emulator running")
 @pass_ctx
-def down(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool, destroy_data: bool,
-         keep_emulator: bool) -> None:
+def down(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool, destroy_data: bool, keep_emulator: bool
+) -> None:
     """Destroy everything the environment's deployment created (dev/staging/prod: type its name to confirm)."""
     deployment = ctx.deployment(env_name, overrides)
-    summary = deployment.down(_confirm_plan(yes, deployment.target.confirm_name()), destroy_data=destroy_data, keep_running=keep_emulator)
+    summary = deployment.down(
+        _confirm_plan(yes, deployment.target.confirm_name()), destroy_data=destroy_data, keep_running=keep_emulator
+    )
     if not summary.has_changes:
         click.echo(f"{env_name}: nothing to destroy.")
     else:
@@ -263,8 +280,9 @@ def _emulator(ctx: Context):
 
 
 @local_group.command("start")
-@click.option("--port", type=click.IntRange(0, 65535), default=0,
-              help="port on 127.0.0.1 (default: a free one the system picks)")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="port on 127.0.0.1 (default: a free one the system picks)"
+)
 @pass_ctx
 def local_start(ctx: Context, port: int) -> None:
     """Start the emulator in the background (or say where it runs)."""
@@ -287,9 +305,15 @@ def local_status(ctx: Context, as_json: bool) -> None:
     """Is the emulator running, and where?"""
     emulator = _emulator(ctx)
     state, info = emulator.status()
-    data = {"state": state, "url": info.url if info else None, "pid": info.pid if info else None,
-            "log": str(emulator.log)}
-    _emit(data, as_json, lambda d: click.echo(f"emulator {state}" + (f" at {d['url']} (pid {d['pid']})" if info else "")))
+    data = {
+        "state": state,
+        "url": info.url if info else None,
+        "pid": info.pid if info else None,
+        "log": str(emulator.log),
+    }
+    _emit(
+        data, as_json, lambda d: click.echo(f"emulator {state}" + (f" at {d['url']} (pid {d['pid']})" if info else ""))
+    )
     if state == "not answering":
         ctx_exit = click.get_current_context()
         ctx_exit.exit(1)
@@ -317,8 +341,13 @@ def data_group() -> None:
 @main.command()
 @env_option
 @click.option("--model", "model", metavar="MODEL", help="render only this model (default: every model)")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="write here instead of .vwt/envs/<env>/render/")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="write here instead of .vwt/envs/<env>/render/",
+)
 @pass_ctx
 def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str | None, out_dir: str | None) -> None:
     """Render the Step Functions definitions (and their IAM policies) from templates/, validated."""
@@ -345,24 +374,32 @@ def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool
 @click.option("--wait", is_flag=True, help="follow the execution: print each step, then the outcome")
 @json_option
 @pass_ctx
-def retrain(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, tune: bool, wait: bool,
-            as_json: bool) -> None:
+def retrain(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, tune: bool, wait: bool, as_json: bool
+) -> None:
     """Start the retraining pipeline (train or tune, gate, deploy) of a model."""
     from vwt_deploy.operate.retrain import Retrain
 
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start(model_name, tune)
     if not wait:
-        _emit({"execution_arn": arn, "status": "RUNNING"}, as_json,
-              lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"))
+        _emit(
+            {"execution_arn": arn, "status": "RUNNING"},
+            as_json,
+            lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"),
+        )
         return
     if not as_json:
         click.echo(f"started {arn}")
     try:
-        outcome = retrainer.follow(arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}")))
+        outcome = retrainer.follow(
+            arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}"))
+        )
     except KeyboardInterrupt:
-        raise VwtError(f"stopped following {arn}; the execution goes on",
-                       "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not") from None
+        raise VwtError(
+            f"stopped following {arn}; the execution goes on",
+            "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not",
+        ) from None
     _emit(outcome.as_dict(), as_json, lambda _: [click.echo(line) for line in outcome.lines()])
     if not outcome.ok:
         click.get_current_context().exit(1)
@@ -371,24 +408,50 @@ def retrain(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
 @main.command()
 @env_option
 @click.option("--model", "model_name", required=True, help="the catalogue model to ask, e.g. gb-problem-gambling")
-@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
-              help="records: a JSON list (or {\"records\": [...]}) or a CSV file with a header; each with user_id")
-@click.option("--sample", "sample", type=int, metavar="N",
-              help="instead of --input: N records drawn from the model's data set (a smoke test; not on prod)")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help='records: a JSON list (or {"records": [...]}) or a CSV file with a header; each with user_id',
+)
+@click.option(
+    "--sample",
+    "sample",
+    type=int,
+    metavar="N",
+    help="instead of --input: N records drawn from the model's data set (a smoke test; not on prod)",
+)
 @click.option("--seed", type=int, help="with --sample: which records are drawn (default 0)")
 @json_option
 @pass_ctx
-def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, input_path: str | None,
-            sample: int | None, seed: int | None, as_json: bool) -> None:
+def predict(
+    ctx: Context,
+    env_name: str,
+    overrides: tuple[str, ...],
+    model_name: str,
+    input_path: str | None,
+    sample: int | None,
+    seed: int | None,
+    as_json: bool,
+) -> None:
     """Get predictions from the deployed API, with the environment's API key."""
     from pathlib import Path
 
-    from vwt_deploy.operate.predict import (PredictionClient, api_key_value, check_sample_size, format_table,
-                                            read_records, refuse_sample_on_prod, sample_records)
+    from vwt_deploy.operate.predict import (
+        PredictionClient,
+        api_key_value,
+        check_sample_size,
+        format_table,
+        read_records,
+        refuse_sample_on_prod,
+        sample_records,
+    )
 
     if (input_path is None) == (sample is None):
-        raise ConfigError("give either --input FILE (your records) or --sample N (records drawn from the model's "
-                          "data set)" + (", not both" if sample is not None else ""))
+        raise ConfigError(
+            "give either --input FILE (your records) or --sample N (records drawn from the model's "
+            "data set)" + (", not both" if sample is not None else "")
+        )
     if seed is not None and sample is None:
         raise ConfigError("--seed goes with --sample", "drop --seed, or add --sample N")
     if sample is not None:
@@ -403,8 +466,15 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
     else:
         refuse_sample_on_prod(env)
         target = deployment.require_deployed()
-        records = sample_records(target.client("s3"), env.data_bucket_name(model.data_bucket), model.data_prefix,
-                                 types, sample, seed or 0, env.name)
+        records = sample_records(
+            target.client("s3"),
+            env.data_bucket_name(model.data_bucket),
+            model.data_prefix,
+            types,
+            sample,
+            seed or 0,
+            env.name,
+        )
         if len(records) < sample:
             click.echo(f"the data set holds {len(records)} records: predicting them all", err=True)
     outputs = deployment.outputs()
@@ -418,12 +488,24 @@ def predict(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name:
 @env_option
 @click.option("--rows", type=int, default=5000, show_default=True, help="rows per data bucket (1 to 1,000,000)")
 @click.option("--seed", type=int, default=0, show_default=True, help="the same seed writes the same bytes")
-@click.option("--bucket", "buckets", multiple=True, metavar="NAME",
-              help="only this data bucket (its catalogue key or bucket name); repeat for more (default: all)")
+@click.option(
+    "--bucket",
+    "buckets",
+    multiple=True,
+    metavar="NAME",
+    help="only this data bucket (its catalogue key or bucket name); repeat for more (default: all)",
+)
 @json_option
 @pass_ctx
-def data_sample(ctx: Context, env_name: str, overrides: tuple[str, ...], rows: int, seed: int,
-                buckets: tuple[str, ...], as_json: bool) -> None:
+def data_sample(
+    ctx: Context,
+    env_name: str,
+    overrides: tuple[str, ...],
+    rows: int,
+    seed: int,
+    buckets: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Write a synthetic data set (documented, seeded) into the data buckets, under each model's data prefix.
 
     Never on prod. The columns, how they are drawn and how the labels are made: README, "Synthetic data"
@@ -442,8 +524,10 @@ def data_sample(ctx: Context, env_name: str, overrides: tuple[str, ...], rows: i
     def human(items: list[dict]) -> None:
         for w in items:
             labels = ", ".join(f"{k} {v:g}" for k, v in w["labels"].items())
-            click.echo(f"wrote s3://{w['bucket']}/{w['key']}: {w['rows']:,} rows, {w['bytes']:,} bytes "
-                       f"({w['encryption']}), with {w['schema_key']}; {labels}")
+            click.echo(
+                f"wrote s3://{w['bucket']}/{w['key']}: {w['rows']:,} rows, {w['bytes']:,} bytes "
+                f"({w['encryption']}), with {w['schema_key']}; {labels}"
+            )
 
     _emit([w.as_dict() for w in written], as_json, human)
 

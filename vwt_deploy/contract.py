@@ -9,8 +9,16 @@ from __future__ import annotations
 #: the template variables Terraform fills in the rendered definitions (`templatefile`); nothing else may
 #: appear as ${...} in a definition
 TEMPLATE_VARS = (
-    "account_id", "region", "name_prefix", "sagemaker_role_arn", "image_uri", "kms_key_arn",
-    "size_function_arn", "label_function_arn", "admin_topic_arn", "operator_topic_arn",
+    "account_id",
+    "region",
+    "name_prefix",
+    "sagemaker_role_arn",
+    "image_uri",
+    "kms_key_arn",
+    "size_function_arn",
+    "label_function_arn",
+    "admin_topic_arn",
+    "operator_topic_arn",
     "current_model_parameter_prefix",
 )
 

@@ -11,9 +11,9 @@ import collections
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from vwt_deploy.errors import ProcessError
 
@@ -85,15 +85,23 @@ class Runner:
             raise ProcessError(argv, code, "".join(tail), hint)
         return Result(tuple(argv), code, output)
 
-    def spawn(self, argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None,
-              cwd: Path | str | None = None) -> int:
+    def spawn(
+        self, argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None, cwd: Path | str | None = None
+    ) -> int:
         """Start a long-running background process (its own session, output appended to `log`); return its pid."""
         argv = [str(a) for a in argv]
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             try:
-                proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env={**os.environ, **(env or {})},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             except OSError as exc:
                 raise ProcessError(argv, None, str(exc)) from None
         return proc.pid

@@ -18,7 +18,7 @@ class Project:
     root: Path
 
     @classmethod
-    def find(cls, explicit: str | os.PathLike | None = None) -> "Project":
+    def find(cls, explicit: str | os.PathLike | None = None) -> Project:
         """--project-dir, else $VWT_PROJECT_DIR, else the nearest folder up from here with environments/ and terraform/."""
         given = explicit or os.environ.get("VWT_PROJECT_DIR")
         if given:

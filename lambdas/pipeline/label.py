@@ -29,7 +29,8 @@ import io
 import json
 import os
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 
@@ -97,7 +98,9 @@ def read_rows(s3, bucket: str, prefix: str) -> tuple[list[str], Iterator[tuple[s
                 if not values:
                     continue
                 if len(values) != len(header):
-                    raise InvalidData(f"s3://{bucket}/{key} line {line}: {len(values)} values for {len(header)} columns")
+                    raise InvalidData(
+                        f"s3://{bucket}/{key} line {line}: {len(values)} values for {len(header)} columns"
+                    )
                 yield key, line, dict(zip(header, values))
 
     return header, rows()
@@ -157,10 +160,14 @@ def self_exclusion(s3, event: dict) -> dict[str, Any]:
     src_bucket, src_prefix = _source(event)
     out_bucket, out_prefix = _output(event)
     if src_bucket == out_bucket and out_prefix.startswith(src_prefix):
-        raise InvalidEvent("the output prefix must not lie inside the source prefix (the next run would read its own output)")
+        raise InvalidEvent(
+            "the output prefix must not lie inside the source prefix (the next run would read its own output)"
+        )
     header, rows = read_rows(s3, src_bucket, src_prefix)
     if source_column not in header:
-        raise InvalidData(f"the data under s3://{src_bucket}/{src_prefix} has no column {source_column!r}; columns: {', '.join(header)}")
+        raise InvalidData(
+            f"the data under s3://{src_bucket}/{src_prefix} has no column {source_column!r}; columns: {', '.join(header)}"
+        )
     out_header = [c for c in header if c not in (source_column, label)] + [label]
     positives = 0
 
@@ -174,8 +181,13 @@ def self_exclusion(s3, event: dict) -> dict[str, Any]:
     count = _write_csv(s3, out_bucket, out_prefix, out_header, labelled())
     if count == 0:
         raise NoTrainingData(f"no data rows under s3://{src_bucket}/{src_prefix}")
-    return {"bucket": out_bucket, "prefix": out_prefix, "s3_uri": f"s3://{out_bucket}/{out_prefix}",
-            "rows": count, "positives": positives}
+    return {
+        "bucket": out_bucket,
+        "prefix": out_prefix,
+        "s3_uri": f"s3://{out_bucket}/{out_prefix}",
+        "rows": count,
+        "positives": positives,
+    }
 
 
 UI_TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
@@ -207,12 +219,19 @@ def prepare_ground_truth(s3, event: dict) -> dict[str, Any]:
     categories_key = out_prefix + "categories.json"
     template_key = out_prefix + "template.liquid.html"
     s3.put_object(Bucket=out_bucket, Key=manifest_key, Body=("\n".join(lines) + "\n").encode())
-    s3.put_object(Bucket=out_bucket, Key=categories_key, Body=json.dumps(
-        {"document-version": "2018-11-28", "labels": [{"label": c} for c in categories]}).encode())
+    s3.put_object(
+        Bucket=out_bucket,
+        Key=categories_key,
+        Body=json.dumps({"document-version": "2018-11-28", "labels": [{"label": c} for c in categories]}).encode(),
+    )
     title = str(event.get("title") or "Label the record").replace('"', "'")
     s3.put_object(Bucket=out_bucket, Key=template_key, Body=(UI_TEMPLATE % {"title": title}).encode())
-    return {"manifest_uri": f"s3://{out_bucket}/{manifest_key}", "categories_uri": f"s3://{out_bucket}/{categories_key}",
-            "ui_template_uri": f"s3://{out_bucket}/{template_key}", "rows": len(lines)}
+    return {
+        "manifest_uri": f"s3://{out_bucket}/{manifest_key}",
+        "categories_uri": f"s3://{out_bucket}/{categories_key}",
+        "ui_template_uri": f"s3://{out_bucket}/{template_key}",
+        "rows": len(lines),
+    }
 
 
 def merge_ground_truth(s3, event: dict) -> dict[str, Any]:
@@ -249,12 +268,20 @@ def merge_ground_truth(s3, event: dict) -> dict[str, Any]:
     count = _write_csv(s3, out_bucket, out_prefix, out_header, labelled())
     if count == 0:
         raise NoTrainingData(f"the labeling job labelled no rows ({event['manifest_uri']})")
-    return {"bucket": out_bucket, "prefix": out_prefix, "s3_uri": f"s3://{out_bucket}/{out_prefix}",
-            "rows": count, "positives": positives}
+    return {
+        "bucket": out_bucket,
+        "prefix": out_prefix,
+        "s3_uri": f"s3://{out_bucket}/{out_prefix}",
+        "rows": count,
+        "positives": positives,
+    }
 
 
-ACTIONS = {"self_exclusion": self_exclusion, "prepare_ground_truth": prepare_ground_truth,
-           "merge_ground_truth": merge_ground_truth}
+ACTIONS = {
+    "self_exclusion": self_exclusion,
+    "prepare_ground_truth": prepare_ground_truth,
+    "merge_ground_truth": merge_ground_truth,
+}
 
 
 def handler(event: dict, context: Any = None) -> dict[str, Any]:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 
 SAMPLE_BYTES = int(os.environ.get("VWT_SIZE_SAMPLE_BYTES", str(1024 * 1024)))
 #: at most this many objects are read to count rows; the rest are estimated from the bytes per row seen
 MAX_SAMPLED_OBJECTS = int(os.environ.get("VWT_SIZE_MAX_SAMPLED", "200"))
-GB = 1024 ** 3
+GB = 1024**3
 DATA_SUFFIXES = (".csv", ".csv.gz", ".txt")
 
 
@@ -87,8 +88,11 @@ def choose_size(sizing: list[dict], data_bytes: int) -> dict[str, Any]:
             break
     # the training volume holds a copy of the data: never smaller than the data plus headroom
     volume = max(int(row.get("volume_gb", 30)), math.ceil(gb * 1.2) + 5)
-    return {"instance_type": row["instance_type"], "instance_count": int(row.get("instance_count", 1)),
-            "volume_gb": volume}
+    return {
+        "instance_type": row["instance_type"],
+        "instance_count": int(row.get("instance_count", 1)),
+        "volume_gb": volume,
+    }
 
 
 def measure(s3, bucket: str, prefix: str) -> dict[str, Any]:

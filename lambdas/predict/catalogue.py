@@ -14,7 +14,8 @@ import os
 
 TYPE_CHECKING = False  # typing is not imported at run time: a shorter cold start
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from collections.abc import Callable
+    from typing import Any
 
 FORMAT = 1
 # lambdas/ in the source tree, the zip root when deployed (os.path, not pathlib: a shorter cold start)
@@ -52,7 +53,9 @@ class Intervention:
             if not 0 <= bound <= 1:
                 raise CatalogueError(f"risk group {name}: min_score {bound} is outside [0, 1]")
             if self.bounds and bound <= self.bounds[-1]:
-                raise CatalogueError(f"risk groups must be in increasing min_score order; {name} follows {self.names[-1]}")
+                raise CatalogueError(
+                    f"risk groups must be in increasing min_score order; {name} follows {self.names[-1]}"
+                )
             if level not in self.levels:
                 raise CatalogueError(f"risk group {name}: level {level!r} is not one of {', '.join(self.levels)}")
             rank = self.levels.index(level)
@@ -108,7 +111,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _number_check(name: str, integer: bool, lo: float | None, hi: float | None) -> Callable[[Any], tuple[Any, str | None]]:
+def _number_check(
+    name: str, integer: bool, lo: float | None, hi: float | None
+) -> Callable[[Any], tuple[Any, str | None]]:
     kind = "a whole number" if integer else "a number"
 
     def check(value: Any) -> tuple[Any, str | None]:
@@ -195,7 +200,18 @@ class Feature:
 
 
 class Model:
-    __slots__ = ("name", "task", "label", "consumer", "endpoint_name", "features", "names", "plan", "known", "description")
+    __slots__ = (
+        "name",
+        "task",
+        "label",
+        "consumer",
+        "endpoint_name",
+        "features",
+        "names",
+        "plan",
+        "known",
+        "description",
+    )
 
     def __init__(self, raw: dict):
         try:
@@ -226,7 +242,9 @@ class Catalogue:
         if not isinstance(doc, dict):
             raise CatalogueError(f"{source}: the catalogue must be a JSON object")
         if doc.get("format") != FORMAT:
-            raise CatalogueError(f"{source}: catalogue format {doc.get('format')!r}, this handler reads format {FORMAT}")
+            raise CatalogueError(
+                f"{source}: catalogue format {doc.get('format')!r}, this handler reads format {FORMAT}"
+            )
         self.source = source
         self.environment = str(doc.get("environment") or "")
         self.region = str(doc.get("region") or "") or None
@@ -241,7 +259,9 @@ class Catalogue:
         self.cors_allow_origins = tuple(str(o) for o in (doc.get("cors_allow_origins") or ()))
         for model in self.models.values():
             if self.user_id_field in model.known:
-                raise CatalogueError(f"model {model.name}: a feature is named {self.user_id_field}, the player id field")
+                raise CatalogueError(
+                    f"model {model.name}: a feature is named {self.user_id_field}, the player id field"
+                )
 
 
 def load(environ: dict | None = None) -> Catalogue:
@@ -252,6 +272,8 @@ def load(environ: dict | None = None) -> Catalogue:
         with open(source, encoding="utf-8") as fh:
             doc = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise CatalogueError(f"cannot read the catalogue {source}: {exc}; the package built by vwt-deploy bundles "
-                             "catalogue.json, or set VWT_CATALOGUE_PATH") from None
+        raise CatalogueError(
+            f"cannot read the catalogue {source}: {exc}; the package built by vwt-deploy bundles "
+            "catalogue.json, or set VWT_CATALOGUE_PATH"
+        ) from None
     return Catalogue(doc, source)

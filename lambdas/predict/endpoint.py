@@ -54,22 +54,36 @@ def payload(names: tuple[str, ...], rows: list[list[Any]]) -> bytes:
     return json.dumps([dict(zip(names, row)) for row in rows], separators=(",", ":"), allow_nan=False).encode()
 
 
-_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceUnavailable",
-              "ServiceUnavailableException", "ModelNotReadyException", "InternalFailure", "InternalDependencyException",
-              "RequestTimeout", "RequestTimeoutException"}
+_THROTTLED = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ModelNotReadyException",
+    "InternalFailure",
+    "InternalDependencyException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
 
 
 def classify(exc: BaseException, endpoint: str) -> EndpointFailure:
     """Map a botocore failure to the API's answer: 503 when retrying later may help, 502 when the model failed."""
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+    from botocore.exceptions import ClientError, ReadTimeoutError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
         text = str(err.get("Message", ""))
         if code in _THROTTLED:
-            return EndpointFailure(503, "endpoint_throttled" if "hrottl" in code or "TooMany" in code else "endpoint_unavailable",
-                                   f"the model endpoint is busy or not ready ({code})", 2)
+            return EndpointFailure(
+                503,
+                "endpoint_throttled" if "hrottl" in code or "TooMany" in code else "endpoint_unavailable",
+                f"the model endpoint is busy or not ready ({code})",
+                2,
+            )
         if code == "ValidationException" and ("not found" in text.lower() or "could not find" in text.lower()):
             return EndpointFailure(503, "endpoint_absent", f"the model endpoint {endpoint} does not exist (yet)", 60)
         if code == "ModelError":
@@ -104,6 +118,7 @@ def _number(item: Any) -> float | None:
 
 def parse_answer(body: bytes, expected: int, task: str) -> tuple[list[float], str | None]:
     """(one number per record, model version if the answer names one) or EndpointFailure(502)."""
+
     def bad(why: str) -> EndpointFailure:
         return EndpointFailure(502, "bad_model_answer", f"the model endpoint answered something unusable: {why}", 5)
 
@@ -130,8 +145,9 @@ def parse_answer(body: bytes, expected: int, task: str) -> tuple[list[float], st
     return out, (str(version) if version is not None else None)
 
 
-def invoke(client: Any, endpoint: str, names: tuple[str, ...], rows: list[list[Any]], task: str
-           ) -> tuple[list[float], str | None]:
+def invoke(
+    client: Any, endpoint: str, names: tuple[str, ...], rows: list[list[Any]], task: str
+) -> tuple[list[float], str | None]:
     """Predictions for `rows` and the model version, or EndpointFailure."""
     try:
         response = client.invoke_endpoint(

@@ -37,7 +37,8 @@ from .request import Problems, read_body, request_id_of, validate
 
 TYPE_CHECKING = False  # typing is not imported at run time: a shorter cold start
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from collections.abc import Callable
+    from typing import Any
 
 DEFAULT_MAX_BODY = 1024 * 1024
 # No publishing attempt starts later than this after the request arrived: with the endpoint's worst case
@@ -116,8 +117,15 @@ class Settings:
 class PredictionService:
     """One container's state: the catalogue, settings and AWS clients (made on first use, or given by tests)."""
 
-    def __init__(self, catalogue: Catalogue, environ: dict | None = None, sagemaker: Any = None, sns: Any = None,
-                 log: Callable[[str], None] | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        environ: dict | None = None,
+        sagemaker: Any = None,
+        sns: Any = None,
+        log: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.catalogue = catalogue
         self.settings = Settings(catalogue, dict(os.environ if environ is None else environ))
         self._sagemaker = sagemaker
@@ -130,7 +138,9 @@ class PredictionService:
         if self._sagemaker is None:
             import boto3  # imported on first use: keeps the module's import fast
 
-            self._sagemaker = boto3.client("sagemaker-runtime", region_name=self.settings.region, config=client_config(self.settings.read_timeout))
+            self._sagemaker = boto3.client(
+                "sagemaker-runtime", region_name=self.settings.region, config=client_config(self.settings.read_timeout)
+            )
         return self._sagemaker
 
     @property
@@ -140,8 +150,11 @@ class PredictionService:
             from botocore.config import Config
 
             # one attempt per call: publish() retries failed entries itself, within the request's deadline
-            self._sns = boto3.client("sns", region_name=self.settings.region, config=Config(
-                connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1, "mode": "standard"}))
+            self._sns = boto3.client(
+                "sns",
+                region_name=self.settings.region,
+                config=Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1, "mode": "standard"}),
+            )
         return self._sns
 
     # ------------------------------------------------------------------ the request
@@ -158,10 +171,21 @@ class PredictionService:
         def finish(status: int, body: dict, extra_headers: dict | None = None) -> dict:
             metrics["Latency"] = round((time.perf_counter() - started) * 1000, 3)
             props["status"] = status
-            self.log(emf_line(self.settings.namespace, self.settings.environment, model_name,
-                              int(self.clock() * 1000), metrics, props))
-            return {"statusCode": status, "headers": {**headers, **(extra_headers or {})},
-                    "body": json.dumps(body, separators=(",", ":"))}
+            self.log(
+                emf_line(
+                    self.settings.namespace,
+                    self.settings.environment,
+                    model_name,
+                    int(self.clock() * 1000),
+                    metrics,
+                    props,
+                )
+            )
+            return {
+                "statusCode": status,
+                "headers": {**headers, **(extra_headers or {})},
+                "body": json.dumps(body, separators=(",", ":")),
+            }
 
         method = _method(event)
         if method == "OPTIONS":
@@ -169,16 +193,24 @@ class PredictionService:
             return finish(200, {})
         if method not in (None, "POST"):
             metrics["ClientErrors"] = 1
-            return finish(405, _error("method_not_allowed", f"{method} is not allowed; POST the records", api_request_id),
-                          {"Allow": "POST, OPTIONS"})
+            return finish(
+                405,
+                _error("method_not_allowed", f"{method} is not allowed; POST the records", api_request_id),
+                {"Allow": "POST, OPTIONS"},
+            )
 
         asked = _model_name(event)
         model = self.catalogue.models.get(asked) if asked is not None else None
         if model is None:
             metrics["ClientErrors"] = 1
-            return finish(404, _error("unknown_model",
-                                      f"no model {str(asked)[:80]!r}; models are: {', '.join(self.catalogue.models)}",
-                                      api_request_id))
+            return finish(
+                404,
+                _error(
+                    "unknown_model",
+                    f"no model {str(asked)[:80]!r}; models are: {', '.join(self.catalogue.models)}",
+                    api_request_id,
+                ),
+            )
         model_name = model.name
 
         problems = Problems()
@@ -192,8 +224,9 @@ class PredictionService:
         props["request_id"] = request_id
         if problems:
             metrics["ClientErrors"] = 1
-            err = _error("invalid_request", f"{problems.count} problem(s) in the request; fix them and send it again",
-                         request_id)
+            err = _error(
+                "invalid_request", f"{problems.count} problem(s) in the request; fix them and send it again", request_id
+            )
             err["problems"] = problems.items
             err["problem_count"] = problems.count
             return finish(400, err)
@@ -204,8 +237,9 @@ class PredictionService:
         if not endpoint or not topic:
             missing = "ENDPOINT_NAMES" if not endpoint else f"{model.consumer.upper()}_TOPIC_ARN"
             self.log(json.dumps({"level": "ERROR", "request_id": request_id, "message": f"{missing} is not set"}))
-            return finish(500, _error("misconfigured", "the prediction service is not configured for this model",
-                                      request_id))
+            return finish(
+                500, _error("misconfigured", "the prediction service is not configured for this model", request_id)
+            )
 
         t0 = time.perf_counter()
         try:
@@ -214,8 +248,18 @@ class PredictionService:
             metrics["EndpointLatency"] = round((time.perf_counter() - t0) * 1000, 3)
             metrics["EndpointErrors"] = 1
             props["error"] = failure.reason
-            self.log(json.dumps({"level": "ERROR", "request_id": request_id, "model": model.name, "endpoint": endpoint,
-                                 "reason": failure.reason, "message": failure.message}))
+            self.log(
+                json.dumps(
+                    {
+                        "level": "ERROR",
+                        "request_id": request_id,
+                        "model": model.name,
+                        "endpoint": endpoint,
+                        "reason": failure.reason,
+                        "message": failure.message,
+                    }
+                )
+            )
             err = _error(failure.reason, failure.message + "; nothing was published, try again later", request_id)
             err["retry_after"] = failure.retry_after
             return finish(failure.status, err, {"Retry-After": str(failure.retry_after)})
@@ -229,17 +273,31 @@ class PredictionService:
         except PublishFailure as failure:
             metrics["PublishErrors"] = 1
             props["error"] = "publish_failed"
-            self.log(json.dumps({"level": "ERROR", "request_id": request_id, "model": model.name, "topic": topic,
-                                 "failed": failure.failed, "message": failure.detail}))
-            err = _error("publish_failed", f"the predictions could not all be delivered to the {model.consumer} feed; "
-                         "send the same request (same request_id) again: consumers drop duplicates by event_id",
-                         request_id)
+            self.log(
+                json.dumps(
+                    {
+                        "level": "ERROR",
+                        "request_id": request_id,
+                        "model": model.name,
+                        "topic": topic,
+                        "failed": failure.failed,
+                        "message": failure.detail,
+                    }
+                )
+            )
+            err = _error(
+                "publish_failed",
+                f"the predictions could not all be delivered to the {model.consumer} feed; "
+                "send the same request (same request_id) again: consumers drop duplicates by event_id",
+                request_id,
+            )
             err["retry_after"] = 5
             return finish(503, err, {"Retry-After": "5"})
 
         props["model_version"] = version
-        return finish(200, {"request_id": request_id, "model": model.name, "model_version": version,
-                            "predictions": predictions})
+        return finish(
+            200, {"request_id": request_id, "model": model.name, "model_version": version, "predictions": predictions}
+        )
 
     def _results(self, model, user_ids, scores, version, request_id, now, metrics):
         predictions, messages, attrs = [], [], []
@@ -252,16 +310,29 @@ class PredictionService:
             for i, (user_id, score) in enumerate(zip(user_ids, scores)):
                 group, level = classify(score)
                 counts[group] += 1
-                predictions.append({"user_id": user_id, "prediction": score, "risk_group": group,
-                                    "intervention_level": level})
-                messages.append({"event_id": f"{request_id}:{i}", "event_type": "intervention", "user_id": user_id,
-                                 "model": name, "model_version": version, "score": score, "risk_group": group,
-                                 "intervention_level": level, "request_id": request_id, "time": now,
-                                 "environment": env})
+                predictions.append(
+                    {"user_id": user_id, "prediction": score, "risk_group": group, "intervention_level": level}
+                )
+                messages.append(
+                    {
+                        "event_id": f"{request_id}:{i}",
+                        "event_type": "intervention",
+                        "user_id": user_id,
+                        "model": name,
+                        "model_version": version,
+                        "score": score,
+                        "risk_group": group,
+                        "intervention_level": level,
+                        "request_id": request_id,
+                        "time": now,
+                        "environment": env,
+                    }
+                )
                 a = shared.get(group)
                 if a is None:
-                    a = shared[group] = attributes({"event_type": "intervention", "model": name, "risk_group": group,
-                                                    "intervention_level": level})
+                    a = shared[group] = attributes(
+                        {"event_type": "intervention", "model": name, "risk_group": group, "intervention_level": level}
+                    )
                 attrs.append(a)
             for group, count in counts.items():
                 metrics[f"RiskGroup_{group}"] = count
@@ -269,9 +340,20 @@ class PredictionService:
             a = attributes({"event_type": "prediction", "model": name})
             for i, (user_id, value) in enumerate(zip(user_ids, scores)):
                 predictions.append({"user_id": user_id, "prediction": value})
-                messages.append({"event_id": f"{request_id}:{i}", "event_type": "prediction", "user_id": user_id,
-                                 "model": name, "model_version": version, "prediction": value,
-                                 "target": model.label, "request_id": request_id, "time": now, "environment": env})
+                messages.append(
+                    {
+                        "event_id": f"{request_id}:{i}",
+                        "event_type": "prediction",
+                        "user_id": user_id,
+                        "model": name,
+                        "model_version": version,
+                        "prediction": value,
+                        "target": model.label,
+                        "request_id": request_id,
+                        "time": now,
+                        "environment": env,
+                    }
+                )
                 attrs.append(a)
         return predictions, messages, attrs
 
@@ -327,8 +409,7 @@ def _model_name(event: dict) -> Any:
 
 
 def _cors_headers(event: dict, allowed: tuple[str, ...]) -> dict:
-    headers = {"Content-Type": "application/json", "Cache-Control": "no-store",
-               "X-Content-Type-Options": "nosniff"}
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if not allowed:
         return headers
     origin = None
@@ -379,5 +460,8 @@ def handler(event: Any, context: Any = None) -> dict:
 
 def _last_resort(event: Any, context: Any, code: str, message: str) -> dict:
     request_id = _api_request_id(event if isinstance(event, dict) else {}, context)
-    return {"statusCode": 500, "headers": {"Content-Type": "application/json", "X-Request-Id": request_id},
-            "body": json.dumps(_error(code, message, request_id))}
+    return {
+        "statusCode": 500,
+        "headers": {"Content-Type": "application/json", "X-Request-Id": request_id},
+        "body": json.dumps(_error(code, message, request_id)),
+    }

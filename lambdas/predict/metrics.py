@@ -20,16 +20,24 @@ DEFAULT_NAMESPACE = "VWT/Prediction"
 _UNITS = {"Latency": "Milliseconds", "EndpointLatency": "Milliseconds"}
 
 
-def emf_line(namespace: str, environment: str, model: str, timestamp_ms: int, metrics: dict[str, float],
-             properties: dict[str, Any]) -> str:
+def emf_line(
+    namespace: str,
+    environment: str,
+    model: str,
+    timestamp_ms: int,
+    metrics: dict[str, float],
+    properties: dict[str, Any],
+) -> str:
     doc: dict[str, Any] = {
         "_aws": {
             "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["Environment", "Model"]],
-                "Metrics": [{"Name": name, "Unit": _UNITS.get(name, "Count")} for name in metrics],
-            }],
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["Environment", "Model"]],
+                    "Metrics": [{"Name": name, "Unit": _UNITS.get(name, "Count")} for name in metrics],
+                }
+            ],
         },
         "Environment": environment,
         "Model": model,

@@ -40,8 +40,10 @@ def attributes(values: dict[str, str]) -> dict[str, dict]:
 
 def entries(messages: list[dict], attrs: list[dict]) -> list[dict]:
     """PublishBatch entries; ids are unique within each batch of 10."""
-    return [{"Id": _IDS[i % BATCH], "Message": _ENCODE(message), "MessageAttributes": a}
-            for i, (message, a) in enumerate(zip(messages, attrs))]
+    return [
+        {"Id": _IDS[i % BATCH], "Message": _ENCODE(message), "MessageAttributes": a}
+        for i, (message, a) in enumerate(zip(messages, attrs))
+    ]
 
 
 def _send_chunk(client: Any, topic: str, chunk: list[dict], deadline: float | None) -> None:
@@ -68,7 +70,7 @@ def _send_chunk(client: Any, topic: str, chunk: list[dict], deadline: float | No
 def publish(client: Any, topic: str, batch_entries: list[dict], deadline: float | None = None) -> int:
     """Publish every entry (batches of 10, in parallel); raise PublishFailure naming what could not be sent."""
     global _pool
-    chunks = [batch_entries[i:i + BATCH] for i in range(0, len(batch_entries), BATCH)]
+    chunks = [batch_entries[i : i + BATCH] for i in range(0, len(batch_entries), BATCH)]
     if len(chunks) <= 1:
         for chunk in chunks:
             _send_chunk(client, topic, chunk, deadline)

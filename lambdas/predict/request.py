@@ -53,7 +53,9 @@ def read_body(event: dict, max_bytes: int, problems: Problems) -> Any:
         return MISSING
     if event.get("isBase64Encoded"):
         if len(raw) > max_bytes * 4 // 3 + 4:
-            problems.add(None, None, f"the request body is larger than {max_bytes} bytes; send fewer records per request")
+            problems.add(
+                None, None, f"the request body is larger than {max_bytes} bytes; send fewer records per request"
+            )
             return MISSING
         import base64
         import binascii
@@ -65,7 +67,9 @@ def read_body(event: dict, max_bytes: int, problems: Problems) -> Any:
             return MISSING
     else:
         if len(raw) > max_bytes:  # characters <= bytes: a cheap first check
-            problems.add(None, None, f"the request body is larger than {max_bytes} bytes; send fewer records per request")
+            problems.add(
+                None, None, f"the request body is larger than {max_bytes} bytes; send fewer records per request"
+            )
             return MISSING
         try:
             data = raw.encode("utf-8")
@@ -90,13 +94,17 @@ def request_id_of(body: Any, problems: Problems) -> str | None:
     value = body["request_id"]
     if type(value) is str and _REQUEST_ID.match(value):
         return value
-    problems.add(None, "request_id", "must be 1 to 128 letters, digits or . _ : - (starting with a letter or digit), "
-                 f"got {_short(value)}")
+    problems.add(
+        None,
+        "request_id",
+        f"must be 1 to 128 letters, digits or . _ : - (starting with a letter or digit), got {_short(value)}",
+    )
     return None
 
 
-def validate(model: Model, body: Any, max_records: int, user_id_field: str, problems: Problems
-             ) -> tuple[list[str], list[list[Any]]]:
+def validate(
+    model: Model, body: Any, max_records: int, user_id_field: str, problems: Problems
+) -> tuple[list[str], list[list[Any]]]:
     """(user ids, feature rows in the model's feature order, defaults filled in). Problems go to `problems`."""
     if not isinstance(body, dict):
         problems.add(None, None, f'the body must be a JSON object {{"records": [...]}}, got {_short(body)}')
@@ -155,8 +163,11 @@ def validate(model: Model, body: Any, max_records: int, user_id_field: str, prob
         if seen != len(record):
             for key in record:
                 if key not in known and key != user_id_field:
-                    problems.add(index, str(key), f"unknown field; {model.name} takes {', '.join(model.names)} "
-                                 f"and {user_id_field}")
+                    problems.add(
+                        index,
+                        str(key),
+                        f"unknown field; {model.name} takes {', '.join(model.names)} and {user_id_field}",
+                    )
             ok = False
         if ok:
             user_ids.append(user_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from container_helpers import MlRoot, Served, classifier_root
 
 

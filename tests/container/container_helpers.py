@@ -42,9 +42,14 @@ def make_rows(n: int, task: str, seed: int = 0) -> list[dict]:
         product = products[int(rng.integers(0, 4))]
         night = bool(rng.random() < 0.3)
         score = 0.4 * dep + 0.01 * minutes + 0.8 * cancels + (1.0 if product == "casino" else 0) + 1.5 * night
-        row = {"deposits_per_week": round(dep, 3), "session_minutes": round(minutes, 2),
-               "cancelled_withdrawals": cancels, "product": product, "night_player": "true" if night else "false",
-               "bonus": round(float(rng.uniform(0, 10)), 2)}
+        row = {
+            "deposits_per_week": round(dep, 3),
+            "session_minutes": round(minutes, 2),
+            "cancelled_withdrawals": cancels,
+            "product": product,
+            "night_player": "true" if night else "false",
+            "bonus": round(float(rng.uniform(0, 10)), 2),
+        }
         if task == "classification":
             row["self_excluded"] = int(score + rng.normal(0, 1.0) > 4.5)
         elif task == "regression":
@@ -76,7 +81,8 @@ class MlRoot:
 
     def hyperparameters(self, **hp) -> None:
         (self.root / "input" / "config" / "hyperparameters.json").write_text(
-            json.dumps({k: str(v) for k, v in hp.items()}))
+            json.dumps({k: str(v) for k, v in hp.items()})
+        )
 
     def channel(self, name: str) -> Path:
         path = self.root / "input" / "data" / name
@@ -103,8 +109,6 @@ class MlRoot:
         return main(self.root)
 
 
-
-
 def classifier_root(base: Path, algorithm: str = "random_forest", n: int = 300) -> MlRoot:
     root = MlRoot(base)
     write_csv(root.channel("train") / "data.csv", make_rows(n, "classification"))
@@ -120,9 +124,21 @@ class Served:
         self.log_path = model_dir.parent / f"serve-{time.monotonic_ns()}.log"
         self.log = self.log_path.open("w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vwt_model", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--model-dir", str(model_dir)],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            [
+                sys.executable,
+                "-m",
+                "vwt_model",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--model-dir",
+                str(model_dir),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         self.port = self._wait_for(r"listening on 127\.0\.0\.1:(\d+)", 30)
 
@@ -156,8 +172,14 @@ class Served:
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                content_type: str | None = None, conn: http.client.HTTPConnection | None = None):
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        content_type: str | None = None,
+        conn: http.client.HTTPConnection | None = None,
+    ):
         own = conn is None
         conn = conn or self.connection()
         headers = {"Content-Type": content_type} if content_type else {}

@@ -61,8 +61,14 @@ def test_the_server_serves_the_baseline(tmp_path, catalogue_model, serve_model):
     build_artifact(catalogue_model.features, catalogue_model.task, model_dir / "model.tar.gz", prior=0.05)
     served = serve_model(model_dir)  # a folder holding only model.tar.gz is unpacked, as SageMaker does
     assert served.request("GET", "/ping") == (200, {"status": "ok", "model_version": "baseline"})
-    record = {"age": 30, "country": "nl", "device": "ios", "registration_hour": 22, "marketing_opt_in": True,
-              "id_verified": False}
+    record = {
+        "age": 30,
+        "country": "nl",
+        "device": "ios",
+        "registration_hour": 22,
+        "marketing_opt_in": True,
+        "id_verified": False,
+    }
     status, body = served.request("POST", "/invocations", json.dumps([record, record]), "application/json")
     assert status == 200 and body == {"predictions": [0.05, 0.05], "model_version": "baseline"}
     status, body = served.request("POST", "/invocations", "30,nl,ios,22,0,true,false,false", "text/csv")
@@ -74,7 +80,7 @@ def test_the_server_serves_the_baseline(tmp_path, catalogue_model, serve_model):
 def test_the_baseline_module_is_pure_stdlib():
     import ast
 
-    source = (REPO / "containers" / "sklearn" / "vwt_model")
+    source = REPO / "containers" / "sklearn" / "vwt_model"
     allowed_local = {"schema", "spec"}
     for name in ("baseline.py", "schema.py", "spec.py"):
         tree = ast.parse((source / name).read_text())

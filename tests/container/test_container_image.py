@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
+from vwt_deploy.build.image import ImageBuilder, content_tag
 from vwt_deploy.cli import main
 from vwt_deploy.config import load
-from vwt_deploy.errors import ProcessError, VwtError
-from vwt_deploy.build.image import ImageBuilder, content_tag
 from vwt_deploy.deploy.pipeline import Deployment
 from vwt_deploy.deploy.targets.aws import AwsTarget
+from vwt_deploy.errors import ProcessError, VwtError
 from vwt_deploy.process import Result
 from vwt_deploy.project import Project
 
@@ -55,8 +55,7 @@ def project(tmp_path) -> Project:
     """A copy of the project (environments, terraform, the image's context) so the tests can change files."""
     for name in ("environments", "terraform"):
         shutil.copytree(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "containers", tmp_path / "containers",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(REPO / "containers", tmp_path / "containers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return Project(tmp_path)
 
 
@@ -104,7 +103,7 @@ def test_builds_and_pushes_a_new_tag(project, dev, aws):
     assert build_argv[build_argv.index("--tag") + 1] == f"{url}:{tag}"
     assert build_argv[-1] == str(project.containers_dir / "sklearn")
     assert runner.calls[2] == ["docker", "push", f"{url}:{tag}"]
-    (registry, auth), = runner.push_config["auths"].items()
+    ((registry, auth),) = runner.push_config["auths"].items()
     assert registry in url and auth["auth"]
     assert not any("password" in a.lower() or auth["auth"] in a for call in runner.calls for a in call)
 
@@ -113,9 +112,16 @@ def test_skips_build_and_push_when_the_tag_is_already_in_ecr(project, dev, aws):
     ecr = boto3.client("ecr", region_name=dev.region)
     ecr.create_repository(repositoryName=dev.image_repository_name)
     tag = content_tag(project.containers_dir / "sklearn")
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                           "digest": "sha256:" + "a" * 64}, "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": "sha256:" + "a" * 64,
+        },
+        "layers": [],
+    }
     ecr.put_image(repositoryName=dev.image_repository_name, imageManifest=json.dumps(manifest), imageTag=tag)
     runner = FakeRunner(fail={"docker info": ProcessError(["docker", "info"], 1, "no engine")})
     result = builder(project, dev, runner, guard=lambda: None).build()
@@ -180,7 +186,9 @@ def test_the_real_runner_reports_a_missing_engine(project, dev, aws, monkeypatch
 
 
 def test_cli_help_does_not_load_the_ml_stack():
-    code = ("import sys, vwt_deploy.cli; heavy = {'sklearn', 'numpy', 'onnxruntime', 'pyarrow', 'boto3'} & "
-            "set(sys.modules); print(sorted(heavy))")
+    code = (
+        "import sys, vwt_deploy.cli; heavy = {'sklearn', 'numpy', 'onnxruntime', 'pyarrow', 'boto3'} & "
+        "set(sys.modules); print(sorted(heavy))"
+    )
     done = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -6,10 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from container_helpers import FEATURES, MlRoot, make_rows, write_csv
 
 from vwt_model.predictor import BadInput, Predictor
-
-from container_helpers import FEATURES, MlRoot, make_rows, write_csv
 
 
 def csv_body(rows: list[dict]) -> bytes:
@@ -27,8 +26,10 @@ def predictor(trained_classifier: MlRoot) -> Predictor:
 def numeric_predictor(tmp_path_factory) -> Predictor:
     root = MlRoot(tmp_path_factory.mktemp("num") / "ml")
     rng = np.random.default_rng(5)
-    write_csv(root.channel("train") / "d.csv",
-              [{"a": float(a), "b": float(b), "c": float(c), "y": int(a - b > 0)} for a, b, c in rng.normal(size=(200, 3))])
+    write_csv(
+        root.channel("train") / "d.csv",
+        [{"a": float(a), "b": float(b), "c": float(c), "y": int(a - b > 0)} for a, b, c in rng.normal(size=(200, 3))],
+    )
     root.hyperparameters(algorithm="random_forest", task="classification", label="y", no_trees=5)
     assert root.train() == 0
     p = Predictor(root.model)

@@ -10,15 +10,26 @@ import threading
 import time
 
 import pytest
+from container_helpers import FEATURES, MlRoot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from container_helpers import FEATURES, MlRoot
-
-CALM = {"deposits_per_week": 0.5, "session_minutes": 10, "cancelled_withdrawals": 0, "product": "lottery",
-        "night_player": False, "bonus": 0}
-RISKY = {"deposits_per_week": 20, "session_minutes": 280, "cancelled_withdrawals": 5, "product": "casino",
-         "night_player": True, "bonus": 3}
+CALM = {
+    "deposits_per_week": 0.5,
+    "session_minutes": 10,
+    "cancelled_withdrawals": 0,
+    "product": "lottery",
+    "night_player": False,
+    "bonus": 0,
+}
+RISKY = {
+    "deposits_per_week": 20,
+    "session_minutes": 280,
+    "cancelled_withdrawals": 5,
+    "product": "casino",
+    "night_player": True,
+    "bonus": 3,
+}
 
 
 def csv_line(record: dict) -> str:
@@ -56,7 +67,9 @@ def test_csv_and_json_give_the_same_predictions_in_order(server):
 
 def test_json_one_record_records_key_and_optional_fields(server):
     without_optional = {k: v for k, v in RISKY.items() if k != "bonus"}
-    status, one = server.request("POST", "/invocations", json.dumps(without_optional), "application/json; charset=utf-8")
+    status, one = server.request(
+        "POST", "/invocations", json.dumps(without_optional), "application/json; charset=utf-8"
+    )
     assert status == 200 and len(one["predictions"]) == 1
     status, wrapped = server.request("POST", "/invocations", json.dumps({"records": [RISKY, CALM]}), "application/json")
     assert status == 200 and len(wrapped["predictions"]) == 2
@@ -88,20 +101,46 @@ BAD = [
     ("no content type", "1,2", None, 415, "send text/csv or application/json"),
     ("too few columns", "1,2,3", "text/csv", 400, "row 1 has 3 columns; the model takes 6"),
     ("header row", ",".join(FEATURES), "text/csv", 400, "header"),
-    ("non-numeric", csv_line({**CALM, "session_minutes": "long"}), "text/csv", 400,
-     "row 1: session_minutes must be a number, got 'long'"),
-    ("category not allowed", csv_line({**CALM, "product": "bingo"}), "text/csv", 400,
-     "product must be one of casino, sports, poker, lottery, got 'bingo'"),
+    (
+        "non-numeric",
+        csv_line({**CALM, "session_minutes": "long"}),
+        "text/csv",
+        400,
+        "row 1: session_minutes must be a number, got 'long'",
+    ),
+    (
+        "category not allowed",
+        csv_line({**CALM, "product": "bingo"}),
+        "text/csv",
+        400,
+        "product must be one of casino, sports, poker, lottery, got 'bingo'",
+    ),
     ("bad boolean", csv_line({**CALM, "night_player": "maybe"}), "text/csv", 400, "night_player must be a boolean"),
-    ("nan", csv_line({**CALM, "deposits_per_week": "nan"}), "text/csv", 400, "deposits_per_week must be a finite number"),
+    (
+        "nan",
+        csv_line({**CALM, "deposits_per_week": "nan"}),
+        "text/csv",
+        400,
+        "deposits_per_week must be a finite number",
+    ),
     ("missing required", csv_line({**CALM, "deposits_per_week": ""}), "text/csv", 400, "deposits_per_week is required"),
     ("empty csv", "", "text/csv", 400, "empty body"),
     ("malformed json", "{'a': 1", "application/json", 400, "not valid JSON"),
     ("unknown field", json.dumps({**CALM, "age": 3}), "application/json", 400, "unknown field(s) 'age'"),
-    ("missing field", json.dumps({k: v for k, v in CALM.items() if k != "product"}), "application/json", 400,
-     "product is required but missing"),
-    ("wrong json type", json.dumps({**CALM, "session_minutes": True}), "application/json", 400,
-     "session_minutes must be a number"),
+    (
+        "missing field",
+        json.dumps({k: v for k, v in CALM.items() if k != "product"}),
+        "application/json",
+        400,
+        "product is required but missing",
+    ),
+    (
+        "wrong json type",
+        json.dumps({**CALM, "session_minutes": True}),
+        "application/json",
+        400,
+        "session_minutes must be a number",
+    ),
     ("empty list", "[]", "application/json", 400, "no records"),
     ("scalar json", "3", "application/json", 400, "send a JSON record"),
     ("too many rows", "\n".join([csv_line(CALM)] * 501), "text/csv", 413, "more than the 500"),
@@ -145,19 +184,32 @@ JSON_VALUES = st.recursive(
 BODIES = st.one_of(
     st.binary(max_size=300),
     st.text(max_size=200).map(str.encode),
-    st.lists(st.lists(st.sampled_from(["1", "0", "-2.5", "casino", "true", "", "nan", "1e40", '"x', "bingo"]),
-                      min_size=5, max_size=7), min_size=1, max_size=4)
-    .map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
+    st.lists(
+        st.lists(
+            st.sampled_from(["1", "0", "-2.5", "casino", "true", "", "nan", "1e40", '"x', "bingo"]),
+            min_size=5,
+            max_size=7,
+        ),
+        min_size=1,
+        max_size=4,
+    ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
     # batches long enough for the pyarrow path, with a few odd cells
-    st.lists(st.lists(st.sampled_from(["1", "0", "2.5", "casino", "poker", "true", "false", "", "nan", "x", '"1"']),
-                      min_size=6, max_size=6), min_size=32, max_size=40)
-    .map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
+    st.lists(
+        st.lists(
+            st.sampled_from(["1", "0", "2.5", "casino", "poker", "true", "false", "", "nan", "x", '"1"']),
+            min_size=6,
+            max_size=6,
+        ),
+        min_size=32,
+        max_size=40,
+    ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(body=BODIES, content_type=CONTENT_TYPES)
 def test_no_body_gets_a_5xx_or_kills_the_server(server, body, content_type):
     status, payload = server.request("POST", "/invocations", body, content_type or None)

@@ -12,11 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from container_helpers import FEATURES, LABELS, MlRoot, make_rows, write_csv
 
 from vwt_model import spec
 from vwt_model.predictor import Predictor
-
-from container_helpers import FEATURES, LABELS, MlRoot, make_rows, write_csv
 
 COMBOS = [(algorithm, task) for algorithm, (tasks, _) in spec.ALGORITHMS.items() for task in tasks]
 
@@ -68,10 +67,20 @@ def test_trains_every_algorithm_and_serves_the_result(ml_root: MlRoot, capsys, a
 
 def test_risk_scores_rank_risky_players_higher(trained_classifier: MlRoot):
     predictor = Predictor(trained_classifier.model)
-    calm = {"deposits_per_week": 0.5, "session_minutes": 10, "cancelled_withdrawals": 0, "product": "lottery",
-            "night_player": False}
-    risky = {"deposits_per_week": 20, "session_minutes": 280, "cancelled_withdrawals": 5, "product": "casino",
-             "night_player": True}
+    calm = {
+        "deposits_per_week": 0.5,
+        "session_minutes": 10,
+        "cancelled_withdrawals": 0,
+        "product": "lottery",
+        "night_player": False,
+    }
+    risky = {
+        "deposits_per_week": 20,
+        "session_minutes": 280,
+        "cancelled_withdrawals": 5,
+        "product": "casino",
+        "night_player": True,
+    }
     low, high = predictor.predict(predictor.parse(json.dumps([calm, risky]).encode(), "application/json", 10))
     assert high > low
 
@@ -101,8 +110,13 @@ def test_many_files_in_a_channel_and_sagemaker_reserved_hyperparameters(ml_root:
     write_csv(ml_root.channel("train") / "a" / "part-0.csv", rows[:150])
     write_csv(ml_root.channel("train") / "a" / "part-1.csv", rows[150:])
     ml_root.schema()
-    ml_root.hyperparameters(algorithm="random_forest", task="classification", label="self_excluded", no_trees=4,
-                            _tuning_objective_metric="validation:auc")
+    ml_root.hyperparameters(
+        algorithm="random_forest",
+        task="classification",
+        label="self_excluded",
+        no_trees=4,
+        _tuning_objective_metric="validation:auc",
+    )
     assert ml_root.train() == 0
     assert json.loads((ml_root.model / "model.json").read_text())["rows"]["train"] == 240  # 80 % of 300
 
@@ -128,22 +142,38 @@ def _rows_with(**changes):
 
 BAD_DATA = {
     "empty file": (lambda ch: (ch / "d.csv").write_text(""), "is empty"),
-    "header only": (lambda ch: (ch / "d.csv").write_text(",".join([*FEATURES, "self_excluded"]) + "\n"), "no data rows"),
-    "missing label column": (lambda ch: write_csv(ch / "d.csv", make_rows(60, "classification"), FEATURES),
-                             "label column 'self_excluded' is missing"),
-    "non-numeric feature": (lambda ch: write_csv(ch / "d.csv", _rows_with(row7={"session_minutes": "lots"})),
-                            "'session_minutes' is not numeric"),
-    "all one class": (lambda ch: write_csv(ch / "d.csv", [{**r, "self_excluded": 0} for r in make_rows(60, "classification")]),
-                      "same label"),
+    "header only": (
+        lambda ch: (ch / "d.csv").write_text(",".join([*FEATURES, "self_excluded"]) + "\n"),
+        "no data rows",
+    ),
+    "missing label column": (
+        lambda ch: write_csv(ch / "d.csv", make_rows(60, "classification"), FEATURES),
+        "label column 'self_excluded' is missing",
+    ),
+    "non-numeric feature": (
+        lambda ch: write_csv(ch / "d.csv", _rows_with(row7={"session_minutes": "lots"})),
+        "'session_minutes' is not numeric",
+    ),
+    "all one class": (
+        lambda ch: write_csv(ch / "d.csv", [{**r, "self_excluded": 0} for r in make_rows(60, "classification")]),
+        "same label",
+    ),
     "NaN label": (lambda ch: write_csv(ch / "d.csv", _rows_with(row3={"self_excluded": "NaN"})), "missing (NaN)"),
     "empty label": (lambda ch: write_csv(ch / "d.csv", _rows_with(row5={"self_excluded": ""})), "missing (NaN)"),
-    "category not allowed": (lambda ch: write_csv(ch / "d.csv", _rows_with(row2={"product": "bingo"})),
-                             "'product' must be one of casino, sports, poker, lottery; row 3 has 'bingo'"),
-    "missing feature column": (lambda ch: write_csv(ch / "d.csv", make_rows(60, "classification"),
-                                                    [f for f in FEATURES if f != "product"] + ["self_excluded"]),
-                               "feature column 'product' is missing"),
-    "missing required value": (lambda ch: write_csv(ch / "d.csv", _rows_with(row4={"deposits_per_week": ""})),
-                               "'deposits_per_week' has 1 missing values"),
+    "category not allowed": (
+        lambda ch: write_csv(ch / "d.csv", _rows_with(row2={"product": "bingo"})),
+        "'product' must be one of casino, sports, poker, lottery; row 3 has 'bingo'",
+    ),
+    "missing feature column": (
+        lambda ch: write_csv(
+            ch / "d.csv", make_rows(60, "classification"), [f for f in FEATURES if f != "product"] + ["self_excluded"]
+        ),
+        "feature column 'product' is missing",
+    ),
+    "missing required value": (
+        lambda ch: write_csv(ch / "d.csv", _rows_with(row4={"deposits_per_week": ""})),
+        "'deposits_per_week' has 1 missing values",
+    ),
     "below min": (lambda ch: write_csv(ch / "d.csv", _rows_with(row1={"deposits_per_week": -1})), "below its min"),
     "three classes": (lambda ch: write_csv(ch / "d.csv", _rows_with(row1={"self_excluded": 2})), "binary"),
     "not a data file": (lambda ch: (ch / "d.csv").write_bytes(b"\x00\x01garbage\xff\xfe\n\x00"), "d.csv"),

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from vwt_deploy.deploy.cleanup import empty_bucket, framework_buckets, non_empty_buckets, remove_runtime_leftovers
 from vwt_deploy.config import load
+from vwt_deploy.deploy.cleanup import empty_bucket, framework_buckets, non_empty_buckets, remove_runtime_leftovers
 
 ROLE = "arn:aws:iam::123456789012:role/sm"
 CONTAINER = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/i:1"}
@@ -22,21 +22,28 @@ def sm():
 
 
 def _model(sm, name: str, env: str) -> None:
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=CONTAINER,
-                    Tags=[{"Key": "environment", "Value": env}])
-    sm.create_endpoint_config(EndpointConfigName=f"{name}-config", Tags=[{"Key": "environment", "Value": env}],
-                              ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name,
-                                                   "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_model(
+        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=CONTAINER, Tags=[{"Key": "environment", "Value": env}]
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{name}-config",
+        Tags=[{"Key": "environment", "Value": env}],
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )
 
 
 def test_removes_only_this_environments_runtime_resources(repo: Path, sm) -> None:
     env = load("dev", repo)
-    _model(sm, "vwt-dev-gb-marketing-20261127", "dev")          # made by retraining in dev
-    _model(sm, "vwt-dev-gb-marketing-other-team", "staging")    # right prefix, wrong tag
-    _model(sm, "someone-elses-model", "dev")                    # right tag, wrong prefix
+    _model(sm, "vwt-dev-gb-marketing-20261127", "dev")  # made by retraining in dev
+    _model(sm, "vwt-dev-gb-marketing-other-team", "staging")  # right prefix, wrong tag
+    _model(sm, "someone-elses-model", "dev")  # right tag, wrong prefix
     removed = remove_runtime_leftovers(env, sm)
-    assert removed == {"endpoint_configs": ["vwt-dev-gb-marketing-20261127-config"],
-                       "models": ["vwt-dev-gb-marketing-20261127"]}
+    assert removed == {
+        "endpoint_configs": ["vwt-dev-gb-marketing-20261127-config"],
+        "models": ["vwt-dev-gb-marketing-20261127"],
+    }
     left = sorted(m["ModelName"] for m in sm.list_models()["Models"])
     assert left == ["someone-elses-model", "vwt-dev-gb-marketing-other-team"]
 
@@ -52,7 +59,7 @@ def test_finds_and_empties_buckets_with_objects(repo: Path) -> None:
         s3.put_bucket_versioning(Bucket=data, VersioningConfiguration={"Status": "Enabled"})
         s3.put_object(Bucket=data, Key="training/a.csv", Body=b"1")
         s3.put_object(Bucket=data, Key="training/a.csv", Body=b"2")  # a second version
-        s3.delete_object(Bucket=data, Key="training/a.csv")         # and a delete marker
+        s3.delete_object(Bucket=data, Key="training/a.csv")  # and a delete marker
         assert non_empty_buckets(env, s3) == {data: 3}
         assert empty_bucket(s3, data) == 3
         assert non_empty_buckets(env, s3) == {}

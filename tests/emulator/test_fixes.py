@@ -58,8 +58,11 @@ def test_executions_run_and_a_second_start_works(aws) -> None:
 def test_application_autoscaling_tags(aws) -> None:
     aas = aws("application-autoscaling")
     arn = aas.register_scalable_target(
-        ServiceNamespace="sagemaker", ResourceId="endpoint/e/variant/AllTraffic",
-        ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=2,
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/e/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
     )["ScalableTargetARN"]
     assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {}
     aas.tag_resource(ResourceARN=arn, Tags={"environment": "local", "owner": "ml"})
@@ -71,8 +74,9 @@ def test_application_autoscaling_tags(aws) -> None:
 def test_sagemaker_model_reads_back_what_was_sent(aws) -> None:
     sm = aws("sagemaker")
     container = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/i:1", "ModelDataUrl": "s3://b/m.tar.gz"}
-    sm.create_model(ModelName="isolated", ExecutionRoleArn=ROLE, PrimaryContainer=container,
-                    EnableNetworkIsolation=True)
+    sm.create_model(
+        ModelName="isolated", ExecutionRoleArn=ROLE, PrimaryContainer=container, EnableNetworkIsolation=True
+    )
     desc = sm.describe_model(ModelName="isolated")
     assert desc["EnableNetworkIsolation"] is True
     assert "VpcConfig" not in desc  # none was sent
@@ -85,13 +89,32 @@ def test_sagemaker_model_reads_back_what_was_sent(aws) -> None:
 def test_tls_only_bucket_policy_lets_loopback_requests_through(aws) -> None:
     s3 = aws("s3")
     s3.create_bucket(Bucket="tls-only", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}, {
-        "Sid": "DenyOutdatedTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
-        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}}]}))
+    s3.put_bucket_policy(
+        Bucket="tls-only",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Sid": "DenyOutdatedTls",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+                        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+                    },
+                ],
+            }
+        ),
+    )
     s3.put_object(Bucket="tls-only", Key="k", Body=b"v")
     assert s3.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"v"
 
@@ -100,8 +123,22 @@ def test_other_deny_statements_still_deny(aws) -> None:
     s3 = aws("s3")
     s3.create_bucket(Bucket="deny-all", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket="deny-all", Key="k", Body=b"v")
-    s3.put_bucket_policy(Bucket="deny-all", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::deny-all/*"}]}))
+    s3.put_bucket_policy(
+        Bucket="deny-all",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::deny-all/*",
+                    }
+                ],
+            }
+        ),
+    )
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket="deny-all", Key="k")
     assert exc.value.response["Error"]["Code"] in ("AccessDenied", "403")
@@ -109,21 +146,34 @@ def test_other_deny_statements_still_deny(aws) -> None:
 
 def test_aws_managed_policies_can_be_attached(aws) -> None:
     iam = aws("iam")
-    iam.create_role(RoleName="uses-managed", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))
+    iam.create_role(
+        RoleName="uses-managed",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
     arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
     iam.attach_role_policy(RoleName="uses-managed", PolicyArn=arn)
     attached = iam.list_attached_role_policies(RoleName="uses-managed")["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [arn]
 
 
-@pytest.mark.parametrize("definition, defect", [
-    ({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}, "'Nowhere' names no state"),
-    ({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}, "B": {"Type": "Pass", "End": True}}},
-     "'B' is unreachable"),
-    ({"StartAt": "Missing", "States": {"A": {"Type": "Pass", "End": True}}}, "StartAt 'Missing' names no state"),
-])
+@pytest.mark.parametrize(
+    "definition, defect",
+    [
+        ({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}, "'Nowhere' names no state"),
+        (
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}, "B": {"Type": "Pass", "End": True}}},
+            "'B' is unreachable",
+        ),
+        ({"StartAt": "Missing", "States": {"A": {"Type": "Pass", "End": True}}}, "StartAt 'Missing' names no state"),
+    ],
+)
 def test_validate_state_machine_definition_runs_the_graph_check(aws, definition, defect) -> None:
     """moto's parser accepts these; AWS (and the emulator) refuse them."""
     res = aws("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
@@ -132,8 +182,10 @@ def test_validate_state_machine_definition_runs_the_graph_check(aws, definition,
 
 
 def test_validate_accepts_a_direct_lambda_resource(aws) -> None:
-    definition = {"StartAt": "A", "States": {"A": {
-        "Type": "Task", "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f", "End": True}}}
+    definition = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Task", "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f", "End": True}},
+    }
     res = aws("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
     assert res["result"] == "OK", res["diagnostics"]
 
@@ -153,8 +205,19 @@ def test_sqs_attributes_read_back_as_aws_sends_them(aws) -> None:
     dlq = sqs.create_queue(QueueName="fixes-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName="fixes-main")["QueueUrl"]
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-                                                                  "Action": "sqs:SendMessage", "Resource": "*"}]})
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
     redrive = f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":5}}'
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})  # without the policy
@@ -167,10 +230,24 @@ def test_apigateway_leaves_out_empty_collections(aws) -> None:
     api = aws("apigateway")
     rest = api.create_rest_api(name="fixes")["id"]
     root = api.get_resources(restApiId=rest)["items"][0]["id"]
-    api.put_method(restApiId=rest, resourceId=root, httpMethod="POST", authorizationType="NONE",
-                   requestParameters={}, requestModels={}, apiKeyRequired=True)
-    api.put_integration(restApiId=rest, resourceId=root, httpMethod="POST", type="MOCK",
-                        requestParameters={}, requestTemplates={}, cacheKeyParameters=[])
+    api.put_method(
+        restApiId=rest,
+        resourceId=root,
+        httpMethod="POST",
+        authorizationType="NONE",
+        requestParameters={},
+        requestModels={},
+        apiKeyRequired=True,
+    )
+    api.put_integration(
+        restApiId=rest,
+        resourceId=root,
+        httpMethod="POST",
+        type="MOCK",
+        requestParameters={},
+        requestTemplates={},
+        cacheKeyParameters=[],
+    )
     method = api.get_method(restApiId=rest, resourceId=root, httpMethod="POST")
     integration = api.get_integration(restApiId=rest, resourceId=root, httpMethod="POST")
     for key in ("authorizationScopes", "requestParameters", "requestModels"):
@@ -184,22 +261,52 @@ def test_access_logging_to_a_tls_only_log_bucket(aws) -> None:
     s3 = aws("s3")
     for name in ("logged", "log-target"):
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_policy(Bucket="log-target", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": ["arn:aws:s3:::log-target", "arn:aws:s3:::log-target/*"],
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
-         "Action": "s3:PutObject", "Resource": "arn:aws:s3:::log-target/*"}]}))
-    s3.put_bucket_logging(Bucket="logged", BucketLoggingStatus={
-        "LoggingEnabled": {"TargetBucket": "log-target", "TargetPrefix": "logged/"}})
+    s3.put_bucket_policy(
+        Bucket="log-target",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": ["arn:aws:s3:::log-target", "arn:aws:s3:::log-target/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Sid": "S3ServerAccessLogs",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::log-target/*",
+                    },
+                ],
+            }
+        ),
+    )
+    s3.put_bucket_logging(
+        Bucket="logged",
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "log-target", "TargetPrefix": "logged/"}},
+    )
     assert s3.get_bucket_logging(Bucket="logged")["LoggingEnabled"]["TargetBucket"] == "log-target"
 
 
 def test_endpoint_configuration_without_data_capture_reads_back_without_it(aws) -> None:
     sm = aws("sagemaker")
     sm.create_model(ModelName="for-config", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"})
-    sm.create_endpoint_config(EndpointConfigName="no-capture", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": "for-config", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint_config(
+        EndpointConfigName="no-capture",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "for-config",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
     desc = sm.describe_endpoint_config(EndpointConfigName="no-capture")
     assert "DataCaptureConfig" not in desc and desc["ProductionVariants"][0]["VariantName"] == "AllTraffic"
 
@@ -207,25 +314,39 @@ def test_endpoint_configuration_without_data_capture_reads_back_without_it(aws) 
 def test_scalable_target_tags_sent_at_registration_read_back(aws) -> None:
     aas = aws("application-autoscaling")
     arn = aas.register_scalable_target(
-        ServiceNamespace="sagemaker", ResourceId="endpoint/tagged/variant/AllTraffic",
-        ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=2,
-        Tags={"environment": "local"})["ScalableTargetARN"]
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/tagged/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+        Tags={"environment": "local"},
+    )["ScalableTargetARN"]
     assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"environment": "local"}
 
 
 def test_an_endpoint_is_created_from_a_configuration_without_data_capture(aws) -> None:
     sm = aws("sagemaker")
     sm.create_model(ModelName="for-endpoint", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"})
-    sm.create_endpoint_config(EndpointConfigName="plain", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": "for-endpoint", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint_config(
+        EndpointConfigName="plain",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "for-endpoint",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
     sm.create_endpoint(EndpointName="plain-endpoint", EndpointConfigName="plain")
     assert sm.describe_endpoint(EndpointName="plain-endpoint")["EndpointConfigName"] == "plain"
 
 
 def test_sqs_redrive_allow_policy_is_removed_by_an_empty_value(aws) -> None:
     sqs = aws("sqs")
-    url = sqs.create_queue(QueueName="allow-removed", Attributes={
-        "RedriveAllowPolicy": json.dumps({"redrivePermission": "allowAll"})})["QueueUrl"]
+    url = sqs.create_queue(
+        QueueName="allow-removed", Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "allowAll"})}
+    )["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": ""})
     assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 
@@ -239,8 +360,10 @@ def test_a_versioned_bucket_with_delete_markers_can_be_emptied(aws) -> None:
     s3.put_object(Bucket="markers", Key="data.csv", Body=b"a\n1\n")
     s3.delete_object(Bucket="markers", Key="data.csv")  # leaves a delete marker on top of the version
     listed = s3.list_object_versions(Bucket="markers")
-    everything = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                  for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+    everything = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])
+    ]
     assert len(everything) == 2
     # Terraform destroys the versioning resource (versioning suspended) before it empties and deletes the bucket
     s3.put_bucket_versioning(Bucket="markers", VersioningConfiguration={"Status": "Suspended"})
@@ -272,8 +395,9 @@ def test_sending_a_message_does_not_walk_the_queue() -> None:
             assert walks == []
             count = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
             assert count["Attributes"]["ApproximateNumberOfMessages"] == "5"
-            fifo = sqs.create_queue(QueueName="events.fifo", Attributes={
-                "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+            fifo = sqs.create_queue(
+                QueueName="events.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+            )["QueueUrl"]
             for _ in range(2):
                 sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
             got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]

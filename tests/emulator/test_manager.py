@@ -37,8 +37,12 @@ def test_start_reuse_stop(emulator: Emulator) -> None:
 
 def test_two_emulators_never_serve_one_project(emulator: Emulator) -> None:
     emulator.start()
-    second = subprocess.run([sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(emulator.dir)],
-                            capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        [sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(emulator.dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert second.returncode == 3 and "already serves this project" in second.stderr
 
 

@@ -12,9 +12,24 @@ from click.testing import CliRunner
 from vwt_deploy import __version__
 from vwt_deploy.cli import main
 
-COMMANDS = [["validate"], ["config", "show"], ["plan"], ["up"], ["down"], ["status"], ["render"], ["build"],
-            ["local", "start"], ["local", "stop"], ["local", "status"], ["local", "tick"], ["retrain"], ["predict"],
-            ["data", "sample"], ["bootstrap"]]
+COMMANDS = [
+    ["validate"],
+    ["config", "show"],
+    ["plan"],
+    ["up"],
+    ["down"],
+    ["status"],
+    ["render"],
+    ["build"],
+    ["local", "start"],
+    ["local", "stop"],
+    ["local", "status"],
+    ["local", "tick"],
+    ["retrain"],
+    ["predict"],
+    ["data", "sample"],
+    ["bootstrap"],
+]
 
 
 def run(*args: str, project: Path | None = None):

@@ -73,21 +73,27 @@ def test_unknown_algorithm(project_dir: Path) -> None:
 
 
 def test_bad_hyperparameter_type(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "bid-problem-gambling")["hyperparameters"].update(no_trees="many"))
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "bid-problem-gambling")["hyperparameters"].update(no_trees="many"),
+    )
     msg = error_of(project_dir)
     assert "models[bid-problem-gambling]" in msg and "no_trees must be a int" in msg
 
 
 def test_hyperparameter_out_of_range(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "bid-problem-gambling")["hyperparameters"].update(no_trees=0))
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "bid-problem-gambling")["hyperparameters"].update(no_trees=0),
+    )
     assert "no_trees must be >= 1" in error_of(project_dir)
 
 
 def test_unknown_hyperparameter(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "bid-problem-gambling")["hyperparameters"].update(n_estimators=5))
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "bid-problem-gambling")["hyperparameters"].update(n_estimators=5),
+    )
     msg = error_of(project_dir)
     assert "unknown hyperparameter 'n_estimators'" in msg and "no_trees" in msg
 
@@ -116,8 +122,10 @@ def test_bucket_rules(name: str, reason: str) -> None:
 
 
 def test_bad_schedule_expression(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "gb-marketing")["schedule"].update(expression="every monday"))
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "gb-marketing")["schedule"].update(expression="every monday"),
+    )
     msg = error_of(project_dir)
     assert "models[gb-marketing].schedule.expression" in msg and "rate(" in msg and "cron(" in msg
 
@@ -140,8 +148,18 @@ def test_schedule_rules(expr: str, reason: str) -> None:
         check_schedule_expression(expr)
 
 
-@pytest.mark.parametrize("expr", ["rate(1 day)", "rate(7 days)", "rate(30 minutes)", "cron(0 3 ? * MON *)",
-                                  "cron(0/15 * * * ? *)", "cron(0 2 L * ? *)", "cron(0 8 ? * MON-FRI *)"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "rate(1 day)",
+        "rate(7 days)",
+        "rate(30 minutes)",
+        "cron(0 3 ? * MON *)",
+        "cron(0/15 * * * ? *)",
+        "cron(0 2 L * ? *)",
+        "cron(0 8 ? * MON-FRI *)",
+    ],
+)
 def test_valid_schedules(expr: str) -> None:
     assert check_schedule_expression(expr) == expr
 
@@ -153,8 +171,7 @@ def test_duplicate_model_name(project_dir: Path) -> None:
 
 
 def test_model_pointing_at_missing_data_bucket(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "gb-marketing").update(data_bucket="payments"))
+    edit(project_dir / "environments/models.yaml", lambda d: model(d, "gb-marketing").update(data_bucket="payments"))
     msg = error_of(project_dir)
     assert "data bucket 'payments', which does not exist" in msg and "gambling-behaviour" in msg
 
@@ -193,33 +210,40 @@ def test_intervention_must_be_monotonic(project_dir: Path) -> None:
 
 
 def test_tuning_without_ranges(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "gb-marketing")["tuning"].update(ranges={}))
+    edit(project_dir / "environments/models.yaml", lambda d: model(d, "gb-marketing")["tuning"].update(ranges={}))
     assert "tuning is enabled but has no ranges" in error_of(project_dir)
 
 
 def test_range_min_above_max(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "gb-marketing")["tuning"]["ranges"]["no_trees"].update(min=500, max=100))
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "gb-marketing")["tuning"]["ranges"]["no_trees"].update(min=500, max=100),
+    )
     assert "range min 500 is greater than max 100" in error_of(project_dir)
 
 
 def test_objective_the_container_does_not_log(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "gb-marketing")["tuning"].update(objective_metric="validation:f1"))
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "gb-marketing")["tuning"].update(objective_metric="validation:f1"),
+    )
     msg = error_of(project_dir)
     assert "not a metric the container logs" in msg and "validation:rmse" in msg
 
 
 def test_ground_truth_needs_a_work_team(project_dir: Path) -> None:
-    edit(project_dir / "environments/models.yaml",
-         lambda d: model(d, "gb-problem-gambling").update(labeling={"mode": "ground_truth"}))
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "gb-problem-gambling").update(labeling={"mode": "ground_truth"}),
+    )
     assert "needs a workteam_arn" in error_of(project_dir)
 
 
 def test_model_overrides_per_environment(project_dir: Path) -> None:
-    edit(project_dir / "environments/dev.yaml",
-         lambda d: d.update(model_overrides={"gb-marketing": {"hyperparameters": {"no_trees": 300}}}))
+    edit(
+        project_dir / "environments/dev.yaml",
+        lambda d: d.update(model_overrides={"gb-marketing": {"hyperparameters": {"no_trees": 300}}}),
+    )
     cfg = load("dev", project_dir)
     assert cfg.catalogue.model("gb-marketing").hyperparameters["no_trees"] == 300
     assert cfg.catalogue.model("gb-marketing").hyperparameters["learning_rate"] == 0.1  # merged, not replaced

@@ -8,7 +8,6 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from moto import mock_aws
 
 from tests.fakes import FakeRunner, show_json
@@ -56,7 +55,13 @@ def ecr(project_dir: Path, monkeypatch: pytest.MonkeyPatch):
         repo = load("dev", project_dir).image_repository_name
         client.create_repository(repositoryName=repo)
         tag = content_tag(project_dir / "containers" / "sklearn")
-        client.put_image(repositoryName=repo, imageTag=tag, imageManifest=json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}))
+        client.put_image(
+            repositoryName=repo,
+            imageTag=tag,
+            imageManifest=json.dumps(
+                {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+            ),
+        )
         yield client, repo, tag
 
 
@@ -184,8 +189,12 @@ def test_account_guard_accepts_the_environment_account(repo: Path) -> None:
 
 def test_guard_runs_before_terraform(project_dir: Path) -> None:
     runner = FakeRunner()
-    d = Deployment(Project(project_dir), load("prod", project_dir), runner,
-                   AwsTarget(load("prod", project_dir), lambda: _sts("999999999999")))
+    d = Deployment(
+        Project(project_dir),
+        load("prod", project_dir),
+        runner,
+        AwsTarget(load("prod", project_dir), lambda: _sts("999999999999")),
+    )
     with pytest.raises(VwtError, match="refusing"):
         d.plan()
     assert runner.calls == []

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeRunner, show_json
+from vwt_deploy.deploy.terraform import PlanSummary, Terraform, cli_config_text, find_mirror, is_lock_error
 from vwt_deploy.errors import ProcessError, VwtError
 from vwt_deploy.process import Runner
-from vwt_deploy.deploy.terraform import PlanSummary, Terraform, cli_config_text, find_mirror, is_lock_error
 
 
 def test_runner_streams_lines_and_returns_output() -> None:
@@ -58,11 +58,20 @@ def test_init_passes_backend_config_as_argv(tmp_path: Path) -> None:
 
 
 def test_plan_saves_and_summarises(tmp_path: Path) -> None:
-    runner = FakeRunner({
-        "plan": (2, "Plan: 3 to add"),
-        "show": (0, show_json(("aws_s3_bucket", ["create"]), ("aws_s3_bucket", ["create"]),
-                              ("aws_iam_role", ["update"]), ("aws_sagemaker_model", ["delete", "create"]))),
-    })
+    runner = FakeRunner(
+        {
+            "plan": (2, "Plan: 3 to add"),
+            "show": (
+                0,
+                show_json(
+                    ("aws_s3_bucket", ["create"]),
+                    ("aws_s3_bucket", ["create"]),
+                    ("aws_iam_role", ["update"]),
+                    ("aws_sagemaker_model", ["delete", "create"]),
+                ),
+            ),
+        }
+    )
     summary = tf(runner, tmp_path).plan(tmp_path / "vars.json", tmp_path / "out.tfplan")
     plan_argv = runner.calls[0]
     assert "-detailed-exitcode" in plan_argv and f"-out={(tmp_path / 'out.tfplan').resolve()}" in plan_argv
@@ -98,8 +107,10 @@ def test_output_json_is_parsed(tmp_path: Path) -> None:
 
 
 def test_validate_diagnostics(tmp_path: Path) -> None:
-    doc = ('{"valid": false, "diagnostics": [{"severity": "error", "summary": "Unsupported argument", '
-           '"detail": "x", "range": {"filename": "main.tf", "start": {"line": 3}}}]}')
+    doc = (
+        '{"valid": false, "diagnostics": [{"severity": "error", "summary": "Unsupported argument", '
+        '"detail": "x", "range": {"filename": "main.tf", "start": {"line": 3}}}]}'
+    )
     runner = FakeRunner({"validate": (1, doc)})
     assert tf(runner, tmp_path).validate() == ["error: main.tf:3: Unsupported argument: x"]
 
@@ -145,8 +156,10 @@ def test_no_mirror_means_registry(tmp_path: Path) -> None:
 
 
 def test_output_only_changes_count_as_changes() -> None:
-    doc = {"resource_changes": [], "output_changes": {"api_url": {"actions": ["create"]},
-                                                      "same": {"actions": ["no-op"]}}}
+    doc = {
+        "resource_changes": [],
+        "output_changes": {"api_url": {"actions": ["create"]}, "same": {"actions": ["no-op"]}},
+    }
     summary = PlanSummary.from_show_json(doc)
     assert summary.has_changes and summary.totals == (0, 0, 0)
     assert "Outputs change too." in summary.lines()[0]

@@ -36,8 +36,12 @@ TEST_CATALOGUE = {
     },
     "models": [
         {
-            "name": "risk", "description": "a risk model", "task": "classification", "label": "self_excluded",
-            "consumer": "intervention", "endpoint_name": "test-risk",
+            "name": "risk",
+            "description": "a risk model",
+            "task": "classification",
+            "label": "self_excluded",
+            "consumer": "intervention",
+            "endpoint_name": "test-risk",
             "features": [
                 {"name": "age", "type": "int", "min": 18, "max": 120, "required": True},
                 {"name": "country", "type": "category", "allowed": ["nl", "de", "gb"], "required": True},
@@ -47,8 +51,12 @@ TEST_CATALOGUE = {
             ],
         },
         {
-            "name": "spend", "description": "a regression model", "task": "regression", "label": "future_stake",
-            "consumer": "operator", "endpoint_name": "test-spend",
+            "name": "spend",
+            "description": "a regression model",
+            "task": "regression",
+            "label": "future_stake",
+            "consumer": "operator",
+            "endpoint_name": "test-spend",
             "features": [
                 {"name": "stake", "type": "float", "min": 0, "required": True},
                 {"name": "days", "type": "int", "min": 0, "required": True},
@@ -120,12 +128,17 @@ class FakeSns:
 
     def publish_batch(self, TopicArn, PublishBatchRequestEntries):
         self.batches.append((TopicArn, PublishBatchRequestEntries))
-        failed = [{"Id": e["Id"], "Code": "InternalError", "Message": "boom", "SenderFault": False}
-                  for e in PublishBatchRequestEntries if e["Id"] in self.fail_ids]
-        return {"Successful": [{"Id": e["Id"], "MessageId": "m"} for e in PublishBatchRequestEntries
-                               if e["Id"] not in self.fail_ids], "Failed": failed}
+        failed = [
+            {"Id": e["Id"], "Code": "InternalError", "Message": "boom", "SenderFault": False}
+            for e in PublishBatchRequestEntries
+            if e["Id"] in self.fail_ids
+        ]
+        return {
+            "Successful": [
+                {"Id": e["Id"], "MessageId": "m"} for e in PublishBatchRequestEntries if e["Id"] not in self.fail_ids
+            ],
+            "Failed": failed,
+        }
 
     def messages(self):
         return [(topic, json.loads(e["Message"])) for topic, batch in self.batches for e in batch]
-
-

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from openapi_spec_validator import validate
-
 from lambda_helpers import REPO, FakeEndpoint, FakeSns, answer, event
+from openapi_spec_validator import validate
 from predict.catalogue import CatalogueError
 from predict.catalogue import load as load_catalogue
 from predict.handler import PredictionService
+
 from vwt_deploy.build import openapi
 from vwt_deploy.build.catalogue import catalogue_bytes
 from vwt_deploy.config import ENVIRONMENTS, load
@@ -72,8 +72,13 @@ def test_the_handler_accepts_every_example(env, tmp_path):
     doc = openapi.document(env)
     catalogue = load_catalogue({"VWT_CATALOGUE_PATH": str(built_catalogue(env, tmp_path))})
     sns = FakeSns()
-    svc = PredictionService(catalogue, {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
-                            sagemaker=FakeEndpoint(), sns=sns, log=lambda _: None)
+    svc = PredictionService(
+        catalogue,
+        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
+        sagemaker=FakeEndpoint(),
+        sns=sns,
+        log=lambda _: None,
+    )
     seen = 0
     for path, name, value in _examples(doc):
         status, body = answer(svc.handle(event(model=path.split("/")[3], body=value)))
@@ -116,8 +121,15 @@ def test_the_lambda_reads_the_built_catalogue_and_never_imports_the_tool(tmp_pat
 def test_the_module_handler_with_only_the_built_catalogue(monkeypatch, tmp_path):
     import predict.handler as module
 
-    for name in ("CATALOGUE_PATH", "ENVIRONMENT", "ENDPOINTS", "ENDPOINT_NAMES", "INTERVENTION_TOPIC_ARN",
-                 "OPERATOR_TOPIC_ARN", "MAX_RECORDS"):
+    for name in (
+        "CATALOGUE_PATH",
+        "ENVIRONMENT",
+        "ENDPOINTS",
+        "ENDPOINT_NAMES",
+        "INTERVENTION_TOPIC_ARN",
+        "OPERATOR_TOPIC_ARN",
+        "MAX_RECORDS",
+    ):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv("VWT_" + name, raising=False)
     monkeypatch.setenv("VWT_CATALOGUE_PATH", str(built_catalogue(load("local", REPO), tmp_path)))

@@ -10,15 +10,19 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-
 from lambda_helpers import FakeSns, answer, event, good_risk, good_spend
 from predict.endpoint import client_config
 
 
 @pytest.fixture
 def runtime():
-    client = boto3.client("sagemaker-runtime", region_name="eu-west-1", aws_access_key_id="x",
-                          aws_secret_access_key="x", config=client_config(10))
+    client = boto3.client(
+        "sagemaker-runtime",
+        region_name="eu-west-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=client_config(10),
+    )
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
@@ -31,11 +35,19 @@ def _body(obj) -> dict:
 
 def test_the_request_sent_to_the_endpoint(make_service, runtime):
     client, stubber = runtime
-    expected_body = json.dumps([{"age": 30, "country": "nl", "deposit": 10.5, "verified": True, "affiliate": False}],
-                               separators=(",", ":")).encode()
-    stubber.add_response("invoke_endpoint", _body({"predictions": [0.7], "model_version": "job-123"}),
-                         {"EndpointName": "test-risk", "ContentType": "application/json", "Accept": "application/json",
-                          "Body": expected_body})
+    expected_body = json.dumps(
+        [{"age": 30, "country": "nl", "deposit": 10.5, "verified": True, "affiliate": False}], separators=(",", ":")
+    ).encode()
+    stubber.add_response(
+        "invoke_endpoint",
+        _body({"predictions": [0.7], "model_version": "job-123"}),
+        {
+            "EndpointName": "test-risk",
+            "ContentType": "application/json",
+            "Accept": "application/json",
+            "Body": expected_body,
+        },
+    )
     status, body = answer(make_service(client).handle(event(body={"records": [good_risk()]})))
     assert status == 200 and body["model_version"] == "job-123"
     assert body["predictions"][0]["risk_group"] == "high"
@@ -47,29 +59,38 @@ def test_timeouts_stay_below_api_gateways_29_seconds():
     assert attempts * (config.connect_timeout + config.read_timeout) < 29
 
 
-@pytest.mark.parametrize("answer_body, version", [
-    ([0.2, 0.4], "unknown"),
-    ([{"score": 0.2}, {"probability": 0.4}], "unknown"),
-    ([[0.8, 0.2], [0.6, 0.4]], "unknown"),  # a binary classifier's [p(0), p(1)]
-    ({"predictions": [0.2, 0.4], "model_version": "m-1"}, "m-1"),
-])
+@pytest.mark.parametrize(
+    "answer_body, version",
+    [
+        ([0.2, 0.4], "unknown"),
+        ([{"score": 0.2}, {"probability": 0.4}], "unknown"),
+        ([[0.8, 0.2], [0.6, 0.4]], "unknown"),  # a binary classifier's [p(0), p(1)]
+        ({"predictions": [0.2, 0.4], "model_version": "m-1"}, "m-1"),
+    ],
+)
 def test_answer_shapes_the_image_may_give(make_service, runtime, answer_body, version):
     client, stubber = runtime
-    stubber.add_response("invoke_endpoint", _body(answer_body), {"EndpointName": "test-risk", "ContentType": ANY,
-                                                                  "Accept": ANY, "Body": ANY})
+    stubber.add_response(
+        "invoke_endpoint",
+        _body(answer_body),
+        {"EndpointName": "test-risk", "ContentType": ANY, "Accept": ANY, "Body": ANY},
+    )
     status, body = answer(make_service(client).handle(event(body={"records": [good_risk(), good_risk()]})))
     assert status == 200 and [p["prediction"] for p in body["predictions"]] == [0.2, 0.4]
     assert body["model_version"] == version
 
 
-@pytest.mark.parametrize("code, http, status, reason", [
-    ("ThrottlingException", 400, 503, "endpoint_throttled"),
-    ("ServiceUnavailable", 503, 503, "endpoint_unavailable"),
-    ("ModelNotReadyException", 429, 503, "endpoint_unavailable"),
-    ("ModelError", 424, 502, "model_error"),
-    ("InternalFailure", 500, 503, "endpoint_unavailable"),
-    ("AccessDeniedException", 403, 502, "endpoint_forbidden"),
-])
+@pytest.mark.parametrize(
+    "code, http, status, reason",
+    [
+        ("ThrottlingException", 400, 503, "endpoint_throttled"),
+        ("ServiceUnavailable", 503, 503, "endpoint_unavailable"),
+        ("ModelNotReadyException", 429, 503, "endpoint_unavailable"),
+        ("ModelError", 424, 502, "model_error"),
+        ("InternalFailure", 500, 503, "endpoint_unavailable"),
+        ("AccessDeniedException", 403, 502, "endpoint_forbidden"),
+    ],
+)
 def test_endpoint_errors(make_service, runtime, code, http, status, reason):
     client, stubber = runtime
     stubber.add_client_error("invoke_endpoint", service_error_code=code, service_message="boom", http_status_code=http)
@@ -83,9 +104,12 @@ def test_endpoint_errors(make_service, runtime, code, http, status, reason):
 
 def test_absent_endpoint_is_503(make_service, runtime, logs):
     client, stubber = runtime
-    stubber.add_client_error("invoke_endpoint", service_error_code="ValidationException",
-                             service_message="Endpoint test-risk of account 123456789012 not found.",
-                             http_status_code=400)
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code="ValidationException",
+        service_message="Endpoint test-risk of account 123456789012 not found.",
+        http_status_code=400,
+    )
     resp = make_service(client).handle(event(body={"records": [good_risk()], "request_id": "mine-1"}))
     status, body = answer(resp)
     assert status == 503 and body["error"] == "endpoint_absent" and body["request_id"] == "mine-1"
@@ -93,11 +117,14 @@ def test_absent_endpoint_is_503(make_service, runtime, logs):
     assert any('"endpoint_absent"' in line and "mine-1" in line for line in logs)  # logged with the request id
 
 
-@pytest.mark.parametrize("exc", [
-    ReadTimeoutError(endpoint_url="https://runtime.sagemaker"),
-    EndpointConnectionError(endpoint_url="https://runtime.sagemaker"),
-    RuntimeError("anything else"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ReadTimeoutError(endpoint_url="https://runtime.sagemaker"),
+        EndpointConnectionError(endpoint_url="https://runtime.sagemaker"),
+        RuntimeError("anything else"),
+    ],
+)
 def test_transport_failures(make_service, exc):
     class Failing:
         def invoke_endpoint(self, **_):
@@ -108,13 +135,16 @@ def test_transport_failures(make_service, exc):
     assert status in (502, 503) and "retry_after" in body and sns.batches == []
 
 
-@pytest.mark.parametrize("answer_body", [
-    [0.5],  # one prediction for two records
-    {"nothing": []},
-    [0.5, "high"],
-    [0.5, 1.5],  # a risk score outside [0, 1]
-    [0.5, None],
-])
+@pytest.mark.parametrize(
+    "answer_body",
+    [
+        [0.5],  # one prediction for two records
+        {"nothing": []},
+        [0.5, "high"],
+        [0.5, 1.5],  # a risk score outside [0, 1]
+        [0.5, None],
+    ],
+)
 def test_unusable_answers_are_502_and_publish_nothing(make_service, runtime, answer_body):
     client, stubber = runtime
     stubber.add_response("invoke_endpoint", _body(answer_body))
@@ -136,5 +166,5 @@ def test_regression_values_are_not_bounded(make_service, runtime):
     sns = FakeSns()
     status, body = answer(make_service(client, sns).handle(event(model="spend", body={"records": [good_spend()]})))
     assert status == 200 and body["predictions"] == [{"user_id": "p1", "prediction": 1234.5}]
-    (topic, message), = sns.messages()
+    ((topic, message),) = sns.messages()
     assert topic.endswith(":test-operator") and message["prediction"] == 1234.5 and message["target"] == "future_stake"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lambda_helpers import REPO, FakeEndpoint, FakeSns, answer, event, good_risk
 from predict.catalogue import Catalogue, CatalogueError, Intervention
+
 from vwt_deploy.config import load_catalogue
 from vwt_deploy.errors import ConfigError
 
@@ -22,8 +22,9 @@ def _rows():
     for i, g in enumerate(groups):
         upper = groups[i + 1]["min_score"] if i + 1 < len(groups) else 1.0
         yield pytest.param(g["min_score"], g["name"], g["level"], id=f"{g['name']}-at-bound")
-        yield pytest.param(upper if i + 1 == len(groups) else upper - 1e-9, g["name"], g["level"],
-                           id=f"{g['name']}-at-top")
+        yield pytest.param(
+            upper if i + 1 == len(groups) else upper - 1e-9, g["name"], g["level"], id=f"{g['name']}-at-top"
+        )
 
 
 @pytest.mark.parametrize("score, group, level", list(_rows()))
@@ -32,18 +33,32 @@ def test_each_row_of_the_repository_table(score, group, level):
     assert table.classify(score) == (group, level)
 
 
-@pytest.mark.parametrize("score, group, level", [
-    (0.0, "low", "none"), (0.29, "low", "none"), (0.3, "medium", "reminder"), (0.59, "medium", "reminder"),
-    (0.6, "high", "deposit_limit"), (0.849, "high", "deposit_limit"), (0.85, "severe", "cooling_off"),
-    (1.0, "severe", "cooling_off"),
-])
+@pytest.mark.parametrize(
+    "score, group, level",
+    [
+        (0.0, "low", "none"),
+        (0.29, "low", "none"),
+        (0.3, "medium", "reminder"),
+        (0.59, "medium", "reminder"),
+        (0.6, "high", "deposit_limit"),
+        (0.849, "high", "deposit_limit"),
+        (0.85, "severe", "cooling_off"),
+        (1.0, "severe", "cooling_off"),
+    ],
+)
 def test_the_handler_answers_and_publishes_group_and_level(make_service, score, group, level):
     sns = FakeSns()
-    status, body = answer(make_service(FakeEndpoint(scores=[score]), sns).handle(event(body={"records": [good_risk()]})))
+    status, body = answer(
+        make_service(FakeEndpoint(scores=[score]), sns).handle(event(body={"records": [good_risk()]}))
+    )
     assert status == 200
-    assert body["predictions"][0] == {"user_id": "p1", "prediction": score, "risk_group": group,
-                                      "intervention_level": level}
-    (topic, message), = sns.messages()
+    assert body["predictions"][0] == {
+        "user_id": "p1",
+        "prediction": score,
+        "risk_group": group,
+        "intervention_level": level,
+    }
+    ((topic, message),) = sns.messages()
     assert topic.endswith(":test-intervention")
     assert (message["score"], message["risk_group"], message["intervention_level"]) == (score, group, level)
 
@@ -54,17 +69,31 @@ def test_a_higher_score_never_gets_a_weaker_level():
     assert ranks == sorted(ranks)
 
 
-@pytest.mark.parametrize("groups, fragment", [
-    ([{"name": "low", "min_score": 0, "level": "reminder"}, {"name": "high", "min_score": 0.5, "level": "none"}],
-     "monotonic"),
-    ([{"name": "low", "min_score": 0.1, "level": "none"}], "start at min_score 0"),
-    ([{"name": "low", "min_score": 0, "level": "none"}, {"name": "mid", "min_score": 0.5, "level": "none"},
-      {"name": "high", "min_score": 0.4, "level": "reminder"}], "increasing"),
-    ([{"name": "low", "min_score": 0, "level": "ban"}], "not one of"),
-    ([{"name": "low", "min_score": 0, "level": "none"}, {"name": "x", "min_score": 1.5, "level": "none"}], "outside"),
-    ([{"name": "low"}], "needs name, min_score"),
-    ([], "no risk groups"),
-])
+@pytest.mark.parametrize(
+    "groups, fragment",
+    [
+        (
+            [{"name": "low", "min_score": 0, "level": "reminder"}, {"name": "high", "min_score": 0.5, "level": "none"}],
+            "monotonic",
+        ),
+        ([{"name": "low", "min_score": 0.1, "level": "none"}], "start at min_score 0"),
+        (
+            [
+                {"name": "low", "min_score": 0, "level": "none"},
+                {"name": "mid", "min_score": 0.5, "level": "none"},
+                {"name": "high", "min_score": 0.4, "level": "reminder"},
+            ],
+            "increasing",
+        ),
+        ([{"name": "low", "min_score": 0, "level": "ban"}], "not one of"),
+        (
+            [{"name": "low", "min_score": 0, "level": "none"}, {"name": "x", "min_score": 1.5, "level": "none"}],
+            "outside",
+        ),
+        ([{"name": "low"}], "needs name, min_score"),
+        ([], "no risk groups"),
+    ],
+)
 def test_the_lambda_refuses_a_bad_table(groups, fragment):
     with pytest.raises(CatalogueError, match=fragment):
         Intervention(["none", "reminder"], groups)

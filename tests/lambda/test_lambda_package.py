@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from lambda_helpers import REPO
+
 from vwt_deploy.build import catalogue, package
 from vwt_deploy.config import load
 from vwt_deploy.errors import VwtError
@@ -24,8 +24,9 @@ def project(tmp_path: Path) -> Project:
     """A project whose lambdas/ is a copy of the repository's, so the test may litter it."""
     (tmp_path / "environments").symlink_to(REPO / "environments")
     (tmp_path / "terraform").mkdir()
-    shutil.copytree(REPO / "lambdas", tmp_path / "lambdas",
-                    ignore=shutil.ignore_patterns("__pycache__", "catalogue.json"))
+    shutil.copytree(
+        REPO / "lambdas", tmp_path / "lambdas", ignore=shutil.ignore_patterns("__pycache__", "catalogue.json")
+    )
     return Project(tmp_path)
 
 
@@ -76,9 +77,12 @@ def test_entries_are_sorted_fixed_and_complete(project, env):
     assert doc == catalogue.catalogue_document(env)
     assert doc["environment"] == "dev"
     assert {m["name"]: m["endpoint_name"] for m in doc["models"]} == {
-        m.name: env.endpoint_name(m.name) for m in env.catalogue.models}
+        m.name: env.endpoint_name(m.name) for m in env.catalogue.models
+    }
     consumers = {m["name"]: m["consumer"] for m in doc["models"]}
-    assert consumers == {m.name: ("operator" if m.task == "regression" else "intervention") for m in env.catalogue.models}
+    assert consumers == {
+        m.name: ("operator" if m.task == "regression" else "intervention") for m in env.catalogue.models
+    }
 
 
 def test_a_feature_named_user_id_is_refused(env):
@@ -128,8 +132,13 @@ def test_the_package_runs_on_its_own_with_the_bundled_catalogue(project, env, tm
     model = doc["models"][0]
     record = openapi.example_record(model, full=False)
     # -I -S: isolated, no site-packages at all: only the standard library and the package
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", RUN_FROM_PACKAGE, str(root), json.dumps(record), model["name"]],
-                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", RUN_FROM_PACKAGE, str(root), json.dumps(record), model["name"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["status"] == 200 and result["banned"] == []

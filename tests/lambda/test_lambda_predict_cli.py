@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
-
 from lambda_helpers import REPO, FakeEndpoint, FakeSns
 from predict.catalogue import Catalogue
 from predict.handler import PredictionService
+
 from vwt_deploy.build.catalogue import catalogue_document
 from vwt_deploy.config import load
 from vwt_deploy.errors import ConfigError, VwtError
@@ -35,9 +35,14 @@ class FakeApi:
                 if self.headers.get("x-api-key") != API_KEY:
                     return self._send(403, {}, json.dumps({"message": "Forbidden"}))
                 parts = self.path.strip("/").split("/")
-                event = {"httpMethod": "POST", "path": self.path, "headers": dict(self.headers.items()),
-                         "pathParameters": {"model": parts[2]} if len(parts) == 4 else None, "body": body,
-                         "requestContext": {"requestId": "gw-1"}}
+                event = {
+                    "httpMethod": "POST",
+                    "path": self.path,
+                    "headers": dict(self.headers.items()),
+                    "pathParameters": {"model": parts[2]} if len(parts) == 4 else None,
+                    "body": body,
+                    "requestContext": {"requestId": "gw-1"},
+                }
                 resp = api.service.handle(event)
                 self._send(resp["statusCode"], resp["headers"], resp["body"])
 
@@ -76,9 +81,13 @@ def catalogue():
 @pytest.fixture
 def api(catalogue):
     sns = FakeSns()
-    svc = PredictionService(catalogue, {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
-                            sagemaker=FakeEndpoint(scores=lambda rs: [0.1 * (i % 10) for i in range(len(rs))]),
-                            sns=sns, log=lambda _: None)
+    svc = PredictionService(
+        catalogue,
+        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
+        sagemaker=FakeEndpoint(scores=lambda rs: [0.1 * (i % 10) for i in range(len(rs))]),
+        sns=sns,
+        log=lambda _: None,
+    )
     with FakeApi(svc) as server:
         server.sns = sns
         yield server
@@ -98,8 +107,15 @@ def test_csv_records_are_typed_and_predicted(api, catalogue, tmp_path):
     path = tmp_path / "in.csv"
     path.write_text(BID_CSV)
     records = read_records(path, _types(catalogue, "bid-problem-gambling"))
-    assert records[0] == {"user_id": "p1", "age": 30, "country": "nl", "device": "web", "registration_hour": 12,
-                          "marketing_opt_in": True, "id_verified": False}  # empty cell: left to the default
+    assert records[0] == {
+        "user_id": "p1",
+        "age": 30,
+        "country": "nl",
+        "device": "web",
+        "registration_hour": 12,
+        "marketing_opt_in": True,
+        "id_verified": False,
+    }  # empty cell: left to the default
     assert records[1]["declared_deposit_limit"] == 250.5 and records[1]["id_verified"] is True
     result = PredictionClient(api.url, API_KEY).predict("bid-problem-gambling", records)
     assert [p["user_id"] for p in result["predictions"]] == ["p1", "p2"]
@@ -111,9 +127,19 @@ def test_csv_records_are_typed_and_predicted(api, catalogue, tmp_path):
 
 def test_json_records_in_chunks(api, tmp_path):
     path = tmp_path / "in.json"
-    record = {"user_id": "u", "deposits_per_week": 1, "avg_deposit": 2, "stake_per_day": 3, "session_minutes": 4,
-              "night_play_share": 0.5, "loss_chasing_ratio": 0.1, "cancelled_withdrawals": 0,
-              "deposit_limit_changes": 0, "days_active": 10, "product": "casino"}
+    record = {
+        "user_id": "u",
+        "deposits_per_week": 1,
+        "avg_deposit": 2,
+        "stake_per_day": 3,
+        "session_minutes": 4,
+        "night_play_share": 0.5,
+        "loss_chasing_ratio": 0.1,
+        "cancelled_withdrawals": 0,
+        "deposit_limit_changes": 0,
+        "days_active": 10,
+        "product": "casino",
+    }
     path.write_text(json.dumps({"records": [dict(record, user_id=f"u{i}") for i in range(5)]}))
     records = read_records(path, {})
     result = PredictionClient(api.url, API_KEY).predict("gb-marketing", records, chunk_size=2)
@@ -145,8 +171,15 @@ def test_wrong_key_unknown_model_and_unavailable_endpoint(api, catalogue):
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "InvokeEndpoint")
 
     api.service._sagemaker = Throttled()
-    record = {"user_id": "u", "age": 30, "country": "nl", "device": "web", "registration_hour": 1,
-              "marketing_opt_in": True, "id_verified": True}
+    record = {
+        "user_id": "u",
+        "age": 30,
+        "country": "nl",
+        "device": "web",
+        "registration_hour": 1,
+        "marketing_opt_in": True,
+        "id_verified": True,
+    }
     with pytest.raises(VwtError, match="HTTP 503") as err:
         PredictionClient(api.url, API_KEY).predict("bid-problem-gambling", [record])
     assert "wait 2 s" in str(err.value)
@@ -157,18 +190,21 @@ def test_an_unreachable_api_is_one_clear_error():
         PredictionClient("http://127.0.0.1:9", API_KEY, timeout=2).predict("m", [{"user_id": "x"}])
 
 
-@pytest.mark.parametrize("text, suffix, fragment", [
-    ("user_id,age\np1,abc\n", ".csv", "line 2, column age: 'abc' is not a number"),
-    ("user_id,age\np1,30.5\n", ".csv", "not a whole number"),
-    ("user_id,marketing_opt_in\np1,maybe\n", ".csv", "not true/false"),
-    ("user_id,age\np1,30,extra\n", ".csv", "more cells than header"),
-    ("user_id,age\np1,nan\n", ".csv", "not a finite number"),
-    ("", ".csv", "no header"),
-    ("user_id,age\n", ".csv", "no records"),
-    ("{bad json", ".json", "not valid JSON"),
-    ('{"rows": []}', ".json", "a JSON list of records"),
-    ("[1, 2]", ".json", "a JSON list of records"),
-])
+@pytest.mark.parametrize(
+    "text, suffix, fragment",
+    [
+        ("user_id,age\np1,abc\n", ".csv", "line 2, column age: 'abc' is not a number"),
+        ("user_id,age\np1,30.5\n", ".csv", "not a whole number"),
+        ("user_id,marketing_opt_in\np1,maybe\n", ".csv", "not true/false"),
+        ("user_id,age\np1,30,extra\n", ".csv", "more cells than header"),
+        ("user_id,age\np1,nan\n", ".csv", "not a finite number"),
+        ("", ".csv", "no header"),
+        ("user_id,age\n", ".csv", "no records"),
+        ("{bad json", ".json", "not valid JSON"),
+        ('{"rows": []}', ".json", "a JSON list of records"),
+        ("[1, 2]", ".json", "a JSON list of records"),
+    ],
+)
 def test_bad_input_files(tmp_path, catalogue, text, suffix, fragment):
     path = tmp_path / f"in{suffix}"
     path.write_text(text)
@@ -213,16 +249,27 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
             return False
 
     monkeypatch.setattr(deploy.Deployment, "target", property(lambda self: Target()))
-    monkeypatch.setattr(deploy.Deployment, "outputs",
-                        lambda self: {"api_url": api.url, "api_key_id": "key-id"})
+    monkeypatch.setattr(deploy.Deployment, "outputs", lambda self: {"api_url": api.url, "api_key_id": "key-id"})
     asked = []
-    monkeypatch.setattr(predict_mod, "api_key_value", lambda key_id, region, client=None:
-                        asked.append((key_id, region, client)) or API_KEY)
+    monkeypatch.setattr(
+        predict_mod,
+        "api_key_value",
+        lambda key_id, region, client=None: asked.append((key_id, region, client)) or API_KEY,
+    )
     path = tmp_path / "in.csv"
     path.write_text(BID_CSV)
     runner = CliRunner()
-    base = ["--project-dir", str(REPO), "predict", "--env", "dev", "--model", "bid-problem-gambling",
-            "--input", str(path)]
+    base = [
+        "--project-dir",
+        str(REPO),
+        "predict",
+        "--env",
+        "dev",
+        "--model",
+        "bid-problem-gambling",
+        "--input",
+        str(path),
+    ]
     out = runner.invoke(cli.main, base)
     assert out.exit_code == 0, out.output
     assert "p1" in out.output and "risk_group" in out.output and asked == [("key-id", "eu-west-1", "apigateway client")]

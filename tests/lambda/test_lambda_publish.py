@@ -6,9 +6,8 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from lambda_helpers import REGION, FakeEndpoint, FakeSns, answer, event, good_risk, good_spend
+from moto import mock_aws
 from predict import publish as publish_mod
 
 
@@ -22,15 +21,20 @@ def aws(aws_credentials):
         dlq = sqs.create_queue(QueueName="test-intervention-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         queues = {
-            "intervention": sqs.create_queue(QueueName="test-intervention", Attributes={
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
-                "VisibilityTimeout": "0"})["QueueUrl"],
+            "intervention": sqs.create_queue(
+                QueueName="test-intervention",
+                Attributes={
+                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+                    "VisibilityTimeout": "0",
+                },
+            )["QueueUrl"],
             "operator": sqs.create_queue(QueueName="test-operator")["QueueUrl"],
         }
         for name, url in queues.items():
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            sns.subscribe(TopicArn=topics[name], Protocol="sqs", Endpoint=arn,
-                          Attributes={"RawMessageDelivery": "true"})
+            sns.subscribe(
+                TopicArn=topics[name], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+            )
         yield {"sns": sns, "sqs": sqs, "topics": topics, "queues": queues, "dlq": dlq}
 
 
@@ -47,24 +51,48 @@ def _drain(sqs, url):
 
 
 def _service(make_service, aws, scores):
-    return make_service(FakeEndpoint(scores=scores), aws["sns"], environ={
-        "INTERVENTION_TOPIC_ARN": aws["topics"]["intervention"], "OPERATOR_TOPIC_ARN": aws["topics"]["operator"]})
+    return make_service(
+        FakeEndpoint(scores=scores),
+        aws["sns"],
+        environ={
+            "INTERVENTION_TOPIC_ARN": aws["topics"]["intervention"],
+            "OPERATOR_TOPIC_ARN": aws["topics"]["operator"],
+        },
+    )
 
 
 def test_intervention_events_reach_the_intervention_queue(make_service, aws, catalogue_doc):
     catalogue_doc["max_records"] = 25
     records = [good_risk(user_id=f"u{i}") for i in range(23)]  # 3 batches: 10 + 10 + 3
-    svc = make_service(FakeEndpoint(scores=lambda rs: [i / 25 for i in range(len(rs))]), aws["sns"], doc=catalogue_doc,
-                       environ={"INTERVENTION_TOPIC_ARN": aws["topics"]["intervention"]})
+    svc = make_service(
+        FakeEndpoint(scores=lambda rs: [i / 25 for i in range(len(rs))]),
+        aws["sns"],
+        doc=catalogue_doc,
+        environ={"INTERVENTION_TOPIC_ARN": aws["topics"]["intervention"]},
+    )
     status, body = answer(svc.handle(event(body={"records": records, "request_id": "req-7"})))
     assert status == 200
     messages = _drain(aws["sqs"], aws["queues"]["intervention"])
     events = sorted((json.loads(m["Body"]) for m in messages), key=lambda e: int(e["event_id"].split(":")[1]))
     assert len(events) == 23
     first = events[0]
-    assert set(first) >= {"user_id", "model", "model_version", "score", "risk_group", "intervention_level",
-                          "request_id", "time", "event_id"}
-    assert (first["user_id"], first["model"], first["model_version"], first["request_id"]) == ("u0", "risk", "v7", "req-7")
+    assert set(first) >= {
+        "user_id",
+        "model",
+        "model_version",
+        "score",
+        "risk_group",
+        "intervention_level",
+        "request_id",
+        "time",
+        "event_id",
+    }
+    assert (first["user_id"], first["model"], first["model_version"], first["request_id"]) == (
+        "u0",
+        "risk",
+        "v7",
+        "req-7",
+    )
     assert [e["intervention_level"] for e in events] == [p["intervention_level"] for p in body["predictions"]]
     assert first["time"].endswith("Z")
     attrs = messages[0]["MessageAttributes"]
@@ -73,17 +101,24 @@ def test_intervention_events_reach_the_intervention_queue(make_service, aws, cat
 
 
 def test_marketing_predictions_reach_the_operator_feed(make_service, aws):
-    status, _ = answer(_service(make_service, aws, [42.0, 7.5]).handle(
-        event(model="spend", body={"records": [good_spend(user_id="a"), good_spend(user_id="b")]})))
+    status, _ = answer(
+        _service(make_service, aws, [42.0, 7.5]).handle(
+            event(model="spend", body={"records": [good_spend(user_id="a"), good_spend(user_id="b")]})
+        )
+    )
     assert status == 200
-    feed = sorted((json.loads(m["Body"]) for m in _drain(aws["sqs"], aws["queues"]["operator"])),
-                  key=lambda e: e["user_id"])
+    feed = sorted(
+        (json.loads(m["Body"]) for m in _drain(aws["sqs"], aws["queues"]["operator"])), key=lambda e: e["user_id"]
+    )
     assert [(e["user_id"], e["prediction"], e["model"]) for e in feed] == [("a", 42.0, "spend"), ("b", 7.5, "spend")]
     assert _drain(aws["sqs"], aws["queues"]["intervention"]) == []
 
 
 def test_an_event_the_consumer_cannot_process_goes_to_the_dead_letter_queue(make_service, aws):
-    assert _service(make_service, aws, [0.9]).handle(event(body={"records": [good_risk(user_id="z")]}))["statusCode"] == 200
+    assert (
+        _service(make_service, aws, [0.9]).handle(event(body={"records": [good_risk(user_id="z")]}))["statusCode"]
+        == 200
+    )
     queue, sqs = aws["queues"]["intervention"], aws["sqs"]
     for _ in range(2):  # the intervention model fails twice: received, never deleted (visibility timeout 0)
         assert len(sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])) == 1
@@ -106,8 +141,11 @@ def test_an_endpoint_failure_publishes_nothing(make_service, aws):
 
 
 def test_a_missing_topic_is_503_with_retry_after(make_service, aws):
-    svc = make_service(FakeEndpoint(), aws["sns"], environ={
-        "INTERVENTION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:no-such-topic"})
+    svc = make_service(
+        FakeEndpoint(),
+        aws["sns"],
+        environ={"INTERVENTION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:no-such-topic"},
+    )
     resp = svc.handle(event(body={"records": [good_risk()], "request_id": "again-1"}))
     status, body = answer(resp)
     assert status == 503 and body["error"] == "publish_failed" and body["request_id"] == "again-1"

@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-
 from lambda_helpers import FakeEndpoint, FakeSns, answer, event, good_risk, good_spend
 
 
@@ -16,8 +15,11 @@ def problems_of(body):
 
 def test_a_good_request_predicts_and_answers_per_record(make_service):
     sm, sns = FakeEndpoint(scores=[0.1, 0.9]), FakeSns()
-    status, body = answer(make_service(sm, sns).handle(event(body={
-        "records": [good_risk(user_id="a"), good_risk(user_id="b")], "request_id": "req-42"})))
+    status, body = answer(
+        make_service(sm, sns).handle(
+            event(body={"records": [good_risk(user_id="a"), good_risk(user_id="b")], "request_id": "req-42"})
+        )
+    )
     assert status == 200
     assert body["request_id"] == "req-42" and body["model"] == "risk" and body["model_version"] == "v7"
     assert body["predictions"] == [
@@ -34,15 +36,18 @@ def test_unknown_model_is_404_naming_the_models(make_service):
     assert sm.calls == []
 
 
-@pytest.mark.parametrize("raw, fragment", [
-    ("", "no body"),
-    ("{not json", "not valid JSON"),
-    ("[1, 2", "not valid JSON"),
-    ("[" * 100000 + "]" * 100000, "not valid JSON"),
-    ('"just a string"', "must be a JSON object"),
-    ("[]", "must be a JSON object"),
-    ("null", "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ("", "no body"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2", "not valid JSON"),
+        ("[" * 100000 + "]" * 100000, "not valid JSON"),
+        ('"just a string"', "must be a JSON object"),
+        ("[]", "must be a JSON object"),
+        ("null", "must be a JSON object"),
+    ],
+)
 def test_bodies_that_are_not_a_request_object(make_service, raw, fragment):
     status, body = answer(make_service().handle(event(raw=raw)))
     assert status == 400 and body["error"] == "invalid_request"
@@ -69,16 +74,19 @@ def test_base64_body_is_decoded(make_service):
     assert status == 400 and "base64" in body["problems"][0]["problem"]
 
 
-@pytest.mark.parametrize("payload, field, fragment", [
-    ({}, "records", "missing"),
-    ({"records": {}}, "records", "must be a list"),
-    ({"records": []}, "records", "is empty"),
-    ({"records": [good_risk()] * 6}, "records", "at most 5"),
-    ({"records": [good_risk()], "extra": 1}, "extra", "unknown top-level"),
-    ({"records": [good_risk()], "request_id": ""}, "request_id", "1 to 128"),
-    ({"records": [good_risk()], "request_id": 12}, "request_id", "1 to 128"),
-    ({"records": [good_risk()], "request_id": "has space"}, "request_id", "1 to 128"),
-])
+@pytest.mark.parametrize(
+    "payload, field, fragment",
+    [
+        ({}, "records", "missing"),
+        ({"records": {}}, "records", "must be a list"),
+        ({"records": []}, "records", "is empty"),
+        ({"records": [good_risk()] * 6}, "records", "at most 5"),
+        ({"records": [good_risk()], "extra": 1}, "extra", "unknown top-level"),
+        ({"records": [good_risk()], "request_id": ""}, "request_id", "1 to 128"),
+        ({"records": [good_risk()], "request_id": 12}, "request_id", "1 to 128"),
+        ({"records": [good_risk()], "request_id": "has space"}, "request_id", "1 to 128"),
+    ],
+)
 def test_request_level_problems(make_service, payload, field, fragment):
     status, body = answer(make_service().handle(event(body=payload)))
     assert status == 400
@@ -86,30 +94,33 @@ def test_request_level_problems(make_service, payload, field, fragment):
     assert match and fragment in match[0]["problem"] and match[0]["record"] is None
 
 
-@pytest.mark.parametrize("record, field, fragment", [
-    ({k: v for k, v in good_risk().items() if k != "age"}, "age", "missing"),
-    ({k: v for k, v in good_risk().items() if k != "user_id"}, "user_id", "missing"),
-    (good_risk(colour="red"), "colour", "unknown field"),
-    (good_risk(age="30"), "age", "whole number"),
-    (good_risk(age=30.5), "age", "whole number"),
-    (good_risk(age=True), "age", "whole number"),
-    (good_risk(age=None), "age", "null"),
-    (good_risk(age=[30]), "age", "a list"),
-    (good_risk(age=17), "age", "at least 18"),
-    (good_risk(age=121), "age", "at most 120"),
-    (good_risk(deposit=-0.01), "deposit", "at least 0"),
-    (good_risk(deposit=1000.5), "deposit", "at most 1000"),
-    (good_risk(deposit="10"), "deposit", "a number"),
-    (good_risk(country="fr"), "country", "one of nl, de, gb"),
-    (good_risk(country="NL"), "country", "one of nl, de, gb"),
-    (good_risk(country=1), "country", "a string"),
-    (good_risk(verified=1), "verified", "true or false"),
-    (good_risk(verified="true"), "verified", "true or false"),
-    (good_risk(user_id=""), "user_id", "1 to 128"),
-    (good_risk(user_id=7), "user_id", "1 to 128"),
-    ("not a record", None, "must be an object"),
-    (None, None, "must be an object"),
-])
+@pytest.mark.parametrize(
+    "record, field, fragment",
+    [
+        ({k: v for k, v in good_risk().items() if k != "age"}, "age", "missing"),
+        ({k: v for k, v in good_risk().items() if k != "user_id"}, "user_id", "missing"),
+        (good_risk(colour="red"), "colour", "unknown field"),
+        (good_risk(age="30"), "age", "whole number"),
+        (good_risk(age=30.5), "age", "whole number"),
+        (good_risk(age=True), "age", "whole number"),
+        (good_risk(age=None), "age", "null"),
+        (good_risk(age=[30]), "age", "a list"),
+        (good_risk(age=17), "age", "at least 18"),
+        (good_risk(age=121), "age", "at most 120"),
+        (good_risk(deposit=-0.01), "deposit", "at least 0"),
+        (good_risk(deposit=1000.5), "deposit", "at most 1000"),
+        (good_risk(deposit="10"), "deposit", "a number"),
+        (good_risk(country="fr"), "country", "one of nl, de, gb"),
+        (good_risk(country="NL"), "country", "one of nl, de, gb"),
+        (good_risk(country=1), "country", "a string"),
+        (good_risk(verified=1), "verified", "true or false"),
+        (good_risk(verified="true"), "verified", "true or false"),
+        (good_risk(user_id=""), "user_id", "1 to 128"),
+        (good_risk(user_id=7), "user_id", "1 to 128"),
+        ("not a record", None, "must be an object"),
+        (None, None, "must be an object"),
+    ],
+)
 def test_record_problems_name_the_record_and_field(make_service, record, field, fragment):
     sm = FakeEndpoint()
     status, body = answer(make_service(sm).handle(event(body={"records": [good_risk(), record]})))
@@ -133,8 +144,14 @@ def test_every_problem_is_listed(make_service):
     records = [good_risk(), good_risk(age=5, country="xx"), good_risk(), {"user_id": "q"}, good_risk(verified="no")]
     status, body = answer(make_service().handle(event(body={"records": records})))
     assert status == 400
-    assert problems_of(body) == {(1, "age"), (1, "country"), (3, "age"), (3, "country"), (3, "verified"),
-                                 (4, "verified")}
+    assert problems_of(body) == {
+        (1, "age"),
+        (1, "country"),
+        (3, "age"),
+        (3, "country"),
+        (3, "verified"),
+        (4, "verified"),
+    }
     assert body["problem_count"] == 6
 
 
@@ -207,10 +224,16 @@ def test_unknown_model_does_not_become_a_metric_dimension(make_service, logs):
 def test_the_variables_terraform_sets(make_service):
     """terraform/modules/prediction_api sets VWT_-prefixed names; CORS origins come comma-separated."""
     sm = FakeEndpoint()
-    svc = make_service(sm, environ={
-        "VWT_ENVIRONMENT": "dev", "VWT_ENDPOINTS": json.dumps({"risk": "vwt-dev-risk"}), "VWT_MAX_RECORDS": "2",
-        "VWT_CORS_ALLOW_ORIGINS": "https://a.example, https://b.example",
-        "VWT_INTERVENTION_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:vwt-dev-intervention"})
+    svc = make_service(
+        sm,
+        environ={
+            "VWT_ENVIRONMENT": "dev",
+            "VWT_ENDPOINTS": json.dumps({"risk": "vwt-dev-risk"}),
+            "VWT_MAX_RECORDS": "2",
+            "VWT_CORS_ALLOW_ORIGINS": "https://a.example, https://b.example",
+            "VWT_INTERVENTION_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:vwt-dev-intervention",
+        },
+    )
     assert svc.settings.environment == "dev" and svc.settings.cors == ("https://a.example", "https://b.example")
     assert svc.settings.topics["intervention"].endswith("vwt-dev-intervention")
     resp = svc.handle(event(body={"records": [good_risk()]}, headers={"Origin": "https://b.example"}))
@@ -220,14 +243,17 @@ def test_the_variables_terraform_sets(make_service):
     assert status == 400 and "at most 2" in body["problems"][0]["problem"]
 
 
-@pytest.mark.parametrize("environ, fragment", [
-    ({"VWT_ENDPOINTS": "not json"}, "VWT_ENDPOINTS must be a JSON object"),
-    ({"ENDPOINT_NAMES": "[1]"}, "ENDPOINT_NAMES must be a JSON object"),
-    ({"VWT_MAX_RECORDS": "many"}, "VWT_MAX_RECORDS must be a whole number"),
-    ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES must be positive"),
-    ({"VWT_CORS_ALLOW_ORIGINS": "[oops"}, "VWT_CORS_ALLOW_ORIGINS must be a JSON list"),
-    ({"VWT_ENDPOINT_TIMEOUT_SECONDS": "soon"}, "VWT_ENDPOINT_TIMEOUT_SECONDS must be a number"),
-])
+@pytest.mark.parametrize(
+    "environ, fragment",
+    [
+        ({"VWT_ENDPOINTS": "not json"}, "VWT_ENDPOINTS must be a JSON object"),
+        ({"ENDPOINT_NAMES": "[1]"}, "ENDPOINT_NAMES must be a JSON object"),
+        ({"VWT_MAX_RECORDS": "many"}, "VWT_MAX_RECORDS must be a whole number"),
+        ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES must be positive"),
+        ({"VWT_CORS_ALLOW_ORIGINS": "[oops"}, "VWT_CORS_ALLOW_ORIGINS must be a JSON list"),
+        ({"VWT_ENDPOINT_TIMEOUT_SECONDS": "soon"}, "VWT_ENDPOINT_TIMEOUT_SECONDS must be a number"),
+    ],
+)
 def test_bad_variables_are_named(make_service, environ, fragment):
     from predict.catalogue import CatalogueError
 

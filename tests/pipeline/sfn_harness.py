@@ -14,20 +14,20 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import botocore.session
 from botocore.validate import validate_parameters
-
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
 )
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
@@ -41,8 +41,13 @@ _SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 class FakeSageMaker:
     """SageMaker as the pipeline sees it: jobs finish at once, as the test scripts them."""
 
-    def __init__(self, metric_name: str, metric: float | None = 0.8, training_fails: bool = False,
-                 endpoint_statuses: tuple[str, ...] = ("Updating", "InService")):
+    def __init__(
+        self,
+        metric_name: str,
+        metric: float | None = 0.8,
+        training_fails: bool = False,
+        endpoint_statuses: tuple[str, ...] = ("Updating", "InService"),
+    ):
         self.metric_name, self.metric, self.training_fails = metric_name, metric, training_fails
         self.endpoint_statuses = list(endpoint_statuses)
         self.calls: list[tuple[str, dict]] = []
@@ -50,11 +55,16 @@ class FakeSageMaker:
         self.lock = threading.Lock()
 
     def _training(self, name: str) -> dict:
-        described = {"TrainingJobName": name, "TrainingJobStatus": "Completed",
-                     "ModelArtifacts": {"S3ModelArtifacts": f"s3://models/training/{name}/output/model.tar.gz"}}
+        described = {
+            "TrainingJobName": name,
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://models/training/{name}/output/model.tar.gz"},
+        }
         if self.metric is not None:
-            described["FinalMetricDataList"] = [{"MetricName": "train:loss", "Value": 0.1},
-                                                {"MetricName": self.metric_name, "Value": self.metric}]
+            described["FinalMetricDataList"] = [
+                {"MetricName": "train:loss", "Value": 0.1},
+                {"MetricName": self.metric_name, "Value": self.metric},
+            ]
         return described
 
     def call(self, action: str, params: dict, sync: bool) -> dict:
@@ -62,14 +72,24 @@ class FakeSageMaker:
             self.calls.append((action, params))
         if action == "createTrainingJob":
             if self.training_fails:
-                raise FakeFailure("States.TaskFailed", json.dumps({
-                    "TrainingJobName": params["TrainingJobName"], "TrainingJobStatus": "Failed",
-                    "FailureReason": "AlgorithmError: the training data has no label column"}))
+                raise FakeFailure(
+                    "States.TaskFailed",
+                    json.dumps(
+                        {
+                            "TrainingJobName": params["TrainingJobName"],
+                            "TrainingJobStatus": "Failed",
+                            "FailureReason": "AlgorithmError: the training data has no label column",
+                        }
+                    ),
+                )
             return self._training(params["TrainingJobName"]) if sync else {"TrainingJobArn": "arn"}
         if action == "createHyperParameterTuningJob":
             name = params["HyperParameterTuningJobName"]
-            return {"HyperParameterTuningJobName": name, "HyperParameterTuningJobStatus": "Completed",
-                    "BestTrainingJob": {"TrainingJobName": f"{name}-003-0a1b2c3d"}}
+            return {
+                "HyperParameterTuningJobName": name,
+                "HyperParameterTuningJobStatus": "Completed",
+                "BestTrainingJob": {"TrainingJobName": f"{name}-003-0a1b2c3d"},
+            }
         if action == "createLabelingJob":
             return self._label(params)
         if action == "describeTrainingJob":
@@ -85,8 +105,11 @@ class FakeSageMaker:
             status = self.endpoint_statuses.pop(0) if len(self.endpoint_statuses) > 1 else self.endpoint_statuses[0]
             if status == "InService":
                 self.endpoint_config = self.pending_config
-            return {"EndpointName": params["EndpointName"], "EndpointStatus": status,
-                    "EndpointConfigName": self.endpoint_config}
+            return {
+                "EndpointName": params["EndpointName"],
+                "EndpointStatus": status,
+                "EndpointConfigName": self.endpoint_config,
+            }
         raise AssertionError(f"unexpected SageMaker call {action}")
 
     def _label(self, params: dict) -> dict:
@@ -102,14 +125,21 @@ class FakeSageMaker:
             item = json.loads(line)
             label = str(n % 2)
             item[attribute] = int(label)
-            item[f"{attribute}-metadata"] = {"class-name": label, "human-annotated": "yes", "type": "groundtruth/text-classification"}
+            item[f"{attribute}-metadata"] = {
+                "class-name": label,
+                "human-annotated": "yes",
+                "type": "groundtruth/text-classification",
+            }
             out.append(json.dumps(item))
         out_bucket, _, out_prefix = params["OutputConfig"]["S3OutputPath"][5:].partition("/")
         out_key = f"{out_prefix}{params['LabelingJobName']}/manifests/output/output.manifest"
         s3.put_object(Bucket=out_bucket, Key=out_key, Body="\n".join(out).encode())
-        return {"LabelingJobName": params["LabelingJobName"], "LabelingJobStatus": "Completed",
-                "LabelCounters": {"TotalLabeled": len(out), "HumanLabeled": len(out), "MachineLabeled": 0},
-                "LabelingJobOutput": {"OutputDatasetS3Uri": f"s3://{out_bucket}/{out_key}"}}
+        return {
+            "LabelingJobName": params["LabelingJobName"],
+            "LabelingJobStatus": "Completed",
+            "LabelCounters": {"TotalLabeled": len(out), "HumanLabeled": len(out), "MachineLabeled": 0},
+            "LabelingJobOutput": {"OutputDatasetS3Uri": f"s3://{out_bucket}/{out_key}"},
+        }
 
     def actions(self) -> list[str]:
         return [a for a, _ in self.calls]
@@ -139,10 +169,18 @@ class SageMakerService(StateTaskService):
                 error_name = StatesErrorName(typ=StatesErrorNameType.from_name(failure.error))
             else:
                 error_name = CustomErrorName(failure.error)
-            raise FailureEventException(FailureEvent(
-                env=env, error_name=error_name, event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                    error=failure.error, cause=failure.cause, resource=action, resourceType="sagemaker")))) from None
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=error_name,
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            error=failure.error, cause=failure.cause, resource=action, resourceType="sagemaker"
+                        )
+                    ),
+                )
+            ) from None
         env.stack.append(result)
 
 
@@ -157,7 +195,8 @@ class LambdaService(StateTaskServiceLambda):
             result = handler(payload, None)
         except Exception as exc:  # as Lambda reports an unhandled exception
             raise lambda_eval_utils.LambdaFunctionErrorException(
-                "Unhandled", json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}))
+                "Unhandled", json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)})
+            )
         env.stack.append({"Payload": json.loads(json.dumps(result)), "StatusCode": 200, "ExecutedVersion": "$LATEST"})
 
 
@@ -175,8 +214,9 @@ def replaced_integrations(sagemaker: FakeSageMaker, lambdas: dict[str, Callable]
     class AwsSdk(type(original("aws-sdk"))):
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
             if self.resource.api_name == "sagemaker":
-                return SageMakerService._eval_service_task(self, env, resource_runtime_part, normalised_parameters,
-                                                           state_credentials)
+                return SageMakerService._eval_service_task(
+                    self, env, resource_runtime_part, normalised_parameters, state_credentials
+                )
             return super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
 
     def service_for_sdk(service_name: str):
@@ -193,6 +233,8 @@ def replaced_integrations(sagemaker: FakeSageMaker, lambdas: dict[str, Callable]
 
 def fill(text: str, values: dict[str, str]) -> str:
     """What Terraform's templatefile does to the rendered file (every ${var} must be given)."""
+
     def sub(match: re.Match) -> str:
         return values[match.group(1)]
+
     return re.sub(r"\$\{([a-z_]+)\}", sub, text)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import model_entry
 
+from vwt_deploy.build.statemachines import render
 from vwt_deploy.config import load
 from vwt_deploy.errors import ConfigError
-from vwt_deploy.build.statemachines import render
-
-from conftest import model_entry
 
 
 def _refused(project, tmp_path, env="local") -> str:
@@ -22,6 +21,7 @@ def _refused(project, tmp_path, env="local") -> str:
 def _model(name, change):
     def apply(data):
         change(model_entry(data, name))
+
     return apply
 
 
@@ -33,15 +33,21 @@ def test_tuning_with_no_ranges(project_copy, tmp_path):
 
 
 def test_range_min_greater_than_max(project_copy, tmp_path):
-    project = project_copy(models=_model(
-        "gb-problem-gambling", lambda m: m["tuning"]["ranges"].update(max_depth={"type": "integer", "min": 20, "max": 3})))
+    project = project_copy(
+        models=_model(
+            "gb-problem-gambling",
+            lambda m: m["tuning"]["ranges"].update(max_depth={"type": "integer", "min": 20, "max": 3}),
+        )
+    )
     message = _refused(project, tmp_path)
     assert "models[gb-problem-gambling].tuning.ranges.max_depth" in message
     assert "range min 20 is greater than max 3" in message
 
 
 def test_objective_metric_the_container_does_not_log(project_copy, tmp_path):
-    project = project_copy(models=_model("bid-problem-gambling", lambda m: m["tuning"].update(objective_metric="validation:rmse")))
+    project = project_copy(
+        models=_model("bid-problem-gambling", lambda m: m["tuning"].update(objective_metric="validation:rmse"))
+    )
     message = _refused(project, tmp_path)
     assert "tuning objective 'validation:rmse' is not a metric the container logs for classification" in message
     assert "validation:auc" in message  # says what is allowed
@@ -67,14 +73,18 @@ def test_ground_truth_labeling_without_a_work_team(project_copy, tmp_path):
 
 def test_ground_truth_in_a_region_without_its_labeling_functions(project_copy, tmp_path):
     gt = {"mode": "ground_truth", "workteam_arn": "arn:aws:sagemaker:sa-east-1:111111111111:workteam/private-crowd/t"}
-    project = project_copy(models=_model("gb-problem-gambling", lambda m: m.update(labeling=gt)),
-                           env=("local", lambda e: e.update(region="sa-east-1")))
+    project = project_copy(
+        models=_model("gb-problem-gambling", lambda m: m.update(labeling=gt)),
+        env=("local", lambda e: e.update(region="sa-east-1")),
+    )
     message = _refused(project, tmp_path)
     assert "ground_truth is not available in sa-east-1" in message
 
 
 def test_self_exclusion_without_its_source_column(project_copy, tmp_path):
-    project = project_copy(models=_model("bid-problem-gambling", lambda m: m.update(labeling={"mode": "self_exclusion"})))
+    project = project_copy(
+        models=_model("bid-problem-gambling", lambda m: m.update(labeling={"mode": "self_exclusion"}))
+    )
     assert "labeling mode self_exclusion needs source_column" in _refused(project, tmp_path)
 
 

@@ -11,11 +11,10 @@ import time
 
 import boto3
 import pytest
-
-from vwt_deploy.config import load
-from vwt_deploy.build.statemachines import render_definition, dumps
-
 from sfn_harness import FakeSageMaker, fill, replaced_integrations
+
+from vwt_deploy.build.statemachines import dumps, render_definition
+from vwt_deploy.config import load
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 PARAMETER_PREFIX = "/vwt-local/current-model"
@@ -25,8 +24,11 @@ PARAMETER_PREFIX = "/vwt-local/current-model"
 def sfn_aws(monkeypatch):
     from moto import mock_aws
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -53,8 +55,9 @@ class Pipeline:
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         columns = [f.name for f in self.model.features] + [self.model.label]
         lines = [",".join(columns)] + [",".join(["1"] * (len(columns) - 1) + [str(i % 2)]) for i in range(rows)]
-        self.s3.put_object(Bucket=self.data_bucket, Key=f"{self.model.data_prefix}part-0.csv",
-                           Body=("\n".join(lines) + "\n").encode())
+        self.s3.put_object(
+            Bucket=self.data_bucket, Key=f"{self.model.data_prefix}part-0.csv", Body=("\n".join(lines) + "\n").encode()
+        )
         self.queues = {}
         topics = {}
         for who in ("admin", "operator"):
@@ -64,16 +67,22 @@ class Pipeline:
             sns.subscribe(TopicArn=topics[who], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
             self.queues[who] = url
         self.parameter = f"{PARAMETER_PREFIX}/{model}"
-        self.ssm.put_parameter(Name=self.parameter, Type="String", Value=json.dumps(
-            {"model": model, "model_version": "baseline", "metric": production_metric}))
+        self.ssm.put_parameter(
+            Name=self.parameter,
+            Type="String",
+            Value=json.dumps({"model": model, "model_version": "baseline", "metric": production_metric}),
+        )
         values = {
-            "account_id": ACCOUNT, "region": REGION, "name_prefix": "vwt-local",
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "name_prefix": "vwt-local",
             "sagemaker_role_arn": f"arn:aws:iam::{ACCOUNT}:role/vwt-local-sagemaker",
             "image_uri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/vwt-local-sklearn:0123abcd",
             "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
             "size_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-pipeline-size",
             "label_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-pipeline-label",
-            "admin_topic_arn": topics["admin"], "operator_topic_arn": topics["operator"],
+            "admin_topic_arn": topics["admin"],
+            "operator_topic_arn": topics["operator"],
             "current_model_parameter_prefix": PARAMETER_PREFIX,
         }
         definition = render_definition(self.env, self.model, project.templates_dir)
@@ -81,8 +90,10 @@ class Pipeline:
         self.definition = json.loads(fill(dumps(definition), values))
         self.lambdas = {"vwt-local-pipeline-size": size.handler, "vwt-local-pipeline-label": label.handler}
         self.arn = self.sfn.create_state_machine(
-            name=f"vwt-local-{model}", definition=json.dumps(self.definition),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/vwt-local-{model}-pipeline")["stateMachineArn"]
+            name=f"vwt-local-{model}",
+            definition=json.dumps(self.definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/vwt-local-{model}-pipeline",
+        )["stateMachineArn"]
 
     def run(self, fake: FakeSageMaker, execution_input: dict) -> dict:
         with replaced_integrations(fake, self.lambdas):
@@ -109,8 +120,14 @@ def test_first_deployment_replaces_the_baseline(sfn_aws, project):
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])
     assert output["gate"]["decision"] == "deploy" and output["gate"]["production_value"] is None
-    assert fake.actions() == ["createTrainingJob", "createModel", "createEndpointConfig", "updateEndpoint",
-                              "describeEndpoint", "describeEndpoint"]
+    assert fake.actions() == [
+        "createTrainingJob",
+        "createModel",
+        "createEndpointConfig",
+        "updateEndpoint",
+        "describeEndpoint",
+        "describeEndpoint",
+    ]
     job = output["job_name"]
     training = fake.calls[0][1]
     # sized from the data, trained on the labelled copy the label Lambda wrote
@@ -132,8 +149,14 @@ def test_gate_passes_when_the_new_model_is_no_worse(sfn_aws, project):
     result = p.run(FakeSageMaker("validation:auc", metric=0.70), {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
     gate = json.loads(result["output"])["gate"]
-    assert gate == {"decision": "deploy", "reason": "the new model is no worse than production",
-                    "metric": "validation:auc", "higher_is_better": True, "new_value": 0.7, "production_value": 0.7}
+    assert gate == {
+        "decision": "deploy",
+        "reason": "the new model is no worse than production",
+        "metric": "validation:auc",
+        "higher_is_better": True,
+        "new_value": 0.7,
+        "production_value": 0.7,
+    }
     record = p.record()
     assert record["metric"] == 0.7 and record["model_name"] == json.loads(result["output"])["job_name"]
     assert "model_version" not in record  # the baseline's record is replaced
@@ -155,7 +178,9 @@ def test_gate_refuses_a_worse_model_and_keeps_production(sfn_aws, project):
 
 def test_failed_training_is_caught_reported_and_fails(sfn_aws, project):
     p = Pipeline(project, "gb-problem-gambling", production_metric=None)
-    result = p.run(FakeSageMaker("validation:auc", training_fails=True), {"model": "gb-problem-gambling", "mode": "train"})
+    result = p.run(
+        FakeSageMaker("validation:auc", training_fails=True), {"model": "gb-problem-gambling", "mode": "train"}
+    )
     assert result["status"] == "FAILED", result
     assert result["error"] == "StepFailed"
     assert result["cause"].startswith("States.TaskFailed: ")
@@ -199,8 +224,10 @@ def test_tune_mode_takes_the_best_training_job_and_gates_lower_is_better(sfn_aws
     assert channel == f"s3://{p.data_bucket}/training/"
 
 
-@pytest.mark.parametrize("execution_input", [{"model": "gb-marketing"}, {"model": "other", "mode": "train"},
-                                             {"model": "gb-marketing", "mode": "transform"}])
+@pytest.mark.parametrize(
+    "execution_input",
+    [{"model": "gb-marketing"}, {"model": "other", "mode": "train"}, {"model": "gb-marketing", "mode": "transform"}],
+)
 def test_bad_execution_input_fails_with_what_is_expected(sfn_aws, project, execution_input):
     p = Pipeline(project, "gb-marketing", production_metric=None, rows=5)
     fake = FakeSageMaker("validation:rmse")
@@ -226,8 +253,10 @@ def test_ground_truth_labeling_is_automated_from_enough_data_points(sfn_aws, pro
 
     def ground_truth(data):
         model_entry(data, "gb-problem-gambling")["labeling"] = {
-            "mode": "ground_truth", "automated_min_objects": 30,
-            "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/risk"}
+            "mode": "ground_truth",
+            "automated_min_objects": 30,
+            "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/risk",
+        }
 
     p = Pipeline(project_copy(models=ground_truth), "gb-problem-gambling", production_metric=None, rows=rows)
     fake = FakeSageMaker("validation:auc", metric=0.75)

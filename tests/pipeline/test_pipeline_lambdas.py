@@ -8,7 +8,6 @@ import json
 
 import boto3
 import pytest
-
 from pipeline import label, size
 
 SIZING = [
@@ -49,8 +48,11 @@ def test_size_counts_rows_and_picks_the_first_row_that_fits(s3):
     s3.put_object(Bucket="data", Key="other/c.csv", Body=b"x,y\n1,2\n")  # outside the prefix
     result = size.handler({"bucket": "data", "prefix": "training/", "sizing": SIZING})
     assert result["objects"] == 2 and result["rows"] == 150 and result["rows_estimated"] is False
-    assert result["bytes"] == sum(o["Size"] for o in s3.list_objects_v2(Bucket="data", Prefix="training/")["Contents"]
-                                  if o["Key"].endswith(".csv"))
+    assert result["bytes"] == sum(
+        o["Size"]
+        for o in s3.list_objects_v2(Bucket="data", Prefix="training/")["Contents"]
+        if o["Key"].endswith(".csv")
+    )
     assert (result["instance_type"], result["instance_count"], result["volume_gb"]) == ("ml.m5.large", 1, 30)
 
 
@@ -75,14 +77,17 @@ def test_size_rejects_an_event_without_sizing(s3):
         size.handler({"bucket": "data", "prefix": "training/"})
 
 
-@pytest.mark.parametrize("gb, expected", [
-    (0.0001, ("ml.m5.large", 1, 30)),
-    (1.0, ("ml.m5.large", 1, 30)),
-    (1.5, ("ml.m5.2xlarge", 1, 50)),
-    (10, ("ml.m5.2xlarge", 1, 50)),
-    (11, ("ml.m5.4xlarge", 2, 200)),
-    (300, ("ml.m5.4xlarge", 2, 365)),  # the volume grows with the data: 300 GB * 1.2 + 5
-])
+@pytest.mark.parametrize(
+    "gb, expected",
+    [
+        (0.0001, ("ml.m5.large", 1, 30)),
+        (1.0, ("ml.m5.large", 1, 30)),
+        (1.5, ("ml.m5.2xlarge", 1, 50)),
+        (10, ("ml.m5.2xlarge", 1, 50)),
+        (11, ("ml.m5.4xlarge", 2, 200)),
+        (300, ("ml.m5.4xlarge", 2, 365)),  # the volume grows with the data: 300 GB * 1.2 + 5
+    ],
+)
 def test_sizing_table(gb, expected):
     chosen = size.choose_size(SIZING, int(gb * size.GB))
     assert (chosen["instance_type"], chosen["instance_count"], chosen["volume_gb"]) == expected
@@ -94,42 +99,89 @@ def test_sizing_table(gb, expected):
 def test_self_exclusion_labels_from_the_flag_and_drops_it(s3):
     put_csv(s3, "training/part1.csv", ["age", "excluded_flag", "country"], [[30, "yes", "nl"], [41, "", "de"]])
     put_csv(s3, "training/part2.csv", ["age", "excluded_flag", "country"], [[25, "0", "gb"], [52, "TRUE", "se"]])
-    result = label.handler({"action": "self_exclusion", "source": {"bucket": "data", "prefix": "training/"},
-                            "output": {"bucket": "models", "prefix": "labelled/run-1/"},
-                            "label": "self_excluded", "source_column": "excluded_flag"})
-    assert result == {"bucket": "models", "prefix": "labelled/run-1/", "s3_uri": "s3://models/labelled/run-1/",
-                      "rows": 4, "positives": 2}
+    result = label.handler(
+        {
+            "action": "self_exclusion",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labelled/run-1/"},
+            "label": "self_excluded",
+            "source_column": "excluded_flag",
+        }
+    )
+    assert result == {
+        "bucket": "models",
+        "prefix": "labelled/run-1/",
+        "s3_uri": "s3://models/labelled/run-1/",
+        "rows": 4,
+        "positives": 2,
+    }
     assert read_csv(s3, "models", "labelled/run-1/data.csv") == [
-        ["age", "country", "self_excluded"], ["30", "nl", "1"], ["41", "de", "0"], ["25", "gb", "0"], ["52", "se", "1"]]
+        ["age", "country", "self_excluded"],
+        ["30", "nl", "1"],
+        ["41", "de", "0"],
+        ["25", "gb", "0"],
+        ["52", "se", "1"],
+    ]
     # the data itself is untouched
     assert read_csv(s3, "data", "training/part1.csv")[1] == ["30", "yes", "nl"]
 
 
 def test_self_exclusion_when_the_label_is_the_flag_column(s3):
     put_csv(s3, "training/a.csv", ["self_excluded", "age"], [["1", 30], ["0", 40]])
-    label.handler({"action": "self_exclusion", "source": {"bucket": "data", "prefix": "training/"},
-                   "output": {"bucket": "models", "prefix": "labelled/r/"},
-                   "label": "self_excluded", "source_column": "self_excluded"})
+    label.handler(
+        {
+            "action": "self_exclusion",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labelled/r/"},
+            "label": "self_excluded",
+            "source_column": "self_excluded",
+        }
+    )
     assert read_csv(s3, "models", "labelled/r/data.csv") == [["age", "self_excluded"], ["30", "1"], ["40", "0"]]
 
 
-@pytest.mark.parametrize("files, event_change, error, match", [
-    ({"training/a.csv": (["age", "flag"], [[1, "maybe"]])}, {}, label.InvalidData,
-     r"s3://data/training/a.csv line 2, column flag: 'maybe' is not a yes/no flag"),
-    ({"training/a.csv": (["age"], [[1]])}, {}, label.InvalidData, "has no column 'flag'; columns: age"),
-    ({"training/a.csv": (["age", "flag"], [[1, 1]]), "training/b.csv": (["flag", "age"], [[1, 1]])}, {},
-     label.InvalidData, "training/b.csv: its header"),
-    ({}, {}, label.NoTrainingData, "no CSV files under s3://data/training/"),
-    ({"training/a.csv": (["age", "flag"], [[1, 1]])}, {"output": {"bucket": "data", "prefix": "training/labelled/"}},
-     label.InvalidEvent, "must not lie inside the source prefix"),
-    ({"training/a.csv": (["age", "flag"], [[1, 1]])}, {"action": "guess"}, label.InvalidEvent, "action must be one of"),
-])
+@pytest.mark.parametrize(
+    "files, event_change, error, match",
+    [
+        (
+            {"training/a.csv": (["age", "flag"], [[1, "maybe"]])},
+            {},
+            label.InvalidData,
+            r"s3://data/training/a.csv line 2, column flag: 'maybe' is not a yes/no flag",
+        ),
+        ({"training/a.csv": (["age"], [[1]])}, {}, label.InvalidData, "has no column 'flag'; columns: age"),
+        (
+            {"training/a.csv": (["age", "flag"], [[1, 1]]), "training/b.csv": (["flag", "age"], [[1, 1]])},
+            {},
+            label.InvalidData,
+            "training/b.csv: its header",
+        ),
+        ({}, {}, label.NoTrainingData, "no CSV files under s3://data/training/"),
+        (
+            {"training/a.csv": (["age", "flag"], [[1, 1]])},
+            {"output": {"bucket": "data", "prefix": "training/labelled/"}},
+            label.InvalidEvent,
+            "must not lie inside the source prefix",
+        ),
+        (
+            {"training/a.csv": (["age", "flag"], [[1, 1]])},
+            {"action": "guess"},
+            label.InvalidEvent,
+            "action must be one of",
+        ),
+    ],
+)
 def test_self_exclusion_bad_input(s3, files, event_change, error, match):
     for key, (header, rows) in files.items():
         put_csv(s3, key, header, rows)
-    event = {"action": "self_exclusion", "source": {"bucket": "data", "prefix": "training/"},
-             "output": {"bucket": "models", "prefix": "labelled/x/"}, "label": "y", "source_column": "flag",
-             **event_change}
+    event = {
+        "action": "self_exclusion",
+        "source": {"bucket": "data", "prefix": "training/"},
+        "output": {"bucket": "models", "prefix": "labelled/x/"},
+        "label": "y",
+        "source_column": "flag",
+        **event_change,
+    }
     with pytest.raises(error, match=match):
         label.handler(event)
     assert "Contents" not in s3.list_objects_v2(Bucket="models")  # nothing half-written
@@ -140,9 +192,15 @@ def test_self_exclusion_bad_input(s3, files, event_change, error, match):
 
 def test_ground_truth_prepare_then_merge(s3):
     put_csv(s3, "training/a.csv", ["stake", "product"], [[10, "casino"], [20, "poker"], [30, "sports"]])
-    prepared = label.handler({"action": "prepare_ground_truth", "source": {"bucket": "data", "prefix": "training/"},
-                              "output": {"bucket": "models", "prefix": "labeling/run/input/"},
-                              "categories": ["0", "1"], "title": "Label records"})
+    prepared = label.handler(
+        {
+            "action": "prepare_ground_truth",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labeling/run/input/"},
+            "categories": ["0", "1"],
+            "title": "Label records",
+        }
+    )
     assert prepared["rows"] == 3
     manifest = s3.get_object(Bucket="models", Key="labeling/run/input/input.manifest")["Body"].read().decode()
     lines = [json.loads(line) for line in manifest.splitlines()]
@@ -156,12 +214,24 @@ def test_ground_truth_prepare_then_merge(s3):
         {**lines[1], "vwt-label": 0, "vwt-label-metadata": {"class-name": "0", "human-annotated": "yes"}},
         {**lines[2], "vwt-label-metadata": {"failure-reason": "ClientError: timed out"}},
     ]
-    s3.put_object(Bucket="models", Key="labeling/output/run/manifests/output/output.manifest",
-                  Body="\n".join(json.dumps(o) for o in output).encode())
-    merged = label.handler({"action": "merge_ground_truth", "source": {"bucket": "data", "prefix": "training/"},
-                            "manifest_uri": "s3://models/labeling/output/run/manifests/output/output.manifest",
-                            "attribute": "vwt-label", "label": "self_excluded",
-                            "output": {"bucket": "models", "prefix": "labelled/run/"}})
+    s3.put_object(
+        Bucket="models",
+        Key="labeling/output/run/manifests/output/output.manifest",
+        Body="\n".join(json.dumps(o) for o in output).encode(),
+    )
+    merged = label.handler(
+        {
+            "action": "merge_ground_truth",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "manifest_uri": "s3://models/labeling/output/run/manifests/output/output.manifest",
+            "attribute": "vwt-label",
+            "label": "self_excluded",
+            "output": {"bucket": "models", "prefix": "labelled/run/"},
+        }
+    )
     assert merged["rows"] == 2 and merged["positives"] == 1
     assert read_csv(s3, "models", "labelled/run/data.csv") == [
-        ["stake", "product", "self_excluded"], ["10", "casino", "1"], ["20", "poker", "0"]]
+        ["stake", "product", "self_excluded"],
+        ["10", "casino", "1"],
+        ["20", "poker", "0"],
+    ]

@@ -7,13 +7,12 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import model_entry
 
 from vwt_deploy.asl import check_policy, validate_definition
-from vwt_deploy.config import load
 from vwt_deploy.build.statemachines import TEMPLATE_VARS, artifacts, job_prefix, render, render_definition
+from vwt_deploy.config import load
 from vwt_model.spec import METRICS
-
-from conftest import model_entry
 
 MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
 
@@ -65,8 +64,10 @@ def test_training_job_parameters_come_from_the_configuration(project):
     assert train["HyperParameters"]["no_trees"] == "10"
     assert train["RoleArn"] == "${sagemaker_role_arn}"
     assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is True
-    assert train["OutputDataConfig"] == {"S3OutputPath": f"s3://{env.model_bucket_name(model.name)}/training/",
-                                         "KmsKeyId": "${kms_key_arn}"}
+    assert train["OutputDataConfig"] == {
+        "S3OutputPath": f"s3://{env.model_bucket_name(model.name)}/training/",
+        "KmsKeyId": "${kms_key_arn}",
+    }
     assert train["ResourceConfig"]["VolumeKmsKeyId"] == "${kms_key_arn}"
     assert train["ResourceConfig"]["InstanceType.$"] == "$.size.instance_type"
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": env.training.max_runtime_seconds}
@@ -104,9 +105,11 @@ def test_tuning_job_uses_the_ranges_objective_and_limits(project):
     assert config["Strategy"] == "Bayesian"
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2}
     assert config["ParameterRanges"]["IntegerParameterRanges"] == [
-        {"Name": "no_trees", "MinValue": "50", "MaxValue": "400", "ScalingType": "Auto"}]
+        {"Name": "no_trees", "MinValue": "50", "MaxValue": "400", "ScalingType": "Auto"}
+    ]
     assert config["ParameterRanges"]["ContinuousParameterRanges"] == [
-        {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.3", "ScalingType": "Logarithmic"}]
+        {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.3", "ScalingType": "Logarithmic"}
+    ]
     static = tune["TrainingJobDefinition"]["StaticHyperParameters"]
     assert "no_trees" not in static and "learning_rate" not in static
     assert static["max_depth"] == "3" and static["algorithm"] == "gradient_boosting"
@@ -179,8 +182,12 @@ def test_every_task_retries_times_out_and_is_caught_into_a_report_and_fail(proje
     assert s["ReportFailure"]["Next"] == "ClassifyFailure"
     assert s["ClassifyFailure"]["Default"] == "Failed"
     assert s["ClassifyFailure"]["Choices"][0]["Next"] == "StepFailed"
-    assert s["Failed"] == {"Type": "Fail", "Comment": s["Failed"]["Comment"],
-                           "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert s["Failed"] == {
+        "Type": "Fail",
+        "Comment": s["Failed"]["Comment"],
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
 
 
 def test_labeling_follows_the_model_labeling_mode(project, project_copy):
@@ -197,8 +204,11 @@ def test_labeling_follows_the_model_labeling_mode(project, project_copy):
 
     def ground_truth(data):
         m = model_entry(data, "gb-problem-gambling")
-        m["labeling"] = {"mode": "ground_truth", "automated_min_objects": 5000,
-                         "workteam_arn": "arn:aws:sagemaker:eu-west-1:111111111111:workteam/private-crowd/risk"}
+        m["labeling"] = {
+            "mode": "ground_truth",
+            "automated_min_objects": 5000,
+            "workteam_arn": "arn:aws:sagemaker:eu-west-1:111111111111:workteam/private-crowd/risk",
+        }
 
     copy = project_copy(models=ground_truth)
     _, _, gt = _render(copy, "dev", "gb-problem-gambling")
@@ -206,7 +216,8 @@ def test_labeling_follows_the_model_labeling_mode(project, project_copy):
     assert validate_definition(gt) == []
     assert s["MeasureData"]["Next"] == "PrepareLabeling"
     assert s["ChooseLabeling"]["Choices"] == [
-        {"Variable": "$.size.rows", "NumericGreaterThanEquals": 5000, "Next": "LabelAutomated"}]
+        {"Variable": "$.size.rows", "NumericGreaterThanEquals": 5000, "Next": "LabelAutomated"}
+    ]
     assert s["ChooseLabeling"]["Default"] == "LabelHuman"
     for name in ("LabelAutomated", "LabelHuman"):
         assert s[name]["Resource"] == "arn:aws:states:::sagemaker:createLabelingJob.sync"
@@ -219,8 +230,10 @@ def test_labeling_follows_the_model_labeling_mode(project, project_copy):
 
 def test_vpc_only_when_configured_with_real_ids(project_copy):
     def vpc(data):
-        data.setdefault("training", {})["vpc"] = {"subnet_ids": ["subnet-0123456789abcdef0"],
-                                                  "security_group_ids": ["sg-0123456789abcdef0"]}
+        data.setdefault("training", {})["vpc"] = {
+            "subnet_ids": ["subnet-0123456789abcdef0"],
+            "security_group_ids": ["sg-0123456789abcdef0"],
+        }
 
     project = project_copy(env=("local", vpc))
     env, model, d = _render(project, "local", "gb-marketing")
@@ -270,8 +283,10 @@ def test_cli_render(project_copy, tmp_path):
     project = project_copy()
     runner = CliRunner()
     out = tmp_path / "out"
-    result = runner.invoke(main, ["--project-dir", str(project.root), "render", "--env", "local",
-                                  "--model", "gb-marketing", "--out", str(out)])
+    result = runner.invoke(
+        main,
+        ["--project-dir", str(project.root), "render", "--env", "local", "--model", "gb-marketing", "--out", str(out)],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["gb-marketing.asl.json", "gb-marketing.policy.json"]
     bad = runner.invoke(main, ["--project-dir", str(project.root), "render", "--env", "local", "--model", "nope"])
@@ -300,8 +315,23 @@ def test_separate_processes_render_the_same_bytes(project, tmp_path):
     outputs = []
     for seed in ("1", "2"):
         out = tmp_path / f"run{seed}"
-        subprocess.run([sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project.root), "render",
-                        "--env", "dev", "--out", str(out)],
-                       check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vwt_deploy.cli",
+                "--project-dir",
+                str(project.root),
+                "render",
+                "--env",
+                "dev",
+                "--out",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            timeout=120,
+        )
         outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert outputs[0] == outputs[1] and len(outputs[0]) == 6

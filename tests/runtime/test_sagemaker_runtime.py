@@ -28,8 +28,13 @@ BUCKET = "vwt-data"
 MODELS = "vwt-models"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 METRICS = [{"Name": n, "Regex": rf"{n}=([0-9.eE+-]+)"} for n in ("validation:auc", "validation:accuracy")]
-HP = {"algorithm": "random_forest", "task": "classification", "label": "self_excluded", "no_trees": "8",
-      "max_depth": "5"}
+HP = {
+    "algorithm": "random_forest",
+    "task": "classification",
+    "label": "self_excluded",
+    "no_trees": "8",
+    "max_depth": "5",
+}
 
 
 def csv_bytes(rows: list[dict]) -> bytes:
@@ -51,12 +56,26 @@ def wait(describe, key: str, done: tuple[str, ...], limit: float = 180.0) -> dic
 def job_args(name: str, prefix: str = "training/", hp: dict | None = None, **extra) -> dict:
     return dict(
         TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": "vwt-model:local", "TrainingInputMode": "File",
-                                "MetricDefinitions": METRICS},
+        AlgorithmSpecification={
+            "TrainingImage": "vwt-model:local",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRICS,
+        },
         HyperParameters=hp or HP,
         RoleArn=ROLE,
-        InputDataConfig=[{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/{prefix}", "S3DataDistributionType": "FullyReplicated"}}}],
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/{prefix}",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
         OutputDataConfig={"S3OutputPath": f"s3://{MODELS}/training/"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
         StoppingCondition=extra.pop("StoppingCondition", {"MaxRuntimeInSeconds": 600}),
@@ -79,8 +98,9 @@ def sm(local_aws):
 
 def train(sm, name: str, **kwargs) -> dict:
     sm.create_training_job(**job_args(name, **kwargs))
-    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus",
-                ("Completed", "Failed", "Stopped"))
+    return wait(
+        lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus", ("Completed", "Failed", "Stopped")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +109,14 @@ def trained(sm) -> dict[str, dict]:
     names = ["model-a", "model-b"]
     for name, trees in zip(names, ("8", "12")):
         sm.create_training_job(**job_args(name, hp={**HP, "no_trees": trees}))
-    return {n: wait(lambda n=n: sm.describe_training_job(TrainingJobName=n), "TrainingJobStatus",
-                    ("Completed", "Failed", "Stopped")) for n in names}
+    return {
+        n: wait(
+            lambda n=n: sm.describe_training_job(TrainingJobName=n),
+            "TrainingJobStatus",
+            ("Completed", "Failed", "Stopped"),
+        )
+        for n in names
+    }
 
 
 def process_of(local_aws, name_part: str) -> int | None:
@@ -107,7 +133,12 @@ def test_a_training_job_runs_the_container_and_leaves_its_model_and_metrics(loca
     job = trained["model-a"]
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
-        "Starting", "Downloading", "Training", "Uploading", "Completed"]
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
     assert job["AlgorithmSpecification"]["MetricDefinitions"] == METRICS  # the caller's, not moto's test:dcg
 
     artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
@@ -122,11 +153,13 @@ def test_a_training_job_runs_the_container_and_leaves_its_model_and_metrics(loca
     assert final["validation:auc"] == pytest.approx(doc["metrics"]["validation:auc"], rel=1e-5)
 
     logs = local_aws.client("logs")
-    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
-                                        logStreamNamePrefix="model-a/")["logStreams"]
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="model-a/")[
+        "logStreams"
+    ]
     assert len(streams) == 1 and re.fullmatch(r"model-a/algo-1-\d+", streams[0]["logStreamName"])
-    events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
-                                 logStreamName=streams[0]["logStreamName"])["events"]
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=streams[0]["logStreamName"])[
+        "events"
+    ]
     assert any(e["message"].startswith("validation:auc=") for e in events)
 
 
@@ -152,7 +185,7 @@ def test_bad_data_fails_the_job_with_the_containers_reason(sm):
 def test_a_channel_with_no_data_fails_the_job_and_says_where_it_looked(sm):
     job = train(sm, "no-data", prefix="nothing-here/")
     assert job["TrainingJobStatus"] == "Failed"
-    assert f's3://{BUCKET}/nothing-here/' in job["FailureReason"] and "No S3 objects found" in job["FailureReason"]
+    assert f"s3://{BUCKET}/nothing-here/" in job["FailureReason"] and "No S3 objects found" in job["FailureReason"]
 
 
 @pytest.mark.parametrize("name", ["../../../../precious", "./x", "a/b", "-leading-dash", "x" * 64])
@@ -195,17 +228,24 @@ def test_max_runtime_stops_the_job(sm):
 # --------------------------------------------------------------------------- tuning jobs
 
 
-RANGES = {"IntegerParameterRanges": [{"Name": "no_trees", "MinValue": "5", "MaxValue": "30", "ScalingType": "Linear"},
-                                     {"Name": "max_depth", "MinValue": "2", "MaxValue": "8",
-                                      "ScalingType": "Logarithmic"}],
-          "CategoricalParameterRanges": [{"Name": "min_samples_leaf", "Values": ["1", "3"]}]}
+RANGES = {
+    "IntegerParameterRanges": [
+        {"Name": "no_trees", "MinValue": "5", "MaxValue": "30", "ScalingType": "Linear"},
+        {"Name": "max_depth", "MinValue": "2", "MaxValue": "8", "ScalingType": "Logarithmic"},
+    ],
+    "CategoricalParameterRanges": [{"Name": "min_samples_leaf", "Values": ["1", "3"]}],
+}
 
 
 def test_random_search_draws_within_the_ranges_and_repeats_with_the_seed():
-    ranges = {**RANGES, "ContinuousParameterRanges": [
-        {"Name": "a", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
-        {"Name": "b", "MinValue": "0.9", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"},
-        {"Name": "c", "MinValue": "-1", "MaxValue": "1", "ScalingType": "Auto"}]}
+    ranges = {
+        **RANGES,
+        "ContinuousParameterRanges": [
+            {"Name": "a", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+            {"Name": "b", "MinValue": "0.9", "MaxValue": "0.999", "ScalingType": "ReverseLogarithmic"},
+            {"Name": "c", "MinValue": "-1", "MaxValue": "1", "ScalingType": "Auto"},
+        ],
+    }
     draws = [draw_hyperparameters(ranges, random.Random(7)) for _ in range(2)]
     assert draws[0] == draws[1]
     for d in (draw_hyperparameters(ranges, random.Random(seed)) for seed in range(200)):
@@ -223,9 +263,13 @@ def tuning_args(name: str, jobs: int, parallel: int, prefix: str = "training/") 
             "Strategy": "Bayesian",
             "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
             "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel},
-            "ParameterRanges": RANGES, "TrainingJobEarlyStoppingType": "Off"},
-        TrainingJobDefinition={**definition, "StaticHyperParameters": {
-            k: v for k, v in HP.items() if k not in ("no_trees", "max_depth")}},
+            "ParameterRanges": RANGES,
+            "TrainingJobEarlyStoppingType": "Off",
+        },
+        TrainingJobDefinition={
+            **definition,
+            "StaticHyperParameters": {k: v for k, v in HP.items() if k not in ("no_trees", "max_depth")},
+        },
     )
 
 
@@ -233,15 +277,24 @@ def test_a_tuning_job_runs_its_training_jobs_and_reports_the_best(sm):
     sm.create_hyper_parameter_tuning_job(**tuning_args("tune-1", jobs=3, parallel=2))
     first = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1")
     assert first["HyperParameterTuningJobStatus"] == "InProgress" and "BestTrainingJob" not in first
-    tuning = wait(lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1"),
-                  "HyperParameterTuningJobStatus", ("Completed", "Failed", "Stopped"))
+    tuning = wait(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1"),
+        "HyperParameterTuningJobStatus",
+        ("Completed", "Failed", "Stopped"),
+    )
     assert tuning["HyperParameterTuningJobStatus"] == "Completed", tuning.get("FailureReason")
-    assert tuning["TrainingJobStatusCounters"] == {"Completed": 3, "InProgress": 0, "RetryableError": 0,
-                                                   "NonRetryableError": 0, "Stopped": 0}
+    assert tuning["TrainingJobStatusCounters"] == {
+        "Completed": 3,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 0,
+    }
     assert tuning["ObjectiveStatusCounters"] == {"Succeeded": 3, "Pending": 0, "Failed": 0}
 
-    summaries = sm.list_training_jobs_for_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName="tune-1")["TrainingJobSummaries"]
+    summaries = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1")[
+        "TrainingJobSummaries"
+    ]
     assert len(summaries) == 3
     jobs = [sm.describe_training_job(TrainingJobName=s["TrainingJobName"]) for s in summaries]
     aucs = {}
@@ -252,11 +305,16 @@ def test_a_tuning_job_runs_its_training_jobs_and_reports_the_best(sm):
         assert 5 <= int(tuned["no_trees"]) <= 30 and 2 <= int(tuned["max_depth"]) <= 8
         assert job["HyperParameters"]["label"] == "self_excluded"  # the static ones travel along
         assert job["HyperParameters"]["no_trees"] == tuned["no_trees"]
-        aucs[job["TrainingJobName"]] = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}["validation:auc"]
+        aucs[job["TrainingJobName"]] = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}[
+            "validation:auc"
+        ]
     best = tuning["BestTrainingJob"]
     assert best["TrainingJobName"] == max(aucs, key=aucs.get)
     assert best["FinalHyperParameterTuningJobObjectiveMetric"] == {
-        "Type": "Maximize", "MetricName": "validation:auc", "Value": pytest.approx(max(aucs.values()))}
+        "Type": "Maximize",
+        "MetricName": "validation:auc",
+        "Value": pytest.approx(max(aucs.values())),
+    }
     assert best["TunedHyperParameters"]
 
     # at most two at a time: the third started only after one of the first two had ended
@@ -266,8 +324,11 @@ def test_a_tuning_job_runs_its_training_jobs_and_reports_the_best(sm):
 
 def test_a_tuning_job_whose_every_training_job_fails_is_failed(sm):
     sm.create_hyper_parameter_tuning_job(**tuning_args("tune-bad", jobs=2, parallel=2, prefix="one-class/"))
-    tuning = wait(lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-bad"),
-                  "HyperParameterTuningJobStatus", ("Completed", "Failed", "Stopped"))
+    tuning = wait(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-bad"),
+        "HyperParameterTuningJobStatus",
+        ("Completed", "Failed", "Stopped"),
+    )
     assert tuning["HyperParameterTuningJobStatus"] == "Failed"
     assert "every row has the same label" in tuning["FailureReason"]
     assert tuning["TrainingJobStatusCounters"]["NonRetryableError"] == 2
@@ -276,19 +337,28 @@ def test_a_tuning_job_whose_every_training_job_fails_is_failed(sm):
 def test_stop_hyper_parameter_tuning_job_stops_its_training_jobs_and_starts_no_more(sm):
     args = tuning_args("tune-stop", jobs=3, parallel=1)
     args["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
-        "CategoricalParameterRanges": [{"Name": "min_samples_leaf", "Values": ["1", "2"]}]}
+        "CategoricalParameterRanges": [{"Name": "min_samples_leaf", "Values": ["1", "2"]}]
+    }
     args["TrainingJobDefinition"]["StaticHyperParameters"] = SLOW
     sm.create_hyper_parameter_tuning_job(**args)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not sm.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName="tune-stop")["TrainingJobSummaries"]:
+    while (
+        time.monotonic() < deadline
+        and not sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")[
+            "TrainingJobSummaries"
+        ]
+    ):
         time.sleep(0.05)
     sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")
-    tuning = wait(lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop"),
-                  "HyperParameterTuningJobStatus", ("Stopped", "Completed", "Failed"))
+    tuning = wait(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop"),
+        "HyperParameterTuningJobStatus",
+        ("Stopped", "Completed", "Failed"),
+    )
     assert tuning["HyperParameterTuningJobStatus"] == "Stopped"
-    jobs = sm.list_training_jobs_for_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName="tune-stop")["TrainingJobSummaries"]
+    jobs = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")[
+        "TrainingJobSummaries"
+    ]
     assert [j["TrainingJobStatus"] for j in jobs] == ["Stopped"]
     with pytest.raises(ClientError, match="only InProgress"):
         sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")
@@ -297,7 +367,8 @@ def test_stop_hyper_parameter_tuning_job_stops_its_training_jobs_and_starts_no_m
 def test_bad_ranges_are_refused_at_creation(sm):
     args = tuning_args("tune-refused", jobs=1, parallel=1)
     args["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
-        "IntegerParameterRanges": [{"Name": "no_trees", "MinValue": "50", "MaxValue": "5"}]}
+        "IntegerParameterRanges": [{"Name": "no_trees", "MinValue": "50", "MaxValue": "5"}]
+    }
     with pytest.raises(ClientError, match="MinValue 50 greater than MaxValue 5"):
         sm.create_hyper_parameter_tuning_job(**args)
 
@@ -306,21 +377,39 @@ def test_bad_ranges_are_refused_at_creation(sm):
 
 
 def deploy_config(sm, name: str, artifact: str) -> None:
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": "vwt-model:local", "ModelDataUrl": artifact})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_model(
+        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "vwt-model:local", "ModelDataUrl": artifact}
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ],
+    )
 
 
-RECORD = {"deposits_per_week": 3.5, "session_minutes": 120, "cancelled_withdrawals": 2, "product": "casino",
-          "night_player": True, "bonus": 1.0}
+RECORD = {
+    "deposits_per_week": 3.5,
+    "session_minutes": 120,
+    "cancelled_withdrawals": 2,
+    "product": "casino",
+    "night_player": True,
+    "bonus": 1.0,
+}
 
 
 def invoke(runtime, endpoint: str, body: object = None) -> dict:
-    answer = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json", Accept="application/json",
-                                     Body=json.dumps([RECORD] if body is None else body))
-    return {**json.loads(answer["Body"].read()), "variant": answer["InvokedProductionVariant"],
-            "content_type": answer["ContentType"]}
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint,
+        ContentType="application/json",
+        Accept="application/json",
+        Body=json.dumps([RECORD] if body is None else body),
+    )
+    return {
+        **json.loads(answer["Body"].read()),
+        "variant": answer["InvokedProductionVariant"],
+        "content_type": answer["ContentType"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -365,8 +454,9 @@ def test_an_endpoint_serves_predictions_through_sagemaker_runtime(local_aws, sm,
     messages: list[str] = []
     for _ in range(100):
         try:
-            events = logs.get_log_events(logGroupName="/aws/sagemaker/Endpoints/serve-1",
-                                         logStreamName="AllTraffic/model-a")["events"]
+            events = logs.get_log_events(
+                logGroupName="/aws/sagemaker/Endpoints/serve-1", logStreamName="AllTraffic/model-a"
+            )["events"]
             messages = [e["message"] for e in events]
         except logs.exceptions.ResourceNotFoundException:
             pass

@@ -11,7 +11,7 @@ from vwt_deploy.emulator.runtime.apigateway import local_invoke_url
 
 from .conftest import zip_of
 
-HANDLER = '''
+HANDLER = """
 import json, time
 
 
@@ -25,9 +25,13 @@ def handler(event, context):
         time.sleep(3)
     return {"statusCode": 201, "headers": {"X-Seen": "yes"}, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
             "body": json.dumps(event)}
-'''
-SCHEMA = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "required": ["records"],
-          "properties": {"records": {"type": "array", "minItems": 1}}}
+"""
+SCHEMA = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "type": "object",
+    "required": ["records"],
+    "properties": {"records": {"type": "array", "minItems": 1}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,43 +39,92 @@ def api(aws, role):
     """An API like the project's: POST /v1/models/{model}/predictions (key, validator, Lambda proxy), a CORS
     OPTIONS mock, and ANY /files/{proxy+} without a key; three keys in three usage plans."""
     lam, gw = aws("lambda"), aws("apigateway")
-    fn = lam.create_function(FunctionName="api-echo", Runtime="python3.12", Role=role, Handler="app.handler",
-                             Code={"ZipFile": zip_of({"app.py": HANDLER})}, Timeout=10)["FunctionArn"]
+    fn = lam.create_function(
+        FunctionName="api-echo",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": HANDLER})},
+        Timeout=10,
+    )["FunctionArn"]
     uri = f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{fn}/invocations"
     api_id = gw.create_rest_api(name="local-api")["id"]
     root = gw.get_resources(restApiId=api_id)["items"][0]["id"]
     parent = root
     for part in ("v1", "models", "{model}", "predictions"):
         parent = gw.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
-    validator = gw.create_request_validator(restApiId=api_id, name="body", validateRequestBody=True,
-                                            validateRequestParameters=True)["id"]
+    validator = gw.create_request_validator(
+        restApiId=api_id, name="body", validateRequestBody=True, validateRequestParameters=True
+    )["id"]
     gw.create_model(restApiId=api_id, name="Request", contentType="application/json", schema=json.dumps(SCHEMA))
-    gw.put_method(restApiId=api_id, resourceId=parent, httpMethod="POST", authorizationType="NONE",
-                  apiKeyRequired=True, requestValidatorId=validator, requestModels={"application/json": "Request"})
-    gw.put_integration(restApiId=api_id, resourceId=parent, httpMethod="POST", type="AWS_PROXY",
-                       integrationHttpMethod="POST", uri=uri, timeoutInMillis=1500)
+    gw.put_method(
+        restApiId=api_id,
+        resourceId=parent,
+        httpMethod="POST",
+        authorizationType="NONE",
+        apiKeyRequired=True,
+        requestValidatorId=validator,
+        requestModels={"application/json": "Request"},
+    )
+    gw.put_integration(
+        restApiId=api_id,
+        resourceId=parent,
+        httpMethod="POST",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=uri,
+        timeoutInMillis=1500,
+    )
     gw.put_method(restApiId=api_id, resourceId=parent, httpMethod="OPTIONS", authorizationType="NONE")
-    gw.put_integration(restApiId=api_id, resourceId=parent, httpMethod="OPTIONS", type="MOCK",
-                       requestTemplates={"application/json": '{"statusCode": 200}'})
-    gw.put_method_response(restApiId=api_id, resourceId=parent, httpMethod="OPTIONS", statusCode="200",
-                           responseParameters={"method.response.header.Access-Control-Allow-Origin": True})
-    gw.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod="OPTIONS", statusCode="200",
-                                responseParameters={"method.response.header.Access-Control-Allow-Origin": "'*'"},
-                                responseTemplates={"application/json": ""})
+    gw.put_integration(
+        restApiId=api_id,
+        resourceId=parent,
+        httpMethod="OPTIONS",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    gw.put_method_response(
+        restApiId=api_id,
+        resourceId=parent,
+        httpMethod="OPTIONS",
+        statusCode="200",
+        responseParameters={"method.response.header.Access-Control-Allow-Origin": True},
+    )
+    gw.put_integration_response(
+        restApiId=api_id,
+        resourceId=parent,
+        httpMethod="OPTIONS",
+        statusCode="200",
+        responseParameters={"method.response.header.Access-Control-Allow-Origin": "'*'"},
+        responseTemplates={"application/json": ""},
+    )
     files = gw.create_resource(restApiId=api_id, parentId=root, pathPart="files")["id"]
     proxy = gw.create_resource(restApiId=api_id, parentId=files, pathPart="{proxy+}")["id"]
-    gw.put_method(restApiId=api_id, resourceId=proxy, httpMethod="ANY", authorizationType="NONE",
-                  requestValidatorId=validator, requestParameters={"method.request.header.X-Tenant": True})
-    gw.put_integration(restApiId=api_id, resourceId=proxy, httpMethod="ANY", type="AWS_PROXY",
-                       integrationHttpMethod="POST", uri=uri)
+    gw.put_method(
+        restApiId=api_id,
+        resourceId=proxy,
+        httpMethod="ANY",
+        authorizationType="NONE",
+        requestValidatorId=validator,
+        requestParameters={"method.request.header.X-Tenant": True},
+    )
+    gw.put_integration(
+        restApiId=api_id, resourceId=proxy, httpMethod="ANY", type="AWS_PROXY", integrationHttpMethod="POST", uri=uri
+    )
     gw.create_deployment(restApiId=api_id, stageName="local")
     keys = {}
-    for name, throttle, quota in (("main", {"rateLimit": 100.0, "burstLimit": 100}, None),
-                                  ("bursty", {"rateLimit": 0.001, "burstLimit": 2}, None),
-                                  ("quota", {}, {"limit": 1, "period": "DAY"})):
+    for name, throttle, quota in (
+        ("main", {"rateLimit": 100.0, "burstLimit": 100}, None),
+        ("bursty", {"rateLimit": 0.001, "burstLimit": 2}, None),
+        ("quota", {}, {"limit": 1, "period": "DAY"}),
+    ):
         key = gw.create_api_key(name=name, enabled=True)
-        plan = gw.create_usage_plan(name=name, apiStages=[{"apiId": api_id, "stage": "local"}], throttle=throttle,
-                                    **({"quota": quota} if quota else {}))
+        plan = gw.create_usage_plan(
+            name=name,
+            apiStages=[{"apiId": api_id, "stage": "local"}],
+            throttle=throttle,
+            **({"quota": quota} if quota else {}),
+        )
         gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
         keys[name] = key
     return {"url": local_invoke_url(aws("s3").meta.endpoint_url, api_id, "local"), "id": api_id, "keys": keys}
@@ -79,8 +132,13 @@ def api(aws, role):
 
 def _post(api, key="main", path="/v1/models/risk/predictions", body=None, **kwargs):
     headers = {"x-api-key": api["keys"][key]["value"]} if key else {}
-    return requests.post(api["url"] + path, json={"records": [{"user_id": "p1"}]} if body is None else body,
-                         headers=headers, timeout=30, **kwargs)
+    return requests.post(
+        api["url"] + path,
+        json={"records": [{"user_id": "p1"}]} if body is None else body,
+        headers=headers,
+        timeout=30,
+        **kwargs,
+    )
 
 
 def test_unknown_resource_or_method_is_missing_authentication_token(api):
@@ -96,8 +154,9 @@ def test_unknown_stage_is_forbidden(api):
 
 def test_missing_or_wrong_api_key_is_forbidden(api):
     assert _post(api, key=None).status_code == 403
-    answer = requests.post(api["url"] + "/v1/models/risk/predictions", json={"records": [{}]},
-                           headers={"x-api-key": "not-a-key"})
+    answer = requests.post(
+        api["url"] + "/v1/models/risk/predictions", json={"records": [{}]}, headers={"x-api-key": "not-a-key"}
+    )
     assert answer.status_code == 403 and answer.json() == {"message": "Forbidden"}
 
 
@@ -118,7 +177,10 @@ def test_right_key_reaches_the_lambda_with_a_proxy_event(api):
     assert event["stageVariables"] is None
     context = event["requestContext"]
     assert context["apiId"] == api["id"] and context["stage"] == "local" and context["accountId"] == "123456789012"
-    assert context["resourcePath"] == "/v1/models/{model}/predictions" and context["path"] == "/local/v1/models/risk/predictions"
+    assert (
+        context["resourcePath"] == "/v1/models/{model}/predictions"
+        and context["path"] == "/local/v1/models/risk/predictions"
+    )
     assert context["identity"]["apiKey"] == api["keys"]["main"]["value"]
     assert context["identity"]["apiKeyId"] == api["keys"]["main"]["id"]
     assert context["identity"]["sourceIp"] == "127.0.0.1"
@@ -129,8 +191,11 @@ def test_invalid_body_is_refused_before_the_lambda(api):
     for body in ({"records": []}, {"no": "records"}):
         answer = _post(api, body=body)
         assert answer.status_code == 400 and answer.json() == {"message": "Invalid request body"}
-    answer = requests.post(api["url"] + "/v1/models/risk/predictions", data=b"{not json",
-                           headers={"x-api-key": api["keys"]["main"]["value"], "Content-Type": "application/json"})
+    answer = requests.post(
+        api["url"] + "/v1/models/risk/predictions",
+        data=b"{not json",
+        headers={"x-api-key": api["keys"]["main"]["value"], "Content-Type": "application/json"},
+    )
     assert answer.status_code == 400
 
 
@@ -175,10 +240,12 @@ def test_greedy_path_and_any_method(api):
 
 def test_customised_gateway_responses_apply(api, aws):
     gw = aws("apigateway")
-    gw.put_gateway_response(restApiId=api["id"], responseType="DEFAULT_4XX",
-                            responseParameters={"gatewayresponse.header.Access-Control-Allow-Origin": "'*'"},
-                            responseTemplates={"application/json":
-                                               '{"message": $context.error.messageString, "id": "$context.requestId"}'})
+    gw.put_gateway_response(
+        restApiId=api["id"],
+        responseType="DEFAULT_4XX",
+        responseParameters={"gatewayresponse.header.Access-Control-Allow-Origin": "'*'"},
+        responseTemplates={"application/json": '{"message": $context.error.messageString, "id": "$context.requestId"}'},
+    )
     try:
         answer = _post(api, key=None)
         assert answer.status_code == 403 and answer.headers["Access-Control-Allow-Origin"] == "*"

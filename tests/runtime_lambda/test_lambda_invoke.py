@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,7 +12,7 @@ from tests.conftest import alive, gone
 
 from .conftest import zip_of
 
-HANDLER = '''
+HANDLER = """
 import json, logging, os, time
 
 logger = logging.getLogger()
@@ -42,27 +41,38 @@ def slow(event, context):
 def buckets(event, context):
     import boto3
     return [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
-'''
+"""
 
-SLOW_INIT = '''
+SLOW_INIT = """
 import time
 time.sleep(1.5)  # a heavy import
 
 
 def handler(event, context):
     return "ready"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def functions(aws, role):
     lam = aws("lambda")
     package = zip_of({"app.py": HANDLER, "slowinit.py": SLOW_INIT})
-    for name, handler, timeout in (("echo", "app.echo", 10), ("fail", "app.fail", 10), ("slow", "app.slow", 2),
-                                   ("buckets", "app.buckets", 20), ("slowinit", "slowinit.handler", 1)):
-        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler=handler,
-                            Code={"ZipFile": package}, Timeout=timeout,
-                            Environment={"Variables": {"GREETING": "hello"}})
+    for name, handler, timeout in (
+        ("echo", "app.echo", 10),
+        ("fail", "app.fail", 10),
+        ("slow", "app.slow", 2),
+        ("buckets", "app.buckets", 20),
+        ("slowinit", "slowinit.handler", 1),
+    ):
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=handler,
+            Code={"ZipFile": package},
+            Timeout=timeout,
+            Environment={"Variables": {"GREETING": "hello"}},
+        )
     return lam
 
 
@@ -105,8 +115,11 @@ def test_output_goes_to_cloudwatch_logs_and_tail(functions, aws):
     logs = aws("logs")
     streams = logs.describe_log_streams(logGroupName="/aws/lambda/echo")["logStreams"]
     assert streams and all("/[$LATEST]" in s["logStreamName"] for s in streams)
-    messages = [e["message"] for s in streams
-                for e in logs.get_log_events(logGroupName="/aws/lambda/echo", logStreamName=s["logStreamName"])["events"]]
+    messages = [
+        e["message"]
+        for s in streams
+        for e in logs.get_log_events(logGroupName="/aws/lambda/echo", logStreamName=s["logStreamName"])["events"]
+    ]
     assert any('echo got {"marker": "in-the-logs"}' in m for m in messages)
 
 
@@ -142,7 +155,9 @@ def test_concurrent_invocations_run_in_parallel(functions):
 
 def test_new_code_retires_the_old_workers(functions):
     _, before = _invoke(functions, "echo", {})
-    functions.update_function_code(FunctionName="echo", ZipFile=zip_of({"app.py": "def echo(e, c):\n    return 'v2'\n"}))
+    functions.update_function_code(
+        FunctionName="echo", ZipFile=zip_of({"app.py": "def echo(e, c):\n    return 'v2'\n"})
+    )
     _, after = _invoke(functions, "echo", {})
     assert before["greeting"] == "hello" and after == "v2"
     functions.update_function_configuration(FunctionName="echo", Handler="app.missing")
@@ -167,12 +182,27 @@ def test_stopping_the_emulator_stops_its_workers(tmp_path):
     em = Emulator(tmp_path / "emulator")
     info = em.start()
     try:
-        lam = boto3.client("lambda", endpoint_url=info.url, region_name="eu-west-1",
-                           aws_access_key_id="test", aws_secret_access_key="test")
-        boto3.client("iam", endpoint_url=info.url, region_name="eu-west-1", aws_access_key_id="test",
-                     aws_secret_access_key="test").create_role(RoleName="lambda-test", AssumeRolePolicyDocument="{}")
-        lam.create_function(FunctionName="echo", Runtime="python3.12", Role=ROLE, Handler="app.echo",
-                            Code={"ZipFile": zip_of({"app.py": HANDLER})})
+        lam = boto3.client(
+            "lambda",
+            endpoint_url=info.url,
+            region_name="eu-west-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        boto3.client(
+            "iam",
+            endpoint_url=info.url,
+            region_name="eu-west-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        ).create_role(RoleName="lambda-test", AssumeRolePolicyDocument="{}")
+        lam.create_function(
+            FunctionName="echo",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.echo",
+            Code={"ZipFile": zip_of({"app.py": HANDLER})},
+        )
         pid = _invoke(lam, "echo", {})[1]["pid"]
         os.kill(pid, 0)  # the warm worker lives between invocations
     finally:
@@ -182,8 +212,13 @@ def test_stopping_the_emulator_stops_its_workers(tmp_path):
 
 def test_deleting_a_function_stops_its_workers(aws, role):
     lam = aws("lambda")
-    lam.create_function(FunctionName="short-lived", Runtime="python3.12", Role=role, Handler="app.echo",
-                        Code={"ZipFile": zip_of({"app.py": HANDLER})})
+    lam.create_function(
+        FunctionName="short-lived",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.echo",
+        Code={"ZipFile": zip_of({"app.py": HANDLER})},
+    )
     pid = _invoke(lam, "short-lived", {})[1]["pid"]
     assert alive(pid)  # warm between invocations
     lam.delete_function(FunctionName="short-lived")
@@ -195,8 +230,13 @@ def test_a_warm_worker_that_died_while_idle_is_replaced(aws, role):
     import signal
 
     lam = aws("lambda")
-    lam.create_function(FunctionName="phoenix", Runtime="python3.12", Role=role, Handler="app.echo",
-                        Code={"ZipFile": zip_of({"app.py": HANDLER})})
+    lam.create_function(
+        FunctionName="phoenix",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.echo",
+        Code={"ZipFile": zip_of({"app.py": HANDLER})},
+    )
     answer, payload = _invoke(lam, "phoenix", {})
     assert "FunctionError" not in answer, payload
     pid = payload["pid"]

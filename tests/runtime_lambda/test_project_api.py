@@ -8,9 +8,9 @@ import pytest
 import requests
 
 from vwt_deploy.build import openapi
-from vwt_deploy.config import load
 from vwt_deploy.build.catalogue import catalogue_bytes, catalogue_document
 from vwt_deploy.build.package import build_zip
+from vwt_deploy.config import load
 from vwt_deploy.emulator.runtime.apigateway import local_invoke_url
 
 from ..conftest import REPO
@@ -24,35 +24,69 @@ def project_api(aws, role):
     topic = sns.create_topic(Name="vwt-local-interventions")["TopicArn"]
     doc = catalogue_document(env)
     fn = lam.create_function(
-        FunctionName="vwt-local-predict", Runtime="python3.12", Role=role, Handler="predict.handler.handler",
-        Code={"ZipFile": build_zip(repo / "lambdas", catalogue_bytes(env))}, Timeout=28, MemorySize=256,
-        Environment={"Variables": {"VWT_ENVIRONMENT": "local", "VWT_INTERVENTION_TOPIC_ARN": topic,
-                                   "VWT_OPERATOR_TOPIC_ARN": topic, "VWT_ENDPOINT_TIMEOUT_SECONDS": "1",
-                                   "VWT_ENDPOINTS": json.dumps({m["name"]: m["endpoint_name"] for m in doc["models"]})}},
+        FunctionName="vwt-local-predict",
+        Runtime="python3.12",
+        Role=role,
+        Handler="predict.handler.handler",
+        Code={"ZipFile": build_zip(repo / "lambdas", catalogue_bytes(env))},
+        Timeout=28,
+        MemorySize=256,
+        Environment={
+            "Variables": {
+                "VWT_ENVIRONMENT": "local",
+                "VWT_INTERVENTION_TOPIC_ARN": topic,
+                "VWT_OPERATOR_TOPIC_ARN": topic,
+                "VWT_ENDPOINT_TIMEOUT_SECONDS": "1",
+                "VWT_ENDPOINTS": json.dumps({m["name"]: m["endpoint_name"] for m in doc["models"]}),
+            }
+        },
     )["FunctionArn"]
     api_id = gw.create_rest_api(name="vwt-local-predictions")["id"]
     parent = gw.get_resources(restApiId=api_id)["items"][0]["id"]
     for part in ("v1", "models", "{model}", "predictions"):
         parent = gw.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
-    validator = gw.create_request_validator(restApiId=api_id, name="body-and-parameters", validateRequestBody=True,
-                                            validateRequestParameters=True)["id"]
-    gw.create_model(restApiId=api_id, name="PredictionRequest", contentType="application/json",
-                    schema=openapi.api_gateway_request_schema(env))
-    gw.put_method(restApiId=api_id, resourceId=parent, httpMethod="POST", authorizationType="NONE",
-                  apiKeyRequired=True, requestValidatorId=validator,
-                  requestModels={"application/json": "PredictionRequest"},
-                  requestParameters={"method.request.path.model": True})
-    gw.put_integration(restApiId=api_id, resourceId=parent, httpMethod="POST", type="AWS_PROXY",
-                       integrationHttpMethod="POST", timeoutInMillis=29000,
-                       uri=f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{fn}/invocations")
+    validator = gw.create_request_validator(
+        restApiId=api_id, name="body-and-parameters", validateRequestBody=True, validateRequestParameters=True
+    )["id"]
+    gw.create_model(
+        restApiId=api_id,
+        name="PredictionRequest",
+        contentType="application/json",
+        schema=openapi.api_gateway_request_schema(env),
+    )
+    gw.put_method(
+        restApiId=api_id,
+        resourceId=parent,
+        httpMethod="POST",
+        authorizationType="NONE",
+        apiKeyRequired=True,
+        requestValidatorId=validator,
+        requestModels={"application/json": "PredictionRequest"},
+        requestParameters={"method.request.path.model": True},
+    )
+    gw.put_integration(
+        restApiId=api_id,
+        resourceId=parent,
+        httpMethod="POST",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        timeoutInMillis=29000,
+        uri=f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{fn}/invocations",
+    )
     gw.create_deployment(restApiId=api_id, stageName="local")
     key = gw.create_api_key(name="vwt-local-application", enabled=True)
-    plan = gw.create_usage_plan(name="vwt-local-predictions", apiStages=[{"apiId": api_id, "stage": "local"}],
-                                throttle={"rateLimit": 50.0, "burstLimit": 100})
+    plan = gw.create_usage_plan(
+        name="vwt-local-predictions",
+        apiStages=[{"apiId": api_id, "stage": "local"}],
+        throttle={"rateLimit": 50.0, "burstLimit": 100},
+    )
     gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
     model = doc["models"][0]
-    return {"url": local_invoke_url(gw.meta.endpoint_url, api_id, "local") + openapi.path_of(model["name"]),
-            "key": key["value"], "record": openapi.example_record(model, full=False)}
+    return {
+        "url": local_invoke_url(gw.meta.endpoint_url, api_id, "local") + openapi.path_of(model["name"]),
+        "key": key["value"],
+        "record": openapi.example_record(model, full=False),
+    }
 
 
 def _post(api, body):

@@ -7,37 +7,50 @@ import time
 
 import pytest
 
-from vwt_deploy.config import load
 from vwt_deploy.build.catalogue import catalogue_bytes
 from vwt_deploy.build.package import build_zip
+from vwt_deploy.config import load
 
 from ..conftest import REPO
 
-SIZING = [{"max_gb": 1, "instance_type": "ml.m5.large", "instance_count": 1, "volume_gb": 30},
-          {"max_gb": None, "instance_type": "ml.m5.xlarge", "instance_count": 2, "volume_gb": 100}]
+SIZING = [
+    {"max_gb": 1, "instance_type": "ml.m5.large", "instance_count": 1, "volume_gb": 30},
+    {"max_gb": None, "instance_type": "ml.m5.xlarge", "instance_count": 2, "volume_gb": 100},
+]
 
 
 @pytest.fixture(scope="module")
 def machine(aws, role):
     lam, sfn, s3 = aws("lambda"), aws("stepfunctions"), aws("s3")
     package = build_zip(REPO / "lambdas", catalogue_bytes(load("local", REPO)))
-    fn = lam.create_function(FunctionName="vwt-local-size", Runtime="python3.12", Role=role,
-                             Handler="pipeline.size.handler", Code={"ZipFile": package}, Timeout=60)["FunctionArn"]
+    fn = lam.create_function(
+        FunctionName="vwt-local-size",
+        Runtime="python3.12",
+        Role=role,
+        Handler="pipeline.size.handler",
+        Code={"ZipFile": package},
+        Timeout=60,
+    )["FunctionArn"]
     s3.create_bucket(Bucket="sized-data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket="sized-data", Key="training/part-0.csv", Body=b"a,b,label\n1,2,0\n3,4,1\n5,6,0\n")
     definition = {
         "StartAt": "Size",
         "States": {
-            "Size": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                     "Parameters": {"FunctionName": fn, "Payload.$": "$"},
-                     "ResultSelector": {"size.$": "$.Payload"}, "ResultPath": "$.result",
-                     "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
-                     "End": True},
+            "Size": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": fn, "Payload.$": "$"},
+                "ResultSelector": {"size.$": "$.Payload"},
+                "ResultPath": "$.result",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+                "End": True,
+            },
             "Failed": {"Type": "Fail", "Error": "SizingFailed", "CausePath": "$.error.Cause"},
         },
     }
-    return sfn, sfn.create_state_machine(name="size-only", definition=json.dumps(definition),
-                                         roleArn=role)["stateMachineArn"]
+    return sfn, sfn.create_state_machine(name="size-only", definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
 
 
 def _run(sfn, arn: str, payload: dict) -> dict:

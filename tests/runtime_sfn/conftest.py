@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import boto3
 import pytest
@@ -23,8 +23,9 @@ REGION, ACCOUNT = "eu-west-1", "123456789012"
 
 def clients(url: str) -> Callable:
     def client(service: str):
-        return boto3.client(service, endpoint_url=url, region_name=REGION,
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service, endpoint_url=url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+        )
 
     return client
 
@@ -87,8 +88,14 @@ def sagemaker_backend():
     return sagemaker_backends[ACCOUNT][REGION]
 
 
-def run(sfn, definition: dict, execution_input: dict | None = None, name: str = "test",
-        wait: bool = True, timeout: float = 60.0) -> dict:
+def run(
+    sfn,
+    definition: dict,
+    execution_input: dict | None = None,
+    name: str = "test",
+    wait: bool = True,
+    timeout: float = 60.0,
+) -> dict:
     """Create (or update) a state machine and run it; the final DescribeExecution (or the ARN if not wait)."""
     role = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
     try:
@@ -96,8 +103,9 @@ def run(sfn, definition: dict, execution_input: dict | None = None, name: str = 
     except sfn.exceptions.StateMachineAlreadyExists:
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
-    execution = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex,
-                                    input=json.dumps(execution_input or {}))["executionArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(execution_input or {})
+    )["executionArn"]
     return finish(sfn, execution, timeout) if wait else {"executionArn": execution}
 
 
@@ -115,8 +123,13 @@ def finish(sfn, execution_arn: str, timeout: float = 60.0) -> dict:
 
 DATA_BUCKET, MODEL_BUCKET = "vwt-test-data", "vwt-test-models"
 METRICS = [{"Name": n, "Regex": rf"{n}=([0-9.eE+-]+)"} for n in ("validation:auc", "validation:accuracy")]
-HYPERPARAMETERS = {"algorithm": "random_forest", "task": "classification", "label": "self_excluded",
-                   "no_trees": "8", "max_depth": "5"}
+HYPERPARAMETERS = {
+    "algorithm": "random_forest",
+    "task": "classification",
+    "label": "self_excluded",
+    "no_trees": "8",
+    "max_depth": "5",
+}
 
 
 def training_job(name_path: str = "$.name", prefix: str = "training/", **overrides) -> dict:
@@ -125,10 +138,24 @@ def training_job(name_path: str = "$.name", prefix: str = "training/", **overrid
     return {
         "TrainingJobName.$": name_path,
         "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
-        "AlgorithmSpecification": {"TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/vwt:1",
-                                   "TrainingInputMode": "File", "MetricDefinitions": METRICS},
-        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{DATA_BUCKET}/{prefix}", "S3DataDistributionType": "FullyReplicated"}}}],
+        "AlgorithmSpecification": {
+            "TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/vwt:1",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRICS,
+        },
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{DATA_BUCKET}/{prefix}",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
         "OutputDataConfig": {"S3OutputPath": f"s3://{MODEL_BUCKET}/training/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
         "StoppingCondition": {"MaxRuntimeInSeconds": 600},

@@ -15,11 +15,10 @@ import pytest
 from moto.core.responses import ActionResult
 from moto.sagemaker.responses import SageMakerResponse
 
-from vwt_deploy.config import load
-from vwt_deploy.build.statemachines import dumps, render_definition
-from vwt_deploy.operate.retrain import Retrain
-
 from tests.pipeline.sfn_harness import fill
+from vwt_deploy.build.statemachines import dumps, render_definition
+from vwt_deploy.config import load
+from vwt_deploy.operate.retrain import Retrain
 
 from .conftest import ACCOUNT, REGION, run, sagemaker_backend
 
@@ -40,24 +39,63 @@ def pipeline(moto_server, repo, monkeypatch):
     role = f"arn:aws:iam::{ACCOUNT}:role/vwt-local-sagemaker"
     endpoint = env.endpoint_name(MODEL)
     if endpoint not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]:
-        sm.create_model(ModelName="baseline", ExecutionRoleArn=role,
-                        PrimaryContainer={"Image": image, "ModelDataUrl": "s3://models/baseline/model.tar.gz"})
-        sm.create_endpoint_config(EndpointConfigName="baseline", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": "baseline", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+        sm.create_model(
+            ModelName="baseline",
+            ExecutionRoleArn=role,
+            PrimaryContainer={"Image": image, "ModelDataUrl": "s3://models/baseline/model.tar.gz"},
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName="baseline",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "baseline",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
         sm.create_endpoint(EndpointName=endpoint, EndpointConfigName="baseline")
     topics = {who: sns.create_topic(Name=f"vwt-local-{who}")["TopicArn"] for who in ("admin", "operator")}
 
     definition = render_definition(env, model, project.templates_dir)
     data = f"s3://{env.model_bucket_name(MODEL)}/labelled/run/"
-    definition["States"]["MeasureData"] = {"Type": "Pass", "ResultPath": "$.size", "Next": "LabelSelfExclusion", "Result": {
-        "bytes": 6000, "objects": 1, "rows": 60, "instance_type": "ml.m5.large", "instance_count": 1, "volume_gb": 5}}
-    definition["States"]["LabelSelfExclusion"] = {"Type": "Pass", "ResultPath": "$.data", "Next": "ChooseMode", "Result": {
-        "bucket": env.model_bucket_name(MODEL), "prefix": "labelled/run/", "s3_uri": data, "rows": 60, "positives": 30}}
+    definition["States"]["MeasureData"] = {
+        "Type": "Pass",
+        "ResultPath": "$.size",
+        "Next": "LabelSelfExclusion",
+        "Result": {
+            "bytes": 6000,
+            "objects": 1,
+            "rows": 60,
+            "instance_type": "ml.m5.large",
+            "instance_count": 1,
+            "volume_gb": 5,
+        },
+    }
+    definition["States"]["LabelSelfExclusion"] = {
+        "Type": "Pass",
+        "ResultPath": "$.data",
+        "Next": "ChooseMode",
+        "Result": {
+            "bucket": env.model_bucket_name(MODEL),
+            "prefix": "labelled/run/",
+            "s3_uri": data,
+            "rows": 60,
+            "positives": 30,
+        },
+    }
     values = {
-        "account_id": ACCOUNT, "region": REGION, "name_prefix": "vwt-local", "sagemaker_role_arn": role,
-        "image_uri": image, "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
-        "size_function_arn": "unused", "label_function_arn": "unused",
-        "admin_topic_arn": topics["admin"], "operator_topic_arn": topics["operator"],
+        "account_id": ACCOUNT,
+        "region": REGION,
+        "name_prefix": "vwt-local",
+        "sagemaker_role_arn": role,
+        "image_uri": image,
+        "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
+        "size_function_arn": "unused",
+        "label_function_arn": "unused",
+        "admin_topic_arn": topics["admin"],
+        "operator_topic_arn": topics["operator"],
         "current_model_parameter_prefix": PREFIX,
     }
     definition = json.loads(fill(dumps(definition), values))
@@ -74,8 +112,16 @@ def pipeline(moto_server, repo, monkeypatch):
     monkeypatch.setattr(backend, "create_training_job", created)
     monkeypatch.setattr(SageMakerResponse, "update_endpoint", _update_endpoint, raising=False)
     ssm = moto_server("ssm")
-    return SimpleNamespace(definition=definition, env=env, metric=metric, ssm=ssm, sm=sm,
-                           endpoint=endpoint, parameter=f"{PREFIX}/{MODEL}", sfn=moto_server("stepfunctions"))
+    return SimpleNamespace(
+        definition=definition,
+        env=env,
+        metric=metric,
+        ssm=ssm,
+        sm=sm,
+        endpoint=endpoint,
+        parameter=f"{PREFIX}/{MODEL}",
+        sfn=moto_server("stepfunctions"),
+    )
 
 
 def _update_endpoint(self):
@@ -104,13 +150,23 @@ def test_first_deployment_trains_gates_deploys_and_records(pipeline):
         p.ssm.delete_parameter(Name=p.parameter)
     except p.ssm.exceptions.ParameterNotFound:
         pass
-    arn = run(p.sfn, p.definition, {"model": MODEL, "mode": "train"}, name=f"vwt-local-{MODEL}", wait=False)["executionArn"]
+    arn = run(p.sfn, p.definition, {"model": MODEL, "mode": "train"}, name=f"vwt-local-{MODEL}", wait=False)[
+        "executionArn"
+    ]
     outcome, entered = follow(p, arn)
     assert outcome.status == "SUCCEEDED", (outcome.error, outcome.cause, entered)
     assert outcome.deployed and outcome.gate["production_value"] is None and outcome.gate["new_value"] == 0.71
     assert entered[:3] == ["CheckInput", "Start", "MeasureData"]
-    assert {"Train", "CreateModel", "UpdateEndpoint", "WaitForEndpoint", "DescribeEndpoint", "RecordModel",
-            "NotifyAdmin", "Deployed"} <= set(entered)
+    assert {
+        "Train",
+        "CreateModel",
+        "UpdateEndpoint",
+        "WaitForEndpoint",
+        "DescribeEndpoint",
+        "RecordModel",
+        "NotifyAdmin",
+        "Deployed",
+    } <= set(entered)
     job = outcome.training_job
     assert p.sm.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] == "Completed"
     assert p.sm.describe_endpoint(EndpointName=p.endpoint)["EndpointConfigName"] == outcome.output["job_name"]
@@ -121,10 +177,13 @@ def test_first_deployment_trains_gates_deploys_and_records(pipeline):
 
 def test_a_refusing_gate_keeps_production_and_says_why(pipeline):
     p = pipeline
-    p.ssm.put_parameter(Name=p.parameter, Type="String", Overwrite=True,
-                        Value=json.dumps({"model": MODEL, "metric": 0.95}))
+    p.ssm.put_parameter(
+        Name=p.parameter, Type="String", Overwrite=True, Value=json.dumps({"model": MODEL, "metric": 0.95})
+    )
     p.metric["value"] = 0.6
-    arn = run(p.sfn, p.definition, {"model": MODEL, "mode": "train"}, name=f"vwt-local-{MODEL}", wait=False)["executionArn"]
+    arn = run(p.sfn, p.definition, {"model": MODEL, "mode": "train"}, name=f"vwt-local-{MODEL}", wait=False)[
+        "executionArn"
+    ]
     outcome, entered = follow(p, arn)
     assert outcome.kept and not outcome.deployed
     assert "Kept" in entered and "CreateModel" not in entered

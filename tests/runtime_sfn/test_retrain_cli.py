@@ -25,25 +25,63 @@ def cli(project: Path, *args: str):
 
 
 def kept_machine(model: str) -> dict:
-    return {"StartAt": "CheckInput", "States": {
-        "CheckInput": {"Type": "Choice", "Choices": [{"And": [
-            {"Variable": "$.model", "StringEquals": model}, {"Variable": "$.mode", "StringEquals": "train"}],
-            "Next": "Train"}], "Default": "InvalidInput"},
-        "InvalidInput": {"Type": "Fail", "Error": "InvalidInput", "Cause": "bad input"},
-        "Train": {"Type": "Pass", "Parameters": {"model.$": "$.model", "mode.$": "$.mode", "job_name": "m-0a1b2c3d",
-                                                "training": {"job_name": "m-0a1b2c3d", "metric_values": [0.6]}},
-                  "Next": "GateRefused"},
-        "GateRefused": {"Type": "Pass", "ResultPath": "$.gate", "Next": "Kept", "Parameters": {
-            "decision": "keep", "reason": "the new model is worse than production: production is kept",
-            "metric": "validation:auc", "higher_is_better": True, "new_value": 0.6, "production_value": 0.9}},
-        "Kept": {"Type": "Succeed"}}}
+    return {
+        "StartAt": "CheckInput",
+        "States": {
+            "CheckInput": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "And": [
+                            {"Variable": "$.model", "StringEquals": model},
+                            {"Variable": "$.mode", "StringEquals": "train"},
+                        ],
+                        "Next": "Train",
+                    }
+                ],
+                "Default": "InvalidInput",
+            },
+            "InvalidInput": {"Type": "Fail", "Error": "InvalidInput", "Cause": "bad input"},
+            "Train": {
+                "Type": "Pass",
+                "Parameters": {
+                    "model.$": "$.model",
+                    "mode.$": "$.mode",
+                    "job_name": "m-0a1b2c3d",
+                    "training": {"job_name": "m-0a1b2c3d", "metric_values": [0.6]},
+                },
+                "Next": "GateRefused",
+            },
+            "GateRefused": {
+                "Type": "Pass",
+                "ResultPath": "$.gate",
+                "Next": "Kept",
+                "Parameters": {
+                    "decision": "keep",
+                    "reason": "the new model is worse than production: production is kept",
+                    "metric": "validation:auc",
+                    "higher_is_better": True,
+                    "new_value": 0.6,
+                    "production_value": 0.9,
+                },
+            },
+            "Kept": {"Type": "Succeed"},
+        },
+    }
 
 
 def failing_machine() -> dict:
-    return {"StartAt": "Train", "States": {
-        "Train": {"Type": "Pass", "Next": "StepFailed"},
-        "StepFailed": {"Type": "Fail", "Error": "StepFailed",
-                       "Cause": "States.TaskFailed: {\"FailureReason\": \"AlgorithmError: no data\"}"}}}
+    return {
+        "StartAt": "Train",
+        "States": {
+            "Train": {"Type": "Pass", "Next": "StepFailed"},
+            "StepFailed": {
+                "Type": "Fail",
+                "Error": "StepFailed",
+                "Cause": 'States.TaskFailed: {"FailureReason": "AlgorithmError: no data"}',
+            },
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +89,14 @@ def deployed(deployed_project):
     root, client = deployed_project
     sfn = client("stepfunctions")
     role = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
-    arns = {KEPT_MODEL: sfn.create_state_machine(name="kept", definition=json.dumps(kept_machine(KEPT_MODEL)),
-                                                 roleArn=role)["stateMachineArn"],
-            FAILING_MODEL: sfn.create_state_machine(name="failing", definition=json.dumps(failing_machine()),
-                                                    roleArn=role)["stateMachineArn"]}
+    arns = {
+        KEPT_MODEL: sfn.create_state_machine(
+            name="kept", definition=json.dumps(kept_machine(KEPT_MODEL)), roleArn=role
+        )["stateMachineArn"],
+        FAILING_MODEL: sfn.create_state_machine(name="failing", definition=json.dumps(failing_machine()), roleArn=role)[
+            "stateMachineArn"
+        ],
+    }
     outputs = {"state_machine_arns": arns, "placeholder_state_machines": []}
     write_outputs(root, outputs)
     return root, client, outputs

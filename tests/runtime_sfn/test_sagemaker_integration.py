@@ -8,7 +8,6 @@ moves a job through InProgress to Failed, or leaves it running, as the local Sag
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
@@ -19,12 +18,24 @@ CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "C
 CAUGHT = {"Type": "Pass", "End": True}
 
 
-def train_machine(resource: str = "arn:aws:states:::sagemaker:createTrainingJob.sync", prefix: str = "training/",
-                  **task) -> dict:
-    return {"StartAt": "Train", "States": {
-        "Train": {"Type": "Task", "Resource": resource, "Parameters": training_job(prefix=prefix), "ResultPath": "$.training",
-                  "Catch": CATCH_ALL, "End": True, **task},
-        "Caught": CAUGHT}}
+def train_machine(
+    resource: str = "arn:aws:states:::sagemaker:createTrainingJob.sync", prefix: str = "training/", **task
+) -> dict:
+    return {
+        "StartAt": "Train",
+        "States": {
+            "Train": {
+                "Type": "Task",
+                "Resource": resource,
+                "Parameters": training_job(prefix=prefix),
+                "ResultPath": "$.training",
+                "Catch": CATCH_ALL,
+                "End": True,
+                **task,
+            },
+            "Caught": CAUGHT,
+        },
+    }
 
 
 # --------------------------------------------------------------------------- the emulator process
@@ -59,18 +70,36 @@ def test_a_training_job_without_data_fails_the_task_into_the_catch(aws):
 
 def test_sync_tuning_job_gives_its_describe_result(aws):
     job = {k: v for k, v in training_job().items() if k not in ("TrainingJobName.$", "HyperParameters")}
-    params = {"HyperParameterTuningJobName.$": "$.name",
-              "HyperParameterTuningJobConfig": {
-                  "Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
-                  "HyperParameterTuningJobObjective": {"MetricName": "validation:auc", "Type": "Maximize"},
-                  "ParameterRanges": {"IntegerParameterRanges": [{"Name": "no_trees", "MinValue": "4", "MaxValue": "8"}]}},
-              "TrainingJobDefinition": {**job, "StaticHyperParameters": {
-                  k: v for k, v in HYPERPARAMETERS.items() if k != "no_trees"}}}
-    definition = {"StartAt": "Tune", "States": {
-        "Tune": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
-                 "Parameters": params, "ResultPath": "$.tuning", "Catch": CATCH_ALL, "End": True},
-        "Caught": CAUGHT}}
-    output = json.loads(run(aws("stepfunctions"), definition, {"name": "tune-ok"}, name="tune-ok", timeout=240)["output"])
+    params = {
+        "HyperParameterTuningJobName.$": "$.name",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+            "HyperParameterTuningJobObjective": {"MetricName": "validation:auc", "Type": "Maximize"},
+            "ParameterRanges": {"IntegerParameterRanges": [{"Name": "no_trees", "MinValue": "4", "MaxValue": "8"}]},
+        },
+        "TrainingJobDefinition": {
+            **job,
+            "StaticHyperParameters": {k: v for k, v in HYPERPARAMETERS.items() if k != "no_trees"},
+        },
+    }
+    definition = {
+        "StartAt": "Tune",
+        "States": {
+            "Tune": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
+                "Parameters": params,
+                "ResultPath": "$.tuning",
+                "Catch": CATCH_ALL,
+                "End": True,
+            },
+            "Caught": CAUGHT,
+        },
+    }
+    output = json.loads(
+        run(aws("stepfunctions"), definition, {"name": "tune-ok"}, name="tune-ok", timeout=240)["output"]
+    )
     assert "error" not in output, output["error"]
     tuning = output["tuning"]
     assert tuning["HyperParameterTuningJobName"] == "tune-ok" and tuning["HyperParameterTuningJobStatus"] == "Completed"
@@ -78,18 +107,30 @@ def test_sync_tuning_job_gives_its_describe_result(aws):
 
 
 def test_request_response_gives_the_api_response(aws):
-    result = run(aws("stepfunctions"), train_machine("arn:aws:states:::sagemaker:createTrainingJob", prefix="empty/"),
-                 {"name": "rr-ok"}, name="rr-ok")
+    result = run(
+        aws("stepfunctions"),
+        train_machine("arn:aws:states:::sagemaker:createTrainingJob", prefix="empty/"),
+        {"name": "rr-ok"},
+        name="rr-ok",
+    )
     training = json.loads(result["output"])["training"]
     assert training == {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/rr-ok"}
 
 
 def test_a_sagemaker_error_is_caught_under_its_step_functions_name(aws):
-    definition = {"StartAt": "Update", "States": {
-        "Update": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:updateEndpoint",
-                   "Parameters": {"EndpointName": "no-such-endpoint", "EndpointConfigName": "no-such-config"},
-                   "Catch": CATCH_ALL, "End": True},
-        "Caught": CAUGHT}}
+    definition = {
+        "StartAt": "Update",
+        "States": {
+            "Update": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:updateEndpoint",
+                "Parameters": {"EndpointName": "no-such-endpoint", "EndpointConfigName": "no-such-config"},
+                "Catch": CATCH_ALL,
+                "End": True,
+            },
+            "Caught": CAUGHT,
+        },
+    }
     output = json.loads(run(aws("stepfunctions"), definition, name="rr-error")["output"])
     assert output["error"]["Error"] == "SageMaker.AmazonSageMakerException"
     assert "Service: AmazonSageMaker" in output["error"]["Cause"]
@@ -98,8 +139,17 @@ def test_a_sagemaker_error_is_caught_under_its_step_functions_name(aws):
 def test_sync_on_an_action_without_a_job_is_refused_with_the_definition(aws):
     from botocore.exceptions import ClientError
 
-    definition = {"StartAt": "X", "States": {"X": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:describeEndpoint.sync",
-                                                   "Parameters": {}, "End": True}}}
+    definition = {
+        "StartAt": "X",
+        "States": {
+            "X": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:describeEndpoint.sync",
+                "Parameters": {},
+                "End": True,
+            }
+        },
+    }
     with pytest.raises(ClientError, match=r"describeEndpoint.sync is not supported: .sync is for .*createTrainingJob"):
         run(aws("stepfunctions"), definition, name="bad-sync")
 
@@ -113,31 +163,67 @@ def test_the_pipelines_sdk_ssm_sns_and_wait_paths(aws, trained):
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     not_found = ["Ssm.ParameterNotFoundException", "SSM.ParameterNotFoundException", "ssm.ParameterNotFoundException"]
-    definition = {"StartAt": "Describe", "States": {
-        "Describe": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
-                     "Parameters": {"TrainingJobName": "sync-ok"}, "ResultSelector": {"status.$": "$.TrainingJobStatus"},
-                     "ResultPath": "$.described", "Next": "Read"},
-        "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ssm:getParameter",
-                 "Parameters": {"Name": "/vwt-test/current-model/none"}, "ResultPath": "$.record",
-                 "Catch": [{"ErrorEquals": not_found, "ResultPath": "$.missing", "Next": "Write"}], "Next": "Write"},
-        "Write": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ssm:putParameter",
-                  "Parameters": {"Name": "/vwt-test/current-model/m", "Type": "String", "Overwrite": True,
-                                 "Value.$": "States.JsonToString($.described)"}, "ResultPath": None, "Next": "Start"},
-        "Start": {"Type": "Pass", "Parameters": {"polls": 0}, "ResultPath": "$.poll", "Next": "Wait"},
-        "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Count"},
-        "Count": {"Type": "Pass", "Parameters": {"polls.$": "States.MathAdd($.poll.polls, 1)"}, "ResultPath": "$.poll",
-                  "Next": "Enough"},
-        "Enough": {"Type": "Choice", "Choices": [{"Variable": "$.poll.polls", "NumericGreaterThanEquals": 2,
-                                                  "Next": "Notify"}], "Default": "Wait"},
-        "Notify": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
-                   "Parameters": {"TopicArn": topic, "Subject": "done", "Message.$": "States.JsonToString($.poll)"},
-                   "ResultPath": None, "End": True}}}
+    definition = {
+        "StartAt": "Describe",
+        "States": {
+            "Describe": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
+                "Parameters": {"TrainingJobName": "sync-ok"},
+                "ResultSelector": {"status.$": "$.TrainingJobStatus"},
+                "ResultPath": "$.described",
+                "Next": "Read",
+            },
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:ssm:getParameter",
+                "Parameters": {"Name": "/vwt-test/current-model/none"},
+                "ResultPath": "$.record",
+                "Catch": [{"ErrorEquals": not_found, "ResultPath": "$.missing", "Next": "Write"}],
+                "Next": "Write",
+            },
+            "Write": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:ssm:putParameter",
+                "Parameters": {
+                    "Name": "/vwt-test/current-model/m",
+                    "Type": "String",
+                    "Overwrite": True,
+                    "Value.$": "States.JsonToString($.described)",
+                },
+                "ResultPath": None,
+                "Next": "Start",
+            },
+            "Start": {"Type": "Pass", "Parameters": {"polls": 0}, "ResultPath": "$.poll", "Next": "Wait"},
+            "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Count"},
+            "Count": {
+                "Type": "Pass",
+                "Parameters": {"polls.$": "States.MathAdd($.poll.polls, 1)"},
+                "ResultPath": "$.poll",
+                "Next": "Enough",
+            },
+            "Enough": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.poll.polls", "NumericGreaterThanEquals": 2, "Next": "Notify"}],
+                "Default": "Wait",
+            },
+            "Notify": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {"TopicArn": topic, "Subject": "done", "Message.$": "States.JsonToString($.poll)"},
+                "ResultPath": None,
+                "End": True,
+            },
+        },
+    }
     result = run(aws("stepfunctions"), definition, name="sdk-paths")
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])
     assert output["described"] == {"status": "Completed"}
     assert output["missing"]["Error"] in not_found
-    assert json.loads(aws("ssm").get_parameter(Name="/vwt-test/current-model/m")["Parameter"]["Value"]) == {"status": "Completed"}
+    assert json.loads(aws("ssm").get_parameter(Name="/vwt-test/current-model/m")["Parameter"]["Value"]) == {
+        "status": "Completed"
+    }
     messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
     assert json.loads(messages[0]["Body"]) == {"polls": 2}
 
@@ -197,14 +283,28 @@ def test_a_completed_job_after_polls_gives_its_final_describe(moto_server, slow_
 
 
 def processing_machine(**task) -> dict:
-    params = {"ProcessingJobName.$": "$.name", "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
-              "AppSpecification": {"ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/vwt:1"},
-              "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
-                                                        "VolumeSizeInGB": 5}}}
-    return {"StartAt": "Process", "States": {
-        "Process": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
-                    "Parameters": params, "Catch": CATCH_ALL, "End": True, **task},
-        "Caught": CAUGHT}}
+    params = {
+        "ProcessingJobName.$": "$.name",
+        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
+        "AppSpecification": {"ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/vwt:1"},
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}
+        },
+    }
+    return {
+        "StartAt": "Process",
+        "States": {
+            "Process": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+                "Parameters": params,
+                "Catch": CATCH_ALL,
+                "End": True,
+                **task,
+            },
+            "Caught": CAUGHT,
+        },
+    }
 
 
 def test_stopping_the_execution_stops_the_job(moto_server, slow_jobs):
@@ -226,6 +326,8 @@ def test_a_task_timeout_stops_the_job_and_is_caught(moto_server, slow_jobs):
 
 def test_an_execution_timeout_stops_the_job(moto_server, slow_jobs):
     sfn = moto_server("stepfunctions")
-    result = run(sfn, {**processing_machine(), "TimeoutSeconds": 2}, {"name": "execution-too-slow"}, name="exec-timeout")
+    result = run(
+        sfn, {**processing_machine(), "TimeoutSeconds": 2}, {"name": "execution-too-slow"}, name="exec-timeout"
+    )
     assert result["status"] == "TIMED_OUT"
     wait_for(lambda: slow_jobs.processing_jobs["execution-too-slow"].processing_job_status == "Stopped")

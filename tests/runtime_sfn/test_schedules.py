@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from vwt_deploy.cli import main
-from vwt_deploy.errors import ConfigError
 from vwt_deploy.config.schedule import UnsupportedSchedule, parse
+from vwt_deploy.errors import ConfigError
 
 from .conftest import ACCOUNT, write_outputs
 
@@ -51,9 +51,15 @@ def test_cron_on_a_weekday_counts_sunday_as_1():
 def test_cron_daily_lists_ranges_and_steps():
     assert fires("cron(0 2 * * ? *)", DEPLOYED, 2) == [at(2026, 11, 28, 2, 0), at(2026, 11, 29, 2, 0)]
     assert fires("cron(*/20 9-10 ? * MON-FRI *)", at(2026, 11, 27, 10, 30), 3) == [
-        at(2026, 11, 27, 10, 40), at(2026, 11, 30, 9, 0), at(2026, 11, 30, 9, 20)]
+        at(2026, 11, 27, 10, 40),
+        at(2026, 11, 30, 9, 0),
+        at(2026, 11, 30, 9, 20),
+    ]
     assert fires("cron(5/30 0,12 1 JAN,jul ? *)", at(2026, 11, 27), 3) == [
-        at(2027, 1, 1, 0, 5), at(2027, 1, 1, 0, 35), at(2027, 1, 1, 12, 5)]
+        at(2027, 1, 1, 0, 5),
+        at(2027, 1, 1, 0, 35),
+        at(2027, 1, 1, 12, 5),
+    ]
     assert fires("cron(0 0 29 2 ? *)", DEPLOYED, 1) == [at(2028, 2, 29, 0, 0)]  # leap day only
 
 
@@ -63,21 +69,25 @@ def test_cron_years_run_out():
     assert schedule.next_after(at(2027, 1, 1, 0, 0)) is None
 
 
-@pytest.mark.parametrize("expr", ["cron(0 3 L * ? *)", "cron(0 3 15W * ? *)", "cron(0 3 ? * MON#2 *)",
-                                  "cron(0 3 ? * 6L *)"])
+@pytest.mark.parametrize(
+    "expr", ["cron(0 3 L * ? *)", "cron(0 3 15W * ? *)", "cron(0 3 ? * MON#2 *)", "cron(0 3 ? * 6L *)"]
+)
 def test_l_w_and_hash_are_named_as_unsupported(expr):
     with pytest.raises(UnsupportedSchedule, match="uses L, W or #"):
         parse(expr, DEPLOYED)
 
 
-@pytest.mark.parametrize("expr, message", [
-    ("cron(0 3 * * *)", "needs 6 fields"),
-    ("cron(0 3 * * MON *)", "exactly one of day-of-month and day-of-week"),
-    ("cron(61 3 * * ? *)", "not a valid minutes value"),
-    ("cron(0 5-3 * * ? *)", "runs backwards"),
-    ("cron(*/0 3 * * ? *)", "bad step"),
-    ("every day", "not a schedule expression"),
-])
+@pytest.mark.parametrize(
+    "expr, message",
+    [
+        ("cron(0 3 * * *)", "needs 6 fields"),
+        ("cron(0 3 * * MON *)", "exactly one of day-of-month and day-of-week"),
+        ("cron(61 3 * * ? *)", "not a valid minutes value"),
+        ("cron(0 5-3 * * ? *)", "runs backwards"),
+        ("cron(*/0 3 * * ? *)", "bad step"),
+        ("every day", "not a schedule expression"),
+    ],
+)
 def test_bad_expressions_say_what_is_wrong(expr, message):
     with pytest.raises(ConfigError, match=message):
         parse(expr, DEPLOYED)
@@ -96,16 +106,31 @@ def scheduled(deployed_project):
     one (not due), a disabled one; each targets a state machine with {"model", "mode"} as input."""
     root, client = deployed_project
     sfn, events = client("stepfunctions"), client("events")
-    machine = sfn.create_state_machine(name="scheduled", roleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline",
-                                       definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))
+    machine = sfn.create_state_machine(
+        name="scheduled",
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+    )
     arn = machine["stateMachineArn"]
     now = dt.datetime.now(UTC)
-    rules = {"hourly": ("rate(1 hour)", "ENABLED"), "yearly": (f"cron(0 0 1 1 ? {now.year + 1})", "ENABLED"),
-             "off": ("rate(1 minute)", "DISABLED")}
+    rules = {
+        "hourly": ("rate(1 hour)", "ENABLED"),
+        "yearly": (f"cron(0 0 1 1 ? {now.year + 1})", "ENABLED"),
+        "off": ("rate(1 minute)", "DISABLED"),
+    }
     for name, (expr, state) in rules.items():
         events.put_rule(Name=name, ScheduleExpression=expr, State=state)
-        events.put_targets(Rule=name, Targets=[{"Id": "pipeline", "Arn": arn, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/events",
-                                                "Input": json.dumps({"model": name, "mode": "train"})}])
+        events.put_targets(
+            Rule=name,
+            Targets=[
+                {
+                    "Id": "pipeline",
+                    "Arn": arn,
+                    "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/events",
+                    "Input": json.dumps({"model": name, "mode": "train"}),
+                }
+            ],
+        )
     write_outputs(root, {"state_machine_arns": {"m": arn}})
     marker = root / ".vwt" / "envs" / "local" / "deployed.json"
     two_hours_ago = (now - dt.timedelta(hours=2)).timestamp()

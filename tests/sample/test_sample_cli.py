@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from vwt_deploy.deploy import pipeline as deploy
 from vwt_deploy.cli import main
 from vwt_deploy.config import load
+from vwt_deploy.deploy import pipeline as deploy
 from vwt_deploy.operate.predict import sample_records
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,8 +53,11 @@ class MotoTarget:
 
 @pytest.fixture
 def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key, raising=False)
@@ -74,9 +77,17 @@ def deploy_buckets(s3, names=BUCKETS) -> str:
     key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
     for name in names:
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
-            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
-             "BucketKeyEnabled": True}]})
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
     return key
 
 
@@ -106,7 +117,7 @@ def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(aws, target
         assert 0 <= w["labels"]["self_excluded rate"] < 0.3
         schema = json.loads(aws.get_object(Bucket=w["bucket"], Key=w["schema_key"])["Body"].read())
         header = body.decode().split("\n")[0].split(",")
-        assert [f["name"] for f in schema["features"]] == header[1:len(schema["features"]) + 1]
+        assert [f["name"] for f in schema["features"]] == header[1 : len(schema["features"]) + 1]
     res = run("data", "sample", "--rows", "300", "--bucket", "gambling-behaviour")
     assert res.exit_code == 0, res.output
     assert res.output.count("wrote s3://") == 1
@@ -114,14 +125,17 @@ def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(aws, target
     assert "self_excluded rate" in res.output and "future_stake_per_day mean" in res.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--rows", "0"], "--rows must be between 1 and 1,000,000, got 0"),
-    (["--rows", "-5"], "--rows must be between 1 and 1,000,000"),
-    (["--rows", "1000001"], "--rows must be between 1 and 1,000,000"),
-    (["--seed", "-1"], "--seed must be a whole number"),
-    (["--bucket", "payments"], "unknown data bucket 'payments' in local"),
-    (["--env", "prod"], "refusing to write synthetic data to prod: its data buckets hold real players' data"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rows", "0"], "--rows must be between 1 and 1,000,000, got 0"),
+        (["--rows", "-5"], "--rows must be between 1 and 1,000,000"),
+        (["--rows", "1000001"], "--rows must be between 1 and 1,000,000"),
+        (["--seed", "-1"], "--seed must be a whole number"),
+        (["--bucket", "payments"], "unknown data bucket 'payments' in local"),
+        (["--env", "prod"], "refusing to write synthetic data to prod: its data buckets hold real players' data"),
+    ],
+)
 def test_bad_arguments_are_one_message_and_write_nothing(aws, target, args, message):
     deploy_buckets(aws)
     res = run("data", "sample", *args)
@@ -160,18 +174,21 @@ def _types(model_name: str) -> dict[str, str]:
 @pytest.mark.parametrize("model_name", ["bid-problem-gambling", "gb-marketing"])
 def test_sample_records_hold_the_model_features_only_typed(sampled, model_name):
     model = ENV.catalogue.model(model_name)
-    records = sample_records(sampled, ENV.data_bucket_name(model.data_bucket), model.data_prefix,
-                             _types(model_name), 7, seed=1)
+    records = sample_records(
+        sampled, ENV.data_bucket_name(model.data_bucket), model.data_prefix, _types(model_name), 7, seed=1
+    )
     assert len(records) == 7 and len({r["user_id"] for r in records}) == 7
     kinds = {"int": int, "float": float, "bool": bool, "category": str}
     for record in records:
         assert set(record) == set(_types(model_name)) | {"user_id"}  # no labels, no other model's columns
         for name, kind in _types(model_name).items():
             assert type(record[name]) is kinds[kind] or (kind == "float" and type(record[name]) is int), name
-    assert records == sample_records(sampled, ENV.data_bucket_name(model.data_bucket), model.data_prefix,
-                                     _types(model_name), 7, seed=1)
-    assert records != sample_records(sampled, ENV.data_bucket_name(model.data_bucket), model.data_prefix,
-                                     _types(model_name), 7, seed=2)
+    assert records == sample_records(
+        sampled, ENV.data_bucket_name(model.data_bucket), model.data_prefix, _types(model_name), 7, seed=1
+    )
+    assert records != sample_records(
+        sampled, ENV.data_bucket_name(model.data_bucket), model.data_prefix, _types(model_name), 7, seed=2
+    )
 
 
 def test_predict_sample_sends_the_drawn_records(sampled, monkeypatch):
@@ -181,15 +198,19 @@ def test_predict_sample_sends_the_drawn_records(sampled, monkeypatch):
 
     def fake_predict(self, model, records, chunk_size=1000, request_id=None):
         sent.append((model, records))
-        return {"model": model, "model_version": "v1", "request_ids": ["r"],
-                "predictions": [{"user_id": r["user_id"], "prediction": 0.5} for r in records]}
+        return {
+            "model": model,
+            "model_version": "v1",
+            "request_ids": ["r"],
+            "predictions": [{"user_id": r["user_id"], "prediction": 0.5} for r in records],
+        }
 
     monkeypatch.setattr(deploy.Deployment, "outputs", lambda self: {"api_url": "http://api", "api_key_id": "k"})
     monkeypatch.setattr(predict_mod, "api_key_value", lambda *a, **k: "secret")
     monkeypatch.setattr(predict_mod.PredictionClient, "predict", fake_predict)
     res = run("predict", "--model", "gb-problem-gambling", "--sample", "5", "--json")
     assert res.exit_code == 0, res.output
-    (model, records), = sent
+    ((model, records),) = sent
     assert model == "gb-problem-gambling" and len(records) == 5
     assert all(set(r) == set(_types(model)) | {"user_id"} for r in records)
     assert len(json.loads(res.output)["predictions"]) == 5
@@ -198,13 +219,16 @@ def test_predict_sample_sends_the_drawn_records(sampled, monkeypatch):
     assert len(sent[-1][1]) == 200
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--sample", "3", "--input", __file__], "give either --input FILE (your records) or --sample N"),
-    ([], "give either --input FILE (your records) or --sample N"),
-    (["--seed", "3", "--input", __file__], "--seed goes with --sample"),
-    (["--sample", "0"], "--sample must be between 1 and 10,000, got 0"),
-    (["--sample", "3", "--env", "prod"], "refusing --sample on prod"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sample", "3", "--input", __file__], "give either --input FILE (your records) or --sample N"),
+        ([], "give either --input FILE (your records) or --sample N"),
+        (["--seed", "3", "--input", __file__], "--seed goes with --sample"),
+        (["--sample", "0"], "--sample must be between 1 and 10,000, got 0"),
+        (["--sample", "3", "--env", "prod"], "refusing --sample on prod"),
+    ],
+)
 def test_predict_sample_bad_arguments(aws, target, args, message):
     res = run("predict", "--model", "gb-marketing", *args)
     assert res.exit_code == 2, res.output

@@ -60,7 +60,8 @@ def test_every_feature_of_the_model_is_a_column_within_its_bounds(env, data, nam
 
 @pytest.mark.parametrize("name", ["bid-problem-gambling", "gb-problem-gambling", "gb-marketing"])
 def test_the_training_container_reads_the_file_with_the_model_schema(env, data, name, tmp_path):
-    from vwt_model.data import find_schema, load as load_channel
+    from vwt_model.data import find_schema
+    from vwt_model.data import load as load_channel
     from vwt_model.schema import schema_from
 
     model = env.catalogue.model(name)
@@ -93,11 +94,12 @@ def test_label_rates_are_plausible(data):
 @pytest.mark.parametrize("bucket, floor", [("before-initial-deposit", 0.65), ("gambling-behaviour", 0.78)])
 def test_a_random_forest_learns_the_self_exclusion_flag(env, bucket, floor):
     """A quick forest on a hold-out clearly beats chance (0.5) and stays below the stated model's own AUC."""
+    import pyarrow as pa
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import roc_auc_score
+
     from vwt_model.data import encode
     from vwt_model.schema import schema_from
-    import pyarrow as pa
 
     dataset = generate(env, bucket, 5000, seed=11)
     model = models_on(env, bucket)[0]
@@ -129,7 +131,7 @@ def test_a_fourth_model_adds_its_features_and_leaves_the_others_as_they_were(pro
     names = [c.name for c in after.columns]
     assert {"bonus_share", "vip_tier", "kyc_level", "uses_vpn", "bonus_abuser"} <= set(names)
     share, tier, kyc = after.column("bonus_share"), after.column("vip_tier"), after.column("kyc_level")
-    assert 0 <= share.min() and share.max() <= 1 and set(tier) == {"none", "silver", "gold"}
+    assert share.min() >= 0 and share.max() <= 1 and set(tier) == {"none", "silver", "gold"}
     assert set(kyc) == {1, 2, 3} and set(after.column("uses_vpn")) == {True, False}
     assert 0.01 < after.column("bonus_abuser").mean() < 0.3  # a classification label without recipe: the risk model
     for column in before.columns:  # every column the catalogue had is drawn as before
@@ -138,7 +140,9 @@ def test_a_fourth_model_adds_its_features_and_leaves_the_others_as_they_were(pro
 
 def test_recipes_are_clipped_to_narrower_catalogue_bounds(project_dir):
     path = project_dir / "environments" / "models.yaml"
-    text = path.read_text().replace("{name: age, type: int, min: 18, max: 120}", "{name: age, type: int, min: 21, max: 40}")
+    text = path.read_text().replace(
+        "{name: age, type: int, min: 18, max: 120}", "{name: age, type: int, min: 21, max: 40}"
+    )
     path.write_text(text)
     ages = generate(load("local", project_dir), "before-initial-deposit", 2000, seed=1).column("age")
     assert ages.min() == 21 and ages.max() == 40

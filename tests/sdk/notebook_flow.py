@@ -22,8 +22,9 @@ from sagemaker.deserializers import JSONDeserializer  # noqa: E402
 from sagemaker.estimator import Estimator  # noqa: E402
 from sagemaker.serializers import JSONSerializer  # noqa: E402
 
-session = sagemaker.Session(boto3.Session(region_name=args["region"], aws_access_key_id="test",
-                                          aws_secret_access_key="test"))
+session = sagemaker.Session(
+    boto3.Session(region_name=args["region"], aws_access_key_id="test", aws_secret_access_key="test")
+)
 estimator = Estimator(
     image_uri=args["image_uri"],
     role=args["role_arn"],
@@ -37,14 +38,23 @@ estimator = Estimator(
 estimator.fit({"train": args["train_uri"]}, job_name=args["job_name"], logs="All")
 job = estimator.latest_training_job.describe()
 
-predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large",
-                             endpoint_name=args["endpoint_name"],
-                             serializer=JSONSerializer(), deserializer=JSONDeserializer())
+predictor = estimator.deploy(
+    initial_instance_count=1,
+    instance_type="ml.m5.large",
+    endpoint_name=args["endpoint_name"],
+    serializer=JSONSerializer(),
+    deserializer=JSONDeserializer(),
+)
 answer = predictor.predict(args["records"])
 predictor.delete_endpoint()
-print("\nRESULT " + json.dumps({
-    "status": job["TrainingJobStatus"],
-    "model_data": estimator.model_data,
-    "metrics": {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])},
-    "answer": answer,
-}))
+print(
+    "\nRESULT "
+    + json.dumps(
+        {
+            "status": job["TrainingJobStatus"],
+            "model_data": estimator.model_data,
+            "metrics": {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])},
+            "answer": answer,
+        }
+    )
+)

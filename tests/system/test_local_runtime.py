@@ -28,8 +28,13 @@ WEAK = "\nmodel_overrides:\n  gb-problem-gambling:\n    hyperparameters: {no_tre
 
 
 def cli(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def cli_json(project: Path, *args: str, ok: tuple[int, ...] = (0,)) -> dict:
@@ -63,7 +68,10 @@ def deployed(project: Path) -> dict:
 @pytest.fixture(scope="module")
 def first_model(project: Path, deployed: dict) -> dict:
     written = cli_json(project, "data", "sample", "--env", "local", "--rows", "3000", "--seed", "1")
-    assert {w["bucket"] for w in written} == {"vwt-local-data-before-initial-deposit", "vwt-local-data-gambling-behaviour"}
+    assert {w["bucket"] for w in written} == {
+        "vwt-local-data-before-initial-deposit",
+        "vwt-local-data-gambling-behaviour",
+    }
     outcome = cli_json(project, "retrain", "--env", "local", "--model", MODEL, "--wait")
     assert outcome["status"] == "SUCCEEDED" and outcome["result"] == "deployed", outcome
     return outcome
@@ -84,16 +92,27 @@ def test_a_trained_model_answers_through_the_api(project: Path, deployed: dict, 
     assert any(o["Key"].endswith("output/model.tar.gz") for o in artifact.get("Contents", []))
 
 
-def test_tuning_deploys_a_better_model_while_predictions_keep_answering(project: Path, deployed: dict,
-                                                                          first_model: dict) -> None:
+def test_tuning_deploys_a_better_model_while_predictions_keep_answering(
+    project: Path, deployed: dict, first_model: dict
+) -> None:
     from vwt_deploy.operate.predict import PredictionClient
 
     outputs = deployed["outputs"]
     key = deployed["client"]("apigateway").get_api_key(apiKey=outputs["api_key_id"], includeValue=True)["value"]
     api = PredictionClient(deployed["status"]["local_api_url"], key)
-    record = {"user_id": "p-1", "deposits_per_week": 3.0, "avg_deposit": 50.0, "stake_per_day": 40.0,
-              "session_minutes": 35.0, "night_play_share": 0.4, "loss_chasing_ratio": 0.3,
-              "cancelled_withdrawals": 1, "deposit_limit_changes": 0, "days_active": 200, "product": "casino"}
+    record = {
+        "user_id": "p-1",
+        "deposits_per_week": 3.0,
+        "avg_deposit": 50.0,
+        "stake_per_day": 40.0,
+        "session_minutes": 35.0,
+        "night_play_share": 0.4,
+        "loss_chasing_ratio": 0.3,
+        "cancelled_withdrawals": 1,
+        "deposit_limit_changes": 0,
+        "days_active": 200,
+        "product": "casino",
+    }
     seen: dict[str, int] = {}
     failures: list[str] = []
     stop = threading.Event()
@@ -137,8 +156,9 @@ def test_the_intervention_queue_holds_the_risk_events(project: Path, deployed: d
     users = {r["user_id"] for r in result["predictions"]}
     events = []
     for _ in range(20):
-        got = sqs.receive_message(QueueUrl=deployed["outputs"]["intervention_queue_url"], MaxNumberOfMessages=10,
-                                  WaitTimeSeconds=1).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=deployed["outputs"]["intervention_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
         for message in got:
             body = json.loads(message["Body"])
             events.append(json.loads(body["Message"]) if "Message" in body else body)
@@ -159,15 +179,18 @@ def test_a_refusing_gate_keeps_the_production_model(project: Path, deployed: dic
     assert predict(project)["model_version"] == before
 
 
-def test_a_training_job_failing_on_bad_data_fails_the_execution_and_keeps_serving(project: Path,
-                                                                                   deployed: dict) -> None:
+def test_a_training_job_failing_on_bad_data_fails_the_execution_and_keeps_serving(
+    project: Path, deployed: dict
+) -> None:
     before = predict(project)["model_version"]
     s3 = deployed["client"]("s3")
     bucket = "vwt-local-data-gambling-behaviour"
     header = s3.get_object(Bucket=bucket, Key="training/synthetic.csv")["Body"].read().split(b"\n", 1)[0].decode()
     columns = header.split(",")
-    bad = ["lots" if c == "deposits_per_week" else "casino" if c == "product" else
-           "true" if c == "self_excluded" else "1" for c in columns]
+    bad = [
+        "lots" if c == "deposits_per_week" else "casino" if c == "product" else "true" if c == "self_excluded" else "1"
+        for c in columns
+    ]
     s3.put_object(Bucket=bucket, Key="training/bad.csv", Body=(header + "\n" + ",".join(bad) + "\n").encode())
     try:
         res = cli(project, "retrain", "--env", "local", "--model", MODEL, "--wait", "--json")

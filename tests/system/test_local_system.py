@@ -9,7 +9,6 @@ that leaves nothing behind. Every process is stopped at the end.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -26,13 +25,23 @@ MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
 
 
 def cli(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def start_cli(project: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +56,9 @@ def project(tmp_path_factory) -> Path:
 def client(project: Path, service: str):
     info = Emulator(project / ".vwt" / "emulator").running()
     assert info, "the emulator should be running"
-    return boto3.client(service, endpoint_url=info.url, region_name="eu-west-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service, endpoint_url=info.url, region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +105,9 @@ def test_buckets_are_encrypted_versioned_and_private(project: Path, first_up: di
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values()), bucket
         policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-        assert any(st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
-                   for st in policy["Statement"]), bucket
+        assert any(
+            st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for st in policy["Statement"]
+        ), bucket
 
 
 def test_the_rest_of_the_framework_is_there(project: Path, first_up: dict) -> None:

@@ -50,8 +50,11 @@ def terraform(tf_env):
 
     def run(*args: str, ok_codes=(0,)):
         if not initialised:
-            runner.run(["terraform", f"-chdir={TERRAFORM}", "init", "-backend=false", "-input=false", "-no-color"],
-                       env=tf_env, stream=False)
+            runner.run(
+                ["terraform", f"-chdir={TERRAFORM}", "init", "-backend=false", "-input=false", "-no-color"],
+                env=tf_env,
+                stream=False,
+            )
             initialised.append(True)
         return runner.run(["terraform", f"-chdir={TERRAFORM}", *args], env=tf_env, stream=False, ok_codes=ok_codes)
 
@@ -70,7 +73,13 @@ def artifacts(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("artifacts")
     package = out / "lambda.zip"
     with zipfile.ZipFile(package, "w") as zf:
-        for name in ("predict/__init__.py", "predict/handler.py", "pipeline/__init__.py", "pipeline/size.py", "pipeline/label.py"):
+        for name in (
+            "predict/__init__.py",
+            "predict/handler.py",
+            "pipeline/__init__.py",
+            "pipeline/size.py",
+            "pipeline/label.py",
+        ):
             zf.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), "def handler(event, context):\n    return {}\n")
     env = load("dev", REPO)
     models = {}

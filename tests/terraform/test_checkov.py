@@ -18,10 +18,13 @@ CONFIG = TERRAFORM / ".checkov.yaml"
 
 def test_checkov_passes():
     env = {**os.environ, "VWT_LINT_VENV": os.environ.get("VWT_LINT_VENV", str(REPO / ".venv-lint"))}
-    proc = subprocess.run([str(REPO / "scripts" / "lint-terraform.sh")], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [str(REPO / "scripts" / "lint-terraform.sh")], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"checkov found problems (fix them, or skip with a reason in {CONFIG.name}):\n{out[-6000:]}"
+    assert proc.returncode == 0, (
+        f"checkov found problems (fix them, or skip with a reason in {CONFIG.name}):\n{out[-6000:]}"
+    )
     m = re.search(r"Passed checks: (\d+), Failed checks: (\d+)", out)
     assert m and int(m.group(1)) > 100 and int(m.group(2)) == 0, out[-3000:]
 

@@ -22,7 +22,7 @@ def _blocks(text: str, kind: str) -> dict[str, str]:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             if depth == 0:
                 break
-        out[m.group(1)] = text[m.start(): i + 1]
+        out[m.group(1)] = text[m.start() : i + 1]
     return out
 
 
@@ -67,11 +67,21 @@ def test_readme_names_every_input_and_output(module):
         assert f"`{name}`" in readme, f"modules/{module}/README.md does not describe output {name}"
 
 
-CONTRACT_OUTPUTS = ["api_url", "api_key_id", "data_bucket_names", "model_bucket_names", "endpoint_names",
-                    "state_machine_arns", "ecr_repository_url", "admin_topic_arn", "intervention_topic_arn",
-                    "intervention_queue_url", "operator_topic_arn", "lambda_function_names"]
-CONTRACT_VARIABLES = ["lambda_package_path", "state_machines", "image_tag", "initial_model_artifacts",
-                      "model_schemas"]
+CONTRACT_OUTPUTS = [
+    "api_url",
+    "api_key_id",
+    "data_bucket_names",
+    "model_bucket_names",
+    "endpoint_names",
+    "state_machine_arns",
+    "ecr_repository_url",
+    "admin_topic_arn",
+    "intervention_topic_arn",
+    "intervention_queue_url",
+    "operator_topic_arn",
+    "lambda_function_names",
+]
+CONTRACT_VARIABLES = ["lambda_package_path", "state_machines", "image_tag", "initial_model_artifacts", "model_schemas"]
 
 
 def test_root_has_the_contract_outputs_and_variables():
@@ -84,9 +94,19 @@ def test_root_has_the_contract_outputs_and_variables():
 
 def test_templatefile_vars_are_the_contracts():
     text = (TERRAFORM / "main.tf").read_text() + (TERRAFORM / "modules" / "retraining" / "main.tf").read_text()
-    contract = {"account_id", "region", "name_prefix", "sagemaker_role_arn", "image_uri", "kms_key_arn",
-                "size_function_arn", "label_function_arn", "admin_topic_arn", "operator_topic_arn",
-                "current_model_parameter_prefix"}
+    contract = {
+        "account_id",
+        "region",
+        "name_prefix",
+        "sagemaker_role_arn",
+        "image_uri",
+        "kms_key_arn",
+        "size_function_arn",
+        "label_function_arn",
+        "admin_topic_arn",
+        "operator_topic_arn",
+        "current_model_parameter_prefix",
+    }
     root_block = re.search(r"template_vars = \{(.*?)\n  \}", text, re.S).group(1)
     given = set(re.findall(r"^\s*(\w+)\s*=", root_block, re.M))
     assert given | {"size_function_arn", "label_function_arn"} == contract

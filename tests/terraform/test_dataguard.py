@@ -21,15 +21,20 @@ def _bucket(name: str, actions: list[str], protected: str | None, where: str = "
 
 
 def test_protected_buckets_in_a_destroy_plan_are_named():
-    doc = {"resource_changes": [
-        _bucket("vwt-dev-data-b", ["delete"], "true"),
-        _bucket("vwt-dev-model-a", ["delete", "create"], "true", where="tags"),  # a replacement deletes too
-        _bucket("vwt-dev-access-logs", ["delete"], None),                         # the log bucket is not protected
-        _bucket("vwt-local-data-x", ["delete"], "false"),                          # local: disarmed
-        _bucket("vwt-dev-data-c", ["update"], "true"),                             # not deleted
-        {"address": "module.storage.terraform_data.destroy_guard", "type": "terraform_data",
-         "change": {"actions": ["delete"], "before": {}}},
-    ]}
+    doc = {
+        "resource_changes": [
+            _bucket("vwt-dev-data-b", ["delete"], "true"),
+            _bucket("vwt-dev-model-a", ["delete", "create"], "true", where="tags"),  # a replacement deletes too
+            _bucket("vwt-dev-access-logs", ["delete"], None),  # the log bucket is not protected
+            _bucket("vwt-local-data-x", ["delete"], "false"),  # local: disarmed
+            _bucket("vwt-dev-data-c", ["update"], "true"),  # not deleted
+            {
+                "address": "module.storage.terraform_data.destroy_guard",
+                "type": "terraform_data",
+                "change": {"actions": ["delete"], "before": {}},
+            },
+        ]
+    }
     assert protected_deletions(doc) == ["vwt-dev-data-b", "vwt-dev-model-a"]
 
 

@@ -23,7 +23,9 @@ import pytest
 from .conftest import TERRAFORM
 
 MARKER = re.compile(r"#\s*iam-star-ok:\s*(\S.*)$")
-KEYS = re.compile(r"(?<![\w.])(actions|not_actions|resources|not_resources|Action|NotAction|Resource|NotResource)\s*=(?!=)\s*")
+KEYS = re.compile(
+    r"(?<![\w.])(actions|not_actions|resources|not_resources|Action|NotAction|Resource|NotResource)\s*=(?!=)\s*"
+)
 
 
 def _value_span(text: str, start: int) -> str:
@@ -32,8 +34,12 @@ def _value_span(text: str, start: int) -> str:
         # a single value: a string literal (plus the rest of its line, for the marker) or an expression
         literal = re.match(r'"[^"]*"', text[start:])
         end = text.find("\n", start)
-        rest = text[start: end if end >= 0 else len(text)]
-        return rest if literal is None else literal.group(0) + (MARKER.search(rest).group(0) if MARKER.search(rest) else "")
+        rest = text[start : end if end >= 0 else len(text)]
+        return (
+            rest
+            if literal is None
+            else literal.group(0) + (MARKER.search(rest).group(0) if MARKER.search(rest) else "")
+        )
     depth = 0
     for i in range(start, len(text)):
         if text[i] == "[":
@@ -42,7 +48,7 @@ def _value_span(text: str, start: int) -> str:
             depth -= 1
             if depth == 0:
                 end = text.find("\n", i)
-                return text[start: end if end >= 0 else len(text)]
+                return text[start : end if end >= 0 else len(text)]
     raise AssertionError(f"unbalanced brackets at offset {start}")
 
 
@@ -66,14 +72,14 @@ def findings(text: str, where: str) -> list[str]:
         is_action = "action" in key
         for lit in literals:
             if is_action and lit == "*":
-                problems.append(f"{where}:{line_no}: the action \"*\" is never allowed")
+                problems.append(f'{where}:{line_no}: the action "*" is never allowed')
             elif is_action and lit.endswith(":*"):
                 if _statement_effect(text, m.start()) != "Deny":
                     problems.append(f"{where}:{line_no}: service-wide action {lit!r} in an Allow statement")
                 elif not marker:
                     problems.append(f"{where}:{line_no}: {lit!r} needs an `# iam-star-ok: <reason>` comment")
             elif not is_action and lit == "*" and not marker:
-                problems.append(f"{where}:{line_no}: resource \"*\" without an `# iam-star-ok: <reason>` comment")
+                problems.append(f'{where}:{line_no}: resource "*" without an `# iam-star-ok: <reason>` comment')
     return problems
 
 
@@ -88,7 +94,9 @@ def json_findings(doc: dict, where: str) -> list[str]:
         for key in ("Resource", "NotResource"):
             for res in [st.get(key)] if isinstance(st.get(key), str) else st.get(key) or []:
                 if res == "*":
-                    problems.append(f"{where}: statement {st.get('Sid', '?')} has resource \"*\" (JSON policies carry no justification)")
+                    problems.append(
+                        f'{where}: statement {st.get("Sid", "?")} has resource "*" (JSON policies carry no justification)'
+                    )
     return problems
 
 
@@ -121,7 +129,7 @@ def test_every_justification_says_something():
 
 # ---- the checker itself catches what it must (so the tests above can fail)
 
-BAD = '''
+BAD = """
 data "aws_iam_policy_document" "x" {
   statement {
     actions   = ["s3:GetObject", "*"]
@@ -143,7 +151,7 @@ resource "aws_iam_role_policy" "y" {
     Statement = [{ Effect = "Allow", Action = "lambda:*", Resource = "*" }]
   })
 }
-'''
+"""
 
 
 def test_checker_flags_each_kind_of_wildcard():
@@ -155,7 +163,7 @@ def test_checker_flags_each_kind_of_wildcard():
 
 
 def test_checker_accepts_justified_and_deny():
-    good = '''
+    good = """
   statement {
     effect  = "Deny"
     actions = ["s3:*"] # iam-star-ok: a Deny of every S3 action over plain HTTP
@@ -165,11 +173,16 @@ def test_checker_accepts_justified_and_deny():
     actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"] # iam-star-ok: GetAuthorizationToken supports no resource-level permissions
   }
-'''
+"""
     assert findings(good, "good.tf") == []
 
 
 def test_json_checker():
     assert json_findings({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:x"}]}, "p")
     assert json_findings({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]}, "p")
-    assert json_findings({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}]}, "p") == []
+    assert (
+        json_findings(
+            {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}]}, "p"
+        )
+        == []
+    )

@@ -25,5 +25,10 @@ def test_terraform_test_passes(terraform, artifacts, tmp_path):
 
 def test_every_module_and_the_root_have_test_runs():
     files = {p.name for p in (TERRAFORM / "tests").glob("*.tftest.hcl")}
-    assert {"root.tftest.hcl", "storage.tftest.hcl", "prediction_api.tftest.hcl", "retraining.tftest.hcl",
-            "sagemaker.tftest.hcl"} <= files
+    assert {
+        "root.tftest.hcl",
+        "storage.tftest.hcl",
+        "prediction_api.tftest.hcl",
+        "retraining.tftest.hcl",
+        "sagemaker.tftest.hcl",
+    } <= files

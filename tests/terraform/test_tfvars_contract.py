@@ -17,8 +17,10 @@ RETENTION = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_written_variable_is_declared(env):
-    written = tfvars(load(env, REPO), {"lambda_package_path": "x.zip", "state_machines": {}, "image_tag": "abc",
-                                        "initial_model_artifacts": {}})
+    written = tfvars(
+        load(env, REPO),
+        {"lambda_package_path": "x.zip", "state_machines": {}, "image_tag": "abc", "initial_model_artifacts": {}},
+    )
     assert set(written) <= DECLARED, f"undeclared: {sorted(set(written) - DECLARED)}"
 
 

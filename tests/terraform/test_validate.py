@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vwt_deploy.config import load
+from vwt_deploy.deploy.validate import validate_project
 from vwt_deploy.process import Runner
 from vwt_deploy.project import Project
-from vwt_deploy.deploy.validate import validate_project
 
 from .conftest import REPO
 

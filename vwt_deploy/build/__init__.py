@@ -22,6 +22,10 @@ def artifacts(project: Project, env: Environment, image_tag: str) -> dict[str, A
     from vwt_deploy.build import models, openapi, package, statemachines
 
     openapi.write(project, env)  # the API contract for client teams, beside the definitions
-    return {**statemachines.artifacts(project, env), **package.artifacts(project, env), "image_tag": image_tag,
-            "initial_model_artifacts": models.initial_models(project, env),
-            "model_schemas": models.model_schemas(project, env)}
+    return {
+        **statemachines.artifacts(project, env),
+        **package.artifacts(project, env),
+        "image_tag": image_tag,
+        "initial_model_artifacts": models.initial_models(project, env),
+        "model_schemas": models.model_schemas(project, env),
+    }

@@ -44,15 +44,17 @@ def catalogue_document(env: Environment) -> dict[str, Any]:
             if f.description:
                 entry["description"] = f.description
             features.append(entry)
-        models.append({
-            "name": model.name,
-            "description": model.description,
-            "task": model.task,
-            "label": model.label,
-            "consumer": consumer_of(model.task),
-            "endpoint_name": env.endpoint_name(model.name),
-            "features": features,
-        })
+        models.append(
+            {
+                "name": model.name,
+                "description": model.description,
+                "task": model.task,
+                "label": model.label,
+                "consumer": consumer_of(model.task),
+                "endpoint_name": env.endpoint_name(model.name),
+                "features": features,
+            }
+        )
     return {
         "format": CATALOGUE_FORMAT,
         "environment": env.name,

@@ -17,9 +17,10 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from vwt_deploy.config import Environment
 from vwt_deploy.contract import IMAGE_CONTEXT
@@ -73,8 +74,15 @@ class BuildResult:
 class ImageBuilder:
     """Builds and pushes the image of one environment. Tests pass a fake runner and moto's ECR."""
 
-    def __init__(self, project: Project, env: Environment, guard: Callable[[], None], runner: Runner | None = None,
-                 ecr_client: Any = None, echo: Callable[[str], None] = print):
+    def __init__(
+        self,
+        project: Project,
+        env: Environment,
+        guard: Callable[[], None],
+        runner: Runner | None = None,
+        ecr_client: Any = None,
+        echo: Callable[[str], None] = print,
+    ):
         self.project = project
         self.env = env
         self.runner = runner or Runner()
@@ -116,7 +124,9 @@ class ImageBuilder:
                 ) from None
             raise VwtError(f"cannot read the ECR repository {self.repository}: {exc}") from None
         except BotoCoreError as exc:
-            raise VwtError(f"cannot reach ECR in {self.env.region}: {exc}", "check your network and credentials") from None
+            raise VwtError(
+                f"cannot reach ECR in {self.env.region}: {exc}", "check your network and credentials"
+            ) from None
         return found["repositories"][0]["repositoryUri"]
 
     def repository_exists(self) -> bool:
@@ -148,10 +158,14 @@ class ImageBuilder:
         try:
             auth = self.ecr.get_authorization_token()["authorizationData"][0]
         except (ClientError, BotoCoreError, KeyError, IndexError) as exc:
-            raise VwtError(f"cannot get an ECR login token: {exc}", "check the credentials' ecr:GetAuthorizationToken permission") from None
+            raise VwtError(
+                f"cannot get an ECR login token: {exc}", "check the credentials' ecr:GetAuthorizationToken permission"
+            ) from None
         user, _, password = base64.b64decode(auth["authorizationToken"]).decode().partition(":")
         registry = auth["proxyEndpoint"].removeprefix("https://").removeprefix("http://")
-        config: dict[str, Any] = {"auths": {registry: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
+        config: dict[str, Any] = {
+            "auths": {registry: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}
+        }
         user_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
         try:
             current = json.loads((user_dir / "config.json").read_text()).get("currentContext")
@@ -193,16 +207,28 @@ class ImageBuilder:
         self.echo(f"building {uri} from {self.context}")
         try:
             self.runner.run(
-                ["docker", "build", "--platform", "linux/amd64", "--label", f"vwt.content-hash={tag}",
-                 "--tag", uri, str(self.context)],
+                [
+                    "docker",
+                    "build",
+                    "--platform",
+                    "linux/amd64",
+                    "--label",
+                    f"vwt.content-hash={tag}",
+                    "--tag",
+                    uri,
+                    str(self.context),
+                ],
                 hint="fix the Dockerfile or requirements in containers/sklearn/ and build again",
             )
             folder = Path(tempfile.mkdtemp(prefix="vwt-docker-"))
             try:
                 env = self._docker_config(folder)
                 self.echo(f"pushing {uri}")
-                self.runner.run(["docker", "push", uri], env=env,
-                                hint="check that the credentials may push to the repository (ecr:PutImage and friends)")
+                self.runner.run(
+                    ["docker", "push", uri],
+                    env=env,
+                    hint="check that the credentials may push to the repository (ecr:PutImage and friends)",
+                )
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
         except ProcessError as exc:

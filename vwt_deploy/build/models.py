@@ -28,5 +28,6 @@ def initial_models(project: Project, env: Environment) -> dict[str, str]:
     from vwt_model.baseline import build_artifact
 
     folder = project.env_dir(env.name) / "build" / "baseline"
-    return {m.name: str(build_artifact(m.features, m.task, folder / m.name / "model.tar.gz"))
-            for m in env.catalogue.models}
+    return {
+        m.name: str(build_artifact(m.features, m.task, folder / m.name / "model.tar.gz")) for m in env.catalogue.models
+    }

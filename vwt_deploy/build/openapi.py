@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from vwt_deploy import __version__
-from vwt_deploy.config import Environment
 from vwt_deploy.build.catalogue import catalogue_document
+from vwt_deploy.config import Environment
 from vwt_deploy.contract import USER_ID_FIELD
 from vwt_deploy.project import Project
 
@@ -53,8 +53,12 @@ def _feature_schema(f: dict) -> dict:
 
 def record_schema(model: dict) -> dict:
     properties: dict[str, Any] = {
-        USER_ID_FIELD: {"type": "string", "minLength": 1, "maxLength": 128,
-                        "description": "the player the prediction is for"},
+        USER_ID_FIELD: {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "the player the prediction is for",
+        },
     }
     required = [USER_ID_FIELD]
     for f in model["features"]:
@@ -71,8 +75,11 @@ def _request_schema(model: dict, max_records: int) -> dict:
         "required": ["records"],
         "properties": {
             "records": {"type": "array", "minItems": 1, "maxItems": max_records, "items": record_schema(model)},
-            "request_id": {"type": "string", "pattern": REQUEST_ID_PATTERN,
-                           "description": "your id of the request; send it again with a retry so consumers drop duplicates"},
+            "request_id": {
+                "type": "string",
+                "pattern": REQUEST_ID_PATTERN,
+                "description": "your id of the request; send it again with a retry so consumers drop duplicates",
+            },
         },
     }
 
@@ -104,9 +111,16 @@ def api_gateway_request_schema(env: Environment) -> str:
         "additionalProperties": False,
         "required": ["records"],
         "properties": {
-            "records": {"type": "array", "minItems": 1, "maxItems": doc["max_records"], "items": {
-                "type": "object", "required": [USER_ID_FIELD],
-                "properties": {USER_ID_FIELD: {"type": "string", "minLength": 1, "maxLength": 128}}}},
+            "records": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": doc["max_records"],
+                "items": {
+                    "type": "object",
+                    "required": [USER_ID_FIELD],
+                    "properties": {USER_ID_FIELD: {"type": "string", "minLength": 1, "maxLength": 128}},
+                },
+            },
             "request_id": {"type": "string", "pattern": REQUEST_ID_PATTERN},
         },
     }
@@ -159,11 +173,17 @@ def _response_schema(model: dict, levels: list[str], groups: list[str]) -> dict:
 
 
 def _error_response(description: str, retry: bool = False) -> dict:
-    out: dict[str, Any] = {"description": description,
-                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    out: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
     if retry:
-        out["headers"] = {"Retry-After": {"description": "seconds to wait before trying again",
-                                          "schema": {"type": "integer", "minimum": 0}}}
+        out["headers"] = {
+            "Retry-After": {
+                "description": "seconds to wait before trying again",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
     return out
 
 
@@ -172,7 +192,9 @@ def document(env: Environment, server_url: str | None = None) -> dict:
     doc = catalogue_document(env)
     levels = doc["intervention"]["levels"]
     groups = [g["name"] for g in doc["intervention"]["risk_groups"]]
-    table = ", ".join(f"{g['name']} (score >= {g['min_score']:g}) -> {g['level']}" for g in doc["intervention"]["risk_groups"])
+    table = ", ".join(
+        f"{g['name']} (score >= {g['min_score']:g}) -> {g['level']}" for g in doc["intervention"]["risk_groups"]
+    )
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {
         "Error": {
@@ -184,11 +206,17 @@ def document(env: Environment, server_url: str | None = None) -> dict:
                 "request_id": {"type": "string"},
                 "retry_after": {"type": "integer"},
                 "problem_count": {"type": "integer"},
-                "problems": {"type": "array", "items": {
-                    "type": "object",
-                    "properties": {"record": {"type": "integer", "nullable": True},
-                                   "field": {"type": "string", "nullable": True},
-                                   "problem": {"type": "string"}}}},
+                "problems": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "record": {"type": "integer", "nullable": True},
+                            "field": {"type": "string", "nullable": True},
+                            "problem": {"type": "string"},
+                        },
+                    },
+                },
             },
         },
     }
@@ -196,9 +224,12 @@ def document(env: Environment, server_url: str | None = None) -> dict:
         key = "".join(part.capitalize() for part in m["name"].split("-"))
         schemas[f"{key}Request"] = _request_schema(m, doc["max_records"])
         schemas[f"{key}Response"] = _response_schema(m, levels, groups)
-        consumer = ("Each prediction becomes an intervention event (risk group -> intervention level: "
-                    f"{table}) on the intervention topic." if m["consumer"] == "intervention"
-                    else "Each prediction goes to the operator feed.")
+        consumer = (
+            "Each prediction becomes an intervention event (risk group -> intervention level: "
+            f"{table}) on the intervention topic."
+            if m["consumer"] == "intervention"
+            else "Each prediction goes to the operator feed."
+        )
         paths[path_of(m["name"])] = {
             "post": {
                 "operationId": "predict" + key,
@@ -207,45 +238,71 @@ def document(env: Environment, server_url: str | None = None) -> dict:
                 "tags": ["predictions"],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{key}Request"},
-                        "examples": {
-                            "required-only": {"summary": "required features only (optional ones take their defaults)",
-                                              "value": {"records": [example_record(m, full=False)]}},
-                            "full": {"summary": "every feature, two records, with a request id",
-                                     "value": {"request_id": "example-0001",
-                                               "records": [example_record(m, True),
-                                                           {**example_record(m, True), USER_ID_FIELD: "player-0002"}]}},
-                        },
-                    }},
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{key}Request"},
+                            "examples": {
+                                "required-only": {
+                                    "summary": "required features only (optional ones take their defaults)",
+                                    "value": {"records": [example_record(m, full=False)]},
+                                },
+                                "full": {
+                                    "summary": "every feature, two records, with a request id",
+                                    "value": {
+                                        "request_id": "example-0001",
+                                        "records": [
+                                            example_record(m, True),
+                                            {**example_record(m, True), USER_ID_FIELD: "player-0002"},
+                                        ],
+                                    },
+                                },
+                            },
+                        }
+                    },
                 },
                 "responses": {
-                    "200": {"description": "one prediction per record, in order",
-                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{key}Response"}}}},
+                    "200": {
+                        "description": "one prediction per record, in order",
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{key}Response"}}},
+                    },
                     "400": _error_response("invalid request: every problem listed by record index and field"),
                     "403": {"description": "missing or invalid API key (answered by API Gateway)"},
                     "404": _error_response("unknown model"),
                     "429": {"description": "throttled by the usage plan (answered by API Gateway)"},
                     "500": _error_response("the service is misconfigured"),
-                    "502": _error_response("the model failed or answered something unusable; nothing was published", True),
-                    "503": _error_response("the model endpoint is busy, absent or not ready, or delivery failed; "
-                                           "nothing was published (or send the same request_id again)", True),
+                    "502": _error_response(
+                        "the model failed or answered something unusable; nothing was published", True
+                    ),
+                    "503": _error_response(
+                        "the model endpoint is busy, absent or not ready, or delivery failed; "
+                        "nothing was published (or send the same request_id again)",
+                        True,
+                    ),
                 },
             },
         }
-    server = ({"url": server_url.rstrip("/")} if server_url else {
-        "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
-        "description": "the deployed API (`vwt-deploy status` shows api_url)",
-        "variables": {"api_id": {"default": "API_ID"}, "region": {"default": env.region},
-                      "stage": {"default": env.name}},
-    })
+    server = (
+        {"url": server_url.rstrip("/")}
+        if server_url
+        else {
+            "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+            "description": "the deployed API (`vwt-deploy status` shows api_url)",
+            "variables": {
+                "api_id": {"default": "API_ID"},
+                "region": {"default": env.region},
+                "stage": {"default": env.name},
+            },
+        }
+    )
     return {
         "openapi": "3.0.3",
         "info": {
             "title": f"VWT prediction API ({env.name})",
             "version": __version__,
-            "description": (f"Predictions of the VWT models. At most {doc['max_records']} records per request. "
-                            "Send the API key in the x-api-key header."),
+            "description": (
+                f"Predictions of the VWT models. At most {doc['max_records']} records per request. "
+                "Send the API key in the x-api-key header."
+            ),
         },
         "servers": [server],
         "security": [{"api_key": []}],

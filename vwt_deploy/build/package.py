@@ -17,13 +17,11 @@ import os
 import zipfile
 from pathlib import Path, PurePosixPath
 
-
-from vwt_deploy.config import Environment
 from vwt_deploy.build.catalogue import catalogue_bytes
+from vwt_deploy.config import Environment
 from vwt_deploy.contract import CATALOGUE_NAME
 from vwt_deploy.errors import VwtError
 from vwt_deploy.project import Project
-
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 _EXCLUDED_DIRS = {"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache", ".hypothesis"}
@@ -51,7 +49,7 @@ def _entry(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_EPOCH)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # unix, so the permissions below are read
-    info.external_attr = (0o100644 << 16)  # a regular file, rw-r--r--
+    info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
     return info
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from vwt_deploy.config import Environment, Model
 from vwt_deploy.contract import TEMPLATE_VARS, VARIANT_NAME
@@ -22,35 +23,71 @@ from vwt_deploy.errors import ConfigError, VwtError
 from vwt_deploy.project import Project
 
 # Retry policies per integration: throttling and capacity limits back off and try again.
-_SAGEMAKER_RETRY = {"ErrorEquals": ["ThrottlingException", "SageMaker.ThrottlingException",
-                                    "SageMaker.ResourceLimitExceededException"],
-                    "IntervalSeconds": 60, "MaxAttempts": 5, "BackoffRate": 2.0, "MaxDelaySeconds": 900,
-                    "JitterStrategy": "FULL"}
+_SAGEMAKER_RETRY = {
+    "ErrorEquals": ["ThrottlingException", "SageMaker.ThrottlingException", "SageMaker.ResourceLimitExceededException"],
+    "IntervalSeconds": 60,
+    "MaxAttempts": 5,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 900,
+    "JitterStrategy": "FULL",
+}
 RETRIES: Mapping[str, list[dict]] = {
     "sagemaker": [_SAGEMAKER_RETRY],
     "lambda": [
-        {"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                         "Lambda.TooManyRequestsException", "ThrottlingException"],
-         "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL"},
+        {
+            "ErrorEquals": [
+                "Lambda.ServiceException",
+                "Lambda.AWSLambdaException",
+                "Lambda.SdkClientException",
+                "Lambda.TooManyRequestsException",
+                "ThrottlingException",
+            ],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "FULL",
+        },
     ],
     "ssm": [
-        {"ErrorEquals": ["ThrottlingException", "Ssm.ThrottlingException", "Ssm.TooManyUpdatesException"],
-         "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL"},
+        {
+            "ErrorEquals": ["ThrottlingException", "Ssm.ThrottlingException", "Ssm.TooManyUpdatesException"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "FULL",
+        },
     ],
     "sns": [
-        {"ErrorEquals": ["ThrottlingException", "Sns.ThrottledException", "SNS.ThrottledException",
-                         "Sns.InternalErrorException"],
-         "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0, "JitterStrategy": "FULL"},
+        {
+            "ErrorEquals": [
+                "ThrottlingException",
+                "Sns.ThrottledException",
+                "SNS.ThrottledException",
+                "Sns.InternalErrorException",
+            ],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "FULL",
+        },
     ],
 }
 
 # Ground Truth's built-in text classification (single label): AWS-owned Lambda accounts per region
 # (SageMaker API reference, HumanTaskConfig.PreHumanTaskLambdaArn).
 _GROUND_TRUTH_ACCOUNTS = {
-    "us-east-1": "432418664414", "us-east-2": "266458841044", "us-west-2": "081040173940",
-    "ca-central-1": "918755190332", "eu-west-1": "568282634449", "eu-west-2": "487402164563",
-    "eu-central-1": "203001061592", "ap-northeast-1": "477331159723", "ap-northeast-2": "845288260483",
-    "ap-south-1": "565803892007", "ap-southeast-1": "377565633583", "ap-southeast-2": "454466003867",
+    "us-east-1": "432418664414",
+    "us-east-2": "266458841044",
+    "us-west-2": "081040173940",
+    "ca-central-1": "918755190332",
+    "eu-west-1": "568282634449",
+    "eu-west-2": "487402164563",
+    "eu-central-1": "203001061592",
+    "ap-northeast-1": "477331159723",
+    "ap-northeast-2": "845288260483",
+    "ap-south-1": "565803892007",
+    "ap-southeast-1": "377565633583",
+    "ap-southeast-2": "454466003867",
 }
 _LABELING_ALGORITHM_ACCOUNT = "027400017018"
 #: the label attribute of Ground Truth output (letters, digits and '-': a column name may hold '_')
@@ -79,17 +116,27 @@ def _tags(env: Environment, model: Model) -> list[dict[str, str]]:
 
 def _parameter_ranges(model: Model) -> dict[str, list[dict[str, Any]]]:
     ranges: dict[str, list[dict[str, Any]]] = {
-        "IntegerParameterRanges": [], "ContinuousParameterRanges": [], "CategoricalParameterRanges": []}
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
     assert model.tuning is not None
     for name, rng in sorted(model.tuning.ranges.items()):
         if rng.type == "categorical":
             ranges["CategoricalParameterRanges"].append({"Name": name, "Values": list(rng.values)})
         elif rng.type == "integer":
             ranges["IntegerParameterRanges"].append(
-                {"Name": name, "MinValue": str(int(rng.min)), "MaxValue": str(int(rng.max)), "ScalingType": rng.scaling})
+                {"Name": name, "MinValue": str(int(rng.min)), "MaxValue": str(int(rng.max)), "ScalingType": rng.scaling}
+            )
         else:
             ranges["ContinuousParameterRanges"].append(
-                {"Name": name, "MinValue": repr(float(rng.min)), "MaxValue": repr(float(rng.max)), "ScalingType": rng.scaling})
+                {
+                    "Name": name,
+                    "MinValue": repr(float(rng.min)),
+                    "MaxValue": repr(float(rng.max)),
+                    "ScalingType": rng.scaling,
+                }
+            )
     return {k: v for k, v in ranges.items() if v}
 
 
@@ -115,8 +162,10 @@ def _ground_truth(env: Environment, model: Model) -> dict[str, Any]:
         "availability_seconds": 5 * 24 * 3600,
         "pre_lambda": f"arn:aws:lambda:{env.region}:{account}:function:PRE-TextMultiClass",
         "acs_lambda": f"arn:aws:lambda:{env.region}:{account}:function:ACS-TextMultiClass",
-        "algorithm_arn": (f"arn:aws:sagemaker:{env.region}:{_LABELING_ALGORITHM_ACCOUNT}:"
-                          "labeling-job-algorithm-specification/text-classification"),
+        "algorithm_arn": (
+            f"arn:aws:sagemaker:{env.region}:{_LABELING_ALGORITHM_ACCOUNT}:"
+            "labeling-job-algorithm-specification/text-classification"
+        ),
     }
 
 
@@ -154,14 +203,24 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
         "api": 60,
         "lambda": 900,
         "training": runtime + 3600,
-        "tuning": runtime * math.ceil(model.tuning.max_jobs / model.tuning.max_parallel_jobs) + 3600 if model.tuning else 0,
+        "tuning": runtime * math.ceil(model.tuning.max_jobs / model.tuning.max_parallel_jobs) + 3600
+        if model.tuning
+        else 0,
         "labeling": 10 * 24 * 3600 if model.labeling.mode == "ground_truth" else 0,
     }
-    timeouts["execution"] = (2 * timeouts["lambda"] + timeouts["labeling"] + max(timeouts["training"], timeouts["tuning"])
-                             + max_polls * (poll_wait + timeouts["api"]) + 3600)
+    timeouts["execution"] = (
+        2 * timeouts["lambda"]
+        + timeouts["labeling"]
+        + max(timeouts["training"], timeouts["tuning"])
+        + max_polls * (poll_wait + timeouts["api"])
+        + 3600
+    )
     vpc = None
     if env.training.vpc:
-        vpc = {"SecurityGroupIds": list(env.training.vpc.security_group_ids), "Subnets": list(env.training.vpc.subnet_ids)}
+        vpc = {
+            "SecurityGroupIds": list(env.training.vpc.security_group_ids),
+            "Subnets": list(env.training.vpc.subnet_ids),
+        }
     after_size = {"none": "ChooseMode", "self_exclusion": "LabelSelfExclusion", "ground_truth": "PrepareLabeling"}
     return {
         "model": model.name,
@@ -183,9 +242,12 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
         "vpc": vpc,
         "tags": _tags(env, model),
         "gate": {"metric": model.gate_metric, "higher_is_better": model.higher_is_better},
-        "endpoint": {"name": env.endpoint_name(model.name), "variant": VARIANT_NAME,
-                     "instance_type": env.endpoints.instance_type,
-                     "initial_instance_count": env.endpoints.initial_instance_count},
+        "endpoint": {
+            "name": env.endpoint_name(model.name),
+            "variant": VARIANT_NAME,
+            "instance_type": env.endpoints.instance_type,
+            "initial_instance_count": env.endpoints.initial_instance_count,
+        },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),
         "timeouts": timeouts,
@@ -218,9 +280,13 @@ def render_definition(env: Environment, model: Model, templates_dir: Path) -> di
         return json.loads(text)
     except json.JSONDecodeError as exc:  # a template bug, not a user error: show where
         lines = text.splitlines()
-        around = "\n".join(f"{i + 1:4}: {lines[i]}" for i in range(max(0, exc.lineno - 3), min(len(lines), exc.lineno + 2)))
-        raise VwtError(f"templates/ rendered invalid JSON for model {model.name}: {exc.msg} at line {exc.lineno}\n{around}",
-                       "fix the template named above") from None
+        around = "\n".join(
+            f"{i + 1:4}: {lines[i]}" for i in range(max(0, exc.lineno - 3), min(len(lines), exc.lineno + 2))
+        )
+        raise VwtError(
+            f"templates/ rendered invalid JSON for model {model.name}: {exc.msg} at line {exc.lineno}\n{around}",
+            "fix the template named above",
+        ) from None
 
 
 def _selected(env: Environment, model: str | None) -> list[Model]:
@@ -229,8 +295,9 @@ def _selected(env: Environment, model: str | None) -> list[Model]:
     return [env.catalogue.model(model)]
 
 
-def render_documents(project: Project, env: Environment, model: str | None = None,
-                     validated: Path | None = None) -> dict[str, tuple[str, str]]:
+def render_documents(
+    project: Project, env: Environment, model: str | None = None, validated: Path | None = None
+) -> dict[str, tuple[str, str]]:
     """{model: (definition text, policy text)}, validated; raises VwtError naming every defect.
 
     A definition byte-identical to `<validated>/<model>.asl.json` (which `render` writes only after it
@@ -244,8 +311,10 @@ def render_documents(project: Project, env: Environment, model: str | None = Non
         unchanged = previous is not None and previous.exists() and previous.read_text() == dumps(definition)
         problems = [] if unchanged else validate_definition(definition)
         if problems:
-            raise VwtError(f"the rendered state machine of {m.name} is not valid:\n  " + "\n  ".join(problems),
-                           "fix templates/ (the defects are named above)")
+            raise VwtError(
+                f"the rendered state machine of {m.name} is not valid:\n  " + "\n  ".join(problems),
+                "fix templates/ (the defects are named above)",
+            )
         policy = derive_policy(definition)
         out[m.name] = (dumps(definition), dumps(policy))
     return out
@@ -274,7 +343,9 @@ def render_dir(project: Project, env: Environment) -> Path:
     return project.state_dir / "envs" / env.name / "render"
 
 
-def render(project: Project, env: Environment, model: str | None = None, out_dir: str | Path | None = None) -> list[Path]:
+def render(
+    project: Project, env: Environment, model: str | None = None, out_dir: str | Path | None = None
+) -> list[Path]:
     """Render, validate and write `<model>.asl.json` and `<model>.policy.json`; return the paths written.
 
     Everything is rendered and checked before anything is written, and each file is replaced

@@ -14,5 +14,17 @@ from vwt_deploy.config.schema import (
     check_bucket_name,
 )
 
-__all__ = ["ENVIRONMENTS", "REAL_ENVIRONMENTS", "Catalogue", "Environment", "Feature", "Model", "check_bucket_name",
-           "check_schedule_expression", "environments_dir", "load", "load_catalogue", "parse_overrides"]
+__all__ = [
+    "ENVIRONMENTS",
+    "REAL_ENVIRONMENTS",
+    "Catalogue",
+    "Environment",
+    "Feature",
+    "Model",
+    "check_bucket_name",
+    "check_schedule_expression",
+    "environments_dir",
+    "load",
+    "load_catalogue",
+    "parse_overrides",
+]

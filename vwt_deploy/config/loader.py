@@ -9,14 +9,16 @@ an environment may name another catalogue file and override single models.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from vwt_deploy.config.schema import ENVIRONMENTS, Catalogue, Environment
 from vwt_deploy.errors import ConfigError
+
 
 def _read_yaml(path: Path) -> dict:
     try:
@@ -99,7 +101,9 @@ def _merge(base: dict, over: Mapping) -> dict:
     return out
 
 
-def load_catalogue(path: Path, overrides: Mapping[str, Mapping] | None = None, overrides_from: Path | None = None) -> Catalogue:
+def load_catalogue(
+    path: Path, overrides: Mapping[str, Mapping] | None = None, overrides_from: Path | None = None
+) -> Catalogue:
     data = _read_yaml(path)
     if overrides:
         models = data.get("models") or []
@@ -128,7 +132,9 @@ def load(env: str, root: Path, overrides: Mapping | None = None) -> Environment:
         raise ConfigError(f"unknown environment {env!r}", f"choose one of {', '.join(ENVIRONMENTS)}")
     path = env_dir / f"{env}.yaml"
     if not path.exists():
-        raise ConfigError(f"environment {env!r} has no file {path}", "create it (see the README's configuration reference)")
+        raise ConfigError(
+            f"environment {env!r} has no file {path}", "create it (see the README's configuration reference)"
+        )
     data = _merge(_read_yaml(path), overrides or {})
     declared = data.setdefault("name", env)
     if declared != env:

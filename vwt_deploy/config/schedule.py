@@ -24,16 +24,29 @@ from typing import Protocol
 from vwt_deploy.errors import ConfigError, VwtError
 
 UTC = dt.timezone.utc
-_MONTHS = {name: n for n, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
-_WEEKDAYS = {name: n for n, name in enumerate("SUN MON TUE WED THU FRI SAT".split(), start=1)}
+_MONTHS = {
+    name: n
+    for n, name in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1
+    )
+}
+_WEEKDAYS = {name: n for n, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
 _UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"rate\((\d+) (minute|hour|day)(s?)\)")
 #: the forms of L, W and # EventBridge accepts, per field
-_SPECIAL = {"day-of-month": re.compile(r"L|LW|([1-9]|[12]\d|3[01])W"),
-            "day-of-week": re.compile(r"([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)(L|#[1-5])")}
+_SPECIAL = {
+    "day-of-month": re.compile(r"L|LW|([1-9]|[12]\d|3[01])W"),
+    "day-of-week": re.compile(r"([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)(L|#[1-5])"),
+}
 #: name, lowest, highest, names
-_FIELDS = (("minutes", 0, 59, {}), ("hours", 0, 23, {}), ("day-of-month", 1, 31, {}),
-           ("month", 1, 12, _MONTHS), ("day-of-week", 1, 7, _WEEKDAYS), ("year", 1970, 2199, {}))
+_FIELDS = (
+    ("minutes", 0, 59, {}),
+    ("hours", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 1, 7, _WEEKDAYS),
+    ("year", 1970, 2199, {}),
+)
 _FIX = "fix the model's schedule.expression in environments/models.yaml"
 
 
@@ -56,6 +69,7 @@ def _minute(t: dt.datetime) -> dt.datetime:
 @dataclass(frozen=True)
 class Rate:
     """rate(N unit): every `every` after `anchor`."""
+
     every: dt.timedelta
     anchor: dt.datetime
 
@@ -67,6 +81,7 @@ class Rate:
 @dataclass(frozen=True)
 class Cron:
     """A six-field EventBridge cron expression, as sets of allowed values (`days`/`weekdays` None for '?')."""
+
     expression: str
     minutes: frozenset[int]
     hours: frozenset[int]
@@ -114,8 +129,10 @@ def _special(text: str, name: str, expr: str) -> None:
     pattern = _SPECIAL.get(name)
     if pattern is None or not all(pattern.fullmatch(item) for item in text.split(",")):
         raise ScheduleError(f"{expr}: {text!r} is not a valid {name} field", _FIX)
-    raise UnsupportedSchedule(f"{expr}: {name} {text!r} uses L, W or #, which local tick does not evaluate",
-                              "fire it with `vwt-deploy local tick --all`, or use a plain cron or rate() locally")
+    raise UnsupportedSchedule(
+        f"{expr}: {name} {text!r} uses L, W or #, which local tick does not evaluate",
+        "fire it with `vwt-deploy local tick --all`, or use a plain cron or rate() locally",
+    )
 
 
 def _value(text: str, name: str, low: int, high: int, names: dict[str, int], expr: str) -> int:
@@ -163,8 +180,9 @@ def _rate(expr: str, match: re.Match, anchor: dt.datetime) -> Rate:
     if value < 1:
         raise ScheduleError(f"{expr}: a rate must be at least 1", _FIX)
     if (value == 1) == bool(plural):
-        raise ScheduleError(f"{expr}: use the singular unit for 1 and the plural otherwise "
-                            "(rate(1 day), rate(7 days))", _FIX)
+        raise ScheduleError(
+            f"{expr}: use the singular unit for 1 and the plural otherwise (rate(1 day), rate(7 days))", _FIX
+        )
     return Rate(dt.timedelta(seconds=value * _UNITS[unit]), _minute(anchor))
 
 
@@ -179,14 +197,17 @@ def parse(expression: str, anchor: dt.datetime) -> Schedule:
     if expr.startswith("cron(") and expr.endswith(")"):
         parts = expr[5:-1].split()
         if len(parts) != 6:
-            raise ScheduleError(f"{expr}: cron needs 6 fields (minutes hours day-of-month month day-of-week year), "
-                                f"got {len(parts)}", _FIX)
+            raise ScheduleError(
+                f"{expr}: cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(parts)}",
+                _FIX,
+            )
         if (parts[2] == "?") == (parts[4] == "?"):
             raise ScheduleError(f"{expr}: exactly one of day-of-month and day-of-week must be '?'", _FIX)
         sets = [_field(text, *spec, expr=expr) for text, spec in zip(parts, _FIELDS)]
         return Cron(expr, *sets)  # type: ignore[arg-type]  # only day fields may be None ('?'), checked above
-    raise ScheduleError(f"{expr!r} is not a schedule expression; use rate(N minutes|hours|days) or "
-                        "cron(m h dom mon dow year)", _FIX)
+    raise ScheduleError(
+        f"{expr!r} is not a schedule expression; use rate(N minutes|hours|days) or cron(m h dom mon dow year)", _FIX
+    )
 
 
 def check_schedule_expression(expr: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -30,7 +31,9 @@ def check_bucket_name(name: str) -> str:
     if not 3 <= len(name) <= 63:
         raise ValueError(f"bucket name {name!r} is {len(name)} characters; S3 allows 3 to 63")
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
-        raise ValueError(f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit")
+        raise ValueError(
+            f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit"
+        )
     if ".." in name or ".-" in name or "-." in name:
         raise ValueError(f"bucket name {name!r} must not have two adjacent periods or a period next to a hyphen")
     try:
@@ -61,7 +64,7 @@ class Feature(Frozen):
     description: str = ""
 
     @model_validator(mode="after")
-    def _check(self) -> "Feature":
+    def _check(self) -> Feature:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"feature {self.name}: min {self.min} is greater than max {self.max}")
         if self.type == "category" and not self.allowed:
@@ -81,7 +84,7 @@ class ParameterRange(Frozen):
     scaling: Literal["Auto", "Linear", "Logarithmic"] = "Auto"
 
     @model_validator(mode="after")
-    def _check(self) -> "ParameterRange":
+    def _check(self) -> ParameterRange:
         if self.type == "categorical":
             if not self.values:
                 raise ValueError("a categorical range needs values")
@@ -102,13 +105,15 @@ class Tuning(Frozen):
     ranges: Mapping[str, ParameterRange] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _check(self) -> "Tuning":
+    def _check(self) -> Tuning:
         if not self.ranges:
             raise ValueError("tuning is enabled but has no ranges; give at least one hyperparameter range")
         if self.max_parallel_jobs > self.max_jobs:
             raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
         if self.strategy == "Grid" and any(r.type != "categorical" for r in self.ranges.values()):
-            raise ValueError("the Grid strategy searches categorical ranges only; use Bayesian or Random for integer and continuous ranges")
+            raise ValueError(
+                "the Grid strategy searches categorical ranges only; use Bayesian or Random for integer and continuous ranges"
+            )
         return self
 
 
@@ -127,7 +132,7 @@ class Labeling(Frozen):
     automated_min_objects: int = Field(5000, ge=1, description="automated labeling at or above this many data points")
 
     @model_validator(mode="after")
-    def _check(self) -> "Labeling":
+    def _check(self) -> Labeling:
         if self.mode == "self_exclusion" and not self.source_column:
             raise ValueError("labeling mode self_exclusion needs source_column (the self-exclusion flag)")
         if self.mode == "ground_truth" and not self.workteam_arn:
@@ -151,7 +156,7 @@ class Model(Frozen):
     labeling: Labeling = Labeling()
 
     @model_validator(mode="after")
-    def _check(self) -> "Model":
+    def _check(self) -> Model:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
         tasks = ALGORITHMS[self.algorithm][0]
@@ -160,9 +165,13 @@ class Model(Frozen):
         allowed = {k: p for k, p in params_for(self.algorithm).items() if k not in ("algorithm", "task", "label")}
         for key, value in self.hyperparameters.items():
             if key not in allowed:
-                raise ValueError(f"unknown hyperparameter {key!r} for {self.algorithm}; allowed: {', '.join(sorted(allowed))}")
+                raise ValueError(
+                    f"unknown hyperparameter {key!r} for {self.algorithm}; allowed: {', '.join(sorted(allowed))}"
+                )
             if isinstance(value, str) and allowed[key].kind is not str:
-                raise ValueError(f"hyperparameter {key} must be a {allowed[key].kind.__name__}, got the string {value!r}")
+                raise ValueError(
+                    f"hyperparameter {key} must be a {allowed[key].kind.__name__}, got the string {value!r}"
+                )
             allowed[key].parse(key, value)
         names = [f.name for f in self.features]
         if not names:
@@ -178,7 +187,9 @@ class Model(Frozen):
         elif self.label in names:
             raise ValueError(f"label {self.label!r} is also a feature")
         if self.metric is not None and self.metric not in METRICS[self.task]:
-            raise ValueError(f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}")
+            raise ValueError(
+                f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
+            )
         if self.tuning:
             if self.tuning.objective_metric not in METRICS[self.task]:
                 raise ValueError(
@@ -193,7 +204,9 @@ class Model(Frozen):
                 )
             for key, rng in self.tuning.ranges.items():
                 if key not in allowed:
-                    raise ValueError(f"tuning range for unknown hyperparameter {key!r}; allowed: {', '.join(sorted(allowed))}")
+                    raise ValueError(
+                        f"tuning range for unknown hyperparameter {key!r}; allowed: {', '.join(sorted(allowed))}"
+                    )
                 param = allowed[key]
                 if rng.type == "integer" and param.kind is not int:
                     raise ValueError(f"tuning range {key}: {key} is not an integer hyperparameter")
@@ -233,7 +246,9 @@ class DataBucket(Frozen):
 
 class RiskGroup(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z_]*$")
-    min_score: float = Field(ge=0, le=1, description="scores at or above this (and below the next group's) fall in this group")
+    min_score: float = Field(
+        ge=0, le=1, description="scores at or above this (and below the next group's) fall in this group"
+    )
     level: str
 
 
@@ -242,7 +257,7 @@ class Intervention(Frozen):
     risk_groups: tuple[RiskGroup, ...]
 
     @model_validator(mode="after")
-    def _check(self) -> "Intervention":
+    def _check(self) -> Intervention:
         if len(set(self.levels)) != len(self.levels):
             raise ValueError("intervention levels must be unique")
         groups = self.risk_groups
@@ -251,7 +266,9 @@ class Intervention(Frozen):
         last_rank = -1
         for prev, group in zip((None, *groups), groups):
             if group.level not in self.levels:
-                raise ValueError(f"risk group {group.name}: level {group.level!r} is not one of {', '.join(self.levels)}")
+                raise ValueError(
+                    f"risk group {group.name}: level {group.level!r} is not one of {', '.join(self.levels)}"
+                )
             if prev is not None and group.min_score <= prev.min_score:
                 raise ValueError(f"risk groups must be in increasing min_score order; {group.name} follows {prev.name}")
             rank = self.levels.index(group.level)
@@ -277,7 +294,7 @@ class Catalogue(Frozen):
     intervention: Intervention
 
     @model_validator(mode="after")
-    def _check(self) -> "Catalogue":
+    def _check(self) -> Catalogue:
         names = [m.name for m in self.models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -320,7 +337,7 @@ class EndpointSettings(Frozen):
     target_invocations_per_instance: float = Field(1000, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "EndpointSettings":
+    def _check(self) -> EndpointSettings:
         if self.min_capacity > self.max_capacity:
             raise ValueError(f"min_capacity ({self.min_capacity}) exceeds max_capacity ({self.max_capacity})")
         return self
@@ -367,10 +384,12 @@ class Training(Frozen):
     max_runtime_seconds: int = Field(3600, ge=60, le=28 * 24 * 3600)
 
     @model_validator(mode="after")
-    def _check(self) -> "Training":
+    def _check(self) -> Training:
         bounds = [s.max_gb for s in self.sizing]
         if not bounds or bounds[-1] is not None or any(b is None for b in bounds[:-1]):
-            raise ValueError("training sizing: every row but the last needs max_gb, and the last none (it takes the rest)")
+            raise ValueError(
+                "training sizing: every row but the last needs max_gb, and the last none (it takes the rest)"
+            )
         if bounds[:-1] != sorted(bounds[:-1]):
             raise ValueError("training sizing rows must be in increasing max_gb order")
         return self
@@ -416,7 +435,7 @@ class Environment(Frozen):
         return ids
 
     @model_validator(mode="after")
-    def _check(self) -> "Environment":
+    def _check(self) -> Environment:
         if self.name in REAL_ENVIRONMENTS and not self.allowed_account_ids:
             raise ValueError(
                 f"environment {self.name} deploys to AWS and needs allowed_account_ids: the 12-digit AWS "
@@ -427,7 +446,9 @@ class Environment(Frozen):
         for model in self.catalogue.models:
             endpoint = self.endpoint_name(model.name)
             if len(endpoint) > 63:
-                raise ValueError(f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; shorten name_prefix or the model name")
+                raise ValueError(
+                    f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; shorten name_prefix or the model name"
+                )
         return self
 
     # ---- derived names: the one place they are made

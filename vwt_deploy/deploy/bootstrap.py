@@ -15,17 +15,21 @@ from vwt_deploy.errors import VwtError
 
 
 def tls_only_policy(bucket: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
 
 
 def bootstrap_state_bucket(env: Environment, s3: Any) -> str:
@@ -40,8 +44,10 @@ def bootstrap_state_bucket(env: Environment, s3: Any) -> str:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("403", "AccessDenied"):
-            raise VwtError(f"the state bucket {bucket} exists but belongs to someone else or is not readable",
-                           "set state.bucket in the environment file to a name of your own") from None
+            raise VwtError(
+                f"the state bucket {bucket} exists but belongs to someone else or is not readable",
+                "set state.bucket in the environment file to a name of your own",
+            ) from None
         exists = False
     try:
         if not exists:
@@ -49,13 +55,26 @@ def bootstrap_state_bucket(env: Environment, s3: Any) -> str:
             if region != "us-east-1":
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
             s3.create_bucket(**kwargs)
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
-            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]})
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+            },
+        )
         s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
     except ClientError as exc:
-        raise VwtError(f"cannot prepare the state bucket {bucket}: {exc}",
-                       "check that the credentials may create and configure S3 buckets") from None
+        raise VwtError(
+            f"cannot prepare the state bucket {bucket}: {exc}",
+            "check that the credentials may create and configure S3 buckets",
+        ) from None
     return bucket

@@ -10,7 +10,8 @@ environment or another team is touched.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from vwt_deploy.config import Environment
 
@@ -33,10 +34,16 @@ def _paged(call, key: str, **kwargs) -> Iterable[dict]:
 def runtime_leftovers(env: Environment, sm: Any) -> dict[str, list[str]]:
     """Models and endpoint configurations of this environment that still exist."""
     prefix = env.name_prefix
-    configs = [c["EndpointConfigName"] for c in _paged(sm.list_endpoint_configs, "EndpointConfigs", NameContains=prefix)
-               if c["EndpointConfigName"].startswith(prefix) and _tagged_for(sm, c["EndpointConfigArn"], env)]
-    models = [m["ModelName"] for m in _paged(sm.list_models, "Models", NameContains=prefix)
-              if m["ModelName"].startswith(prefix) and _tagged_for(sm, m["ModelArn"], env)]
+    configs = [
+        c["EndpointConfigName"]
+        for c in _paged(sm.list_endpoint_configs, "EndpointConfigs", NameContains=prefix)
+        if c["EndpointConfigName"].startswith(prefix) and _tagged_for(sm, c["EndpointConfigArn"], env)
+    ]
+    models = [
+        m["ModelName"]
+        for m in _paged(sm.list_models, "Models", NameContains=prefix)
+        if m["ModelName"].startswith(prefix) and _tagged_for(sm, m["ModelArn"], env)
+    ]
     return {"endpoint_configs": sorted(configs), "models": sorted(models)}
 
 
@@ -78,10 +85,12 @@ def empty_bucket(s3: Any, bucket: str) -> int:
     deleted = 0
     paginator = s3.get_paginator("list_object_versions")
     for page in paginator.paginate(Bucket=bucket):
-        keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        keys = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
         for start in range(0, len(keys), 1000):
-            batch = keys[start:start + 1000]
+            batch = keys[start : start + 1000]
             s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             deleted += len(batch)
     return deleted

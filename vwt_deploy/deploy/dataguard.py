@@ -17,7 +17,8 @@ the destroy with the same variables.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from vwt_deploy.errors import VwtError
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from vwt_deploy.build import artifacts as build_artifacts
 from vwt_deploy.build.image import BuildResult, ImageBuilder
@@ -41,8 +42,14 @@ def not_deployed(env_name: str, why: str = "") -> ConfigError:
 class Deployment:
     """One environment of one project. Holds no global state; tests build it with a fake runner and target."""
 
-    def __init__(self, project: Project, env: Environment, runner: Runner | None = None,
-                 target: Target | None = None, echo: Callable[[str], None] = print):
+    def __init__(
+        self,
+        project: Project,
+        env: Environment,
+        runner: Runner | None = None,
+        target: Target | None = None,
+        echo: Callable[[str], None] = print,
+    ):
         self.project = project
         self.env = env
         self.runner = runner or Runner()
@@ -106,8 +113,13 @@ class Deployment:
         write_tfvars(self.env, self.var_file, {**self.artifacts(build_image), **(extra_vars or {})})
         self.init()
 
-    def plan(self, destroy: bool = False, build_image: bool = False, targets: tuple[str, ...] = (),
-             extra_vars: Mapping[str, Any] | None = None) -> PlanSummary:
+    def plan(
+        self,
+        destroy: bool = False,
+        build_image: bool = False,
+        targets: tuple[str, ...] = (),
+        extra_vars: Mapping[str, Any] | None = None,
+    ) -> PlanSummary:
         self.prepare(build_image, extra_vars)
         planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
         try:
@@ -174,8 +186,9 @@ class Deployment:
             )
         return dict(DESTROY_DATA_VARS)
 
-    def down(self, confirm: Callable[[PlanSummary], bool], destroy_data: bool = False,
-             keep_running: bool = False) -> PlanSummary:
+    def down(
+        self, confirm: Callable[[PlanSummary], bool], destroy_data: bool = False, keep_running: bool = False
+    ) -> PlanSummary:
         """Destroy the environment, then what retraining created at run time. Where the target guards data,
         `down` refuses while a data or model bucket holds objects unless destroy_data; otherwise it lifts the
         guard (an in-place apply) right before the destroy it confirmed."""
@@ -201,8 +214,10 @@ class Deployment:
             plan.discard()
         leftovers = remove_runtime_leftovers(self.env, self.target.client("sagemaker"))
         if any(leftovers.values()):
-            self.echo(f"removed what retraining created: {len(leftovers['models'])} models, "
-                      f"{len(leftovers['endpoint_configs'])} endpoint configurations")
+            self.echo(
+                f"removed what retraining created: {len(leftovers['models'])} models, "
+                f"{len(leftovers['endpoint_configs'])} endpoint configurations"
+            )
         self._outputs_cache.unlink(missing_ok=True)
         self.target.on_applied(destroyed=True, keep_running=keep_running)
         return plan
@@ -227,8 +242,9 @@ class Deployment:
             raise not_deployed(self.env.name, ": the local emulator is not running")
         self.target.ensure_ready()
         if self.target.state_lost():
-            raise not_deployed(self.env.name, ": the emulator restarted since the last `up`, and what was deployed "
-                                              "is gone")
+            raise not_deployed(
+                self.env.name, ": the emulator restarted since the last `up`, and what was deployed is gone"
+            )
         return self.target
 
     def deployed_outputs(self) -> dict[str, Any]:

@@ -15,9 +15,9 @@ import os
 import re
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from vwt_deploy.errors import ProcessError, VwtError
 from vwt_deploy.process import Runner
@@ -91,7 +91,7 @@ class PlanSummary:
         return sum(self.adds.values()), sum(self.changes.values()), sum(self.destroys.values())
 
     @classmethod
-    def from_show_json(cls, doc: Mapping, path: Path | None = None) -> "PlanSummary":
+    def from_show_json(cls, doc: Mapping, path: Path | None = None) -> PlanSummary:
         adds: Counter = Counter()
         changes: Counter = Counter()
         destroys: Counter = Counter()
@@ -106,17 +106,25 @@ class PlanSummary:
                 destroys[kind] += 1
             if actions == ["update"]:
                 changes[kind] += 1
-        outputs_changed = any(oc.get("actions") not in (["no-op"], None)
-                              for oc in (doc.get("output_changes") or {}).values())
-        return cls(dict(sorted(adds.items())), dict(sorted(changes.items())), dict(sorted(destroys.items())), path,
-                   outputs_changed)
+        outputs_changed = any(
+            oc.get("actions") not in (["no-op"], None) for oc in (doc.get("output_changes") or {}).values()
+        )
+        return cls(
+            dict(sorted(adds.items())),
+            dict(sorted(changes.items())),
+            dict(sorted(destroys.items())),
+            path,
+            outputs_changed,
+        )
 
     def lines(self) -> list[str]:
         if not self.has_changes:
             return ["No changes: the infrastructure matches the configuration."]
         add, change, destroy = self.totals
-        out = [f"Plan: {add} to add, {change} to change, {destroy} to destroy."
-               + (" Outputs change too." if self.outputs_changed else "")]
+        out = [
+            f"Plan: {add} to add, {change} to change, {destroy} to destroy."
+            + (" Outputs change too." if self.outputs_changed else "")
+        ]
         for label, counts in (("add", self.adds), ("change", self.changes), ("destroy", self.destroys)):
             for kind, n in counts.items():
                 out.append(f"  {label:<8}{n:>3}  {kind}")
@@ -126,14 +134,25 @@ class PlanSummary:
 class Terraform:
     """One root configuration (`root`) with one data dir (`data_dir`) per environment."""
 
-    def __init__(self, root: Path, data_dir: Path, runner: Runner, env: Mapping[str, str] | None = None,
-                 binary: str = "terraform"):
+    def __init__(
+        self,
+        root: Path,
+        data_dir: Path,
+        runner: Runner,
+        env: Mapping[str, str] | None = None,
+        binary: str = "terraform",
+    ):
         self.root = Path(root)
         self.data_dir = Path(data_dir)
         self.runner = runner
         self.binary = binary
-        self.env = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "TF_DATA_DIR": str(self.data_dir.resolve()),
-                    "CHECKPOINT_DISABLE": "1", **(env or {})}
+        self.env = {
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "TF_DATA_DIR": str(self.data_dir.resolve()),
+            "CHECKPOINT_DISABLE": "1",
+            **(env or {}),
+        }
 
     # ---- plumbing
     def _run(self, *args: str, stream: bool = True, ok_codes=(0,), hint: str | None = None):
@@ -160,7 +179,11 @@ class Terraform:
                 value = "true" if value else "false"
             args.append(f"-backend-config={key}={value}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._run(*args, stream=False, hint="terraform init failed: check the provider mirror or registry access, and the backend")
+        self._run(
+            *args,
+            stream=False,
+            hint="terraform init failed: check the provider mirror or registry access, and the backend",
+        )
 
     def fmt_check(self) -> list[str]:
         """Files `terraform fmt` would change (empty when formatted)."""
@@ -180,10 +203,18 @@ class Terraform:
             out.append("error: terraform validate failed without diagnostics")
         return out
 
-    def plan(self, var_file: Path, out: Path, destroy: bool = False, stream: bool = False,
-             targets: tuple[str, ...] = ()) -> PlanSummary:
-        args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-var-file={var_file.resolve()}",
-                f"-out={out.resolve()}", *(f"-target={t}" for t in targets)]
+    def plan(
+        self, var_file: Path, out: Path, destroy: bool = False, stream: bool = False, targets: tuple[str, ...] = ()
+    ) -> PlanSummary:
+        args = [
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            f"-var-file={var_file.resolve()}",
+            f"-out={out.resolve()}",
+            *(f"-target={t}" for t in targets),
+        ]
         if destroy:
             args.append("-destroy")
         res = self._run(*args, stream=stream, ok_codes=(0, 2), hint=_lock_hint)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import shutil
 import sys
 
+from vwt_deploy.deploy.terraform import MIN_VERSION, Terraform, cli_config_text, find_mirror
 from vwt_deploy.errors import VwtError
 from vwt_deploy.process import Runner
 from vwt_deploy.project import Project
-from vwt_deploy.deploy.terraform import MIN_VERSION, Terraform, cli_config_text, find_mirror
 
 
 def main() -> int:
@@ -27,7 +27,9 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    version = Terraform(project.terraform_root, project.state_dir / "tfsetup", Runner(), {"TF_CLI_CONFIG_FILE": ""}).version()
+    version = Terraform(
+        project.terraform_root, project.state_dir / "tfsetup", Runner(), {"TF_CLI_CONFIG_FILE": ""}
+    ).version()
     if version[:2] < MIN_VERSION:
         print(f"error: terraform {'.'.join(map(str, version))} is too old; vwt-deploy needs >= 1.5", file=sys.stderr)
         return 1

@@ -7,8 +7,9 @@ This is the one place Python hands values to Terraform: names are made here
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from vwt_deploy.config import Environment
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 _applied: set[str] = set()
 
@@ -58,8 +58,10 @@ def stepfunctions_list_versions() -> None:
 
     def list_state_machine_versions(self) -> str:
         machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
-        versions = [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
-                    for _, v in sorted(machine.versions.items(), reverse=True)]
+        versions = [
+            {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+            for _, v in sorted(machine.versions.items(), reverse=True)
+        ]
         return json.dumps({"stateMachineVersions": versions}, default=str)
 
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
@@ -76,8 +78,10 @@ def stepfunctions_execution_name() -> None:
 
     def start_execution(self):
         execution = self.stepfunction_backend.start_execution(
-            self._get_param("stateMachineArn"), self._get_param("name") or str(uuid.uuid4()),
-            self._get_param("input", if_none="{}"))
+            self._get_param("stateMachineArn"),
+            self._get_param("name") or str(uuid.uuid4()),
+            self._get_param("input", if_none="{}"),
+        )
         return ActionResult({"executionArn": execution.execution_arn, "startDate": execution.start_date})
 
     StepFunctionResponse.start_execution = start_execution
@@ -242,8 +246,13 @@ def sqs_send_constant_time() -> None:
 
 # --------------------------------------------------------------------------- API Gateway
 
-_OMITTED_WHEN_EMPTY = ("authorizationScopes", "requestParameters", "requestModels", "cacheKeyParameters",
-                       "requestTemplates")
+_OMITTED_WHEN_EMPTY = (
+    "authorizationScopes",
+    "requestParameters",
+    "requestModels",
+    "cacheKeyParameters",
+    "requestTemplates",
+)
 
 
 @_once

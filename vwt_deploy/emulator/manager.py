@@ -17,9 +17,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from vwt_deploy.emulator.server import HEALTH_PATH
 from vwt_deploy.errors import VwtError
 from vwt_deploy.process import Runner
-from vwt_deploy.emulator.server import HEALTH_PATH
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -102,8 +102,10 @@ class Emulator:
         if state == "running":
             assert info
             if port and info.port != port:
-                raise VwtError(f"the emulator already runs on port {info.port}, not {port}",
-                               "stop it first (`vwt-deploy local stop`) to move it")
+                raise VwtError(
+                    f"the emulator already runs on port {info.port}, not {port}",
+                    "stop it first (`vwt-deploy local stop`) to move it",
+                )
             return info
         if state == "not answering":
             assert info
@@ -141,11 +143,15 @@ class Emulator:
                 fh.seek(offset)
                 tail = fh.read().decode(errors="replace").strip()[-2000:]
         if code == 4:
-            return VwtError(f"cannot start the emulator: port {port} is busy",
-                            "choose another port (--port), or leave it out to let the system pick a free one")
+            return VwtError(
+                f"cannot start the emulator: port {port} is busy",
+                "choose another port (--port), or leave it out to let the system pick a free one",
+            )
         if code == 3:
-            return VwtError("another emulator already serves this project folder",
-                            "use it (`vwt-deploy local status`) or stop it (`vwt-deploy local stop`)")
+            return VwtError(
+                "another emulator already serves this project folder",
+                "use it (`vwt-deploy local status`) or stop it (`vwt-deploy local stop`)",
+            )
         return VwtError(f"the emulator exited during start-up:\n    {tail}", f"its log: {self.log}")
 
     def stop(self) -> bool:

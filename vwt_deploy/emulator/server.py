@@ -39,8 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vwt_deploy.emulator.server")
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--container-dir", type=Path, default=None,
-                        help="the training/serving image's code the runtime runs (default: the tool's own copy)")
+    parser.add_argument(
+        "--container-dir",
+        type=Path,
+        default=None,
+        help="the training/serving image's code the runtime runs (default: the tool's own copy)",
+    )
     args = parser.parse_args(argv)
     state_dir: Path = args.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -57,10 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
-    from werkzeug.serving import make_server
-
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
 
     from vwt_deploy.emulator import fixes
     from vwt_deploy.emulator import runtime as local_runtime

@@ -13,21 +13,23 @@ import math
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from vwt_deploy.config import Environment
 from vwt_deploy.contract import USER_ID_FIELD
-from vwt_deploy.operate import refuse_prod
 from vwt_deploy.errors import ConfigError, VwtError
+from vwt_deploy.operate import refuse_prod
 
 HttpFunction = Callable[[str, str, Mapping[str, str], bytes, float], tuple[int, Mapping[str, str], bytes]]
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-def urllib_http(method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
-                ) -> tuple[int, Mapping[str, str], bytes]:
+def urllib_http(
+    method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
+) -> tuple[int, Mapping[str, str], bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (https URL from outputs)
@@ -36,8 +38,10 @@ def urllib_http(method: str, url: str, headers: Mapping[str, str], body: bytes, 
         return exc.code, dict(exc.headers.items()) if exc.headers else {}, exc.read() or b""
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise VwtError(f"cannot reach the prediction API at {url}: {reason}",
-                       "check the network, and that the environment is up (`vwt-deploy status`)") from None
+        raise VwtError(
+            f"cannot reach the prediction API at {url}: {reason}",
+            "check the network, and that the environment is up (`vwt-deploy status`)",
+        ) from None
 
 
 # --------------------------------------------------------------------------- input files
@@ -89,7 +93,7 @@ def read_records(path: Path, feature_types: Mapping[str, str]) -> list[dict]:
         if isinstance(data, dict) and isinstance(data.get("records"), list):
             data = data["records"]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ConfigError(f"{path}: expected a JSON list of records (objects), or {{\"records\": [...]}}")
+            raise ConfigError(f'{path}: expected a JSON list of records (objects), or {{"records": [...]}}')
         records = data
     else:
         reader = csv.DictReader(text.splitlines())
@@ -101,8 +105,9 @@ def read_records(path: Path, feature_types: Mapping[str, str]) -> list[dict]:
     return records
 
 
-def typed_records(rows: Iterable[tuple[Any, dict]], feature_types: Mapping[str, str], source: str, hint: str
-                  ) -> list[dict]:
+def typed_records(
+    rows: Iterable[tuple[Any, dict]], feature_types: Mapping[str, str], source: str, hint: str
+) -> list[dict]:
     """Records from CSV rows `(where, {column: cell})`: cells typed, empty cells left out; ConfigError lists bad cells."""
     records, problems = [], []
     for where, row in rows:
@@ -127,9 +132,14 @@ def typed_records(rows: Iterable[tuple[Any, dict]], feature_types: Mapping[str, 
 
 # --------------------------------------------------------------------------- records drawn from the data set
 
+
 def refuse_sample_on_prod(env: Environment) -> None:
-    refuse_prod(env, "--sample on prod", "it would send real players' records through the API, which starts "
-                "interventions for them", "use --input with records you chose")
+    refuse_prod(
+        env,
+        "--sample on prod",
+        "it would send real players' records through the API, which starts interventions for them",
+        "use --input with records you chose",
+    )
 
 
 MAX_SAMPLE = 10_000
@@ -154,19 +164,26 @@ def _data_keys(s3: Any, bucket: str, prefix: str, env_name: str) -> list[str]:
                     keys.append(obj["Key"])
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-            raise ConfigError(f"{env_name} is not deployed: the data bucket {bucket} does not exist",
-                              f"deploy it with `vwt-deploy up --env {env_name}`") from None
-        raise VwtError(f"cannot list s3://{bucket}/{prefix}: {exc}",
-                       "use credentials of the environment's account that may read its data buckets") from None
+            raise ConfigError(
+                f"{env_name} is not deployed: the data bucket {bucket} does not exist",
+                f"deploy it with `vwt-deploy up --env {env_name}`",
+            ) from None
+        raise VwtError(
+            f"cannot list s3://{bucket}/{prefix}: {exc}",
+            "use credentials of the environment's account that may read its data buckets",
+        ) from None
     if not keys:
-        raise ConfigError(f"no data under s3://{bucket}/{prefix} (CSV files with a header) to draw records from",
-                          f"write a synthetic data set with `vwt-deploy data sample --env {env_name}`, "
-                          "or use --input with records of your own")
+        raise ConfigError(
+            f"no data under s3://{bucket}/{prefix} (CSV files with a header) to draw records from",
+            f"write a synthetic data set with `vwt-deploy data sample --env {env_name}`, "
+            "or use --input with records of your own",
+        )
     return sorted(keys)
 
 
-def sample_records(s3: Any, bucket: str, prefix: str, feature_types: Mapping[str, str], n: int, seed: int = 0,
-                   env_name: str = "local") -> list[dict]:
+def sample_records(
+    s3: Any, bucket: str, prefix: str, feature_types: Mapping[str, str], n: int, seed: int = 0, env_name: str = "local"
+) -> list[dict]:
     """`n` records drawn at random (seeded) from the CSV files under the prefix (their first MAX_SCANNED_ROWS
     rows), each with the model's features only, typed as the API takes them, and `user_id`."""
     check_sample_size(n)
@@ -182,8 +199,10 @@ def sample_records(s3: Any, bucket: str, prefix: str, feature_types: Mapping[str
         reader = csv.DictReader(io.TextIOWrapper(body, encoding="utf-8-sig", newline=""))
         lacking = [name for name in feature_types if name not in (reader.fieldnames or [])]
         if lacking:
-            raise ConfigError(f"s3://{bucket}/{key} has no column(s) {', '.join(lacking)} of the model's features",
-                              f"write a data set for the catalogue with `vwt-deploy data sample --env {env_name}`")
+            raise ConfigError(
+                f"s3://{bucket}/{key} has no column(s) {', '.join(lacking)} of the model's features",
+                f"write a data set for the catalogue with `vwt-deploy data sample --env {env_name}`",
+            )
         for line, row in enumerate(reader, start=2):
             item = (seen, key, line, {c: row.get(c) for c in keep if c in row})
             if seen < n:
@@ -199,11 +218,17 @@ def sample_records(s3: Any, bucket: str, prefix: str, feature_types: Mapping[str
         if seen >= MAX_SCANNED_ROWS:
             break
     if not chosen:
-        raise ConfigError(f"the CSV files under s3://{bucket}/{prefix} hold no rows",
-                          f"write a synthetic data set with `vwt-deploy data sample --env {env_name}`")
+        raise ConfigError(
+            f"the CSV files under s3://{bucket}/{prefix} hold no rows",
+            f"write a synthetic data set with `vwt-deploy data sample --env {env_name}`",
+        )
     chosen.sort(key=lambda item: item[0])
-    records = typed_records(((f"{line} of {key}", row) for _, key, line, row in chosen), feature_types,
-                            f"s3://{bucket}/{prefix}", "fix the data set, or write a new one with `vwt-deploy data sample`")
+    records = typed_records(
+        ((f"{line} of {key}", row) for _, key, line, row in chosen),
+        feature_types,
+        f"s3://{bucket}/{prefix}",
+        "fix the data set, or write a new one with `vwt-deploy data sample`",
+    )
     for (index, _, _, _), record in zip(chosen, records):
         record.setdefault(USER_ID_FIELD, f"sample-{index + 1}")
     return records
@@ -215,7 +240,9 @@ def sample_records(s3: Any, bucket: str, prefix: str, feature_types: Mapping[str
 class PredictionClient:
     def __init__(self, base_url: str, api_key: str, http: HttpFunction = urllib_http, timeout: float = 35.0):
         if not base_url:
-            raise VwtError("the environment has no prediction API URL (output api_url)", "deploy it with `vwt-deploy up`")
+            raise VwtError(
+                "the environment has no prediction API URL (output api_url)", "deploy it with `vwt-deploy up`"
+            )
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.http = http
@@ -232,7 +259,9 @@ class PredictionClient:
         try:
             data = json.dumps(body, allow_nan=False).encode()
         except ValueError:
-            raise ConfigError("the records hold NaN or Infinity, which JSON cannot carry", "fix the input file") from None
+            raise ConfigError(
+                "the records hold NaN or Infinity, which JSON cannot carry", "fix the input file"
+            ) from None
         headers = {"Content-Type": "application/json", "Accept": "application/json", "x-api-key": self.api_key}
         status, resp_headers, raw = self.http("POST", self.url(model), headers, data, self.timeout)
         try:
@@ -250,30 +279,43 @@ class PredictionClient:
         suffix = f" (request id {rid})" if rid else ""
         if status == 400:
             problems = answer.get("problems") or []
-            lines = [f"record {p.get('record')}, {p.get('field')}: {p.get('problem')}" if p.get("record") is not None
-                     else f"{p.get('field') or 'body'}: {p.get('problem')}" for p in problems[:30] if isinstance(p, dict)]
+            lines = [
+                f"record {p.get('record')}, {p.get('field')}: {p.get('problem')}"
+                if p.get("record") is not None
+                else f"{p.get('field') or 'body'}: {p.get('problem')}"
+                for p in problems[:30]
+                if isinstance(p, dict)
+            ]
             more = int(answer.get("problem_count") or len(problems)) - len(lines)
             if more > 0:
                 lines.append(f"... and {more} more")
-            return ConfigError(f"the API refused the records: {message}{suffix}\n  " + "\n  ".join(lines),
-                               "fix the input file (record numbers count from 0)")
+            return ConfigError(
+                f"the API refused the records: {message}{suffix}\n  " + "\n  ".join(lines),
+                "fix the input file (record numbers count from 0)",
+            )
         if status == 403:
-            return VwtError(f"the API refused the API key (HTTP 403){suffix}",
-                            "check the environment's outputs (`vwt-deploy status`) and your AWS credentials")
+            return VwtError(
+                f"the API refused the API key (HTTP 403){suffix}",
+                "check the environment's outputs (`vwt-deploy status`) and your AWS credentials",
+            )
         if status == 404:
             return ConfigError(f"{message}{suffix}", "pick one of the models the message lists")
         if status in (429, 502, 503, 504):
             retry = {k.lower(): v for k, v in headers.items()}.get("retry-after")
             wait = f"wait {retry} s and " if retry else ""
             return VwtError(f"the API could not predict now (HTTP {status}): {message}{suffix}", f"{wait}try again")
-        return VwtError(f"the API answered HTTP {status}: {message}{suffix}", "see the Lambda's logs for the request id")
+        return VwtError(
+            f"the API answered HTTP {status}: {message}{suffix}", "see the Lambda's logs for the request id"
+        )
 
-    def predict(self, model: str, records: Sequence[dict], chunk_size: int = 1000, request_id: str | None = None) -> dict:
+    def predict(
+        self, model: str, records: Sequence[dict], chunk_size: int = 1000, request_id: str | None = None
+    ) -> dict:
         """Every record's prediction, sending at most `chunk_size` records per request."""
         if not records:
             raise ConfigError("no records to predict")
         base = request_id or f"cli-{uuid.uuid4().hex[:12]}"
-        chunks = [records[i:i + chunk_size] for i in range(0, len(records), chunk_size)]
+        chunks = [records[i : i + chunk_size] for i in range(0, len(records), chunk_size)]
         predictions: list[dict] = []
         versions: list[str] = []
         request_ids: list[str] = []
@@ -285,8 +327,12 @@ class PredictionClient:
             version = str(answer.get("model_version", "unknown"))
             if version not in versions:
                 versions.append(version)
-        return {"model": model, "model_version": ", ".join(versions), "request_ids": request_ids,
-                "predictions": predictions}
+        return {
+            "model": model,
+            "model_version": ", ".join(versions),
+            "request_ids": request_ids,
+            "predictions": predictions,
+        }
 
 
 def api_key_value(key_id: str, region: str, client: Any = None) -> str:
@@ -301,18 +347,26 @@ def api_key_value(key_id: str, region: str, client: Any = None) -> str:
     try:
         return client.get_api_key(apiKey=key_id, includeValue=True)["value"]
     except Exception as exc:  # botocore: no credentials, denied, not found
-        raise VwtError(f"cannot read the API key {key_id}: {exc}",
-                       "use credentials of the environment's account (AWS_PROFILE) that may read API keys") from None
+        raise VwtError(
+            f"cannot read the API key {key_id}: {exc}",
+            "use credentials of the environment's account (AWS_PROFILE) that may read API keys",
+        ) from None
 
 
 def format_table(result: dict) -> list[str]:
     rows = result["predictions"]
     risk = any("risk_group" in p for p in rows)
     header = ["user_id", "prediction"] + (["risk_group", "intervention_level"] if risk else [])
-    table = [header] + [[str(p.get("user_id", "")), f"{p.get('prediction', float('nan')):.4f}"
-                         if isinstance(p.get("prediction"), (int, float)) else str(p.get("prediction"))]
-                        + ([str(p.get("risk_group", "")), str(p.get("intervention_level", ""))] if risk else [])
-                        for p in rows]
+    table = [header] + [
+        [
+            str(p.get("user_id", "")),
+            f"{p.get('prediction', float('nan')):.4f}"
+            if isinstance(p.get("prediction"), (int, float))
+            else str(p.get("prediction")),
+        ]
+        + ([str(p.get("risk_group", "")), str(p.get("intervention_level", ""))] if risk else [])
+        for p in rows
+    ]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = [f"model {result['model']}, version {result['model_version']}, request {', '.join(result['request_ids'])}"]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from vwt_deploy.deploy.pipeline import Deployment, not_deployed
 from vwt_deploy.errors import ConfigError, VwtError
@@ -22,6 +23,7 @@ FOLLOW_SECONDS = 1.0
 @dataclass
 class Outcome:
     """How an execution ended, as the user reads it."""
+
     execution_arn: str
     status: str  # SUCCEEDED, FAILED, TIMED_OUT, ABORTED
     output: dict[str, Any] = field(default_factory=dict)
@@ -53,8 +55,12 @@ class Outcome:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"execution_arn": self.execution_arn, "status": self.status}
         if self.ok:
-            out.update(result="deployed" if self.deployed else "kept" if self.kept else "succeeded",
-                       training_job=self.training_job, gate=self.gate, model_name=self.output.get("job_name"))
+            out.update(
+                result="deployed" if self.deployed else "kept" if self.kept else "succeeded",
+                training_job=self.training_job,
+                gate=self.gate,
+                model_name=self.output.get("job_name"),
+            )
         else:
             out.update(error=self.error, cause=self.cause)
         return out
@@ -65,15 +71,23 @@ class Outcome:
         if gate.get("production_value") is not None:
             metric += f" (production: {gate.get('production_value')})"
         if self.deployed:
-            return [f"deployed: training job {self.training_job}, model {self.output.get('job_name')}",
-                    f"  {metric}", f"  gate: {gate.get('reason')}"]
+            return [
+                f"deployed: training job {self.training_job}, model {self.output.get('job_name')}",
+                f"  {metric}",
+                f"  gate: {gate.get('reason')}",
+            ]
         if self.kept:
-            return [f"production model kept: the new model was not deployed (training job {self.training_job})",
-                    f"  {metric}", f"  gate: {gate.get('reason')}"]
+            return [
+                f"production model kept: the new model was not deployed (training job {self.training_job})",
+                f"  {metric}",
+                f"  gate: {gate.get('reason')}",
+            ]
         if self.ok:
             return ["succeeded"]
-        return [f"{self.status.lower().replace('_', ' ')}: {self.error or 'no error given'}",
-                f"  cause: {self.cause or 'no cause given'}"]
+        return [
+            f"{self.status.lower().replace('_', ' ')}: {self.error or 'no error given'}",
+            f"  cause: {self.cause or 'no cause given'}",
+        ]
 
 
 class Retrain:
@@ -94,12 +108,16 @@ class Retrain:
         """The model's state machine ARN; checks the model and the mode before anything runs."""
         spec = self.env.catalogue.model(model)  # ConfigError naming the known models
         if tune and spec.tuning is None:
-            raise ConfigError(f"model {model} has no tuning section, so it cannot be tuned",
-                              f"retrain it without --tune, or add a tuning section to its catalogue entry")
+            raise ConfigError(
+                f"model {model} has no tuning section, so it cannot be tuned",
+                "retrain it without --tune, or add a tuning section to its catalogue entry",
+            )
         outputs = self.deployment.deployed_outputs()
         if model in (outputs.get("placeholder_state_machines") or []):
-            raise VwtError(f"the state machine of {model} in {self.env.name} is still the placeholder",
-                           f"run `vwt-deploy up --env {self.env.name}` to deploy its rendered pipeline")
+            raise VwtError(
+                f"the state machine of {model} in {self.env.name} is still the placeholder",
+                f"run `vwt-deploy up --env {self.env.name}` to deploy its rendered pipeline",
+            )
         arn = outputs["state_machine_arns"].get(model)
         if not arn:
             raise not_deployed(self.env.name, f" with model {model}")  # a catalogue newer than the deployment

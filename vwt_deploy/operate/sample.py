@@ -75,15 +75,16 @@ from __future__ import annotations
 import io
 import json
 import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from vwt_deploy.contract import USER_ID_FIELD
-from vwt_deploy.operate import refuse_prod as refuse_prod_for
 from vwt_deploy.config import Environment, Feature, Model
+from vwt_deploy.contract import USER_ID_FIELD
 from vwt_deploy.errors import ConfigError
+from vwt_deploy.operate import refuse_prod as refuse_prod_for
 
 DEFAULT_ROWS = 5000
 MAX_ROWS = 1_000_000
@@ -126,27 +127,47 @@ RECIPES: dict[str, Recipe] = {
     # gambling-behaviour
     "deposits_per_week": Recipe("float", lambda g, r, c: _lognormal(g, 0.3 + 0.6 * r, 0.7), 2),
     "avg_deposit": Recipe("float", lambda g, r, c: _lognormal(g, 3.4 + 0.35 * r, 0.8), 2),
-    "stake_per_day": Recipe("float", lambda g, r, c: c["deposits_per_week"] * c["avg_deposit"] / 7
-                            * _lognormal(g, 1.0, 0.5), 2),
+    "stake_per_day": Recipe(
+        "float", lambda g, r, c: c["deposits_per_week"] * c["avg_deposit"] / 7 * _lognormal(g, 1.0, 0.5), 2
+    ),
     "session_minutes": Recipe("float", lambda g, r, c: _lognormal(g, 3.2 + 0.3 * r, 0.5), 1),
     "night_play_share": Recipe("float", lambda g, r, c: _sig(g.normal(-2.0 + 0.7 * r, 0.8)), 3),
     "loss_chasing_ratio": Recipe("float", lambda g, r, c: _sig(g.normal(-1.8 + 0.8 * r, 0.7)), 3),
     "cancelled_withdrawals": Recipe("int", lambda g, r, c: g.poisson(np.exp(-1.0 + 0.8 * r))),
     "deposit_limit_changes": Recipe("int", lambda g, r, c: g.poisson(np.exp(-1.5 + 0.6 * r))),
     "days_active": Recipe("int", lambda g, r, c: _lognormal(g, 4.5 - 0.2 * r, 1.0)),
-    "product": Recipe("category", lambda g, r, c: _choice(g, [0.6 + 0.5 * r, 0.4, -0.8 + 0.2 * r, -0.9 - 0.5 * r],
-                                                          len(r)), values=("casino", "sports", "poker", "lottery")),
+    "product": Recipe(
+        "category",
+        lambda g, r, c: _choice(g, [0.6 + 0.5 * r, 0.4, -0.8 + 0.2 * r, -0.9 - 0.5 * r], len(r)),
+        values=("casino", "sports", "poker", "lottery"),
+    ),
     # before-initial-deposit
     "age": Recipe("int", lambda g, r, c: 18 + _lognormal(g, 2.8 - 0.25 * r, 0.55)),
-    "country": Recipe("category", lambda g, r, c: _choice(g, np.log([0.35, 0.25, 0.2, 0.1, 0.1]), len(r)),
-                      values=("nl", "de", "gb", "se", "other")),
-    "device": Recipe("category", lambda g, r, c: _choice(g, [0.3 - 0.4 * r, 0.0, 0.1 + 0.3 * r], len(r)),
-                     values=("web", "ios", "android")),
-    "registration_hour": Recipe("int", lambda g, r, c: np.where(
-        g.random(len(r)) < _sig(-1.8 + 0.6 * r), g.integers(0, 6, len(r)),
-        np.mod(np.round(g.normal(19, 3.5, len(r))), 24))),
-    "declared_deposit_limit": Recipe("float", lambda g, r, c: np.where(
-        g.random(len(r)) < _sig(0.3 + 0.4 * r), 0.0, np.round(_lognormal(g, 5.5 + 0.4 * r, 0.8), -1)), 2),
+    "country": Recipe(
+        "category",
+        lambda g, r, c: _choice(g, np.log([0.35, 0.25, 0.2, 0.1, 0.1]), len(r)),
+        values=("nl", "de", "gb", "se", "other"),
+    ),
+    "device": Recipe(
+        "category",
+        lambda g, r, c: _choice(g, [0.3 - 0.4 * r, 0.0, 0.1 + 0.3 * r], len(r)),
+        values=("web", "ios", "android"),
+    ),
+    "registration_hour": Recipe(
+        "int",
+        lambda g, r, c: np.where(
+            g.random(len(r)) < _sig(-1.8 + 0.6 * r),
+            g.integers(0, 6, len(r)),
+            np.mod(np.round(g.normal(19, 3.5, len(r))), 24),
+        ),
+    ),
+    "declared_deposit_limit": Recipe(
+        "float",
+        lambda g, r, c: np.where(
+            g.random(len(r)) < _sig(0.3 + 0.4 * r), 0.0, np.round(_lognormal(g, 5.5 + 0.4 * r, 0.8), -1)
+        ),
+        2,
+    ),
     "marketing_opt_in": Recipe("bool", lambda g, r, c: g.random(len(r)) < _sig(0.2 + 0.4 * r)),
     "id_verified": Recipe("bool", lambda g, r, c: g.random(len(r)) < _sig(1.0 - 0.5 * r)),
     "referral_affiliate": Recipe("bool", lambda g, r, c: g.random(len(r)) < _sig(-1.5 + 0.5 * r)),
@@ -318,9 +339,11 @@ def _linear(terms: Sequence[tuple[str, Callable[[Columns], np.ndarray]]], column
 
 def check_size(rows: int, seed: int) -> None:
     if not 0 < rows <= MAX_ROWS:
-        raise ConfigError(f"--rows must be between 1 and {MAX_ROWS:,}, got {rows}",
-                          f"the default is {DEFAULT_ROWS:,} rows per data bucket")
-    if not 0 <= seed < 2 ** 63:
+        raise ConfigError(
+            f"--rows must be between 1 and {MAX_ROWS:,}, got {rows}",
+            f"the default is {DEFAULT_ROWS:,} rows per data bucket",
+        )
+    if not 0 <= seed < 2**63:
         raise ConfigError(f"--seed must be a whole number from 0 to 2**63 - 1, got {seed}")
 
 
@@ -340,8 +363,11 @@ def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int 
     columns: Columns = {}
     for feature in features:
         recipe = RECIPES.get(feature.name)
-        raw = drawn[feature.name] if recipe and _fits(recipe, feature) else \
-            _generic(_rng(seed, bucket, feature.name, "generic"), feature, rows)
+        raw = (
+            drawn[feature.name]
+            if recipe and _fits(recipe, feature)
+            else _generic(_rng(seed, bucket, feature.name, "generic"), feature, rows)
+        )
         columns[feature.name] = _typed(feature, raw)
 
     probability = _sig(SELF_EXCLUSION_INTERCEPT + _linear(SELF_EXCLUSION_TERMS, columns, rows))
@@ -363,13 +389,21 @@ def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int 
             labels[name] = sum(((v - v.mean()) / (v.std() or 1.0) for v in numeric), rng.normal(0, 1, rows))
 
     width = len(str(rows))
-    out = [Column(USER_ID_FIELD, "category", np.char.add("synthetic-", np.char.zfill(np.arange(1, rows + 1).astype(str), width)))]
+    out = [
+        Column(
+            USER_ID_FIELD,
+            "category",
+            np.char.add("synthetic-", np.char.zfill(np.arange(1, rows + 1).astype(str), width)),
+        )
+    ]
     for feature in features:
         recipe = RECIPES.get(feature.name)
         decimals = recipe.decimals if recipe and _fits(recipe, feature) else 4
         out.append(Column(feature.name, feature.type, columns[feature.name], decimals))
     for name, values in labels.items():
-        out.append(Column(name, "bool" if values.dtype == bool else "float", values, 2 if name == FUTURE_STAKE_LABEL else 4))
+        out.append(
+            Column(name, "bool" if values.dtype == bool else "float", values, 2 if name == FUTURE_STAKE_LABEL else 4)
+        )
     return DataSet(bucket, tuple(out), features, tuple(labels), probability)
 
 
@@ -389,15 +423,25 @@ class Written:
     labels: Mapping[str, float]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"bucket": self.bucket, "key": self.key, "schema_key": self.schema_key, "rows": self.rows,
-                "bytes": self.bytes, "encryption": self.encryption, "labels": dict(self.labels)}
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "schema_key": self.schema_key,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "encryption": self.encryption,
+            "labels": dict(self.labels),
+        }
 
 
 def refuse_prod(env: Environment) -> None:
-    refuse_prod_for(env, "to write synthetic data to prod",
-                    "its data buckets hold real players' data, and the models trained there must learn from real "
-                    "players only (synthetic rows would be trained on and never told apart)",
-                    "use --env local, dev or staging")
+    refuse_prod_for(
+        env,
+        "to write synthetic data to prod",
+        "its data buckets hold real players' data, and the models trained there must learn from real "
+        "players only (synthetic rows would be trained on and never told apart)",
+        "use --env local, dev or staging",
+    )
 
 
 def bucket_keys(env: Environment, names: Sequence[str] = ()) -> list[str]:
@@ -434,18 +478,25 @@ def _check_buckets(env: Environment, s3: Any, keys: Sequence[str]) -> None:
             if _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 missing.append(name)
                 continue
-            raise ConfigError(f"cannot reach the data bucket {name}: {exc}",
-                              "use credentials of the environment's account that may write to its data buckets") from None
+            raise ConfigError(
+                f"cannot reach the data bucket {name}: {exc}",
+                "use credentials of the environment's account that may write to its data buckets",
+            ) from None
         except BotoCoreError as exc:
-            raise ConfigError(f"cannot reach S3 for {env.name}: {exc}",
-                              f"check `vwt-deploy status --env {env.name}`") from None
+            raise ConfigError(
+                f"cannot reach S3 for {env.name}: {exc}", f"check `vwt-deploy status --env {env.name}`"
+            ) from None
     if not missing:
         return
     if len(missing) == len(keys):
-        raise ConfigError(f"{env.name} is not deployed: its data bucket(s) {', '.join(missing)} do not exist",
-                          f"deploy it with `vwt-deploy up --env {env.name}`, then run this again; nothing was written")
-    raise ConfigError(f"the data bucket(s) {', '.join(missing)} of {env.name} do not exist",
-                      f"run `vwt-deploy up --env {env.name}` to create them; nothing was written")
+        raise ConfigError(
+            f"{env.name} is not deployed: its data bucket(s) {', '.join(missing)} do not exist",
+            f"deploy it with `vwt-deploy up --env {env.name}`, then run this again; nothing was written",
+        )
+    raise ConfigError(
+        f"the data bucket(s) {', '.join(missing)} of {env.name} do not exist",
+        f"run `vwt-deploy up --env {env.name}` to create them; nothing was written",
+    )
 
 
 def encryption_args(s3: Any, bucket: str) -> dict[str, str]:
@@ -465,8 +516,9 @@ def encryption_args(s3: Any, bucket: str) -> dict[str, str]:
     return args
 
 
-def write_samples(env: Environment, s3: Any, buckets: Sequence[str] = (), rows: int = DEFAULT_ROWS,
-                  seed: int = 0) -> list[Written]:
+def write_samples(
+    env: Environment, s3: Any, buckets: Sequence[str] = (), rows: int = DEFAULT_ROWS, seed: int = 0
+) -> list[Written]:
     """Generate and write the data set of each data bucket (under each data prefix its models read).
 
     Checks everything first (not prod, known buckets, size, buckets exist): on any problem nothing is written."""
@@ -483,6 +535,15 @@ def write_samples(env: Environment, s3: Any, buckets: Sequence[str] = (), rows: 
         for prefix in sorted({m.data_prefix for m in models_on(env, key)}):
             s3.put_object(Bucket=name, Key=prefix + SCHEMA_FILE, Body=schema, ContentType="application/json", **sse)
             s3.put_object(Bucket=name, Key=prefix + DATA_FILE, Body=body, ContentType="text/csv", **sse)
-            written.append(Written(name, prefix + DATA_FILE, prefix + SCHEMA_FILE, data.rows, len(body),
-                                   sse["ServerSideEncryption"], data.label_summary()))
+            written.append(
+                Written(
+                    name,
+                    prefix + DATA_FILE,
+                    prefix + SCHEMA_FILE,
+                    data.rows,
+                    len(body),
+                    sse["ServerSideEncryption"],
+                    data.label_summary(),
+                )
+            )
     return written

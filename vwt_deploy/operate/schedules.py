@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from vwt_deploy.config.schedule import UTC, ScheduleError, UnsupportedSchedule, parse
 from vwt_deploy.deploy.pipeline import Deployment, not_deployed
@@ -76,11 +77,19 @@ class Ticker:
     def _input(self, rule: dict, target: dict, now: dt.datetime) -> str:
         if target.get("Input") is not None:
             return target["Input"]
-        return json.dumps({  # what EventBridge sends a target with no Input: the scheduled event
-            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": rule["Arn"].split(":")[4], "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": rule["Arn"].split(":")[3],
-            "resources": [rule["Arn"]], "detail": {}})
+        return json.dumps(
+            {  # what EventBridge sends a target with no Input: the scheduled event
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": rule["Arn"].split(":")[4],
+                "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": rule["Arn"].split(":")[3],
+                "resources": [rule["Arn"]],
+                "detail": {},
+            }
+        )
 
     def tick(self, now: dt.datetime | None = None, fire_all: bool = False) -> TickResult:
         now = (now or dt.datetime.now(UTC)).astimezone(UTC)
@@ -104,17 +113,32 @@ class Ticker:
             for target in self.events.list_targets_by_rule(Rule=name)["Targets"]:
                 arn = target["Arn"]
                 if ":states:" not in arn or ":stateMachine:" not in arn:
-                    result.skipped.append({"rule": name, "reason": f"target {arn} is not a state machine "
-                                                                   "(local tick starts state machines only)"})
+                    result.skipped.append(
+                        {
+                            "rule": name,
+                            "reason": f"target {arn} is not a state machine (local tick starts state machines only)",
+                        }
+                    )
                     continue
                 if target.get("InputPath") or target.get("InputTransformer"):
-                    result.skipped.append({"rule": name, "reason": f"target {arn} uses InputPath or an "
-                                                                   "InputTransformer, which local tick does not apply"})
+                    result.skipped.append(
+                        {
+                            "rule": name,
+                            "reason": f"target {arn} uses InputPath or an "
+                            "InputTransformer, which local tick does not apply",
+                        }
+                    )
                     continue
                 started = self.sfn.start_execution(stateMachineArn=arn, input=self._input(rule, target, now))
-                result.fired.append({"rule": name, "expression": expr, "state_machine_arn": arn,
-                                     "execution_arn": started["executionArn"],
-                                     "due": _iso(due) if due and due <= now else None})
+                result.fired.append(
+                    {
+                        "rule": name,
+                        "expression": expr,
+                        "state_machine_arn": arn,
+                        "execution_arn": started["executionArn"],
+                        "due": _iso(due) if due and due <= now else None,
+                    }
+                )
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         tmp.write_text(json.dumps({"last_tick": now.isoformat()}))
@@ -126,11 +150,15 @@ def ticker(deployment: Deployment) -> Ticker:
     """The Ticker of a deployed environment whose schedules nothing else fires (the local emulator)."""
     env, target = deployment.env, deployment.target
     if not target.fires_schedules:
-        raise ConfigError(f"`local tick` fires the schedules of the local emulator; {env.name} runs in AWS, "
-                          "where EventBridge fires them", "use --env local, or start a run with `vwt-deploy retrain`")
+        raise ConfigError(
+            f"`local tick` fires the schedules of the local emulator; {env.name} runs in AWS, "
+            "where EventBridge fires them",
+            "use --env local, or start a run with `vwt-deploy retrain`",
+        )
     deployment.deployed_outputs()
     deployed_at = target.deployed_at()
     if deployed_at is None:  # recorded by every `up` that applied changes
         raise not_deployed(env.name)
-    return Ticker(target.client("events"), target.client("stepfunctions"), deployment.work / "schedules.json",
-                  deployed_at)
+    return Ticker(
+        target.client("events"), target.client("stepfunctions"), deployment.work / "schedules.json", deployed_at
+    )

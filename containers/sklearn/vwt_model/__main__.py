@@ -12,8 +12,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help="train from $VWT_ML_ROOT/input (default /opt/ml) into $VWT_ML_ROOT/model")
     serve = sub.add_parser("serve", help="serve $VWT_ML_ROOT/model over HTTP: GET /ping, POST /invocations")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080")),
-                       help="port (default $SAGEMAKER_BIND_TO_PORT or 8080)")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080")),
+        help="port (default $SAGEMAKER_BIND_TO_PORT or 8080)",
+    )
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--model-dir", default=None, help="model folder (default $VWT_ML_ROOT/model)")
     args = parser.parse_args(argv)

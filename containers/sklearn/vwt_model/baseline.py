@@ -21,8 +21,9 @@ import json
 import math
 import os
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .schema import schema_from
 from .spec import TASKS

@@ -76,7 +76,9 @@ def read_channel(folder: Path, schema: Schema | None, label: str | None) -> pa.T
     first_path, first = tables[0]
     for path, table in tables[1:]:
         if table.column_names != first.column_names:
-            raise DataError(f"{path.name} has columns {table.column_names}, but {first_path.name} has {first.column_names}")
+            raise DataError(
+                f"{path.name} has columns {table.column_names}, but {first_path.name} has {first.column_names}"
+            )
     try:
         return pa.concat_tables([t for _, t in tables], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -133,28 +135,36 @@ def encode(table: pa.Table, schema: Schema, source: str, check_range: bool = Tru
         if feature.name not in table.column_names:
             if feature.required:
                 raise DataError(
-                    f"{source}: feature column {feature.name!r} is missing; columns: {', '.join(table.column_names)}")
-            out[:, col:col + feature.width] = np.asarray(feature.encode(feature.default), dtype=np.float32)
+                    f"{source}: feature column {feature.name!r} is missing; columns: {', '.join(table.column_names)}"
+                )
+            out[:, col : col + feature.width] = np.asarray(feature.encode(feature.default), dtype=np.float32)
             col += feature.width
             continue
         column = table.column(feature.name)
         nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         if feature.type == "category":
             strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
-            index = np.asarray(pc.fill_null(pc.index_in(strings, value_set=pa.array(feature.allowed)), -1)
-                               .to_numpy(zero_copy_only=False))
+            index = np.asarray(
+                pc.fill_null(pc.index_in(strings, value_set=pa.array(feature.allowed)), -1).to_numpy(
+                    zero_copy_only=False
+                )
+            )
             if nulls.any():
                 if feature.required:
-                    raise DataError(f"{source}: feature {feature.name!r} has {int(nulls.sum())} missing values "
-                                    f"(first at row {int(np.flatnonzero(nulls)[0]) + 1})")
+                    raise DataError(
+                        f"{source}: feature {feature.name!r} has {int(nulls.sum())} missing values "
+                        f"(first at row {int(np.flatnonzero(nulls)[0]) + 1})"
+                    )
                 index[nulls] = feature.allowed.index(str(feature.default))
             bad = index < 0
             if bad.any():
-                raise DataError(f"{source}: feature {feature.name!r} must be one of {', '.join(feature.allowed)}; "
-                                f"{_example(column, bad)}")
+                raise DataError(
+                    f"{source}: feature {feature.name!r} must be one of {', '.join(feature.allowed)}; "
+                    f"{_example(column, bad)}"
+                )
             block = np.zeros((rows, feature.width), dtype=np.float32)
             block[np.arange(rows), index] = 1.0
-            out[:, col:col + feature.width] = block
+            out[:, col : col + feature.width] = block
             col += feature.width
             continue
         if feature.type == "bool" and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -170,21 +180,29 @@ def encode(table: pa.Table, schema: Schema, source: str, check_range: bool = Tru
         missing = nulls | np.isnan(values)
         if missing.any():
             if feature.required:
-                raise DataError(f"{source}: feature {feature.name!r} has {int(missing.sum())} missing values "
-                                f"(first at row {int(np.flatnonzero(missing)[0]) + 1})")
+                raise DataError(
+                    f"{source}: feature {feature.name!r} has {int(missing.sum())} missing values "
+                    f"(first at row {int(np.flatnonzero(missing)[0]) + 1})"
+                )
             values = values.copy()
             values[missing] = feature.encode(feature.default)[0]
         if np.isinf(values).any():
             raise DataError(f"{source}: feature {feature.name!r} has infinite values")
         if feature.type == "bool" and not np.isin(values, (0.0, 1.0)).all():
-            raise DataError(f"{source}: feature {feature.name!r} must be a boolean (0/1, true/false); "
-                            f"{_example(column, ~np.isin(values, (0.0, 1.0)))}")
+            raise DataError(
+                f"{source}: feature {feature.name!r} must be a boolean (0/1, true/false); "
+                f"{_example(column, ~np.isin(values, (0.0, 1.0)))}"
+            )
         if check_range and feature.min is not None and (values < feature.min).any():
-            raise DataError(f"{source}: feature {feature.name!r} is below its min {feature.min:g}; "
-                            f"{_example(column, values < feature.min)}")
+            raise DataError(
+                f"{source}: feature {feature.name!r} is below its min {feature.min:g}; "
+                f"{_example(column, values < feature.min)}"
+            )
         if check_range and feature.max is not None and (values > feature.max).any():
-            raise DataError(f"{source}: feature {feature.name!r} is above its max {feature.max:g}; "
-                            f"{_example(column, values > feature.max)}")
+            raise DataError(
+                f"{source}: feature {feature.name!r} is above its max {feature.max:g}; "
+                f"{_example(column, values > feature.max)}"
+            )
         out[:, col] = values
         col += 1
     return out
@@ -198,12 +216,16 @@ def label_values(table: pa.Table, label: str, source: str) -> pa.ChunkedArray:
     if pa.types.is_floating(column.type):
         nulls |= np.isnan(column.to_numpy(zero_copy_only=False))
     if nulls.any():
-        raise DataError(f"{source}: label {label!r} has {int(nulls.sum())} missing (NaN) values "
-                        f"(first at row {int(np.flatnonzero(nulls)[0]) + 1}); drop or label those rows")
+        raise DataError(
+            f"{source}: label {label!r} has {int(nulls.sum())} missing (NaN) values "
+            f"(first at row {int(np.flatnonzero(nulls)[0]) + 1}); drop or label those rows"
+        )
     return column
 
 
-def load(folder: Path, schema: Schema | None, label: str | None, source: str) -> tuple[Schema, np.ndarray, pa.ChunkedArray | None]:
+def load(
+    folder: Path, schema: Schema | None, label: str | None, source: str
+) -> tuple[Schema, np.ndarray, pa.ChunkedArray | None]:
     """Read a channel; returns the schema used (inferred when none was given), X, and the raw label column."""
     table = read_channel(folder, schema, label)
     y = label_values(table, label, source) if label else None

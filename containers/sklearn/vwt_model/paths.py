@@ -14,7 +14,7 @@ class MlPaths:
     root: Path
 
     @classmethod
-    def from_env(cls, root: str | os.PathLike | None = None) -> "MlPaths":
+    def from_env(cls, root: str | os.PathLike | None = None) -> MlPaths:
         return cls(Path(root or os.environ.get("VWT_ML_ROOT") or DEFAULT_ROOT))
 
     @property

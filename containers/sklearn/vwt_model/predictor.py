@@ -18,7 +18,6 @@ import numpy as np
 
 from .schema import Schema, SchemaError, schema_from
 
-
 ARROW_MIN_ROWS = 32  # below this the plain Python split is faster than pyarrow's reader
 PARALLEL_MIN_BYTES = 64 * 1024  # CSV bodies from this size are parsed and predicted in parallel chunks
 
@@ -64,8 +63,9 @@ class Predictor:
         self.names = list(self.schema.names)
         self._name_index = {n: i for i, n in enumerate(self.names)}
         self._setup_arrow()
-        self.workers = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
-                                  (os.cpu_count() or 1)))
+        self.workers = max(
+            1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+        )
         self._pool = None
         if self.format == "baseline":
             self.prior = float(self.meta.get("prior", 0.0))
@@ -78,8 +78,9 @@ class Predictor:
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             try:
-                self.session = ort.InferenceSession(str(model_dir / "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])
+                self.session = ort.InferenceSession(
+                    str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+                )
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ModelError(f"cannot load {model_dir / 'model.onnx'}: {exc}") from None
             self.input_name = self.session.get_inputs()[0].name
@@ -107,8 +108,14 @@ class Predictor:
     def handle(self, body: bytes, content_type: str, max_rows: int) -> list[float]:
         """Parse a request body and predict. Large CSV batches are cut at line boundaries into one chunk per
         core, and the chunks are parsed and predicted in parallel (pyarrow and onnxruntime release the GIL)."""
-        if (content_type == "text/csv" and self.session is not None and self._arrow is not None
-                and self.workers > 1 and len(body) >= PARALLEL_MIN_BYTES and body.count(b"\n") < max_rows):
+        if (
+            content_type == "text/csv"
+            and self.session is not None
+            and self._arrow is not None
+            and self.workers > 1
+            and len(body) >= PARALLEL_MIN_BYTES
+            and body.count(b"\n") < max_rows
+        ):
             parts = self._parallel(body)
             if parts is not None:
                 return [score for part in parts for score in part]
@@ -120,7 +127,7 @@ class Predictor:
             cut = body.find(b"\n", start + size)
             if cut < 0:
                 break
-            chunks.append(body[start:cut + 1])
+            chunks.append(body[start : cut + 1])
             start = cut + 1
         chunks.append(body[start:])
         if self._pool is None:
@@ -172,8 +179,10 @@ class Predictor:
         n = len(self.names)
         for i, row in enumerate(rows):
             if len(row) != n:
-                raise BadInput(f"row {i + 1} has {len(row)} columns; the model takes {n}, in this order: "
-                               f"{', '.join(self.names)} (no header)")
+                raise BadInput(
+                    f"row {i + 1} has {len(row)} columns; the model takes {n}, in this order: "
+                    f"{', '.join(self.names)} (no header)"
+                )
         if [c.strip() for c in rows[0]] == self.names:
             raise BadInput("the first row is a header: send the values only, columns in training order")
         if self.schema.all_numeric:
@@ -190,11 +199,15 @@ class Predictor:
         categories and booleans). None when anything is off: the row-by-row path then names the problem."""
         pa, pacsv, data = self._arrow
         try:
-            table = pacsv.read_csv(pa.py_buffer(body), read_options=self._arrow_read, convert_options=self._arrow_convert)
+            table = pacsv.read_csv(
+                pa.py_buffer(body), read_options=self._arrow_read, convert_options=self._arrow_convert
+            )
         except (pa.ArrowException, ValueError):
             return None
         if table.num_rows > max_rows:
-            raise BadInput(f"{table.num_rows} rows is more than the {max_rows} one request may hold; split the batch", 413)
+            raise BadInput(
+                f"{table.num_rows} rows is more than the {max_rows} one request may hold; split the batch", 413
+            )
         if self.schema.all_numeric:
             X = np.empty((table.num_rows, self.schema.width), dtype=np.float32)
             for i, column in enumerate(table.columns):
@@ -221,8 +234,9 @@ class Predictor:
         self._arrow = (pa, pacsv, data)
         self._arrow_read = pacsv.ReadOptions(column_names=list(self.names))
         types = {f.name: (pa.float64() if f.numeric else pa.string()) for f in self.schema.features}
-        self._arrow_convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
-                                                   quoted_strings_can_be_null=False)
+        self._arrow_convert = pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+        )
 
     def parse_json(self, body: bytes, max_rows: int) -> np.ndarray:
         try:
@@ -238,8 +252,7 @@ class Predictor:
             else:
                 doc = [doc]
         if not isinstance(doc, list):
-            raise BadInput("send a JSON record (an object of feature values), a list of records, "
-                           'or {"records": [...]}')
+            raise BadInput('send a JSON record (an object of feature values), a list of records, or {"records": [...]}')
         if not doc:
             raise BadInput("no records: the list is empty")
         if len(doc) > max_rows:
@@ -251,16 +264,20 @@ class Predictor:
             if isinstance(record, dict):
                 unknown = [k for k in record if k not in index]
                 if unknown:
-                    raise BadInput(f"record {i + 1}: unknown field(s) {', '.join(map(repr, unknown[:5]))}; "
-                                   f"the model takes {', '.join(names)}")
+                    raise BadInput(
+                        f"record {i + 1}: unknown field(s) {', '.join(map(repr, unknown[:5]))}; "
+                        f"the model takes {', '.join(names)}"
+                    )
                 rows.append([record.get(name) for name in names])
             elif isinstance(record, list):
                 if len(record) != n:
                     raise BadInput(f"record {i + 1} has {len(record)} values; the model takes {n}: {', '.join(names)}")
                 rows.append(record)
             else:
-                raise BadInput(f"record {i + 1} must be an object of feature values (or a list in training order), "
-                               f"got {type(record).__name__}")
+                raise BadInput(
+                    f"record {i + 1} must be an object of feature values (or a list in training order), "
+                    f"got {type(record).__name__}"
+                )
         if self.schema.all_numeric and {v.__class__ for row in rows for v in row} <= {int, float}:
             try:
                 X = np.array(rows, dtype=np.float32)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 TYPES = ("float", "int", "bool", "category")
 SCHEMA_FILE = "schema.json"
@@ -83,8 +84,7 @@ class FeatureSpec:
             try:
                 index = self.allowed.index(value)
             except ValueError:
-                raise ValueError(
-                    f"{self.name} must be one of {', '.join(self.allowed)}, got {_short(raw)}") from None
+                raise ValueError(f"{self.name} must be one of {', '.join(self.allowed)}, got {_short(raw)}") from None
             row = [0.0] * len(self.allowed)
             row[index] = 1.0
             return row
@@ -169,8 +169,11 @@ def feature_from(obj: Any) -> FeatureSpec:
         if hasattr(obj, "model_dump"):
             obj = obj.model_dump(mode="json")
         else:
-            obj = {k: getattr(obj, k) for k in ("name", "type", "allowed", "required", "default", "min", "max")
-                   if hasattr(obj, k)}
+            obj = {
+                k: getattr(obj, k)
+                for k in ("name", "type", "allowed", "required", "default", "min", "max")
+                if hasattr(obj, k)
+            }
     unknown = set(obj) - {"name", "type", "allowed", "required", "default", "min", "max", "description"}
     if unknown:
         raise SchemaError(f"feature {obj.get('name', '?')!r}: unknown field(s) {', '.join(sorted(unknown))}")
@@ -191,8 +194,15 @@ def feature_from(obj: Any) -> FeatureSpec:
     default = obj.get("default")
     if not required and default is None:
         raise SchemaError(f"feature {name}: an optional feature needs a default")
-    spec = FeatureSpec(name, ftype, allowed, required, default if not required else None,
-                       _num(obj.get("min"), name, "min"), _num(obj.get("max"), name, "max"))
+    spec = FeatureSpec(
+        name,
+        ftype,
+        allowed,
+        required,
+        default if not required else None,
+        _num(obj.get("min"), name, "min"),
+        _num(obj.get("max"), name, "max"),
+    )
     if not required:
         try:
             spec.encode(default)

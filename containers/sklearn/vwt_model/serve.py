@@ -44,7 +44,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "vwt-model"
     sys_version = ""
     timeout = IDLE_TIMEOUT
-    server: "ModelServer"
+    server: ModelServer
 
     def setup(self) -> None:
         super().setup()
@@ -136,8 +136,9 @@ class Handler(BaseHTTPRequestHandler):
             self._error(400, f"invalid Content-Length {length_header[:40]!r}", close=True)
             return
         if length > MAX_BODY_BYTES:
-            self._error(413, f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted: split the batch",
-                        close=True)
+            self._error(
+                413, f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted: split the batch", close=True
+            )
             return
         try:
             body = self.rfile.read(length) if length else b""
@@ -239,8 +240,10 @@ def load_in_background(server: ModelServer, model_dir: Path, failed: threading.E
         threading.Thread(target=server.shutdown, daemon=True).start()
         return
     p = server.predictor
-    log(f"model {p.version} ({p.format}, {p.task}, {len(p.names)} features) loaded in "
-        f"{time.perf_counter() - started:.2f}s; ready")
+    log(
+        f"model {p.version} ({p.format}, {p.task}, {len(p.names)} features) loaded in "
+        f"{time.perf_counter() - started:.2f}s; ready"
+    )
 
 
 def main(host: str = "0.0.0.0", port: int = 8080, model_dir: str | None = None) -> int:

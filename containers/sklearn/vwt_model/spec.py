@@ -8,8 +8,8 @@ it with the same rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 TASKS = ("classification", "regression", "unsupervised")
 

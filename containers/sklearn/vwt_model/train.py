@@ -83,27 +83,39 @@ def make_estimator(hp: dict[str, Any]):
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
-        return cls(n_estimators=hp["no_trees"], max_depth=hp["max_depth"], min_samples_leaf=hp["min_samples_leaf"],
-                   n_jobs=-1, random_state=seed)
+        return cls(
+            n_estimators=hp["no_trees"],
+            max_depth=hp["max_depth"],
+            min_samples_leaf=hp["min_samples_leaf"],
+            n_jobs=-1,
+            random_state=seed,
+        )
     if algorithm == "gradient_boosting":
         # the classic estimator: skl2onnx converts it exactly (its HistGradientBoosting converter does not
         # handle scikit-learn 1.9's missing-value tracks)
         from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
         cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
-        return cls(n_estimators=hp["no_trees"], max_depth=hp["max_depth"] or 3, learning_rate=hp["learning_rate"],
-                   random_state=seed)
+        return cls(
+            n_estimators=hp["no_trees"],
+            max_depth=hp["max_depth"] or 3,
+            learning_rate=hp["learning_rate"],
+            random_state=seed,
+        )
     if algorithm == "logistic_regression":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(StandardScaler(), LogisticRegression(C=hp["c"], max_iter=hp["max_iter"], random_state=seed))
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(C=hp["c"], max_iter=hp["max_iter"], random_state=seed)
+        )
     if algorithm == "isolation_forest":
         from sklearn.ensemble import IsolationForest
 
-        return IsolationForest(n_estimators=hp["no_trees"], contamination=hp["contamination"], n_jobs=-1,
-                               random_state=seed)
+        return IsolationForest(
+            n_estimators=hp["no_trees"], contamination=hp["contamination"], n_jobs=-1, random_state=seed
+        )
     raise TrainingError(f"unknown algorithm {algorithm!r}")  # parse_hyperparameters already refuses it
 
 
@@ -125,10 +137,14 @@ def encode_labels(y, task: str, source: str, classes: list | None = None):
     found = sorted(np.unique(values).tolist())
     if classes is None:
         if len(found) < 2:
-            raise TrainingError(f"{source}: every row has the same label ({found[0]!r}); a classifier needs two classes")
+            raise TrainingError(
+                f"{source}: every row has the same label ({found[0]!r}); a classifier needs two classes"
+            )
         if len(found) > 2:
-            raise TrainingError(f"{source}: the label has {len(found)} classes ({', '.join(map(str, found[:5]))}"
-                                f"{', ...' if len(found) > 5 else ''}); classification here is binary (risk)")
+            raise TrainingError(
+                f"{source}: the label has {len(found)} classes ({', '.join(map(str, found[:5]))}"
+                f"{', ...' if len(found) > 5 else ''}); classification here is binary (risk)"
+            )
         classes = found
     unknown = [c for c in found if c not in classes]
     if unknown:
@@ -258,8 +274,10 @@ def run(paths: MlPaths) -> dict[str, float]:
     try:
         schema = data.find_schema([paths.channel("schema"), train_dir])
         schema, X, y_raw = data.load(train_dir, schema, label, "train")
-        log(f"train: {X.shape[0]} rows, {len(schema.features)} features ({X.shape[1]} encoded), "
-            f"schema {'given' if schema.explicit else 'inferred: every column but the label is numeric'}")
+        log(
+            f"train: {X.shape[0]} rows, {len(schema.features)} features ({X.shape[1]} encoded), "
+            f"schema {'given' if schema.explicit else 'inferred: every column but the label is numeric'}"
+        )
         y, classes = encode_labels(y_raw, task, "train") if label else (None, None)
         if val_dir.is_dir() and data.channel_files(val_dir):
             _, X_val, yv_raw = data.load(val_dir, schema, label, "validation")
@@ -304,14 +322,19 @@ def run(paths: MlPaths) -> dict[str, float]:
         "rows": {"train": int(X_train.shape[0]), "validation": int(X_val.shape[0])},
         "trained_with": {"vwt_model": __version__, "scikit-learn": sklearn.__version__},
     }
-    write_model(paths, {
-        "model.onnx": onnx_bytes,
-        "metrics.json": (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode(),
-        "model.json": (json.dumps(doc, indent=2, sort_keys=True, default=_jsonable) + "\n").encode(),
-    })
-    log(f"timing: load {loaded - started:.2f}s, fit {fitted - loaded:.2f}s, convert {converted - fitted:.2f}s, "
+    write_model(
+        paths,
+        {
+            "model.onnx": onnx_bytes,
+            "metrics.json": (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode(),
+            "model.json": (json.dumps(doc, indent=2, sort_keys=True, default=_jsonable) + "\n").encode(),
+        },
+    )
+    log(
+        f"timing: load {loaded - started:.2f}s, fit {fitted - loaded:.2f}s, convert {converted - fitted:.2f}s, "
         f"evaluate {evaluated - converted:.2f}s, total {time.perf_counter() - started:.2f}s; "
-        f"ONNX max deviation {diff:.2g}; model version {version}")
+        f"ONNX max deviation {diff:.2g}; model version {version}"
+    )
     return metrics
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from vwt_deploy.config import Environment
 from vwt_deploy.deploy.bootstrap import bootstrap_state_bucket

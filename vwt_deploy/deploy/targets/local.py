@@ -23,8 +23,10 @@ from vwt_deploy.process import Runner
 if TYPE_CHECKING:
     from vwt_deploy.build.image import BuildResult, ImageBuilder
 
-LOCAL_IMAGE_MESSAGE = ("the local environment needs no image: its runtime runs the container's code "
-                       "(python -m vwt_model train|serve) directly; nothing built")
+LOCAL_IMAGE_MESSAGE = (
+    "the local environment needs no image: its runtime runs the container's code "
+    "(python -m vwt_model train|serve) directly; nothing built"
+)
 
 
 class LocalTarget:
@@ -34,8 +36,14 @@ class LocalTarget:
     guards_data = False  # local data is synthetic: `down` destroys it with everything else
     fires_schedules = True  # moto never fires EventBridge schedules: `local tick` does
 
-    def __init__(self, env: Environment, state_dir: Path, runner: Runner | None = None, start: bool = True,
-                 container_dir: Path | None = None):
+    def __init__(
+        self,
+        env: Environment,
+        state_dir: Path,
+        runner: Runner | None = None,
+        start: bool = True,
+        container_dir: Path | None = None,
+    ):
         self.env = env
         self.emulator = Emulator(state_dir / "emulator", runner, container_dir=container_dir)
         self.start = start
@@ -46,8 +54,9 @@ class LocalTarget:
         if self.info is None:
             self.info = self.emulator.start() if self.start else self.emulator.running()
             if self.info is None:
-                raise VwtError("the local emulator is not running",
-                               "start it with `vwt-deploy local start` or `vwt-deploy up`")
+                raise VwtError(
+                    "the local emulator is not running", "start it with `vwt-deploy local start` or `vwt-deploy up`"
+                )
         bootstrap_state_bucket(self.env, self.client("s3"))
 
     def available(self) -> bool:
@@ -60,8 +69,13 @@ class LocalTarget:
         import boto3
 
         assert self.info is not None
-        return boto3.client(service, endpoint_url=self.info.url, region_name=self.env.region,
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=self.info.url,
+            region_name=self.env.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def backend_config(self) -> dict[str, Any]:
         return {
@@ -83,9 +97,15 @@ class LocalTarget:
         assert self.info is not None
         # the emulator answers in milliseconds: most of an apply is the provider's own waiting, so run more at once
         parallel = "-parallelism=32"
-        return {**CLIENT_ENV, "AWS_ENDPOINT_URL": self.info.url, "AWS_REGION": self.env.region,
-                "AWS_MAX_ATTEMPTS": "2", "AWS_EC2_METADATA_DISABLED": "true",
-                "TF_CLI_ARGS_plan": parallel, "TF_CLI_ARGS_apply": parallel}
+        return {
+            **CLIENT_ENV,
+            "AWS_ENDPOINT_URL": self.info.url,
+            "AWS_REGION": self.env.region,
+            "AWS_MAX_ATTEMPTS": "2",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "TF_CLI_ARGS_plan": parallel,
+            "TF_CLI_ARGS_apply": parallel,
+        }
 
     def publish_image(self, builder: ImageBuilder) -> BuildResult:
         return builder.skipped(LOCAL_IMAGE_MESSAGE)
@@ -131,8 +151,10 @@ class LocalTarget:
         if not outputs.get("api_url"):
             return []
         model = self.env.catalogue.models[0].name
-        return [f"try it: vwt-deploy data sample && vwt-deploy retrain --model {model} --wait "
-                f"&& vwt-deploy predict --model {model} --sample 5"]
+        return [
+            f"try it: vwt-deploy data sample && vwt-deploy retrain --model {model} --wait "
+            f"&& vwt-deploy predict --model {model} --sample 5"
+        ]
 
     def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
         """The emulator's state, and the local address of the deployed API (from the `api_url` output)."""
@@ -146,6 +168,8 @@ class LocalTarget:
                 out["local_api_url"] = local_api
         out["emulator_log"] = str(self.emulator.log)
         if self._marker.exists() and (state != "running" or self.state_lost()):
-            out["warning"] = ("the emulator restarted or stopped since the last `up`: what was deployed is gone; "
-                              "run `vwt-deploy up --env local` to rebuild it")
+            out["warning"] = (
+                "the emulator restarted or stopped since the last `up`: what was deployed is gone; "
+                "run `vwt-deploy up --env local` to rebuild it"
+            )
         return out

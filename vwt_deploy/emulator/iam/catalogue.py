@@ -105,7 +105,7 @@ def arn_template_regex(template: str) -> str:
 def _component_regex(component: str) -> str:
     out, last = [], 0
     for found in _VARIABLE.finditer(component):
-        out.append(re.escape(component[last:found.start()]))
+        out.append(re.escape(component[last : found.start()]))
         out.append("[^:]+")
         last = found.end()
     out.append(re.escape(component[last:]))
@@ -166,12 +166,21 @@ class Catalogue:
         if entry is None:
             raise UnknownAction(action)
         types = tuple(
-            ResourceTypeRef(ref["name"], bool(ref["required"]), self.arn_format(service, ref["name"]),
-                            tuple(ref.get("conditionKeys", ())))
+            ResourceTypeRef(
+                ref["name"],
+                bool(ref["required"]),
+                self.arn_format(service, ref["name"]),
+                tuple(ref.get("conditionKeys", ())),
+            )
             for ref in entry.get("resourceTypes", ())
         )
-        return ActionInfo(f"{service}:{entry['name']}", str(entry.get("accessLevel", "")), types,
-                          tuple(entry.get("conditionKeys", ())), tuple(entry.get("dependentActions", ())))
+        return ActionInfo(
+            f"{service}:{entry['name']}",
+            str(entry.get("accessLevel", "")),
+            types,
+            tuple(entry.get("conditionKeys", ())),
+            tuple(entry.get("dependentActions", ())),
+        )
 
     def resource_types(self, action: str) -> tuple[ResourceTypeRef, ...]:
         """The resource types `action` acts on (empty: the action needs `"Resource": "*"`)."""

@@ -186,8 +186,9 @@ def _resource_pattern_matches(pattern: str, resource: str, context: Context, ver
         return False
 
 
-def _resource_applies(statement: Mapping[str, Any], resource: str, context: Context, version: str | None,
-                      *, required: bool) -> bool:
+def _resource_applies(
+    statement: Mapping[str, Any], resource: str, context: Context, version: str | None, *, required: bool
+) -> bool:
     """`Resource` / `NotResource` ("IAM JSON policy elements: Resource", "...: NotResource"). A resource-based
     policy statement without either applies to the resource it is attached to (`required=False`)."""
     if "Resource" in statement:
@@ -244,14 +245,18 @@ def _matching_statements(policy: Policy, policy_type: str, run: _Evaluation) -> 
             raise PolicyError(f"{policy.name}: Principal is not allowed in an identity-based policy")
         if not _action_applies(statement, run.action):
             continue
-        if not _resource_applies(statement, run.request.resource_arn, run.context, version,
-                                 required=policy_type == IDENTITY):
+        if not _resource_applies(
+            statement, run.request.resource_arn, run.context, version, required=policy_type == IDENTITY
+        ):
             continue
         if not condition_matches(statement.get("Condition"), run.context, version):
             continue
         sid = statement.get("Sid")
-        found.append(MatchedStatement(policy.name, policy_type, index, str(sid) if sid else None, effect,
-                                      statement, match, policy.arn))
+        found.append(
+            MatchedStatement(
+                policy.name, policy_type, index, str(sid) if sid else None, effect, statement, match, policy.arn
+            )
+        )
     return found
 
 
@@ -312,7 +317,7 @@ def _deny(run: _Evaluation, matched: tuple[MatchedStatement, ...], policy_type: 
 
 
 def _cross_account(run: _Evaluation, matched: tuple[MatchedStatement, ...], allows: _Allows) -> Decision:
-    """"Cross-account policy evaluation logic": both the requester's identity-based policy and the resource's
+    """ "Cross-account policy evaluation logic": both the requester's identity-based policy and the resource's
     policy must allow (the resource policy may name the principal or its account)."""
     if allows.identity is None:
         return _deny(run, matched, IDENTITY, "no identity-based policy allows")
@@ -373,8 +378,9 @@ def evaluate(
     matched = tuple(found)
     deny = next((m for m in matched if m.effect == "Deny"), None)
     if deny is not None:
-        return Decision(False, f"explicit deny in {deny.label}", request, matched, "explicit", deny.policy_type,
-                        deny.policy_arn)
+        return Decision(
+            False, f"explicit deny in {deny.label}", request, matched, "explicit", deny.policy_type, deny.policy_arn
+        )
     allows = _Allows.of(matched)
     resource_account = _resource_account(request, principal)
     if principal.account is not None and resource_account != principal.account:

@@ -26,15 +26,16 @@ import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping, Sequence
+from typing import IO, Any
 
 log = logging.getLogger("vwt_deploy.emulator.runtime")
 
 ACCOUNT_ID = "123456789012"  # moto's default account: every request the tool makes uses it
 _PACKAGE_REPO = Path(__file__).resolve().parents[3]
-RUNTIME: "Runtime | None" = None
+RUNTIME: Runtime | None = None
 
 
 def free_port() -> int:
@@ -78,18 +79,30 @@ class Runtime:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(service, endpoint_url=self.url, region_name=region,
-                            aws_access_key_id="test", aws_secret_access_key="test",
-                            config=Config(retries={"max_attempts": 2}))
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 2}),
+        )
 
     def client_env(self, region: str = "eu-west-1") -> dict[str, str]:
         """Environment for a child that calls AWS: it reaches this emulator, never a real account."""
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                "AWS_SESSION_TOKEN": "", "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-                "AWS_EC2_METADATA_DISABLED": "true"}
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SESSION_TOKEN": "",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
 
-    def put_log_events(self, account: str, region: str, group: str, stream: str,
-                       events: Sequence[tuple[int, str]]) -> None:
+    def put_log_events(
+        self, account: str, region: str, group: str, stream: str, events: Sequence[tuple[int, str]]
+    ) -> None:
         """Append (epoch ms, message) events to a CloudWatch Logs stream, creating the group and stream if needed
         (the one way the runtime writes logs: straight into moto's backend, one writer at a time)."""
         from moto.logs.models import logs_backends
@@ -104,9 +117,17 @@ class Runtime:
             backend.put_log_events(group, stream, [{"timestamp": ts, "message": m} for ts, m in events])
 
     # ------------------------------------------------------------------ processes
-    def spawn(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-              cwd: Path | None = None, log_path: Path | None = None, stdin: int | None = subprocess.DEVNULL,
-              stdout: int | IO | None = None) -> subprocess.Popen:
+    def spawn(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        log_path: Path | None = None,
+        stdin: int | None = subprocess.DEVNULL,
+        stdout: int | IO | None = None,
+    ) -> subprocess.Popen:
         """Start a child process (recorded, stopped with the emulator). Its output goes to log_path unless given."""
         return self._spawner.submit(self._spawn, name, argv, env, cwd, log_path, stdin, stdout).result()
 
@@ -120,9 +141,15 @@ class Runtime:
                 out = open(log_path, "ab")
             else:
                 out = subprocess.DEVNULL
-        proc = subprocess.Popen(list(argv), env=full_env, cwd=cwd, stdin=stdin, stdout=out,
-                                stderr=subprocess.STDOUT if stdout is None else None,
-                                preexec_fn=_die_with_parent if _prctl is not None else None)
+        proc = subprocess.Popen(
+            list(argv),
+            env=full_env,
+            cwd=cwd,
+            stdin=stdin,
+            stdout=out,
+            stderr=subprocess.STDOUT if stdout is None else None,
+            preexec_fn=_die_with_parent if _prctl is not None else None,
+        )
         if stdout is None and log_path is not None:
             out.close()  # the child holds its own copy
         with self._lock:
@@ -186,10 +213,7 @@ def install(state_dir: Path, port: int, container_dir: Path | None = None) -> Ru
     """Create the runtime and patch moto so its records run (called once by the emulator server)."""
     global RUNTIME
     runtime = Runtime(state_dir, port, container_dir)
-    from vwt_deploy.emulator.runtime import apigateway
-    from vwt_deploy.emulator.runtime import lambdas
-    from vwt_deploy.emulator.runtime import sagemaker
-    from vwt_deploy.emulator.runtime import stepfunctions
+    from vwt_deploy.emulator.runtime import apigateway, lambdas, sagemaker, stepfunctions
 
     for module in (sagemaker, lambdas, apigateway, stepfunctions):
         module.install(runtime)

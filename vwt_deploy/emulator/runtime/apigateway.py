@@ -31,10 +31,8 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any
 
-from vwt_deploy.emulator.runtime import ACCOUNT_ID
-from vwt_deploy.emulator.runtime import Runtime
+from vwt_deploy.emulator.runtime import ACCOUNT_ID, Runtime
 
 log = logging.getLogger("vwt_deploy.emulator.runtime.apigateway")
 PREFIX = "/_aws/execute-api/"
@@ -115,13 +113,20 @@ class Gateway:
         request_id = str(uuid.uuid4())
         api = None
         try:
-            api_id, _, rest = request.path[len(PREFIX):].partition("/")
+            api_id, _, rest = request.path[len(PREFIX) :].partition("/")
             stage_name, _, path = rest.partition("/")
             backend, api = self._api(api_id)
             if api is None:
-                status, headers, body = 404, [("Content-Type", "application/json")], json.dumps({
-                    "message": f"no REST API {api_id!r} in this emulator: `vwt-deploy status --env local` shows "
-                               "the local address of the deployed API"}).encode()
+                status, headers, body = (
+                    404,
+                    [("Content-Type", "application/json")],
+                    json.dumps(
+                        {
+                            "message": f"no REST API {api_id!r} in this emulator: `vwt-deploy status --env local` shows "
+                            "the local address of the deployed API"
+                        }
+                    ).encode(),
+                )
             else:
                 status, headers, body = self._handle(request, request_id, backend, api, stage_name, "/" + path)
         except GatewayError as exc:
@@ -151,7 +156,7 @@ class Gateway:
         if method is None:
             raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
         resource_path = resource.get_path()
-        key, plan = (self._authorise(request, backend, api, stage_name) if method.api_key_required else (None, None))
+        key, plan = self._authorise(request, backend, api, stage_name) if method.api_key_required else (None, None)
         self._throttle(api, stage, stage_name, resource_path, request.method, key, plan)
         body = request.get_data()
         self._validate(request, api, method, body)
@@ -163,8 +168,11 @@ class Gateway:
         if integration.integration_type == "AWS_PROXY" and ":lambda:path/" in (integration.uri or ""):
             event = _proxy_event(request, request_id, api, stage, resource, resource_path, path, params, body, key)
             return self._call_lambda(integration, event)
-        raise GatewayError("API_CONFIGURATION_ERROR", f"the local API Gateway runs MOCK and AWS_PROXY (Lambda) "
-                           f"integrations only, not {integration.integration_type} ({request.method} {resource_path})")
+        raise GatewayError(
+            "API_CONFIGURATION_ERROR",
+            f"the local API Gateway runs MOCK and AWS_PROXY (Lambda) "
+            f"integrations only, not {integration.integration_type} ({request.method} {resource_path})",
+        )
 
     def _authorise(self, request, backend, api, stage_name: str):
         """(the API key, its usage plan covering this stage), or GatewayError INVALID_API_KEY."""
@@ -196,7 +204,9 @@ class Gateway:
             for api_stage in plan.api_stages:
                 per_method = (api_stage.get("throttle") or {}).get(f"{resource_path}/{http_method}")
                 if api_stage.get("apiId") == api.id and api_stage.get("stage") == stage_name and per_method:
-                    checks.append(((plan.id, key.id, resource_path, http_method), per_method, "rateLimit", "burstLimit"))
+                    checks.append(
+                        ((plan.id, key.id, resource_path, http_method), per_method, "rateLimit", "burstLimit")
+                    )
         for scope, values, rate_key, burst_key in checks:
             if not self._bucket_allows(scope, values, rate_key, burst_key):
                 raise GatewayError("THROTTLED")
@@ -219,10 +229,14 @@ class Gateway:
             return
         if validator.validate_request_parameters:
             sources = {"querystring": request.args, "header": request.headers}  # path parameters matched already
-            wanted = [name.split(".", 3)[2:] for name, required in (method.request_parameters or {}).items() if required]
+            wanted = [
+                name.split(".", 3)[2:] for name, required in (method.request_parameters or {}).items() if required
+            ]
             missing = [name for source, name in wanted if source in sources and name not in sources[source]]
             if missing:
-                raise GatewayError("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]")
+                raise GatewayError(
+                    "BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]"
+                )
         models = method.request_models or {}
         content_type = (request.mimetype or "application/json").lower()
         model_name = models.get(content_type) or models.get("$default")
@@ -246,8 +260,10 @@ class Gateway:
 
         function = integration.uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
         answer: list = []
-        worker = threading.Thread(target=lambda: answer.append(
-            lambdas.invoke(self.runtime, function, event, function.split(":")[3])), daemon=True)
+        worker = threading.Thread(
+            target=lambda: answer.append(lambdas.invoke(self.runtime, function, event, function.split(":")[3])),
+            daemon=True,
+        )
         worker.start()
         worker.join(int(integration.timeout_in_millis or DEFAULT_TIMEOUT_MS) / 1000)
         if not answer:
@@ -272,9 +288,13 @@ class Gateway:
             headers += _static_headers(custom.response_parameters, "gatewayresponse.header.")
             template = (custom.response_templates or {}).get("application/json")
             if template is not None:
-                values = {"$context.error.messageString": json.dumps(exc.message), "$context.error.message": exc.message,
-                          "$context.requestId": request_id, "$context.error.responseType": exc.response_type,
-                          "$context.error.validationErrorString": exc.validation}
+                values = {
+                    "$context.error.messageString": json.dumps(exc.message),
+                    "$context.error.message": exc.message,
+                    "$context.requestId": request_id,
+                    "$context.error.responseType": exc.response_type,
+                    "$context.error.validationErrorString": exc.validation,
+                }
                 for name in sorted(values, key=len, reverse=True):
                     template = template.replace(name, values[name])
                 body = template.encode()
@@ -292,8 +312,11 @@ def _reason(status: int) -> str:
 
 def _static_headers(parameters: dict | None, prefix: str) -> list[tuple[str, str]]:
     """Headers mapped from static values ('value'); mappings from the request are not emulated."""
-    return [(name[len(prefix):], value[1:-1]) for name, value in (parameters or {}).items()
-            if name.startswith(prefix) and len(value) >= 2 and value[0] == value[-1] == "'"]
+    return [
+        (name[len(prefix) :], value[1:-1])
+        for name, value in (parameters or {}).items()
+        if name.startswith(prefix) and len(value) >= 2 and value[0] == value[-1] == "'"
+    ]
 
 
 def _match(api, path: str):
@@ -344,14 +367,18 @@ def _mock(integration, request):
     chosen = responses.get(wanted) or next((r for r in responses.values() if not r.selection_pattern), None)
     if chosen is None:
         raise GatewayError("API_CONFIGURATION_ERROR")
-    headers = [("Content-Type", "application/json"), *_static_headers(chosen.response_parameters, "method.response.header.")]
+    headers = [
+        ("Content-Type", "application/json"),
+        *_static_headers(chosen.response_parameters, "method.response.header."),
+    ]
     text = (chosen.response_templates or {}).get("application/json") or ""
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")).strip()
     return int(chosen.status_code), headers, body.encode()
 
 
-def _proxy_event(request, request_id: str, api, stage, resource, resource_path: str, path: str,
-                 params: dict, body: bytes, key) -> dict:
+def _proxy_event(
+    request, request_id: str, api, stage, resource, resource_path: str, path: str, params: dict, body: bytes, key
+) -> dict:
     """The event of a Lambda proxy integration (REST API, payload format 1.0)."""
     headers: dict[str, list[str]] = {}
     for name, value in request.headers.items():
@@ -389,11 +416,20 @@ def _proxy_event(request, request_id: str, api, stage, resource, resource_path: 
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "requestId": request_id,
             "identity": {
-                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
-                "sourceIp": request.remote_addr or "127.0.0.1", "principalOrgId": None, "accessKey": None,
-                "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
-                "userAgent": request.headers.get("User-Agent"), "user": None,
-                "apiKey": key.value if key is not None else None, "apiKeyId": key.id if key is not None else None,
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": request.remote_addr or "127.0.0.1",
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": request.headers.get("User-Agent"),
+                "user": None,
+                "apiKey": key.value if key is not None else None,
+                "apiKeyId": key.id if key is not None else None,
             },
             "domainName": f"{api.id}.execute-api.{region}.amazonaws.com",
             "apiId": api.id,
@@ -415,9 +451,14 @@ def _proxy_answer(payload: bytes):
     single = answer.get("headers") or {}
     multi = answer.get("multiValueHeaders") or {}
     body = answer.get("body")
-    if (not isinstance(status, int) or not 100 <= status <= 599 or not isinstance(single, dict)
-            or not isinstance(multi, dict) or not all(isinstance(v, list) for v in multi.values())
-            or not (body is None or isinstance(body, str))):
+    if (
+        not isinstance(status, int)
+        or not 100 <= status <= 599
+        or not isinstance(single, dict)
+        or not isinstance(multi, dict)
+        or not all(isinstance(v, list) for v in multi.values())
+        or not (body is None or isinstance(body, str))
+    ):
         raise GatewayError("INTEGRATION_FAILURE")
     headers = [(str(k), str(v)) for k, values in multi.items() for v in values]
     named = {k.lower() for k in multi}

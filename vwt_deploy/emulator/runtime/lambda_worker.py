@@ -100,8 +100,12 @@ class _RequestIdFilter(logging.Filter):
 
 def _error(exc: BaseException, error_type: str | None = None, request_id: str = "") -> dict:
     frames = traceback.format_list(traceback.extract_tb(exc.__traceback__))
-    return {"errorMessage": str(exc), "errorType": error_type or type(exc).__name__, "requestId": request_id,
-            "stackTrace": frames}
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": frames,
+    }
 
 
 def _run(function, request: dict) -> dict:
@@ -111,14 +115,22 @@ def _run(function, request: dict) -> dict:
         result = function(request["event"], Context(request))
     except Exception as exc:  # noqa: BLE001 - every error of the handler goes back to the caller
         error = _error(exc, request_id=request_id)
-        print(f"[ERROR] {error['errorType']}: {exc}\nTraceback (most recent call last):\n{''.join(error['stackTrace'])}",
-              file=sys.stderr)
+        print(
+            f"[ERROR] {error['errorType']}: {exc}\nTraceback (most recent call last):\n{''.join(error['stackTrace'])}",
+            file=sys.stderr,
+        )
         return {"error": error}
     try:
         json.dumps(result)
     except (TypeError, ValueError) as exc:
-        return {"error": {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError",
-                          "requestId": request_id, "stackTrace": []}}
+        return {
+            "error": {
+                "errorMessage": f"Unable to marshal response: {exc}",
+                "errorType": "Runtime.MarshalError",
+                "requestId": request_id,
+                "stackTrace": [],
+            }
+        }
     return {"result": result}
 
 
@@ -126,8 +138,12 @@ def _load(code_dir: str, handler: str):
     """The handler function, or the error dict Lambda answers when it cannot be loaded."""
     module_name, _, function_name = handler.rpartition(".")
     if not module_name:
-        return {"errorMessage": f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)",
-                "errorType": "Runtime.MalformedHandlerName", "requestId": "", "stackTrace": []}
+        return {
+            "errorMessage": f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)",
+            "errorType": "Runtime.MalformedHandlerName",
+            "requestId": "",
+            "stackTrace": [],
+        }
     sys.path.insert(0, code_dir)
     try:
         module = importlib.import_module(module_name.replace("/", "."))
@@ -135,8 +151,12 @@ def _load(code_dir: str, handler: str):
         return _error(type(exc)(f"Unable to import module '{module_name}': {exc}"), "Runtime.ImportModuleError")
     function = getattr(module, function_name, None)
     if function is None:
-        return {"errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
-                "errorType": "Runtime.HandlerNotFound", "requestId": "", "stackTrace": []}
+        return {
+            "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
+            "errorType": "Runtime.HandlerNotFound",
+            "requestId": "",
+            "stackTrace": [],
+        }
     return function
 
 
@@ -162,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     marked = _capture_output(channel)
     ids = _RequestIdFilter()
     log_handler = logging.StreamHandler(sys.stderr)
-    log_handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-                                               "%Y-%m-%dT%H:%M:%S"))
+    log_handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
+    )
     log_handler.formatter.converter = time.gmtime
     log_handler.addFilter(ids)
     logging.getLogger().addHandler(log_handler)
@@ -184,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         marked.clear()
         os.write(1, _MARK)
         marked.wait()
-        channel.send({"done": outcome, "init_ms": init_ms,
-                      "max_rss_mb": _max_memory_mb(),
-                      "retire": isinstance(function, dict)})
+        channel.send(
+            {"done": outcome, "init_ms": init_ms, "max_rss_mb": _max_memory_mb(), "retire": isinstance(function, dict)}
+        )
         init_ms = None
         if isinstance(function, dict):
             return 1  # an init failure: the next invocation starts a new sandbox, as on Lambda

@@ -35,20 +35,22 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from vwt_deploy.emulator.runtime import ACCOUNT_ID
-from vwt_deploy.emulator.runtime import Runtime
+from vwt_deploy.emulator.runtime import ACCOUNT_ID, Runtime
 
 MAX_WORKERS = int(os.environ.get("VWT_LAMBDA_MAX_WORKERS", "4"))
 LOG_TAIL_BYTES = 4096
-INIT_TIMEOUT = 10.0  # Lambda's limit of a sandbox's init phase (importing the handler), not part of the function's timeout
+INIT_TIMEOUT = (
+    10.0  # Lambda's limit of a sandbox's init phase (importing the handler), not part of the function's timeout
+)
 DEFAULT_REGION = "eu-west-1"
 
-_pools: dict[tuple[str, str], "_Pool"] = {}
+_pools: dict[tuple[str, str], _Pool] = {}
 _pools_lock = threading.Lock()
 _extract_lock = threading.Lock()
 
@@ -56,6 +58,7 @@ _extract_lock = threading.Lock()
 @dataclass
 class Outcome:
     """One invocation's answer: the payload, the FunctionError header (or None) and its log text."""
+
     payload: bytes
     function_error: str | None
     log: str
@@ -72,16 +75,37 @@ class _Worker:
     def __init__(self, runtime: Runtime, fn: Any, code_dir: Path):
         now = datetime.now(timezone.utc)
         self.stream = f"{now:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
-        env = {**fn.environment_vars, **runtime.client_env(fn.region),
-               "AWS_LAMBDA_FUNCTION_NAME": fn.function_name, "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
-               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size), "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-               "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name, "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
-               "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}", "_HANDLER": fn.handler,
-               "LAMBDA_TASK_ROOT": str(code_dir), "TZ": ":UTC"}
+        env = {
+            **fn.environment_vars,
+            **runtime.client_env(fn.region),
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "_HANDLER": fn.handler,
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "TZ": ":UTC",
+        }
         self.runtime = runtime
-        self.proc = runtime.spawn(f"lambda {fn.function_name}", [
-            sys.executable, "-m", "vwt_deploy.emulator.runtime.lambda_worker", "--code", str(code_dir), "--handler", fn.handler,
-        ], env=env, cwd=code_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = runtime.spawn(
+            f"lambda {fn.function_name}",
+            [
+                sys.executable,
+                "-m",
+                "vwt_deploy.emulator.runtime.lambda_worker",
+                "--code",
+                str(code_dir),
+                "--handler",
+                fn.handler,
+            ],
+            env=env,
+            cwd=code_dir,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         self.messages: queue.Queue = queue.Queue()
         self.ready = False  # the handler's module is imported
         threading.Thread(target=self._read, daemon=True, name=f"lambda-reader-{self.proc.pid}").start()
@@ -184,8 +208,18 @@ class _Pool:
 
 
 def _fingerprint(fn: Any) -> str:
-    return json.dumps([fn.code_digest, fn.handler, fn.run_time, fn.timeout, fn.memory_size,
-                       sorted((fn.environment_vars or {}).items()), fn.reserved_concurrency], default=str)
+    return json.dumps(
+        [
+            fn.code_digest,
+            fn.handler,
+            fn.run_time,
+            fn.timeout,
+            fn.memory_size,
+            sorted((fn.environment_vars or {}).items()),
+            fn.reserved_concurrency,
+        ],
+        default=str,
+    )
 
 
 def _pool_for(fn: Any) -> _Pool:
@@ -219,8 +253,9 @@ class LocalRuntimeError(Exception):
 def code_dir(runtime: Runtime, fn: Any) -> Path:
     """The function's deployed zip, extracted once per code digest."""
     if fn.package_type != "Zip" or not getattr(fn, "code_bytes", b""):
-        raise LocalRuntimeError(f"function {fn.function_name} has no zip package: the local runtime runs "
-                                "Zip-packaged Python functions only")
+        raise LocalRuntimeError(
+            f"function {fn.function_name} has no zip package: the local runtime runs Zip-packaged Python functions only"
+        )
     target = runtime.work / "lambda" / fn.function_name / fn.code_digest
     with _extract_lock:
         if not target.is_dir():
@@ -232,8 +267,9 @@ def code_dir(runtime: Runtime, fn: Any) -> Path:
                     archive.extractall(tmp)
             except zipfile.BadZipFile:
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise LocalRuntimeError(f"the package of function {fn.function_name} is not a zip file: "
-                                        "deploy a zip of the handler's code") from None
+                raise LocalRuntimeError(
+                    f"the package of function {fn.function_name} is not a zip file: deploy a zip of the handler's code"
+                ) from None
             tmp.rename(target)
     return target
 
@@ -250,19 +286,30 @@ def _sandbox_error(request_id: str, error_type: str, text: str) -> bytes:
 def run(runtime: Runtime, fn: Any, event: Any) -> Outcome:
     """Run one invocation of moto's function record `fn` with `event` and record its log."""
     if not str(fn.run_time or "").startswith("python") or not fn.handler:
-        raise LocalRuntimeError(f"function {fn.function_name} has runtime {fn.run_time!r} and handler "
-                                f"{fn.handler!r}: the local runtime runs Python handlers only")
+        raise LocalRuntimeError(
+            f"function {fn.function_name} has runtime {fn.run_time!r} and handler "
+            f"{fn.handler!r}: the local runtime runs Python handlers only"
+        )
     directory = code_dir(runtime, fn)
     pool = _pool_for(fn)
     worker = pool.acquire(lambda: _Worker(runtime, fn, directory))
     request_id = str(uuid.uuid4())
     started = time.time()
     start_line = (int(started * 1000), f"START RequestId: {request_id} Version: {fn.version}\n")
-    message, events, ended = worker.run({"request_id": request_id, "event": event, "function_arn": fn.function_arn,
-                                         "timeout_ms": float(fn.timeout) * 1000}, float(fn.timeout))
+    message, events, ended = worker.run(
+        {
+            "request_id": request_id,
+            "event": event,
+            "function_arn": fn.function_arn,
+            "timeout_ms": float(fn.timeout) * 1000,
+        },
+        float(fn.timeout),
+    )
     duration = (time.time() - started) * 1000
-    report = (f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms"
-              f"\tMemory Size: {fn.memory_size} MB")
+    report = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms"
+        f"\tMemory Size: {fn.memory_size} MB"
+    )
     if ended == "done":
         pool.release(worker, alive=not message.get("retire"))
         report += f"\tMax Memory Used: {message.get('max_rss_mb', 0)} MB"
@@ -276,8 +323,12 @@ def run(runtime: Runtime, fn: Any, event: Any) -> Outcome:
     elif ended == "timeout":
         pool.release(worker, alive=False)  # killed, as Lambda ends a timed-out sandbox
         text = f"Task timed out after {float(fn.timeout):.2f} seconds"
-        events.append((int(time.time() * 1000), f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}"[:-3]
-                       + f"Z {request_id} {text}\n"))
+        events.append(
+            (
+                int(time.time() * 1000),
+                f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {request_id} {text}\n",
+            )
+        )
         payload, function_error = _sandbox_error(request_id, "Sandbox.Timedout", text), "Unhandled"
         report += "\tStatus: timeout"
     else:
@@ -306,8 +357,9 @@ def _function(function_name_or_arn: str, region: str | None) -> Any:
     return lambda_backends[account][region or DEFAULT_REGION].get_function(function_name_or_arn)
 
 
-def invoke(runtime: Runtime, function_name_or_arn: str, event: Any, region: str | None = None
-           ) -> tuple[int, bytes, str | None]:
+def invoke(
+    runtime: Runtime, function_name_or_arn: str, event: Any, region: str | None = None
+) -> tuple[int, bytes, str | None]:
     """Invoke a function synchronously (as Invoke with RequestResponse): (status, payload, FunctionError or None).
     An unknown function gives 404, one that cannot run locally 502, with a JSON error payload."""
     from moto.awslambda.exceptions import LambdaClientError
@@ -330,8 +382,9 @@ def install(runtime: Runtime) -> None:
         try:
             event = json.loads(body) if body else {}
         except ValueError as exc:
-            raise LambdaClientError("InvalidRequestContentException",
-                                    f"Could not parse request body into json: {exc}") from None
+            raise LambdaClientError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
+            ) from None
         invocation_type = request_headers.get("x-amz-invocation-type") or "RequestResponse"
         if invocation_type == "DryRun":
             return b""

@@ -41,8 +41,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from vwt_deploy.emulator.runtime import Runtime
-from vwt_deploy.emulator.runtime import free_port
+from vwt_deploy.emulator.runtime import Runtime, free_port
 
 log = logging.getLogger("vwt_deploy.emulator.runtime.sagemaker")
 
@@ -57,9 +56,9 @@ DRAIN_TIMEOUT = 60.0  # how long a replaced process may finish its requests in f
 FAILURE_REASON_MAX = 1024
 
 _rt: Runtime | None = None
-_training: dict[str, "TrainingRun"] = {}  # training job ARN ->
-_tuning: dict[str, "TuningRun"] = {}  # tuning job ARN ->
-_endpoints: dict[str, "EndpointState"] = {}  # endpoint ARN ->
+_training: dict[str, TrainingRun] = {}  # training job ARN ->
+_tuning: dict[str, TuningRun] = {}  # tuning job ARN ->
+_endpoints: dict[str, EndpointState] = {}  # endpoint ARN ->
 _installed = False
 
 
@@ -104,7 +103,8 @@ def _check_name(field: str, name: str, longest: int = 63) -> None:
     if not (isinstance(name, str) and _NAME.match(name) and len(name) <= longest):
         raise _errors().ValidationError(
             f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must "
-            f"satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{longest - 1}}}")
+            f"satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{longest - 1}}}"
+        )
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
@@ -192,8 +192,9 @@ class TrainingRun:
             self.job.training_start_time = _now()
             code = self._train()
             if self.timed_out:
-                self._finish("Stopped", "MaxRuntimeExceeded",
-                             "Training job runtime exceeded MaxRuntimeInSeconds provided")
+                self._finish(
+                    "Stopped", "MaxRuntimeExceeded", "Training job runtime exceeded MaxRuntimeInSeconds provided"
+                )
             elif self.stop_requested.is_set():
                 raise _Stopped()
             elif code != 0:
@@ -227,17 +228,31 @@ class TrainingRun:
         hyperparameters = {str(k): str(v) for k, v in (job.hyper_parameters or {}).items()}
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
         channels = job.input_data_config or []
-        (config / "inputdataconfig.json").write_text(json.dumps({
-            c["ChannelName"]: {
-                "ContentType": c.get("ContentType", ""),
-                "TrainingInputMode": c.get("InputMode") or algorithm.get("TrainingInputMode", "File"),
-                "S3DistributionType": (c.get("DataSource", {}).get("S3DataSource") or {}).get(
-                    "S3DataDistributionType", "FullyReplicated"),
-                "RecordWrapperType": c.get("RecordWrapperType", "None"),
-            } for c in channels}))
-        (config / "resourceconfig.json").write_text(json.dumps(
-            {"current_host": HOST, "current_instance_type": (job.resource_config or {}).get("InstanceType", ""),
-             "hosts": [HOST], "network_interface_name": "eth0"}))
+        (config / "inputdataconfig.json").write_text(
+            json.dumps(
+                {
+                    c["ChannelName"]: {
+                        "ContentType": c.get("ContentType", ""),
+                        "TrainingInputMode": c.get("InputMode") or algorithm.get("TrainingInputMode", "File"),
+                        "S3DistributionType": (c.get("DataSource", {}).get("S3DataSource") or {}).get(
+                            "S3DataDistributionType", "FullyReplicated"
+                        ),
+                        "RecordWrapperType": c.get("RecordWrapperType", "None"),
+                    }
+                    for c in channels
+                }
+            )
+        )
+        (config / "resourceconfig.json").write_text(
+            json.dumps(
+                {
+                    "current_host": HOST,
+                    "current_instance_type": (job.resource_config or {}).get("InstanceType", ""),
+                    "hosts": [HOST],
+                    "network_interface_name": "eth0",
+                }
+            )
+        )
         s3 = _rt.client("s3", self.backend.region_name)
         for channel in channels:
             self._download(s3, channel, self.root / "input" / "data" / channel["ChannelName"])
@@ -263,7 +278,7 @@ class TrainingRun:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     key = obj["Key"]
-                    target = (dest / key[len(base):]).resolve()
+                    target = (dest / key[len(base) :]).resolve()
                     if key.endswith("/") or not target.is_relative_to(dest.resolve()):
                         continue
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -272,15 +287,27 @@ class TrainingRun:
         except ClientError as exc:
             raise JobError(f"ClientError: Data download failed: channel {name!r} ({uri}): {exc}") from None
         if not count:
-            raise JobError(f'ClientError: Data download failed: No S3 objects found under S3 URL "{uri}" given in '
-                           f"input data source (channel {name!r}). Put the data there, or fix the channel's S3Uri.")
+            raise JobError(
+                f'ClientError: Data download failed: No S3 objects found under S3 URL "{uri}" given in '
+                f"input data source (channel {name!r}). Put the data there, or fix the channel's S3Uri."
+            )
 
     # ------------------------------------------------------------------ the process
     def _train(self) -> int:
-        env = {"VWT_ML_ROOT": str(self.root), "PYTHONPATH": str(_rt.container_dir), "PYTHONUNBUFFERED": "1",
-               "TRAINING_JOB_NAME": self.name, "TRAINING_JOB_ARN": self.job.arn}
-        self.proc = proc = _spawn(f"training job {self.name}", [sys.executable, "-m", "vwt_model", "train"],
-                                     env=env, cwd=self.root, log_path=self.log_path)
+        env = {
+            "VWT_ML_ROOT": str(self.root),
+            "PYTHONPATH": str(_rt.container_dir),
+            "PYTHONUNBUFFERED": "1",
+            "TRAINING_JOB_NAME": self.name,
+            "TRAINING_JOB_ARN": self.job.arn,
+        }
+        self.proc = proc = _spawn(
+            f"training job {self.name}",
+            [sys.executable, "-m", "vwt_model", "train"],
+            env=env,
+            cwd=self.root,
+            log_path=self.log_path,
+        )
         limit = (self.job.stopping_condition or {}).get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
         deadline = time.monotonic() + float(limit)
         while True:
@@ -322,7 +349,9 @@ class TrainingRun:
     def _upload(self) -> None:
         output = self.job.output_data_config or {}
         bucket, key = _split_s3(output["S3OutputPath"].rstrip("/") + f"/{self.name}/output/model.tar.gz")
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else None
+        extra = (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else None
+        )
         s3 = _rt.client("s3", self.backend.region_name)
         for folder, name in ((self.root / "model", "model.tar.gz"), (self.root / "output" / "data", "output.tar.gz")):
             files = sorted(folder.iterdir()) if folder.is_dir() else []
@@ -377,7 +406,9 @@ def _check_metric_definitions(definitions: list[dict]) -> None:
         try:
             re.compile(d.get("Regex", ""))
         except re.error as exc:
-            raise _errors().ValidationError(f"MetricDefinitions: {d.get('Name')!r} has an invalid Regex: {exc}") from None
+            raise _errors().ValidationError(
+                f"MetricDefinitions: {d.get('Name')!r} has an invalid Regex: {exc}"
+            ) from None
 
 
 def _patch_training() -> None:
@@ -394,7 +425,8 @@ def _patch_training() -> None:
             arn = FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
             raise _errors().ResourceInUseException(
                 f"Training job names must be unique within an AWS account and region, and a training job with "
-                f"this name already exists ({arn})")
+                f"this name already exists ({arn})"
+            )
         algorithm = kwargs.get("algorithm_specification") or {}
         definitions = copy.deepcopy(algorithm.get("MetricDefinitions") or [])
         _check_metric_definitions(definitions)
@@ -402,8 +434,10 @@ def _patch_training() -> None:
         job.algorithm_specification["MetricDefinitions"] = definitions  # moto puts a "test:dcg" one there
         if not definitions:
             del job.algorithm_specification["MetricDefinitions"]
-        job.model_artifacts = {"S3ModelArtifacts": kwargs["output_data_config"]["S3OutputPath"].rstrip("/")
-                               + f"/{name}/output/model.tar.gz"}
+        job.model_artifacts = {
+            "S3ModelArtifacts": kwargs["output_data_config"]["S3OutputPath"].rstrip("/")
+            + f"/{name}/output/model.tar.gz"
+        }
         run = _training[job.arn] = TrainingRun(self, job)
         run.start()
         return job
@@ -413,7 +447,8 @@ def _patch_training() -> None:
         job = self.training_jobs[training_job_name]
         if job.training_job_status != "InProgress":
             raise _errors().ValidationError(
-                f"The request was rejected because the training job is in status {job.training_job_status}.")
+                f"The request was rejected because the training job is in status {job.training_job_status}."
+            )
         _training[job.arn].request_stop()
 
     def stop_training_job_response(self):
@@ -438,8 +473,11 @@ def _check_ranges(ranges: dict, static: dict) -> None:
         for r in ranges.get(kind) or []:
             name, scaling = r.get("Name"), r.get("ScalingType", "Auto")
             try:
-                lo, hi = (int(r["MinValue"]), int(r["MaxValue"])) if kind.startswith("Integer") else (
-                    float(r["MinValue"]), float(r["MaxValue"]))
+                lo, hi = (
+                    (int(r["MinValue"]), int(r["MaxValue"]))
+                    if kind.startswith("Integer")
+                    else (float(r["MinValue"]), float(r["MaxValue"]))
+                )
             except (KeyError, ValueError):
                 raise error(f"{kind}: {name!r} needs numeric MinValue and MaxValue, got {r}") from None
             if lo > hi:
@@ -448,9 +486,10 @@ def _check_ranges(ranges: dict, static: dict) -> None:
                 raise error(f"{kind}: {name!r} has ScalingType {scaling!r}; use one of {', '.join(_SCALINGS)}")
             if scaling == "Logarithmic" and lo <= 0:
                 raise error(f"{kind}: {name!r} uses Logarithmic scaling, which needs MinValue > 0 (got {lo})")
-            if scaling == "ReverseLogarithmic" and not (kind.startswith("Continuous") and 0 <= lo and hi < 1):
-                raise error(f"{kind}: {name!r} uses ReverseLogarithmic scaling, which needs a continuous range "
-                            "within [0, 1)")
+            if scaling == "ReverseLogarithmic" and not (kind.startswith("Continuous") and lo >= 0 and hi < 1):
+                raise error(
+                    f"{kind}: {name!r} uses ReverseLogarithmic scaling, which needs a continuous range within [0, 1)"
+                )
     for r in ranges.get("CategoricalParameterRanges") or []:
         if not r.get("Values"):
             raise error(f"CategoricalParameterRanges: {r.get('Name')!r} has no Values")
@@ -466,7 +505,9 @@ def draw_hyperparameters(ranges: dict, rng: random.Random) -> dict[str, str]:
     for kind in ("IntegerParameterRanges", "ContinuousParameterRanges"):
         integer = kind.startswith("Integer")
         for r in ranges.get(kind) or []:
-            lo, hi = (int(r["MinValue"]), int(r["MaxValue"])) if integer else (float(r["MinValue"]), float(r["MaxValue"]))
+            lo, hi = (
+                (int(r["MinValue"]), int(r["MaxValue"])) if integer else (float(r["MinValue"]), float(r["MaxValue"]))
+            )
             scaling = r.get("ScalingType", "Auto")
             if scaling == "Logarithmic":
                 value = math.exp(rng.uniform(math.log(lo), math.log(hi)))
@@ -487,15 +528,21 @@ class TuningRun:
         self.backend, self.tuning = backend, tuning
         self.name = tuning.hyper_parameter_tuning_job_name
         config = tuning.hyper_parameter_tuning_job_config
-        self.definitions = [tuning.training_job_definition] if tuning.training_job_definition else list(
-            tuning.training_job_definitions or [])
+        self.definitions = (
+            [tuning.training_job_definition]
+            if tuning.training_job_definition
+            else list(tuning.training_job_definitions or [])
+        )
         limits = config.get("ResourceLimits") or {}
         self.max_jobs = int(limits.get("MaxNumberOfTrainingJobs") or 1)
         self.parallel = max(1, min(int(limits.get("MaxParallelTrainingJobs") or 1), self.max_jobs))
-        self.objectives = [d.get("TuningObjective") or config.get("HyperParameterTuningJobObjective")
-                           for d in self.definitions]
+        self.objectives = [
+            d.get("TuningObjective") or config.get("HyperParameterTuningJobObjective") for d in self.definitions
+        ]
         rng = random.Random(int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:8], "big"))
-        self.plans = [self._plan(i, rng) for i in range(self.max_jobs)]  # drawn up front: the order of finishing never matters
+        self.plans = [
+            self._plan(i, rng) for i in range(self.max_jobs)
+        ]  # drawn up front: the order of finishing never matters
         self.jobs: list[tuple[Any, TrainingRun, dict, int]] = []  # (record, run, tuned hyperparameters, definition)
         self.lock = threading.Lock()
         self.stop_requested = threading.Event()
@@ -504,8 +551,11 @@ class TuningRun:
     def _plan(self, i: int, rng: random.Random) -> tuple[int, int, dict]:
         d = i % len(self.definitions)
         definition = self.definitions[d]
-        ranges = definition.get("HyperParameterRanges") or self.tuning.hyper_parameter_tuning_job_config.get(
-            "ParameterRanges") or {}
+        ranges = (
+            definition.get("HyperParameterRanges")
+            or self.tuning.hyper_parameter_tuning_job_config.get("ParameterRanges")
+            or {}
+        )
         return i, d, draw_hyperparameters(ranges, rng)
 
     def start(self) -> None:
@@ -542,8 +592,10 @@ class TuningRun:
                     run.done.wait()
                 self._refresh()
 
-        workers = [threading.Thread(target=worker, daemon=True, name=f"tuning {self.name} worker {i}")
-                   for i in range(self.parallel)]
+        workers = [
+            threading.Thread(target=worker, daemon=True, name=f"tuning {self.name} worker {i}")
+            for i in range(self.parallel)
+        ]
         for w in workers:
             w.start()
         for w in workers:
@@ -554,21 +606,34 @@ class TuningRun:
         definition = self.definitions[d]
         objective = self.objectives[d] or {}
         name = f"{self.name}-{i + 1:03d}-{uuid.uuid4().hex[:8]}"
-        hyperparameters = {**(definition.get("StaticHyperParameters") or {}), **tuned,
-                           "_tuning_objective_metric": objective.get("MetricName", "")}
+        hyperparameters = {
+            **(definition.get("StaticHyperParameters") or {}),
+            **tuned,
+            "_tuning_objective_metric": objective.get("MetricName", ""),
+        }
         try:
             job = self.backend.create_training_job(
-                training_job_name=name, hyper_parameters=hyperparameters,
+                training_job_name=name,
+                hyper_parameters=hyperparameters,
                 algorithm_specification=copy.deepcopy(definition.get("AlgorithmSpecification") or {}),
-                role_arn=definition.get("RoleArn"), input_data_config=copy.deepcopy(definition.get("InputDataConfig")),
+                role_arn=definition.get("RoleArn"),
+                input_data_config=copy.deepcopy(definition.get("InputDataConfig")),
                 output_data_config=copy.deepcopy(definition.get("OutputDataConfig")),
-                resource_config=copy.deepcopy(definition.get("ResourceConfig")), vpc_config=definition.get("VpcConfig"),
-                stopping_condition=copy.deepcopy(definition.get("StoppingCondition")), tags=None,
+                resource_config=copy.deepcopy(definition.get("ResourceConfig")),
+                vpc_config=definition.get("VpcConfig"),
+                stopping_condition=copy.deepcopy(definition.get("StoppingCondition")),
+                tags=None,
                 enable_network_isolation=definition.get("EnableNetworkIsolation", False),
-                enable_inter_container_traffic_encryption=definition.get("EnableInterContainerTrafficEncryption", False),
+                enable_inter_container_traffic_encryption=definition.get(
+                    "EnableInterContainerTrafficEncryption", False
+                ),
                 enable_managed_spot_training=definition.get("EnableManagedSpotTraining", False),
-                checkpoint_config=definition.get("CheckpointConfig"), debug_hook_config=None,
-                debug_rule_configurations=None, tensor_board_output_config=None, experiment_config=None)
+                checkpoint_config=definition.get("CheckpointConfig"),
+                debug_hook_config=None,
+                debug_rule_configurations=None,
+                tensor_board_output_config=None,
+                experiment_config=None,
+            )
         except Exception as exc:  # noqa: BLE001 - a definition SageMaker would refuse: the tuning job fails
             log.warning("tuning job %s could not create training job %s: %s", self.name, name, exc)
             with self.lock:
@@ -601,14 +666,25 @@ class TuningRun:
             objective = self.objectives[d] or {}
             summary = {
                 "TrainingJobDefinitionName": self.definitions[d].get("DefinitionName"),
-                "TrainingJobName": job.training_job_name, "TrainingJobArn": job.arn, "TuningJobName": self.name,
-                "CreationTime": job.creation_time, "TrainingStartTime": job.training_start_time,
-                "TrainingEndTime": job.training_end_time, "TrainingJobStatus": status,
-                "TunedHyperParameters": tuned, "FailureReason": job.failure_reason,
-                "FinalHyperParameterTuningJobObjectiveMetric": None if value is None else {
-                    "Type": objective.get("Type"), "MetricName": objective.get("MetricName"), "Value": value},
-                "ObjectiveStatus": ("Succeeded" if value is not None else "Pending" if status in ("InProgress", "Stopping")
-                                    else "Failed"),
+                "TrainingJobName": job.training_job_name,
+                "TrainingJobArn": job.arn,
+                "TuningJobName": self.name,
+                "CreationTime": job.creation_time,
+                "TrainingStartTime": job.training_start_time,
+                "TrainingEndTime": job.training_end_time,
+                "TrainingJobStatus": status,
+                "TunedHyperParameters": tuned,
+                "FailureReason": job.failure_reason,
+                "FinalHyperParameterTuningJobObjectiveMetric": None
+                if value is None
+                else {"Type": objective.get("Type"), "MetricName": objective.get("MetricName"), "Value": value},
+                "ObjectiveStatus": (
+                    "Succeeded"
+                    if value is not None
+                    else "Pending"
+                    if status in ("InProgress", "Stopping")
+                    else "Failed"
+                ),
             }
             out.append({k: v for k, v in summary.items() if v is not None})
         return out
@@ -619,13 +695,19 @@ class TuningRun:
         objectives = [s["ObjectiveStatus"] for s in summaries]
         t = self.tuning
         t.training_job_status_counters = {
-            "Completed": statuses.count("Completed"), "InProgress": statuses.count("InProgress") + statuses.count("Stopping"),
-            "RetryableError": 0, "NonRetryableError": statuses.count("Failed"), "Stopped": statuses.count("Stopped")}
+            "Completed": statuses.count("Completed"),
+            "InProgress": statuses.count("InProgress") + statuses.count("Stopping"),
+            "RetryableError": 0,
+            "NonRetryableError": statuses.count("Failed"),
+            "Stopped": statuses.count("Stopped"),
+        }
         t.objective_status_counters = {k: objectives.count(k) for k in ("Succeeded", "Pending", "Failed")}
         scored = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
         if scored:
             sign = -1 if scored[0]["FinalHyperParameterTuningJobObjectiveMetric"]["Type"] == "Minimize" else 1
-            t.best_training_job = max(scored, key=lambda s: sign * s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+            t.best_training_job = max(
+                scored, key=lambda s: sign * s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+            )
         t.last_modified_time = _now()
 
     def _finish(self) -> None:
@@ -641,9 +723,12 @@ class TuningRun:
             t.hyper_parameter_tuning_job_status = "Stopped"
         elif t.best_training_job is None:
             first = next((s.get("FailureReason") for s in self.summaries() if s.get("FailureReason")), None)
-            t.failure_reason = (t.failure_reason or (
-                f"No training job succeeded after {len(self.jobs)} attempts (or none logged the objective metric); "
-                f"list the tuning job's training jobs for their failures. First failure: {first or 'none recorded'}")
+            t.failure_reason = (
+                t.failure_reason
+                or (
+                    f"No training job succeeded after {len(self.jobs)} attempts (or none logged the objective metric); "
+                    f"list the tuning job's training jobs for their failures. First failure: {first or 'none recorded'}"
+                )
             )[:FAILURE_REASON_MAX]
             t.hyper_parameter_tuning_job_status = "Failed"
         else:
@@ -660,18 +745,25 @@ def _patch_tuning() -> None:
     def create_hyper_parameter_tuning_job(self, **kwargs):
         _check_name("hyperParameterTuningJobName", kwargs["hyper_parameter_tuning_job_name"], longest=32)
         config = kwargs.get("hyper_parameter_tuning_job_config") or {}
-        definitions = ([kwargs["training_job_definition"]] if kwargs.get("training_job_definition")
-                       else kwargs.get("training_job_definitions") or [])
+        definitions = (
+            [kwargs["training_job_definition"]]
+            if kwargs.get("training_job_definition")
+            else kwargs.get("training_job_definitions") or []
+        )
         if not definitions:
             raise _errors().ValidationError("give a TrainingJobDefinition (or TrainingJobDefinitions)")
         for d in definitions:
             if not (d.get("TuningObjective") or config.get("HyperParameterTuningJobObjective") or {}).get("MetricName"):
                 raise _errors().ValidationError("HyperParameterTuningJobObjective (MetricName and Type) is required")
-            _check_ranges(d.get("HyperParameterRanges") or config.get("ParameterRanges") or {},
-                          d.get("StaticHyperParameters") or {})
+            _check_ranges(
+                d.get("HyperParameterRanges") or config.get("ParameterRanges") or {},
+                d.get("StaticHyperParameters") or {},
+            )
             _check_metric_definitions((d.get("AlgorithmSpecification") or {}).get("MetricDefinitions"))
         arn = original(self, **kwargs)
-        run = _tuning[arn] = TuningRun(self, self.hyper_parameter_tuning_jobs[kwargs["hyper_parameter_tuning_job_name"]])
+        run = _tuning[arn] = TuningRun(
+            self, self.hyper_parameter_tuning_jobs[kwargs["hyper_parameter_tuning_job_name"]]
+        )
         run.start()
         return arn
 
@@ -679,18 +771,27 @@ def _patch_tuning() -> None:
         self.describe_hyper_parameter_tuning_job(name)  # raises moto's ResourceNotFound
         tuning = self.hyper_parameter_tuning_jobs[name]
         if tuning.hyper_parameter_tuning_job_status != "InProgress":
-            raise _errors().ValidationError(f"The hyperparameter tuning job {name} is "
-                                            f"{tuning.hyper_parameter_tuning_job_status}: only InProgress jobs stop")
+            raise _errors().ValidationError(
+                f"The hyperparameter tuning job {name} is "
+                f"{tuning.hyper_parameter_tuning_job_status}: only InProgress jobs stop"
+            )
         _tuning[tuning.arn].request_stop()
 
-    def list_training_jobs_for_tuning(self, name: str, status_equals=None, sort_by=None, sort_order=None,
-                                      next_token=None, max_results=None) -> tuple[list[dict], str | None]:
+    def list_training_jobs_for_tuning(
+        self, name: str, status_equals=None, sort_by=None, sort_order=None, next_token=None, max_results=None
+    ) -> tuple[list[dict], str | None]:
         self.describe_hyper_parameter_tuning_job(name)
         run = _tuning.get(self.hyper_parameter_tuning_jobs[name].arn)
-        items = [s for s in (run.summaries() if run else []) if not status_equals or s["TrainingJobStatus"] == status_equals]
-        key = {"Name": lambda s: s["TrainingJobName"], "Status": lambda s: s["TrainingJobStatus"],
-               "FinalObjectiveMetricValue": lambda s: s.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get(
-                   "Value", -math.inf)}.get(sort_by or "", lambda s: s["CreationTime"])
+        items = [
+            s for s in (run.summaries() if run else []) if not status_equals or s["TrainingJobStatus"] == status_equals
+        ]
+        key = {
+            "Name": lambda s: s["TrainingJobName"],
+            "Status": lambda s: s["TrainingJobStatus"],
+            "FinalObjectiveMetricValue": lambda s: s.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get(
+                "Value", -math.inf
+            ),
+        }.get(sort_by or "", lambda s: s["CreationTime"])
         items.sort(key=key, reverse=sort_order == "Descending")
         start = int(next_token or 0)
         end = start + int(max_results or 100)
@@ -702,8 +803,13 @@ def _patch_tuning() -> None:
 
     def list_response(self):
         items, token = self.sagemaker_backend.list_training_jobs_for_hyper_parameter_tuning_job(
-            self._get_param("HyperParameterTuningJobName"), self._get_param("StatusEquals"), self._get_param("SortBy"),
-            self._get_param("SortOrder"), self._get_param("NextToken"), self._get_param("MaxResults"))
+            self._get_param("HyperParameterTuningJobName"),
+            self._get_param("StatusEquals"),
+            self._get_param("SortBy"),
+            self._get_param("SortOrder"),
+            self._get_param("NextToken"),
+            self._get_param("MaxResults"),
+        )
         return ActionResult({"TrainingJobSummaries": items, "NextToken": token})
 
     SageMakerModelBackend.create_hyper_parameter_tuning_job = create_hyper_parameter_tuning_job
@@ -738,9 +844,15 @@ class Served:
         self.proc, self.port, self.config, self.variant, self.folder = proc, port, config, variant, folder
         self.log_path = folder.with_name(folder.name + ".log")
         self.pool = urllib3.HTTPConnectionPool(
-            "127.0.0.1", port, maxsize=32, block=False, timeout=urllib3.Timeout(connect=5, read=INVOKE_TIMEOUT),
-            retries=urllib3.Retry(total=2, connect=2, read=1, status=0, redirect=0, allowed_methods=None,
-                                  raise_on_status=False))  # predictions are pure: a retry on a closed keep-alive is safe
+            "127.0.0.1",
+            port,
+            maxsize=32,
+            block=False,
+            timeout=urllib3.Timeout(connect=5, read=INVOKE_TIMEOUT),
+            retries=urllib3.Retry(
+                total=2, connect=2, read=1, status=0, redirect=0, allowed_methods=None, raise_on_status=False
+            ),
+        )  # predictions are pure: a retry on a closed keep-alive is safe
         self.inflight = 0
         self.retired = False
 
@@ -859,9 +971,23 @@ def _start_serving(state: EndpointState, config_name: str) -> Served:
     for _attempt in range(3):  # a port taken between free_port() and the child's bind: try another
         port = free_port()
         offset = log_path.stat().st_size if log_path.exists() else 0
-        proc = _spawn(f"endpoint {state.name} ({config_name})",
-                      [sys.executable, "-m", "vwt_model", "serve", "--host", "127.0.0.1", "--port", str(port),
-                       "--model-dir", str(folder)], env=env, log_path=log_path)
+        proc = _spawn(
+            f"endpoint {state.name} ({config_name})",
+            [
+                sys.executable,
+                "-m",
+                "vwt_model",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--model-dir",
+                str(folder),
+            ],
+            env=env,
+            log_path=log_path,
+        )
         served = Served(proc, port, config_name, variant["VariantName"], folder)
         why = _wait_healthy(served, timeout)
         if why is None:
@@ -886,8 +1012,10 @@ def _wait_healthy(served: Served, timeout: float) -> str | None:
     while time.monotonic() < deadline:
         code = served.proc.poll()
         if code is not None:
-            return (f"the serving process exited with code {code} before it answered /ping; last log lines:\n"
-                    f"{_tail(served.log_path)}")
+            return (
+                f"the serving process exited with code {code} before it answered /ping; last log lines:\n"
+                f"{_tail(served.log_path)}"
+            )
         try:
             if served.pool.request("GET", "/ping", retries=False, timeout=2.0).status == 200:
                 return None
@@ -900,8 +1028,12 @@ def _wait_healthy(served: Served, timeout: float) -> str | None:
 def _watch(state: EndpointState, served: Served) -> None:
     """Ship the serve process's log to CloudWatch Logs while it runs; a process that dies on its own makes its
     endpoint Failed, with the exit code and the log's tail."""
-    shipper = _LogShipper(state.backend, ENDPOINT_LOG_GROUP.format(endpoint=state.name),
-                          f"{served.variant}/{served.config}", served.log_path)
+    shipper = _LogShipper(
+        state.backend,
+        ENDPOINT_LOG_GROUP.format(endpoint=state.name),
+        f"{served.variant}/{served.config}",
+        served.log_path,
+    )
     while True:
         try:
             code = served.proc.wait(LOG_SHIP_SECONDS)
@@ -921,8 +1053,10 @@ def _watch(state: EndpointState, served: Served) -> None:
         record = state.record
         if record is not None:
             record.endpoint_status = "Failed"
-            record.failure_reason = (f"the serving process of endpoint configuration {served.config} exited with code "
-                                     f"{code}; last log lines:\n{_tail(served.log_path)}")[:FAILURE_REASON_MAX]
+            record.failure_reason = (
+                f"the serving process of endpoint configuration {served.config} exited with code "
+                f"{code}; last log lines:\n{_tail(served.log_path)}"
+            )[:FAILURE_REASON_MAX]
             record.last_modified_time = _now()
     served.pool.close()
 
@@ -934,8 +1068,9 @@ def _update(state: EndpointState, config_name: str) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure leaves the endpoint on its old configuration
         if record is not None and not state.deleted:
             record.endpoint_status = "InService" if state.current is not None else "Failed"
-            record.failure_reason = (f"Failed to update the endpoint to configuration {config_name}: "
-                                     f"{_start_failure(exc)}")[:FAILURE_REASON_MAX]
+            record.failure_reason = (
+                f"Failed to update the endpoint to configuration {config_name}: {_start_failure(exc)}"
+            )[:FAILURE_REASON_MAX]
             record.last_modified_time = _now()
         return
 
@@ -966,8 +1101,9 @@ def _patch_endpoints() -> None:
         if endpoint_name in self.endpoints:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise _errors().ValidationError(f'Cannot create already existing endpoint "{arn}".')
-        endpoint = original_create(self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name,
-                                   tags=tags)
+        endpoint = original_create(
+            self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags
+        )
         endpoint.endpoint_status = "Creating"
         state = _endpoints[endpoint.arn] = EndpointState(self, endpoint_name)
         try:
@@ -996,21 +1132,25 @@ def _patch_endpoints() -> None:
             arn = FakeEndpointConfig.arn_formatter(endpoint_config_name, self.account_id, self.region_name)
             raise _errors().ValidationError(f"Could not find endpoint configuration '{arn}'.")
         if endpoint.endpoint_status == "Failed":
-            raise _errors().ValidationError(f'Cannot update failed endpoint "{endpoint.arn}": delete it and create '
-                                            f"it again. It failed because: {endpoint.failure_reason}")
+            raise _errors().ValidationError(
+                f'Cannot update failed endpoint "{endpoint.arn}": delete it and create '
+                f"it again. It failed because: {endpoint.failure_reason}"
+            )
         if endpoint.endpoint_status != "InService":
             raise _errors().ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
         endpoint.endpoint_status, endpoint.last_modified_time = "Updating", _now()
         state = _endpoints[endpoint.arn]
-        threading.Thread(target=_update, args=(state, endpoint_config_name), daemon=True,
-                         name=f"update {endpoint_name}").start()
+        threading.Thread(
+            target=_update, args=(state, endpoint_config_name), daemon=True, name=f"update {endpoint_name}"
+        ).start()
         return endpoint.arn
 
     def update_endpoint_response(self):
         # RetainAllVariantProperties, DeploymentConfig and RetainDeploymentConfig are accepted: the local
         # switch is always all at once, once the new process is healthy
-        arn = self.sagemaker_backend.update_endpoint(self._get_param("EndpointName"),
-                                                     self._get_param("EndpointConfigName"))
+        arn = self.sagemaker_backend.update_endpoint(
+            self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+        )
         return ActionResult({"EndpointArn": arn})
 
     SageMakerModelBackend.create_endpoint = create_endpoint
@@ -1052,25 +1192,37 @@ def _patch_invoke() -> None:
         served = state.acquire() if record.endpoint_status in ("InService", "Updating") else None
         if served is None:
             why = f": {record.failure_reason}" if record.failure_reason else ""
-            raise RuntimeValidationError(f"Endpoint {name} of account {self.current_account} is in status "
-                                         f"{record.endpoint_status}, not InService{why}")
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("content-type", "accept") or k.lower().startswith("x-amzn-sagemaker-")}
+            raise RuntimeValidationError(
+                f"Endpoint {name} of account {self.current_account} is in status "
+                f"{record.endpoint_status}, not InService{why}"
+            )
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() in ("content-type", "accept") or k.lower().startswith("x-amzn-sagemaker-")
+        }
         try:
             response = served.pool.urlopen("POST", "/invocations", body=self.raw_body or b"", headers=headers)
         except urllib3.exceptions.HTTPError as exc:
-            raise ServiceUnavailable(f"endpoint {name}: its serving process did not answer ({exc}); see "
-                                     f"{served.log_path}") from None
+            raise ServiceUnavailable(
+                f"endpoint {name}: its serving process did not answer ({exc}); see {served.log_path}"
+            ) from None
         finally:
             state.release(served)
         body = response.data
         if response.status >= 400:
             kind = "client" if response.status < 500 else "server"
             text = body.decode(errors="replace")
-            raise ModelError(f'Received {kind} error ({response.status}) from primary with message "{text}". '
-                             f"See the endpoint's log {served.log_path} for more information.", response.status, text)
-        out = {"Content-Type": response.headers.get("Content-Type", "application/octet-stream"),
-               "x-Amzn-Invoked-Production-Variant": served.variant}
+            raise ModelError(
+                f'Received {kind} error ({response.status}) from primary with message "{text}". '
+                f"See the endpoint's log {served.log_path} for more information.",
+                response.status,
+                text,
+            )
+        out = {
+            "Content-Type": response.headers.get("Content-Type", "application/octet-stream"),
+            "x-Amzn-Invoked-Production-Variant": served.variant,
+        }
         custom = response.headers.get("X-Amzn-SageMaker-Custom-Attributes")
         if custom:
             out["X-Amzn-SageMaker-Custom-Attributes"] = custom

@@ -17,7 +17,8 @@ import datetime
 import functools
 import logging
 import os
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 log = logging.getLogger("vwt_deploy.emulator.runtime.stepfunctions")
 
@@ -26,6 +27,7 @@ POLL_ENV = "VWT_SFN_POLL_SECONDS"
 
 class SyncJob(NamedTuple):
     """How `.sync` follows one kind of job."""
+
     describe: str  # boto3 method
     name_key: str  # the job name's parameter in Create*, Describe* and Stop*
     status_key: str
@@ -34,11 +36,18 @@ class SyncJob(NamedTuple):
 
 SYNC_JOBS = {
     "createTrainingJob": SyncJob("describe_training_job", "TrainingJobName", "TrainingJobStatus", "stop_training_job"),
-    "createHyperParameterTuningJob": SyncJob("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName",
-                                             "HyperParameterTuningJobStatus", "stop_hyper_parameter_tuning_job"),
-    "createTransformJob": SyncJob("describe_transform_job", "TransformJobName", "TransformJobStatus", "stop_transform_job"),
-    "createProcessingJob": SyncJob("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus",
-                                   "stop_processing_job"),
+    "createHyperParameterTuningJob": SyncJob(
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+        "stop_hyper_parameter_tuning_job",
+    ),
+    "createTransformJob": SyncJob(
+        "describe_transform_job", "TransformJobName", "TransformJobStatus", "stop_transform_job"
+    ),
+    "createProcessingJob": SyncJob(
+        "describe_processing_job", "ProcessingJobName", "ProcessingJobStatus", "stop_processing_job"
+    ),
     "createLabelingJob": SyncJob("describe_labeling_job", "LabelingJobName", "LabelingJobStatus", "stop_labeling_job"),
 }
 #: statuses that end a job; only Completed succeeds
@@ -68,7 +77,7 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def boto_method(action: str) -> str:
     """createTrainingJob -> create_training_job (botocore's own naming); ValueError if SageMaker has no such action."""
     import botocore.session
@@ -83,7 +92,6 @@ def boto_method(action: str) -> str:
 def service_class(runtime) -> type:
     """The interpreter's `sagemaker` service, bound to the runtime's SageMaker client."""
     from botocore.exceptions import ClientError, ParamValidationError
-
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -105,36 +113,53 @@ def service_class(runtime) -> type:
         def __init__(self):
             # WaitForTaskToken is listed only because moto's callback machinery expects an endpoint;
             # a definition that asks for it is refused below, as Step Functions refuses it for SageMaker
-            super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
+            super().__init__(
+                supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
+            )
 
         def _validate_service_integration_is_supported(self):
             action, condition = self.resource.api_action, self.resource.condition
             boto_method(action)  # raises for an unknown action
             if condition == ResourceCondition.Sync and action not in SYNC_JOBS:
-                raise ValueError(f"arn:aws:states:::sagemaker:{action}.sync is not supported: .sync is for "
-                                 f"{', '.join(sorted(SYNC_JOBS))}")
+                raise ValueError(
+                    f"arn:aws:states:::sagemaker:{action}.sync is not supported: .sync is for "
+                    f"{', '.join(sorted(SYNC_JOBS))}"
+                )
             if condition not in (None, ResourceCondition.Sync):
-                raise ValueError(f"arn:aws:states:::sagemaker:{action}.{condition} is not supported: SageMaker "
-                                 "integrations are request-response or .sync")
+                raise ValueError(
+                    f"arn:aws:states:::sagemaker:{action}.{condition} is not supported: SageMaker "
+                    "integrations are request-response or .sync"
+                )
 
         def _client(self, region: str):
             return runtime.client("sagemaker", region)
 
         def _failure(self, env, error: str, cause: str, states_error: bool = False) -> FailureEvent:
             name = StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed) if states_error else CustomErrorName(error)
-            return FailureEvent(env=env, error_name=name, event_type=HistoryEventType.TaskFailed,
-                                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                                    error=error, cause=cause, resource=self._get_sfn_resource(),
-                                    resourceType=self._get_sfn_resource_type())))
+            return FailureEvent(
+                env=env,
+                error_name=name,
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=error,
+                        cause=cause,
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                    )
+                ),
+            )
 
         def _from_error(self, env, ex: Exception) -> FailureEvent:
             error = "SageMaker.AmazonSageMakerException"
             if isinstance(ex, ClientError):
                 meta = ex.response.get("ResponseMetadata", {})
                 code = ex.response.get("Error", {}).get("Code", "")
-                cause = (f"{ex.response.get('Error', {}).get('Message', '')} (Service: AmazonSageMaker; Status Code: "
-                         f"{meta.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {meta.get('RequestId')}; "
-                         "Proxy: null)")
+                cause = (
+                    f"{ex.response.get('Error', {}).get('Message', '')} (Service: AmazonSageMaker; Status Code: "
+                    f"{meta.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {meta.get('RequestId')}; "
+                    "Proxy: null)"
+                )
                 return self._failure(env, error, cause)
             if isinstance(ex, ParamValidationError):
                 return self._failure(env, error, f"{ex} (Service: AmazonSageMaker; Error Code: ValidationException)")
@@ -144,8 +169,9 @@ def service_class(runtime) -> type:
             method = getattr(self._client(resource_runtime_part.region), boto_method(self.resource.api_action))
             env.stack.append(json_safe(method(**normalised_parameters)))
 
-        def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters,
-                                 state_credentials) -> Callable[[], Any]:
+        def _build_sync_resolver(
+            self, env, resource_runtime_part, normalised_parameters, state_credentials
+        ) -> Callable[[], Any]:
             env.stack.pop()  # the Create* response; the task's result is the final Describe*
             job = SYNC_JOBS[self.resource.api_action]
             name = normalised_parameters[job.name_key]
@@ -158,8 +184,11 @@ def service_class(runtime) -> type:
                     return None
                 if status == "Completed":
                     return described
-                raise FailureEventException(self._failure(env, StatesErrorNameType.StatesTaskFailed.to_name(),
-                                                          to_json_str(described), states_error=True))
+                raise FailureEventException(
+                    self._failure(
+                        env, StatesErrorNameType.StatesTaskFailed.to_name(), to_json_str(described), states_error=True
+                    )
+                )
 
             def stop() -> None:
                 """The task ended without the job (timeout, or the execution stopped): stop it, as AWS does."""

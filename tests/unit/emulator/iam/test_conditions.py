@@ -213,8 +213,17 @@ def test_condition_decides_an_allow_end_to_end():
 
 def test_deny_with_negated_operator_and_missing_key_denies():
     # Deny + StringNotEquals on an absent key: the condition is true, so the Deny applies
-    policies = [doc(allow()), doc({"Effect": "Deny", "Action": "*", "Resource": "*",
-                                   "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}})]
+    policies = [
+        doc(allow()),
+        doc(
+            {
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}},
+            }
+        ),
+    ]
     assert not evaluate(Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k", {}), policies).allowed
     context = {"aws:RequestedRegion": "eu-west-1"}
     assert evaluate(Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k", context), policies).allowed

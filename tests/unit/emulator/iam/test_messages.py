@@ -57,8 +57,10 @@ def test_kms_key_policy_that_delegates_but_no_identity_allow():
 
 def test_action_without_resource_leaves_out_on_resource():
     decision = evaluate(Request(SESSION, "s3:ListAllMyBuckets", "*"), [])
-    assert decision.message == PREFIX + "s3:ListAllMyBuckets because no identity-based policy allows the " \
+    assert (
+        decision.message == PREFIX + "s3:ListAllMyBuckets because no identity-based policy allows the "
         "s3:ListAllMyBuckets action"
+    )
 
 
 def test_policy_arn_is_added_on_request():
