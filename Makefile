@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 ENV    ?= local
 YES    ?=
 
-.PHONY: install test lint plan up down status bench clean
+.PHONY: install test static lint plan up down status bench clean
 
 install: $(BIN)/vwt-deploy
 	$(BIN)/python -m vwt_deploy.deploy.tfsetup
@@ -18,10 +18,16 @@ $(BIN)/vwt-deploy: setup.py
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-test:
+test: static
 	$(BIN)/pytest
 
-lint:
+# ruff (lint with a complexity cap, format), mypy, import-linter (the layers): pyproject.toml
+static:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+lint: static
 	$(BIN)/vwt-deploy validate --env $(ENV)
 	scripts/lint-terraform.sh
 

