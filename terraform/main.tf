@@ -112,6 +112,7 @@ module "retraining" {
   }
   lambda_package_path = var.lambda_package_path
   data_bucket_names   = values(module.storage.data_bucket_names)
+  model_bucket_names  = values(module.storage.model_bucket_names)
   training_sizing     = var.training.sizing
   kms_key_arn         = module.storage.kms_key_arn
   log_retention_days  = var.log_retention_days

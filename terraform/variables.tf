@@ -262,7 +262,7 @@ variable "ecr_keep_images" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Set the region's API Gateway CloudWatch role (account-wide; turn off if the account already manages it)."
+  description = "Set the region's API Gateway CloudWatch role (account-wide) and reset it on destroy; off: the account's own role is used."
   type        = bool
-  default     = true
+  default     = false
 }

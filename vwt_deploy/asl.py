@@ -34,6 +34,18 @@ _DIRECTIVE = re.compile(r"%\{")
 _SM = "arn:aws:sagemaker:${region}:${account_id}"
 _EVENTS_RULE = "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEventsForSageMaker%sJobsRule"
 _EVENTS_ACTIONS = ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
+_SNS_PUBLISH = "arn:aws:states:::sns:publish"
+# The topics are encrypted with the environment's key: SNS encrypts a published message with a data key it asks
+# KMS for with the publisher's credentials, so the publisher needs GenerateDataKey and Decrypt on the key (SNS
+# Developer Guide, "Key management": "The publisher must have the kms:GenerateDataKey and kms:Decrypt
+# permissions for the AWS KMS key"); SNS makes those calls, so kms:ViaService names it.
+_ENCRYPTED_TOPICS = {
+    "Sid": "EncryptForTheTopics",
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+    "Resource": ["${kms_key_arn}"],
+    "Condition": {"StringEquals": {"kms:ViaService": "sns.${region}.amazonaws.com"}},
+}
 
 # Every integration a definition may call: the IAM actions it needs and the kind of resource they act on.
 # `.sync` integrations also need the EventBridge managed rule Step Functions uses to follow the job.
@@ -107,7 +119,7 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
     },
     "arn:aws:states:::aws-sdk:ssm:getParameter": {"actions": ["ssm:GetParameter"], "resource": "parameter"},
     "arn:aws:states:::aws-sdk:ssm:putParameter": {"actions": ["ssm:PutParameter"], "resource": "parameter"},
-    "arn:aws:states:::sns:publish": {"actions": ["sns:Publish"], "resource": "topic"},
+    _SNS_PUBLISH: {"actions": ["sns:Publish"], "resource": "topic"},
 }
 
 # SageMaker parameters that name the KMS key: the caller needs a grant on it through SageMaker
@@ -410,6 +422,8 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
                 "Condition": {"StringEquals": {"kms:ViaService": "sagemaker.${region}.amazonaws.com"}},
             }
         )
+    if _SNS_PUBLISH in per_integration:
+        statements.append(_ENCRYPTED_TOPICS)
     return statements
 
 

@@ -33,8 +33,9 @@ variables {
     operator_topic_arn             = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-operator"
     current_model_parameter_prefix = "/vwt-dev/current-model"
   }
-  data_bucket_names = ["vwt-dev-data-before-initial-deposit", "vwt-dev-data-gambling-behaviour"]
-  kms_key_arn       = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+  data_bucket_names  = ["vwt-dev-data-before-initial-deposit", "vwt-dev-data-gambling-behaviour"]
+  model_bucket_names = ["vwt-dev-model-bid-problem-gambling", "vwt-dev-model-gb-problem-gambling", "vwt-dev-model-gb-marketing"]
+  kms_key_arn        = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
 }
 
 run "one_schedule_per_model" {

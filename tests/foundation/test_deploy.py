@@ -14,8 +14,10 @@ from tests.fakes import FakeRunner, show_json
 from vwt_deploy.config import load
 from vwt_deploy.deploy.pipeline import Deployment
 from vwt_deploy.deploy.targets.aws import AwsTarget
-from vwt_deploy.errors import VwtError
+from vwt_deploy.errors import ConfigError, VwtError
 from vwt_deploy.project import Project
+
+ACCOUNT_LOGGING_ROLE = "arn:aws:iam::123456789012:role/apigateway-logs"
 
 
 class FakeTarget(AwsTarget):
@@ -51,6 +53,9 @@ def ecr(project_dir: Path, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
+        boto3.client("apigateway", region_name="eu-west-1").update_account(  # the account's own logging role
+            patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ACCOUNT_LOGGING_ROLE}]
+        )
         client = boto3.client("ecr", region_name="eu-west-1")
         repo = load("dev", project_dir).image_repository_name
         client.create_repository(repositoryName=repo)
@@ -241,3 +246,27 @@ def test_status_and_outputs_build_nothing(project_dir: Path) -> None:
     assert not d.var_file.exists()
     assert not (d.work / "build").exists() and not (d.work / "render").exists()
     assert d.outputs() == {"api_url": "u"} and runner.subcommands() == ["init", "output"]  # cached
+
+
+def test_up_refuses_an_account_without_an_api_logging_role_and_changes_nothing(project_dir: Path) -> None:
+    boto3.client("apigateway", region_name="eu-west-1").update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}]  # none set
+    )
+    runner = FakeRunner(CHANGES)
+    with pytest.raises(ConfigError) as exc:
+        deployment(project_dir, runner).up(confirm=lambda plan: True)
+    assert "name no CloudWatch role" in exc.value.message and "manage_account_logging_role: true" in exc.value.hint
+    assert "plan" not in runner.subcommands() and "apply" not in runner.subcommands()
+
+
+def test_the_account_logging_role_is_set_by_terraform_only_when_asked(project_dir: Path) -> None:
+    boto3.client("apigateway", region_name="eu-west-1").update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}]  # none set
+    )
+    dev = project_dir / "environments" / "dev.yaml"
+    dev.write_text(dev.read_text().replace("api:\n", "api:\n  manage_account_logging_role: true\n", 1))
+    runner = FakeRunner({**CHANGES, "output": (0, "{}")})
+    d = deployment(project_dir, runner)
+    assert d.up(confirm=lambda plan: True).applied
+    tfvars = json.loads(d.var_file.read_text())
+    assert tfvars["manage_api_gateway_account"] is True and "manage_account_logging_role" not in tfvars["api"]

@@ -327,6 +327,9 @@ class ApiSettings(Frozen):
     quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
     max_records: int = Field(1000, ge=1, le=10000, description="records per prediction request")
     cors_allow_origins: tuple[str, ...] = ("*",)
+    # API Gateway writes every API's logs in a region with one account-wide role. Setting it is account-wide,
+    # so the tool leaves it alone unless told to (then `down` resets it); `up` refuses while it is unset.
+    manage_account_logging_role: bool = False
 
 
 class EndpointSettings(Frozen):

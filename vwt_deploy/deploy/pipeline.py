@@ -113,6 +113,19 @@ class Deployment:
         write_tfvars(self.env, self.var_file, {**self.artifacts(build_image), **(extra_vars or {})})
         self.init()
 
+    def _require_api_logging_role(self) -> None:
+        """API Gateway writes the API's logs with the region's account-wide CloudWatch role: without one the stage
+        cannot be created. The tool sets it only when told to (api.manage_account_logging_role)."""
+        if self.env.api.manage_account_logging_role:
+            return
+        if not self.target.client("apigateway").get_account().get("cloudwatchRoleArn"):
+            raise ConfigError(
+                f"the API Gateway account settings of {self.env.region} name no CloudWatch role, so the prediction "
+                "API's logs could not be written and its stage would be refused",
+                f"set api.manage_account_logging_role: true in environments/{self.env.name}.yaml to let vwt-deploy "
+                "set it (and reset it on down), or set the account's role yourself",
+            )
+
     def plan(
         self,
         destroy: bool = False,
@@ -121,6 +134,8 @@ class Deployment:
         extra_vars: Mapping[str, Any] | None = None,
     ) -> PlanSummary:
         self.prepare(build_image, extra_vars)
+        if not destroy:
+            self._require_api_logging_role()
         planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
         try:
             return self.terraform.plan(self.var_file, planfile, destroy=destroy, targets=targets)

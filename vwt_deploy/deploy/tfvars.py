@@ -42,7 +42,8 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
             }
             for m in cat.models
         },
-        "api": env.api.model_dump(mode="json"),
+        "api": env.api.model_dump(mode="json", exclude={"manage_account_logging_role"}),
+        "manage_api_gateway_account": env.api.manage_account_logging_role,
         "endpoints": env.endpoints.model_dump(mode="json"),
         "alarms": env.alarms.model_dump(mode="json"),
         # the size function's table (pipeline.size) and the training time limit

@@ -493,7 +493,10 @@ resource "aws_iam_role_policy" "apigateway_logs" {
 resource "aws_api_gateway_account" "this" {
   count               = var.manage_api_gateway_account ? 1 : 0
   cloudwatch_role_arn = aws_iam_role.apigateway_logs[0].arn
-  depends_on          = [aws_iam_role_policy.apigateway_logs]
+  # Destroying it would otherwise leave the account pointing at the role destroyed with it, and every API in the
+  # region without logs (provider 5.x keeps the setting unless reset_on_delete; 6.0 always resets it).
+  reset_on_delete = true
+  depends_on      = [aws_iam_role_policy.apigateway_logs]
 }
 
 # ---------------------------------------------------------------- API key and usage plan

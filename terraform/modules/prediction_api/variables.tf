@@ -159,9 +159,9 @@ variable "request_schema" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Set the region's API Gateway account CloudWatch role (needed once per account and region for API logging)."
+  description = "Set the region's API Gateway account CloudWatch role (account-wide; needed once per account and region for API logging), and reset it on destroy."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "application_principal_arns" {

@@ -95,13 +95,23 @@ data "aws_iam_policy_document" "function" {
     resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}"]
   }
 
-  # The label function reads the data and writes the labelled copy next to it.
+  # Both functions read the training data: size counts its rows (GetObject of each file), label copies it.
+  statement {
+    sid       = "ReadTheData"
+    actions   = ["s3:GetObject"]
+    resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
+  }
+
+  # The label function writes to the model's bucket: the labelled copy (labelled/<run>/) and the Ground Truth
+  # input (labeling/<run>/input/: manifest, categories, template); MergeLabels reads Ground Truth's output
+  # manifest back (labeling/<run>/output/). A copy over 8 MiB goes up as a multipart upload, which PutObject
+  # authorises and AbortMultipartUpload cleans up after a failure.
   dynamic "statement" {
     for_each = each.key == "label" ? [1] : []
     content {
-      sid       = "ReadAndLabelTheData"
-      actions   = ["s3:GetObject", "s3:PutObject"]
-      resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
+      sid       = "WriteTheLabelledCopy"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+      resources = flatten([for b in var.model_bucket_names : ["arn:${local.partition}:s3:::${b}/labelled/*", "arn:${local.partition}:s3:::${b}/labeling/*"]])
     }
   }
 

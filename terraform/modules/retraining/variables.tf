@@ -77,11 +77,20 @@ variable "lambda_runtime" {
 }
 
 variable "data_bucket_names" {
-  description = "Names of the data buckets the pipeline functions read (and the label function writes labelled data to)."
+  description = "Names of the data buckets the pipeline functions read (size counts rows, label copies them)."
   type        = list(string)
   validation {
     condition     = length(var.data_bucket_names) > 0 && alltrue([for n in var.data_bucket_names : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", n))])
     error_message = "data_bucket_names must list at least one valid S3 bucket name."
+  }
+}
+
+variable "model_bucket_names" {
+  description = "The model buckets, one per model: the label function writes each model's labelled copy there."
+  type        = list(string)
+  validation {
+    condition     = alltrue([for n in var.model_bucket_names : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", n))])
+    error_message = "model_bucket_names must be valid S3 bucket names."
   }
 }
 

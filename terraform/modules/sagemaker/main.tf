@@ -105,6 +105,19 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # Blue/green deployments with auto-rollback: SageMaker watches the alarms with this role (SageMaker Developer
+  # Guide, "Auto-Rollback Configuration and Monitoring": "Ensure that your IAM execution role has permission to
+  # perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"; the Service
+  # Authorization Reference lists the alarm resource type for DescribeAlarms).
+  dynamic "statement" {
+    for_each = length(flatten(values(var.rollback_alarm_names))) > 0 ? [1] : []
+    content {
+      sid       = "WatchTheRollbackAlarms"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = [for name in distinct(flatten(values(var.rollback_alarm_names))) : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${name}"]
+    }
+  }
+
   statement {
     sid       = "UseTheEnvironmentKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
