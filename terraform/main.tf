@@ -34,11 +34,10 @@ module "storage" {
 module "registry" {
   source = "./modules/registry"
 
-  repository_name = var.image_repository_name
-  kms_key_arn     = module.storage.kms_key_arn
-  keep_images     = var.ecr_keep_images
-  force_delete    = local.is_local
-  tags            = var.tags
+  repository_name      = var.image_repository_name
+  kms_key_arn          = module.storage.kms_key_arn
+  untagged_expire_days = var.ecr_untagged_expire_days
+  tags                 = var.tags
 }
 
 module "consumers" {

@@ -251,13 +251,13 @@ variable "training" {
   }
 }
 
-variable "ecr_keep_images" {
-  description = "How many images of the training/serving image the repository keeps."
+variable "ecr_untagged_expire_days" {
+  description = "Days after its push an untagged image expires; tagged images never do (a live model may run one)."
   type        = number
-  default     = 20
+  default     = 7
   validation {
-    condition     = var.ecr_keep_images >= 1 && var.ecr_keep_images <= 1000
-    error_message = "ecr_keep_images must be between 1 and 1000."
+    condition     = var.ecr_untagged_expire_days >= 1 && var.ecr_untagged_expire_days <= 3650
+    error_message = "ecr_untagged_expire_days must be between 1 and 3650."
   }
 }
 

@@ -40,7 +40,7 @@ _SNS_PUBLISH = "arn:aws:states:::sns:publish"
 # Developer Guide, "Key management": "The publisher must have the kms:GenerateDataKey and kms:Decrypt
 # permissions for the AWS KMS key"); SNS makes those calls, so kms:ViaService names it.
 _ENCRYPTED_TOPICS = {
-    "Sid": "EncryptForTheTopics",
+    "Sid": "KmsForEncryptedTopics",
     "Effect": "Allow",
     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
     "Resource": ["${kms_key_arn}"],

@@ -30,5 +30,6 @@ def test_every_module_and_the_root_have_test_runs():
         "storage.tftest.hcl",
         "prediction_api.tftest.hcl",
         "retraining.tftest.hcl",
+        "registry.tftest.hcl",
         "sagemaker.tftest.hcl",
     } <= files

@@ -23,8 +23,20 @@ from vwt_deploy.errors import ConfigError, VwtError
 from vwt_deploy.project import Project
 
 # Retry policies per integration: throttling and capacity limits back off and try again.
-_SAGEMAKER_RETRY = {
-    "ErrorEquals": ["ThrottlingException", "SageMaker.ThrottlingException", "SageMaker.ResourceLimitExceededException"],
+# SageMaker's optimized integrations report a throttled call as SageMaker.AmazonSageMakerException (the Step
+# Functions Developer Guide's SageMaker example retries it; AWS's Data Science SDK does so for "Rate exceeded");
+# the aws-sdk integrations name the service's own code. Throttling clears in seconds; capacity takes minutes.
+# The first retrier whose ErrorEquals matches is used, so throttling comes first.
+_SAGEMAKER_THROTTLED = {
+    "ErrorEquals": ["SageMaker.AmazonSageMakerException", "ThrottlingException", "SageMaker.ThrottlingException"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 6,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+_SAGEMAKER_CAPACITY = {
+    "ErrorEquals": ["SageMaker.ResourceLimitExceededException"],
     "IntervalSeconds": 60,
     "MaxAttempts": 5,
     "BackoffRate": 2.0,
@@ -32,7 +44,7 @@ _SAGEMAKER_RETRY = {
     "JitterStrategy": "FULL",
 }
 RETRIES: Mapping[str, list[dict]] = {
-    "sagemaker": [_SAGEMAKER_RETRY],
+    "sagemaker": [_SAGEMAKER_THROTTLED, _SAGEMAKER_CAPACITY],
     "lambda": [
         {
             "ErrorEquals": [

@@ -16,20 +16,20 @@ variable "kms_key_arn" {
   }
 }
 
-variable "keep_images" {
-  description = "How many images the lifecycle policy keeps (the newest); older ones expire."
+variable "untagged_expire_days" {
+  description = "Days after its push an untagged image expires (tagged images never expire: a live model may run one)."
   type        = number
-  default     = 20
+  default     = 7
   validation {
-    condition     = var.keep_images >= 1 && var.keep_images <= 1000
-    error_message = "keep_images must be between 1 and 1000."
+    condition     = var.untagged_expire_days >= 1 && var.untagged_expire_days <= 3650
+    error_message = "untagged_expire_days must be between 1 and 3650."
   }
 }
 
 variable "force_delete" {
-  description = "Delete the repository even if it holds images (only for local)."
+  description = "Delete the repository with its images on destroy (they are build outputs of the repository's code)."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "tags" {
