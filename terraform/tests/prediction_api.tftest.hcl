@@ -156,3 +156,30 @@ run "bad_cors_origin_is_refused" {
   }
   expect_failures = [var.api]
 }
+
+run "gateway_error_bodies_are_json_whatever_the_validation_error" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+
+  # Gateway response templates are plain substitutions (no VTL, no escaping): each must be valid JSON with
+  # API Gateway's values put in, and none may carry validationErrorString, whose text holds bare '"'
+  # (e.g. [object has missing required properties (["records"])]).
+  assert {
+    condition = alltrue([for r in aws_api_gateway_gateway_response.this :
+      can(jsondecode(replace(replace(r.response_templates["application/json"],
+        "$context.error.messageString", "\"Invalid request body\""),
+      "$context.requestId", "0d9e2c4b-1111-2222-3333-444455556666")))
+    ])
+    error_message = "every gateway response body is valid JSON once API Gateway has filled it in"
+  }
+  assert {
+    condition     = alltrue([for r in aws_api_gateway_gateway_response.this : !strcontains(r.response_templates["application/json"], "validationErrorString")])
+    error_message = "no gateway response embeds $context.error.validationErrorString (it holds unescaped quotes)"
+  }
+  assert {
+    condition     = strcontains(aws_api_gateway_gateway_response.this["BAD_REQUEST_BODY"].response_templates["application/json"], "1 to 1000 objects")
+    error_message = "an invalid body's answer names the envelope the gateway checks, with this environment's record limit"
+  }
+}

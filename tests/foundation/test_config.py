@@ -264,3 +264,13 @@ def test_command_line_overrides_win(repo: Path) -> None:
 def test_bad_override_syntax() -> None:
     with pytest.raises(ConfigError, match="not key=value"):
         parse_overrides(["api.throttle_rate_limit"])
+
+
+@pytest.mark.parametrize(
+    "region, reason",
+    [("us-gov-west-1", "another AWS partition"), ("cn-north-1", "another AWS partition"), ("eu-west", "not an AWS region")],
+)
+def test_regions_outside_the_aws_partition_are_refused(repo: Path, region: str, reason: str) -> None:
+    """The rendered definitions and policies name the aws partition (arn:aws:...): other partitions are refused."""
+    with pytest.raises(ConfigError, match=reason):
+        load("dev", repo, parse_overrides([f"region={region}"]))

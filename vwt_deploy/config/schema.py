@@ -415,7 +415,7 @@ class StateBackend(Frozen):
 
 class Environment(Frozen):
     name: Literal["local", "dev", "staging", "prod"]
-    region: str = Field("eu-west-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str = "eu-west-1"
     allowed_account_ids: tuple[str, ...] = ()
     name_prefix: str = Field(pattern=r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
     owner: str = "ml-platform"
@@ -428,6 +428,18 @@ class Environment(Frozen):
     state: StateBackend = StateBackend()
     log_retention_days: int = Field(90, ge=1)
     catalogue: Catalogue
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, region: str) -> str:
+        # The rendered state machines and policies name the aws partition (arn:aws:states:::..., arn:aws:s3:::...):
+        # a GovCloud (-gov-) or China (cn-) region is another partition, where those ARNs do not exist.
+        if re.fullmatch(r"(cn|[a-z]{2}-gov)-[a-z]+-\d", region):
+            raise ValueError(f"region {region!r} is in another AWS partition than 'aws', which the rendered state "
+                             "machines and policies name; use a region of the aws partition")
+        if not re.fullmatch(r"[a-z]{2}-[a-z]+-\d", region):
+            raise ValueError(f"region {region!r} is not an AWS region name such as eu-west-1")
+        return region
 
     @field_validator("allowed_account_ids")
     @classmethod

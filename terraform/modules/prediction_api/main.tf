@@ -354,13 +354,17 @@ resource "aws_api_gateway_integration_response" "options" {
 }
 
 # Errors API Gateway answers itself (missing key, throttled, invalid body) carry CORS headers
-# too, so browsers can read them; an invalid body names what is wrong.
+# too, so browsers can read them. The templates are not VTL ("a non-VTL mapping template supporting only
+# simple variable substitutions"): nothing can escape a value, so only values that are valid JSON as they
+# stand appear. messageString is "the quoted value of $context.error.message": it stands bare.
+# validationErrorString is not quoted and holds '"' (e.g. [object has missing required properties
+# (["records"])]), so it never appears: the gateway checks only the envelope, which the detail names, and
+# the Lambda lists every problem of the records by record and field.
 resource "aws_api_gateway_gateway_response" "this" {
   for_each = {
-    # messageString is already quoted ("the quoted value of $context.error.message"): it stands bare
     DEFAULT_4XX      = "{\"message\": $context.error.messageString, \"request_id\": \"$context.requestId\"}"
     DEFAULT_5XX      = "{\"message\": $context.error.messageString, \"request_id\": \"$context.requestId\"}"
-    BAD_REQUEST_BODY = "{\"message\": \"invalid request body\", \"errors\": \"$context.error.validationErrorString\", \"request_id\": \"$context.requestId\"}"
+    BAD_REQUEST_BODY = "{\"message\": $context.error.messageString, \"detail\": \"the body must be a JSON object {records: [1 to ${var.api.max_records} objects, each with a user_id string], request_id (optional)}; see the API's OpenAPI document\", \"request_id\": \"$context.requestId\"}"
   }
   rest_api_id   = aws_api_gateway_rest_api.this.id
   response_type = each.key
