@@ -274,3 +274,20 @@ def test_regions_outside_the_aws_partition_are_refused(repo: Path, region: str, 
     """The rendered definitions and policies name the aws partition (arn:aws:...): other partitions are refused."""
     with pytest.raises(ConfigError, match=reason):
         load("dev", repo, parse_overrides([f"region={region}"]))
+
+
+def test_endpoints_start_with_at_least_min_capacity_instances(repo: Path) -> None:
+    """Prod keeps 2 instances: every endpoint configuration (the pipeline's too) starts with 2, not 1."""
+    prod = load("prod", repo)
+    assert prod.endpoints.min_capacity == 2 and prod.endpoints.initial_instance_count == 2
+    with pytest.raises(ConfigError, match=r"initial_instance_count \(1\) must lie between min_capacity \(2\)"):
+        load("prod", repo, parse_overrides(["endpoints.initial_instance_count=1"]))
+
+
+def test_the_pipeline_deploys_as_many_instances_as_auto_scaling_keeps(repo: Path) -> None:
+    from vwt_deploy.build.statemachines import render_definition
+
+    prod = load("prod", repo)
+    definition = render_definition(prod, prod.catalogue.models[0], repo / "templates")
+    config = next(s for s in definition["States"].values() if s.get("Resource", "").endswith("createEndpointConfig"))
+    assert [v["InitialInstanceCount"] for v in config["Parameters"]["ProductionVariants"]] == [2]

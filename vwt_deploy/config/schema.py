@@ -334,15 +334,30 @@ class ApiSettings(Frozen):
 
 class EndpointSettings(Frozen):
     instance_type: str = Field("ml.m5.large", pattern=_INSTANCE)
+    # Every endpoint configuration (Terraform's and each one the pipeline deploys) starts with this many
+    # instances: by default min_capacity, so a deployment never drops below what auto scaling keeps.
     initial_instance_count: int = Field(1, ge=1)
     min_capacity: int = Field(1, ge=1)
     max_capacity: int = Field(2, ge=1)
     target_invocations_per_instance: float = Field(1000, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _start_at_min_capacity(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "initial_instance_count" not in data and "min_capacity" in data:
+            return {**data, "initial_instance_count": data["min_capacity"]}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> EndpointSettings:
         if self.min_capacity > self.max_capacity:
             raise ValueError(f"min_capacity ({self.min_capacity}) exceeds max_capacity ({self.max_capacity})")
+        if not self.min_capacity <= self.initial_instance_count <= self.max_capacity:
+            raise ValueError(
+                f"initial_instance_count ({self.initial_instance_count}) must lie between min_capacity "
+                f"({self.min_capacity}) and max_capacity ({self.max_capacity}): every deployment starts the new "
+                "model on that many instances"
+            )
         return self
 
 
