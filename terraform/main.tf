@@ -66,6 +66,8 @@ module "sagemaker" {
   endpoint                       = var.endpoints
   rollback_alarm_names           = module.monitoring.endpoint_alarm_names
   current_model_parameter_prefix = local.current_model_parameter_prefix
+  vpc                            = var.training.vpc
+  automated_labeling             = anytrue([for m in values(var.models) : m.labeling_mode == "ground_truth"])
   tags                           = var.tags
 }
 

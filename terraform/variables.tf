@@ -107,6 +107,7 @@ variable "models" {
     schedule_expression = string
     schedule_mode       = string
     schedule_enabled    = bool
+    labeling_mode       = optional(string, "none")
   }))
   validation {
     condition     = length(var.models) > 0 && alltrue([for m in values(var.models) : contains(["classification", "regression", "unsupervised"], m.task) && contains(["train", "tune"], m.schedule_mode)])
@@ -236,6 +237,10 @@ variable "training" {
       volume_gb      = number
     }))
     max_runtime_seconds = number
+    vpc = optional(object({
+      subnet_ids         = list(string)
+      security_group_ids = list(string)
+    }))
   })
   default = {
     sizing = [

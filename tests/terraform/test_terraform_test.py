@@ -31,5 +31,6 @@ def test_every_module_and_the_root_have_test_runs():
         "prediction_api.tftest.hcl",
         "retraining.tftest.hcl",
         "registry.tftest.hcl",
+        "sagemaker_policy.tftest.hcl",
         "sagemaker.tftest.hcl",
     } <= files

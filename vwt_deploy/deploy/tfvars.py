@@ -39,6 +39,7 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
                 "schedule_expression": m.schedule.expression,
                 "schedule_mode": m.schedule.mode,
                 "schedule_enabled": m.schedule.enabled,
+                "labeling_mode": m.labeling.mode,
             }
             for m in cat.models
         },

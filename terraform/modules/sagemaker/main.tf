@@ -15,7 +15,8 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
 
-  variant = "AllTraffic" # the retraining pipeline's endpoint configurations keep this variant name
+  variant  = "AllTraffic" # the retraining pipeline's endpoint configurations keep this variant name
+  role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${var.name_prefix}-sagemaker"
 
   data_bucket_names  = distinct([for m in values(var.models) : m.data_bucket_name])
   model_bucket_names = distinct([for m in values(var.models) : m.model_bucket_name])
@@ -46,7 +47,7 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = "${var.name_prefix}-sagemaker"
+  name               = "${var.name_prefix}-sagemaker" # local.role_arn names it too
   description        = "SageMaker training jobs and endpoints of ${var.name_prefix}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
@@ -118,6 +119,62 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # Training jobs, tuning jobs and models in a VPC: SageMaker attaches network interfaces with this role
+  # (SageMaker Developer Guide, "CreateTrainingJob API: Execution Role Permissions" and "CreateModel API",
+  # "If you specify a private VPC ... add the following permissions"). The Service Authorization Reference
+  # scopes CreateNetworkInterface to subnets and security groups, and the network-interface actions to
+  # network interfaces; the Describe* actions and DeleteNetworkInterfacePermission (its request names a
+  # permission id, no interface) take no resource.
+  dynamic "statement" {
+    for_each = var.vpc == null ? [] : [1]
+    content {
+      sid     = "AttachToTheVpc"
+      actions = ["ec2:CreateNetworkInterface"]
+      resources = concat(
+        ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"],
+        [for s in var.vpc.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${s}"],
+        [for g in var.vpc.security_group_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/${g}"],
+      )
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.vpc == null ? [] : [1]
+    content {
+      sid       = "ManageItsNetworkInterfaces"
+      actions   = ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"]
+      resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.vpc == null ? [] : [1]
+    content {
+      sid = "DescribeTheVpc"
+      actions = [
+        "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+        "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions",
+      ]
+      resources = ["*"] # iam-star-ok: these EC2 actions support no resource-level permissions
+    }
+  }
+
+  # Ground Truth's automated labelling trains and runs transform jobs with the labelling job's role, which is this
+  # one: it passes itself (Developer Guide, "Automated Data Labeling Permission Requirements").
+  dynamic "statement" {
+    for_each = var.automated_labeling ? [1] : []
+    content {
+      sid       = "AutomatedLabelingPassesItself"
+      actions   = ["iam:PassRole"]
+      resources = [local.role_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["sagemaker.amazonaws.com"]
+      }
+    }
+  }
+
   statement {
     sid       = "UseTheEnvironmentKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
@@ -174,6 +231,15 @@ resource "aws_sagemaker_model" "initial" {
   name                     = each.value.model_name
   execution_role_arn       = aws_iam_role.this.arn
   enable_network_isolation = true
+
+  # the same network as the models the pipeline deploys (their CreateModel carries the same VpcConfig)
+  dynamic "vpc_config" {
+    for_each = var.vpc == null ? [] : [var.vpc]
+    content {
+      subnets            = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
 
   primary_container {
     image          = var.image_uri

@@ -68,6 +68,21 @@ variable "kms_key_arn" {
   }
 }
 
+variable "vpc" {
+  description = "Private subnets and security groups the training jobs and models run in (null: no VPC)."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}
+
+variable "automated_labeling" {
+  description = "Some model labels with Ground Truth, whose automated labelling starts training and transform jobs with this role."
+  type        = bool
+  default     = false
+}
+
 variable "endpoint" {
   description = "Endpoint sizing and auto scaling (min/max capacity, target invocations per instance)."
   type = object({
