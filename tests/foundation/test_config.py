@@ -291,3 +291,17 @@ def test_the_pipeline_deploys_as_many_instances_as_auto_scaling_keeps(repo: Path
     definition = render_definition(prod, prod.catalogue.models[0], repo / "templates")
     config = next(s for s in definition["States"].values() if s.get("Resource", "").endswith("createEndpointConfig"))
     assert [v["InitialInstanceCount"] for v in config["Parameters"]["ProductionVariants"]] == [2]
+
+
+@pytest.mark.parametrize("key", ["endpoints.instance_type", "training.sizing"])
+@pytest.mark.parametrize("instance_type", ["ml.g4dn.xlarge", "ml.m5d.large", "ml.p4d.24xlarge"])
+def test_instance_types_with_local_storage_are_refused(repo: Path, key: str, instance_type: str) -> None:
+    """SageMaker refuses a KMS key for instances with local NVMe storage, and every configuration sends one."""
+    value = (
+        instance_type
+        if key == "endpoints.instance_type"
+        else f"[{{instance_type: {instance_type}, instance_count: 1, volume_gb: 30}}]"
+    )
+    with pytest.raises(ConfigError, match=f"{instance_type} has local NVMe instance storage"):
+        load("dev", repo, parse_overrides([f"{key}={value}"]))
+    load("dev", repo, parse_overrides([f"{key}={value.replace(instance_type, 'ml.m5.xlarge')}"]))

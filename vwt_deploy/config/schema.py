@@ -20,6 +20,27 @@ REAL_ENVIRONMENTS = ("dev", "staging", "prod")
 
 _NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 _INSTANCE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+# Instance families with local NVMe instance storage. Their volumes are encrypted by the instance's hardware, and
+# SageMaker refuses a KMS key for them ("You can't request a KmsKeyId when using an instance type with local
+# storage": CreateEndpointConfig.KmsKeyId; the same for ResourceConfig.VolumeKmsKeyId). The SageMaker guide names
+# ml.p4d, ml.g4dn and ml.g5; the others have instance store volumes in EC2's instance store table. Every endpoint
+# configuration and training job of the framework sends the environment's key, so these are refused.
+LOCAL_STORAGE_FAMILIES = frozenset(
+    {"c5d", "c6id", "m5d", "m6id", "r5d", "r6id", "g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e",
+     "trn1", "trn1n"}
+)
+
+
+def check_instance_type(instance_type: str) -> str:
+    """Refuse an instance type with local NVMe storage: SageMaker refuses the KMS key the framework always sends."""
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    if family in LOCAL_STORAGE_FAMILIES:
+        raise ValueError(
+            f"{instance_type} has local NVMe instance storage, for which SageMaker refuses a KMS key "
+            "(KmsKeyId, VolumeKmsKeyId), and the framework encrypts every volume with the environment's key; "
+            "choose an EBS-backed family such as ml.m5, ml.c5, ml.r5 or ml.g4"
+        )
+    return instance_type
 
 
 class Frozen(BaseModel):
@@ -334,6 +355,7 @@ class ApiSettings(Frozen):
 
 class EndpointSettings(Frozen):
     instance_type: str = Field("ml.m5.large", pattern=_INSTANCE)
+    _instance = field_validator("instance_type")(lambda cls, v: check_instance_type(v))
     # Every endpoint configuration (Terraform's and each one the pipeline deploys) starts with this many
     # instances: by default min_capacity, so a deployment never drops below what auto scaling keeps.
     initial_instance_count: int = Field(1, ge=1)
@@ -365,6 +387,7 @@ class TrainingSize(Frozen):
     max_gb: float | None = Field(None, gt=0, description="up to this much training data; none for the last row")
     instance_type: str = Field(pattern=_INSTANCE)
     instance_count: int = Field(1, ge=1, le=100)
+    _instance = field_validator("instance_type")(lambda cls, v: check_instance_type(v))
     volume_gb: int = Field(30, ge=1, le=16384)
 
 
