@@ -245,8 +245,8 @@ variable "training" {
   default = {
     sizing = [
       { max_gb = 1, instance_type = "ml.m5.large", instance_count = 1, volume_gb = 30 },
-      { max_gb = 10, instance_type = "ml.m5.2xlarge", instance_count = 1, volume_gb = 50 },
-      { max_gb = null, instance_type = "ml.m5.4xlarge", instance_count = 2, volume_gb = 200 },
+      { max_gb = 10, instance_type = "ml.m5.4xlarge", instance_count = 1, volume_gb = 64 },
+      { max_gb = null, instance_type = "ml.r5.12xlarge", instance_count = 1, volume_gb = 500 },
     ]
     max_runtime_seconds = 3600
   }

@@ -305,3 +305,13 @@ def test_instance_types_with_local_storage_are_refused(repo: Path, key: str, ins
     with pytest.raises(ConfigError, match=f"{instance_type} has local NVMe instance storage"):
         load("dev", repo, parse_overrides([f"{key}={value}"]))
     load("dev", repo, parse_overrides([f"{key}={value.replace(instance_type, 'ml.m5.xlarge')}"]))
+
+
+def test_training_is_sized_vertically(repo: Path) -> None:
+    """scikit-learn does not share work between instances: a second one would train the same model again."""
+    sizing = load("dev", repo).training.sizing
+    assert all(row.instance_count == 1 for row in sizing)
+    assert [row.instance_type for row in sizing] == ["ml.m5.large", "ml.m5.4xlarge", "ml.r5.12xlarge"]
+    two = "training.sizing=[{instance_type: ml.m5.4xlarge, instance_count: 2, volume_gb: 200}]"
+    with pytest.raises(ConfigError, match="instance_count 2: the container's algorithms .* train on one instance"):
+        load("dev", repo, parse_overrides([two]))

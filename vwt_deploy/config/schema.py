@@ -384,11 +384,26 @@ class EndpointSettings(Frozen):
 
 
 class TrainingSize(Frozen):
+    """One row of the size function's table: data up to max_gb trains on this instance. Sized vertically: the
+    container loads the data into memory and trains with scikit-learn, which does not share work between
+    instances, so a second instance (the channels are FullyReplicated) would train the same model again."""
+
     max_gb: float | None = Field(None, gt=0, description="up to this much training data; none for the last row")
     instance_type: str = Field(pattern=_INSTANCE)
-    instance_count: int = Field(1, ge=1, le=100)
+    instance_count: int = Field(1, ge=1, le=1)
     _instance = field_validator("instance_type")(lambda cls, v: check_instance_type(v))
     volume_gb: int = Field(30, ge=1, le=16384)
+
+    @field_validator("instance_count", mode="before")
+    @classmethod
+    def _one_instance(cls, count: Any) -> Any:
+        if isinstance(count, int) and count > 1:
+            raise ValueError(
+                f"instance_count {count}: the container's algorithms (scikit-learn) train on one instance, and "
+                "every further instance would train the same model again on a full copy of the data; size "
+                "vertically with a larger instance_type (memory about 4x the data)"
+            )
+        return count
 
 
 class TrainingVpc(Frozen):
@@ -418,9 +433,11 @@ class TrainingVpc(Frozen):
 class Training(Frozen):
     vpc: TrainingVpc | None = Field(None, description="VPC for training jobs and models; none runs them without a VPC")
     sizing: tuple[TrainingSize, ...] = (
-        TrainingSize(max_gb=1, instance_type="ml.m5.large"),
-        TrainingSize(max_gb=10, instance_type="ml.m5.2xlarge", volume_gb=50),
-        TrainingSize(instance_type="ml.m5.4xlarge", instance_count=2, volume_gb=200),
+        # memory about 4x the data (a CSV loads as float32 columns, and the forests copy what they sample); the
+        # volume holds the channels' copy of the data twice over
+        TrainingSize(max_gb=1, instance_type="ml.m5.large", volume_gb=30),  # 8 GiB
+        TrainingSize(max_gb=10, instance_type="ml.m5.4xlarge", volume_gb=64),  # 64 GiB
+        TrainingSize(instance_type="ml.r5.12xlarge", volume_gb=500),  # 384 GiB
     )
     max_runtime_seconds: int = Field(3600, ge=60, le=28 * 24 * 3600)
 
