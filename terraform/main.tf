@@ -67,6 +67,7 @@ module "sagemaker" {
   rollback_alarm_names           = module.monitoring.endpoint_alarm_names
   current_model_parameter_prefix = local.current_model_parameter_prefix
   vpc                            = var.training.vpc
+  log_retention_days             = var.log_retention_days
   automated_labeling             = anytrue([for m in values(var.models) : m.labeling_mode == "ground_truth"])
   tags                           = var.tags
 }

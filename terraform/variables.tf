@@ -143,6 +143,7 @@ variable "endpoints" {
     min_capacity                    = number
     max_capacity                    = number
     target_invocations_per_instance = number
+    capture_percentage              = optional(number, 0)
   })
   validation {
     condition     = can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.endpoints.instance_type)) && var.endpoints.min_capacity >= 1 && var.endpoints.min_capacity <= var.endpoints.max_capacity

@@ -109,3 +109,30 @@ run "bad_instance_type_is_refused" {
   }
   expect_failures = [var.endpoint]
 }
+
+run "endpoints_capture_a_share_of_requests_and_answers" {
+  command = plan
+  module {
+    source = "./modules/sagemaker"
+  }
+  variables {
+    endpoint = {
+      instance_type                   = "ml.m5.large", initial_instance_count = 1, min_capacity = 1, max_capacity = 3
+      target_invocations_per_instance = 750, capture_percentage = 25
+    }
+  }
+
+  assert {
+    condition = alltrue([for m, c in aws_sagemaker_endpoint_configuration.initial :
+      c.data_capture_config[0].initial_sampling_percentage == 25 && c.data_capture_config[0].enable_capture
+      && c.data_capture_config[0].destination_s3_uri == "s3://${var.models[m].model_bucket_name}/data-capture"
+      && c.data_capture_config[0].kms_key_id == var.kms_key_arn
+      && toset([for o in c.data_capture_config[0].capture_options : o.capture_mode]) == toset(["Input", "Output"])
+    ])
+    error_message = "every baseline endpoint configuration captures inputs and outputs into its model bucket, encrypted"
+  }
+  assert {
+    condition     = alltrue([for m, g in aws_cloudwatch_log_group.endpoint : g.name == "/aws/sagemaker/Endpoints/${var.models[m].endpoint_name}" && g.kms_key_id == var.kms_key_arn])
+    error_message = "each endpoint's log group exists before the endpoint, encrypted with the key"
+  }
+}

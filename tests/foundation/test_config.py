@@ -315,3 +315,30 @@ def test_training_is_sized_vertically(repo: Path) -> None:
     two = "training.sizing=[{instance_type: ml.m5.4xlarge, instance_count: 2, volume_gb: 200}]"
     with pytest.raises(ConfigError, match="instance_count 2: the container's algorithms .* train on one instance"):
         load("dev", repo, parse_overrides([two]))
+
+
+def test_bucket_names_of_real_environments_are_unique_by_construction(repo: Path) -> None:
+    """S3 bucket names are global: a real environment's end with its account and region; locally none."""
+    dev = load("dev", repo)
+    assert set(dev.bucket_names().values()) == {
+        f"vwt-dev-{name}-111111111111-eu-west-1"
+        for name in ("data-before-initial-deposit", "data-gambling-behaviour", "model-bid-problem-gambling",
+                     "model-gb-problem-gambling", "model-gb-marketing", "access-logs", "tfstate")
+    }
+    assert all(len(name) <= 63 for name in dev.bucket_names().values())
+    assert load("local", repo).data_bucket_name("gambling-behaviour") == "vwt-local-data-gambling-behaviour"
+    other = load("dev", repo, parse_overrides(["region=us-east-2"]))
+    assert other.model_bucket_name("gb-marketing") == "vwt-dev-model-gb-marketing-111111111111-us-east-2"
+    fixed = load("dev", repo, parse_overrides(["bucket_suffix=team-a"]))
+    assert fixed.log_bucket_name == "vwt-dev-access-logs-team-a"
+    bare = load("dev", repo, parse_overrides(['bucket_suffix=""']))
+    assert bare.state_bucket_name == "vwt-dev-tfstate"
+
+
+def test_bucket_names_need_a_suffix_when_several_accounts_are_allowed_and_fit_63_characters(repo: Path) -> None:
+    accounts = 'allowed_account_ids=["111111111111", "222222222222"]'
+    with pytest.raises(ConfigError, match="cannot end with the account id: set bucket_suffix"):
+        load("dev", repo, parse_overrides([accounts]))
+    load("dev", repo, parse_overrides([accounts, "bucket_suffix=shared"]))
+    with pytest.raises(ConfigError, match=r"S3 allows 3 to 63 \(shorten name_prefix or bucket_suffix\)"):
+        load("dev", repo, parse_overrides(["name_prefix=vwt-development-team-42", "region=ap-southeast-2"]))

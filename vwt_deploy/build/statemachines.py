@@ -259,6 +259,7 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "variant": VARIANT_NAME,
             "instance_type": env.endpoints.instance_type,
             "initial_instance_count": env.endpoints.initial_instance_count,
+            "capture": data_capture(env, model_bucket),
         },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),
@@ -282,6 +283,22 @@ def _jinja(templates_dir: Path):
 def dumps(document: Any) -> str:
     """The one serialisation of rendered files: sorted keys, 2-space indent, a final newline."""
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def data_capture(env: Environment, model_bucket: str) -> dict[str, Any] | None:
+    """The endpoint configuration's DataCaptureConfig (SageMaker API reference, DataCaptureConfig): a share of the
+    requests and answers, as JSON (the prediction Lambda sends and accepts application/json, so nothing is
+    base64-encoded), under data-capture/ of the model bucket, encrypted with the environment's key."""
+    if not env.endpoints.capture_percentage:
+        return None
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": env.endpoints.capture_percentage,
+        "DestinationS3Uri": f"s3://{model_bucket}/data-capture",
+        "KmsKeyId": "${kms_key_arn}",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+    }
 
 
 def render_definition(env: Environment, model: Model, templates_dir: Path) -> dict[str, Any]:

@@ -362,6 +362,9 @@ class EndpointSettings(Frozen):
     min_capacity: int = Field(1, ge=1)
     max_capacity: int = Field(2, ge=1)
     target_invocations_per_instance: float = Field(1000, gt=0)
+    # Data capture: this share of the endpoints' requests and answers is written to the model bucket
+    # (data-capture/), encrypted with the environment's key, for drift monitoring; 0 turns capture off.
+    capture_percentage: int = Field(10, ge=0, le=100)
 
     @model_validator(mode="before")
     @classmethod
@@ -482,6 +485,9 @@ class Environment(Frozen):
     alarms: Alarms = Alarms()
     state: StateBackend = StateBackend()
     log_retention_days: int = Field(90, ge=1)
+    # S3 bucket names are global across accounts and regions: every bucket of a real environment ends with this
+    # (default: "<account>-<region>" of its one allowed account; "" keeps the bare names)
+    bucket_suffix: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9-]{0,38}[a-z0-9])?$")
     catalogue: Catalogue
 
     @field_validator("region")
@@ -511,8 +517,17 @@ class Environment(Frozen):
                 f"environment {self.name} deploys to AWS and needs allowed_account_ids: the 12-digit AWS "
                 "account ids it may touch (the tool refuses any other account)"
             )
+        if self.bucket_suffix is None and self.name in REAL_ENVIRONMENTS and len(self.allowed_account_ids) > 1:
+            raise ValueError(
+                f"environment {self.name} allows {len(self.allowed_account_ids)} accounts, so its bucket names cannot "
+                "end with the account id: set bucket_suffix (bucket names are global across all accounts), or "
+                'bucket_suffix: "" to keep the bare names'
+            )
         for name in self.bucket_names().values():
-            check_bucket_name(name)
+            try:
+                check_bucket_name(name)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (shorten name_prefix or bucket_suffix)") from None
         for model in self.catalogue.models:
             endpoint = self.endpoint_name(model.name)
             if len(endpoint) > 63:
@@ -526,11 +541,21 @@ class Environment(Frozen):
     def is_local(self) -> bool:
         return self.name == "local"
 
+    @property
+    def _bucket_end(self) -> str:
+        """`-<suffix>` of every bucket name: unique by construction in a real environment (its account and
+        region), none locally (the emulator's buckets belong to one project folder)."""
+        if self.bucket_suffix is not None:
+            return f"-{self.bucket_suffix}" if self.bucket_suffix else ""
+        if self.name in REAL_ENVIRONMENTS and self.allowed_account_ids:
+            return f"-{self.allowed_account_ids[0]}-{self.region}"
+        return ""
+
     def data_bucket_name(self, key: str) -> str:
-        return f"{self.name_prefix}-data-{key}"
+        return f"{self.name_prefix}-data-{key}{self._bucket_end}"
 
     def model_bucket_name(self, model: str) -> str:
-        return f"{self.name_prefix}-model-{model}"
+        return f"{self.name_prefix}-model-{model}{self._bucket_end}"
 
     def endpoint_name(self, model: str) -> str:
         return f"{self.name_prefix}-{model}"
@@ -542,11 +567,11 @@ class Environment(Frozen):
 
     @property
     def log_bucket_name(self) -> str:
-        return f"{self.name_prefix}-access-logs"
+        return f"{self.name_prefix}-access-logs{self._bucket_end}"
 
     @property
     def state_bucket_name(self) -> str:
-        return self.state.bucket or f"{self.name_prefix}-tfstate"
+        return self.state.bucket or f"{self.name_prefix}-tfstate{self._bucket_end}"
 
     def bucket_names(self) -> dict[str, str]:
         names = {f"data:{k}": self.data_bucket_name(k) for k in self.catalogue.data_buckets}

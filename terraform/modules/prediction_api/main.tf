@@ -409,6 +409,17 @@ resource "aws_cloudwatch_log_group" "access" {
   tags              = var.tags
 }
 
+# API Gateway creates the stage's execution log group on its first log line otherwise: unencrypted, never
+# expiring, and left behind by a destroy. Created here, with the key and the retention, before the stage logs.
+# "The log group is named following the API-Gateway-Execution-Logs_{rest-api-id}/{stage_name} format"
+# (API Gateway Developer Guide, "Set up CloudWatch logging").
+resource "aws_cloudwatch_log_group" "execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.stage_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
 resource "aws_api_gateway_stage" "this" {
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id

@@ -87,11 +87,22 @@ data "aws_iam_policy_document" "this" {
   statement {
     sid = "WriteSageMakerLogs"
     actions = [
-      "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+      "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
     ]
     resources = [
       "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/*",
       "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/*:log-stream:*",
+    ]
+  }
+
+  # The job log groups are shared by every environment of the account and region, so no environment's Terraform
+  # owns them: SageMaker creates them on a job's first log line. The endpoints' groups exist (created above).
+  statement {
+    sid     = "CreateTheSharedJobLogGroups"
+    actions = ["logs:CreateLogGroup"]
+    resources = [
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs",
     ]
   }
 
@@ -257,6 +268,17 @@ resource "aws_sagemaker_model" "initial" {
   depends_on = [aws_iam_role_policy.this]
 }
 
+# Each endpoint's log group (SageMaker Developer Guide, "Log Amazon SageMaker AI events with Amazon CloudWatch":
+# /aws/sagemaker/Endpoints/[EndpointName]). SageMaker would otherwise create it at run time, unencrypted, never
+# expiring, and a destroy would leave it behind. It exists before the endpoint, so the role creates no group.
+resource "aws_cloudwatch_log_group" "endpoint" {
+  for_each          = var.models
+  name              = "/aws/sagemaker/Endpoints/${each.value.endpoint_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
 resource "aws_sagemaker_endpoint_configuration" "initial" {
   for_each    = local.bootstrapped
   name        = each.value.model_name
@@ -267,6 +289,27 @@ resource "aws_sagemaker_endpoint_configuration" "initial" {
     model_name             = aws_sagemaker_model.initial[each.key].name
     instance_type          = var.endpoint.instance_type
     initial_instance_count = var.endpoint.initial_instance_count
+  }
+
+  # The same capture as the pipeline's endpoint configurations (vwt_deploy.build.statemachines.data_capture):
+  # a share of the requests and answers, as JSON, under data-capture/ of the model bucket, with the key.
+  dynamic "data_capture_config" {
+    for_each = var.endpoint.capture_percentage > 0 ? [1] : []
+    content {
+      enable_capture              = true
+      initial_sampling_percentage = var.endpoint.capture_percentage
+      destination_s3_uri          = "s3://${each.value.model_bucket_name}/data-capture"
+      kms_key_id                  = var.kms_key_arn
+      capture_options {
+        capture_mode = "Input"
+      }
+      capture_options {
+        capture_mode = "Output"
+      }
+      capture_content_type_header {
+        json_content_types = ["application/json"]
+      }
+    }
   }
 
   tags = var.tags
@@ -306,6 +349,8 @@ resource "aws_sagemaker_endpoint" "this" {
   }
 
   tags = merge(var.tags, { "vwt:model" = each.key })
+
+  depends_on = [aws_cloudwatch_log_group.endpoint] # its first log line finds its group, encrypted
 
   # The retraining pipeline moves the endpoint to new configurations: never revert it. The
   # provider replaces an endpoint when its deployment_config changes, which would put the

@@ -75,12 +75,28 @@ variable "vpc" {
     security_group_ids = list(string)
   })
   default = null
+  validation {
+    condition = var.vpc == null || (length(try(var.vpc.subnet_ids, [])) > 0 && length(try(var.vpc.security_group_ids, [])) > 0
+      && alltrue([for s in try(var.vpc.subnet_ids, []) : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
+    && alltrue([for g in try(var.vpc.security_group_ids, []) : can(regex("^sg-[0-9a-f]{8,17}$", g))]))
+    error_message = "vpc needs at least one subnet id (subnet-...) and one security group id (sg-...)."
+  }
 }
 
 variable "automated_labeling" {
   description = "Some model labels with Ground Truth, whose automated labelling starts training and transform jobs with this role."
   type        = bool
   default     = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of the endpoints' log groups, in days."
+  type        = number
+  default     = 90
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
 }
 
 variable "endpoint" {
@@ -91,6 +107,7 @@ variable "endpoint" {
     min_capacity                    = number
     max_capacity                    = number
     target_invocations_per_instance = number
+    capture_percentage              = optional(number, 0) # data capture of requests and answers; 0: off
   })
   validation {
     condition     = can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.endpoint.instance_type))
