@@ -2,9 +2,10 @@
 
 moto interprets ASL (`stepfunctions.execute_state_machine`) but has no SageMaker
 `.sync` integration and runs Lambda functions only in Docker. Here:
-- every SageMaker call (optimised `sagemaker:*` and `aws-sdk:sagemaker:*`) is checked against
-  botocore's model of the SageMaker API (so a misspelt or mistyped parameter fails the test)
-  and answered by a scripted `FakeSageMaker`;
+- the optimised `sagemaker:*` integration (request-response and `.sync`) is the emulator's own
+  (`vwt_deploy.emulator.runtime.stepfunctions.service`), answered by a scripted `FakeSageMaker` instead of
+  the emulator's SageMaker; `aws-sdk:sagemaker:*` calls go to the same fake. Every call is checked against
+  botocore's model of the SageMaker API (so a misspelt or mistyped parameter fails the test);
 - `lambda:invoke` runs the real handler (`pipeline.size`, `pipeline.label`) in-process, against moto's S3;
 - SSM and SNS are moto's own.
 """
@@ -16,30 +17,25 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import botocore.session
 from botocore.validate import validate_parameters
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-    FailureEvent,
-    FailureEventException,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+from vwt_deploy.emulator.runtime.stepfunctions import SyncJob
+from vwt_deploy.emulator.runtime.stepfunctions.service import routing
 
 _SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
+_ARN = "arn:aws:sagemaker:eu-west-1:123456789012"
 
 
 class FakeSageMaker:
-    """SageMaker as the pipeline sees it: jobs finish at once, as the test scripts them."""
+    """SageMaker as the pipeline sees it (a `SageMakerApi`): jobs end at once, as the test scripts them.
+
+    `calls` are the state machine's calls, in order; a `.sync` task's looks at its job are not among them."""
 
     def __init__(
         self,
@@ -51,9 +47,40 @@ class FakeSageMaker:
         self.metric_name, self.metric, self.training_fails = metric_name, metric, training_fails
         self.endpoint_statuses = list(endpoint_statuses)
         self.calls: list[tuple[str, dict]] = []
+        self.jobs: dict[str, dict] = {}  # job name -> its (final) description
         self.endpoint_config = "initial-config"
         self.lock = threading.Lock()
 
+    # ------------------------------------------------------------------ SageMakerApi
+    def call(self, region: str, action: str, params: dict) -> dict:
+        operation = _SAGEMAKER.operation_model(action[0].upper() + action[1:])
+        validate_parameters(params, operation.input_shape)  # raises on a bad request
+        with self.lock:
+            self.calls.append((action, params))
+        answers: dict[str, Callable[[dict], dict]] = {
+            "createTrainingJob": self._create_training_job,
+            "createHyperParameterTuningJob": self._create_tuning_job,
+            "createLabelingJob": self._create_labeling_job,
+            "describeTrainingJob": lambda p: self._training(p["TrainingJobName"]),
+            "createModel": lambda p: {"ModelArn": f"{_ARN}:model/{p['ModelName']}"},
+            "createEndpointConfig": lambda p: {"EndpointConfigArn": "arn"},
+            "updateEndpoint": self._update_endpoint,
+            "describeEndpoint": self._describe_endpoint,
+        }
+        if action not in answers:
+            raise AssertionError(f"unexpected SageMaker call {action}")
+        return answers[action](params)
+
+    def describe(self, region: str, job: SyncJob, name: str) -> dict:
+        return self.jobs[name]
+
+    def stop(self, region: str, job: SyncJob, name: str) -> None:
+        """Never needed: the scripted jobs end at once."""
+
+    def actions(self) -> list[str]:
+        return [a for a, _ in self.calls]
+
+    # ------------------------------------------------------------------ the script
     def _training(self, name: str) -> dict:
         described = {
             "TrainingJobName": name,
@@ -67,50 +94,45 @@ class FakeSageMaker:
             ]
         return described
 
-    def call(self, action: str, params: dict, sync: bool) -> dict:
-        with self.lock:
-            self.calls.append((action, params))
-        if action == "createTrainingJob":
-            if self.training_fails:
-                raise FakeFailure(
-                    "States.TaskFailed",
-                    json.dumps(
-                        {
-                            "TrainingJobName": params["TrainingJobName"],
-                            "TrainingJobStatus": "Failed",
-                            "FailureReason": "AlgorithmError: the training data has no label column",
-                        }
-                    ),
-                )
-            return self._training(params["TrainingJobName"]) if sync else {"TrainingJobArn": "arn"}
-        if action == "createHyperParameterTuningJob":
-            name = params["HyperParameterTuningJobName"]
-            return {
-                "HyperParameterTuningJobName": name,
-                "HyperParameterTuningJobStatus": "Completed",
-                "BestTrainingJob": {"TrainingJobName": f"{name}-003-0a1b2c3d"},
+    def _create_training_job(self, params: dict) -> dict:
+        name = params["TrainingJobName"]
+        self.jobs[name] = (
+            {
+                "TrainingJobName": name,
+                "TrainingJobStatus": "Failed",
+                "FailureReason": "AlgorithmError: the training data has no label column",
             }
-        if action == "createLabelingJob":
-            return self._label(params)
-        if action == "describeTrainingJob":
-            return self._training(params["TrainingJobName"])
-        if action == "createModel":
-            return {"ModelArn": f"arn:aws:sagemaker:eu-west-1:123456789012:model/{params['ModelName']}"}
-        if action == "createEndpointConfig":
-            return {"EndpointConfigArn": "arn"}
-        if action == "updateEndpoint":
-            self.pending_config = params["EndpointConfigName"]
-            return {"EndpointArn": "arn"}
-        if action == "describeEndpoint":
-            status = self.endpoint_statuses.pop(0) if len(self.endpoint_statuses) > 1 else self.endpoint_statuses[0]
-            if status == "InService":
-                self.endpoint_config = self.pending_config
-            return {
-                "EndpointName": params["EndpointName"],
-                "EndpointStatus": status,
-                "EndpointConfigName": self.endpoint_config,
-            }
-        raise AssertionError(f"unexpected SageMaker call {action}")
+            if self.training_fails
+            else self._training(name)
+        )
+        return {"TrainingJobArn": f"{_ARN}:training-job/{name}"}
+
+    def _create_tuning_job(self, params: dict) -> dict:
+        name = params["HyperParameterTuningJobName"]
+        self.jobs[name] = {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobStatus": "Completed",
+            "BestTrainingJob": {"TrainingJobName": f"{name}-003-0a1b2c3d"},
+        }
+        return {"HyperParameterTuningJobArn": f"{_ARN}:hyper-parameter-tuning-job/{name}"}
+
+    def _create_labeling_job(self, params: dict) -> dict:
+        self.jobs[params["LabelingJobName"]] = self._label(params)
+        return {"LabelingJobArn": f"{_ARN}:labeling-job/{params['LabelingJobName']}"}
+
+    def _update_endpoint(self, params: dict) -> dict:
+        self.pending_config = params["EndpointConfigName"]
+        return {"EndpointArn": "arn"}
+
+    def _describe_endpoint(self, params: dict) -> dict:
+        status = self.endpoint_statuses.pop(0) if len(self.endpoint_statuses) > 1 else self.endpoint_statuses[0]
+        if status == "InService":
+            self.endpoint_config = self.pending_config
+        return {
+            "EndpointName": params["EndpointName"],
+            "EndpointStatus": status,
+            "EndpointConfigName": self.endpoint_config,
+        }
 
     def _label(self, params: dict) -> dict:
         """Label every object of the input manifest (alternately 1 and 0) and write the output manifest."""
@@ -141,94 +163,51 @@ class FakeSageMaker:
             "LabelingJobOutput": {"OutputDatasetS3Uri": f"s3://{out_bucket}/{out_key}"},
         }
 
-    def actions(self) -> list[str]:
-        return [a for a, _ in self.calls]
-
-
-class FakeFailure(Exception):
-    def __init__(self, error: str, cause: str):
-        super().__init__(error)
-        self.error, self.cause = error, cause
-
-
-FAKE: dict[str, Any] = {}
-
-
-class SageMakerService(StateTaskService):
-    def _validate_service_integration_is_supported(self):
-        pass
-
-    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-        action = self.resource.api_action
-        operation = _SAGEMAKER.operation_model(action[0].upper() + action[1:])
-        validate_parameters(normalised_parameters, operation.input_shape)  # raises on a bad request
-        try:
-            result = FAKE["sagemaker"].call(action, normalised_parameters, sync=self.resource.condition is not None)
-        except FakeFailure as failure:
-            if failure.error.startswith("States."):
-                error_name = StatesErrorName(typ=StatesErrorNameType.from_name(failure.error))
-            else:
-                error_name = CustomErrorName(failure.error)
-            raise FailureEventException(
-                FailureEvent(
-                    env=env,
-                    error_name=error_name,
-                    event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
-                        taskFailedEventDetails=TaskFailedEventDetails(
-                            error=failure.error, cause=failure.cause, resource=action, resourceType="sagemaker"
-                        )
-                    ),
-                )
-            ) from None
-        env.stack.append(result)
-
 
 class LambdaService(StateTaskServiceLambda):
     """lambda:invoke -> the handler named by the function ARN's name, run in this process."""
 
+    def __init__(self, handlers: dict[str, Callable]):
+        super().__init__()
+        self.handlers = handlers
+
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
         name = normalised_parameters["FunctionName"].rsplit(":", 1)[-1]
-        handler = FAKE["lambdas"][name]
         payload = json.loads(normalised_parameters["Payload"])
         try:
-            result = handler(payload, None)
+            result = self.handlers[name](payload, None)
         except Exception as exc:  # as Lambda reports an unhandled exception
             raise lambda_eval_utils.LambdaFunctionErrorException(
                 "Unhandled", json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)})
-            )
+            ) from None
         env.stack.append({"Payload": json.loads(json.dumps(result)), "StatusCode": 200, "ExecutedVersion": "$LATEST"})
 
 
 @contextmanager
 def replaced_integrations(sagemaker: FakeSageMaker, lambdas: dict[str, Callable]) -> Iterator[None]:
     original = state_task_factory.state_task_service_for
-
-    def service_for(service_name: str):
-        if service_name == "sagemaker":
-            return SageMakerService()
-        if service_name == "lambda":
-            return LambdaService()
-        return original(service_name)
+    with_sagemaker = routing(original, sagemaker)  # the emulator's integration, answered by the fake
 
     class AwsSdk(type(original("aws-sdk"))):
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
             if self.resource.api_name == "sagemaker":
-                return SageMakerService._eval_service_task(
-                    self, env, resource_runtime_part, normalised_parameters, state_credentials
-                )
+                answer = sagemaker.call(resource_runtime_part.region, self.resource.api_action, normalised_parameters)
+                env.stack.append(answer)
+                return None
             return super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
 
-    def service_for_sdk(service_name: str):
-        return AwsSdk() if service_name == "aws-sdk" else service_for(service_name)
+    def service_for(service_name: str):
+        if service_name == "lambda":
+            return LambdaService(lambdas)
+        if service_name == "aws-sdk":
+            return AwsSdk()
+        return with_sagemaker(service_name)
 
-    FAKE.update(sagemaker=sagemaker, lambdas=lambdas)
-    state_task_factory.state_task_service_for = service_for_sdk
+    state_task_factory.state_task_service_for = service_for
     try:
         yield
     finally:
         state_task_factory.state_task_service_for = original
-        FAKE.clear()
 
 
 def fill(text: str, values: dict[str, str]) -> str:

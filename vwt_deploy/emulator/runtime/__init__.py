@@ -3,11 +3,16 @@
 moto keeps records of training jobs, endpoints, Lambda functions and APIs; the
 runtime makes them work, with the project's own code and no Docker:
 
-- `sagemaker`: training and tuning jobs run the container's `train`, endpoints run its `serve`
-  (module `vwt_deploy.runtime.sagemaker`);
-- `lambdas`: invoking a function runs its handler from the deployed zip in a worker process;
+- `sagemaker/`: training and tuning jobs run the container's `train`, endpoints run its `serve`;
+- `lambdas`: invoking a function runs its handler from the deployed zip in a worker process (`lambda_worker`);
 - `apigateway`: deployed REST APIs answer on `<emulator>/_aws/execute-api/<api id>/<stage>/<path>`;
-- `stepfunctions`: the SageMaker task integrations (request-response and `.sync`) of moto's interpreter.
+- `stepfunctions/`: the SageMaker task integrations (request-response and `.sync`) of moto's interpreter;
+- `patching`: how they patch moto (idempotently, restorably).
+
+As moto keeps its records in backends, the runtime keeps what runs behind them in objects: one `Runtime`
+owns its `SageMakerRuntime` (`runtime.sagemaker`: jobs and endpoints) and `LambdaRuntime` (`runtime.lambdas`:
+warm workers); the moto patches reach them through the runtime they were installed with, never through a
+module global.
 
 `install(state_dir, port)` is called once by the emulator server, after moto's
 fixes. Every process the runtime starts goes through `Runtime.spawn`: it is
@@ -18,6 +23,7 @@ emulator stops.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -29,13 +35,16 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vwt_deploy.emulator.runtime.lambdas import LambdaRuntime
+    from vwt_deploy.emulator.runtime.sagemaker import SageMakerRuntime
 
 log = logging.getLogger("vwt_deploy.emulator.runtime")
 
 ACCOUNT_ID = "123456789012"  # moto's default account: every request the tool makes uses it
 _PACKAGE_REPO = Path(__file__).resolve().parents[3]
-RUNTIME: Runtime | None = None
 
 
 def free_port() -> int:
@@ -72,6 +81,14 @@ class Runtime:
         # Linux sends the parent-death signal when the *thread* that started a child ends, and each request of
         # the emulator runs on a short-lived thread: every child is started from this one long-lived thread.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime-spawner")
+        # what runs behind moto's records (imported here: those modules import this one)
+        from vwt_deploy.emulator.runtime.lambdas import LambdaRuntime
+        from vwt_deploy.emulator.runtime.sagemaker import SageMakerRuntime
+
+        self.sagemaker: SageMakerRuntime = SageMakerRuntime(self)
+        self.lambdas: LambdaRuntime = LambdaRuntime(self)
+        self.on_stop(self.sagemaker.stop)
+        self.on_stop(self.lambdas.retire)
 
     # ------------------------------------------------------------------ AWS access from inside
     def client(self, service: str, region: str = "eu-west-1"):
@@ -134,24 +151,20 @@ class Runtime:
     def _spawn(self, name, argv, env, cwd, log_path, stdin, stdout) -> subprocess.Popen:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "VWT_ML_ROOT"))}
         full_env = {**base, **(env or {})}
-        out: Any = stdout
-        if out is None:
-            if log_path is not None:
+        with contextlib.ExitStack() as files:  # a log file is closed once the child holds its own copy
+            out: Any = stdout
+            if out is None and log_path is not None:
                 log_path.parent.mkdir(parents=True, exist_ok=True)
-                out = open(log_path, "ab")
-            else:
-                out = subprocess.DEVNULL
-        proc = subprocess.Popen(
-            list(argv),
-            env=full_env,
-            cwd=cwd,
-            stdin=stdin,
-            stdout=out,
-            stderr=subprocess.STDOUT if stdout is None else None,
-            preexec_fn=_die_with_parent if _prctl is not None else None,
-        )
-        if stdout is None and log_path is not None:
-            out.close()  # the child holds its own copy
+                out = files.enter_context(open(log_path, "ab"))
+            proc = subprocess.Popen(
+                list(argv),
+                env=full_env,
+                cwd=cwd,
+                stdin=stdin,
+                stdout=subprocess.DEVNULL if out is None else out,
+                stderr=subprocess.STDOUT if stdout is None else None,
+                preexec_fn=_die_with_parent if _prctl is not None else None,
+            )
         with self._lock:
             self._procs[proc.pid] = (name, proc)
             self._record()
@@ -210,14 +223,13 @@ class Runtime:
 
 
 def install(state_dir: Path, port: int, container_dir: Path | None = None) -> Runtime:
-    """Create the runtime and patch moto so its records run (called once by the emulator server)."""
-    global RUNTIME
+    """Create the runtime and patch moto so its records run in it (called once by the emulator server; installing
+    another runtime replaces the patches: moto's records then run in that one)."""
     runtime = Runtime(state_dir, port, container_dir)
     from vwt_deploy.emulator.runtime import apigateway, lambdas, sagemaker, stepfunctions
 
     for module in (sagemaker, lambdas, apigateway, stepfunctions):
         module.install(runtime)
-    RUNTIME = runtime
     return runtime
 
 

@@ -13,7 +13,7 @@ moto's in-process API Gateway records, as API Gateway does:
   (JSON Schema draft 4): 400 "Invalid request body";
 - MOCK integrations answer their integration response (static header values; VTL is not interpreted:
   its directive lines are left out); AWS_PROXY to Lambda builds the REST proxy event, calls
-  `lambdas.invoke` and maps the proxy answer; a function error or a malformed answer gives
+  `runtime.lambdas.invoke` and maps the proxy answer; a function error or a malformed answer gives
   502 "Internal server error", no answer within the integration timeout (29 s) 504;
 - errors are the API's gateway responses when it customises them (static headers; `$context` values
   substituted), else API Gateway's defaults (`{"message": ...}`).
@@ -122,8 +122,8 @@ class Gateway:
                     [("Content-Type", "application/json")],
                     json.dumps(
                         {
-                            "message": f"no REST API {api_id!r} in this emulator: `vwt-deploy status --env local` shows "
-                            "the local address of the deployed API"
+                            "message": f"no REST API {api_id!r} in this emulator: `vwt-deploy status --env local` "
+                            "shows the local address of the deployed API"
                         }
                     ).encode(),
                 )
@@ -256,12 +256,10 @@ class Gateway:
             raise GatewayError("BAD_REQUEST_BODY", validation="[" + ", ".join(errors) + "]")
 
     def _call_lambda(self, integration, event: dict):
-        from vwt_deploy.emulator.runtime import lambdas
-
         function = integration.uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
         answer: list = []
         worker = threading.Thread(
-            target=lambda: answer.append(lambdas.invoke(self.runtime, function, event, function.split(":")[3])),
+            target=lambda: answer.append(self.runtime.lambdas.invoke(function, event, function.split(":")[3])),
             daemon=True,
         )
         worker.start()

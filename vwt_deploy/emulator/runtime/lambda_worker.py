@@ -1,6 +1,6 @@
-"""A warm Lambda sandbox: `python -m vwt_deploy.runtime.lambda_worker --code DIR --handler module.function`.
+"""A warm Lambda sandbox: `python -m vwt_deploy.emulator.runtime.lambda_worker --code DIR --handler module.function`.
 
-Started by `vwt_deploy.runtime.lambdas` (never by hand). It imports the handler
+Started by `vwt_deploy.emulator.runtime.lambdas` (never by hand). It imports the handler
 once (the init phase), then reads one JSON request per line on stdin:
 `{"request_id", "event", "timeout_ms", "function_arn"}`, and answers on its
 original stdout, one JSON message per line:

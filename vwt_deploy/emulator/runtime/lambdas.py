@@ -4,7 +4,7 @@ moto's server runs functions only in Docker; `install` patches the method its
 `Invoke` reaches (`LambdaFunction.invoke`) so that an invocation:
 
 - extracts the zip moto holds once per code digest into `<runtime work>/lambda/<function>/<sha256>/`;
-- runs the handler in a worker (`python -m vwt_deploy.runtime.lambda_worker`) that keeps the module
+- runs the handler in a worker (`python -m vwt_deploy.emulator.runtime.lambda_worker`) that keeps the module
   imported between invocations, as Lambda keeps a sandbox warm; a pool per function version runs
   concurrent invocations in parallel, at most `VWT_LAMBDA_MAX_WORKERS` (default 4, or the reserved
   concurrency when lower) at a time; further invocations wait for a free worker;
@@ -17,12 +17,14 @@ moto's server runs functions only in Docker; `install` patches the method its
   returns the invocation's last 4 KB base64 in X-Amz-Log-Result.
 
 A new code digest or configuration retires the old workers (a busy one finishes its invocation first).
-Other runtime modules call `invoke(runtime, function, event, region)`.
+The workers live in the runtime's `LambdaRuntime` (`runtime.lambdas`); other runtime modules call
+`runtime.lambdas.invoke(function, event, region)`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import math
@@ -41,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from vwt_deploy.emulator.runtime import ACCOUNT_ID, Runtime
+from vwt_deploy.emulator.runtime import ACCOUNT_ID, Runtime, patching
 
 MAX_WORKERS = int(os.environ.get("VWT_LAMBDA_MAX_WORKERS", "4"))
 LOG_TAIL_BYTES = 4096
@@ -49,10 +51,6 @@ INIT_TIMEOUT = (
     10.0  # Lambda's limit of a sandbox's init phase (importing the handler), not part of the function's timeout
 )
 DEFAULT_REGION = "eu-west-1"
-
-_pools: dict[tuple[str, str], _Pool] = {}
-_pools_lock = threading.Lock()
-_extract_lock = threading.Lock()
 
 
 @dataclass
@@ -148,10 +146,8 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.runtime.stop(self.proc)
-        try:
+        with contextlib.suppress(OSError):  # a broken pipe to a dead worker: nothing left to send
             self.proc.stdin.close()
-        except OSError:  # a broken pipe to a dead worker: nothing left to send
-            pass
 
 
 class _Pool:
@@ -222,58 +218,6 @@ def _fingerprint(fn: Any) -> str:
     )
 
 
-def _pool_for(fn: Any) -> _Pool:
-    """The function version's pool; a new deployment (code or configuration) retires the old one."""
-    key = (fn.function_arn, str(fn.version))
-    fingerprint = _fingerprint(fn)
-    with _pools_lock:
-        pool = _pools.get(key)
-        if pool is not None and pool.fingerprint == fingerprint:
-            return pool
-        reserved = int(fn.reserved_concurrency) if fn.reserved_concurrency else 0
-        _pools[key] = new = _Pool(fingerprint, min(MAX_WORKERS, reserved) if reserved > 0 else MAX_WORKERS)
-    if pool is not None:
-        pool.retire()
-    return new
-
-
-def retire(matches: Callable[[str], bool] = lambda arn: True) -> None:
-    """Stop the workers of every function whose ARN matches (all by default)."""
-    with _pools_lock:
-        keys = [key for key in _pools if matches(key[0])]
-        pools = [_pools.pop(key) for key in keys]
-    for pool in pools:
-        pool.retire()
-
-
-class LocalRuntimeError(Exception):
-    """The function cannot run locally (the message says why and what to do)."""
-
-
-def code_dir(runtime: Runtime, fn: Any) -> Path:
-    """The function's deployed zip, extracted once per code digest."""
-    if fn.package_type != "Zip" or not getattr(fn, "code_bytes", b""):
-        raise LocalRuntimeError(
-            f"function {fn.function_name} has no zip package: the local runtime runs Zip-packaged Python functions only"
-        )
-    target = runtime.work / "lambda" / fn.function_name / fn.code_digest
-    with _extract_lock:
-        if not target.is_dir():
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            try:
-                with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
-                    archive.extractall(tmp)
-            except zipfile.BadZipFile:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise LocalRuntimeError(
-                    f"the package of function {fn.function_name} is not a zip file: deploy a zip of the handler's code"
-                ) from None
-            tmp.rename(target)
-    return target
-
-
 def _write_logs(runtime: Runtime, fn: Any, worker: _Worker, events: list[tuple[int, str]]) -> None:
     lines = [(ts, line) for ts, text in events for line in text.rstrip("\n").split("\n")]
     runtime.put_log_events(fn.account_id, fn.region, fn.logs_group_name, worker.stream, lines)
@@ -283,68 +227,38 @@ def _sandbox_error(request_id: str, error_type: str, text: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {text}"}).encode()
 
 
-def run(runtime: Runtime, fn: Any, event: Any) -> Outcome:
-    """Run one invocation of moto's function record `fn` with `event` and record its log."""
-    if not str(fn.run_time or "").startswith("python") or not fn.handler:
-        raise LocalRuntimeError(
-            f"function {fn.function_name} has runtime {fn.run_time!r} and handler "
-            f"{fn.handler!r}: the local runtime runs Python handlers only"
-        )
-    directory = code_dir(runtime, fn)
-    pool = _pool_for(fn)
-    worker = pool.acquire(lambda: _Worker(runtime, fn, directory))
-    request_id = str(uuid.uuid4())
-    started = time.time()
-    start_line = (int(started * 1000), f"START RequestId: {request_id} Version: {fn.version}\n")
-    message, events, ended = worker.run(
-        {
-            "request_id": request_id,
-            "event": event,
-            "function_arn": fn.function_arn,
-            "timeout_ms": float(fn.timeout) * 1000,
-        },
-        float(fn.timeout),
-    )
-    duration = (time.time() - started) * 1000
-    report = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms"
-        f"\tMemory Size: {fn.memory_size} MB"
-    )
+def _answer(
+    pool: _Pool, worker: _Worker, fn: Any, request_id: str, message: dict | None, events: list, ended: str
+) -> tuple[bytes, str | None, str]:
+    """How an invocation that ended so answers: (payload, FunctionError or None, the end of its REPORT line).
+    The worker goes back to its pool, or is stopped; what Lambda logs of a failed sandbox goes to `events`."""
     if ended == "done":
         pool.release(worker, alive=not message.get("retire"))
-        report += f"\tMax Memory Used: {message.get('max_rss_mb', 0)} MB"
+        report = f"\tMax Memory Used: {message.get('max_rss_mb', 0)} MB"
         if message.get("init_ms") is not None:
             report += f"\tInit Duration: {message['init_ms']:.2f} ms"
         done = message["done"]
         if "error" in done:
-            payload, function_error = json.dumps(done["error"]).encode(), "Unhandled"
-        else:
-            payload, function_error = json.dumps(done["result"]).encode(), None
-    elif ended == "timeout":
+            return json.dumps(done["error"]).encode(), "Unhandled", report
+        return json.dumps(done["result"]).encode(), None, report
+    if ended == "timeout":
         pool.release(worker, alive=False)  # killed, as Lambda ends a timed-out sandbox
         text = f"Task timed out after {float(fn.timeout):.2f} seconds"
-        events.append(
-            (
-                int(time.time() * 1000),
-                f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {request_id} {text}\n",
-            )
-        )
-        payload, function_error = _sandbox_error(request_id, "Sandbox.Timedout", text), "Unhandled"
-        report += "\tStatus: timeout"
-    else:
-        try:
-            code = worker.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            code = None
-        pool.release(worker, alive=False)
-        text = f"Runtime exited with error: {'signal ' + str(-code) if code and code < 0 else f'exit status {code}'}"
-        events.append((int(time.time() * 1000), f"RequestId: {request_id} Error: {text}\n"))
-        payload, function_error = _sandbox_error(request_id, "Runtime.ExitError", text), "Unhandled"
-        report += "\tStatus: error\tError Type: Runtime.ExitError"
-    now = int(time.time() * 1000)
-    events = [start_line, *events, (now, f"END RequestId: {request_id}\n"), (now, report + "\n")]
-    _write_logs(runtime, fn, worker, events)
-    return Outcome(payload, function_error, "".join(text for _, text in events))
+        stamp = f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%f}"[:-3]
+        events.append((int(time.time() * 1000), f"{stamp}Z {request_id} {text}\n"))
+        return _sandbox_error(request_id, "Sandbox.Timedout", text), "Unhandled", "\tStatus: timeout"
+    try:
+        code = worker.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        code = None
+    pool.release(worker, alive=False)
+    text = f"Runtime exited with error: {'signal ' + str(-code) if code and code < 0 else f'exit status {code}'}"
+    events.append((int(time.time() * 1000), f"RequestId: {request_id} Error: {text}\n"))
+    return (
+        _sandbox_error(request_id, "Runtime.ExitError", text),
+        "Unhandled",
+        "\tStatus: error\tError Type: Runtime.ExitError",
+    )
 
 
 def _function(function_name_or_arn: str, region: str | None) -> Any:
@@ -357,28 +271,130 @@ def _function(function_name_or_arn: str, region: str | None) -> Any:
     return lambda_backends[account][region or DEFAULT_REGION].get_function(function_name_or_arn)
 
 
-def invoke(
-    runtime: Runtime, function_name_or_arn: str, event: Any, region: str | None = None
-) -> tuple[int, bytes, str | None]:
-    """Invoke a function synchronously (as Invoke with RequestResponse): (status, payload, FunctionError or None).
-    An unknown function gives 404, one that cannot run locally 502, with a JSON error payload."""
-    from moto.awslambda.exceptions import LambdaClientError
+class LocalRuntimeError(Exception):
+    """The function cannot run locally (the message says why and what to do)."""
 
-    try:
-        outcome = run(runtime, _function(function_name_or_arn, region), event)
-    except LambdaClientError as exc:
-        return exc.code, json.dumps({"Type": "User", "message": exc.message}).encode(), None
-    except LocalRuntimeError as exc:
-        return 502, json.dumps({"Type": "Service", "message": str(exc)}).encode(), None
-    return 200, outcome.payload, outcome.function_error
+
+class LambdaRuntime:
+    """The warm workers of one runtime, a pool per function version (as moto keeps functions in a backend)."""
+
+    def __init__(self, runtime: Runtime, max_workers: int = MAX_WORKERS):
+        self.runtime = runtime
+        self.max_workers = max_workers
+        self._pools: dict[tuple[str, str], _Pool] = {}
+        self._pools_lock = threading.Lock()
+        self._extract_lock = threading.Lock()
+
+    def _pool_for(self, fn: Any) -> _Pool:
+        """The function version's pool; a new deployment (code or configuration) retires the old one."""
+        key = (fn.function_arn, str(fn.version))
+        fingerprint = _fingerprint(fn)
+        with self._pools_lock:
+            pool = self._pools.get(key)
+            if pool is not None and pool.fingerprint == fingerprint:
+                return pool
+            reserved = int(fn.reserved_concurrency) if fn.reserved_concurrency else 0
+            self._pools[key] = new = _Pool(
+                fingerprint, min(self.max_workers, reserved) if reserved > 0 else self.max_workers
+            )
+        if pool is not None:
+            pool.retire()
+        return new
+
+    def retire(self, matches: Callable[[str], bool] = lambda arn: True) -> None:
+        """Stop the workers of every function whose ARN matches (all by default)."""
+        with self._pools_lock:
+            keys = [key for key in self._pools if matches(key[0])]
+            pools = [self._pools.pop(key) for key in keys]
+        for pool in pools:
+            pool.retire()
+
+    def code_dir(self, fn: Any) -> Path:
+        """The function's deployed zip, extracted once per code digest."""
+        if fn.package_type != "Zip" or not getattr(fn, "code_bytes", b""):
+            raise LocalRuntimeError(
+                f"function {fn.function_name} has no zip package: the local runtime runs Zip-packaged Python "
+                "functions only"
+            )
+        target = self.runtime.work / "lambda" / fn.function_name / fn.code_digest
+        with self._extract_lock:
+            if not target.is_dir():
+                tmp = target.with_name(target.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+                try:
+                    with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
+                        archive.extractall(tmp)
+                except zipfile.BadZipFile:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise LocalRuntimeError(
+                        f"the package of function {fn.function_name} is not a zip file: deploy a zip of the "
+                        "handler's code"
+                    ) from None
+                tmp.rename(target)
+        return target
+
+    def run(self, fn: Any, event: Any) -> Outcome:
+        """Run one invocation of moto's function record `fn` with `event` and record its log."""
+        if not str(fn.run_time or "").startswith("python") or not fn.handler:
+            raise LocalRuntimeError(
+                f"function {fn.function_name} has runtime {fn.run_time!r} and handler "
+                f"{fn.handler!r}: the local runtime runs Python handlers only"
+            )
+        directory = self.code_dir(fn)
+        pool = self._pool_for(fn)
+        worker = pool.acquire(lambda: _Worker(self.runtime, fn, directory))
+        request_id = str(uuid.uuid4())
+        started = time.time()
+        start_line = (int(started * 1000), f"START RequestId: {request_id} Version: {fn.version}\n")
+        message, events, ended = worker.run(
+            {
+                "request_id": request_id,
+                "event": event,
+                "function_arn": fn.function_arn,
+                "timeout_ms": float(fn.timeout) * 1000,
+            },
+            float(fn.timeout),
+        )
+        duration = (time.time() - started) * 1000
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms"
+            f"\tMemory Size: {fn.memory_size} MB"
+        )
+        payload, function_error, report_end = _answer(pool, worker, fn, request_id, message, events, ended)
+        report += report_end
+        now = int(time.time() * 1000)
+        events = [start_line, *events, (now, f"END RequestId: {request_id}\n"), (now, report + "\n")]
+        _write_logs(self.runtime, fn, worker, events)
+        return Outcome(payload, function_error, "".join(text for _, text in events))
+
+    def invoke(self, function_name_or_arn: str, event: Any, region: str | None = None) -> tuple[int, bytes, str | None]:
+        """Invoke a function synchronously (as Invoke with RequestResponse): (status, payload, FunctionError or None).
+        An unknown function gives 404, one that cannot run locally 502, with a JSON error payload."""
+        from moto.awslambda.exceptions import LambdaClientError
+
+        try:
+            outcome = self.run(_function(function_name_or_arn, region), event)
+        except LambdaClientError as exc:
+            return exc.code, json.dumps({"Type": "User", "message": exc.message}).encode(), None
+        except LocalRuntimeError as exc:
+            return 502, json.dumps({"Type": "Service", "message": str(exc)}).encode(), None
+        return 200, outcome.payload, outcome.function_error
 
 
 def install(runtime: Runtime) -> None:
-    """Patch moto's Lambda so Invoke runs the deployed handler."""
-    from moto.awslambda.exceptions import LambdaClientError
+    """Patch moto's Lambda so Invoke runs the deployed handler in `runtime` (installing again replaces the
+    patches); a deleted function's workers stop."""
     from moto.awslambda.models import LambdaBackend, LambdaFunction
 
-    def invoke_function(self, body: Any, request_headers: Any, response_headers: dict) -> bytes:
+    patching.patch(LambdaFunction, "invoke", lambda original: _invoke_function(runtime.lambdas))
+    patching.patch(LambdaBackend, "delete_function", lambda original: _delete_function(runtime.lambdas, original))
+
+
+def _invoke_function(lambdas: LambdaRuntime) -> Callable:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    def invoke(self, body: Any, request_headers: Any, response_headers: dict) -> bytes:
         try:
             event = json.loads(body) if body else {}
         except ValueError as exc:
@@ -390,10 +406,10 @@ def install(runtime: Runtime) -> None:
             return b""
         try:
             if invocation_type == "Event":
-                code_dir(runtime, self)  # a package that cannot run is refused now, as Lambda validates it
-                threading.Thread(target=run, args=(runtime, self, event), daemon=True).start()
+                lambdas.code_dir(self)  # a package that cannot run is refused now, as Lambda validates it
+                threading.Thread(target=lambdas.run, args=(self, event), daemon=True).start()
                 return b""
-            outcome = run(runtime, self, event)
+            outcome = lambdas.run(self, event)
         except LocalRuntimeError as exc:
             raise LambdaClientError("InvalidRuntimeException", str(exc)) from None
         if outcome.function_error:
@@ -402,15 +418,15 @@ def install(runtime: Runtime) -> None:
         response_headers["x-amz-executed-version"] = str(self.version)
         return outcome.payload
 
-    LambdaFunction.invoke = invoke_function
-    original_delete = LambdaBackend.delete_function
+    return invoke
 
+
+def _delete_function(lambdas: LambdaRuntime, original: Callable) -> Callable:
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         """A deleted function's warm workers stop with it (`down --keep-emulator` leaves no process behind)."""
         name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
-        original_delete(self, function_name, qualifier)
+        original(self, function_name, qualifier)
         prefix = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{name}"
-        retire(lambda arn: arn == prefix or arn.startswith(prefix + ":"))
+        lambdas.retire(lambda arn: arn == prefix or arn.startswith(prefix + ":"))
 
-    LambdaBackend.delete_function = delete_function
-    runtime.on_stop(retire)
+    return delete_function

@@ -1,0 +1,153 @@
+"""Step Functions' optimized SageMaker integration for moto's interpreter (which has none).
+
+`arn:aws:states:::sagemaker:<action>` calls a SageMaker API (`SageMakerApi`) and gives its response,
+PascalCase, timestamps as epoch milliseconds. `.sync` on a job-creating action then polls Describe<Job>
+every VWT_SFN_POLL_SECONDS (default 1): Completed -> the Describe result; Failed or Stopped -> the task
+fails with `States.TaskFailed` and the Describe result (as JSON) as cause, as Step Functions reports it. A
+task that times out, or an execution that is stopped or times out, stops the job. A SageMaker API error
+fails the task with `SageMaker.AmazonSageMakerException` and the service's message in the cause.
+
+`service.py` is that service of moto's interpreter, written once: in the emulator the emulator's own
+SageMaker API answers it (`ClientApi`, so it reaches the local training, tuning and serving runtime); the
+pipeline tests give it a scripted one.
+
+`aws-sdk:sagemaker:*`, `aws-sdk:ssm:*`, `sns:publish` and Wait states are moto's own and need nothing here.
+`install(runtime)` routes moto's `sagemaker` Task resources to the service, answered by the runtime's
+`ClientApi` (installing again replaces the route: the latest runtime answers).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import os
+import threading
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from vwt_deploy.emulator.runtime import patching
+
+if TYPE_CHECKING:
+    from vwt_deploy.emulator.runtime import Runtime
+
+POLL_ENV = "VWT_SFN_POLL_SECONDS"
+
+
+class SyncJob(NamedTuple):
+    """How `.sync` follows one kind of job."""
+
+    describe: str  # boto3 method
+    name_key: str  # the job name's parameter in Create*, Describe* and Stop*
+    status_key: str
+    stop: str
+
+
+SYNC_JOBS = {
+    "createTrainingJob": SyncJob("describe_training_job", "TrainingJobName", "TrainingJobStatus", "stop_training_job"),
+    "createHyperParameterTuningJob": SyncJob(
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+        "stop_hyper_parameter_tuning_job",
+    ),
+    "createTransformJob": SyncJob(
+        "describe_transform_job", "TransformJobName", "TransformJobStatus", "stop_transform_job"
+    ),
+    "createProcessingJob": SyncJob(
+        "describe_processing_job", "ProcessingJobName", "ProcessingJobStatus", "stop_processing_job"
+    ),
+    "createLabelingJob": SyncJob("describe_labeling_job", "LabelingJobName", "LabelingJobStatus", "stop_labeling_job"),
+}
+#: statuses that end a job; only Completed succeeds
+FINAL_STATUSES = {"Completed", "Failed", "Stopped", "DeleteFailed"}
+
+
+def poll_seconds() -> float:
+    """Seconds between two Describe calls of a `.sync` task (VWT_SFN_POLL_SECONDS, default 1)."""
+    raw = os.environ.get(POLL_ENV, "1")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{POLL_ENV}={raw!r} is not a number of seconds") from None
+    return max(value, 0.05)
+
+
+def json_safe(value: Any) -> Any:
+    """A boto3 response as Step Functions passes it on: timestamps as epoch milliseconds, no metadata."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return int(value.timestamp() * 1000)
+    return value
+
+
+@functools.cache
+def boto_method(action: str) -> str:
+    """createTrainingJob -> create_training_job (botocore's own naming); ValueError if SageMaker has no such action."""
+    import botocore.session
+    from botocore import xform_name
+
+    operation = action[:1].upper() + action[1:]
+    if operation not in botocore.session.get_session().get_service_model("sagemaker").operation_names:
+        raise ValueError(f"arn:aws:states:::sagemaker:{action} is not a SageMaker API action")
+    return xform_name(operation)
+
+
+class SageMakerApi(Protocol):
+    """What answers a state machine's SageMaker calls: actions are named as in the resource ARN
+    (`createTrainingJob`), parameters and answers are PascalCase, as Step Functions passes them on. Errors are
+    botocore's (`ClientError`, `ParamValidationError`); the service reports them as Step Functions does."""
+
+    def call(self, region: str, action: str, params: dict) -> dict:
+        """A request-response call (also the Create* of a `.sync` task)."""
+
+    def describe(self, region: str, job: SyncJob, name: str) -> dict:
+        """A `.sync` task's look at its job (Describe*)."""
+
+    def stop(self, region: str, job: SyncJob, name: str) -> None:
+        """A `.sync` task ended without its job (timeout, the execution stopped): stop it (Stop*)."""
+
+
+class ClientApi:
+    """The emulator's own SageMaker API, through the runtime's boto3 client (so the local runtime answers)."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # boto3 makes clients one at a time; once made, a client is thread-safe
+
+    def _client(self, region: str):
+        with self._lock:
+            if region not in self._clients:
+                self._clients[region] = self.runtime.client("sagemaker", region)
+            return self._clients[region]
+
+    def call(self, region: str, action: str, params: dict) -> dict:
+        return json_safe(getattr(self._client(region), boto_method(action))(**params))
+
+    def describe(self, region: str, job: SyncJob, name: str) -> dict:
+        return json_safe(getattr(self._client(region), job.describe)(**{job.name_key: name}))
+
+    def stop(self, region: str, job: SyncJob, name: str) -> None:
+        getattr(self._client(region), job.stop)(**{job.name_key: name})
+
+
+def install(runtime: Runtime) -> None:
+    """Route `sagemaker` Task resources of moto's interpreter to the service, answered by the runtime's SageMaker
+    (moto lists them unsupported)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+
+    from vwt_deploy.emulator.runtime.stepfunctions.service import routing
+
+    api = ClientApi(runtime)
+    patching.patch(state_task_factory, "state_task_service_for", lambda original: routing(original, api))
+
+
+def uninstall() -> None:
+    """Put moto's own routing of Task resources back."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+
+    patching.restore(state_task_factory, "state_task_service_for")
