@@ -567,3 +567,57 @@ def test_stopping_the_emulator_stops_every_serve_process(tmp_path):
     finally:
         other.emulator.stop()
     assert pid and not alive(pid)
+
+
+def test_an_endpoint_captures_its_requests_and_answers_as_sagemaker_does(local_aws, sm, configs, trained):
+    """DataCaptureConfig: JSON Lines under <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/, one record a
+    sampled invocation, written when its file is due or the process stops (here: the endpoint is deleted)."""
+    artifact = trained["model-a"]["ModelArtifacts"]["S3ModelArtifacts"]
+    sm.create_model(
+        ModelName="captured",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "vwt-model:local", "ModelDataUrl": artifact},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="captured",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "captured",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": f"s3://{MODELS}/data-capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        },
+    )
+    sm.create_endpoint(EndpointName="serve-captured", EndpointConfigName="captured")
+    runtime = local_aws.client("sagemaker-runtime")
+    answers = [invoke(runtime, "serve-captured", [{**RECORD, "deposits_per_week": float(i)}]) for i in range(3)]
+    sm.delete_endpoint(EndpointName="serve-captured")  # its process stops, and writes what it captured
+
+    s3 = local_aws.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=MODELS, Prefix="data-capture/")["Contents"]]
+    assert keys and all(
+        re.fullmatch(r"data-capture/serve-captured/AllTraffic/\d{4}/\d\d/\d\d/\d\d/[^/]+\.jsonl", k) for k in keys
+    )
+    records = [
+        json.loads(line) for k in keys for line in s3.get_object(Bucket=MODELS, Key=k)["Body"].read().splitlines()
+    ]
+    assert len(records) == 3
+    for record, answer in zip(records, answers, strict=True):
+        given, got = record["captureData"]["endpointInput"], record["captureData"]["endpointOutput"]
+        assert (
+            given["mode"] == "INPUT"
+            and given["encoding"] == "JSON"
+            and given["observedContentType"] == "application/json"
+        )
+        assert json.loads(given["data"])[0]["deposits_per_week"] in (0.0, 1.0, 2.0)
+        assert got["mode"] == "OUTPUT" and json.loads(got["data"])["model_version"] == answer["model_version"]
+        assert record["eventVersion"] == "0" and record["eventMetadata"]["eventId"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["eventMetadata"]["inferenceTime"])

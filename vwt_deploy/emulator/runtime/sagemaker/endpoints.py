@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vwt_deploy.emulator.runtime import free_port
+from vwt_deploy.emulator.runtime.sagemaker.capture import CaptureWriter
 from vwt_deploy.emulator.runtime.sagemaker.common import (
     DEFAULT_STARTUP_TIMEOUT,
     DRAIN_TIMEOUT,
@@ -88,10 +89,13 @@ class Served:
         )  # predictions are pure: a retry on a closed keep-alive is safe
         self.inflight = 0
         self.retired = False
+        self.capture: CaptureWriter | None = None  # the configuration's data capture, if it has one
 
     def stop(self) -> None:
         """Stop the process (it drains its requests in flight) and remove its model folder; the log stays."""
         self.retired = True
+        if self.capture is not None:
+            self.capture.flush()
         self.pool.close()
         self.runtime.stop(self.proc, timeout=30)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -204,6 +208,13 @@ class EndpointState:
         for _attempt in range(3):  # a port taken between free_port() and the child's bind: try another
             served, why, clash = self._serve(config_name, variant["VariantName"], folder, env, timeout)
             if served is not None:
+                served.capture = CaptureWriter.of(
+                    self.runtime,
+                    self.backend.region_name,
+                    self.name,
+                    variant["VariantName"],
+                    self.backend.endpoint_configs.get(config_name),
+                )
                 return served
             if not clash:
                 break
@@ -368,7 +379,11 @@ class EndpointState:
             ) from None
         finally:
             self.release(served)
-        return _answer(response, served)
+        out, answer = _answer(response, served)
+        if served.capture is not None:
+            request_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+            served.capture.record(body, request_type, answer, out["Content-Type"])
+        return out, answer
 
 
 def _answer(response, served: Served) -> tuple[dict[str, str], bytes]:
