@@ -307,7 +307,7 @@ class PredictionService:
             classify = self.catalogue.intervention.classify
             counts: dict[str, int] = dict.fromkeys(self.catalogue.intervention.names, 0)
             shared: dict[str, dict] = {}  # message attributes, one per risk group
-            for i, (user_id, score) in enumerate(zip(user_ids, scores)):
+            for i, (user_id, score) in enumerate(zip(user_ids, scores, strict=True)):
                 group, level = classify(score)
                 counts[group] += 1
                 predictions.append(
@@ -338,7 +338,7 @@ class PredictionService:
                 metrics[f"RiskGroup_{group}"] = count
         else:
             a = attributes({"event_type": "prediction", "model": name})
-            for i, (user_id, value) in enumerate(zip(user_ids, scores)):
+            for i, (user_id, value) in enumerate(zip(user_ids, scores, strict=True)):
                 predictions.append({"user_id": user_id, "prediction": value})
                 messages.append(
                     {

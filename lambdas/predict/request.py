@@ -114,13 +114,13 @@ def validate(
             problems.add(None, key, 'unknown top-level field; allowed: "records", "request_id"')
     records = body.get("records", MISSING)
     if records is MISSING:
-        problems.add(None, "records", "missing: send a list of 1 to %d records" % max_records)
+        problems.add(None, "records", f"missing: send a list of 1 to {max_records} records")
         return [], []
     if type(records) is not list:
         problems.add(None, "records", f"must be a list of records, got {_short(records)}")
         return [], []
     if not records:
-        problems.add(None, "records", "is empty: send 1 to %d records" % max_records)
+        problems.add(None, "records", f"is empty: send 1 to {max_records} records")
         return [], []
     if len(records) > max_records:
         problems.add(None, "records", f"has {len(records)} records; at most {max_records} per request")

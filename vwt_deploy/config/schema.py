@@ -53,7 +53,8 @@ def check_bucket_name(name: str) -> str:
         raise ValueError(f"bucket name {name!r} is {len(name)} characters; S3 allows 3 to 63")
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
         raise ValueError(
-            f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit"
+            f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', "
+            "and must start and end with a letter or digit"
         )
     if ".." in name or ".-" in name or "-." in name:
         raise ValueError(f"bucket name {name!r} must not have two adjacent periods or a period next to a hyphen")
@@ -133,7 +134,8 @@ class Tuning(Frozen):
             raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
         if self.strategy == "Grid" and any(r.type != "categorical" for r in self.ranges.values()):
             raise ValueError(
-                "the Grid strategy searches categorical ranges only; use Bayesian or Random for integer and continuous ranges"
+                "the Grid strategy searches categorical ranges only; "
+                "use Bayesian or Random for integer and continuous ranges"
             )
         return self
 
@@ -221,7 +223,8 @@ class Model(Frozen):
             if self.tuning.objective_type not in (None, wanted):
                 raise ValueError(
                     f"tuning objective_type {self.tuning.objective_type} contradicts {self.tuning.objective_metric}, "
-                    f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; use {wanted} or leave it out"
+                    f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; "
+                    f"use {wanted} or leave it out"
                 )
             for key, rng in self.tuning.ranges.items():
                 if key not in allowed:
@@ -285,7 +288,7 @@ class Intervention(Frozen):
         if not groups or groups[0].min_score != 0:
             raise ValueError("the first risk group must start at min_score 0 so every score has a group")
         last_rank = -1
-        for prev, group in zip((None, *groups), groups):
+        for prev, group in zip((None, *groups), groups, strict=False):  # each group after the one before it
             if group.level not in self.levels:
                 raise ValueError(
                     f"risk group {group.name}: level {group.level!r} is not one of {', '.join(self.levels)}"
@@ -295,8 +298,8 @@ class Intervention(Frozen):
             rank = self.levels.index(group.level)
             if rank < last_rank:
                 raise ValueError(
-                    f"risk group {group.name} (min_score {group.min_score:g}) gets {group.level!r}, weaker than a lower-risk "
-                    "group: a higher risk must never get a weaker restriction"
+                    f"risk group {group.name} (min_score {group.min_score:g}) gets {group.level!r}, "
+                    "weaker than a lower-risk group: a higher risk must never get a weaker restriction"
                 )
             last_rank = rank
         return self
@@ -517,7 +520,8 @@ class Environment(Frozen):
             endpoint = self.endpoint_name(model.name)
             if len(endpoint) > 63:
                 raise ValueError(
-                    f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; shorten name_prefix or the model name"
+                    f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; "
+                    "shorten name_prefix or the model name"
                 )
         return self
 

@@ -108,7 +108,8 @@ def read_records(path: Path, feature_types: Mapping[str, str]) -> list[dict]:
 def typed_records(
     rows: Iterable[tuple[Any, dict]], feature_types: Mapping[str, str], source: str, hint: str
 ) -> list[dict]:
-    """Records from CSV rows `(where, {column: cell})`: cells typed, empty cells left out; ConfigError lists bad cells."""
+    """Records from CSV rows `(where, {column: cell})`: cells typed, empty cells left out;
+    ConfigError lists bad cells."""
     records, problems = [], []
     for where, row in rows:
         if None in row:
@@ -229,7 +230,7 @@ def sample_records(
         f"s3://{bucket}/{prefix}",
         "fix the data set, or write a new one with `vwt-deploy data sample`",
     )
-    for (index, _, _, _), record in zip(chosen, records):
+    for (index, _, _, _), record in zip(chosen, records, strict=True):
         record.setdefault(USER_ID_FIELD, f"sample-{index + 1}")
     return records
 
@@ -369,5 +370,5 @@ def format_table(result: dict) -> list[str]:
     ]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = [f"model {result['model']}, version {result['model_version']}, request {', '.join(result['request_ids'])}"]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
     return lines

@@ -25,7 +25,8 @@ clipped to the feature's catalogue min/max (ints rounded).
       cancelled_withdrawals  Poisson(exp(-1.0 + 0.8 r))
       deposit_limit_changes  Poisson(exp(-1.5 + 0.6 r))
       days_active            ln-normal(4.5 - 0.2 r, 1.0), rounded
-      product                casino/sports/poker/lottery with weights softmax(0.6 + 0.5 r, 0.4, -0.8 + 0.2 r, -0.9 - 0.5 r)
+      product                casino/sports/poker/lottery with weights
+                             softmax(0.6 + 0.5 r, 0.4, -0.8 + 0.2 r, -0.9 - 0.5 r)
     before-initial-deposit (registration data)
       age                    18 + ln-normal(2.8 - 0.25 r, 0.55), rounded
       country                nl 35%, de 25%, gb 20%, se 10%, other 10%
@@ -252,7 +253,7 @@ class DataSet:
         out.write((",".join(c.name for c in self.columns) + "\n").encode())
         for start in range(0, self.rows, _CHUNK):
             stop = min(start + _CHUNK, self.rows)
-            rows = zip(*(c.cells(start, stop) for c in self.columns))
+            rows = zip(*(c.cells(start, stop) for c in self.columns), strict=True)
             out.write(("\n".join(",".join(row) for row in rows) + "\n").encode())
         return out.getvalue()
 

@@ -156,7 +156,7 @@ class Schema:
     def encode_row(self, values: list[Any]) -> list[float]:
         """Encode one row of raw values in feature order."""
         out: list[float] = []
-        for feature, raw in zip(self.features, values):
+        for feature, raw in zip(self.features, values, strict=True):
             out.extend(feature.encode(raw))
         return out
 

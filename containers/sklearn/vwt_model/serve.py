@@ -17,6 +17,7 @@ written in one piece with TCP_NODELAY (no Nagle/delayed-ACK stalls).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -206,10 +207,8 @@ class ModelServer(ThreadingHTTPServer):
             if handler.busy:
                 busy += 1
                 continue
-            try:
+            with contextlib.suppress(OSError):  # the client has closed it already
                 handler.connection.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
         return busy
 
     def drain(self, deadline: float) -> None:

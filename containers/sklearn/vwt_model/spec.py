@@ -46,10 +46,9 @@ class Param:
             raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"{name} must be a finite number, got {raw!r}")
-        if self.minimum is not None:
-            if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
-                op = ">" if self.exclusive_minimum else ">="
-                raise ValueError(f"{name} must be {op} {self.minimum:g}, got {value}")
+        if self.minimum is not None and (value < self.minimum or (self.exclusive_minimum and value == self.minimum)):
+            op = ">" if self.exclusive_minimum else ">="
+            raise ValueError(f"{name} must be {op} {self.minimum:g}, got {value}")
         if self.maximum is not None and value > self.maximum:
             raise ValueError(f"{name} must be <= {self.maximum:g}, got {value}")
         return value
