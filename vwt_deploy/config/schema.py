@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from vwt_deploy.config.schedule import check_schedule_expression
 from vwt_deploy.contract import IMAGE_CONTEXT
 from vwt_deploy.errors import ConfigError
-from vwt_model.spec import ALGORITHMS, METRICS, params_for
+from vwt_model.spec import ALGORITHMS, METRICS, Param, params_for
 
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 REAL_ENVIRONMENTS = ("dev", "staging", "prod")
@@ -180,6 +180,22 @@ class Model(Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> Model:
+        allowed = self._check_algorithm()
+        self._check_columns()
+        if self.metric is not None and self.metric not in METRICS[self.task]:
+            raise ValueError(
+                f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
+            )
+        if self.tuning:
+            self._check_tuning(self.tuning, allowed)
+        if self.schedule.mode == "tune" and not self.tuning:
+            raise ValueError("the schedule's mode is tune but the model has no tuning section")
+        if self.labeling.mode != "none" and self.task == "unsupervised":
+            raise ValueError("an unsupervised model needs no labeling; set labeling.mode to none")
+        return self
+
+    def _check_algorithm(self) -> dict[str, Param]:
+        """The algorithm does the task and takes the hyperparameters; returns the ones it takes."""
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
         tasks = ALGORITHMS[self.algorithm][0]
@@ -196,6 +212,10 @@ class Model(Frozen):
                     f"hyperparameter {key} must be a {allowed[key].kind.__name__}, got the string {value!r}"
                 )
             allowed[key].parse(key, value)
+        return allowed
+
+    def _check_columns(self) -> None:
+        """At least one feature, no two with one name, and a label exactly when the task has one."""
         names = [f.name for f in self.features]
         if not names:
             raise ValueError("a model needs at least one feature")
@@ -209,39 +229,32 @@ class Model(Frozen):
             raise ValueError(f"a {self.task} model needs a label column")
         elif self.label in names:
             raise ValueError(f"label {self.label!r} is also a feature")
-        if self.metric is not None and self.metric not in METRICS[self.task]:
+
+    def _check_tuning(self, tuning: Tuning, allowed: Mapping[str, Param]) -> None:
+        """The objective is a metric of the task, in its direction; each range is of a hyperparameter, in bounds."""
+        if tuning.objective_metric not in METRICS[self.task]:
             raise ValueError(
-                f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
+                f"tuning objective {tuning.objective_metric!r} is not a metric the container logs for "
+                f"{self.task}; allowed: {', '.join(METRICS[self.task])}"
             )
-        if self.tuning:
-            if self.tuning.objective_metric not in METRICS[self.task]:
+        wanted = "Maximize" if METRICS[self.task][tuning.objective_metric] else "Minimize"
+        if tuning.objective_type not in (None, wanted):
+            raise ValueError(
+                f"tuning objective_type {tuning.objective_type} contradicts {tuning.objective_metric}, "
+                f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; "
+                f"use {wanted} or leave it out"
+            )
+        for key, rng in tuning.ranges.items():
+            if key not in allowed:
                 raise ValueError(
-                    f"tuning objective {self.tuning.objective_metric!r} is not a metric the container logs for "
-                    f"{self.task}; allowed: {', '.join(METRICS[self.task])}"
+                    f"tuning range for unknown hyperparameter {key!r}; allowed: {', '.join(sorted(allowed))}"
                 )
-            wanted = "Maximize" if METRICS[self.task][self.tuning.objective_metric] else "Minimize"
-            if self.tuning.objective_type not in (None, wanted):
-                raise ValueError(
-                    f"tuning objective_type {self.tuning.objective_type} contradicts {self.tuning.objective_metric}, "
-                    f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; "
-                    f"use {wanted} or leave it out"
-                )
-            for key, rng in self.tuning.ranges.items():
-                if key not in allowed:
-                    raise ValueError(
-                        f"tuning range for unknown hyperparameter {key!r}; allowed: {', '.join(sorted(allowed))}"
-                    )
-                param = allowed[key]
-                if rng.type == "integer" and param.kind is not int:
-                    raise ValueError(f"tuning range {key}: {key} is not an integer hyperparameter")
-                if rng.type != "categorical":
-                    param.parse(key, rng.min if param.kind is float else int(rng.min or 0))
-                    param.parse(key, rng.max if param.kind is float else int(rng.max or 0))
-        if self.schedule.mode == "tune" and not self.tuning:
-            raise ValueError("the schedule's mode is tune but the model has no tuning section")
-        if self.labeling.mode != "none" and self.task == "unsupervised":
-            raise ValueError("an unsupervised model needs no labeling; set labeling.mode to none")
-        return self
+            param = allowed[key]
+            if rng.type == "integer" and param.kind is not int:
+                raise ValueError(f"tuning range {key}: {key} is not an integer hyperparameter")
+            if rng.type != "categorical":
+                param.parse(key, rng.min if param.kind is float else int(rng.min or 0))
+                param.parse(key, rng.max if param.kind is float else int(rng.max or 0))
 
     @property
     def gate_metric(self) -> str:
