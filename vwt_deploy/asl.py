@@ -225,7 +225,7 @@ def graph_errors(definition: Mapping[str, Any], where: str = "") -> list[str]:
         if state.get("Type") in ("Succeed", "Fail") or state.get("End") is True:
             terminal.add(name)
         errors += _state_errors(name, state, where)
-    if start in states:
+    if isinstance(start, str) and start in states:
         seen = _reachable({start}, edges)
         errors += [
             f"{where}state {name!r} is unreachable from StartAt {start!r}" for name in states if name not in seen

@@ -137,17 +137,14 @@ def _parameter_ranges(model: Model) -> dict[str, list[dict[str, Any]]]:
         if rng.type == "categorical":
             ranges["CategoricalParameterRanges"].append({"Name": name, "Values": list(rng.values)})
         elif rng.type == "integer":
+            low, high = rng.bounds
             ranges["IntegerParameterRanges"].append(
-                {"Name": name, "MinValue": str(int(rng.min)), "MaxValue": str(int(rng.max)), "ScalingType": rng.scaling}
+                {"Name": name, "MinValue": str(int(low)), "MaxValue": str(int(high)), "ScalingType": rng.scaling}
             )
         else:
+            low, high = rng.bounds
             ranges["ContinuousParameterRanges"].append(
-                {
-                    "Name": name,
-                    "MinValue": repr(float(rng.min)),
-                    "MaxValue": repr(float(rng.max)),
-                    "ScalingType": rng.scaling,
-                }
+                {"Name": name, "MinValue": repr(float(low)), "MaxValue": repr(float(high)), "ScalingType": rng.scaling}
             )
     return {k: v for k, v in ranges.items() if v}
 

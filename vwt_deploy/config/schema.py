@@ -117,6 +117,13 @@ class ParameterRange(Frozen):
                 raise ValueError(f"range min {self.min:g} is greater than max {self.max:g}")
         return self
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(min, max) of an integer or continuous range; validation made sure it has both."""
+        if self.min is None or self.max is None:
+            raise ValueError(f"a {self.type} range has no bounds")
+        return self.min, self.max
+
 
 class Tuning(Frozen):
     objective_metric: str
@@ -253,8 +260,8 @@ class Model(Frozen):
             if rng.type == "integer" and param.kind is not int:
                 raise ValueError(f"tuning range {key}: {key} is not an integer hyperparameter")
             if rng.type != "categorical":
-                param.parse(key, rng.min if param.kind is float else int(rng.min or 0))
-                param.parse(key, rng.max if param.kind is float else int(rng.max or 0))
+                for bound in rng.bounds:
+                    param.parse(key, bound if param.kind is float else int(bound))
 
     @property
     def gate_metric(self) -> str:
@@ -464,7 +471,8 @@ class Training(Frozen):
             raise ValueError(
                 "training sizing: every row but the last needs max_gb, and the last none (it takes the rest)"
             )
-        if bounds[:-1] != sorted(bounds[:-1]):
+        limits = [b for b in bounds[:-1] if b is not None]  # every one of them, as checked above
+        if limits != sorted(limits):
             raise ValueError("training sizing rows must be in increasing max_gb order")
         return self
 

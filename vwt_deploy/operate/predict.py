@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -250,7 +251,7 @@ class PredictionClient:
         self.timeout = timeout
 
     def url(self, model: str) -> str:
-        return f"{self.base_url}/v1/models/{urllib.request.quote(model, safe='')}/predictions"
+        return f"{self.base_url}/v1/models/{urllib.parse.quote(model, safe='')}/predictions"
 
     def post(self, model: str, records: Sequence[dict], request_id: str | None = None) -> dict:
         """One request: the parsed 200 answer, or VwtError saying what the API refused and why."""

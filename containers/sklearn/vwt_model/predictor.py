@@ -12,11 +12,14 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .schema import Schema, SchemaError, schema_from
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 ARROW_MIN_ROWS = 32  # below this the plain Python split is faster than pyarrow's reader
 PARALLEL_MIN_BYTES = 64 * 1024  # CSV bodies from this size are parsed and predicted in parallel chunks
@@ -62,11 +65,12 @@ class Predictor:
         self.version = str(self.meta.get("version") or "unknown")
         self.names = list(self.schema.names)
         self._name_index = {n: i for i, n in enumerate(self.names)}
+        self._arrow: tuple[Any, Any, Any] | None = None  # (pyarrow, pyarrow.csv, .data) where pyarrow is installed
         self._setup_arrow()
         self.workers = max(
             1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
         )
-        self._pool = None
+        self._pool: ThreadPoolExecutor | None = None  # made for the first large batch
         if self.format == "baseline":
             self.prior = float(self.meta.get("prior", 0.0))
             self.session = None
@@ -135,11 +139,10 @@ class Predictor:
 
             self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="vwt-batch")
         futures = [self._pool.submit(self._chunk, chunk) for chunk in chunks[1:]]
-        first = self._chunk(chunks[0])
-        rest = [f.result() for f in futures]
-        if first is None or any(part is None for part in rest):
-            return None  # something is off: the sequential path finds it and names the row
-        return [first, *rest]
+        parts = [self._chunk(chunks[0]), *(f.result() for f in futures)]  # the first chunk on this thread
+        done = [part for part in parts if part is not None]
+        # a chunk that is off (None): the sequential path finds it and names the row
+        return done if len(done) == len(parts) else None
 
     def _chunk(self, chunk: bytes) -> list[float] | None:
         X = self._parse_csv_arrow(chunk, 1 << 62)
@@ -199,6 +202,8 @@ class Predictor:
     def _parse_csv_arrow(self, body: bytes, max_rows: int) -> np.ndarray | None:
         """Batches: pyarrow's multi-threaded CSV reader, then column-wise encoding (the training code's for
         categories and booleans). None when anything is off: the row-by-row path then names the problem."""
+        if self._arrow is None:
+            return None
         pa, pacsv, data = self._arrow
         try:
             table = pacsv.read_csv(
