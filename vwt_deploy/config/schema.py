@@ -26,8 +26,25 @@ _INSTANCE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 # ml.p4d, ml.g4dn and ml.g5; the others have instance store volumes in EC2's instance store table. Every endpoint
 # configuration and training job of the framework sends the environment's key, so these are refused.
 LOCAL_STORAGE_FAMILIES = frozenset(
-    {"c5d", "c6id", "m5d", "m6id", "r5d", "r6id", "g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e",
-     "trn1", "trn1n"}
+    {
+        "c5d",
+        "c6id",
+        "m5d",
+        "m6id",
+        "r5d",
+        "r6id",
+        "g4dn",
+        "g5",
+        "g6",
+        "g6e",
+        "p3dn",
+        "p4d",
+        "p4de",
+        "p5",
+        "p5e",
+        "trn1",
+        "trn1n",
+    }
 )
 
 
@@ -514,8 +531,10 @@ class Environment(Frozen):
         # The rendered state machines and policies name the aws partition (arn:aws:states:::..., arn:aws:s3:::...):
         # a GovCloud (-gov-) or China (cn-) region is another partition, where those ARNs do not exist.
         if re.fullmatch(r"(cn|[a-z]{2}-gov)-[a-z]+-\d", region):
-            raise ValueError(f"region {region!r} is in another AWS partition than 'aws', which the rendered state "
-                             "machines and policies name; use a region of the aws partition")
+            raise ValueError(
+                f"region {region!r} is in another AWS partition than 'aws', which the rendered state "
+                "machines and policies name; use a region of the aws partition"
+            )
         if not re.fullmatch(r"[a-z]{2}-[a-z]+-\d", region):
             raise ValueError(f"region {region!r} is not an AWS region name such as eu-west-1")
         return region
