@@ -25,6 +25,7 @@ test: static
 static:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 lint: static

@@ -56,6 +56,7 @@ setup(
             # static checks (make static, run by make test and make lint): lint and format, types, the layers
             "ruff>=0.8,<0.15",
             "mypy>=1.13,<2",
+            "types-PyYAML>=6.0,<7",  # PyYAML's types, for mypy
             "import-linter>=2.1,<3",
         ],
         # the peer of bench/container_bench.py: AWS's scikit-learn bring-your-own example's stack

@@ -216,56 +216,62 @@ def graph_errors(definition: Mapping[str, Any], where: str = "") -> list[str]:
         if not isinstance(state, dict):
             errors.append(f"{where}state {name!r} is not an object")
             continue
-        kind = state.get("Type")
         edges[name] = set()
         for label, target in _targets(state):
             if target not in states:
                 errors.append(f"{where}state {name!r}: {label} {target!r} names no state")
             else:
                 edges[name].add(target)
-        if kind in ("Succeed", "Fail") or state.get("End") is True:
+        if state.get("Type") in ("Succeed", "Fail") or state.get("End") is True:
             terminal.add(name)
-        elif kind == "Choice":
-            if "Default" not in state:
-                errors.append(
-                    f"{where}Choice state {name!r} has no Default (an unmatched input would fail the execution)"
-                )
-        elif "Next" not in state:
-            errors.append(f"{where}state {name!r} has neither Next nor End")
-        if kind == "Task" and not _known_resource(state.get("Resource")):
-            errors.append(
-                f"{where}state {name!r}: Resource {state.get('Resource')!r} is not a known service integration"
-            )
-        for i, branch in enumerate(state.get("Branches") or []):
-            errors += graph_errors(branch, f"{where}{name}.Branches[{i}]: ")
-        for key in ("Iterator", "ItemProcessor"):
-            if isinstance(state.get(key), dict):
-                errors += graph_errors(state[key], f"{where}{name}.{key}: ")
-    if start in states:
-        seen, todo = {start}, [start]
-        while todo:
-            for nxt in edges.get(todo.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        for name in states:
-            if name not in seen:
-                errors.append(f"{where}state {name!r} is unreachable from StartAt {start!r}")
+        errors += _state_errors(name, state, where)
+    if isinstance(start, str) and start in states:
+        seen = _reachable({start}, edges)
+        errors += [
+            f"{where}state {name!r} is unreachable from StartAt {start!r}" for name in states if name not in seen
+        ]
     # every state must be able to reach an end: walk backwards from the terminal states
-    can_end, todo = set(terminal), list(terminal)
     reverse: dict[str, set[str]] = {}
     for src, targets in edges.items():
         for t in targets:
             reverse.setdefault(t, set()).add(src)
-    while todo:
-        for prev in reverse.get(todo.pop(), ()):
-            if prev not in can_end:
-                can_end.add(prev)
-                todo.append(prev)
-    for name in states:
-        if name not in can_end and name in edges and edges[name]:
-            errors.append(f"{where}state {name!r} never reaches Succeed, Fail or End (a loop with no way out)")
+    can_end = _reachable(terminal, reverse)
+    errors += [
+        f"{where}state {name!r} never reaches Succeed, Fail or End (a loop with no way out)"
+        for name in states
+        if name not in can_end and edges.get(name)
+    ]
     return errors
+
+
+def _state_errors(name: str, state: Mapping[str, Any], where: str) -> list[str]:
+    """One state's own defects (how it ends, its resource) and those of the graphs nested in it."""
+    errors: list[str] = []
+    kind = state.get("Type")
+    ends = kind in ("Succeed", "Fail") or state.get("End") is True
+    if not ends and kind == "Choice" and "Default" not in state:
+        errors.append(f"{where}Choice state {name!r} has no Default (an unmatched input would fail the execution)")
+    elif not ends and kind != "Choice" and "Next" not in state:
+        errors.append(f"{where}state {name!r} has neither Next nor End")
+    if kind == "Task" and not _known_resource(state.get("Resource")):
+        errors.append(f"{where}state {name!r}: Resource {state.get('Resource')!r} is not a known service integration")
+    for i, branch in enumerate(state.get("Branches") or []):
+        errors += graph_errors(branch, f"{where}{name}.Branches[{i}]: ")
+    for key in ("Iterator", "ItemProcessor"):
+        if isinstance(state.get(key), dict):
+            errors += graph_errors(state[key], f"{where}{name}.{key}: ")
+    return errors
+
+
+def _reachable(sources: set[str], edges: Mapping[str, set[str]]) -> set[str]:
+    """Every node reachable from `sources` (themselves included) along `edges`."""
+    seen, todo = set(sources), list(sources)
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
 
 
 def task_errors(definition: Mapping[str, Any]) -> list[str]:
@@ -353,38 +359,52 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
         if state.get("Type") != "Task":
             continue
         resource = state.get("Resource")
+        if not isinstance(resource, str):
+            continue
         params = state.get("Parameters") or {}
         spec = INTEGRATIONS.get(resource)
         if spec is None:
-            if isinstance(resource, str) and resource.startswith("${"):  # a Lambda ARN as the Resource
+            if resource.startswith("${"):  # a Lambda ARN as the Resource
                 per_integration.setdefault("lambda:" + resource, set()).update([resource, resource + ":*"])
             continue
-        kind = spec["resource"]
-        resources = per_integration.setdefault(resource, set())
-        if kind == "function":
-            fn = params.get("FunctionName", "*")
-            resources.update([fn, f"{fn}:*"])
-        elif kind == "topic":
-            resources.add(params.get("TopicArn", "*"))
-        elif kind == "parameter":
-            resources.add(_parameter_arn(params.get("Name", "*")))
-        else:
-            key = spec["name_key"]
-            if isinstance(params.get(key), str):
-                name = params[key]
-            elif params.get(f"{key}.$") in _RUN_NAMES and prefix:
-                name = f"{prefix}-*"
-            else:
-                name = "*"
-            resources.add(f"{_SM}:{kind}/{name}")
-            if kind == "hyper-parameter-tuning-job":
-                # the tuning job starts training jobs named after itself; following them needs DescribeTrainingJob
-                resources.add(f"{_SM}:training-job/{name}")
-            if spec.get("rule"):
-                rules.add(spec["rule"])
-            passes_role = passes_role or bool(spec.get("passes_role"))
-            uses_kms = uses_kms or any(k in _KMS_KEYS for k, _ in _walk(params))
-    statements = []
+        per_integration.setdefault(resource, set()).update(_task_resources(spec, params, prefix))
+        if spec["resource"] in ("function", "topic", "parameter"):
+            continue
+        if spec.get("rule"):
+            rules.add(spec["rule"])
+        passes_role = passes_role or bool(spec.get("passes_role"))
+        uses_kms = uses_kms or any(k in _KMS_KEYS for k, _ in _walk(params))
+    return _statements(per_integration, rules, passes_role, uses_kms)
+
+
+def _task_resources(spec: Mapping[str, Any], params: Mapping[str, Any], prefix: str | None) -> set[str]:
+    """The ARNs one Task state of a known integration acts on: named in its parameters, or this run's jobs."""
+    kind = spec["resource"]
+    if kind == "function":
+        fn = params.get("FunctionName", "*")
+        return {fn, f"{fn}:*"}
+    if kind == "topic":
+        return {params.get("TopicArn", "*")}
+    if kind == "parameter":
+        return {_parameter_arn(params.get("Name", "*"))}
+    key = spec["name_key"]
+    if isinstance(params.get(key), str):
+        name = params[key]
+    elif params.get(f"{key}.$") in _RUN_NAMES and prefix:
+        name = f"{prefix}-*"
+    else:
+        name = "*"
+    if kind == "hyper-parameter-tuning-job":
+        # the tuning job starts training jobs named after itself; following them needs DescribeTrainingJob
+        return {f"{_SM}:{kind}/{name}", f"{_SM}:training-job/{name}"}
+    return {f"{_SM}:{kind}/{name}"}
+
+
+def _statements(
+    per_integration: Mapping[str, set[str]], rules: set[str], passes_role: bool, uses_kms: bool
+) -> list[dict[str, Any]]:
+    """The policy's statements: one per integration, one per .sync rule, PassRole and KMS when needed."""
+    statements: list[dict[str, Any]] = []
     for resource, arns in sorted(per_integration.items()):
         spec = INTEGRATIONS.get(resource)
         actions = spec["actions"] if spec else ["lambda:InvokeFunction"]

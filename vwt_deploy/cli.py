@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
@@ -119,6 +119,11 @@ def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
         human(data)
 
 
+def _echo_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        click.echo(line)
+
+
 # --------------------------------------------------------------------------- configuration
 
 
@@ -195,7 +200,7 @@ def plan(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool)
     summary = deployment.plan()
     summary.discard()
     data = {"adds": summary.adds, "changes": summary.changes, "destroys": summary.destroys}
-    _emit(data, as_json, lambda _: [click.echo(line) for line in summary.lines()])
+    _emit(data, as_json, lambda _: _echo_lines(summary.lines()))
 
 
 @main.command()
@@ -330,7 +335,7 @@ def local_tick(ctx: Context, env_name: str, overrides: tuple[str, ...], fire_all
 
     deployment = ctx.deployment(env_name, overrides)
     result = ticker(deployment).tick(fire_all=fire_all)
-    _emit(result.as_dict(), as_json, lambda r: [click.echo(line) for line in result.lines()])
+    _emit(result.as_dict(), as_json, lambda _: _echo_lines(result.lines()))
 
 
 @main.group("data")
@@ -400,7 +405,7 @@ def retrain(
             f"stopped following {arn}; the execution goes on",
             "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not",
         ) from None
-    _emit(outcome.as_dict(), as_json, lambda _: [click.echo(line) for line in outcome.lines()])
+    _emit(outcome.as_dict(), as_json, lambda _: _echo_lines(outcome.lines()))
     if not outcome.ok:
         click.get_current_context().exit(1)
 
@@ -464,6 +469,7 @@ def predict(
         records = read_records(Path(input_path), types)
         deployment.require_deployed()  # the account guard, as for every command that touches AWS
     else:
+        assert sample is not None  # exactly one of --input and --sample, checked above
         refuse_sample_on_prod(env)
         target = deployment.require_deployed()
         records = sample_records(
@@ -481,7 +487,7 @@ def predict(
     key = api_key_value(outputs.get("api_key_id", ""), env.region, deployment.target.client("apigateway"))
     client = PredictionClient(deployment.target.api_url(outputs), key)
     result = client.predict(model.name, records, chunk_size=env.api.max_records)
-    _emit(result, as_json, lambda r: [click.echo(line) for line in format_table(r)])
+    _emit(result, as_json, lambda r: _echo_lines(format_table(r)))
 
 
 @data_group.command("sample")

@@ -19,7 +19,8 @@ class Project:
 
     @classmethod
     def find(cls, explicit: str | os.PathLike | None = None) -> Project:
-        """--project-dir, else $VWT_PROJECT_DIR, else the nearest folder up from here with environments/ and terraform/."""
+        """--project-dir, else $VWT_PROJECT_DIR, else the nearest folder up from here with environments/
+        and terraform/."""
         given = explicit or os.environ.get("VWT_PROJECT_DIR")
         if given:
             root = Path(given).expanduser().resolve()

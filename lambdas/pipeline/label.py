@@ -101,7 +101,7 @@ def read_rows(s3, bucket: str, prefix: str) -> tuple[list[str], Iterator[tuple[s
                     raise InvalidData(
                         f"s3://{bucket}/{key} line {line}: {len(values)} values for {len(header)} columns"
                     )
-                yield key, line, dict(zip(header, values))
+                yield key, line, dict(zip(header, values, strict=True))
 
     return header, rows()
 
@@ -166,7 +166,8 @@ def self_exclusion(s3, event: dict) -> dict[str, Any]:
     header, rows = read_rows(s3, src_bucket, src_prefix)
     if source_column not in header:
         raise InvalidData(
-            f"the data under s3://{src_bucket}/{src_prefix} has no column {source_column!r}; columns: {', '.join(header)}"
+            f"the data under s3://{src_bucket}/{src_prefix} has no column {source_column!r}; "
+            f"columns: {', '.join(header)}"
         )
     out_header = [c for c in header if c not in (source_column, label)] + [label]
     positives = 0

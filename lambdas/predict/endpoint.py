@@ -51,7 +51,9 @@ def client_config(read_timeout: float):
 
 
 def payload(names: tuple[str, ...], rows: list[list[Any]]) -> bytes:
-    return json.dumps([dict(zip(names, row)) for row in rows], separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(
+        [dict(zip(names, row, strict=True)) for row in rows], separators=(",", ":"), allow_nan=False
+    ).encode()
 
 
 _THROTTLED = {

@@ -159,100 +159,121 @@ class PredictionService:
 
     # ------------------------------------------------------------------ the request
     def handle(self, event: Any, context: Any = None) -> dict:
+        """One API Gateway proxy event in, its answer out; every answer logs one embedded-metric line."""
         started = time.perf_counter()
         event = event if isinstance(event, dict) else {}
-        api_request_id = _api_request_id(event, context)
-        headers = _cors_headers(event, self.settings.cors)
-        headers["X-Request-Id"] = api_request_id
-        metrics: dict[str, float] = {"Requests": 1}
-        props: dict[str, Any] = {"api_request_id": api_request_id}
-        model_name = "unknown"
+        call = _Call(started, _api_request_id(event, context), _cors_headers(event, self.settings.cors))
+        try:
+            status, body, extra_headers = 200, self._predict(event, call), None
+        except _Answer as answer:
+            status, body, extra_headers = answer.status, answer.body, answer.headers
+        return self._finish(call, status, body, extra_headers)
 
-        def finish(status: int, body: dict, extra_headers: dict | None = None) -> dict:
-            metrics["Latency"] = round((time.perf_counter() - started) * 1000, 3)
-            props["status"] = status
-            self.log(
-                emf_line(
-                    self.settings.namespace,
-                    self.settings.environment,
-                    model_name,
-                    int(self.clock() * 1000),
-                    metrics,
-                    props,
-                )
+    def _finish(self, call: _Call, status: int, body: dict, extra_headers: dict | None) -> dict:
+        call.metrics["Latency"] = round((time.perf_counter() - call.started) * 1000, 3)
+        call.props["status"] = status
+        self.log(
+            emf_line(
+                self.settings.namespace,
+                self.settings.environment,
+                call.model_name,
+                int(self.clock() * 1000),
+                call.metrics,
+                call.props,
             )
-            return {
-                "statusCode": status,
-                "headers": {**headers, **(extra_headers or {})},
-                "body": json.dumps(body, separators=(",", ":")),
-            }
+        )
+        return {
+            "statusCode": status,
+            "headers": {**call.headers, **(extra_headers or {})},
+            "body": json.dumps(body, separators=(",", ":")),
+        }
 
-        method = _method(event)
-        if method == "OPTIONS":
-            metrics["Requests"] = 0
-            return finish(200, {})
-        if method not in (None, "POST"):
-            metrics["ClientErrors"] = 1
-            return finish(
-                405,
-                _error("method_not_allowed", f"{method} is not allowed; POST the records", api_request_id),
-                {"Allow": "POST, OPTIONS"},
-            )
+    def _predict(self, event: dict, call: _Call) -> dict:
+        """The 200 answer's body; any other answer is raised as _Answer by the step that decides it."""
+        _check_method(event, call)
+        model = self._model(event, call)
+        user_ids, rows = self._records(event, model, call)
+        endpoint, topic = self._destinations(model, call)
+        scores, version = self._invoke(model, endpoint, rows, call)
+        now = _iso_time(self.clock())
+        predictions, messages, attrs = self._results(
+            model, user_ids, scores, version, call.request_id, now, call.metrics
+        )
+        self._publish(model, topic, messages, attrs, call)
+        call.props["model_version"] = version
+        return {
+            "request_id": call.request_id,
+            "model": model.name,
+            "model_version": version,
+            "predictions": predictions,
+        }
 
+    def _model(self, event: dict, call: _Call) -> Any:
+        """The catalogue's model the path names, or 404."""
         asked = _model_name(event)
         model = self.catalogue.models.get(asked) if asked is not None else None
         if model is None:
-            metrics["ClientErrors"] = 1
-            return finish(
+            call.metrics["ClientErrors"] = 1
+            raise _Answer(
                 404,
                 _error(
                     "unknown_model",
                     f"no model {str(asked)[:80]!r}; models are: {', '.join(self.catalogue.models)}",
-                    api_request_id,
+                    call.request_id,
                 ),
             )
-        model_name = model.name
+        call.model_name = model.name
+        return model
 
+    def _records(self, event: dict, model: Any, call: _Call) -> tuple[list[str], list[list[Any]]]:
+        """(user ids, feature rows) of a valid body, or 400 with every problem; sets the request id."""
         problems = Problems()
         body = read_body(event, self.settings.max_body, problems)
-        request_id = api_request_id
         user_ids: list[str] = []
         rows: list[list[Any]] = []
         if body is not MISSING:
-            request_id = request_id_of(body, problems) or api_request_id
+            call.request_id = request_id_of(body, problems) or call.request_id
             user_ids, rows = validate(model, body, self.settings.max_records, self.catalogue.user_id_field, problems)
-        props["request_id"] = request_id
+        call.props["request_id"] = call.request_id
         if problems:
-            metrics["ClientErrors"] = 1
+            call.metrics["ClientErrors"] = 1
             err = _error(
-                "invalid_request", f"{problems.count} problem(s) in the request; fix them and send it again", request_id
+                "invalid_request",
+                f"{problems.count} problem(s) in the request; fix them and send it again",
+                call.request_id,
             )
             err["problems"] = problems.items
             err["problem_count"] = problems.count
-            return finish(400, err)
+            raise _Answer(400, err)
+        call.metrics["Records"] = len(rows)
+        return user_ids, rows
 
-        metrics["Records"] = len(rows)
+    def _destinations(self, model: Any, call: _Call) -> tuple[str, str]:
+        """(the model's endpoint, its consumer's topic), or 500 when the environment lacks one."""
         endpoint = self.settings.endpoints.get(model.name)
         topic = self.settings.topics[model.consumer]
         if not endpoint or not topic:
             missing = "ENDPOINT_NAMES" if not endpoint else f"{model.consumer.upper()}_TOPIC_ARN"
-            self.log(json.dumps({"level": "ERROR", "request_id": request_id, "message": f"{missing} is not set"}))
-            return finish(
-                500, _error("misconfigured", "the prediction service is not configured for this model", request_id)
+            self.log(json.dumps({"level": "ERROR", "request_id": call.request_id, "message": f"{missing} is not set"}))
+            raise _Answer(
+                500, _error("misconfigured", "the prediction service is not configured for this model", call.request_id)
             )
+        return endpoint, topic
 
+    def _invoke(self, model: Any, endpoint: str, rows: list[list[Any]], call: _Call) -> tuple[list[float], str]:
+        """(predictions, model version) from the endpoint, or the endpoint's failure as an answer."""
         t0 = time.perf_counter()
         try:
             scores, version = invoke(self.sagemaker, endpoint, model.names, rows, model.task)
         except EndpointFailure as failure:
-            metrics["EndpointLatency"] = round((time.perf_counter() - t0) * 1000, 3)
-            metrics["EndpointErrors"] = 1
-            props["error"] = failure.reason
+            call.metrics["EndpointLatency"] = round((time.perf_counter() - t0) * 1000, 3)
+            call.metrics["EndpointErrors"] = 1
+            call.props["error"] = failure.reason
             self.log(
                 json.dumps(
                     {
                         "level": "ERROR",
-                        "request_id": request_id,
+                        "request_id": call.request_id,
                         "model": model.name,
                         "endpoint": endpoint,
                         "reason": failure.reason,
@@ -260,24 +281,24 @@ class PredictionService:
                     }
                 )
             )
-            err = _error(failure.reason, failure.message + "; nothing was published, try again later", request_id)
+            err = _error(failure.reason, failure.message + "; nothing was published, try again later", call.request_id)
             err["retry_after"] = failure.retry_after
-            return finish(failure.status, err, {"Retry-After": str(failure.retry_after)})
-        metrics["EndpointLatency"] = round((time.perf_counter() - t0) * 1000, 3)
-        version = version or "unknown"
+            raise _Answer(failure.status, err, {"Retry-After": str(failure.retry_after)}) from None
+        call.metrics["EndpointLatency"] = round((time.perf_counter() - t0) * 1000, 3)
+        return scores, version or "unknown"
 
-        now = _iso_time(self.clock())
-        predictions, messages, attrs = self._results(model, user_ids, scores, version, request_id, now, metrics)
+    def _publish(self, model: Any, topic: str, messages: list[dict], attrs: list[dict], call: _Call) -> None:
+        """Every message on the consumer's topic before the deadline, or 503 (the client sends it again)."""
         try:
-            publish(self.sns, topic, entries(messages, attrs), deadline=started + PUBLISH_DEADLINE_SECONDS)
+            publish(self.sns, topic, entries(messages, attrs), deadline=call.started + PUBLISH_DEADLINE_SECONDS)
         except PublishFailure as failure:
-            metrics["PublishErrors"] = 1
-            props["error"] = "publish_failed"
+            call.metrics["PublishErrors"] = 1
+            call.props["error"] = "publish_failed"
             self.log(
                 json.dumps(
                     {
                         "level": "ERROR",
-                        "request_id": request_id,
+                        "request_id": call.request_id,
                         "model": model.name,
                         "topic": topic,
                         "failed": failure.failed,
@@ -289,73 +310,123 @@ class PredictionService:
                 "publish_failed",
                 f"the predictions could not all be delivered to the {model.consumer} feed; "
                 "send the same request (same request_id) again: consumers drop duplicates by event_id",
-                request_id,
+                call.request_id,
             )
             err["retry_after"] = 5
-            return finish(503, err, {"Retry-After": "5"})
-
-        props["model_version"] = version
-        return finish(
-            200, {"request_id": request_id, "model": model.name, "model_version": version, "predictions": predictions}
-        )
+            raise _Answer(503, err, {"Retry-After": "5"}) from None
 
     def _results(self, model, user_ids, scores, version, request_id, now, metrics):
+        """(predictions for the answer, messages for the consumer's topic, their message attributes)."""
+        if model.consumer == "intervention":
+            return self._intervention_results(model, user_ids, scores, version, request_id, now, metrics)
+        return self._operator_results(model, user_ids, scores, version, request_id, now)
+
+    def _intervention_results(self, model, user_ids, scores, version, request_id, now, metrics):
+        """Risk models: each score's risk group and intervention level; counts per group go to the metrics."""
         predictions, messages, attrs = [], [], []
         env = self.settings.environment
         name = model.name
-        if model.consumer == "intervention":
-            classify = self.catalogue.intervention.classify
-            counts: dict[str, int] = dict.fromkeys(self.catalogue.intervention.names, 0)
-            shared: dict[str, dict] = {}  # message attributes, one per risk group
-            for i, (user_id, score) in enumerate(zip(user_ids, scores)):
-                group, level = classify(score)
-                counts[group] += 1
-                predictions.append(
-                    {"user_id": user_id, "prediction": score, "risk_group": group, "intervention_level": level}
+        classify = self.catalogue.intervention.classify
+        counts: dict[str, int] = dict.fromkeys(self.catalogue.intervention.names, 0)
+        shared: dict[str, dict] = {}  # message attributes, one per risk group
+        for i, (user_id, score) in enumerate(zip(user_ids, scores, strict=True)):
+            group, level = classify(score)
+            counts[group] += 1
+            predictions.append(
+                {"user_id": user_id, "prediction": score, "risk_group": group, "intervention_level": level}
+            )
+            messages.append(
+                {
+                    "event_id": f"{request_id}:{i}",
+                    "event_type": "intervention",
+                    "user_id": user_id,
+                    "model": name,
+                    "model_version": version,
+                    "score": score,
+                    "risk_group": group,
+                    "intervention_level": level,
+                    "request_id": request_id,
+                    "time": now,
+                    "environment": env,
+                }
+            )
+            a = shared.get(group)
+            if a is None:
+                a = shared[group] = attributes(
+                    {"event_type": "intervention", "model": name, "risk_group": group, "intervention_level": level}
                 )
-                messages.append(
-                    {
-                        "event_id": f"{request_id}:{i}",
-                        "event_type": "intervention",
-                        "user_id": user_id,
-                        "model": name,
-                        "model_version": version,
-                        "score": score,
-                        "risk_group": group,
-                        "intervention_level": level,
-                        "request_id": request_id,
-                        "time": now,
-                        "environment": env,
-                    }
-                )
-                a = shared.get(group)
-                if a is None:
-                    a = shared[group] = attributes(
-                        {"event_type": "intervention", "model": name, "risk_group": group, "intervention_level": level}
-                    )
-                attrs.append(a)
-            for group, count in counts.items():
-                metrics[f"RiskGroup_{group}"] = count
-        else:
-            a = attributes({"event_type": "prediction", "model": name})
-            for i, (user_id, value) in enumerate(zip(user_ids, scores)):
-                predictions.append({"user_id": user_id, "prediction": value})
-                messages.append(
-                    {
-                        "event_id": f"{request_id}:{i}",
-                        "event_type": "prediction",
-                        "user_id": user_id,
-                        "model": name,
-                        "model_version": version,
-                        "prediction": value,
-                        "target": model.label,
-                        "request_id": request_id,
-                        "time": now,
-                        "environment": env,
-                    }
-                )
-                attrs.append(a)
+            attrs.append(a)
+        for group, count in counts.items():
+            metrics[f"RiskGroup_{group}"] = count
         return predictions, messages, attrs
+
+    def _operator_results(self, model, user_ids, scores, version, request_id, now):
+        """Regression models: the predicted value, for the operator feed."""
+        predictions, messages, attrs = [], [], []
+        env = self.settings.environment
+        name = model.name
+        a = attributes({"event_type": "prediction", "model": name})
+        for i, (user_id, value) in enumerate(zip(user_ids, scores, strict=True)):
+            predictions.append({"user_id": user_id, "prediction": value})
+            messages.append(
+                {
+                    "event_id": f"{request_id}:{i}",
+                    "event_type": "prediction",
+                    "user_id": user_id,
+                    "model": name,
+                    "model_version": version,
+                    "prediction": value,
+                    "target": model.label,
+                    "request_id": request_id,
+                    "time": now,
+                    "environment": env,
+                }
+            )
+            attrs.append(a)
+        return predictions, messages, attrs
+
+
+# --------------------------------------------------------------------------- one request
+
+
+class _Call:
+    """One request's answer headers, request id, model name, and the metrics and properties it logs."""
+
+    __slots__ = ("started", "request_id", "headers", "metrics", "props", "model_name")
+
+    def __init__(self, started: float, api_request_id: str, headers: dict):
+        self.started = started
+        self.request_id = api_request_id  # the body's request_id replaces it once the body is read
+        self.headers = headers
+        self.headers["X-Request-Id"] = api_request_id
+        self.metrics: dict[str, float] = {"Requests": 1}
+        self.props: dict[str, Any] = {"api_request_id": api_request_id}
+        self.model_name = "unknown"
+
+
+class _Answer(Exception):
+    """An answer decided before the predictions are in (an error, or a CORS preflight): handle() sends it."""
+
+    def __init__(self, status: int, body: dict, headers: dict | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+def _check_method(event: dict, call: _Call) -> None:
+    """POST goes on; OPTIONS (a CORS preflight) is answered 200 and not counted; anything else is 405."""
+    method = _method(event)
+    if method == "OPTIONS":
+        call.metrics["Requests"] = 0
+        raise _Answer(200, {})
+    if method not in (None, "POST"):
+        call.metrics["ClientErrors"] = 1
+        raise _Answer(
+            405,
+            _error("method_not_allowed", f"{method} is not allowed; POST the records", call.request_id),
+            {"Allow": "POST, OPTIONS"},
+        )
 
 
 # --------------------------------------------------------------------------- helpers

@@ -42,7 +42,7 @@ def entries(messages: list[dict], attrs: list[dict]) -> list[dict]:
     """PublishBatch entries; ids are unique within each batch of 10."""
     return [
         {"Id": _IDS[i % BATCH], "Message": _ENCODE(message), "MessageAttributes": a}
-        for i, (message, a) in enumerate(zip(messages, attrs))
+        for i, (message, a) in enumerate(zip(messages, attrs, strict=True))
     ]
 
 

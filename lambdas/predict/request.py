@@ -106,70 +106,86 @@ def validate(
     model: Model, body: Any, max_records: int, user_id_field: str, problems: Problems
 ) -> tuple[list[str], list[list[Any]]]:
     """(user ids, feature rows in the model's feature order, defaults filled in). Problems go to `problems`."""
+    records = _record_list(body, max_records, problems)
+    user_ids: list[str] = []
+    rows: list[list[Any]] = []
+    for index, record in enumerate(records):
+        checked = _record(model, index, record, user_id_field, problems)
+        if checked is not None:
+            user_ids.append(checked[0])
+            rows.append(checked[1])
+    return user_ids, rows
+
+
+def _record_list(body: Any, max_records: int, problems: Problems) -> list:
+    """The body's records, or [] with the problem when the body's shape is wrong."""
     if not isinstance(body, dict):
         problems.add(None, None, f'the body must be a JSON object {{"records": [...]}}, got {_short(body)}')
-        return [], []
+        return []
     for key in body:
         if key not in _TOP_LEVEL:
             problems.add(None, key, 'unknown top-level field; allowed: "records", "request_id"')
     records = body.get("records", MISSING)
     if records is MISSING:
-        problems.add(None, "records", "missing: send a list of 1 to %d records" % max_records)
-        return [], []
+        problems.add(None, "records", f"missing: send a list of 1 to {max_records} records")
+        return []
     if type(records) is not list:
         problems.add(None, "records", f"must be a list of records, got {_short(records)}")
-        return [], []
+        return []
     if not records:
-        problems.add(None, "records", "is empty: send 1 to %d records" % max_records)
-        return [], []
-    if len(records) > max_records:
+        problems.add(None, "records", f"is empty: send 1 to {max_records} records")
+    elif len(records) > max_records:
         problems.add(None, "records", f"has {len(records)} records; at most {max_records} per request")
-        return [], []
+        return []
+    return records
 
-    plan = model.plan
-    known = model.known
-    user_ids: list[str] = []
-    rows: list[list[Any]] = []
-    for index, record in enumerate(records):
-        if type(record) is not dict:
-            problems.add(index, None, f"must be an object of feature values, got {_short(record)}")
+
+def _record(
+    model: Model, index: int, record: Any, user_id_field: str, problems: Problems
+) -> tuple[str, list[Any]] | None:
+    """(user id, feature row) of one valid record; None, with its problems added, for an invalid one."""
+    if type(record) is not dict:
+        problems.add(index, None, f"must be an object of feature values, got {_short(record)}")
+        return None
+    row, seen, ok = _row(model.plan, index, record, problems)
+    user_id = record.get(user_id_field, MISSING)
+    if user_id is MISSING:
+        problems.add(index, user_id_field, "missing (required: the player the prediction is for)")
+        ok = False
+    else:
+        seen += 1
+        if type(user_id) is not str or not 0 < len(user_id) <= 128:
+            problems.add(index, user_id_field, f"must be a string of 1 to 128 characters, got {_short(user_id)}")
+            ok = False
+    if seen != len(record):  # a field that is neither a feature nor the user id
+        for key in record:
+            if key not in model.known and key != user_id_field:
+                problems.add(
+                    index,
+                    str(key),
+                    f"unknown field; {model.name} takes {', '.join(model.names)} and {user_id_field}",
+                )
+        ok = False
+    return (user_id, row) if ok else None
+
+
+def _row(plan: tuple, index: int, record: dict, problems: Problems) -> tuple[list[Any], int, bool]:
+    """(the record's features in training order, defaults filled in; how many it gave; whether all are valid)."""
+    ok = True
+    row: list[Any] = []
+    seen = 0
+    for name, check, required, default in plan:
+        value = record.get(name, MISSING)
+        if value is MISSING:
+            if required:
+                problems.add(index, name, "missing (required)")
+                ok = False
+            row.append(default)
             continue
-        ok = True
-        row: list[Any] = []
-        seen = 0
-        for name, check, required, default in plan:
-            value = record.get(name, MISSING)
-            if value is MISSING:
-                if required:
-                    problems.add(index, name, "missing (required)")
-                    ok = False
-                row.append(default)
-                continue
-            seen += 1
-            value, problem = check(value)
-            if problem is not None:
-                problems.add(index, name, problem)
-                ok = False
-            row.append(value)
-        user_id = record.get(user_id_field, MISSING)
-        if user_id is MISSING:
-            problems.add(index, user_id_field, "missing (required: the player the prediction is for)")
+        seen += 1
+        value, problem = check(value)
+        if problem is not None:
+            problems.add(index, name, problem)
             ok = False
-        else:
-            seen += 1
-            if type(user_id) is not str or not 0 < len(user_id) <= 128:
-                problems.add(index, user_id_field, f"must be a string of 1 to 128 characters, got {_short(user_id)}")
-                ok = False
-        if seen != len(record):
-            for key in record:
-                if key not in known and key != user_id_field:
-                    problems.add(
-                        index,
-                        str(key),
-                        f"unknown field; {model.name} takes {', '.join(model.names)} and {user_id_field}",
-                    )
-            ok = False
-        if ok:
-            user_ids.append(user_id)
-            rows.append(row)
-    return user_ids, rows
+        row.append(value)
+    return row, seen, ok

@@ -27,7 +27,8 @@ def catalogue_document(env: Environment) -> dict[str, Any]:
         names = [f.name for f in model.features]
         if USER_ID_FIELD in names:
             raise VwtError(
-                f"model {model.name}: a feature is named {USER_ID_FIELD!r}, which prediction records use for the player id",
+                f"model {model.name}: a feature is named {USER_ID_FIELD!r}, "
+                "which prediction records use for the player id",
                 "rename the feature in the model catalogue",
             )
         features = []

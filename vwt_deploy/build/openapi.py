@@ -196,104 +196,12 @@ def document(env: Environment, server_url: str | None = None) -> dict:
         f"{g['name']} (score >= {g['min_score']:g}) -> {g['level']}" for g in doc["intervention"]["risk_groups"]
     )
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {
-        "Error": {
-            "type": "object",
-            "required": ["error", "message"],
-            "properties": {
-                "error": {"type": "string", "description": "a machine-readable code"},
-                "message": {"type": "string"},
-                "request_id": {"type": "string"},
-                "retry_after": {"type": "integer"},
-                "problem_count": {"type": "integer"},
-                "problems": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "record": {"type": "integer", "nullable": True},
-                            "field": {"type": "string", "nullable": True},
-                            "problem": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
-    }
+    schemas: dict[str, Any] = {"Error": _error_schema()}
     for m in doc["models"]:
-        key = "".join(part.capitalize() for part in m["name"].split("-"))
+        key = _schema_key(m["name"])
         schemas[f"{key}Request"] = _request_schema(m, doc["max_records"])
         schemas[f"{key}Response"] = _response_schema(m, levels, groups)
-        consumer = (
-            "Each prediction becomes an intervention event (risk group -> intervention level: "
-            f"{table}) on the intervention topic."
-            if m["consumer"] == "intervention"
-            else "Each prediction goes to the operator feed."
-        )
-        paths[path_of(m["name"])] = {
-            "post": {
-                "operationId": "predict" + key,
-                "summary": f"Predict with {m['name']}",
-                "description": f"{m['description'] or m['name']}. {consumer}",
-                "tags": ["predictions"],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": f"#/components/schemas/{key}Request"},
-                            "examples": {
-                                "required-only": {
-                                    "summary": "required features only (optional ones take their defaults)",
-                                    "value": {"records": [example_record(m, full=False)]},
-                                },
-                                "full": {
-                                    "summary": "every feature, two records, with a request id",
-                                    "value": {
-                                        "request_id": "example-0001",
-                                        "records": [
-                                            example_record(m, True),
-                                            {**example_record(m, True), USER_ID_FIELD: "player-0002"},
-                                        ],
-                                    },
-                                },
-                            },
-                        }
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "one prediction per record, in order",
-                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{key}Response"}}},
-                    },
-                    "400": _error_response("invalid request: every problem listed by record index and field"),
-                    "403": {"description": "missing or invalid API key (answered by API Gateway)"},
-                    "404": _error_response("unknown model"),
-                    "429": {"description": "throttled by the usage plan (answered by API Gateway)"},
-                    "500": _error_response("the service is misconfigured"),
-                    "502": _error_response(
-                        "the model failed or answered something unusable; nothing was published", True
-                    ),
-                    "503": _error_response(
-                        "the model endpoint is busy, absent or not ready, or delivery failed; "
-                        "nothing was published (or send the same request_id again)",
-                        True,
-                    ),
-                },
-            },
-        }
-    server = (
-        {"url": server_url.rstrip("/")}
-        if server_url
-        else {
-            "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
-            "description": "the deployed API (`vwt-deploy status` shows api_url)",
-            "variables": {
-                "api_id": {"default": "API_ID"},
-                "region": {"default": env.region},
-                "stage": {"default": env.name},
-            },
-        }
-    )
+        paths[path_of(m["name"])] = {"post": _operation(m, key, table)}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -304,13 +212,116 @@ def document(env: Environment, server_url: str | None = None) -> dict:
                 "Send the API key in the x-api-key header."
             ),
         },
-        "servers": [server],
+        "servers": [_server(env, server_url)],
         "security": [{"api_key": []}],
         "tags": [{"name": "predictions"}],
         "paths": paths,
         "components": {
             "securitySchemes": {"api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
             "schemas": schemas,
+        },
+    }
+
+
+def _schema_key(model: str) -> str:
+    """gb-problem-gambling -> GbProblemGambling (the prefix of the model's schema names)."""
+    return "".join(part.capitalize() for part in model.split("-"))
+
+
+def _error_schema() -> dict:
+    """The body of every error answer (the Lambda's `_error`, with the problems of a 400)."""
+    return {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string", "description": "a machine-readable code"},
+            "message": {"type": "string"},
+            "request_id": {"type": "string"},
+            "retry_after": {"type": "integer"},
+            "problem_count": {"type": "integer"},
+            "problems": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "record": {"type": "integer", "nullable": True},
+                        "field": {"type": "string", "nullable": True},
+                        "problem": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _operation(m: dict, key: str, table: str) -> dict:
+    """The POST operation of one model's path: its request with examples and every answer it can get."""
+    consumer = (
+        "Each prediction becomes an intervention event (risk group -> intervention level: "
+        f"{table}) on the intervention topic."
+        if m["consumer"] == "intervention"
+        else "Each prediction goes to the operator feed."
+    )
+    return {
+        "operationId": "predict" + key,
+        "summary": f"Predict with {m['name']}",
+        "description": f"{m['description'] or m['name']}. {consumer}",
+        "tags": ["predictions"],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{key}Request"},
+                    "examples": {
+                        "required-only": {
+                            "summary": "required features only (optional ones take their defaults)",
+                            "value": {"records": [example_record(m, full=False)]},
+                        },
+                        "full": {
+                            "summary": "every feature, two records, with a request id",
+                            "value": {
+                                "request_id": "example-0001",
+                                "records": [
+                                    example_record(m, True),
+                                    {**example_record(m, True), USER_ID_FIELD: "player-0002"},
+                                ],
+                            },
+                        },
+                    },
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "one prediction per record, in order",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{key}Response"}}},
+            },
+            "400": _error_response("invalid request: every problem listed by record index and field"),
+            "403": {"description": "missing or invalid API key (answered by API Gateway)"},
+            "404": _error_response("unknown model"),
+            "429": {"description": "throttled by the usage plan (answered by API Gateway)"},
+            "500": _error_response("the service is misconfigured"),
+            "502": _error_response("the model failed or answered something unusable; nothing was published", True),
+            "503": _error_response(
+                "the model endpoint is busy, absent or not ready, or delivery failed; "
+                "nothing was published (or send the same request_id again)",
+                True,
+            ),
+        },
+    }
+
+
+def _server(env: Environment, server_url: str | None) -> dict:
+    """The given URL, or the deployed API's URL template (its id is known only once it is deployed)."""
+    if server_url:
+        return {"url": server_url.rstrip("/")}
+    return {
+        "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+        "description": "the deployed API (`vwt-deploy status` shows api_url)",
+        "variables": {
+            "api_id": {"default": "API_ID"},
+            "region": {"default": env.region},
+            "stage": {"default": env.name},
         },
     }
 

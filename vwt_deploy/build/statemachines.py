@@ -137,17 +137,14 @@ def _parameter_ranges(model: Model) -> dict[str, list[dict[str, Any]]]:
         if rng.type == "categorical":
             ranges["CategoricalParameterRanges"].append({"Name": name, "Values": list(rng.values)})
         elif rng.type == "integer":
+            low, high = rng.bounds
             ranges["IntegerParameterRanges"].append(
-                {"Name": name, "MinValue": str(int(rng.min)), "MaxValue": str(int(rng.max)), "ScalingType": rng.scaling}
+                {"Name": name, "MinValue": str(int(low)), "MaxValue": str(int(high)), "ScalingType": rng.scaling}
             )
         else:
+            low, high = rng.bounds
             ranges["ContinuousParameterRanges"].append(
-                {
-                    "Name": name,
-                    "MinValue": repr(float(rng.min)),
-                    "MaxValue": repr(float(rng.max)),
-                    "ScalingType": rng.scaling,
-                }
+                {"Name": name, "MinValue": repr(float(low)), "MaxValue": repr(float(high)), "ScalingType": rng.scaling}
             )
     return {k: v for k, v in ranges.items() if v}
 
@@ -187,71 +184,32 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
 
     prefix = model.data_prefix
     data_bucket = env.data_bucket_name(model.data_bucket)
-    model_bucket = env.model_bucket_name(model.name)
     hp = model.training_hyperparameters()
-    runtime = env.training.max_runtime_seconds
-    tuning = None
-    modes = ["train"]
-    if model.tuning:
-        t = model.tuning
-        modes.append("tune")
-        objective_type = t.objective_type or ("Maximize" if METRICS[model.task][t.objective_metric] else "Minimize")
-        tuning = {
-            "strategy": t.strategy,
-            "objective_metric": t.objective_metric,
-            "objective_type": objective_type,
-            "max_jobs": t.max_jobs,
-            "max_parallel_jobs": t.max_parallel_jobs,
-            "parameter_ranges": _parameter_ranges(model),
-            "static_hyperparameters": {k: v for k, v in hp.items() if k not in t.ranges},
-        }
     labeling: dict[str, Any] = {"mode": model.labeling.mode, "source_column": model.labeling.source_column}
     if model.labeling.mode == "ground_truth":
         labeling = _ground_truth(env, model)
     # local endpoints switch in seconds (a local serve process), so poll often; AWS ones in minutes
     poll_wait = 2 if env.is_local else 60
     max_polls = 600 if env.is_local else 90  # local: 20 minutes; AWS: 90 minutes
-    timeouts = {
-        "api": 60,
-        "lambda": 900,
-        "training": runtime + 3600,
-        "tuning": runtime * math.ceil(model.tuning.max_jobs / model.tuning.max_parallel_jobs) + 3600
-        if model.tuning
-        else 0,
-        "labeling": 10 * 24 * 3600 if model.labeling.mode == "ground_truth" else 0,
-    }
-    timeouts["execution"] = (
-        2 * timeouts["lambda"]
-        + timeouts["labeling"]
-        + max(timeouts["training"], timeouts["tuning"])
-        + max_polls * (poll_wait + timeouts["api"])
-        + 3600
-    )
-    vpc = None
-    if env.training.vpc:
-        vpc = {
-            "SecurityGroupIds": list(env.training.vpc.security_group_ids),
-            "Subnets": list(env.training.vpc.subnet_ids),
-        }
     after_size = {"none": "ChooseMode", "self_exclusion": "LabelSelfExclusion", "ground_truth": "PrepareLabeling"}
     return {
         "model": model.name,
         "environment": env.name,
-        "modes": modes,
+        "modes": ["train", "tune"] if model.tuning else ["train"],
         "job_prefix": job_prefix(env, model.name),
         "label": model.label,
         "data": {"bucket": data_bucket, "prefix": prefix, "s3_uri": f"s3://{data_bucket}/{prefix}"},
-        "model_bucket": model_bucket,
+        "model_bucket": env.model_bucket_name(model.name),
         "sizing": [s.model_dump(mode="json") for s in env.training.sizing],
         "after_size": after_size[model.labeling.mode],
         "labeling": labeling,
         "training": {
             "hyperparameters": hp,
             "metric_definitions": [{"Name": name, "Regex": metric_regex(name)} for name in METRICS[model.task]],
-            "max_runtime_seconds": runtime,
+            "max_runtime_seconds": env.training.max_runtime_seconds,
         },
-        "tuning": tuning,
-        "vpc": vpc,
+        "tuning": _tuning(model, hp, METRICS[model.task]),
+        "vpc": _vpc(env),
         "tags": _tags(env, model),
         "gate": {"metric": model.gate_metric, "higher_is_better": model.higher_is_better},
         "endpoint": {
@@ -263,10 +221,56 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
         },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),
-        "timeouts": timeouts,
+        "timeouts": _timeouts(env, model, poll_wait, max_polls),
         "retries": RETRIES,
         "vars": {name: "${" + name + "}" for name in TEMPLATE_VARS},
     }
+
+
+def _tuning(model: Model, hp: Mapping[str, str], higher_is_better: Mapping[str, bool]) -> dict[str, Any] | None:
+    """The tuning job's settings, or None for a model that is not tuned; `higher_is_better` is per metric."""
+    t = model.tuning
+    if t is None:
+        return None
+    objective_type = t.objective_type or ("Maximize" if higher_is_better[t.objective_metric] else "Minimize")
+    return {
+        "strategy": t.strategy,
+        "objective_metric": t.objective_metric,
+        "objective_type": objective_type,
+        "max_jobs": t.max_jobs,
+        "max_parallel_jobs": t.max_parallel_jobs,
+        "parameter_ranges": _parameter_ranges(model),
+        "static_hyperparameters": {k: v for k, v in hp.items() if k not in t.ranges},
+    }
+
+
+def _timeouts(env: Environment, model: Model, poll_wait: int, max_polls: int) -> dict[str, int]:
+    """Seconds each kind of task may take, and the whole execution (every step at its longest, plus an hour)."""
+    runtime = env.training.max_runtime_seconds
+    tuning = model.tuning
+    timeouts = {
+        "api": 60,
+        "lambda": 900,
+        "training": runtime + 3600,
+        "tuning": runtime * math.ceil(tuning.max_jobs / tuning.max_parallel_jobs) + 3600 if tuning else 0,
+        "labeling": 10 * 24 * 3600 if model.labeling.mode == "ground_truth" else 0,
+    }
+    timeouts["execution"] = (
+        2 * timeouts["lambda"]
+        + timeouts["labeling"]
+        + max(timeouts["training"], timeouts["tuning"])
+        + max_polls * (poll_wait + timeouts["api"])
+        + 3600
+    )
+    return timeouts
+
+
+def _vpc(env: Environment) -> dict[str, list[str]] | None:
+    """The training jobs' VpcConfig, or None when they run outside a VPC."""
+    vpc = env.training.vpc
+    if vpc is None:
+        return None
+    return {"SecurityGroupIds": list(vpc.security_group_ids), "Subnets": list(vpc.subnet_ids)}
 
 
 def _jinja(templates_dir: Path):

@@ -8,6 +8,7 @@ an environment may name another catalogue file and override single models.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,10 +57,8 @@ def _describe(exc: ValidationError, path: Path, data: Any) -> ConfigError:
         loc = list(err["loc"])
         # name the model rather than its index
         if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int) and isinstance(data, dict):
-            try:
+            with contextlib.suppress(KeyError, IndexError, TypeError):  # no usable name: keep the index
                 loc[1] = f"[{data['models'][loc[1]]['name']}]"
-            except (KeyError, IndexError, TypeError):
-                pass
         where = _loc(tuple(loc)).replace(".[", "[")
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

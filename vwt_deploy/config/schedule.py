@@ -39,7 +39,7 @@ _SPECIAL = {
     "day-of-week": re.compile(r"([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)(L|#[1-5])"),
 }
 #: name, lowest, highest, names
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minutes", 0, 59, {}),
     ("hours", 0, 23, {}),
     ("day-of-month", 1, 31, {}),
@@ -203,7 +203,7 @@ def parse(expression: str, anchor: dt.datetime) -> Schedule:
             )
         if (parts[2] == "?") == (parts[4] == "?"):
             raise ScheduleError(f"{expr}: exactly one of day-of-month and day-of-week must be '?'", _FIX)
-        sets = [_field(text, *spec, expr=expr) for text, spec in zip(parts, _FIELDS)]
+        sets = [_field(text, *spec, expr=expr) for text, spec in zip(parts, _FIELDS, strict=True)]
         return Cron(expr, *sets)  # type: ignore[arg-type]  # only day fields may be None ('?'), checked above
     raise ScheduleError(
         f"{expr!r} is not a schedule expression; use rate(N minutes|hours|days) or cron(m h dom mon dow year)", _FIX

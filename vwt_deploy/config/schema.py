@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from vwt_deploy.config.schedule import check_schedule_expression
 from vwt_deploy.contract import IMAGE_CONTEXT
 from vwt_deploy.errors import ConfigError
-from vwt_model.spec import ALGORITHMS, METRICS, params_for
+from vwt_model.spec import ALGORITHMS, METRICS, Param, params_for
 
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 REAL_ENVIRONMENTS = ("dev", "staging", "prod")
@@ -26,8 +26,25 @@ _INSTANCE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 # ml.p4d, ml.g4dn and ml.g5; the others have instance store volumes in EC2's instance store table. Every endpoint
 # configuration and training job of the framework sends the environment's key, so these are refused.
 LOCAL_STORAGE_FAMILIES = frozenset(
-    {"c5d", "c6id", "m5d", "m6id", "r5d", "r6id", "g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e",
-     "trn1", "trn1n"}
+    {
+        "c5d",
+        "c6id",
+        "m5d",
+        "m6id",
+        "r5d",
+        "r6id",
+        "g4dn",
+        "g5",
+        "g6",
+        "g6e",
+        "p3dn",
+        "p4d",
+        "p4de",
+        "p5",
+        "p5e",
+        "trn1",
+        "trn1n",
+    }
 )
 
 
@@ -53,7 +70,8 @@ def check_bucket_name(name: str) -> str:
         raise ValueError(f"bucket name {name!r} is {len(name)} characters; S3 allows 3 to 63")
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
         raise ValueError(
-            f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', and must start and end with a letter or digit"
+            f"bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', "
+            "and must start and end with a letter or digit"
         )
     if ".." in name or ".-" in name or "-." in name:
         raise ValueError(f"bucket name {name!r} must not have two adjacent periods or a period next to a hyphen")
@@ -116,6 +134,13 @@ class ParameterRange(Frozen):
                 raise ValueError(f"range min {self.min:g} is greater than max {self.max:g}")
         return self
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(min, max) of an integer or continuous range; validation made sure it has both."""
+        if self.min is None or self.max is None:
+            raise ValueError(f"a {self.type} range has no bounds")
+        return self.min, self.max
+
 
 class Tuning(Frozen):
     objective_metric: str
@@ -133,7 +158,8 @@ class Tuning(Frozen):
             raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
         if self.strategy == "Grid" and any(r.type != "categorical" for r in self.ranges.values()):
             raise ValueError(
-                "the Grid strategy searches categorical ranges only; use Bayesian or Random for integer and continuous ranges"
+                "the Grid strategy searches categorical ranges only; "
+                "use Bayesian or Random for integer and continuous ranges"
             )
         return self
 
@@ -178,6 +204,22 @@ class Model(Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> Model:
+        allowed = self._check_algorithm()
+        self._check_columns()
+        if self.metric is not None and self.metric not in METRICS[self.task]:
+            raise ValueError(
+                f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
+            )
+        if self.tuning:
+            self._check_tuning(self.tuning, allowed)
+        if self.schedule.mode == "tune" and not self.tuning:
+            raise ValueError("the schedule's mode is tune but the model has no tuning section")
+        if self.labeling.mode != "none" and self.task == "unsupervised":
+            raise ValueError("an unsupervised model needs no labeling; set labeling.mode to none")
+        return self
+
+    def _check_algorithm(self) -> dict[str, Param]:
+        """The algorithm does the task and takes the hyperparameters; returns the ones it takes."""
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
         tasks = ALGORITHMS[self.algorithm][0]
@@ -194,6 +236,10 @@ class Model(Frozen):
                     f"hyperparameter {key} must be a {allowed[key].kind.__name__}, got the string {value!r}"
                 )
             allowed[key].parse(key, value)
+        return allowed
+
+    def _check_columns(self) -> None:
+        """At least one feature, no two with one name, and a label exactly when the task has one."""
         names = [f.name for f in self.features]
         if not names:
             raise ValueError("a model needs at least one feature")
@@ -207,38 +253,32 @@ class Model(Frozen):
             raise ValueError(f"a {self.task} model needs a label column")
         elif self.label in names:
             raise ValueError(f"label {self.label!r} is also a feature")
-        if self.metric is not None and self.metric not in METRICS[self.task]:
+
+    def _check_tuning(self, tuning: Tuning, allowed: Mapping[str, Param]) -> None:
+        """The objective is a metric of the task, in its direction; each range is of a hyperparameter, in bounds."""
+        if tuning.objective_metric not in METRICS[self.task]:
             raise ValueError(
-                f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
+                f"tuning objective {tuning.objective_metric!r} is not a metric the container logs for "
+                f"{self.task}; allowed: {', '.join(METRICS[self.task])}"
             )
-        if self.tuning:
-            if self.tuning.objective_metric not in METRICS[self.task]:
+        wanted = "Maximize" if METRICS[self.task][tuning.objective_metric] else "Minimize"
+        if tuning.objective_type not in (None, wanted):
+            raise ValueError(
+                f"tuning objective_type {tuning.objective_type} contradicts {tuning.objective_metric}, "
+                f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; "
+                f"use {wanted} or leave it out"
+            )
+        for key, rng in tuning.ranges.items():
+            if key not in allowed:
                 raise ValueError(
-                    f"tuning objective {self.tuning.objective_metric!r} is not a metric the container logs for "
-                    f"{self.task}; allowed: {', '.join(METRICS[self.task])}"
+                    f"tuning range for unknown hyperparameter {key!r}; allowed: {', '.join(sorted(allowed))}"
                 )
-            wanted = "Maximize" if METRICS[self.task][self.tuning.objective_metric] else "Minimize"
-            if self.tuning.objective_type not in (None, wanted):
-                raise ValueError(
-                    f"tuning objective_type {self.tuning.objective_type} contradicts {self.tuning.objective_metric}, "
-                    f"which is better when {'higher' if wanted == 'Maximize' else 'lower'}; use {wanted} or leave it out"
-                )
-            for key, rng in self.tuning.ranges.items():
-                if key not in allowed:
-                    raise ValueError(
-                        f"tuning range for unknown hyperparameter {key!r}; allowed: {', '.join(sorted(allowed))}"
-                    )
-                param = allowed[key]
-                if rng.type == "integer" and param.kind is not int:
-                    raise ValueError(f"tuning range {key}: {key} is not an integer hyperparameter")
-                if rng.type != "categorical":
-                    param.parse(key, rng.min if param.kind is float else int(rng.min or 0))
-                    param.parse(key, rng.max if param.kind is float else int(rng.max or 0))
-        if self.schedule.mode == "tune" and not self.tuning:
-            raise ValueError("the schedule's mode is tune but the model has no tuning section")
-        if self.labeling.mode != "none" and self.task == "unsupervised":
-            raise ValueError("an unsupervised model needs no labeling; set labeling.mode to none")
-        return self
+            param = allowed[key]
+            if rng.type == "integer" and param.kind is not int:
+                raise ValueError(f"tuning range {key}: {key} is not an integer hyperparameter")
+            if rng.type != "categorical":
+                for bound in rng.bounds:
+                    param.parse(key, bound if param.kind is float else int(bound))
 
     @property
     def gate_metric(self) -> str:
@@ -285,7 +325,7 @@ class Intervention(Frozen):
         if not groups or groups[0].min_score != 0:
             raise ValueError("the first risk group must start at min_score 0 so every score has a group")
         last_rank = -1
-        for prev, group in zip((None, *groups), groups):
+        for prev, group in zip((None, *groups), groups, strict=False):  # each group after the one before it
             if group.level not in self.levels:
                 raise ValueError(
                     f"risk group {group.name}: level {group.level!r} is not one of {', '.join(self.levels)}"
@@ -295,8 +335,8 @@ class Intervention(Frozen):
             rank = self.levels.index(group.level)
             if rank < last_rank:
                 raise ValueError(
-                    f"risk group {group.name} (min_score {group.min_score:g}) gets {group.level!r}, weaker than a lower-risk "
-                    "group: a higher risk must never get a weaker restriction"
+                    f"risk group {group.name} (min_score {group.min_score:g}) gets {group.level!r}, "
+                    "weaker than a lower-risk group: a higher risk must never get a weaker restriction"
                 )
             last_rank = rank
         return self
@@ -451,7 +491,8 @@ class Training(Frozen):
             raise ValueError(
                 "training sizing: every row but the last needs max_gb, and the last none (it takes the rest)"
             )
-        if bounds[:-1] != sorted(bounds[:-1]):
+        limits = [b for b in bounds[:-1] if b is not None]  # every one of them, as checked above
+        if limits != sorted(limits):
             raise ValueError("training sizing rows must be in increasing max_gb order")
         return self
 
@@ -496,8 +537,10 @@ class Environment(Frozen):
         # The rendered state machines and policies name the aws partition (arn:aws:states:::..., arn:aws:s3:::...):
         # a GovCloud (-gov-) or China (cn-) region is another partition, where those ARNs do not exist.
         if re.fullmatch(r"(cn|[a-z]{2}-gov)-[a-z]+-\d", region):
-            raise ValueError(f"region {region!r} is in another AWS partition than 'aws', which the rendered state "
-                             "machines and policies name; use a region of the aws partition")
+            raise ValueError(
+                f"region {region!r} is in another AWS partition than 'aws', which the rendered state "
+                "machines and policies name; use a region of the aws partition"
+            )
         if not re.fullmatch(r"[a-z]{2}-[a-z]+-\d", region):
             raise ValueError(f"region {region!r} is not an AWS region name such as eu-west-1")
         return region
@@ -532,7 +575,8 @@ class Environment(Frozen):
             endpoint = self.endpoint_name(model.name)
             if len(endpoint) > 63:
                 raise ValueError(
-                    f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; shorten name_prefix or the model name"
+                    f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; "
+                    "shorten name_prefix or the model name"
                 )
         return self
 

@@ -60,7 +60,8 @@ def cli_config_text(mirror: Path | None, cache_dir: Path) -> str:
     if mirror:
         text += (
             "provider_installation {\n"
-            f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+            '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
             '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n'
             "}\n"
         )

@@ -23,7 +23,8 @@ def main() -> int:
     if shutil.which("terraform") is None:
         print(
             "error: terraform is not on PATH. vwt-deploy needs terraform >= 1.5: "
-            "https://developer.hashicorp.com/terraform/install (or your package manager), then run `make install` again",
+            "https://developer.hashicorp.com/terraform/install (or your package manager), "
+            "then run `make install` again",
             file=sys.stderr,
         )
         return 1

@@ -7,6 +7,7 @@ server for its life, so two emulators never serve one project).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -83,7 +84,8 @@ class Emulator:
             return None
 
     def status(self) -> tuple[str, EmulatorInfo | None]:
-        """("running", info), ("not running", None), or ("not answering", info) for a live process that does not answer."""
+        """("running", info), ("not running", None), or ("not answering", info) for a live process
+        that does not answer."""
         info = self._recorded()
         if info is None or not _alive(info.pid):
             return "not running", None
@@ -178,7 +180,5 @@ class Emulator:
                 if not _alive(pid):
                     return
             time.sleep(0.05)
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it ended in between
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

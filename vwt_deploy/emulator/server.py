@@ -49,13 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     state_dir: Path = args.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
 
-    lock = open(state_dir / "server.lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("another emulator already serves this project", file=sys.stderr)
-        return 3
+    with open(state_dir / "server.lock", "w") as lock:  # held (open and locked) for the server's whole life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another emulator already serves this project", file=sys.stderr)
+            return 3
+        return _serve(state_dir, args.port, args.container_dir)
 
+
+def _serve(state_dir: Path, port: int, container_dir: Path | None) -> int:
+    """moto's server with the fixes and the runtime, until SIGTERM; the caller holds the lock."""
     # settings moto reads from the environment, before it is imported
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
@@ -76,14 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     routes: dict = {}  # the runtime's routes, known once the port is
     app = _health_middleware(lambda environ, start: routes["app"](environ, start), info)
     try:  # port 0: the OS picks a free port as it binds, so no other process can take it in between
-        server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+        server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     except (OSError, SystemExit):  # werkzeug reports a taken port and exits itself
-        print(f"port {args.port} is busy", file=sys.stderr)
+        print(f"port {port} is busy", file=sys.stderr)
         return 4
     port = info["port"] = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
     # the local runtime: training, serving, Lambda, API Gateway and Step Functions integrations run here
-    runtime = local_runtime.install(state_dir, port, args.container_dir)
+    runtime = local_runtime.install(state_dir, port, container_dir)
     routes["app"] = local_runtime.wsgi(DomainDispatcherApplication(create_backend_app), runtime)
 
     def stop(signum, frame):  # shutdown() blocks until serve_forever returns, so call it from another thread

@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -108,7 +109,8 @@ def read_records(path: Path, feature_types: Mapping[str, str]) -> list[dict]:
 def typed_records(
     rows: Iterable[tuple[Any, dict]], feature_types: Mapping[str, str], source: str, hint: str
 ) -> list[dict]:
-    """Records from CSV rows `(where, {column: cell})`: cells typed, empty cells left out; ConfigError lists bad cells."""
+    """Records from CSV rows `(where, {column: cell})`: cells typed, empty cells left out;
+    ConfigError lists bad cells."""
     records, problems = [], []
     for where, row in rows:
         if None in row:
@@ -229,7 +231,7 @@ def sample_records(
         f"s3://{bucket}/{prefix}",
         "fix the data set, or write a new one with `vwt-deploy data sample`",
     )
-    for (index, _, _, _), record in zip(chosen, records):
+    for (index, _, _, _), record in zip(chosen, records, strict=True):
         record.setdefault(USER_ID_FIELD, f"sample-{index + 1}")
     return records
 
@@ -249,7 +251,7 @@ class PredictionClient:
         self.timeout = timeout
 
     def url(self, model: str) -> str:
-        return f"{self.base_url}/v1/models/{urllib.request.quote(model, safe='')}/predictions"
+        return f"{self.base_url}/v1/models/{urllib.parse.quote(model, safe='')}/predictions"
 
     def post(self, model: str, records: Sequence[dict], request_id: str | None = None) -> dict:
         """One request: the parsed 200 answer, or VwtError saying what the API refused and why."""
@@ -369,5 +371,5 @@ def format_table(result: dict) -> list[str]:
     ]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = [f"model {result['model']}, version {result['model_version']}, request {', '.join(result['request_ids'])}"]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
     return lines

@@ -25,7 +25,8 @@ clipped to the feature's catalogue min/max (ints rounded).
       cancelled_withdrawals  Poisson(exp(-1.0 + 0.8 r))
       deposit_limit_changes  Poisson(exp(-1.5 + 0.6 r))
       days_active            ln-normal(4.5 - 0.2 r, 1.0), rounded
-      product                casino/sports/poker/lottery with weights softmax(0.6 + 0.5 r, 0.4, -0.8 + 0.2 r, -0.9 - 0.5 r)
+      product                casino/sports/poker/lottery with weights
+                             softmax(0.6 + 0.5 r, 0.4, -0.8 + 0.2 r, -0.9 - 0.5 r)
     before-initial-deposit (registration data)
       age                    18 + ln-normal(2.8 - 0.25 r, 0.55), rounded
       country                nl 35%, de 25%, gb 20%, se 10%, other 10%
@@ -105,7 +106,7 @@ def _lognormal(rng: np.random.Generator, mean: Any, sd: float) -> np.ndarray:
     return np.exp(rng.normal(mean, sd))
 
 
-def _choice(rng: np.random.Generator, logits: Sequence[Any], n: int) -> np.ndarray:
+def _choice(rng: np.random.Generator, logits: Sequence[Any] | np.ndarray, n: int) -> np.ndarray:
     """Index of a category per player, from per-player (or constant) logits."""
     weights = np.exp(np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in logits]))
     cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
@@ -252,7 +253,7 @@ class DataSet:
         out.write((",".join(c.name for c in self.columns) + "\n").encode())
         for start in range(0, self.rows, _CHUNK):
             stop = min(start + _CHUNK, self.rows)
-            rows = zip(*(c.cells(start, stop) for c in self.columns))
+            rows = zip(*(c.cells(start, stop) for c in self.columns), strict=True)
             out.write(("\n".join(",".join(row) for row in rows) + "\n").encode())
         return out.getvalue()
 
@@ -354,7 +355,31 @@ def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int 
     if not models:
         raise ConfigError(f"no model reads the data bucket {bucket!r}", "a data set is made from the models' features")
     features = _union_features(models)
-    wanted = {f.name: f for f in features}
+    columns = _feature_columns(features, bucket, rows, seed)
+    probability = _sig(SELF_EXCLUSION_INTERCEPT + _linear(SELF_EXCLUSION_TERMS, columns, rows))
+    labels = _labels(models, features, columns, probability, bucket, rows, seed)
+
+    width = len(str(rows))
+    out = [
+        Column(
+            USER_ID_FIELD,
+            "category",
+            np.char.add("synthetic-", np.char.zfill(np.arange(1, rows + 1).astype(str), width)),
+        )
+    ]
+    for feature in features:
+        known = RECIPES.get(feature.name)
+        decimals = known.decimals if known and _fits(known, feature) else 4
+        out.append(Column(feature.name, feature.type, columns[feature.name], decimals))
+    for name, values in labels.items():
+        out.append(
+            Column(name, "bool" if values.dtype == bool else "float", values, 2 if name == FUTURE_STAKE_LABEL else 4)
+        )
+    return DataSet(bucket, tuple(out), features, tuple(labels), probability)
+
+
+def _feature_columns(features: Sequence[Feature], bucket: str, rows: int, seed: int) -> Columns:
+    """Every feature's values: its recipe's draw where the recipe fits it, else the generic draw."""
     risk = _rng(seed, bucket, "risk").standard_normal(rows)
     drawn: Columns = {}
     for name, recipe in RECIPES.items():  # every recipe, so a feature's recipe may read one the catalogue lacks
@@ -362,15 +387,27 @@ def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int 
         drawn[name] = np.asarray(recipe.values)[values] if recipe.values else values
     columns: Columns = {}
     for feature in features:
-        recipe = RECIPES.get(feature.name)
+        known = RECIPES.get(feature.name)
         raw = (
             drawn[feature.name]
-            if recipe and _fits(recipe, feature)
+            if known and _fits(known, feature)
             else _generic(_rng(seed, bucket, feature.name, "generic"), feature, rows)
         )
         columns[feature.name] = _typed(feature, raw)
+    return columns
 
-    probability = _sig(SELF_EXCLUSION_INTERCEPT + _linear(SELF_EXCLUSION_TERMS, columns, rows))
+
+def _labels(
+    models: Sequence[Model],
+    features: Sequence[Feature],
+    columns: Columns,
+    probability: np.ndarray,
+    bucket: str,
+    rows: int,
+    seed: int,
+) -> Columns:
+    """The label columns of the models (those that are not another model's feature), as the module doc says."""
+    wanted = {f.name: f for f in features}
     excluded = _rng(seed, bucket, SELF_EXCLUSION_LABEL).random(rows) < probability
     labels: Columns = {}
     for name, task in _label_columns(models).items():
@@ -387,24 +424,7 @@ def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int 
         else:
             numeric = [v for k, v in columns.items() if wanted[k].type in ("int", "float")]
             labels[name] = sum(((v - v.mean()) / (v.std() or 1.0) for v in numeric), rng.normal(0, 1, rows))
-
-    width = len(str(rows))
-    out = [
-        Column(
-            USER_ID_FIELD,
-            "category",
-            np.char.add("synthetic-", np.char.zfill(np.arange(1, rows + 1).astype(str), width)),
-        )
-    ]
-    for feature in features:
-        recipe = RECIPES.get(feature.name)
-        decimals = recipe.decimals if recipe and _fits(recipe, feature) else 4
-        out.append(Column(feature.name, feature.type, columns[feature.name], decimals))
-    for name, values in labels.items():
-        out.append(
-            Column(name, "bool" if values.dtype == bool else "float", values, 2 if name == FUTURE_STAKE_LABEL else 4)
-        )
-    return DataSet(bucket, tuple(out), features, tuple(labels), probability)
+    return labels
 
 
 # --------------------------------------------------------------------------- writing to the data buckets

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .schema import SCHEMA_FILE, Schema, SchemaError, inferred, load_schema
+from .schema import SCHEMA_FILE, FeatureSpec, Schema, SchemaError, inferred, load_schema
 
 
 class DataError(ValueError):
@@ -53,24 +53,7 @@ def read_channel(folder: Path, schema: Schema | None, label: str | None) -> pa.T
     column_types = {}
     if schema is not None:
         column_types = {f.name: pa.string() for f in schema.features if f.type == "category"}
-    tables = []
-    for path in files:
-        if path.stat().st_size == 0:
-            raise DataError(f"{path.name} is empty: a data file needs a header line and at least one row")
-        try:
-            if _is_parquet(path):
-                table = pq.read_table(path)
-            else:
-                table = pacsv.read_csv(
-                    path,
-                    convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
-                )
-            table.column_names  # noqa: B018 (raises UnicodeDecodeError on a header that is not UTF-8)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path.name} is not readable CSV (with a header) or Parquet: {exc}") from None
-        if table.num_rows == 0:
-            raise DataError(f"{path.name} has no data rows (a header alone is not data)")
-        tables.append((path, table))
+    tables = [(path, _read_file(path, column_types)) for path in files]
     if len(tables) == 1:
         return tables[0][1]
     first_path, first = tables[0]
@@ -83,6 +66,26 @@ def read_channel(folder: Path, schema: Schema | None, label: str | None) -> pa.T
         return pa.concat_tables([t for _, t in tables], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"the files of {folder.name} have incompatible column types: {exc}") from None
+
+
+def _read_file(path: Path, column_types: dict) -> pa.Table:
+    """One data file (Parquet, or CSV with a header; categories read as strings) with at least one row."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty: a data file needs a header line and at least one row")
+    try:
+        if _is_parquet(path):
+            table = pq.read_table(path)
+        else:
+            table = pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
+            )
+        table.column_names  # noqa: B018 (raises UnicodeDecodeError on a header that is not UTF-8)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.name} is not readable CSV (with a header) or Parquet: {exc}") from None
+    if table.num_rows == 0:
+        raise DataError(f"{path.name} has no data rows (a header alone is not data)")
+    return table
 
 
 def find_schema(channel_dirs: list[Path]) -> Schema | None:
@@ -138,74 +141,84 @@ def encode(table: pa.Table, schema: Schema, source: str, check_range: bool = Tru
                     f"{source}: feature column {feature.name!r} is missing; columns: {', '.join(table.column_names)}"
                 )
             out[:, col : col + feature.width] = np.asarray(feature.encode(feature.default), dtype=np.float32)
-            col += feature.width
-            continue
-        column = table.column(feature.name)
-        nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        if feature.type == "category":
-            strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
-            index = np.asarray(
-                pc.fill_null(pc.index_in(strings, value_set=pa.array(feature.allowed)), -1).to_numpy(
-                    zero_copy_only=False
-                )
-            )
-            if nulls.any():
-                if feature.required:
-                    raise DataError(
-                        f"{source}: feature {feature.name!r} has {int(nulls.sum())} missing values "
-                        f"(first at row {int(np.flatnonzero(nulls)[0]) + 1})"
-                    )
-                index[nulls] = feature.allowed.index(str(feature.default))
-            bad = index < 0
-            if bad.any():
-                raise DataError(
-                    f"{source}: feature {feature.name!r} must be one of {', '.join(feature.allowed)}; "
-                    f"{_example(column, bad)}"
-                )
-            block = np.zeros((rows, feature.width), dtype=np.float32)
-            block[np.arange(rows), index] = 1.0
-            out[:, col : col + feature.width] = block
-            col += feature.width
-            continue
-        if feature.type == "bool" and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            lower = pc.utf8_lower(pc.utf8_trim_whitespace(column))
-            truthy = pc.is_in(lower, value_set=pa.array(["true", "1", "yes", "t", "y"]))
-            falsy = pc.is_in(lower, value_set=pa.array(["false", "0", "no", "f", "n"]))
-            bad = ~np.asarray(pc.or_(truthy, falsy).to_numpy(zero_copy_only=False), dtype=bool) & ~nulls
-            if bad.any():
-                raise DataError(f"{source}: feature {feature.name!r} must be a boolean; {_example(column, bad)}")
-            values = np.asarray(truthy.to_numpy(zero_copy_only=False), dtype=np.float64)
+        elif feature.type == "category":
+            out[:, col : col + feature.width] = _one_hot(feature, table.column(feature.name), source)
         else:
-            values = _numeric(feature.name, column, f"{source}: feature")
-        missing = nulls | np.isnan(values)
-        if missing.any():
-            if feature.required:
-                raise DataError(
-                    f"{source}: feature {feature.name!r} has {int(missing.sum())} missing values "
-                    f"(first at row {int(np.flatnonzero(missing)[0]) + 1})"
-                )
-            values = values.copy()
-            values[missing] = feature.encode(feature.default)[0]
-        if np.isinf(values).any():
-            raise DataError(f"{source}: feature {feature.name!r} has infinite values")
-        if feature.type == "bool" and not np.isin(values, (0.0, 1.0)).all():
-            raise DataError(
-                f"{source}: feature {feature.name!r} must be a boolean (0/1, true/false); "
-                f"{_example(column, ~np.isin(values, (0.0, 1.0)))}"
-            )
-        if check_range and feature.min is not None and (values < feature.min).any():
-            raise DataError(
-                f"{source}: feature {feature.name!r} is below its min {feature.min:g}; "
-                f"{_example(column, values < feature.min)}"
-            )
-        if check_range and feature.max is not None and (values > feature.max).any():
-            raise DataError(
-                f"{source}: feature {feature.name!r} is above its max {feature.max:g}; "
-                f"{_example(column, values > feature.max)}"
-            )
-        out[:, col] = values
-        col += 1
+            out[:, col] = _scalar(feature, table.column(feature.name), source, check_range)
+        col += feature.width
     return out
+
+
+def _one_hot(feature: FeatureSpec, column: pa.ChunkedArray, source: str) -> np.ndarray:
+    """A category column as one-hot rows over the feature's allowed values (missing ones: the default)."""
+    rows = len(column)
+    nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    index = np.asarray(
+        pc.fill_null(pc.index_in(strings, value_set=pa.array(feature.allowed)), -1).to_numpy(zero_copy_only=False)
+    )
+    if nulls.any():
+        if feature.required:
+            raise DataError(
+                f"{source}: feature {feature.name!r} has {int(nulls.sum())} missing values "
+                f"(first at row {int(np.flatnonzero(nulls)[0]) + 1})"
+            )
+        index[nulls] = feature.allowed.index(str(feature.default))
+    bad = index < 0
+    if bad.any():
+        raise DataError(
+            f"{source}: feature {feature.name!r} must be one of {', '.join(feature.allowed)}; {_example(column, bad)}"
+        )
+    block = np.zeros((rows, feature.width), dtype=np.float32)
+    block[np.arange(rows), index] = 1.0
+    return block
+
+
+def _scalar(feature: FeatureSpec, column: pa.ChunkedArray, source: str, check_range: bool) -> np.ndarray:
+    """A number or bool column as float64 values (missing ones: the default), checked finite and in range."""
+    nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if feature.type == "bool" and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        values = _bool_strings(feature, column, nulls, source)
+    else:
+        values = _numeric(feature.name, column, f"{source}: feature")
+    missing = nulls | np.isnan(values)
+    if missing.any():
+        if feature.required:
+            raise DataError(
+                f"{source}: feature {feature.name!r} has {int(missing.sum())} missing values "
+                f"(first at row {int(np.flatnonzero(missing)[0]) + 1})"
+            )
+        values = values.copy()
+        values[missing] = feature.encode(feature.default)[0]
+    if np.isinf(values).any():
+        raise DataError(f"{source}: feature {feature.name!r} has infinite values")
+    if feature.type == "bool" and not np.isin(values, (0.0, 1.0)).all():
+        raise DataError(
+            f"{source}: feature {feature.name!r} must be a boolean (0/1, true/false); "
+            f"{_example(column, ~np.isin(values, (0.0, 1.0)))}"
+        )
+    if check_range and feature.min is not None and (values < feature.min).any():
+        raise DataError(
+            f"{source}: feature {feature.name!r} is below its min {feature.min:g}; "
+            f"{_example(column, values < feature.min)}"
+        )
+    if check_range and feature.max is not None and (values > feature.max).any():
+        raise DataError(
+            f"{source}: feature {feature.name!r} is above its max {feature.max:g}; "
+            f"{_example(column, values > feature.max)}"
+        )
+    return values
+
+
+def _bool_strings(feature: FeatureSpec, column: pa.ChunkedArray, nulls: np.ndarray, source: str) -> np.ndarray:
+    """true/false, 1/0, yes/no, t/f, y/n (any case) as 1.0/0.0; anything else is an error."""
+    lower = pc.utf8_lower(pc.utf8_trim_whitespace(column))
+    truthy = pc.is_in(lower, value_set=pa.array(["true", "1", "yes", "t", "y"]))
+    falsy = pc.is_in(lower, value_set=pa.array(["false", "0", "no", "f", "n"]))
+    bad = ~np.asarray(pc.or_(truthy, falsy).to_numpy(zero_copy_only=False), dtype=bool) & ~nulls
+    if bad.any():
+        raise DataError(f"{source}: feature {feature.name!r} must be a boolean; {_example(column, bad)}")
+    return np.asarray(truthy.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def label_values(table: pa.Table, label: str, source: str) -> pa.ChunkedArray:

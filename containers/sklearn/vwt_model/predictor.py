@@ -12,11 +12,14 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .schema import Schema, SchemaError, schema_from
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 ARROW_MIN_ROWS = 32  # below this the plain Python split is faster than pyarrow's reader
 PARALLEL_MIN_BYTES = 64 * 1024  # CSV bodies from this size are parsed and predicted in parallel chunks
@@ -62,11 +65,12 @@ class Predictor:
         self.version = str(self.meta.get("version") or "unknown")
         self.names = list(self.schema.names)
         self._name_index = {n: i for i, n in enumerate(self.names)}
+        self._arrow: tuple[Any, Any, Any] | None = None  # (pyarrow, pyarrow.csv, .data) where pyarrow is installed
         self._setup_arrow()
         self.workers = max(
             1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
         )
-        self._pool = None
+        self._pool: ThreadPoolExecutor | None = None  # made for the first large batch
         if self.format == "baseline":
             self.prior = float(self.meta.get("prior", 0.0))
             self.session = None
@@ -135,11 +139,10 @@ class Predictor:
 
             self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="vwt-batch")
         futures = [self._pool.submit(self._chunk, chunk) for chunk in chunks[1:]]
-        first = self._chunk(chunks[0])
-        rest = [f.result() for f in futures]
-        if first is None or any(part is None for part in rest):
-            return None  # something is off: the sequential path finds it and names the row
-        return [first, *rest]
+        parts = [self._chunk(chunks[0]), *(f.result() for f in futures)]  # the first chunk on this thread
+        done = [part for part in parts if part is not None]
+        # a chunk that is off (None): the sequential path finds it and names the row
+        return done if len(done) == len(parts) else None
 
     def _chunk(self, chunk: bytes) -> list[float] | None:
         X = self._parse_csv_arrow(chunk, 1 << 62)
@@ -158,6 +161,15 @@ class Predictor:
             X = self._parse_csv_arrow(body, max_rows)
             if X is not None:
                 return X
+        rows = self._csv_rows(body, max_rows)
+        if self.schema.all_numeric:
+            X = _finite_matrix(rows)
+            if X is not None:
+                return X
+        return self._encode_rows(rows)
+
+    def _csv_rows(self, body: bytes, max_rows: int) -> list[list[str]]:
+        """The body's CSV rows (no header), each as wide as the model's features, or BadInput saying what is off."""
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -185,18 +197,13 @@ class Predictor:
                 )
         if [c.strip() for c in rows[0]] == self.names:
             raise BadInput("the first row is a header: send the values only, columns in training order")
-        if self.schema.all_numeric:
-            try:
-                X = np.array(rows, dtype=np.float32)
-                if np.isfinite(X).all():
-                    return X
-            except ValueError:
-                pass
-        return self._encode_rows(rows)
+        return rows
 
     def _parse_csv_arrow(self, body: bytes, max_rows: int) -> np.ndarray | None:
         """Batches: pyarrow's multi-threaded CSV reader, then column-wise encoding (the training code's for
         categories and booleans). None when anything is off: the row-by-row path then names the problem."""
+        if self._arrow is None:
+            return None
         pa, pacsv, data = self._arrow
         try:
             table = pacsv.read_csv(
@@ -239,28 +246,19 @@ class Predictor:
         )
 
     def parse_json(self, body: bytes, max_rows: int) -> np.ndarray:
-        try:
-            doc = json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            raise BadInput(f"the body is not valid JSON: {str(exc)[:200]}") from None
-        if isinstance(doc, dict):
-            if "records" in doc or "instances" in doc:
-                key = "records" if "records" in doc else "instances"
-                doc = doc[key]
-                if not isinstance(doc, list):
-                    raise BadInput(f"{key!r} must be a list of records")
-            else:
-                doc = [doc]
-        if not isinstance(doc, list):
-            raise BadInput('send a JSON record (an object of feature values), a list of records, or {"records": [...]}')
-        if not doc:
-            raise BadInput("no records: the list is empty")
-        if len(doc) > max_rows:
-            raise BadInput(f"{len(doc)} records is more than the {max_rows} one request may hold; split the batch", 413)
+        rows = self._json_rows(_json_records(body, max_rows))
+        if self.schema.all_numeric and {v.__class__ for row in rows for v in row} <= {int, float}:
+            X = _finite_matrix(rows)
+            if X is not None:
+                return X
+        return self._encode_rows(rows, what="record")
+
+    def _json_rows(self, records: list) -> list[list[Any]]:
+        """Each record (an object of feature values, or a list in training order) as a row in training order."""
         rows: list[list[Any]] = []
         n = len(self.names)
         names, index = self.names, self._name_index
-        for i, record in enumerate(doc):
+        for i, record in enumerate(records):
             if isinstance(record, dict):
                 unknown = [k for k in record if k not in index]
                 if unknown:
@@ -278,14 +276,7 @@ class Predictor:
                     f"record {i + 1} must be an object of feature values (or a list in training order), "
                     f"got {type(record).__name__}"
                 )
-        if self.schema.all_numeric and {v.__class__ for row in rows for v in row} <= {int, float}:
-            try:
-                X = np.array(rows, dtype=np.float32)
-                if np.isfinite(X).all():
-                    return X
-            except (ValueError, OverflowError):
-                pass
-        return self._encode_rows(rows, what="record")
+        return rows
 
     def _encode_rows(self, rows: list[list[Any]], what: str = "row") -> np.ndarray:
         X = np.empty((len(rows), self.schema.width), dtype=np.float32)
@@ -302,3 +293,35 @@ class Predictor:
                 bad = int(np.flatnonzero(~np.isfinite(X[i]))[0])
                 raise BadInput(f"{what} {i + 1}: {self.schema.encoded_names()[bad]} is too large for a 32-bit float")
         return X
+
+
+def _json_records(body: bytes, max_rows: int) -> list:
+    """The records of a JSON body: one record, a list of them, or {"records"|"instances": [...]}."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise BadInput(f"the body is not valid JSON: {str(exc)[:200]}") from None
+    if isinstance(doc, dict):
+        if "records" in doc or "instances" in doc:
+            key = "records" if "records" in doc else "instances"
+            doc = doc[key]
+            if not isinstance(doc, list):
+                raise BadInput(f"{key!r} must be a list of records")
+        else:
+            doc = [doc]
+    if not isinstance(doc, list):
+        raise BadInput('send a JSON record (an object of feature values), a list of records, or {"records": [...]}')
+    if not doc:
+        raise BadInput("no records: the list is empty")
+    if len(doc) > max_rows:
+        raise BadInput(f"{len(doc)} records is more than the {max_rows} one request may hold; split the batch", 413)
+    return doc
+
+
+def _finite_matrix(rows: list[list[Any]]) -> np.ndarray | None:
+    """The rows as float32 when every value converts and stays finite; None sends them to the slow path."""
+    try:
+        X = np.array(rows, dtype=np.float32)
+    except (ValueError, OverflowError):
+        return None
+    return X if np.isfinite(X).all() else None

@@ -79,24 +79,31 @@ class FeatureSpec:
                 raise ValueError(f"{self.name} is required but missing")
             raw = self.default
         if self.type == "category":
-            value = raw if isinstance(raw, str) else _json_scalar(raw)
-            value = value.strip()
-            try:
-                index = self.allowed.index(value)
-            except ValueError:
-                raise ValueError(f"{self.name} must be one of {', '.join(self.allowed)}, got {_short(raw)}") from None
-            row = [0.0] * len(self.allowed)
-            row[index] = 1.0
-            return row
+            return self._one_hot(raw)
         if self.type == "bool":
-            if isinstance(raw, bool):
-                return [1.0 if raw else 0.0]
-            if isinstance(raw, (int, float)) and raw in (0, 1):
-                return [float(raw)]
-            if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-                return [1.0 if raw.strip().lower() in _TRUE else 0.0]
-            raise ValueError(f"{self.name} must be a boolean (true/false or 1/0), got {_short(raw)}")
-        # float / int
+            return [self._bool(raw)]
+        return [self._number(raw)]  # float / int
+
+    def _one_hot(self, raw: Any) -> list[float]:
+        value = (raw if isinstance(raw, str) else _json_scalar(raw)).strip()
+        try:
+            index = self.allowed.index(value)
+        except ValueError:
+            raise ValueError(f"{self.name} must be one of {', '.join(self.allowed)}, got {_short(raw)}") from None
+        row = [0.0] * len(self.allowed)
+        row[index] = 1.0
+        return row
+
+    def _bool(self, raw: Any) -> float:
+        if isinstance(raw, bool):
+            return 1.0 if raw else 0.0
+        if isinstance(raw, (int, float)) and raw in (0, 1):
+            return float(raw)
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            return 1.0 if raw.strip().lower() in _TRUE else 0.0
+        raise ValueError(f"{self.name} must be a boolean (true/false or 1/0), got {_short(raw)}")
+
+    def _number(self, raw: Any) -> float:
         if isinstance(raw, bool):
             raise ValueError(f"{self.name} must be a number, got {_short(raw)}")
         if isinstance(raw, (int, float)):
@@ -113,7 +120,7 @@ class FeatureSpec:
             raise ValueError(f"{self.name} must be a number, got {_short(raw)}")
         if not math.isfinite(value):
             raise ValueError(f"{self.name} must be a finite number, got {_short(raw)}")
-        return [value]
+        return value
 
 
 def _json_scalar(raw: Any) -> str:
@@ -156,24 +163,27 @@ class Schema:
     def encode_row(self, values: list[Any]) -> list[float]:
         """Encode one row of raw values in feature order."""
         out: list[float] = []
-        for feature, raw in zip(self.features, values):
+        for feature, raw in zip(self.features, values, strict=True):
             out.extend(feature.encode(raw))
         return out
+
+
+def _as_mapping(obj: Any) -> Mapping:
+    """A mapping as it is; a pydantic model as its JSON dump; another object by its Feature attributes."""
+    if isinstance(obj, Mapping):
+        return obj
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    return {
+        k: getattr(obj, k) for k in ("name", "type", "allowed", "required", "default", "min", "max") if hasattr(obj, k)
+    }
 
 
 def feature_from(obj: Any) -> FeatureSpec:
     """A FeatureSpec from a mapping or from an object with the catalogue's Feature attributes."""
     if isinstance(obj, FeatureSpec):
         return obj
-    if not isinstance(obj, Mapping):
-        if hasattr(obj, "model_dump"):
-            obj = obj.model_dump(mode="json")
-        else:
-            obj = {
-                k: getattr(obj, k)
-                for k in ("name", "type", "allowed", "required", "default", "min", "max")
-                if hasattr(obj, k)
-            }
+    obj = _as_mapping(obj)
     unknown = set(obj) - {"name", "type", "allowed", "required", "default", "min", "max", "description"}
     if unknown:
         raise SchemaError(f"feature {obj.get('name', '?')!r}: unknown field(s) {', '.join(sorted(unknown))}")

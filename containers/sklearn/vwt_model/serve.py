@@ -17,6 +17,7 @@ written in one piece with TCP_NODELAY (no Nagle/delayed-ACK stalls).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,8 +27,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .paths import MlPaths
+
+if TYPE_CHECKING:
+    from .predictor import Predictor  # imported when the model loads: /ping answers before numpy is in
 
 MAX_BODY_BYTES = int(os.environ.get("VWT_MAX_BODY_BYTES", str(6 * 1024 * 1024)))  # SageMaker's payload limit
 MAX_ROWS = int(os.environ.get("VWT_MAX_ROWS", "10000"))
@@ -188,7 +193,7 @@ class ModelServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int]):
         super().__init__(address, Handler)
-        self.predictor = None
+        self.predictor: Predictor | None = None  # set once the model has loaded
         self.draining = False
         self._handlers: set[Handler] = set()
         self._lock = threading.Lock()
@@ -206,10 +211,8 @@ class ModelServer(ThreadingHTTPServer):
             if handler.busy:
                 busy += 1
                 continue
-            try:
+            with contextlib.suppress(OSError):  # the client has closed it already
                 handler.connection.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
         return busy
 
     def drain(self, deadline: float) -> None:
@@ -228,7 +231,7 @@ def load_in_background(server: ModelServer, model_dir: Path, failed: threading.E
 
     started = time.perf_counter()
     try:
-        server.predictor = Predictor(model_dir)
+        server.predictor = p = Predictor(model_dir)
     except ModelError as exc:
         log(f"cannot serve: {exc}")
         failed.set()
@@ -239,7 +242,6 @@ def load_in_background(server: ModelServer, model_dir: Path, failed: threading.E
         failed.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
         return
-    p = server.predictor
     log(
         f"model {p.version} ({p.format}, {p.task}, {len(p.names)} features) loaded in "
         f"{time.perf_counter() - started:.2f}s; ready"

@@ -28,28 +28,28 @@ class Param:
     def parse(self, name: str, raw: object) -> object:
         """Parse a value (SageMaker passes strings) or raise ValueError."""
         if self.kind is str:
-            value = str(raw)
-            if self.choices and value not in self.choices:
-                raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {value!r}")
-            return value
+            text = str(raw)
+            if self.choices and text not in self.choices:
+                raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {text!r}")
+            return text
         if isinstance(raw, bool):
             raise ValueError(f"{name} must be a number, got {raw!r}")
+        value: float  # an int for int parameters
         try:
             if self.kind is int:
                 if isinstance(raw, float) and not raw.is_integer():
                     raise ValueError
                 value = int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
             else:
-                value = float(raw)  # type: ignore[arg-type]
+                value = float(raw)  # type: ignore[arg-type]  # any value: one float() refuses is a TypeError, caught
         except (TypeError, ValueError):
             kind = "a whole number" if self.kind is int else "a number"
             raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"{name} must be a finite number, got {raw!r}")
-        if self.minimum is not None:
-            if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
-                op = ">" if self.exclusive_minimum else ">="
-                raise ValueError(f"{name} must be {op} {self.minimum:g}, got {value}")
+        if self.minimum is not None and (value < self.minimum or (self.exclusive_minimum and value == self.minimum)):
+            op = ">" if self.exclusive_minimum else ">="
+            raise ValueError(f"{name} must be {op} {self.minimum:g}, got {value}")
         if self.maximum is not None and value > self.maximum:
             raise ValueError(f"{name} must be <= {self.maximum:g}, got {value}")
         return value

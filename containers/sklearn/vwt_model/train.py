@@ -270,21 +270,8 @@ def run(paths: MlPaths) -> dict[str, float]:
     started = time.perf_counter()
     hp = read_hyperparameters(paths)
     task, label = hp["task"], hp.get("label") if hp["task"] != "unsupervised" else None
-    train_dir, val_dir = paths.channel("train"), paths.channel("validation")
     try:
-        schema = data.find_schema([paths.channel("schema"), train_dir])
-        schema, X, y_raw = data.load(train_dir, schema, label, "train")
-        log(
-            f"train: {X.shape[0]} rows, {len(schema.features)} features ({X.shape[1]} encoded), "
-            f"schema {'given' if schema.explicit else 'inferred: every column but the label is numeric'}"
-        )
-        y, classes = encode_labels(y_raw, task, "train") if label else (None, None)
-        if val_dir.is_dir() and data.channel_files(val_dir):
-            _, X_val, yv_raw = data.load(val_dir, schema, label, "validation")
-            y_val = encode_labels(yv_raw, task, "validation", classes)[0] if label else None
-            X_train, y_train = X, y
-        else:
-            X_train, y_train, X_val, y_val = split(X, y, hp)
+        schema, classes, X_train, y_train, X_val, y_val = _load(paths, hp, label)
     except data.DataError as exc:
         raise TrainingError(str(exc)) from None
     loaded = time.perf_counter()
@@ -336,6 +323,27 @@ def run(paths: MlPaths) -> dict[str, float]:
         f"ONNX max deviation {diff:.2g}; model version {version}"
     )
     return metrics
+
+
+def _load(paths: MlPaths, hp: dict, label: str | None) -> tuple:
+    """(schema, label classes, X_train, y_train, X_val, y_val): the validation channel, or a split of train."""
+    from . import data
+
+    task = hp["task"]
+    train_dir, val_dir = paths.channel("train"), paths.channel("validation")
+    schema = data.find_schema([paths.channel("schema"), train_dir])
+    schema, X, y_raw = data.load(train_dir, schema, label, "train")
+    log(
+        f"train: {X.shape[0]} rows, {len(schema.features)} features ({X.shape[1]} encoded), "
+        f"schema {'given' if schema.explicit else 'inferred: every column but the label is numeric'}"
+    )
+    y, classes = encode_labels(y_raw, task, "train") if label else (None, None)
+    if val_dir.is_dir() and data.channel_files(val_dir):
+        _, X_val, yv_raw = data.load(val_dir, schema, label, "validation")
+        y_val = encode_labels(yv_raw, task, "validation", classes)[0] if label else None
+        return schema, classes, X, y, X_val, y_val
+    X_train, y_train, X_val, y_val = split(X, y, hp)
+    return schema, classes, X_train, y_train, X_val, y_val
 
 
 def _jsonable(value: Any) -> Any:

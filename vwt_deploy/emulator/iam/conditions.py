@@ -38,7 +38,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -86,10 +86,10 @@ def _date(text: str) -> datetime | None:
     """An ISO 8601 date/time or epoch seconds ("Date condition operators"); naive times are taken as UTC."""
     number = _number(text)
     try:
-        moment = datetime.fromtimestamp(number, UTC) if number is not None else datetime.fromisoformat(text)
+        moment = datetime.fromtimestamp(number, timezone.utc) if number is not None else datetime.fromisoformat(text)
     except (ValueError, OverflowError, OSError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _ordered(parse: Callable[[str], Any], compare: Callable[[Any, Any], Any]) -> Callable[[str, str], bool]:

@@ -95,7 +95,7 @@ def arn_matches(pattern: str, arn: str) -> bool:
     arn_parts = arn.split(":", 5)
     if len(pattern_parts) != 6 or len(arn_parts) != 6:
         return pattern == arn
-    for index, (want, have) in enumerate(zip(pattern_parts, arn_parts)):
+    for index, (want, have) in enumerate(zip(pattern_parts, arn_parts, strict=True)):
         if not _has_wildcard(want):
             if restore_literals(want) != have:
                 return False
