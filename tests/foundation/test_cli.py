@@ -58,7 +58,10 @@ def test_env_defaults_to_local(repo: Path) -> None:
 def test_config_show_json_has_derived_names(repo: Path) -> None:
     res = run("config", "show", "--env", "prod", "--json", project=repo)
     data = json.loads(res.output)
-    assert data["derived"]["buckets"]["data:gambling-behaviour"] == "vwt-prod-data-gambling-behaviour-333333333333-eu-west-1"
+    assert (
+        data["derived"]["buckets"]["data:gambling-behaviour"]
+        == "vwt-prod-data-gambling-behaviour-333333333333-eu-west-1"
+    )
     assert data["derived"]["endpoints"]["gb-marketing"] == "vwt-prod-gb-marketing"
 
 

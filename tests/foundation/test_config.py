@@ -268,7 +268,11 @@ def test_bad_override_syntax() -> None:
 
 @pytest.mark.parametrize(
     "region, reason",
-    [("us-gov-west-1", "another AWS partition"), ("cn-north-1", "another AWS partition"), ("eu-west", "not an AWS region")],
+    [
+        ("us-gov-west-1", "another AWS partition"),
+        ("cn-north-1", "another AWS partition"),
+        ("eu-west", "not an AWS region"),
+    ],
 )
 def test_regions_outside_the_aws_partition_are_refused(repo: Path, region: str, reason: str) -> None:
     """The rendered definitions and policies name the aws partition (arn:aws:...): other partitions are refused."""
@@ -322,8 +326,15 @@ def test_bucket_names_of_real_environments_are_unique_by_construction(repo: Path
     dev = load("dev", repo)
     assert set(dev.bucket_names().values()) == {
         f"vwt-dev-{name}-111111111111-eu-west-1"
-        for name in ("data-before-initial-deposit", "data-gambling-behaviour", "model-bid-problem-gambling",
-                     "model-gb-problem-gambling", "model-gb-marketing", "access-logs", "tfstate")
+        for name in (
+            "data-before-initial-deposit",
+            "data-gambling-behaviour",
+            "model-bid-problem-gambling",
+            "model-gb-problem-gambling",
+            "model-gb-marketing",
+            "access-logs",
+            "tfstate",
+        )
     }
     assert all(len(name) <= 63 for name in dev.bucket_names().values())
     assert load("local", repo).data_bucket_name("gambling-behaviour") == "vwt-local-data-gambling-behaviour"

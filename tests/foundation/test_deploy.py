@@ -189,7 +189,11 @@ def test_account_guard_accepts_the_environment_account(repo: Path) -> None:
     target.ensure_ready()
     assert target.describe()["account"] == "333333333333"
     cfg = target.backend_config()
-    assert cfg["bucket"] == "vwt-prod-tfstate-333333333333-eu-west-1" and cfg["use_lockfile"] is True and cfg["encrypt"] is True
+    assert (
+        cfg["bucket"] == "vwt-prod-tfstate-333333333333-eu-west-1"
+        and cfg["use_lockfile"] is True
+        and cfg["encrypt"] is True
+    )
 
 
 def test_guard_runs_before_terraform(project_dir: Path) -> None:

@@ -217,7 +217,7 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "variant": VARIANT_NAME,
             "instance_type": env.endpoints.instance_type,
             "initial_instance_count": env.endpoints.initial_instance_count,
-            "capture": data_capture(env, model_bucket),
+            "capture": data_capture(env, env.model_bucket_name(model.name)),
         },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),
