@@ -27,8 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +35,8 @@ import boto3
 TRUE = {"1", "true", "t", "yes", "y"}
 FALSE = {"0", "false", "f", "no", "n", ""}
 OUTPUT_NAME = "data.csv"
+#: the part size of the labelled copy's multipart upload: 10,000 parts of it hold 160 GiB
+PART_BYTES = 16 * 1024 * 1024
 
 
 class InvalidEvent(Exception):
@@ -134,22 +134,41 @@ def _source(event: dict) -> tuple[str, str]:
 
 
 def _write_csv(s3, bucket: str, prefix: str, header: list[str], rows: Iterator[list[Any]]) -> int:
-    """Write rows to <prefix>data.csv through a temporary file (the data may not fit in memory).
+    """Stream rows to <prefix>data.csv as a multipart upload: memory holds one part, and neither /tmp (512 MB by
+    default) nor the data's size bounds it (S3: parts of 5 MiB to 5 GiB, 10,000 of them; PART_BYTES each).
 
-    Nothing is uploaded unless every row was written: a bad row leaves no half-written output."""
+    Nothing is written unless every row was: a multipart upload becomes an object only when it is completed,
+    and a bad row aborts it (S3 User Guide, "Uploading and copying objects using multipart upload")."""
+    key = prefix + OUTPUT_NAME
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="text/csv")["UploadId"]
+    parts: list[dict[str, Any]] = []
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     count = 0
-    fd, path = tempfile.mkstemp(suffix=".csv")
+
+    def send() -> None:
+        data = buffer.getvalue().encode("utf-8")
+        number = len(parts) + 1
+        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=data)["ETag"]
+        parts.append({"ETag": etag, "PartNumber": number})
+        buffer.seek(0)
+        buffer.truncate()
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow(row)
-                count += 1
-        if count:
-            s3.upload_file(path, bucket, prefix + OUTPUT_NAME)
-    finally:
-        os.unlink(path)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+            if buffer.tell() >= PART_BYTES:  # characters, at least as many bytes: a part is never too small
+                send()
+        if not count:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+            return 0
+        send()  # the last part may be smaller than 5 MiB
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        raise
     return count
 
 

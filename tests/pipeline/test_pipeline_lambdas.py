@@ -235,3 +235,40 @@ def test_ground_truth_prepare_then_merge(s3):
         ["10", "casino", "1"],
         ["20", "poker", "0"],
     ]
+
+
+# --------------------------------------------------------------------------- label: data larger than /tmp
+
+
+def test_self_exclusion_streams_the_labelled_copy_in_parts_with_bounded_memory(s3, monkeypatch):
+    """The copy is a multipart upload of PART_BYTES parts: nothing goes to /tmp (512 MB on Lambda by default) and
+    memory holds one part, whatever the data's size; a bad row late in the data aborts the upload."""
+    import tempfile
+
+    monkeypatch.setattr(label, "PART_BYTES", 5 * 1024 * 1024)  # S3's smallest part, to get several parts
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: pytest.fail("the labelled copy touched /tmp"))
+    rows = [[i, "yes" if i % 7 == 0 else "no", "x" * 40] for i in range(200_000)]  # about 12 MB
+    put_csv(s3, "training/big.csv", ["id", "flag", "pad"], rows)
+    parts = []
+    real = s3.upload_part
+    monkeypatch.setattr(s3, "upload_part", lambda **kw: parts.append(len(kw["Body"])) or real(**kw))
+    monkeypatch.setattr(label, "_s3", lambda: s3)
+    event = {
+        "action": "self_exclusion",
+        "source": {"bucket": "data", "prefix": "training/"},
+        "output": {"bucket": "models", "prefix": "labelled/big/"},
+        "label": "y",
+        "source_column": "flag",
+    }
+    result = label.handler(event)
+    assert result["rows"] == 200_000 and result["positives"] == len(range(0, 200_000, 7))
+    assert len(parts) >= 2 and max(parts) < 6 * 1024 * 1024 and all(p >= 5 * 1024 * 1024 for p in parts[:-1])
+    copy = read_csv(s3, "models", "labelled/big/data.csv")
+    assert copy[0] == ["id", "pad", "y"] and len(copy) == 200_001 and copy[-1] == ["199999", "x" * 40, "0"]
+
+    put_csv(s3, "training/big.csv", ["id", "flag", "pad"], [*rows, [200_000, "maybe", "x"]])
+    event["output"] = {"bucket": "models", "prefix": "labelled/bad/"}
+    with pytest.raises(label.InvalidData, match="'maybe' is not a yes/no flag"):
+        label.handler(event)
+    assert "Contents" not in s3.list_objects_v2(Bucket="models", Prefix="labelled/bad/")  # nothing half-written
+    assert s3.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # and no upload left open
