@@ -254,6 +254,27 @@ def test_customised_gateway_responses_apply(api, aws):
         gw.delete_gateway_response(restApiId=api["id"], responseType="DEFAULT_4XX")
 
 
+def test_validation_errors_are_worded_as_api_gateway_words_them(api, aws):
+    """$context.error.validationErrorString holds bare double quotes, as API Gateway's validator writes it: a
+    template that puts it in a JSON string gives clients invalid JSON here as on AWS."""
+    gw = aws("apigateway")
+    gw.put_gateway_response(
+        restApiId=api["id"],
+        responseType="BAD_REQUEST_BODY",
+        responseTemplates={"application/json": '{"errors": "$context.error.validationErrorString"}'},
+    )
+    try:
+        answer = _post(api, body={"no": "records"})
+        assert answer.status_code == 400
+        assert answer.text == '{"errors": "[object has missing required properties (["records"])]"}'
+        with pytest.raises(ValueError):
+            json.loads(answer.text)
+        answer = _post(api, body={"records": []})
+        assert "array is too short: must have at least 1 elements but instance has 0 elements" in answer.text
+    finally:
+        gw.delete_gateway_response(restApiId=api["id"], responseType="BAD_REQUEST_BODY")
+
+
 def test_status_shows_the_local_address_of_the_deployed_api(api, state_dir, repo):
     from vwt_deploy.config import load
     from vwt_deploy.deploy.targets.local import LocalTarget

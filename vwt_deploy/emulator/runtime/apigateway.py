@@ -65,6 +65,43 @@ def local_url_of(emulator_url: str, api_url: str) -> str | None:
     return local_invoke_url(emulator_url, match.group(1), match.group(2)) if match else None
 
 
+def _aws_wording(error) -> str:
+    """A request-validation error as API Gateway's validator words it in $context.error.validationErrorString
+    (e.g. `object has missing required properties (["records"])`): the JSON-quoted names are what a gateway
+    response template must cope with. Kinds API Gateway words differently from jsonschema keep jsonschema's."""
+    names = json.dumps
+    if error.validator == "required":
+        present = error.instance if isinstance(error.instance, dict) else {}
+        missing = sorted(k for k in error.validator_value if k not in present)
+        return f"object has missing required properties ({names(missing, separators=(',', ':'))})"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties") or {})
+        extra = sorted(k for k in error.instance if k not in allowed)
+        return (
+            f"object instance has properties which are not allowed by the schema: {names(extra, separators=(',', ':'))}"
+        )
+    if error.validator == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        found = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+            type(error.instance), "integer" if isinstance(error.instance, int) else "number"
+        )
+        return (
+            f"instance type ({found}) does not match any allowed primitive type "
+            f"(allowed: {names(kinds, separators=(',', ':'))})"
+        )
+    if error.validator == "minItems":
+        return (
+            f"array is too short: must have at least {error.validator_value} elements but instance has "
+            f"{len(error.instance)} elements"
+        )
+    if error.validator == "maxItems":
+        return (
+            f"array is too long: must have at most {error.validator_value} elements but instance has "
+            f"{len(error.instance)} elements"
+        )
+    return error.message
+
+
 class GatewayError(Exception):
     """An answer API Gateway gives itself (a gateway response)."""
 
@@ -251,7 +288,7 @@ class Gateway:
             document = json.loads(body or b"null")
         except ValueError as exc:
             raise GatewayError("BAD_REQUEST_BODY", validation=f"[Invalid JSON: {exc}]") from None
-        errors = [e.message for e in jsonschema.Draft4Validator(json.loads(model.schema)).iter_errors(document)]
+        errors = [_aws_wording(e) for e in jsonschema.Draft4Validator(json.loads(model.schema)).iter_errors(document)]
         if errors:
             raise GatewayError("BAD_REQUEST_BODY", validation="[" + ", ".join(errors) + "]")
 
