@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from vwt_deploy.contract import TEMPLATE_VARS
+from vwt_deploy.contract import TEMPLATE_VARS, VARIANT_NAME
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _DIRECTIVE = re.compile(r"%\{")
@@ -35,6 +35,45 @@ _SM = "arn:aws:sagemaker:${region}:${account_id}"
 _EVENTS_RULE = "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEventsForSageMaker%sJobsRule"
 _EVENTS_ACTIONS = ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
 _SNS_PUBLISH = "arn:aws:states:::sns:publish"
+_DESCRIBE_ENDPOINT = "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint"
+_DESCRIBE_ENDPOINT_CONFIG = "arn:aws:states:::aws-sdk:sagemaker:describeEndpointConfig"
+_SCALABLE_TARGETS = "arn:aws:application-autoscaling:${region}:${account_id}:scalable-target/*"
+_SAGEMAKER_VARIANTS = {
+    "StringEquals": {
+        "application-autoscaling:service-namespace": "sagemaker",
+        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+}
+
+
+# Application Auto Scaling checks that its caller may use the target and the alarms of its target tracking
+# policies ("Permissions validation for API calls on target resources"; its SageMaker policy lists these), so the
+# pipeline that re-registers an endpoint's scaling holds them, on this model's endpoint, its configurations and
+# the target tracking alarms Application Auto Scaling names after the endpoint's variant.
+def _auto_scaling_checks(endpoints: set[str], serving_configs: set[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "AutoScalingChecksTheEndpoint",
+            "Effect": "Allow",
+            "Action": [
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+            ],
+            "Resource": sorted({*(f"{_SM}:endpoint/{e}" for e in endpoints), *serving_configs}),
+        },
+        {
+            "Sid": "AutoScalingManagesItsAlarms",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+            "Resource": sorted(
+                f"arn:aws:cloudwatch:${{region}}:${{account_id}}:alarm:TargetTracking-endpoint/{e}/variant/{VARIANT_NAME}-*"
+                for e in endpoints
+            ),
+        },
+    ]
+
+
 # The topics are encrypted with the environment's key: SNS encrypts a published message with a data key it asks
 # KMS for with the publisher's credentials, so the publisher needs GenerateDataKey and Decrypt on the key (SNS
 # Developer Guide, "Key management": "The publisher must have the kms:GenerateDataKey and kms:Decrypt
@@ -111,6 +150,25 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
         "actions": ["sagemaker:DescribeEndpoint"],
         "resource": "endpoint",
         "name_key": "EndpointName",
+    },
+    "arn:aws:states:::aws-sdk:sagemaker:describeEndpointConfig": {
+        "actions": ["sagemaker:DescribeEndpointConfig"],
+        "resource": "endpoint-config",
+        "name_key": "EndpointConfigName",
+    },
+    # Application Auto Scaling names a scalable target by an id it assigns, so the ARN cannot be built; the
+    # Service Authorization Reference's condition keys hold the statements to SageMaker variants.
+    "arn:aws:states:::aws-sdk:applicationautoscaling:deregisterScalableTarget": {
+        "actions": ["application-autoscaling:DeregisterScalableTarget"],
+        "resource": "scalable-target",
+    },
+    "arn:aws:states:::aws-sdk:applicationautoscaling:registerScalableTarget": {
+        "actions": ["application-autoscaling:RegisterScalableTarget"],
+        "resource": "scalable-target",
+    },
+    "arn:aws:states:::aws-sdk:applicationautoscaling:putScalingPolicy": {
+        "actions": ["application-autoscaling:PutScalingPolicy"],
+        "resource": "scalable-target",
     },
     "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob": {
         "actions": ["sagemaker:DescribeTrainingJob"],
@@ -355,6 +413,7 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
     per_integration: dict[str, set[str]] = {}
     rules: set[str] = set()
     passes_role = uses_kms = False
+    endpoints: set[str] = set()
     for _, state in _states(definition):
         if state.get("Type") != "Task":
             continue
@@ -368,13 +427,24 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
                 per_integration.setdefault("lambda:" + resource, set()).update([resource, resource + ":*"])
             continue
         per_integration.setdefault(resource, set()).update(_task_resources(spec, params, prefix))
+        if resource == _DESCRIBE_ENDPOINT and isinstance(params.get("EndpointName"), str):
+            endpoints.add(params["EndpointName"])
         if spec["resource"] in ("function", "topic", "parameter"):
             continue
         if spec.get("rule"):
             rules.add(spec["rule"])
         passes_role = passes_role or bool(spec.get("passes_role"))
         uses_kms = uses_kms or any(k in _KMS_KEYS for k, _ in _walk(params))
-    return _statements(per_integration, rules, passes_role, uses_kms)
+    if _DESCRIBE_ENDPOINT_CONFIG in per_integration:
+        # what the endpoint serves: one of this model's runs, or the baseline Terraform created (its name as
+        # terraform/modules/sagemaker makes it: "<endpoint>-baseline", at most 63 characters)
+        per_integration[_DESCRIBE_ENDPOINT_CONFIG] = _serving_configs(prefix, endpoints)
+    return _statements(per_integration, rules, passes_role, uses_kms, _serving_configs(prefix, endpoints), endpoints)
+
+
+def _serving_configs(prefix: str | None, endpoints: set[str]) -> set[str]:
+    baselines = {f"{_SM}:endpoint-config/{(e + '-baseline')[:63].rstrip('-')}" for e in endpoints}
+    return {f"{_SM}:endpoint-config/{prefix or ''}-*", *baselines}
 
 
 def _task_resources(spec: Mapping[str, Any], params: Mapping[str, Any], prefix: str | None) -> set[str]:
@@ -387,6 +457,8 @@ def _task_resources(spec: Mapping[str, Any], params: Mapping[str, Any], prefix: 
         return {params.get("TopicArn", "*")}
     if kind == "parameter":
         return {_parameter_arn(params.get("Name", "*"))}
+    if kind == "scalable-target":
+        return {_SCALABLE_TARGETS}
     key = spec["name_key"]
     if isinstance(params.get(key), str):
         name = params[key]
@@ -401,7 +473,12 @@ def _task_resources(spec: Mapping[str, Any], params: Mapping[str, Any], prefix: 
 
 
 def _statements(
-    per_integration: Mapping[str, set[str]], rules: set[str], passes_role: bool, uses_kms: bool
+    per_integration: Mapping[str, set[str]],
+    rules: set[str],
+    passes_role: bool,
+    uses_kms: bool,
+    serving_configs: set[str],
+    endpoints: set[str],
 ) -> list[dict[str, Any]]:
     """The policy's statements: one per integration, one per .sync rule, PassRole and KMS when needed."""
     statements: list[dict[str, Any]] = []
@@ -410,9 +487,15 @@ def _statements(
         actions = spec["actions"] if spec else ["lambda:InvokeFunction"]
         if spec and spec["resource"] == "hyper-parameter-tuning-job":
             actions = sorted({*actions, "sagemaker:DescribeTrainingJob"})
-        statements.append(
-            {"Sid": _sid(resource), "Effect": "Allow", "Action": sorted(actions), "Resource": sorted(arns)}
-        )
+        statement: dict[str, Any] = {
+            "Sid": _sid(resource),
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": sorted(arns),
+        }
+        if spec and spec["resource"] == "scalable-target":
+            statement["Condition"] = dict(_SAGEMAKER_VARIANTS)
+        statements.append(statement)
     for rule in sorted(rules):
         statements.append(
             {
@@ -444,6 +527,8 @@ def _statements(
         )
     if _SNS_PUBLISH in per_integration:
         statements.append(_ENCRYPTED_TOPICS)
+    if any((INTEGRATIONS.get(r) or {}).get("resource") == "scalable-target" for r in per_integration):
+        statements += _auto_scaling_checks(endpoints, serving_configs)
     return statements
 
 

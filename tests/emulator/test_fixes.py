@@ -55,6 +55,36 @@ def test_executions_run_and_a_second_start_works(aws) -> None:
     assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == "twice"
 
 
+def test_aws_sdk_application_auto_scaling_tasks_run(aws) -> None:
+    """Step Functions names the service `applicationautoscaling` in aws-sdk ARNs; boto3 has no such client."""
+    sfn = aws("stepfunctions")
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/e/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    definition = json.dumps(
+        {
+            "StartAt": "Register",
+            "States": {
+                "Register": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:applicationautoscaling:registerScalableTarget",
+                    "Parameters": {**target, "MinCapacity": 1, "MaxCapacity": 3},
+                    "End": True,
+                }
+            },
+        }
+    )
+    arn = sfn.create_state_machine(name="scaling", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    done = _wait(sfn, sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    targets = aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MaxCapacity"]) for t in targets if t["ResourceId"] == target["ResourceId"]] == [
+        (target["ResourceId"], 3)
+    ]
+
+
 def test_application_autoscaling_tags(aws) -> None:
     aas = aws("application-autoscaling")
     arn = aas.register_scalable_target(

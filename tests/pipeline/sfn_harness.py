@@ -43,12 +43,15 @@ class FakeSageMaker:
         metric: float | None = 0.8,
         training_fails: bool = False,
         endpoint_statuses: tuple[str, ...] = ("Updating", "InService"),
+        serving_instance_type: str = "ml.m5.large",
     ):
         self.metric_name, self.metric, self.training_fails = metric_name, metric, training_fails
         self.endpoint_statuses = list(endpoint_statuses)
         self.calls: list[tuple[str, dict]] = []
         self.jobs: dict[str, dict] = {}  # job name -> its (final) description
         self.endpoint_config = "initial-config"
+        self.serving_instance_type = serving_instance_type  # the instance type of what the endpoint serves
+        self.pending_config: str | None = None
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ SageMakerApi
@@ -66,6 +69,10 @@ class FakeSageMaker:
             "createEndpointConfig": lambda p: {"EndpointConfigArn": "arn"},
             "updateEndpoint": self._update_endpoint,
             "describeEndpoint": self._describe_endpoint,
+            "describeEndpointConfig": lambda p: {
+                "EndpointConfigName": p["EndpointConfigName"],
+                "ProductionVariants": [{"VariantName": "AllTraffic", "InstanceType": self.serving_instance_type}],
+            },
         }
         if action not in answers:
             raise AssertionError(f"unexpected SageMaker call {action}")
@@ -125,6 +132,12 @@ class FakeSageMaker:
         return {"EndpointArn": "arn"}
 
     def _describe_endpoint(self, params: dict) -> dict:
+        if self.pending_config is None:  # before the update: what it serves now
+            return {
+                "EndpointName": params["EndpointName"],
+                "EndpointStatus": "InService",
+                "EndpointConfigName": self.endpoint_config,
+            }
         status = self.endpoint_statuses.pop(0) if len(self.endpoint_statuses) > 1 else self.endpoint_statuses[0]
         if status == "InService":
             self.endpoint_config = self.pending_config
@@ -185,6 +198,9 @@ class LambdaService(StateTaskServiceLambda):
 
 @contextmanager
 def replaced_integrations(sagemaker: FakeSageMaker, lambdas: dict[str, Callable]) -> Iterator[None]:
+    from vwt_deploy.emulator import fixes
+
+    fixes.stepfunctions_sdk_service_names()  # aws-sdk:applicationautoscaling reaches moto, as in the emulator
     original = state_task_factory.state_task_service_for
     with_sagemaker = routing(original, sagemaker)  # the emulator's integration, answered by the fake
 

@@ -126,7 +126,12 @@ def test_policy_has_one_statement_per_integration_and_the_sync_rules(rendered):
     policy = derive_policy(rendered)
     sids = {s["Sid"]: s for s in policy["Statement"]}
     integrations = {st["Resource"] for st in rendered["States"].values() if st["Type"] == "Task"}
-    assert len([s for s in sids if not s.startswith(("SyncRule", "PassSageMakerRole", "Kms"))]) == len(integrations)
+    assert len([s for s in sids if not s.startswith(("SyncRule", "PassSageMakerRole", "Kms", "AutoScaling"))]) == len(
+        integrations
+    )
+    scaling = sids["AwsSdkApplicationautoscalingRegisterScalableTarget"]
+    assert scaling["Resource"] == ["arn:aws:application-autoscaling:${region}:${account_id}:scalable-target/*"]
+    assert scaling["Condition"]["StringEquals"]["application-autoscaling:service-namespace"] == "sagemaker"
     assert sids["SyncRuleForTrainingJobs"]["Resource"] == [
         "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
     ]
@@ -135,9 +140,16 @@ def test_policy_has_one_statement_per_integration_and_the_sync_rules(rendered):
     passrole = sids["PassSageMakerRole"]
     assert passrole["Resource"] == ["${sagemaker_role_arn}"]
     assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    # narrow resources: the run's own jobs, the model's endpoint, its parameter; never a bare "*"
+    # narrow resources: the run's own jobs, the model's endpoint, its parameter; never a bare "*". Scalable
+    # targets are the one "/*": Application Auto Scaling assigns their ids, so the condition keys hold the
+    # statement to SageMaker variants (Service Authorization Reference)
     for s in policy["Statement"]:
         for r in s["Resource"]:
+            if r.endswith(":scalable-target/*"):
+                assert s["Condition"]["StringEquals"]["application-autoscaling:scalable-dimension"] == (
+                    "sagemaker:variant:DesiredInstanceCount"
+                ), s
+                continue
             assert r != "*" and not r.endswith(":*/*") and not r.endswith("/*"), (s["Sid"], r)
     train = sids["SagemakerCreateTrainingJobSync"]["Resource"]
     assert len(train) == 1 and train[0].startswith("arn:aws:sagemaker:${region}:${account_id}:training-job/vwt-dev-")
@@ -148,7 +160,8 @@ def test_policy_has_one_statement_per_integration_and_the_sync_rules(rendered):
         "arn:aws:ssm:${region}:${account_id}:parameter${current_model_parameter_prefix}/gb-marketing"
     ]
     assert all(
-        a.split(":")[0] in {"events", "iam", "kms", "lambda", "sagemaker", "sns", "ssm"}
+        a.split(":")[0]
+        in {"application-autoscaling", "cloudwatch", "events", "iam", "kms", "lambda", "sagemaker", "sns", "ssm"}
         for s in policy["Statement"]
         for a in s["Action"]
     )

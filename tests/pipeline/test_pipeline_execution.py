@@ -124,6 +124,8 @@ def test_first_deployment_replaces_the_baseline(sfn_aws, project):
         "createTrainingJob",
         "createModel",
         "createEndpointConfig",
+        "describeEndpoint",  # what it serves now, and on which instance type
+        "describeEndpointConfig",
         "updateEndpoint",
         "describeEndpoint",
         "describeEndpoint",
@@ -275,3 +277,63 @@ def test_ground_truth_labeling_is_automated_from_enough_data_points(sfn_aws, pro
     merged = p.s3.get_object(Bucket=p.model_bucket, Key=f"labelled/{job}/data.csv")["Body"].read().decode().splitlines()
     assert merged[0].endswith(",self_excluded") and len(merged) == rows + 1
     assert [line.rsplit(",", 1)[1] for line in merged[1:4]] == ["0", "1", "0"]
+
+
+def _register_scaling(endpoint: str) -> None:
+    """The endpoint's auto scaling, as terraform/modules/sagemaker registers it."""
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{endpoint}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2)
+    scaling.put_scaling_policy(
+        **target,
+        PolicyName=f"{endpoint}-invocations",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={"TargetValue": 1000.0},
+    )
+
+
+def test_a_new_instance_type_suspends_auto_scaling_around_the_update(sfn_aws, project):
+    """AWS refuses an UpdateEndpoint that changes an auto-scaled variant's instance type (SageMaker DG, "Update
+    or delete endpoints that use automatic scaling"): the target is deregistered first, then registered again with
+    Terraform's policy once the endpoint is InService."""
+    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
+    endpoint = p.env.endpoint_name("gb-problem-gambling")
+    _register_scaling(endpoint)
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    fake = FakeSageMaker("validation:auc", metric=0.71, serving_instance_type="ml.c5.xlarge")
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    assert fake.actions()[3:6] == ["describeEndpoint", "describeEndpointConfig", "updateEndpoint"]
+    history = [
+        e
+        for e in p.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+        if e["type"] == "TaskStateEntered"
+    ]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history]
+    assert entered.index("SuspendAutoScaling") < entered.index("UpdateEndpoint") < entered.index("ResumeAutoScaling")
+    assert entered.index("ResumeAutoScaling") < entered.index("RestoreScalingPolicy") < entered.index("RecordModel")
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        (f"endpoint/{endpoint}/variant/AllTraffic", p.env.endpoints.min_capacity, p.env.endpoints.max_capacity)
+    ]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [(x["PolicyName"], x["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]) for x in policies] == [
+        (f"{endpoint}-invocations", p.env.endpoints.target_invocations_per_instance)
+    ]
+
+
+def test_the_same_instance_type_leaves_auto_scaling_alone(sfn_aws, project):
+    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
+    fake = FakeSageMaker("validation:auc", metric=0.71)  # serves ml.m5.large, the configured type
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in p.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+        if e["type"] == "TaskStateEntered"
+    ]
+    assert "SuspendAutoScaling" not in entered and "ResumeAutoScaling" not in entered

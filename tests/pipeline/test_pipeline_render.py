@@ -157,7 +157,23 @@ def test_deploy_updates_the_endpoint_and_polls_until_in_service(project):
     assert s["WaitForEndpoint"]["Type"] == "Wait" and s["WaitForEndpoint"]["Next"] == "DescribeEndpoint"
     assert s["CheckEndpoint"]["Default"] == "WaitForEndpoint"
     targets = {c["Next"] for c in s["CheckEndpoint"]["Choices"]}
-    assert targets == {"ComposeRecord", "EndpointRolledBack", "EndpointFailed", "EndpointTimedOut"}
+    assert targets == {"ResumeAutoScalingIfSuspended", "EndpointRolledBack", "EndpointFailed", "EndpointTimedOut"}
+    # success and every failure pass the auto scaling an instance-type change suspended, then go on
+    assert {s[f]["Next"] for f in ("EndpointRolledBack", "EndpointFailed", "EndpointTimedOut")} == {
+        "ResumeAutoScalingIfSuspended"
+    }
+    assert s["ResumeAutoScalingIfSuspended"]["Default"] == "ComposeRecord"
+    assert s["ChangesInstanceType"]["Choices"][0]["StringEquals"] == env.endpoints.instance_type
+    assert (
+        s["SuspendAutoScaling"]["Parameters"]["ResourceId"]
+        == f"endpoint/{env.endpoint_name(model.name)}/variant/AllTraffic"
+    )
+    policy = s["RestoreScalingPolicy"]["Parameters"]
+    assert policy["PolicyName"] == f"{env.endpoint_name(model.name)}-invocations"  # Terraform's policy
+    assert (
+        policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        == env.endpoints.target_invocations_per_instance
+    )
     assert s["RecordModel"]["Resource"] == "arn:aws:states:::aws-sdk:ssm:putParameter"
     assert s["RecordModel"]["Parameters"]["Name"] == "${current_model_parameter_prefix}/gb-marketing"
     assert s["NotifyAdmin"]["Parameters"]["TopicArn"] == "${admin_topic_arn}"

@@ -45,6 +45,23 @@ _SAGEMAKER_CAPACITY = {
 }
 RETRIES: Mapping[str, list[dict]] = {
     "sagemaker": [_SAGEMAKER_THROTTLED, _SAGEMAKER_CAPACITY],
+    # Application Auto Scaling (aws-sdk integration, errors "ApplicationAutoScaling.<Exception>"): a concurrent
+    # change, throttling, and the validation its checks of the endpoint make while it settles are retried
+    "autoscaling": [
+        {
+            "ErrorEquals": [
+                "ApplicationAutoScaling.ConcurrentUpdateException",
+                "ApplicationAutoScaling.ValidationException",
+                "ApplicationAutoScaling.InternalServiceException",
+                "ThrottlingException",
+            ],
+            "IntervalSeconds": 5,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "MaxDelaySeconds": 120,
+            "JitterStrategy": "FULL",
+        },
+    ],
     "lambda": [
         {
             "ErrorEquals": [
@@ -218,6 +235,7 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "instance_type": env.endpoints.instance_type,
             "initial_instance_count": env.endpoints.initial_instance_count,
             "capture": data_capture(env, env.model_bucket_name(model.name)),
+            "scaling": auto_scaling(env, model.name),
         },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),
@@ -287,6 +305,32 @@ def _jinja(templates_dir: Path):
 def dumps(document: Any) -> str:
     """The one serialisation of rendered files: sorted keys, 2-space indent, a final newline."""
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def auto_scaling(env: Environment, model: str) -> dict[str, dict[str, Any]]:
+    """The endpoint's scalable target and target tracking policy, as terraform/modules/sagemaker registers them
+    (aws_appautoscaling_target, aws_appautoscaling_policy): the pipeline deregisters the target before an update
+    that changes the instance type, and registers both again after it."""
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{env.endpoint_name(model)}/variant/{VARIANT_NAME}",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    return {
+        "target": target,
+        "register": {**target, "MinCapacity": env.endpoints.min_capacity, "MaxCapacity": env.endpoints.max_capacity},
+        "policy": {
+            **target,
+            "PolicyName": f"{env.endpoint_name(model)}-invocations",
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": env.endpoints.target_invocations_per_instance,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "ScaleInCooldown": 300,
+                "ScaleOutCooldown": 60,
+            },
+        },
+    }
 
 
 def data_capture(env: Environment, model_bucket: str) -> dict[str, Any] | None:

@@ -87,6 +87,21 @@ def stepfunctions_execution_name() -> None:
     StepFunctionResponse.start_execution = start_execution
 
 
+@_once
+def stepfunctions_sdk_service_names() -> None:
+    """Step Functions' AWS SDK integrations name Application Auto Scaling `applicationautoscaling`
+    (`arn:aws:states:::aws-sdk:applicationautoscaling:<action>`, "Supported AWS SDK service integrations"),
+    which is no boto3 service name: moto's interpreter asked boto3 for a client of that name and failed."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES = {
+        **StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+        "applicationautoscaling": "application-autoscaling",
+    }
+
+
 # --------------------------------------------------------------------------- S3
 
 
@@ -402,6 +417,7 @@ FIXES = (
     stepfunctions_validate_definition,
     stepfunctions_list_versions,
     stepfunctions_execution_name,
+    stepfunctions_sdk_service_names,
     applicationautoscaling_tags,
     sagemaker_model_readback,
 )
