@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+from . import REPO
+
 CONTEXT = REPO / "containers" / "sklearn"
 
 SCHEMA = {

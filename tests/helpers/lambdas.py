@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-LAMBDAS = REPO / "lambdas"
-if str(LAMBDAS) not in sys.path:
-    sys.path.insert(0, str(LAMBDAS))  # as the Lambda runtime sees the package: lambdas/ is the root
+from . import lambda_packages_importable
+
+lambda_packages_importable()  # as the Lambda runtime sees the package: lambdas/ is the root
 
 from predict.catalogue import Catalogue  # noqa: E402,F401 (re-exported to conftest)
 from predict.handler import PredictionService  # noqa: E402,F401

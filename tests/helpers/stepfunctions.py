@@ -1,85 +1,13 @@
-"""Fixtures of the Step Functions runtime tests: the emulator as a process, moto's server in this process
-(so a test can move a job through statuses the way the local SageMaker runtime does), a deployed-looking
-local project."""
+"""Helpers of the Step Functions tests on the emulator or on moto's server in this process: run a state
+machine and wait for its end, a training job's Task parameters and its data set, a local project's outputs."""
 
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
-import pytest
-
-from vwt_deploy.emulator.manager import Emulator, EmulatorInfo
-from vwt_deploy.emulator.runtime.stepfunctions import POLL_ENV
-
-from ..conftest import copy_project
-
-REGION, ACCOUNT = "eu-west-1", "123456789012"
-
-
-def clients(url: str) -> Callable:
-    def client(service: str):
-        return boto3.client(
-            service, endpoint_url=url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-        )
-
-    return client
-
-
-@pytest.fixture(scope="module")
-def fast_polls() -> Iterator[None]:
-    """`.sync` tasks poll every 0.1 s (the emulator process inherits it)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(POLL_ENV, "0.1")
-        yield
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory, fast_polls) -> Iterator[EmulatorInfo]:
-    em = Emulator(tmp_path_factory.mktemp("emulator"))
-    info = em.start()
-    yield info
-    em.stop()
-
-
-@pytest.fixture(scope="module")
-def aws(emulator: EmulatorInfo) -> Callable:
-    """Clients of the emulator, whose S3 holds the training data set."""
-    client = clients(emulator.url)
-    upload_training_data(client("s3"))
-    return client
-
-
-@pytest.fixture(scope="module")
-def moto_server(tmp_path_factory, fast_polls) -> Iterator[Callable]:
-    """moto's server on a free port in this process, interpreting state machines, with the runtime's
-    SageMaker integration installed (and every global put back afterwards). Yields a client factory."""
-    from moto.core.config import default_user_config
-    from moto.server import ThreadedMotoServer
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
-
-    from vwt_deploy.emulator.runtime import Runtime, stepfunctions
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    port = server.get_host_and_port()[1]
-    saved = (state_task_factory.state_task_service_for, default_user_config["stepfunctions"]["execute_state_machine"])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MOTO_PORT", str(port))  # the interpreter's own calls (aws-sdk, sns) go to this server
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            mp.setenv(key, "test")
-        default_user_config["stepfunctions"]["execute_state_machine"] = True
-        stepfunctions.install(Runtime(tmp_path_factory.mktemp("runtime"), port))
-        try:
-            yield clients(f"http://127.0.0.1:{port}")
-        finally:
-            state_task_factory.state_task_service_for = saved[0]
-            default_user_config["stepfunctions"]["execute_state_machine"] = saved[1]
-            server.stop()
+from . import ACCOUNT, REGION
 
 
 def sagemaker_backend():
@@ -166,7 +94,7 @@ def training_job(name_path: str = "$.name", prefix: str = "training/", **overrid
 
 def upload_training_data(s3) -> None:
     """A small classification data set (and its feature schema) under s3://vwt-test-data/training/."""
-    from tests.container.container_helpers import SCHEMA, make_rows
+    from .container import SCHEMA, make_rows
 
     for bucket in (DATA_BUCKET, MODEL_BUCKET):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -176,26 +104,5 @@ def upload_training_data(s3) -> None:
     s3.put_object(Bucket=DATA_BUCKET, Key="training/schema.json", Body=json.dumps(SCHEMA).encode())
 
 
-@pytest.fixture(scope="module")
-def deployed_project(tmp_path_factory) -> Iterator[tuple[Path, Callable]]:
-    """A project copy whose emulator runs and whose `local` environment looks as `up` leaves it: the
-    deployment marker of this emulator boot and cached Terraform outputs. Tests create the state machines
-    and rules those outputs name. Yields (project folder, client factory)."""
-    root = copy_project(tmp_path_factory.mktemp("project"))
-    state = root / ".vwt"
-    em = Emulator(state / "emulator")
-    info = em.start()
-    try:
-        env_dir = state / "envs" / "local"
-        env_dir.mkdir(parents=True, exist_ok=True)
-        (env_dir / "deployed.json").write_text(json.dumps({"boot_id": info.boot_id}))
-        yield root, clients(info.url)
-    finally:
-        em.stop()
-
-
 def write_outputs(project: Path, outputs: dict) -> None:
     (project / ".vwt" / "envs" / "local" / "outputs.json").write_text(json.dumps(outputs))
-
-
-os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TERRAFORM
+from tests.helpers import TERRAFORM
 
 MARKER = re.compile(r"#\s*iam-star-ok:\s*(\S.*)$")
 KEYS = re.compile(

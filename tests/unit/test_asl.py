@@ -28,12 +28,7 @@ def small(**states):
 
 
 @pytest.fixture(scope="module")
-def rendered():
-    from conftest import ROOT
-
-    from vwt_deploy.project import Project
-
-    project = Project(ROOT)
+def rendered(project):
     env = load("dev", project.root)
     return render_definition(env, env.catalogue.model("gb-marketing"), project.templates_dir)
 

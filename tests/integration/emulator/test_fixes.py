@@ -12,20 +12,20 @@ PASS = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}
 ROLE = "arn:aws:iam::123456789012:role/sfn"
 
 
-def test_validate_state_machine_definition_accepts_a_valid_one(aws) -> None:
-    res = aws("stepfunctions").validate_state_machine_definition(definition=PASS)
+def test_validate_state_machine_definition_accepts_a_valid_one(emulator_client) -> None:
+    res = emulator_client("stepfunctions").validate_state_machine_definition(definition=PASS)
     assert res["result"] == "OK" and res["diagnostics"] == []
 
 
-def test_validate_state_machine_definition_refuses_grammar_errors(aws) -> None:
+def test_validate_state_machine_definition_refuses_grammar_errors(emulator_client) -> None:
     bad = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Teleport", "End": True}}})
-    res = aws("stepfunctions").validate_state_machine_definition(definition=bad)
+    res = emulator_client("stepfunctions").validate_state_machine_definition(definition=bad)
     assert res["result"] == "FAIL"
     assert res["diagnostics"][0]["severity"] == "ERROR" and res["diagnostics"][0]["message"]
 
 
-def test_list_state_machine_versions(aws) -> None:
-    sfn = aws("stepfunctions")
+def test_list_state_machine_versions(emulator_client) -> None:
+    sfn = emulator_client("stepfunctions")
     arn = sfn.create_state_machine(name="versions", definition=PASS, roleArn=ROLE, publish=True)["stateMachineArn"]
     versions = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
     assert [v["stateMachineVersionArn"] for v in versions] == [f"{arn}:1"]
@@ -42,8 +42,8 @@ def _wait(sfn, arn: str) -> dict:
     raise AssertionError("execution did not finish")
 
 
-def test_executions_run_and_a_second_start_works(aws) -> None:
-    sfn = aws("stepfunctions")
+def test_executions_run_and_a_second_start_works(emulator_client) -> None:
+    sfn = emulator_client("stepfunctions")
     definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}})
     arn = sfn.create_state_machine(name="twice", definition=definition, roleArn=ROLE)["stateMachineArn"]
     first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
@@ -55,8 +55,8 @@ def test_executions_run_and_a_second_start_works(aws) -> None:
     assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == "twice"
 
 
-def test_application_autoscaling_tags(aws) -> None:
-    aas = aws("application-autoscaling")
+def test_application_autoscaling_tags(emulator_client) -> None:
+    aas = emulator_client("application-autoscaling")
     arn = aas.register_scalable_target(
         ServiceNamespace="sagemaker",
         ResourceId="endpoint/e/variant/AllTraffic",
@@ -71,8 +71,8 @@ def test_application_autoscaling_tags(aws) -> None:
     assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"environment": "local"}
 
 
-def test_sagemaker_model_reads_back_what_was_sent(aws) -> None:
-    sm = aws("sagemaker")
+def test_sagemaker_model_reads_back_what_was_sent(emulator_client) -> None:
+    sm = emulator_client("sagemaker")
     container = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/i:1", "ModelDataUrl": "s3://b/m.tar.gz"}
     sm.create_model(
         ModelName="isolated", ExecutionRoleArn=ROLE, PrimaryContainer=container, EnableNetworkIsolation=True
@@ -86,8 +86,8 @@ def test_sagemaker_model_reads_back_what_was_sent(aws) -> None:
     assert desc["VpcConfig"] == vpc and desc["EnableNetworkIsolation"] is False
 
 
-def test_tls_only_bucket_policy_lets_loopback_requests_through(aws) -> None:
-    s3 = aws("s3")
+def test_tls_only_bucket_policy_lets_loopback_requests_through(emulator_client) -> None:
+    s3 = emulator_client("s3")
     s3.create_bucket(Bucket="tls-only", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_bucket_policy(
         Bucket="tls-only",
@@ -119,8 +119,8 @@ def test_tls_only_bucket_policy_lets_loopback_requests_through(aws) -> None:
     assert s3.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"v"
 
 
-def test_other_deny_statements_still_deny(aws) -> None:
-    s3 = aws("s3")
+def test_other_deny_statements_still_deny(emulator_client) -> None:
+    s3 = emulator_client("s3")
     s3.create_bucket(Bucket="deny-all", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket="deny-all", Key="k", Body=b"v")
     s3.put_bucket_policy(
@@ -144,8 +144,8 @@ def test_other_deny_statements_still_deny(aws) -> None:
     assert exc.value.response["Error"]["Code"] in ("AccessDenied", "403")
 
 
-def test_aws_managed_policies_can_be_attached(aws) -> None:
-    iam = aws("iam")
+def test_aws_managed_policies_can_be_attached(emulator_client) -> None:
+    iam = emulator_client("iam")
     iam.create_role(
         RoleName="uses-managed",
         AssumeRolePolicyDocument=json.dumps(
@@ -174,24 +174,24 @@ def test_aws_managed_policies_can_be_attached(aws) -> None:
         ({"StartAt": "Missing", "States": {"A": {"Type": "Pass", "End": True}}}, "StartAt 'Missing' names no state"),
     ],
 )
-def test_validate_state_machine_definition_runs_the_graph_check(aws, definition, defect) -> None:
+def test_validate_state_machine_definition_runs_the_graph_check(emulator_client, definition, defect) -> None:
     """moto's parser accepts these; AWS (and the emulator) refuse them."""
-    res = aws("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
+    res = emulator_client("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
     assert res["result"] == "FAIL"
     assert any(defect in d["message"] for d in res["diagnostics"]), res["diagnostics"]
 
 
-def test_validate_accepts_a_direct_lambda_resource(aws) -> None:
+def test_validate_accepts_a_direct_lambda_resource(emulator_client) -> None:
     definition = {
         "StartAt": "A",
         "States": {"A": {"Type": "Task", "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f", "End": True}},
     }
-    res = aws("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
+    res = emulator_client("stepfunctions").validate_state_machine_definition(definition=json.dumps(definition))
     assert res["result"] == "OK", res["diagnostics"]
 
 
-def test_sqs_redrive_allow_policy_reads_back(aws) -> None:
-    sqs = aws("sqs")
+def test_sqs_redrive_allow_policy_reads_back(emulator_client) -> None:
+    sqs = emulator_client("sqs")
     url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
     assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     policy = json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": ["arn:aws:sqs:eu-west-1:123456789012:src"]})
@@ -200,8 +200,8 @@ def test_sqs_redrive_allow_policy_reads_back(aws) -> None:
     assert json.loads(got["RedriveAllowPolicy"]) == json.loads(policy)
 
 
-def test_sqs_attributes_read_back_as_aws_sends_them(aws) -> None:
-    sqs = aws("sqs")
+def test_sqs_attributes_read_back_as_aws_sends_them(emulator_client) -> None:
+    sqs = emulator_client("sqs")
     dlq = sqs.create_queue(QueueName="fixes-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName="fixes-main")["QueueUrl"]
@@ -226,8 +226,8 @@ def test_sqs_attributes_read_back_as_aws_sends_them(aws) -> None:
     assert got["RedrivePolicy"] == redrive  # compact, as sent
 
 
-def test_apigateway_leaves_out_empty_collections(aws) -> None:
-    api = aws("apigateway")
+def test_apigateway_leaves_out_empty_collections(emulator_client) -> None:
+    api = emulator_client("apigateway")
     rest = api.create_rest_api(name="fixes")["id"]
     root = api.get_resources(restApiId=rest)["items"][0]["id"]
     api.put_method(
@@ -257,8 +257,8 @@ def test_apigateway_leaves_out_empty_collections(aws) -> None:
     assert method["apiKeyRequired"] is True and integration["type"] == "MOCK"
 
 
-def test_access_logging_to_a_tls_only_log_bucket(aws) -> None:
-    s3 = aws("s3")
+def test_access_logging_to_a_tls_only_log_bucket(emulator_client) -> None:
+    s3 = emulator_client("s3")
     for name in ("logged", "log-target"):
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_bucket_policy(
@@ -293,8 +293,8 @@ def test_access_logging_to_a_tls_only_log_bucket(aws) -> None:
     assert s3.get_bucket_logging(Bucket="logged")["LoggingEnabled"]["TargetBucket"] == "log-target"
 
 
-def test_endpoint_configuration_without_data_capture_reads_back_without_it(aws) -> None:
-    sm = aws("sagemaker")
+def test_endpoint_configuration_without_data_capture_reads_back_without_it(emulator_client) -> None:
+    sm = emulator_client("sagemaker")
     sm.create_model(ModelName="for-config", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"})
     sm.create_endpoint_config(
         EndpointConfigName="no-capture",
@@ -311,8 +311,8 @@ def test_endpoint_configuration_without_data_capture_reads_back_without_it(aws) 
     assert "DataCaptureConfig" not in desc and desc["ProductionVariants"][0]["VariantName"] == "AllTraffic"
 
 
-def test_scalable_target_tags_sent_at_registration_read_back(aws) -> None:
-    aas = aws("application-autoscaling")
+def test_scalable_target_tags_sent_at_registration_read_back(emulator_client) -> None:
+    aas = emulator_client("application-autoscaling")
     arn = aas.register_scalable_target(
         ServiceNamespace="sagemaker",
         ResourceId="endpoint/tagged/variant/AllTraffic",
@@ -324,8 +324,8 @@ def test_scalable_target_tags_sent_at_registration_read_back(aws) -> None:
     assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"environment": "local"}
 
 
-def test_an_endpoint_is_created_from_a_configuration_without_data_capture(aws) -> None:
-    sm = aws("sagemaker")
+def test_an_endpoint_is_created_from_a_configuration_without_data_capture(emulator_client) -> None:
+    sm = emulator_client("sagemaker")
     sm.create_model(ModelName="for-endpoint", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i:1"})
     sm.create_endpoint_config(
         EndpointConfigName="plain",
@@ -342,8 +342,8 @@ def test_an_endpoint_is_created_from_a_configuration_without_data_capture(aws) -
     assert sm.describe_endpoint(EndpointName="plain-endpoint")["EndpointConfigName"] == "plain"
 
 
-def test_sqs_redrive_allow_policy_is_removed_by_an_empty_value(aws) -> None:
-    sqs = aws("sqs")
+def test_sqs_redrive_allow_policy_is_removed_by_an_empty_value(emulator_client) -> None:
+    sqs = emulator_client("sqs")
     url = sqs.create_queue(
         QueueName="allow-removed", Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "allowAll"})}
     )["QueueUrl"]
@@ -351,10 +351,10 @@ def test_sqs_redrive_allow_policy_is_removed_by_an_empty_value(aws) -> None:
     assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 
 
-def test_a_versioned_bucket_with_delete_markers_can_be_emptied(aws) -> None:
+def test_a_versioned_bucket_with_delete_markers_can_be_emptied(emulator_client) -> None:
     """What the provider does to empty a bucket (force_destroy): DeleteObjects on every version and marker.
     moto answered 500 ('FakeDeleteMarker' has no 'dispose') and `down` retried for ever."""
-    s3 = aws("s3")
+    s3 = emulator_client("s3")
     s3.create_bucket(Bucket="markers", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_bucket_versioning(Bucket="markers", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="markers", Key="data.csv", Body=b"a\n1\n")

@@ -18,27 +18,28 @@ from vwt_deploy.errors import VwtError
 
 
 @pytest.fixture
-def emulator(tmp_path: Path):
+def emulator_manager(tmp_path: Path):
+    """An emulator of the test's own, not started: these tests start, stop, freeze and collide with it."""
     em = Emulator(tmp_path / "emulator")
     yield em
     em.stop()
 
 
-def test_start_reuse_stop(emulator: Emulator) -> None:
-    info = emulator.start()
-    assert info.port > 0 and emulator.status() == ("running", info)
-    assert emulator.start() == info  # reused, not a second process
-    assert emulator.log.exists()
-    assert emulator.stop() is True
+def test_start_reuse_stop(emulator_manager: Emulator) -> None:
+    info = emulator_manager.start()
+    assert info.port > 0 and emulator_manager.status() == ("running", info)
+    assert emulator_manager.start() == info  # reused, not a second process
+    assert emulator_manager.log.exists()
+    assert emulator_manager.stop() is True
     assert not _alive(info.pid)
-    assert emulator.status() == ("not running", None)
-    assert emulator.stop() is False
+    assert emulator_manager.status() == ("not running", None)
+    assert emulator_manager.stop() is False
 
 
-def test_two_emulators_never_serve_one_project(emulator: Emulator) -> None:
-    emulator.start()
+def test_two_emulators_never_serve_one_project(emulator_manager: Emulator) -> None:
+    emulator_manager.start()
     second = subprocess.run(
-        [sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(emulator.dir)],
+        [sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(emulator_manager.dir)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -46,27 +47,27 @@ def test_two_emulators_never_serve_one_project(emulator: Emulator) -> None:
     assert second.returncode == 3 and "already serves this project" in second.stderr
 
 
-def test_busy_port_is_one_clear_message(emulator: Emulator) -> None:
+def test_busy_port_is_one_clear_message(emulator_manager: Emulator) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(VwtError) as exc:
-            emulator.start(port)
+            emulator_manager.start(port)
     assert f"port {port} is busy" in str(exc.value) and "--port" in str(exc.value)
-    assert emulator.status()[0] == "not running"
+    assert emulator_manager.status()[0] == "not running"
 
 
-def test_an_emulator_that_does_not_answer(emulator: Emulator) -> None:
-    info = emulator.start()
+def test_an_emulator_that_does_not_answer(emulator_manager: Emulator) -> None:
+    info = emulator_manager.start()
     os.kill(info.pid, signal.SIGSTOP)
     try:
-        assert emulator.status()[0] == "not answering"
+        assert emulator_manager.status()[0] == "not answering"
         with pytest.raises(VwtError, match="does not answer"):
-            emulator.start()
+            emulator_manager.start()
     finally:
         os.kill(info.pid, signal.SIGCONT)
-    emulator.stop()
+    emulator_manager.stop()
     assert not _alive(info.pid)
 
 

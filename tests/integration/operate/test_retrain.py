@@ -13,9 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.helpers import ACCOUNT
+from tests.helpers.stepfunctions import write_outputs
 from vwt_deploy.cli import main
-
-from .conftest import ACCOUNT, write_outputs
 
 KEPT_MODEL, FAILING_MODEL = "gb-problem-gambling", "bid-problem-gambling"
 

@@ -10,11 +10,11 @@ import os
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import ACCOUNT
+from tests.helpers.stepfunctions import write_outputs
 from vwt_deploy.cli import main
 from vwt_deploy.config.schedule import UnsupportedSchedule, parse
 from vwt_deploy.errors import ConfigError
-
-from .conftest import ACCOUNT, write_outputs
 
 UTC = dt.timezone.utc
 DEPLOYED = dt.datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)  # a Friday

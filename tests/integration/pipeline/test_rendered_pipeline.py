@@ -15,12 +15,12 @@ import pytest
 from moto.core.responses import ActionResult
 from moto.sagemaker.responses import SageMakerResponse
 
-from tests.pipeline.sfn_harness import fill
+from tests.helpers import ACCOUNT, REGION
+from tests.helpers.sfn_harness import fill
+from tests.helpers.stepfunctions import run, sagemaker_backend
 from vwt_deploy.build.statemachines import dumps, render_definition
 from vwt_deploy.config import load
 from vwt_deploy.operate.retrain import Retrain
-
-from .conftest import ACCOUNT, REGION, run, sagemaker_backend
 
 MODEL = "gb-problem-gambling"
 PREFIX = "/vwt-local/current-model"

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import REPO, gone
 from vwt_deploy.config import load
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 VENV = Path(os.environ.get("VWT_SDK_VENV", REPO / ".venv-sdk"))
 MODEL = "gb-problem-gambling"
 
@@ -34,7 +34,7 @@ def sdk_python() -> Path:
     return python
 
 
-def test_estimator_fit_and_predictor(emulator, aws, tmp_path) -> None:
+def test_estimator_fit_and_predictor(emulator, emulator_client, tmp_path) -> None:
     from vwt_deploy.operate.predict import sample_records
     from vwt_deploy.operate.sample import generate
     from vwt_model.schema import write_schema
@@ -42,7 +42,7 @@ def test_estimator_fit_and_predictor(emulator, aws, tmp_path) -> None:
 
     env = load("local", REPO)
     model = env.catalogue.model(MODEL)
-    s3 = aws("s3")
+    s3 = emulator_client("s3")
     s3.create_bucket(Bucket="notebook", CreateBucketConfiguration={"LocationConstraint": env.region})
     s3.put_object(Bucket="notebook", Key="train/data.csv", Body=generate(env, model.data_bucket, 2000, seed=7).to_csv())
     s3.put_object(
@@ -88,5 +88,9 @@ def test_estimator_fit_and_predictor(emulator, aws, tmp_path) -> None:
     answer = out["answer"]
     assert answer["model_version"] == "notebook-fit"
     assert len(answer["predictions"]) == 3
-    # the endpoint the SDK deleted is gone, and its serve process with it
-    assert [e["EndpointName"] for e in aws("sagemaker").list_endpoints()["Endpoints"]] == []
+    # the endpoint the SDK deleted is gone, and its serve process with it (the emulator is shared: other
+    # tests' endpoints may be listed, never this one)
+    assert "notebook-endpoint" not in [
+        e["EndpointName"] for e in emulator_client("sagemaker").list_endpoints()["Endpoints"]
+    ]
+    assert [p for p in emulator.processes() if "notebook-endpoint" in p["name"] and not gone(p["pid"], 10)] == []

@@ -11,8 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
+from tests.helpers import REPO
 from vwt_deploy.build.image import ImageBuilder, content_tag
 from vwt_deploy.cli import main
 from vwt_deploy.config import load
@@ -22,7 +22,6 @@ from vwt_deploy.errors import ProcessError, VwtError
 from vwt_deploy.process import Result
 from vwt_deploy.project import Project
 
-REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's account
 
 
@@ -51,7 +50,7 @@ class FakeRunner:
 
 
 @pytest.fixture
-def project(tmp_path) -> Project:
+def scratch_project(tmp_path) -> Project:
     """A copy of the project (environments, terraform, the image's context) so the tests can change files."""
     for name in ("environments", "terraform"):
         shutil.copytree(REPO / name, tmp_path / name)
@@ -60,26 +59,16 @@ def project(tmp_path) -> Project:
 
 
 @pytest.fixture
-def dev(project):
-    return load("dev", project.root, {"allowed_account_ids": [ACCOUNT]})
+def dev(scratch_project):
+    return load("dev", scratch_project.root, {"allowed_account_ids": [ACCOUNT]})
 
 
-@pytest.fixture
-def aws(monkeypatch):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield
+def builder(scratch_project, env, runner, guard=None):
+    return ImageBuilder(scratch_project, env, guard or AwsTarget(env).ensure_ready, runner=runner, echo=lambda _: None)
 
 
-def builder(project, env, runner, guard=None):
-    return ImageBuilder(project, env, guard or AwsTarget(env).ensure_ready, runner=runner, echo=lambda _: None)
-
-
-def test_the_tag_is_a_content_hash(project):
-    context = project.containers_dir / "sklearn"
+def test_the_tag_is_a_content_hash(scratch_project):
+    context = scratch_project.containers_dir / "sklearn"
     tag = content_tag(context)
     assert tag == content_tag(context) and len(tag) == 20
     (context / "vwt_model" / "__pycache__").mkdir(exist_ok=True)
@@ -90,28 +79,28 @@ def test_the_tag_is_a_content_hash(project):
     assert content_tag(REPO / "containers" / "sklearn") == tag  # the copy is the repository's code
 
 
-def test_builds_and_pushes_a_new_tag(project, dev, aws):
+def test_builds_and_pushes_a_new_tag(scratch_project, dev, moto):
     ecr = boto3.client("ecr", region_name=dev.region)
     url = ecr.create_repository(repositoryName=dev.image_repository_name)["repository"]["repositoryUri"]
     runner = FakeRunner()
-    result = builder(project, dev, runner, guard=lambda: None).build()
+    result = builder(scratch_project, dev, runner, guard=lambda: None).build()
 
-    tag = content_tag(project.containers_dir / "sklearn")
+    tag = content_tag(scratch_project.containers_dir / "sklearn")
     assert result.built and result.pushed and result.tag == tag and result.image_uri == f"{url}:{tag}"
     assert runner.commands() == ["docker info", "docker build", "docker push"]
     build_argv = runner.calls[1]
     assert build_argv[build_argv.index("--tag") + 1] == f"{url}:{tag}"
-    assert build_argv[-1] == str(project.containers_dir / "sklearn")
+    assert build_argv[-1] == str(scratch_project.containers_dir / "sklearn")
     assert runner.calls[2] == ["docker", "push", f"{url}:{tag}"]
     ((registry, auth),) = runner.push_config["auths"].items()
     assert registry in url and auth["auth"]
     assert not any("password" in a.lower() or auth["auth"] in a for call in runner.calls for a in call)
 
 
-def test_skips_build_and_push_when_the_tag_is_already_in_ecr(project, dev, aws):
+def test_skips_build_and_push_when_the_tag_is_already_in_ecr(scratch_project, dev, moto):
     ecr = boto3.client("ecr", region_name=dev.region)
     ecr.create_repository(repositoryName=dev.image_repository_name)
-    tag = content_tag(project.containers_dir / "sklearn")
+    tag = content_tag(scratch_project.containers_dir / "sklearn")
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -124,65 +113,65 @@ def test_skips_build_and_push_when_the_tag_is_already_in_ecr(project, dev, aws):
     }
     ecr.put_image(repositoryName=dev.image_repository_name, imageManifest=json.dumps(manifest), imageTag=tag)
     runner = FakeRunner(fail={"docker info": ProcessError(["docker", "info"], 1, "no engine")})
-    result = builder(project, dev, runner, guard=lambda: None).build()
+    result = builder(scratch_project, dev, runner, guard=lambda: None).build()
     assert not result.built and not result.pushed and "already in ECR" in result.message
     assert runner.calls == []  # not even `docker info`: nothing to do, no engine needed
 
 
-def test_no_docker_engine_is_one_clear_error(project, dev, aws):
+def test_no_docker_engine_is_one_clear_error(scratch_project, dev, moto):
     boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=dev.image_repository_name)
     tail = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
     runner = FakeRunner(fail={"docker info": ProcessError(["docker", "info"], 1, tail)})
     with pytest.raises(VwtError) as caught:
-        builder(project, dev, runner, guard=lambda: None).build()
+        builder(scratch_project, dev, runner, guard=lambda: None).build()
     assert "no Docker engine answers" in caught.value.message and "Cannot connect" in caught.value.message
     assert "start Docker" in caught.value.hint
     assert runner.commands() == ["docker info"]
 
 
-def test_a_failing_build_pushes_nothing(project, dev, aws):
+def test_a_failing_build_pushes_nothing(scratch_project, dev, moto):
     boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=dev.image_repository_name)
     runner = FakeRunner(fail={"docker build": ProcessError(["docker", "build"], 1, "pip failed")})
     with pytest.raises(VwtError, match="pip failed"):
-        builder(project, dev, runner, guard=lambda: None).build()
+        builder(scratch_project, dev, runner, guard=lambda: None).build()
     assert runner.commands() == ["docker info", "docker build"]
 
 
-def test_a_missing_repository_says_to_deploy_the_registry(project, dev, aws):
+def test_a_missing_repository_says_to_deploy_the_registry(scratch_project, dev, moto):
     with pytest.raises(VwtError) as caught:
-        builder(project, dev, FakeRunner(), guard=lambda: None).build()
+        builder(scratch_project, dev, FakeRunner(), guard=lambda: None).build()
     assert dev.image_repository_name in caught.value.message and "vwt-deploy up --env dev" in caught.value.hint
 
 
-def test_the_account_guard_runs_before_ecr(project, aws):
-    wrong = load("dev", project.root)  # allows 111111111111 only; moto's account is 123456789012
+def test_the_account_guard_runs_before_ecr(scratch_project, moto):
+    wrong = load("dev", scratch_project.root)  # allows 111111111111 only; moto's account is 123456789012
     with pytest.raises(VwtError, match="refusing to touch AWS account 123456789012"):
-        builder(project, wrong, FakeRunner()).build()
+        builder(scratch_project, wrong, FakeRunner()).build()
 
 
-def test_local_needs_no_image(project):
-    local = load("local", project.root)
+def test_local_needs_no_image(scratch_project):
+    local = load("local", scratch_project.root)
     runner = FakeRunner()
-    result = Deployment(project, local, runner).build_image()
+    result = Deployment(scratch_project, local, runner).build_image()
     assert not result.built and "needs no image" in result.message and runner.calls == []
-    assert result.tag == content_tag(project.containers_dir / "sklearn")
+    assert result.tag == content_tag(scratch_project.containers_dir / "sklearn")
 
 
-def test_cli_build_for_local_exits_zero(project):
-    done = CliRunner().invoke(main, ["--project-dir", str(project.root), "build", "--env", "local", "--json"])
+def test_cli_build_for_local_exits_zero(scratch_project):
+    done = CliRunner().invoke(main, ["--project-dir", str(scratch_project.root), "build", "--env", "local", "--json"])
     assert done.exit_code == 0, done.output
     out = json.loads(done.output)
-    assert out["built"] is False and out["tag"] == content_tag(project.containers_dir / "sklearn")
+    assert out["built"] is False and out["tag"] == content_tag(scratch_project.containers_dir / "sklearn")
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
-def test_the_real_runner_reports_a_missing_engine(project, dev, aws, monkeypatch):
+def test_the_real_runner_reports_a_missing_engine(scratch_project, dev, moto, monkeypatch):
     from vwt_deploy.process import Runner
 
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{project.root}/no-such-docker.sock")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{scratch_project.root}/no-such-docker.sock")
     boto3.client("ecr", region_name=dev.region).create_repository(repositoryName=dev.image_repository_name)
     with pytest.raises(VwtError, match="no Docker engine answers"):
-        builder(project, dev, Runner(sink=lambda _: None), guard=lambda: None).build()
+        builder(scratch_project, dev, Runner(sink=lambda _: None), guard=lambda: None).build()
 
 
 def test_cli_help_does_not_load_the_ml_stack():

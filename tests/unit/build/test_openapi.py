@@ -8,12 +8,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from lambda_helpers import REPO, FakeEndpoint, FakeSns, answer, event
 from openapi_spec_validator import validate
 from predict.catalogue import CatalogueError
 from predict.catalogue import load as load_catalogue
 from predict.handler import PredictionService
 
+from tests.helpers import REPO
+from tests.helpers.lambdas import FakeEndpoint, FakeSns, answer, event
 from vwt_deploy.build import openapi
 from vwt_deploy.build.catalogue import catalogue_bytes
 from vwt_deploy.config import ENVIRONMENTS, load

@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from lambda_helpers import REPO
 
+from tests.helpers import REPO
 from vwt_deploy.build import catalogue, package
 from vwt_deploy.config import load
 from vwt_deploy.errors import VwtError
@@ -20,7 +20,7 @@ from vwt_deploy.project import Project
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
+def scratch_project(tmp_path: Path) -> Project:
     """A project whose lambdas/ is a copy of the repository's, so the test may litter it."""
     (tmp_path / "environments").symlink_to(REPO / "environments")
     (tmp_path / "terraform").mkdir()
@@ -35,35 +35,35 @@ def env():
     return load("dev", REPO)
 
 
-def test_same_inputs_same_bytes(project, env):
-    first = package.build_package(project, env).read_bytes()
+def test_same_inputs_same_bytes(scratch_project, env):
+    first = package.build_package(scratch_project, env).read_bytes()
     # what must not matter: file times, byte-code caches, tests, editor droppings, a stale catalogue.json
-    for path in (project.root / "lambdas").rglob("*.py"):
+    for path in (scratch_project.root / "lambdas").rglob("*.py"):
         os.utime(path, (1_700_000_000, 1_700_000_000))
-    (project.root / "lambdas" / "predict" / "__pycache__").mkdir(exist_ok=True)
-    (project.root / "lambdas" / "predict" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"junk")
-    (project.root / "lambdas" / "predict" / "tests").mkdir()
-    (project.root / "lambdas" / "predict" / "tests" / "test_x.py").write_text("x = 1\n")
-    (project.root / "lambdas" / "predict" / "test_y.py").write_text("y = 1\n")
-    (project.root / "lambdas" / "predict" / "handler.py~").write_text("old\n")
-    (project.root / "lambdas" / "catalogue.json").write_text("{}")
-    package.package_path(project, env.name).unlink()
-    second = package.build_package(project, env).read_bytes()
+    (scratch_project.root / "lambdas" / "predict" / "__pycache__").mkdir(exist_ok=True)
+    (scratch_project.root / "lambdas" / "predict" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"junk")
+    (scratch_project.root / "lambdas" / "predict" / "tests").mkdir()
+    (scratch_project.root / "lambdas" / "predict" / "tests" / "test_x.py").write_text("x = 1\n")
+    (scratch_project.root / "lambdas" / "predict" / "test_y.py").write_text("y = 1\n")
+    (scratch_project.root / "lambdas" / "predict" / "handler.py~").write_text("old\n")
+    (scratch_project.root / "lambdas" / "catalogue.json").write_text("{}")
+    package.package_path(scratch_project, env.name).unlink()
+    second = package.build_package(scratch_project, env).read_bytes()
     assert first == second
 
 
-def test_a_code_or_catalogue_change_changes_the_bytes(project, env):
-    before = package.build_zip(project.lambdas_dir, catalogue.catalogue_bytes(env))
+def test_a_code_or_catalogue_change_changes_the_bytes(scratch_project, env):
+    before = package.build_zip(scratch_project.lambdas_dir, catalogue.catalogue_bytes(env))
     other = load("dev", REPO, {"api": {"max_records": 10}})
-    assert package.build_zip(project.lambdas_dir, catalogue.catalogue_bytes(other)) != before
-    (project.root / "lambdas" / "predict" / "extra.py").write_text("# new\n")
-    assert package.build_zip(project.lambdas_dir, catalogue.catalogue_bytes(env)) != before
+    assert package.build_zip(scratch_project.lambdas_dir, catalogue.catalogue_bytes(other)) != before
+    (scratch_project.root / "lambdas" / "predict" / "extra.py").write_text("# new\n")
+    assert package.build_zip(scratch_project.lambdas_dir, catalogue.catalogue_bytes(env)) != before
 
 
-def test_entries_are_sorted_fixed_and_complete(project, env):
-    path = package.build_package(project, env)
-    assert path == project.root / ".vwt" / "envs" / "dev" / "build" / "lambda.zip"
-    assert package.artifacts(project, env) == {"lambda_package_path": str(path)}
+def test_entries_are_sorted_fixed_and_complete(scratch_project, env):
+    path = package.build_package(scratch_project, env)
+    assert path == scratch_project.root / ".vwt" / "envs" / "dev" / "build" / "lambda.zip"
+    assert package.artifacts(scratch_project, env) == {"lambda_package_path": str(path)}
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         names = [i.filename for i in infos]
@@ -121,10 +121,10 @@ print(json.dumps({"status": resp["statusCode"], "body": json.loads(resp["body"])
 """
 
 
-def test_the_package_runs_on_its_own_with_the_bundled_catalogue(project, env, tmp_path):
+def test_the_package_runs_on_its_own_with_the_bundled_catalogue(scratch_project, env, tmp_path):
     from vwt_deploy.build import openapi
 
-    path = package.build_package(project, env)
+    path = package.build_package(scratch_project, env)
     root = tmp_path / "task"
     with zipfile.ZipFile(path) as zf:
         zf.extractall(root)

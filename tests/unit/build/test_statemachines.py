@@ -7,8 +7,8 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from conftest import model_entry
 
+from tests.helpers import model_entry
 from vwt_deploy.asl import check_policy, validate_definition
 from vwt_deploy.build.statemachines import TEMPLATE_VARS, artifacts, job_prefix, render, render_definition
 from vwt_deploy.config import load

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import model_entry
 
+from tests.helpers import model_entry
 from vwt_deploy.build.statemachines import render
 from vwt_deploy.config import load
 from vwt_deploy.errors import ConfigError

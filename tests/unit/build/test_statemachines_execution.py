@@ -1,4 +1,4 @@
-"""Executions of rendered state machines in moto's interpreter, SageMaker scripted (sfn_harness.py).
+"""Executions of rendered state machines in moto's interpreter, SageMaker scripted (tests/helpers/sfn_harness.py).
 
 Each branch a user cares about: the first deployment replaces the baseline, the gate passes, the gate
 refuses, training fails (caught, reported, Fail), the endpoint update fails, tuning, bad input.
@@ -11,29 +11,13 @@ import time
 
 import boto3
 import pytest
-from sfn_harness import FakeSageMaker, fill, replaced_integrations
 
+from tests.helpers.sfn_harness import FakeSageMaker, fill, replaced_integrations
 from vwt_deploy.build.statemachines import dumps, render_definition
 from vwt_deploy.config import load
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 PARAMETER_PREFIX = "/vwt-local/current-model"
-
-
-@pytest.fixture
-def sfn_aws(monkeypatch):
-    from moto import mock_aws
-
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
 
 
 class Pipeline:
@@ -113,7 +97,7 @@ class Pipeline:
         return json.loads(self.ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"])
 
 
-def test_first_deployment_replaces_the_baseline(sfn_aws, project):
+def test_first_deployment_replaces_the_baseline(moto, project):
     p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
     fake = FakeSageMaker("validation:auc", metric=0.71)
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
@@ -144,7 +128,7 @@ def test_first_deployment_replaces_the_baseline(sfn_aws, project):
     assert len(p.messages("operator")) == 1
 
 
-def test_gate_passes_when_the_new_model_is_no_worse(sfn_aws, project):
+def test_gate_passes_when_the_new_model_is_no_worse(moto, project):
     p = Pipeline(project, "gb-problem-gambling", production_metric=0.70)
     result = p.run(FakeSageMaker("validation:auc", metric=0.70), {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
@@ -162,7 +146,7 @@ def test_gate_passes_when_the_new_model_is_no_worse(sfn_aws, project):
     assert "model_version" not in record  # the baseline's record is replaced
 
 
-def test_gate_refuses_a_worse_model_and_keeps_production(sfn_aws, project):
+def test_gate_refuses_a_worse_model_and_keeps_production(moto, project):
     p = Pipeline(project, "gb-problem-gambling", production_metric=0.90)
     fake = FakeSageMaker("validation:auc", metric=0.80)
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
@@ -176,7 +160,7 @@ def test_gate_refuses_a_worse_model_and_keeps_production(sfn_aws, project):
     assert p.messages("operator") == []
 
 
-def test_failed_training_is_caught_reported_and_fails(sfn_aws, project):
+def test_failed_training_is_caught_reported_and_fails(moto, project):
     p = Pipeline(project, "gb-problem-gambling", production_metric=None)
     result = p.run(
         FakeSageMaker("validation:auc", training_fails=True), {"model": "gb-problem-gambling", "mode": "train"}
@@ -191,7 +175,7 @@ def test_failed_training_is_caught_reported_and_fails(sfn_aws, project):
     assert p.record()["model_version"] == "baseline"
 
 
-def test_a_failed_endpoint_update_is_reported_and_fails(sfn_aws, project):
+def test_a_failed_endpoint_update_is_reported_and_fails(moto, project):
     p = Pipeline(project, "gb-problem-gambling", production_metric=0.5)
     fake = FakeSageMaker("validation:auc", metric=0.8, endpoint_statuses=("Updating", "Failed"))
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
@@ -201,14 +185,14 @@ def test_a_failed_endpoint_update_is_reported_and_fails(sfn_aws, project):
     assert len(p.messages("admin")) == 1 and p.messages("operator") == []
 
 
-def test_no_training_data_is_reported_by_the_size_lambda(sfn_aws, project):
+def test_no_training_data_is_reported_by_the_size_lambda(moto, project):
     p = Pipeline(project, "gb-marketing", production_metric=None, rows=0)
     result = p.run(FakeSageMaker("validation:rmse"), {"model": "gb-marketing", "mode": "train"})
     assert result["status"] == "FAILED", result
     assert result["error"] == "NoTrainingData"
 
 
-def test_tune_mode_takes_the_best_training_job_and_gates_lower_is_better(sfn_aws, project):
+def test_tune_mode_takes_the_best_training_job_and_gates_lower_is_better(moto, project):
     p = Pipeline(project, "gb-marketing", production_metric=12.5)
     fake = FakeSageMaker("validation:rmse", metric=11.0)
     result = p.run(fake, {"model": "gb-marketing", "mode": "tune"})
@@ -228,7 +212,7 @@ def test_tune_mode_takes_the_best_training_job_and_gates_lower_is_better(sfn_aws
     "execution_input",
     [{"model": "gb-marketing"}, {"model": "other", "mode": "train"}, {"model": "gb-marketing", "mode": "transform"}],
 )
-def test_bad_execution_input_fails_with_what_is_expected(sfn_aws, project, execution_input):
+def test_bad_execution_input_fails_with_what_is_expected(moto, project, execution_input):
     p = Pipeline(project, "gb-marketing", production_metric=None, rows=5)
     fake = FakeSageMaker("validation:rmse")
     result = p.run(fake, execution_input)
@@ -238,7 +222,7 @@ def test_bad_execution_input_fails_with_what_is_expected(sfn_aws, project, execu
     assert fake.calls == []
 
 
-def test_no_current_model_record_counts_as_the_first_deployment(sfn_aws, project):
+def test_no_current_model_record_counts_as_the_first_deployment(moto, project):
     p = Pipeline(project, "gb-marketing", production_metric=None)
     p.ssm.delete_parameter(Name=p.parameter)
     result = p.run(FakeSageMaker("validation:rmse", metric=3.0), {"model": "gb-marketing", "mode": "train"})
@@ -248,8 +232,8 @@ def test_no_current_model_record_counts_as_the_first_deployment(sfn_aws, project
 
 
 @pytest.mark.parametrize("rows, labeling", [(12, "LabelHuman"), (30, "LabelAutomated")])
-def test_ground_truth_labeling_is_automated_from_enough_data_points(sfn_aws, project_copy, rows, labeling):
-    from conftest import model_entry
+def test_ground_truth_labeling_is_automated_from_enough_data_points(moto, project_copy, rows, labeling):
+    from tests.helpers import model_entry
 
     def ground_truth(data):
         model_entry(data, "gb-problem-gambling")["labeling"] = {

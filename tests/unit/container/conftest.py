@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from container_helpers import MlRoot, Served, classifier_root
+
+from tests.helpers.container import MlRoot, Served, classifier_root
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def serve_model():
 
 @pytest.fixture(scope="session")
 def trained_classifier(tmp_path_factory) -> MlRoot:
-    """One small random forest classifier over container_helpers.SCHEMA (trained once per session)."""
+    """One small random forest classifier over tests.helpers.container.SCHEMA (trained once per session)."""
     root = classifier_root(tmp_path_factory.mktemp("clf") / "ml")
     assert root.train() == 0, root.failure.read_text() if root.failure.exists() else ""
     return root

@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import REPO
 from vwt_model.baseline import build_artifact
 from vwt_model.predictor import Predictor
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

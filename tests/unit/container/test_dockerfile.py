@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-CONTEXT = Path(__file__).resolve().parents[2] / "containers" / "sklearn"
+from tests.helpers import REPO
+
+CONTEXT = REPO / "containers" / "sklearn"
 DOCKERFILE = (CONTEXT / "Dockerfile").read_text()
 
 

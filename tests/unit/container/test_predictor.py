@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from container_helpers import FEATURES, MlRoot, make_rows, write_csv
 
+from tests.helpers.container import FEATURES, MlRoot, make_rows, write_csv
 from vwt_model.predictor import BadInput, Predictor
 
 

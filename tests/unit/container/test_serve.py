@@ -10,9 +10,10 @@ import threading
 import time
 
 import pytest
-from container_helpers import FEATURES, MlRoot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.helpers.container import FEATURES, MlRoot
 
 CALM = {
     "deposits_per_week": 0.5,
@@ -38,7 +39,7 @@ def csv_line(record: dict) -> str:
 
 @pytest.fixture(scope="module")
 def server(trained_classifier: MlRoot, tmp_path_factory):
-    from container_helpers import Served
+    from tests.helpers.container import Served
 
     served = Served(trained_classifier.model, {"VWT_MAX_ROWS": "500", "VWT_MAX_BODY_BYTES": str(256 * 1024)})
     try:

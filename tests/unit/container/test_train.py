@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from container_helpers import FEATURES, LABELS, MlRoot, make_rows, write_csv
 
+from tests.helpers.container import FEATURES, LABELS, MlRoot, make_rows, write_csv
 from vwt_model import spec
 from vwt_model.predictor import Predictor
 

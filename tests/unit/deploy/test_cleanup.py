@@ -6,7 +6,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from vwt_deploy.config import load
 from vwt_deploy.deploy.cleanup import empty_bucket, framework_buckets, non_empty_buckets, remove_runtime_leftovers
@@ -16,9 +15,8 @@ CONTAINER = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/i:1"}
 
 
 @pytest.fixture
-def sm():
-    with mock_aws():
-        yield boto3.client("sagemaker", region_name="eu-west-1")
+def sm(moto):
+    return boto3.client("sagemaker", region_name="eu-west-1")
 
 
 def _model(sm, name: str, env: str) -> None:
@@ -48,19 +46,18 @@ def test_removes_only_this_environments_runtime_resources(repo: Path, sm) -> Non
     assert left == ["someone-elses-model", "vwt-dev-gb-marketing-other-team"]
 
 
-def test_finds_and_empties_buckets_with_objects(repo: Path) -> None:
+def test_finds_and_empties_buckets_with_objects(repo: Path, moto) -> None:
     env = load("dev", repo)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        assert non_empty_buckets(env, s3) == {}  # buckets that do not exist hold nothing
-        for name in framework_buckets(env):
-            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        data = env.data_bucket_name("gambling-behaviour")
-        s3.put_bucket_versioning(Bucket=data, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_object(Bucket=data, Key="training/a.csv", Body=b"1")
-        s3.put_object(Bucket=data, Key="training/a.csv", Body=b"2")  # a second version
-        s3.delete_object(Bucket=data, Key="training/a.csv")  # and a delete marker
-        assert non_empty_buckets(env, s3) == {data: 3}
-        assert empty_bucket(s3, data) == 3
-        assert non_empty_buckets(env, s3) == {}
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    assert non_empty_buckets(env, s3) == {}  # buckets that do not exist hold nothing
+    for name in framework_buckets(env):
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    data = env.data_bucket_name("gambling-behaviour")
+    s3.put_bucket_versioning(Bucket=data, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=data, Key="training/a.csv", Body=b"1")
+    s3.put_object(Bucket=data, Key="training/a.csv", Body=b"2")  # a second version
+    s3.delete_object(Bucket=data, Key="training/a.csv")  # and a delete marker
+    assert non_empty_buckets(env, s3) == {data: 3}
+    assert empty_bucket(s3, data) == 3
+    assert non_empty_buckets(env, s3) == {}
     assert len(framework_buckets(env)) == 5

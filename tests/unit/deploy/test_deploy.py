@@ -8,9 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from tests.fakes import FakeRunner, show_json
+from tests.helpers.fakes import FakeRunner, show_json
 from vwt_deploy.config import load
 from vwt_deploy.deploy.pipeline import Deployment
 from vwt_deploy.deploy.targets.aws import AwsTarget
@@ -41,28 +40,26 @@ class FakeTarget(AwsTarget):
         self.applied = "destroyed" if destroyed else "applied"
 
     def client(self, service: str):
-        return boto3.client(service, region_name="eu-west-1")  # moto (the autouse fixture)
+        return boto3.client(service, region_name="eu-west-1")  # moto (the autouse fixture `ecr`)
 
 
 @pytest.fixture(autouse=True)
-def ecr(project_dir: Path, monkeypatch: pytest.MonkeyPatch):
+def ecr(project_dir: Path, moto):
     """AWS is moto here: the dev image registry exists and already holds the image of this code."""
     from vwt_deploy.build.image import content_tag
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    with mock_aws():
-        client = boto3.client("ecr", region_name="eu-west-1")
-        repo = load("dev", project_dir).image_repository_name
-        client.create_repository(repositoryName=repo)
-        tag = content_tag(project_dir / "containers" / "sklearn")
-        client.put_image(
-            repositoryName=repo,
-            imageTag=tag,
-            imageManifest=json.dumps(
-                {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
-            ),
-        )
-        yield client, repo, tag
+    client = boto3.client("ecr", region_name="eu-west-1")
+    repo = load("dev", project_dir).image_repository_name
+    client.create_repository(repositoryName=repo)
+    tag = content_tag(project_dir / "containers" / "sklearn")
+    client.put_image(
+        repositoryName=repo,
+        imageTag=tag,
+        imageManifest=json.dumps(
+            {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+        ),
+    )
+    yield client, repo, tag
 
 
 def deployment(project_dir: Path, runner: FakeRunner, env: str = "dev") -> Deployment:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeRunner, show_json
+from tests.helpers.fakes import FakeRunner, show_json
 from vwt_deploy.deploy.terraform import PlanSummary, Terraform, cli_config_text, find_mirror, is_lock_error
 from vwt_deploy.errors import ProcessError, VwtError
 from vwt_deploy.process import Runner

@@ -1,19 +1,13 @@
-"""Fixtures of the prediction Lambda's tests (helpers live in lambda_helpers.py)."""
+"""Fixtures of the Lambda handlers' tests (helpers live in tests/helpers/lambdas.py)."""
 
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 
-if str(Path(__file__).parent) not in sys.path:  # lambda_helpers, whatever pytest's import mode
-    sys.path.insert(0, str(Path(__file__).parent))
-
-from lambda_helpers import (  # noqa: E402
+from tests.helpers.lambdas import (
     ENVIRON,
-    REGION,
     TEST_CATALOGUE,
     Catalogue,
     FakeEndpoint,
@@ -46,16 +40,3 @@ def make_service(catalogue_doc, logs):
         )
 
     return make
-
-
-@pytest.fixture
-def aws_credentials(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -18,7 +18,7 @@ SIZING = [
 
 
 @pytest.fixture
-def s3(aws):
+def s3(moto):
     client = boto3.client("s3", region_name="eu-west-1")
     for bucket in ("data", "models"):
         client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})

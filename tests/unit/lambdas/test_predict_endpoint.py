@@ -10,8 +10,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from lambda_helpers import FakeSns, answer, event, good_risk, good_spend
 from predict.endpoint import client_config
+
+from tests.helpers.lambdas import FakeSns, answer, event, good_risk, good_spend
 
 
 @pytest.fixture

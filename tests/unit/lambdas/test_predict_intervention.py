@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lambda_helpers import REPO, FakeEndpoint, FakeSns, answer, event, good_risk
 from predict.catalogue import Catalogue, CatalogueError, Intervention
 
+from tests.helpers import REPO
+from tests.helpers.lambdas import FakeEndpoint, FakeSns, answer, event, good_risk
 from vwt_deploy.config import load_catalogue
 from vwt_deploy.errors import ConfigError
 

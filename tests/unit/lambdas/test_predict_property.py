@@ -6,9 +6,10 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lambda_helpers import ENVIRON, TEST_CATALOGUE, FakeEndpoint, FakeSns, event, good_risk
 from predict.catalogue import Catalogue
 from predict.handler import PredictionService
+
+from tests.helpers.lambdas import ENVIRON, TEST_CATALOGUE, FakeEndpoint, FakeSns, event, good_risk
 
 SERVICE = PredictionService(
     Catalogue(TEST_CATALOGUE), ENVIRON, sagemaker=FakeEndpoint(), sns=FakeSns(), log=lambda line: None

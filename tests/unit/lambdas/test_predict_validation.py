@@ -6,7 +6,8 @@ import base64
 import json
 
 import pytest
-from lambda_helpers import FakeEndpoint, FakeSns, answer, event, good_risk, good_spend
+
+from tests.helpers.lambdas import FakeEndpoint, FakeSns, answer, event, good_risk, good_spend
 
 
 def problems_of(body):

@@ -8,10 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
-from lambda_helpers import REPO, FakeEndpoint, FakeSns
 from predict.catalogue import Catalogue
 from predict.handler import PredictionService
 
+from tests.helpers import REPO
+from tests.helpers.lambdas import FakeEndpoint, FakeSns
 from vwt_deploy.build.catalogue import catalogue_document
 from vwt_deploy.config import load
 from vwt_deploy.errors import ConfigError, VwtError
@@ -212,16 +213,14 @@ def test_bad_input_files(tmp_path, catalogue, text, suffix, fragment):
         read_records(path, _types(catalogue, "bid-problem-gambling"))
 
 
-def test_api_key_value_reads_the_key_with_its_value(aws_credentials):
+def test_api_key_value_reads_the_key_with_its_value(moto):
     import boto3
-    from moto import mock_aws
 
-    with mock_aws():
-        client = boto3.client("apigateway", region_name="eu-west-1")
-        key = client.create_api_key(name="k", enabled=True, value="v" * 30)
-        assert api_key_value(key["id"], "eu-west-1") == "v" * 30
-        with pytest.raises(VwtError, match="cannot read the API key"):
-            api_key_value("missing", "eu-west-1")
+    client = boto3.client("apigateway", region_name="eu-west-1")
+    key = client.create_api_key(name="k", enabled=True, value="v" * 30)
+    assert api_key_value(key["id"], "eu-west-1") == "v" * 30
+    with pytest.raises(VwtError, match="cannot read the API key"):
+        api_key_value("missing", "eu-west-1")
 
 
 def test_the_cli_command(api, monkeypatch, tmp_path):

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from tests.helpers import REPO
 from vwt_deploy.config import load
 from vwt_deploy.contract import USER_ID_FIELD as USER_ID
 from vwt_deploy.operate.sample import SCHEMA_FILE, generate, models_on
 
-REPO = Path(__file__).resolve().parents[2]
 ROWS = 2000
 
 

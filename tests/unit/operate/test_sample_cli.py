@@ -5,19 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import boto3
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
+from tests.helpers import REPO
 from vwt_deploy.cli import main
 from vwt_deploy.config import load
 from vwt_deploy.deploy import pipeline as deploy
 from vwt_deploy.operate.predict import sample_records
 
-REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 ENV = load("local", REPO)
 BUCKETS = [ENV.data_bucket_name(k) for k in ENV.catalogue.data_buckets]
@@ -52,17 +50,8 @@ class MotoTarget:
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    with mock_aws():
-        yield boto3.client("s3", region_name=REGION)
+def s3(moto):
+    return boto3.client("s3", region_name=REGION)
 
 
 @pytest.fixture
@@ -102,20 +91,20 @@ def run(*args: str):
     return CliRunner().invoke(main, ["--project-dir", str(REPO), *args])
 
 
-def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(aws, target):
-    kms_key = deploy_buckets(aws)
+def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(s3, target):
+    kms_key = deploy_buckets(s3)
     res = run("data", "sample", "--rows", "300", "--seed", "2", "--json")
     assert res.exit_code == 0, res.output
     written = json.loads(res.output)
     assert sorted(w["bucket"] for w in written) == sorted(BUCKETS)
-    assert objects(aws) == sorted(f"{b}/training/{f}" for b in BUCKETS for f in ("schema.json", "synthetic.csv"))
+    assert objects(s3) == sorted(f"{b}/training/{f}" for b in BUCKETS for f in ("schema.json", "synthetic.csv"))
     for w in written:
-        head = aws.head_object(Bucket=w["bucket"], Key=w["key"])
+        head = s3.head_object(Bucket=w["bucket"], Key=w["key"])
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
-        body = aws.get_object(Bucket=w["bucket"], Key=w["key"])["Body"].read()
+        body = s3.get_object(Bucket=w["bucket"], Key=w["key"])["Body"].read()
         assert len(body) == w["bytes"] and len(list(csv.DictReader(io.StringIO(body.decode())))) == 300 == w["rows"]
         assert 0 <= w["labels"]["self_excluded rate"] < 0.3
-        schema = json.loads(aws.get_object(Bucket=w["bucket"], Key=w["schema_key"])["Body"].read())
+        schema = json.loads(s3.get_object(Bucket=w["bucket"], Key=w["schema_key"])["Body"].read())
         header = body.decode().split("\n")[0].split(",")
         assert [f["name"] for f in schema["features"]] == header[1 : len(schema["features"]) + 1]
     res = run("data", "sample", "--rows", "300", "--bucket", "gambling-behaviour")
@@ -136,22 +125,22 @@ def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(aws, target
         (["--env", "prod"], "refusing to write synthetic data to prod: its data buckets hold real players' data"),
     ],
 )
-def test_bad_arguments_are_one_message_and_write_nothing(aws, target, args, message):
-    deploy_buckets(aws)
+def test_bad_arguments_are_one_message_and_write_nothing(s3, target, args, message):
+    deploy_buckets(s3)
     res = run("data", "sample", *args)
     assert res.exit_code == 2, res.output
     assert message in res.output and res.output.count("Error:") == 1 and "Traceback" not in res.output
-    assert objects(aws) == []
+    assert objects(s3) == []
     assert target.calls == []  # refused before anything touched the account
 
 
-def test_not_deployed_or_a_missing_bucket_writes_nothing(aws, target):
+def test_not_deployed_or_a_missing_bucket_writes_nothing(s3, target):
     res = run("data", "sample")
     assert res.exit_code == 2 and "local is not deployed" in res.output and "vwt-deploy up --env local" in res.output
-    deploy_buckets(aws, BUCKETS[:1])
+    deploy_buckets(s3, BUCKETS[:1])
     res = run("data", "sample")
     assert res.exit_code == 2 and f"the data bucket(s) {BUCKETS[1]} of local do not exist" in res.output
-    assert objects(aws) == []
+    assert objects(s3) == []
     target.running = False
     res = run("data", "sample")
     assert res.exit_code == 2 and "the local emulator is not running" in res.output
@@ -161,10 +150,10 @@ def test_not_deployed_or_a_missing_bucket_writes_nothing(aws, target):
 
 
 @pytest.fixture
-def sampled(aws, target):
-    deploy_buckets(aws)
+def sampled(s3, target):
+    deploy_buckets(s3)
     assert run("data", "sample", "--rows", "200").exit_code == 0
-    return aws
+    return s3
 
 
 def _types(model_name: str) -> dict[str, str]:
@@ -229,16 +218,16 @@ def test_predict_sample_sends_the_drawn_records(sampled, monkeypatch):
         (["--sample", "3", "--env", "prod"], "refusing --sample on prod"),
     ],
 )
-def test_predict_sample_bad_arguments(aws, target, args, message):
+def test_predict_sample_bad_arguments(s3, target, args, message):
     res = run("predict", "--model", "gb-marketing", *args)
     assert res.exit_code == 2, res.output
     assert message in res.output and res.output.count("Error:") == 1
 
 
-def test_predict_sample_without_data_says_to_run_data_sample(aws, target):
+def test_predict_sample_without_data_says_to_run_data_sample(s3, target):
     res = run("predict", "--model", "gb-marketing", "--sample", "3")
     assert res.exit_code == 2 and "local is not deployed" in res.output
-    deploy_buckets(aws)
+    deploy_buckets(s3)
     res = run("predict", "--model", "gb-marketing", "--sample", "3")
     assert res.exit_code == 2, res.output
     assert "no data under s3://vwt-local-data-gambling-behaviour/training/" in res.output

@@ -7,9 +7,8 @@ import json
 import pytest
 import requests
 
+from tests.helpers.emulator import zip_of
 from vwt_deploy.emulator.runtime.apigateway import local_invoke_url
-
-from .conftest import zip_of
 
 HANDLER = """
 import json, time
@@ -35,10 +34,10 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="module")
-def api(aws, role):
+def api(emulator_client, role):
     """An API like the project's: POST /v1/models/{model}/predictions (key, validator, Lambda proxy), a CORS
     OPTIONS mock, and ANY /files/{proxy+} without a key; three keys in three usage plans."""
-    lam, gw = aws("lambda"), aws("apigateway")
+    lam, gw = emulator_client("lambda"), emulator_client("apigateway")
     fn = lam.create_function(
         FunctionName="api-echo",
         Runtime="python3.12",
@@ -127,7 +126,11 @@ def api(aws, role):
         )
         gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
         keys[name] = key
-    return {"url": local_invoke_url(aws("s3").meta.endpoint_url, api_id, "local"), "id": api_id, "keys": keys}
+    return {
+        "url": local_invoke_url(emulator_client("s3").meta.endpoint_url, api_id, "local"),
+        "id": api_id,
+        "keys": keys,
+    }
 
 
 def _post(api, key="main", path="/v1/models/risk/predictions", body=None, **kwargs):
@@ -238,8 +241,8 @@ def test_greedy_path_and_any_method(api):
     assert event["httpMethod"] == "PUT" and event["isBase64Encoded"] is True
 
 
-def test_customised_gateway_responses_apply(api, aws):
-    gw = aws("apigateway")
+def test_customised_gateway_responses_apply(api, emulator_client):
+    gw = emulator_client("apigateway")
     gw.put_gateway_response(
         restApiId=api["id"],
         responseType="DEFAULT_4XX",

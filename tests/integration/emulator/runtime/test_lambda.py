@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import alive, gone
-
-from .conftest import zip_of
+from tests.helpers import alive, gone
+from tests.helpers.emulator import start_emulator, zip_of
 
 HANDLER = """
 import json, logging, os, time
@@ -54,8 +53,8 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def functions(aws, role):
-    lam = aws("lambda")
+def functions(emulator_client, role):
+    lam = emulator_client("lambda")
     package = zip_of({"app.py": HANDLER, "slowinit.py": SLOW_INIT})
     for name, handler, timeout in (
         ("echo", "app.echo", 10),
@@ -98,13 +97,15 @@ def test_warm_worker_keeps_the_module_imported(functions):
     assert first["loaded"] == second["loaded"] and first["pid"] == second["pid"]
 
 
-def test_handler_calls_aws_in_the_emulator(functions, aws):
-    aws("s3").create_bucket(Bucket="seen-from-lambda", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+def test_handler_calls_aws_in_the_emulator(functions, emulator_client):
+    emulator_client("s3").create_bucket(
+        Bucket="seen-from-lambda", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
     _, payload = _invoke(functions, "buckets", {})
     assert "seen-from-lambda" in payload
 
 
-def test_output_goes_to_cloudwatch_logs_and_tail(functions, aws):
+def test_output_goes_to_cloudwatch_logs_and_tail(functions, emulator_client):
     answer, _ = _invoke(functions, "echo", {"marker": "in-the-logs"}, LogType="Tail")
     tail = base64.b64decode(answer["LogResult"]).decode()
     assert 'echo got {"marker": "in-the-logs"}' in tail
@@ -112,7 +113,7 @@ def test_output_goes_to_cloudwatch_logs_and_tail(functions, aws):
     assert "[INFO]" in tail and "a log record" in tail
     used = int(tail.split("Max Memory Used: ")[1].split(" MB")[0])
     assert 0 < used < 128  # the worker's own memory, within the function's 128 MB
-    logs = aws("logs")
+    logs = emulator_client("logs")
     streams = logs.describe_log_streams(logGroupName="/aws/lambda/echo")["logStreams"]
     assert streams and all("/[$LATEST]" in s["logStreamName"] for s in streams)
     messages = [
@@ -171,47 +172,29 @@ def test_unknown_function_is_not_found(functions):
 
 
 def test_stopping_the_emulator_stops_its_workers(tmp_path):
+    """An emulator of its own: the test stops it."""
     import os
 
-    import boto3
-
-    from vwt_deploy.emulator.manager import Emulator
-
-    from .conftest import ROLE
-
-    em = Emulator(tmp_path / "emulator")
-    info = em.start()
+    own = start_emulator(tmp_path / "emulator")
     try:
-        lam = boto3.client(
-            "lambda",
-            endpoint_url=info.url,
-            region_name="eu-west-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-        boto3.client(
-            "iam",
-            endpoint_url=info.url,
-            region_name="eu-west-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        ).create_role(RoleName="lambda-test", AssumeRolePolicyDocument="{}")
+        lam = own.client("lambda")
+        role = own.client("iam").create_role(RoleName="lambda-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         lam.create_function(
             FunctionName="echo",
             Runtime="python3.12",
-            Role=ROLE,
+            Role=role,
             Handler="app.echo",
             Code={"ZipFile": zip_of({"app.py": HANDLER})},
         )
         pid = _invoke(lam, "echo", {})[1]["pid"]
         os.kill(pid, 0)  # the warm worker lives between invocations
     finally:
-        em.stop()
+        own.stop()
     assert gone(pid), f"worker {pid} outlived the emulator"
 
 
-def test_deleting_a_function_stops_its_workers(aws, role):
-    lam = aws("lambda")
+def test_deleting_a_function_stops_its_workers(emulator_client, role):
+    lam = emulator_client("lambda")
     lam.create_function(
         FunctionName="short-lived",
         Runtime="python3.12",
@@ -225,11 +208,11 @@ def test_deleting_a_function_stops_its_workers(aws, role):
     assert gone(pid), f"worker {pid} outlived its function"
 
 
-def test_a_warm_worker_that_died_while_idle_is_replaced(aws, role):
+def test_a_warm_worker_that_died_while_idle_is_replaced(emulator_client, role):
     import os
     import signal
 
-    lam = aws("lambda")
+    lam = emulator_client("lambda")
     lam.create_function(
         FunctionName="phoenix",
         Runtime="python3.12",

@@ -7,20 +7,19 @@ import json
 import pytest
 import requests
 
+from tests.helpers import REPO
 from vwt_deploy.build import openapi
 from vwt_deploy.build.catalogue import catalogue_bytes, catalogue_document
 from vwt_deploy.build.package import build_zip
 from vwt_deploy.config import load
 from vwt_deploy.emulator.runtime.apigateway import local_invoke_url
 
-from ..conftest import REPO
-
 
 @pytest.fixture(scope="module")
-def project_api(aws, role):
+def project_api(emulator_client, role):
     repo = REPO
     env = load("local", repo)
-    lam, gw, sns = aws("lambda"), aws("apigateway"), aws("sns")
+    lam, gw, sns = emulator_client("lambda"), emulator_client("apigateway"), emulator_client("sns")
     topic = sns.create_topic(Name="vwt-local-interventions")["TopicArn"]
     doc = catalogue_document(env)
     fn = lam.create_function(

@@ -18,11 +18,10 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.container.container_helpers import SCHEMA, make_rows
+from tests.helpers import alive, gone
+from tests.helpers.container import SCHEMA, make_rows
+from tests.helpers.emulator import start_emulator
 from vwt_deploy.emulator.runtime.sagemaker import draw_hyperparameters
-
-from ..conftest import alive, gone
-from .conftest import start_local_aws
 
 BUCKET = "vwt-data"
 MODELS = "vwt-models"
@@ -84,8 +83,8 @@ def job_args(name: str, prefix: str = "training/", hp: dict | None = None, **ext
 
 
 @pytest.fixture(scope="module")
-def sm(local_aws):
-    s3 = local_aws.client("s3")
+def sm(emulator_client):
+    s3 = emulator_client("s3")
     for bucket in (BUCKET, MODELS):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket=BUCKET, Key="training/data.csv", Body=csv_bytes(make_rows(300, "classification")))
@@ -93,7 +92,7 @@ def sm(local_aws):
     one_class = [{**r, "self_excluded": 0} for r in make_rows(50, "classification")]
     s3.put_object(Bucket=BUCKET, Key="one-class/data.csv", Body=csv_bytes(one_class))
     s3.put_object(Bucket=BUCKET, Key="one-class/schema.json", Body=json.dumps(SCHEMA).encode())
-    return local_aws.client("sagemaker")
+    return emulator_client("sagemaker")
 
 
 def train(sm, name: str, **kwargs) -> dict:
@@ -119,8 +118,8 @@ def trained(sm) -> dict[str, dict]:
     }
 
 
-def process_of(local_aws, name_part: str) -> int | None:
-    for p in local_aws.processes():
+def process_of(emulator, name_part: str) -> int | None:
+    for p in emulator.processes():
         if name_part in p["name"] and alive(p["pid"]):
             return p["pid"]
     return None
@@ -129,7 +128,7 @@ def process_of(local_aws, name_part: str) -> int | None:
 # --------------------------------------------------------------------------- training jobs
 
 
-def test_a_training_job_runs_the_container_and_leaves_its_model_and_metrics(local_aws, sm, trained):
+def test_a_training_job_runs_the_container_and_leaves_its_model_and_metrics(emulator_client, sm, trained):
     job = trained["model-a"]
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
@@ -143,7 +142,7 @@ def test_a_training_job_runs_the_container_and_leaves_its_model_and_metrics(loca
 
     artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
     assert artifact == f"s3://{MODELS}/training/model-a/output/model.tar.gz"
-    body = local_aws.client("s3").get_object(Bucket=MODELS, Key="training/model-a/output/model.tar.gz")["Body"].read()
+    body = emulator_client("s3").get_object(Bucket=MODELS, Key="training/model-a/output/model.tar.gz")["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         assert {"model.onnx", "model.json"} <= set(tar.getnames())
         doc = json.load(tar.extractfile("model.json"))
@@ -152,7 +151,7 @@ def test_a_training_job_runs_the_container_and_leaves_its_model_and_metrics(loca
     assert set(final) == {"validation:auc", "validation:accuracy"}
     assert final["validation:auc"] == pytest.approx(doc["metrics"]["validation:auc"], rel=1e-5)
 
-    logs = local_aws.client("logs")
+    logs = emulator_client("logs")
     streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="model-a/")[
         "logStreams"
     ]
@@ -189,7 +188,7 @@ def test_a_channel_with_no_data_fails_the_job_and_says_where_it_looked(sm):
 
 
 @pytest.mark.parametrize("name", ["../../../../precious", "./x", "a/b", "-leading-dash", "x" * 64])
-def test_a_name_sagemaker_refuses_is_refused_and_touches_no_folder(local_aws, sm, name):
+def test_a_name_sagemaker_refuses_is_refused_and_touches_no_folder(sm, name):
     """Names become local folders: one that could leave the runtime's folder never gets that far."""
     with pytest.raises(ClientError) as err:
         sm.create_training_job(**job_args(name))
@@ -202,12 +201,12 @@ def test_a_name_sagemaker_refuses_is_refused_and_touches_no_folder(local_aws, sm
 SLOW = {**HP, "no_trees": "3000", "max_depth": "20"}  # several seconds of fitting and conversion
 
 
-def test_stop_training_job_stops_the_process(local_aws, sm):
+def test_stop_training_job_stops_the_process(emulator, sm):
     sm.create_training_job(**job_args("to-stop", hp=SLOW))
     pid = None
     deadline = time.monotonic() + 60
     while pid is None and time.monotonic() < deadline:
-        pid = process_of(local_aws, "training job to-stop")
+        pid = process_of(emulator, "training job to-stop")
         time.sleep(0.05)
     assert pid, "the training process never started"
     sm.stop_training_job(TrainingJobName="to-stop")
@@ -413,7 +412,7 @@ def invoke(runtime, endpoint: str, body: object = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def configs(local_aws, sm, trained) -> list[str]:
+def configs(emulator_client, sm, trained) -> list[str]:
     for name, job in trained.items():
         deploy_config(sm, name, job["ModelArtifacts"]["S3ModelArtifacts"])
     deploy_config(sm, "missing-artifact", f"s3://{MODELS}/nothing/model.tar.gz")
@@ -423,13 +422,13 @@ def configs(local_aws, sm, trained) -> list[str]:
         info = tarfile.TarInfo("README.txt")
         info.size = len(readme)
         tar.addfile(info, io.BytesIO(readme))
-    local_aws.client("s3").put_object(Bucket=MODELS, Key="empty/model.tar.gz", Body=archive.getvalue())
+    emulator_client("s3").put_object(Bucket=MODELS, Key="empty/model.tar.gz", Body=archive.getvalue())
     deploy_config(sm, "empty-model", f"s3://{MODELS}/empty/model.tar.gz")
     return list(trained)
 
 
-def test_an_endpoint_serves_predictions_through_sagemaker_runtime(local_aws, sm, configs):
-    runtime = local_aws.client("sagemaker-runtime")
+def test_an_endpoint_serves_predictions_through_sagemaker_runtime(emulator_client, sm, configs):
+    runtime = emulator_client("sagemaker-runtime")
     sm.create_endpoint(EndpointName="serve-1", EndpointConfigName="model-a")
     assert sm.describe_endpoint(EndpointName="serve-1")["EndpointStatus"] == "InService"  # at once
     answer = invoke(runtime, "serve-1", [RECORD, {**RECORD, "deposits_per_week": 0.1}])
@@ -450,7 +449,7 @@ def test_an_endpoint_serves_predictions_through_sagemaker_runtime(local_aws, sm,
     assert unknown.value.response["Error"]["Message"] == "Endpoint nope of account 123456789012 not found."
 
     # the serve process's log reaches CloudWatch Logs, where SageMaker puts it
-    logs = local_aws.client("logs")
+    logs = emulator_client("logs")
     messages: list[str] = []
     for _ in range(100):
         try:
@@ -485,10 +484,10 @@ def test_an_endpoint_whose_serve_process_cannot_start_is_failed_with_its_log(sm,
     sm.delete_endpoint(EndpointName="serve-empty")
 
 
-def test_update_endpoint_switches_models_without_failing_a_request(local_aws, sm, configs):
-    runtime = local_aws.client("sagemaker-runtime")
+def test_update_endpoint_switches_models_without_failing_a_request(emulator, emulator_client, sm, configs):
+    runtime = emulator_client("sagemaker-runtime")
     sm.create_endpoint(EndpointName="serve-2", EndpointConfigName="model-a")
-    old_pid = process_of(local_aws, "endpoint serve-2 (model-a)")
+    old_pid = process_of(emulator, "endpoint serve-2 (model-a)")
     versions: list[str] = []
     errors: list[Exception] = []
     stop = threading.Event()
@@ -530,11 +529,11 @@ def test_update_endpoint_switches_models_without_failing_a_request(local_aws, sm
     assert invoke(runtime, "serve-2")["model_version"] == "model-b"
 
 
-def test_a_killed_serve_process_fails_the_endpoint_and_delete_stops_the_process(local_aws, sm, configs):
-    runtime = local_aws.client("sagemaker-runtime")
+def test_a_killed_serve_process_fails_the_endpoint_and_delete_stops_the_process(emulator, emulator_client, sm, configs):
+    runtime = emulator_client("sagemaker-runtime")
     for name in ("serve-3", "serve-4"):
         sm.create_endpoint(EndpointName=name, EndpointConfigName="model-a")
-    killed = process_of(local_aws, "endpoint serve-3 ")
+    killed = process_of(emulator, "endpoint serve-3 ")
     os.kill(killed, signal.SIGKILL)
     endpoint = wait(lambda: sm.describe_endpoint(EndpointName="serve-3"), "EndpointStatus", ("Failed",))
     assert endpoint["EndpointStatus"] == "Failed"
@@ -542,19 +541,20 @@ def test_a_killed_serve_process_fails_the_endpoint_and_delete_stops_the_process(
     with pytest.raises(ClientError, match="not InService"):
         invoke(runtime, "serve-3")
 
-    pid = process_of(local_aws, "endpoint serve-4 ")
+    pid = process_of(emulator, "endpoint serve-4 ")
     sm.delete_endpoint(EndpointName="serve-4")
     assert not alive(pid)
-    assert all(p["pid"] != pid for p in local_aws.processes())
+    assert all(p["pid"] != pid for p in emulator.processes())
     with pytest.raises(ClientError, match="not found"):
         invoke(runtime, "serve-4")
 
 
 def test_stopping_the_emulator_stops_every_serve_process(tmp_path):
+    """An emulator of its own: the test stops it."""
     from vwt_model.baseline import build_artifact
 
     artifact = build_artifact(SCHEMA["features"], "classification", tmp_path / "baseline" / "model.tar.gz")
-    other = start_local_aws(tmp_path / "emulator")
+    other = start_emulator(tmp_path / "emulator")
     try:
         other.client("s3").create_bucket(Bucket=MODELS, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         other.client("s3").upload_file(str(artifact), MODELS, "baseline/model.tar.gz")
@@ -565,5 +565,5 @@ def test_stopping_the_emulator_stops_every_serve_process(tmp_path):
         pid = process_of(other, "endpoint e ")
         assert invoke(other.client("sagemaker-runtime"), "e")["model_version"] == "baseline"
     finally:
-        other.emulator.stop()
+        other.stop()
     assert pid and not alive(pid)

@@ -7,11 +7,10 @@ import time
 
 import pytest
 
+from tests.helpers import REPO
 from vwt_deploy.build.catalogue import catalogue_bytes
 from vwt_deploy.build.package import build_zip
 from vwt_deploy.config import load
-
-from ..conftest import REPO
 
 SIZING = [
     {"max_gb": 1, "instance_type": "ml.m5.large", "instance_count": 1, "volume_gb": 30},
@@ -20,8 +19,8 @@ SIZING = [
 
 
 @pytest.fixture(scope="module")
-def machine(aws, role):
-    lam, sfn, s3 = aws("lambda"), aws("stepfunctions"), aws("s3")
+def machine(emulator_client, role):
+    lam, sfn, s3 = emulator_client("lambda"), emulator_client("stepfunctions"), emulator_client("s3")
     package = build_zip(REPO / "lambdas", catalogue_bytes(load("local", REPO)))
     fn = lam.create_function(
         FunctionName="vwt-local-size",

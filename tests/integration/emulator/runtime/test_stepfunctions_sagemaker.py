@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from .conftest import ACCOUNT, HYPERPARAMETERS, REGION, finish, run, sagemaker_backend, training_job
+from tests.helpers import ACCOUNT, REGION
+from tests.helpers.stepfunctions import HYPERPARAMETERS, finish, run, sagemaker_backend, training_job
 
 CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]
 CAUGHT = {"Type": "Pass", "End": True}
@@ -42,33 +43,42 @@ def train_machine(
 
 
 @pytest.fixture(scope="module")
-def trained(aws) -> dict:
+def trained(emulator_client, training_data) -> dict:
     """One execution of a createTrainingJob.sync state machine: the local runtime trains the container's model."""
-    return run(aws("stepfunctions"), train_machine(), {"name": "sync-ok"}, name="sync-ok", timeout=240)
+    return run(emulator_client("stepfunctions"), train_machine(), {"name": "sync-ok"}, name="sync-ok", timeout=240)
 
 
-def test_sync_training_job_gives_the_describe_result(aws, trained):
+def test_sync_training_job_gives_the_describe_result(emulator_client, training_data, trained):
     assert trained["status"] == "SUCCEEDED", trained
     output = json.loads(trained["output"])
     assert "error" not in output, output["error"]
     training = output["training"]
-    described = aws("sagemaker").describe_training_job(TrainingJobName="sync-ok")
+    described = emulator_client("sagemaker").describe_training_job(TrainingJobName="sync-ok")
     assert training["TrainingJobName"] == "sync-ok" and training["TrainingJobStatus"] == "Completed"
     assert training["ModelArtifacts"] == described["ModelArtifacts"]
     assert {m["MetricName"] for m in training["FinalMetricDataList"]} == {"validation:auc", "validation:accuracy"}
     assert training["CreationTime"] == int(described["CreationTime"].timestamp() * 1000)  # epoch milliseconds
 
 
-def test_a_training_job_without_data_fails_the_task_into_the_catch(aws):
-    result = run(aws("stepfunctions"), train_machine(prefix="empty/"), {"name": "no-data"}, name="no-data", timeout=240)
+def test_a_training_job_without_data_fails_the_task_into_the_catch(emulator_client, training_data):
+    result = run(
+        emulator_client("stepfunctions"),
+        train_machine(prefix="empty/"),
+        {"name": "sfn-no-data"},
+        name="sfn-no-data",
+        timeout=240,
+    )
     error = json.loads(result["output"])["error"]
     assert error["Error"] == "States.TaskFailed"
     cause = json.loads(error["Cause"])  # the Describe result of the failed job, as Step Functions reports it
-    assert cause["TrainingJobName"] == "no-data" and cause["TrainingJobStatus"] == "Failed"
-    assert cause["FailureReason"] == aws("sagemaker").describe_training_job(TrainingJobName="no-data")["FailureReason"]
+    assert cause["TrainingJobName"] == "sfn-no-data" and cause["TrainingJobStatus"] == "Failed"
+    assert (
+        cause["FailureReason"]
+        == emulator_client("sagemaker").describe_training_job(TrainingJobName="sfn-no-data")["FailureReason"]
+    )
 
 
-def test_sync_tuning_job_gives_its_describe_result(aws):
+def test_sync_tuning_job_gives_its_describe_result(emulator_client, training_data):
     job = {k: v for k, v in training_job().items() if k not in ("TrainingJobName.$", "HyperParameters")}
     params = {
         "HyperParameterTuningJobName.$": "$.name",
@@ -98,7 +108,7 @@ def test_sync_tuning_job_gives_its_describe_result(aws):
         },
     }
     output = json.loads(
-        run(aws("stepfunctions"), definition, {"name": "tune-ok"}, name="tune-ok", timeout=240)["output"]
+        run(emulator_client("stepfunctions"), definition, {"name": "tune-ok"}, name="tune-ok", timeout=240)["output"]
     )
     assert "error" not in output, output["error"]
     tuning = output["tuning"]
@@ -106,9 +116,9 @@ def test_sync_tuning_job_gives_its_describe_result(aws):
     assert tuning["BestTrainingJob"]["TrainingJobName"].startswith("tune-ok-")  # what the pipeline deploys
 
 
-def test_request_response_gives_the_api_response(aws):
+def test_request_response_gives_the_api_response(emulator_client, training_data):
     result = run(
-        aws("stepfunctions"),
+        emulator_client("stepfunctions"),
         train_machine("arn:aws:states:::sagemaker:createTrainingJob", prefix="empty/"),
         {"name": "rr-ok"},
         name="rr-ok",
@@ -117,7 +127,7 @@ def test_request_response_gives_the_api_response(aws):
     assert training == {"TrainingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/rr-ok"}
 
 
-def test_a_sagemaker_error_is_caught_under_its_step_functions_name(aws):
+def test_a_sagemaker_error_is_caught_under_its_step_functions_name(emulator_client, training_data):
     definition = {
         "StartAt": "Update",
         "States": {
@@ -131,12 +141,12 @@ def test_a_sagemaker_error_is_caught_under_its_step_functions_name(aws):
             "Caught": CAUGHT,
         },
     }
-    output = json.loads(run(aws("stepfunctions"), definition, name="rr-error")["output"])
+    output = json.loads(run(emulator_client("stepfunctions"), definition, name="rr-error")["output"])
     assert output["error"]["Error"] == "SageMaker.AmazonSageMakerException"
     assert "Service: AmazonSageMaker" in output["error"]["Cause"]
 
 
-def test_sync_on_an_action_without_a_job_is_refused_with_the_definition(aws):
+def test_sync_on_an_action_without_a_job_is_refused_with_the_definition(emulator_client, training_data):
     from botocore.exceptions import ClientError
 
     definition = {
@@ -151,13 +161,13 @@ def test_sync_on_an_action_without_a_job_is_refused_with_the_definition(aws):
         },
     }
     with pytest.raises(ClientError, match=r"describeEndpoint.sync is not supported: .sync is for .*createTrainingJob"):
-        run(aws("stepfunctions"), definition, name="bad-sync")
+        run(emulator_client("stepfunctions"), definition, name="bad-sync")
 
 
-def test_the_pipelines_sdk_ssm_sns_and_wait_paths(aws, trained):
+def test_the_pipelines_sdk_ssm_sns_and_wait_paths(emulator_client, training_data, trained):
     """What the rendered pipeline calls besides SageMaker jobs: aws-sdk describeTrainingJob, getParameter of a
     missing record (caught under the names the template lists), putParameter, sns:publish, a Wait loop."""
-    sns, sqs = aws("sns"), aws("sqs")
+    sns, sqs = emulator_client("sns"), emulator_client("sqs")
     topic = sns.create_topic(Name="admin")["TopicArn"]
     queue = sqs.create_queue(QueueName="admin-inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -216,12 +226,12 @@ def test_the_pipelines_sdk_ssm_sns_and_wait_paths(aws, trained):
             },
         },
     }
-    result = run(aws("stepfunctions"), definition, name="sdk-paths")
+    result = run(emulator_client("stepfunctions"), definition, name="sdk-paths")
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])
     assert output["described"] == {"status": "Completed"}
     assert output["missing"]["Error"] in not_found
-    assert json.loads(aws("ssm").get_parameter(Name="/vwt-test/current-model/m")["Parameter"]["Value"]) == {
+    assert json.loads(emulator_client("ssm").get_parameter(Name="/vwt-test/current-model/m")["Parameter"]["Value"]) == {
         "status": "Completed"
     }
     messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]

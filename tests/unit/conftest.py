@@ -1,26 +1,19 @@
-"""Fixtures of the retraining pipeline's tests: the repository's project, copies of it to break, moto."""
+"""The unit tier: no emulator process (moto in this process, botocore's Stubber, fakes).
+
+`project_copy(models=fn, env=(name, fn))`: a Project over a copy of the configuration and templates, edited.
+"""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-LAMBDAS = ROOT / "lambdas"
-if str(LAMBDAS) not in sys.path:
-    sys.path.insert(0, str(LAMBDAS))  # lambdas/ is the Lambda package root: `pipeline.size`, `pipeline.label`
+from tests.helpers import REPO, lambda_packages_importable
 
-
-@pytest.fixture
-def project():
-    from vwt_deploy.project import Project
-
-    return Project(ROOT)
+lambda_packages_importable()  # the Lambda handlers' tests and the pipeline's executions import them
 
 
 @pytest.fixture
@@ -35,7 +28,7 @@ def project_copy(tmp_path) -> Callable:
         root = tmp_path / "project"
         if not root.exists():
             for sub in ("environments", "templates"):
-                shutil.copytree(ROOT / sub, root / sub)
+                shutil.copytree(REPO / sub, root / sub)
             (root / "terraform").mkdir()
         if models:
             path = root / "environments" / "models.yaml"
@@ -50,25 +43,3 @@ def project_copy(tmp_path) -> Callable:
         return Project(root)
 
     return make
-
-
-def model_entry(data: dict, name: str) -> dict:
-    return next(m for m in data["models"] if m["name"] == name)
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    """moto for every AWS call in the test, with fake credentials and a region."""
-    from moto import mock_aws
-
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield
