@@ -57,7 +57,8 @@ def test_a_small_valid_definition_passes():
                     "Notify": {**TASK, "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync", "Next": "Done"}
                 }
             },
-            "state 'Notify': Resource 'arn:aws:states:::sagemaker:createTransformJob.sync' is not a known service integration",
+            "state 'Notify': Resource 'arn:aws:states:::sagemaker:createTransformJob.sync'"
+            " is not a known service integration",
         ),
         (
             {
@@ -160,7 +161,7 @@ def test_policy_fits_the_managed_policy_size_limit(rendered):
         "admin_topic_arn",
         "operator_topic_arn",
     ):
-        filled = filled.replace("${%s}" % var, "arn:aws:service:eu-west-1:123456789012:" + "x" * 40)
+        filled = filled.replace("${" + var + "}", "arn:aws:service:eu-west-1:123456789012:" + "x" * 40)
     filled = filled.replace("${region}", "eu-west-1").replace("${account_id}", "123456789012")
     assert len(filled) < 6144
 

@@ -7,6 +7,7 @@ training runtime parses it from the container's output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from types import SimpleNamespace
@@ -146,10 +147,8 @@ def follow(p, execution_arn: str):
 
 def test_first_deployment_trains_gates_deploys_and_records(pipeline):
     p = pipeline
-    try:
+    with contextlib.suppress(p.ssm.exceptions.ParameterNotFound):
         p.ssm.delete_parameter(Name=p.parameter)
-    except p.ssm.exceptions.ParameterNotFound:
-        pass
     arn = run(p.sfn, p.definition, {"model": MODEL, "mode": "train"}, name=f"vwt-local-{MODEL}", wait=False)[
         "executionArn"
     ]

@@ -43,7 +43,7 @@ def test_the_document_is_valid_openapi(env):
 def test_request_schemas_are_draft4_models_that_accept_the_examples(env):
     doc = openapi.document(env)
     models = openapi.api_gateway_models(env)
-    for path, name, value in _examples(doc):
+    for path, _name, value in _examples(doc):
         model = path.split("/")[3]
         schema = json.loads(models[model])
         jsonschema.Draft4Validator.check_schema(schema)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -274,7 +275,7 @@ def test_default_output_and_artifacts_for_terraform(project_copy):
     for name, paths in machines.items():
         assert paths["definition_path"].endswith(f".vwt/envs/local/render/{name}.asl.json")
         assert paths["policy_path"].endswith(f".vwt/envs/local/render/{name}.policy.json")
-        assert json.loads(open(paths["definition_path"]).read())["StartAt"] == "CheckInput"
+        assert json.loads(Path(paths["definition_path"]).read_text())["StartAt"] == "CheckInput"
 
 
 def test_cli_render(project_copy, tmp_path):

@@ -56,7 +56,7 @@ def test_seed_model_is_a_random_forest_with_no_trees(repo: Path) -> None:
 
 def test_configuration_is_immutable(repo: Path) -> None:
     cfg = load("local", repo)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):  # pydantic's ValidationError: the model is frozen
         cfg.region = "us-east-1"  # type: ignore[misc]
 
 

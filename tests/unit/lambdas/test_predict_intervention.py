@@ -1,4 +1,5 @@
-"""Risk score -> risk group -> intervention level: each row of the table, and the monotonic check (Lambda and config)."""
+"""Risk score -> risk group -> intervention level: each row of the table, and the monotonic check (Lambda and
+config)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Delivery with moto: intervention topic -> intervention queue (with its dead-letter queue), operator topic -> queue."""
+"""Delivery with moto: intervention topic -> intervention queue (with its dead-letter queue), operator topic ->
+queue."""
 
 from __future__ import annotations
 

@@ -134,7 +134,7 @@ def test_record_problems_name_the_record_and_field(make_service, record, field, 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
 def test_non_finite_numbers_are_refused_by_field(make_service, constant):
-    raw = '{"records": [{"user_id": "p", "age": 30, "country": "nl", "verified": true, "deposit": %s}]}' % constant
+    raw = '{"records": [{"user_id": "p", "age": 30, "country": "nl", "verified": true, "deposit": ' + constant + "}]}"
     status, body = answer(make_service().handle(event(raw=raw)))
     assert status == 400
     assert body["problems"] == [{"record": 0, "field": "deposit", "problem": body["problems"][0]["problem"]}]

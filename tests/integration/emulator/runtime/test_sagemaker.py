@@ -106,7 +106,7 @@ def train(sm, name: str, **kwargs) -> dict:
 def trained(sm) -> dict[str, dict]:
     """Two completed training jobs (two model versions), by name."""
     names = ["model-a", "model-b"]
-    for name, trees in zip(names, ("8", "12")):
+    for name, trees in zip(names, ("8", "12"), strict=True):
         sm.create_training_job(**job_args(name, hp={**HP, "no_trees": trees}))
     return {
         n: wait(
@@ -297,7 +297,7 @@ def test_a_tuning_job_runs_its_training_jobs_and_reports_the_best(sm):
     assert len(summaries) == 3
     jobs = [sm.describe_training_job(TrainingJobName=s["TrainingJobName"]) for s in summaries]
     aucs = {}
-    for job, summary in zip(jobs, summaries):
+    for job, summary in zip(jobs, summaries, strict=True):
         assert re.fullmatch(r"tune-1-00[123]-[0-9a-f]{8}", job["TrainingJobName"])
         assert job["TuningJobArn"] == tuning["HyperParameterTuningJobArn"]
         tuned = summary["TunedHyperParameters"]
