@@ -26,6 +26,11 @@ class RunningEmulator:
         return self.info.url
 
     @property
+    def state_dir(self) -> Path:
+        """The project state folder it serves (`.vwt` of a project: the emulator runs in <it>/emulator)."""
+        return self.manager.dir.parent
+
+    @property
     def pid(self) -> int:
         return self.info.pid
 

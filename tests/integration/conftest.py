@@ -36,7 +36,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 def emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(POLL_ENV, FAST_POLLS)  # the emulator process inherits it
-        running = start_emulator(tmp_path_factory.mktemp("emulator"))
+        running = start_emulator(tmp_path_factory.mktemp("state") / "emulator")  # as `up --env local` starts it
     yield running
     running.stop()
 

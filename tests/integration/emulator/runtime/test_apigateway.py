@@ -257,11 +257,11 @@ def test_customised_gateway_responses_apply(api, emulator_client):
         gw.delete_gateway_response(restApiId=api["id"], responseType="DEFAULT_4XX")
 
 
-def test_status_shows_the_local_address_of_the_deployed_api(api, state_dir, repo):
+def test_status_shows_the_local_address_of_the_deployed_api(api, emulator, repo):
     from vwt_deploy.config import load
     from vwt_deploy.deploy.targets.local import LocalTarget
 
-    target = LocalTarget(load("local", repo), state_dir, start=False)
+    target = LocalTarget(load("local", repo), emulator.state_dir, start=False)
     described = target.describe({"api_url": f"https://{api['id']}.execute-api.eu-west-1.amazonaws.com/local"})
     assert described["local_api_url"] == api["url"]
     assert "local_api_url" not in target.describe({})  # nothing deployed: no address
