@@ -8,9 +8,9 @@
 The integration tier adds `emulator` and `emulator_client` (tests/integration/conftest.py). Helpers are
 in tests/helpers/.
 
-Scheduling with pytest-xdist (`--dist loadgroup`, pytest.ini): the tests of one module share a worker (an
-`xdist_group` named after the module, so module and session fixtures are built once), and the longest
-groups start first (the system tier, then the slow integration modules), so the run ends with short ones.
+Scheduling with pytest-xdist (`--dist loadscope`, pytest.ini): the tests of one module share a worker (so
+module and session fixtures are built once), and the longest modules start first (the system tier, then the
+slow integration modules; `--no-loadscope-reorder` keeps this order), so the run ends with short ones.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 
 from tests.helpers import REGION, REPO, copy_project
 
-# Work started first, longest first: a prefix of the test's path (from the repository) and its rank.
+# Started first, longest first: a prefix of the test's path (from the repository), in order.
 FIRST = (
     "tests/system/",
     "tests/integration/sdk/",
@@ -39,11 +39,7 @@ def _rank(item: pytest.Item) -> int:
     return next((i for i, prefix in enumerate(FIRST) if path.startswith(prefix)), len(FIRST))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(name=item.nodeid.split("::", 1)[0]))
     items.sort(key=_rank)  # stable: within a rank, the collection order
 
 

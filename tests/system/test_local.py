@@ -1,6 +1,6 @@
 """The whole system on the emulator, as a user runs it: ONE deployment, with the real Terraform, shared by
 every test of the system tier. The steps build on each other, so they run in this file's order (one
-module, one xdist group):
+module: one pytest-xdist worker, with --dist loadscope):
 
 1. `vwt-deploy up --env local` (a first `up` costs about a minute and a half, most of it the AWS provider's
    own waits), and a concurrent `up` refused by the state lock;
@@ -32,7 +32,7 @@ import pytest
 from tests.helpers import copy_project, emulator_clients, gone
 from vwt_deploy.emulator.manager import Emulator
 
-pytestmark = [pytest.mark.system, pytest.mark.xdist_group(name="system")]
+pytestmark = pytest.mark.system
 
 MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
 MODEL = "gb-problem-gambling"
@@ -76,7 +76,7 @@ def local_project(tmp_path_factory) -> Path:
 
 
 def client(project: Path, service: str):
-    info = Emulator(local_project / ".vwt" / "emulator").running()
+    info = Emulator(project / ".vwt" / "emulator").running()
     assert info, "the emulator should be running"
     return emulator_clients(info.url)(service)
 
