@@ -158,7 +158,7 @@ def rss_mb(pid: int) -> float:
 
 class Server:
     def __init__(self, argv: list[str], pattern: str, env: dict | None = None, cwd: str | None = None):
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(
             argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, **(env or {})}
         )
@@ -396,7 +396,8 @@ BARE_FIT = textwrap.dedent("""
 
 def bench_training(work: Path, rows: int, repeat: int = 1) -> dict:
     """The container's whole `train` (wall time of the process) vs a bare fit of the same model on the same split
-    already in memory. With repeat > 1 the runs alternate and the fastest of each is kept (shared machines are noisy)."""
+    already in memory. With repeat > 1 the runs alternate and the fastest of each is kept (shared machines are
+    noisy)."""
     X, y = make_data(rows, seed=1)
     root = ml_root(work / "training", X, y)
     del X, y
@@ -478,7 +479,8 @@ def serving_table(results: dict) -> list[str]:
         f"{'1,000-record batch over HTTP p50 (ms)':<44}{b['ours_http_p50']:>12.2f}{b['peer_http_p50']:>12.2f}{'':>22}",
         f"{'  in-process prediction of the batch (ms)':<44}{b['onnx_inprocess_p50']:>12.2f}"
         f"{b['sklearn_predict_inprocess_p50']:>12.2f}{'':>22}",
-        f"{'  in-process, onnxruntime on all cores (ms)':<44}{b['onnx_inprocess_all_cores_p50']:>12.2f}{'':>12}{'':>22}",
+        f"{'  in-process, onnxruntime on all cores (ms)':<44}{b['onnx_inprocess_all_cores_p50']:>12.2f}"
+        f"{'':>12}{'':>22}",
         f"{'  HTTP / in-process (all cores)':<44}{b['ratio_to_inprocess_all_cores']:>12.2f}{'':>12}{'':>22}",
         f"{'  HTTP / in-process (1 onnxruntime thread)':<44}{b['ratio_to_inprocess']:>12.2f}"
         f"{b['peer_http_p50'] / b['sklearn_predict_inprocess_p50']:>12.2f}{'<= 1.2x':>22}",

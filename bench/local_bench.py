@@ -28,7 +28,7 @@ def _timed(argv: list[str], **kw) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import copy_project
+    from tests.helpers import copy_project
     from vwt_deploy.config import load
     from vwt_deploy.deploy.targets.local import LocalTarget
     from vwt_deploy.emulator.manager import Emulator

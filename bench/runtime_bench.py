@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
     import boto3
 
-    from tests.conftest import copy_project
+    from tests.helpers import copy_project
     from vwt_deploy.emulator.manager import Emulator
 
     tmp = Path(tempfile.mkdtemp(prefix="vwt-runtime-bench-"))

@@ -1,35 +1,58 @@
-"""Shared fixtures: a throw-away copy of the project, so tests may edit its configuration; one emulator per
-test module (temporary folder, free port, stopped afterwards) and its clients; `alive(pid)`."""
+"""Fixtures shared by every tier, one name per meaning (README, "Tests"):
+
+- `repo`: the repository's folder (a Path);
+- `project`: the repository as a `vwt_deploy.project.Project`;
+- `project_dir`: a throw-away copy of the project (a Path), so a test may edit its configuration;
+- `moto`: moto in this process (`mock_aws`, state machines executed), with fake credentials and the region.
+
+The integration tier adds `emulator` and `emulator_client` (tests/integration/conftest.py). Helpers are
+in tests/helpers/.
+
+Scheduling with pytest-xdist (`--dist loadscope`, pytest.ini): the tests of one module share a worker (so
+module and session fixtures are built once), and the longest modules start first (the system tier, then the
+slow integration modules; `--no-loadscope-reorder` keeps this order), so the run ends with short ones.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REGION, REPO, copy_project
+
+# Started first, longest first: a prefix of the test's path (from the repository), in order.
+FIRST = (
+    "tests/system/",
+    "tests/integration/sdk/",
+    "tests/integration/emulator/runtime/test_sagemaker.py",
+    "tests/terraform/test_checkov.py",
+    "tests/integration/emulator/test_manager.py",
+    "tests/integration/emulator/runtime/test_stepfunctions_sagemaker.py",
+    "tests/terraform/",
+)
 
 
-@pytest.fixture
+def _rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((i for i, prefix in enumerate(FIRST) if path.startswith(prefix)), len(FIRST))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: within a rank, the collection order
+
+
+@pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
 
 
-def copy_project(tmp_path: Path) -> Path:
-    """A copy of the project's inputs (configuration, Terraform, templates, Lambdas, image) in a temporary folder."""
-    for name in ("environments", "terraform", "templates", "lambdas", "containers"):
-        src = REPO / name
-        if src.exists():
-            shutil.copytree(
-                src, tmp_path / name, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__")
-            )
-    rc = REPO / ".vwt" / "terraform.rc"  # written by `make install`: the provider mirror and plugin cache
-    if rc.exists():
-        (tmp_path / ".vwt").mkdir()
-        shutil.copy(rc, tmp_path / ".vwt" / "terraform.rc")
-    return tmp_path
+@pytest.fixture(scope="session")
+def project():
+    from vwt_deploy.project import Project
+
+    return Project(REPO)
 
 
 @pytest.fixture
@@ -38,58 +61,19 @@ def project_dir(tmp_path: Path) -> Path:
     return copy_project(tmp_path)
 
 
-def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:  # no /proc (not Linux): the signal answered
-        return True
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every AWS call of the test (state machines are executed), with fake credentials and a region."""
+    from moto import mock_aws
 
-
-def gone(pid: int, seconds: float = 5.0) -> bool:
-    """Wait up to `seconds` for `pid` to end; True once it has."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def emulator_clients(url: str):
-    """client(service): a boto3 client of the emulator at `url`."""
-    import boto3
-
-    def client(service: str):
-        return boto3.client(
-            service, endpoint_url=url, region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test"
-        )
-
-    return client
-
-
-@pytest.fixture(scope="module")
-def state_dir(tmp_path_factory) -> Path:
-    """A project's state folder: the emulator runs in <it>/emulator, as for `vwt-deploy up --env local`."""
-    return tmp_path_factory.mktemp("state")
-
-
-@pytest.fixture(scope="module")
-def emulator(state_dir: Path):
-    from vwt_deploy.emulator.manager import Emulator
-
-    em = Emulator(state_dir / "emulator")
-    info = em.start()
-    yield info
-    em.stop()
-
-
-@pytest.fixture(scope="module")
-def aws(emulator):
-    return emulator_clients(emulator.url)
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield

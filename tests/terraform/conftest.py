@@ -7,15 +7,11 @@ import json
 import shutil
 import tarfile
 import zipfile
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import REPO, TERRAFORM
 from vwt_deploy.process import Runner
-from vwt_deploy.project import Project
-
-REPO = Path(__file__).resolve().parents[2]
-TERRAFORM = REPO / "terraform"
 
 
 def _need_terraform() -> None:
@@ -24,12 +20,7 @@ def _need_terraform() -> None:
 
 
 @pytest.fixture(scope="session")
-def project() -> Project:
-    return Project(REPO)
-
-
-@pytest.fixture(scope="session")
-def tf_env(project: Project, tmp_path_factory) -> dict[str, str]:
+def tf_env(project, tmp_path_factory) -> dict[str, str]:
     """The environment vwt-deploy gives terraform (its CLI config: provider mirror) with a throw-away TF_DATA_DIR."""
     _need_terraform()
     data_dir = tmp_path_factory.mktemp("tfdata")

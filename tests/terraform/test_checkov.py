@@ -11,7 +11,7 @@ import subprocess
 
 import yaml
 
-from .conftest import REPO, TERRAFORM
+from tests.helpers import REPO, TERRAFORM
 
 CONFIG = TERRAFORM / ".checkov.yaml"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TERRAFORM
+from tests.helpers import TERRAFORM
 
 MODULES = ["storage", "registry", "sagemaker", "prediction_api", "retraining", "monitoring", "consumers"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
+from tests.helpers import TERRAFORM
 from vwt_deploy.deploy.dataguard import DESTROY_DATA_VARS, PROTECTED_TAG, protected_deletions, refusal
 from vwt_deploy.errors import VwtError
-
-from .conftest import TERRAFORM
 
 
 def _bucket(name: str, actions: list[str], protected: str | None, where: str = "tags_all") -> dict:

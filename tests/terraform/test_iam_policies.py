@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TERRAFORM
+from tests.helpers import TERRAFORM
 
 MARKER = re.compile(r"#\s*iam-star-ok:\s*(\S.*)$")
 KEYS = re.compile(
@@ -53,7 +53,8 @@ def _value_span(text: str, start: int) -> str:
 
 
 def _statement_effect(text: str, pos: int) -> str:
-    """The effect of the statement enclosing pos (Allow unless `effect = "Deny"` / `Effect = "Deny"` comes first in it)."""
+    """The effect of the statement enclosing pos (Allow unless `effect = "Deny"` / `Effect = "Deny"` comes first
+    in it)."""
     opening = max(text.rfind("statement {", 0, pos), text.rfind("content {", 0, pos), text.rfind("{", 0, pos))
     block = text[opening:pos]
     return "Deny" if re.search(r'(?i)\beffect\s*=\s*"Deny"', block) else "Allow"
@@ -95,7 +96,8 @@ def json_findings(doc: dict, where: str) -> list[str]:
             for res in [st.get(key)] if isinstance(st.get(key), str) else st.get(key) or []:
                 if res == "*":
                     problems.append(
-                        f'{where}: statement {st.get("Sid", "?")} has resource "*" (JSON policies carry no justification)'
+                        f'{where}: statement {st.get("Sid", "?")} has resource "*"'
+                        " (JSON policies carry no justification)"
                     )
     return problems
 

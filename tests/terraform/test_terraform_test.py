@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 
+from tests.helpers import REPO, TERRAFORM
 from vwt_deploy.config import load
 from vwt_deploy.deploy.tfvars import tfvars
-
-from .conftest import REPO, TERRAFORM
 
 
 def test_terraform_test_passes(terraform, artifacts, tmp_path):

@@ -6,10 +6,9 @@ import re
 
 import pytest
 
+from tests.helpers import REPO, TERRAFORM
 from vwt_deploy.config import ENVIRONMENTS, load
 from vwt_deploy.deploy.tfvars import tfvars
-
-from .conftest import REPO, TERRAFORM
 
 DECLARED = set(re.findall(r'^variable "([^"]+)"', (TERRAFORM / "variables.tf").read_text(), re.M))
 RETENTION = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}

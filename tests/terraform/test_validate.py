@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import REPO
 from vwt_deploy.config import load
 from vwt_deploy.deploy.validate import validate_project
 from vwt_deploy.process import Runner
 from vwt_deploy.project import Project
-
-from .conftest import REPO
 
 
 @dataclass(frozen=True)

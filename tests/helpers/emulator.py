@@ -1,0 +1,61 @@
+"""An emulator process as the integration tests see it, and Lambda zip packages for its runtime."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from vwt_deploy.emulator.manager import Emulator, EmulatorInfo
+
+from . import emulator_clients
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    """A started emulator: its manager and what it recorded (url, pid, port, boot id)."""
+
+    manager: Emulator
+    info: EmulatorInfo
+
+    @property
+    def url(self) -> str:
+        return self.info.url
+
+    @property
+    def state_dir(self) -> Path:
+        """The project state folder it serves (`.vwt` of a project: the emulator runs in <it>/emulator)."""
+        return self.manager.dir.parent
+
+    @property
+    def pid(self) -> int:
+        return self.info.pid
+
+    def client(self, service: str):
+        return emulator_clients(self.url)(service)
+
+    def processes(self) -> list[dict]:
+        """The runtime's record of the processes it started (pid, name)."""
+        path = self.manager.dir / "runtime" / "processes.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    def stop(self) -> None:
+        self.manager.stop()
+
+
+def start_emulator(folder: Path) -> RunningEmulator:
+    """Start an emulator whose state lives in `folder` (it inherits this process's environment)."""
+    manager = Emulator(folder)
+    return RunningEmulator(manager, manager.start())
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    """A zip package of the given source files (name -> text)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, textwrap.dedent(text))
+    return buffer.getvalue()

@@ -1,0 +1,107 @@
+"""The emulator's life cycle: start, reuse, one per project, busy port, not answering, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vwt_deploy.cli import main
+from vwt_deploy.emulator.manager import Emulator, _alive
+from vwt_deploy.errors import VwtError
+
+
+@pytest.fixture
+def emulator_manager(tmp_path: Path):
+    """An emulator of the test's own, not started: these tests start, stop, freeze and collide with it."""
+    em = Emulator(tmp_path / "emulator")
+    yield em
+    em.stop()
+
+
+def test_start_reuse_stop(emulator_manager: Emulator) -> None:
+    info = emulator_manager.start()
+    assert info.port > 0 and emulator_manager.status() == ("running", info)
+    assert emulator_manager.start() == info  # reused, not a second process
+    assert emulator_manager.log.exists()
+    assert emulator_manager.stop() is True
+    assert not _alive(info.pid)
+    assert emulator_manager.status() == ("not running", None)
+    assert emulator_manager.stop() is False
+
+
+def test_two_emulators_never_serve_one_project(emulator_manager: Emulator) -> None:
+    emulator_manager.start()
+    second = subprocess.run(
+        [sys.executable, "-m", "vwt_deploy.emulator.server", "--state-dir", str(emulator_manager.dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 3 and "already serves this project" in second.stderr
+
+
+def test_busy_port_is_one_clear_message(emulator_manager: Emulator) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(VwtError) as exc:
+            emulator_manager.start(port)
+    assert f"port {port} is busy" in str(exc.value) and "--port" in str(exc.value)
+    assert emulator_manager.status()[0] == "not running"
+
+
+def test_an_emulator_that_does_not_answer(emulator_manager: Emulator) -> None:
+    info = emulator_manager.start()
+    os.kill(info.pid, signal.SIGSTOP)
+    try:
+        assert emulator_manager.status()[0] == "not answering"
+        with pytest.raises(VwtError, match="does not answer"):
+            emulator_manager.start()
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+    emulator_manager.stop()
+    assert not _alive(info.pid)
+
+
+def test_cli_local_commands(project_dir: Path) -> None:
+    def run(*args: str):
+        return CliRunner().invoke(main, ["--project-dir", str(project_dir), "local", *args])
+
+    try:
+        assert "not running" in run("status").output
+        started = run("start")
+        assert started.exit_code == 0 and "emulator running at http://127.0.0.1:" in started.output
+        status = run("status", "--json")
+        assert '"state": "running"' in status.output
+        assert (project_dir / ".vwt/emulator/emulator.log").exists()
+    finally:
+        stopped = run("stop")
+    assert "emulator stopped" in stopped.output
+    assert "not running" in run("status").output
+
+
+def test_cli_busy_port_is_exit_1_with_one_message(project_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = CliRunner().invoke(main, ["--project-dir", str(project_dir), "local", "start", "--port", str(port)])
+    assert res.exit_code == 1
+    assert f"port {port} is busy" in res.output and "Traceback" not in res.output
+    assert Emulator(project_dir / ".vwt" / "emulator").status()[0] == "not running"
+
+
+def test_cli_without_terraform_is_exit_1_with_one_message(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(project_dir))  # no terraform here
+    res = CliRunner().invoke(main, ["--project-dir", str(project_dir), "validate", "--env", "local"])
+    assert res.exit_code == 1
+    assert "terraform is not on PATH" in res.output and "install it" in res.output
+    assert "Traceback" not in res.output

@@ -1,0 +1,412 @@
+"""The whole system on the emulator, as a user runs it: ONE deployment, with the real Terraform, shared by
+every test of the system tier. The steps build on each other, so they run in this file's order (one
+module: one pytest-xdist worker, with --dist loadscope):
+
+1. `vwt-deploy up --env local` (a first `up` costs about a minute and a half, most of it the AWS provider's
+   own waits), and a concurrent `up` refused by the state lock;
+2. the deployment, checked as a user would with boto3: buckets encrypted, versioned and private, the rest
+   of the framework; `status` shows the API and builds nothing; a second `up` changes nothing;
+3. the framework running on it: data sample -> retrain -> predict -> retrain --tune (predictions keep
+   answering) -> the intervention queue -> a refused gate -> a failed training -> `up` after retraining
+   changes nothing. Everything is the project's own code run by the emulator's runtime: the pipeline's
+   Lambdas from the deployed zip, the container's `train` per training job, its `serve` per endpoint, the
+   prediction Lambda behind the local API address. The first model is made deliberately weak (a one-tree
+   stump, via model_overrides), so that the tuned model must pass the gate and a later plain retrain must
+   be refused by it;
+4. a lost emulator reported and rebuilt;
+5. `down`: it leaves nothing behind and stops every process the runtime started.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import copy_project, emulator_clients, gone
+from tests.system import framework_calls
+from vwt_deploy.emulator.manager import Emulator
+
+pytestmark = pytest.mark.system
+
+MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
+MODEL = "gb-problem-gambling"
+WEAK = "\nmodel_overrides:\n  gb-problem-gambling:\n    hyperparameters: {no_trees: 1, max_depth: 1}\n"
+
+
+def cli(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def cli_json(project: Path, *args: str, ok: tuple[int, ...] = (0,)) -> dict:
+    res = cli(project, *args, "--json")
+    assert res.returncode in ok, f"{args}: exit {res.returncode}\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
+    return json.loads(res.stdout)
+
+
+def start_cli(project: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def local_project(tmp_path_factory) -> Path:
+    """The system tier's project copy (the weak first model configured); its emulator is stopped at the end."""
+    root = copy_project(tmp_path_factory.mktemp("system"))
+    with open(root / "environments" / "local.yaml", "a") as fh:
+        fh.write(WEAK)
+    yield root
+    Emulator(root / ".vwt" / "emulator").stop()
+
+
+def client(project: Path, service: str):
+    info = Emulator(project / ".vwt" / "emulator").running()
+    assert info, "the emulator should be running"
+    return emulator_clients(info.url)(service)
+
+
+@pytest.fixture(scope="module")
+def first_up(local_project: Path) -> dict:
+    """`up --yes`, and while it applies a second `up` on the same environment (it must meet the lock)."""
+    first = start_cli(local_project, "up", "--env", "local", "--yes")
+    watchdog = threading.Timer(900, first.kill)  # a hung apply fails the test instead of hanging it
+    watchdog.start()
+    second = None
+    lines: list[str] = []
+    assert first.stdout is not None
+    for line in first.stdout:
+        lines.append(line)
+        if second is None and "Creating..." in line:  # the first holds the state lock while it applies
+            second = cli(local_project, "up", "--env", "local", "--yes")
+    first.wait(timeout=60)
+    watchdog.cancel()
+    return {"code": first.returncode, "output": "".join(lines), "second": second}
+
+
+# ---------------------------------------------------------------- 1-2. up, and the deployment checked
+
+
+def test_first_up_deploys(first_up: dict) -> None:
+    assert first_up["code"] == 0, first_up["output"][-3000:]
+    assert "local is up." in first_up["output"]
+
+
+def test_a_concurrent_up_meets_the_lock(first_up: dict) -> None:
+    second = first_up["second"]
+    assert second is not None, "the first up never reached its apply"
+    assert second.returncode == 1
+    assert "is locked" in second.stderr and "nothing was changed" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_buckets_are_encrypted_versioned_and_private(local_project: Path, first_up: dict) -> None:
+    s3 = client(local_project, "s3")
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    framework = {f"vwt-local-data-{k}" for k in ("before-initial-deposit", "gambling-behaviour")}
+    framework |= {f"vwt-local-model-{m}" for m in MODELS}
+    assert framework <= names
+    for bucket in framework:
+        rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", bucket
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled", bucket
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values()), bucket
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert any(
+            st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for st in policy["Statement"]
+        ), bucket
+
+
+def test_the_rest_of_the_framework_is_there(local_project: Path, first_up: dict) -> None:
+    ecr = client(local_project, "ecr").describe_repositories()["repositories"]
+    assert [r["repositoryName"] for r in ecr] == ["vwt-local-sklearn"]
+    assert ecr[0]["imageTagMutability"] == "IMMUTABLE" and ecr[0]["imageScanningConfiguration"]["scanOnPush"]
+
+    functions = {f["FunctionName"] for f in client(local_project, "lambda").list_functions()["Functions"]}
+    assert "vwt-local-predict" in functions
+
+    api = client(local_project, "apigateway")
+    rest = next(a for a in api.get_rest_apis()["items"] if a["name"].startswith("vwt-local"))
+    resources = api.get_resources(restApiId=rest["id"], embed=["methods"])["items"]
+    predictions = next(r for r in resources if r["path"] == "/v1/models/{model}/predictions")
+    assert predictions["resourceMethods"]["POST"]["apiKeyRequired"] is True
+
+    endpoints = {e["EndpointName"] for e in client(local_project, "sagemaker").list_endpoints()["Endpoints"]}
+    assert endpoints == {f"vwt-local-{m}" for m in MODELS}
+
+    machines = {m["name"] for m in client(local_project, "stepfunctions").list_state_machines()["stateMachines"]}
+    assert len([m for m in machines if m.startswith("vwt-local")]) == len(MODELS)
+
+    rules = client(local_project, "events").list_rules()["Rules"]
+    schedules = [r for r in rules if r.get("ScheduleExpression")]
+    assert len(schedules) == len(MODELS)
+
+    alarms = client(local_project, "cloudwatch").describe_alarms()["MetricAlarms"]
+    assert len(alarms) >= 10
+
+    topics = {t["TopicArn"].rsplit(":", 1)[1] for t in client(local_project, "sns").list_topics()["Topics"]}
+    assert {"vwt-local-intervention", "vwt-local-operator"} <= topics
+    queues = client(local_project, "sqs").list_queues()["QueueUrls"]
+    assert any(q.endswith("vwt-local-intervention") for q in queues)
+    assert any(q.endswith("vwt-local-intervention-dlq") for q in queues)
+
+
+def test_status_shows_the_api_and_builds_nothing(local_project: Path, first_up: dict) -> None:
+    built = [local_project / ".vwt" / "envs" / "local" / name for name in ("build", "render")]
+    for folder in built:
+        shutil.rmtree(folder)
+    res = cli(local_project, "status", "--env", "local", "--json")
+    assert not any(folder.exists() for folder in built)  # nothing rendered, packaged or built
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["emulator"] == "running" and data["emulator_url"].startswith("http://127.0.0.1:")
+    assert data["outputs"]["api_url"] and set(data["outputs"]["endpoint_names"]) == set(MODELS)
+
+
+def test_second_up_changes_nothing(local_project: Path, first_up: dict) -> None:
+    res = cli(local_project, "up", "--env", "local", "--yes")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "local is up to date: no changes, nothing applied." in res.stdout
+
+
+@pytest.fixture(scope="module")
+def deployed(local_project: Path, first_up: dict) -> dict:
+    """The deployment as the runtime tests use it: `status`, a client factory of its emulator, the outputs."""
+    assert first_up["code"] == 0, first_up["output"][-3000:]
+    status = cli_json(local_project, "status", "--env", "local")
+    info = Emulator(local_project / ".vwt" / "emulator").running()
+    assert info is not None
+
+    return {"status": status, "client": emulator_clients(info.url), "outputs": status["outputs"]}
+
+
+def test_every_principal_may_make_the_calls_the_framework_makes(deployed: dict) -> None:
+    """AWS's decision, by the emulator's IAM evaluator, for each call the framework's principals make (the
+    pipeline functions, each state machine, SageMaker with the execution role), from the deployed identity
+    policies and the resources' own policies (bucket, key, topic): what a real account would refuse fails here."""
+    client, outputs = deployed["client"], deployed["outputs"]
+    calls = []
+    for model in outputs["model_names"]:
+        calls += framework_calls.pipeline_function_calls(client, outputs, model, "training/")
+        calls += framework_calls.state_machine_calls(client, outputs, model)
+        calls += framework_calls.sagemaker_calls(client, outputs, model, "training/")
+    assert len(calls) > 50
+    assert framework_calls.denied(client, calls) == []
+
+
+@pytest.fixture(scope="module")
+def first_model(local_project: Path, deployed: dict) -> dict:
+    written = cli_json(local_project, "data", "sample", "--env", "local", "--rows", "3000", "--seed", "1")
+    assert {w["bucket"] for w in written} == {
+        "vwt-local-data-before-initial-deposit",
+        "vwt-local-data-gambling-behaviour",
+    }
+    outcome = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait")
+    assert outcome["status"] == "SUCCEEDED" and outcome["result"] == "deployed", outcome
+    return outcome
+
+
+def predict(local_project: Path, n: int = 5, seed: int = 0) -> dict:
+    return cli_json(
+        local_project, "predict", "--env", "local", "--model", MODEL, "--sample", str(n), "--seed", str(seed)
+    )
+
+
+# ---------------------------------------------------------------- 3. the framework running on it
+
+
+def test_a_trained_model_answers_through_the_api(local_project: Path, deployed: dict, first_model: dict) -> None:
+    job = first_model["training_job"]
+    assert first_model["gate"]["reason"].startswith("no production metric")  # the baseline is always replaced
+    result = predict(local_project)
+    assert result["model_version"] == job  # the container names its model after the training job
+    rows = result["predictions"]
+    assert len(rows) == 5 and all(0.0 <= r["prediction"] <= 1.0 and r["risk_group"] for r in rows)
+    artifact = deployed["client"]("s3").list_objects_v2(Bucket=f"vwt-local-model-{MODEL}", Prefix=f"training/{job}/")
+    assert any(o["Key"].endswith("output/model.tar.gz") for o in artifact.get("Contents", []))
+
+
+def test_tuning_deploys_a_better_model_while_predictions_keep_answering(
+    local_project: Path, deployed: dict, first_model: dict
+) -> None:
+    from vwt_deploy.operate.predict import PredictionClient
+
+    outputs = deployed["outputs"]
+    key = deployed["client"]("apigateway").get_api_key(apiKey=outputs["api_key_id"], includeValue=True)["value"]
+    api = PredictionClient(deployed["status"]["local_api_url"], key)
+    record = {
+        "user_id": "p-1",
+        "deposits_per_week": 3.0,
+        "avg_deposit": 50.0,
+        "stake_per_day": 40.0,
+        "session_minutes": 35.0,
+        "night_play_share": 0.4,
+        "loss_chasing_ratio": 0.3,
+        "cancelled_withdrawals": 1,
+        "deposit_limit_changes": 0,
+        "days_active": 200,
+        "product": "casino",
+    }
+    seen: dict[str, int] = {}
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                version = api.predict(MODEL, [record])["model_version"]
+                seen[version] = seen.get(version, 0) + 1
+            except Exception as exc:  # noqa: BLE001 - every failure is what this test counts
+                failures.append(repr(exc))
+            time.sleep(0.02)
+
+    asker = threading.Thread(target=keep_asking, daemon=True)
+    asker.start()
+    try:
+        tuned = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--tune", "--wait")
+        time.sleep(0.5)  # a few answers from the new model too
+    finally:
+        stop.set()
+        asker.join(30)
+    assert tuned["result"] == "deployed", tuned
+    assert tuned["gate"]["new_value"] >= tuned["gate"]["production_value"]
+    new_job = tuned["training_job"]
+    assert new_job.startswith(tuned["model_name"]) and new_job != first_model["training_job"]
+    assert failures == [], failures[:5]
+    assert seen.get(first_model["training_job"], 0) > 0 and seen.get(new_job, 0) > 0, seen
+    assert predict(local_project, seed=2)["model_version"] == new_job
+    # the tuning job ran several training jobs and reported the best by its objective
+    sm = deployed["client"]("sagemaker")
+    tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuned["model_name"])
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["TrainingJobStatusCounters"]["Completed"] >= 2
+    assert tuning["BestTrainingJob"]["TrainingJobName"] == new_job
+
+
+def test_the_intervention_queue_holds_the_risk_events(local_project: Path, deployed: dict) -> None:
+    sqs = deployed["client"]("sqs")
+    sqs.purge_queue(QueueUrl=deployed["outputs"]["intervention_queue_url"])  # the events of earlier tests go
+    result = predict(local_project, n=4, seed=3)
+    users = {r["user_id"] for r in result["predictions"]}
+    events = []
+    for _ in range(20):
+        got = sqs.receive_message(
+            QueueUrl=deployed["outputs"]["intervention_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        for message in got:
+            body = json.loads(message["Body"])
+            events.append(json.loads(body["Message"]) if "Message" in body else body)
+        if users <= {e["user_id"] for e in events}:
+            break
+    mine = [e for e in events if e["user_id"] in users and e["model_version"] == result["model_version"]]
+    assert {e["user_id"] for e in mine} == users
+    assert all(e["event_type"] == "intervention" and e["model"] == MODEL and e["intervention_level"] for e in mine)
+
+
+def test_a_refusing_gate_keeps_the_production_model(local_project: Path, deployed: dict, first_model: dict) -> None:
+    """After the tuned model (the test before): the stump is worse, so the gate refuses it."""
+    before = predict(local_project)["model_version"]
+    outcome = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait")
+    assert outcome["result"] == "kept", outcome  # the stump is worse than the tuned model
+    assert outcome["gate"]["new_value"] < outcome["gate"]["production_value"]
+    assert "production is kept" in outcome["gate"]["reason"]
+    assert predict(local_project)["model_version"] == before
+
+
+def test_a_training_job_failing_on_bad_data_fails_the_execution_and_keeps_serving(
+    local_project: Path, deployed: dict
+) -> None:
+    before = predict(local_project)["model_version"]
+    s3 = deployed["client"]("s3")
+    bucket = "vwt-local-data-gambling-behaviour"
+    header = s3.get_object(Bucket=bucket, Key="training/synthetic.csv")["Body"].read().split(b"\n", 1)[0].decode()
+    columns = header.split(",")
+    bad = [
+        "lots" if c == "deposits_per_week" else "casino" if c == "product" else "true" if c == "self_excluded" else "1"
+        for c in columns
+    ]
+    s3.put_object(Bucket=bucket, Key="training/bad.csv", Body=(header + "\n" + ",".join(bad) + "\n").encode())
+    try:
+        res = cli(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", "--json")
+        assert res.returncode == 1, res.stdout + res.stderr
+        outcome = json.loads(res.stdout)
+        assert outcome["status"] == "FAILED"
+        assert "deposits_per_week" in outcome["cause"], outcome  # the reason reaches the user
+    finally:
+        s3.delete_object(Bucket=bucket, Key="training/bad.csv")
+    assert predict(local_project)["model_version"] == before
+
+
+def test_up_after_retraining_changes_nothing_and_keeps_the_new_model(local_project: Path, deployed: dict) -> None:
+    before = predict(local_project)["model_version"]
+    res = cli(local_project, "up", "--env", "local", "--yes")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "local is up to date: no changes, nothing applied." in res.stdout  # Terraform never reverts a deployment
+    assert predict(local_project)["model_version"] == before
+
+
+# ---------------------------------------------------------------- 4. a lost emulator
+
+
+def test_a_lost_emulator_is_reported_and_rebuilt(local_project: Path, first_up: dict) -> None:
+    Emulator(local_project / ".vwt" / "emulator").stop()  # as if it died: its memory is gone
+    status = cli(local_project, "status", "--env", "local", "--json")
+    assert status.returncode == 0
+    data = json.loads(status.stdout)
+    assert data["emulator"] == "not running" and "run `vwt-deploy up --env local` to rebuild" in data["warning"]
+    res = cli(local_project, "up", "--env", "local", "--yes")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "local is up." in res.stdout
+    assert len(client(local_project, "sagemaker").list_endpoints()["Endpoints"]) == len(MODELS)
+
+
+# ---------------------------------------------------------------- 5. down
+
+
+@pytest.fixture(scope="module")
+def processes_before_down(local_project: Path) -> list[int]:
+    """The processes the runtime started (endpoints, Lambda workers), and the emulator, before `down`."""
+    record = local_project / ".vwt" / "emulator" / "runtime" / "processes.json"
+    started = [p["pid"] for p in json.loads(record.read_text())]
+    assert started, "the runtime should be running endpoints and Lambda workers"
+    return [*started, Emulator(local_project / ".vwt" / "emulator").running().pid]
+
+
+def test_down_leaves_nothing(local_project: Path, first_up: dict, processes_before_down: list[int]) -> None:
+    s3 = client(local_project, "s3")
+    s3.put_object(Bucket="vwt-local-data-gambling-behaviour", Key="training/x.csv", Body=b"a,b\n1,2\n")
+    res = cli(local_project, "down", "--env", "local", "--yes", "--keep-emulator")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "local is down." in res.stdout
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert names <= {"vwt-local-tfstate"}, names
+    assert client(local_project, "sagemaker").list_endpoints()["Endpoints"] == []
+    assert client(local_project, "sagemaker").list_models()["Models"] == []
+    assert client(local_project, "lambda").list_functions()["Functions"] == []
+    assert client(local_project, "stepfunctions").list_state_machines()["stateMachines"] == []
+    assert client(local_project, "ecr").describe_repositories()["repositories"] == []
+    res = cli(local_project, "down", "--env", "local", "--yes")
+    assert res.returncode == 0 and "nothing to destroy" in res.stdout
+    assert Emulator(local_project / ".vwt" / "emulator").status()[0] == "not running"
+
+
+def test_down_stops_every_process_the_runtime_started(processes_before_down: list[int]) -> None:
+    """After the `down`s above: nothing the runtime started, nor the emulator, is left."""
+    assert [p for p in processes_before_down if not gone(p, 10)] == []

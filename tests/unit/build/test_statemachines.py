@@ -1,0 +1,356 @@
+"""Rendering each model's state machine: what it calls, with what, and that it is the same every time."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.helpers import model_entry
+from vwt_deploy.asl import check_policy, validate_definition
+from vwt_deploy.build.statemachines import TEMPLATE_VARS, artifacts, job_prefix, render, render_definition
+from vwt_deploy.config import load
+from vwt_model.spec import METRICS
+
+MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
+
+
+def _states(definition):
+    return definition["States"]
+
+
+def _render(project, env_name, model):
+    env = load(env_name, project.root)
+    return env, env.catalogue.model(model), render_definition(env, env.catalogue.model(model), project.templates_dir)
+
+
+@pytest.mark.parametrize("env_name", ["local", "prod"])
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_renders_valid_with_a_matching_policy(project, tmp_path, env_name, model):
+    env = load(env_name, project.root)
+    paths = render(project, env, model, tmp_path)
+    assert [p.name for p in paths] == [f"{model}.asl.json", f"{model}.policy.json"]
+    text = paths[0].read_text()
+    definition = json.loads(text)
+    assert validate_definition(text) == []
+    assert check_policy(definition, json.loads(paths[1].read_text())) == []
+    # only the contract's template variables, and no template directives
+    for path in paths:
+        found = set(re.findall(r"\$\{([^}]*)\}", path.read_text()))
+        assert found <= set(TEMPLATE_VARS), found - set(TEMPLATE_VARS)
+        assert "%{" not in path.read_text()
+
+
+def test_train_is_a_training_job_and_tuning_is_an_alternative_not_a_follow_up(project):
+    env, model, d = _render(project, "dev", "gb-marketing")
+    states = _states(d)
+    assert states["Train"]["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    assert states["Tune"]["Resource"] == "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync"
+    assert "createTransformJob" not in json.dumps(d)
+    assert states["Train"]["Next"] == "CheckMetric"  # the seed tuned after training
+    assert states["ChooseMode"]["Choices"] == [{"Variable": "$.mode", "StringEquals": "tune", "Next": "Tune"}]
+    assert states["Tune"]["Next"] == "DescribeBestTrainingJob"
+    assert states["DescribeBestTrainingJob"]["Parameters"] == {"TrainingJobName.$": "$.tuning.best_training_job"}
+    assert states["DescribeBestTrainingJob"]["Next"] == "CheckMetric"
+
+
+def test_training_job_parameters_come_from_the_configuration(project):
+    env, model, d = _render(project, "dev", "bid-problem-gambling")
+    train = _states(d)["Train"]["Parameters"]
+    assert train["AlgorithmSpecification"]["TrainingImage"] == "${image_uri}"
+    assert train["HyperParameters"] == model.training_hyperparameters()
+    assert train["HyperParameters"]["no_trees"] == "10"
+    assert train["RoleArn"] == "${sagemaker_role_arn}"
+    assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is True
+    assert train["OutputDataConfig"] == {
+        "S3OutputPath": f"s3://{env.model_bucket_name(model.name)}/training/",
+        "KmsKeyId": "${kms_key_arn}",
+    }
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == "${kms_key_arn}"
+    assert train["ResourceConfig"]["InstanceType.$"] == "$.size.instance_type"
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": env.training.max_runtime_seconds}
+    assert "VpcConfig" not in train  # none configured
+    assert {"Key": "model", "Value": model.name} in train["Tags"]
+    assert {"Key": "environment", "Value": "dev"} in train["Tags"]
+    # the input channel is the model's data prefix (or its labelled copy)
+    channel = train["InputDataConfig"][0]
+    assert channel["ChannelName"] == "train"
+    assert channel["DataSource"]["S3DataSource"]["S3Uri.$"] == "$.data.s3_uri"
+    start = _states(d)["Start"]["Parameters"]
+    assert start["data"]["s3_uri"] == f"s3://{env.data_bucket_name(model.data_bucket)}/{model.data_prefix}"
+    # the feature schema (written from the catalogue, uploaded by Terraform) is the `schema` channel
+    schema = train["InputDataConfig"][1]
+    assert schema["ChannelName"] == "schema"
+    assert schema["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{env.model_bucket_name(model.name)}/schema/"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_metric_definitions_match_what_the_container_logs(project, model):
+    env, m, d = _render(project, "dev", model)
+    definitions = _states(d)["Train"]["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"]
+    assert [x["Name"] for x in definitions] == list(METRICS[m.task])
+    for x in definitions:
+        logged = f"epoch 1\n{x['Name']}=0.8123\nother:metric=5\n"
+        assert re.search(x["Regex"], logged).group(1) == "0.8123"
+        assert re.search(x["Regex"], "validationXauc=1") is None
+
+
+def test_tuning_job_uses_the_ranges_objective_and_limits(project):
+    env, model, d = _render(project, "dev", "gb-marketing")
+    tune = _states(d)["Tune"]["Parameters"]
+    config = tune["HyperParameterTuningJobConfig"]
+    assert config["HyperParameterTuningJobObjective"] == {"MetricName": "validation:rmse", "Type": "Minimize"}
+    assert config["Strategy"] == "Bayesian"
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2}
+    assert config["ParameterRanges"]["IntegerParameterRanges"] == [
+        {"Name": "no_trees", "MinValue": "50", "MaxValue": "400", "ScalingType": "Auto"}
+    ]
+    assert config["ParameterRanges"]["ContinuousParameterRanges"] == [
+        {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.3", "ScalingType": "Logarithmic"}
+    ]
+    static = tune["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert "no_trees" not in static and "learning_rate" not in static
+    assert static["max_depth"] == "3" and static["algorithm"] == "gradient_boosting"
+    assert tune["TrainingJobDefinition"]["EnableNetworkIsolation"] is True
+    # tuning job names are at most 32 characters: <prefix>-<8 hex>
+    assert len(job_prefix(env, model.name)) + 9 <= 32
+
+
+def test_a_model_without_tuning_accepts_only_train(project_copy):
+    def drop_tuning(data):
+        m = model_entry(data, "gb-problem-gambling")
+        del m["tuning"]
+
+    project = project_copy(models=drop_tuning)
+    env, model, d = _render(project, "local", "gb-problem-gambling")
+    assert "Tune" not in _states(d)
+    modes = _states(d)["CheckInput"]["Choices"][0]["And"][3]["Or"]
+    assert modes == [{"Variable": "$.mode", "StringEquals": "train"}]
+    assert validate_definition(d) == []
+
+
+def test_gate_direction_follows_the_metric(project):
+    _, _, auc = _render(project, "dev", "gb-problem-gambling")
+    _, _, rmse = _render(project, "dev", "gb-marketing")
+    baseline = _states(auc)["Gate"]["Choices"][:2]
+    assert [c["Next"] for c in baseline] == ["GateBaseline", "GateBaseline"]  # no metric recorded, or null
+    higher = _states(auc)["Gate"]["Choices"][2]
+    lower = _states(rmse)["Gate"]["Choices"][2]
+    assert higher["NumericGreaterThanEqualsPath"] == "$.production.record.metric"
+    assert lower["NumericLessThanEqualsPath"] == "$.production.record.metric"
+    assert "validation:auc" in _states(auc)["ExtractMetric"]["Parameters"]["metric_values.$"]
+    read = _states(auc)["ReadProductionModel"]
+    assert read["Resource"] == "arn:aws:states:::aws-sdk:ssm:getParameter"
+    assert read["Parameters"]["Name"] == "${current_model_parameter_prefix}/gb-problem-gambling"
+    assert _states(auc)["GateRefused"]["Next"] == "ReportRefused"
+    assert _states(auc)["Kept"]["Type"] == "Succeed"
+
+
+def test_deploy_updates_the_endpoint_and_polls_until_in_service(project):
+    env, model, d = _render(project, "dev", "gb-marketing")
+    s = _states(d)
+    assert s["UpdateEndpoint"]["Parameters"]["EndpointName"] == env.endpoint_name(model.name)
+    assert s["UpdateEndpoint"]["Parameters"]["RetainDeploymentConfig"] is True
+    assert s["CreateEndpointConfig"]["Parameters"]["KmsKeyId"] == "${kms_key_arn}"
+    assert s["WaitForEndpoint"]["Type"] == "Wait" and s["WaitForEndpoint"]["Next"] == "DescribeEndpoint"
+    assert s["CheckEndpoint"]["Default"] == "WaitForEndpoint"
+    targets = {c["Next"] for c in s["CheckEndpoint"]["Choices"]}
+    assert targets == {"ResumeAutoScalingIfSuspended", "EndpointRolledBack", "EndpointFailed", "EndpointTimedOut"}
+    # success and every failure pass the auto scaling an instance-type change suspended, then go on
+    assert {s[f]["Next"] for f in ("EndpointRolledBack", "EndpointFailed", "EndpointTimedOut")} == {
+        "ResumeAutoScalingIfSuspended"
+    }
+    assert s["ResumeAutoScalingIfSuspended"]["Default"] == "ComposeRecord"
+    assert s["ChangesInstanceType"]["Choices"][0]["StringEquals"] == env.endpoints.instance_type
+    assert (
+        s["SuspendAutoScaling"]["Parameters"]["ResourceId"]
+        == f"endpoint/{env.endpoint_name(model.name)}/variant/AllTraffic"
+    )
+    policy = s["RestoreScalingPolicy"]["Parameters"]
+    assert policy["PolicyName"] == f"{env.endpoint_name(model.name)}-invocations"  # Terraform's policy
+    assert (
+        policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        == env.endpoints.target_invocations_per_instance
+    )
+    assert s["RecordModel"]["Resource"] == "arn:aws:states:::aws-sdk:ssm:putParameter"
+    assert s["RecordModel"]["Parameters"]["Name"] == "${current_model_parameter_prefix}/gb-marketing"
+    assert s["NotifyAdmin"]["Parameters"]["TopicArn"] == "${admin_topic_arn}"
+    assert s["NotifyOperator"]["Parameters"]["TopicArn"] == "${operator_topic_arn}"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_task_retries_times_out_and_is_caught_into_a_report_and_fail(project, model):
+    _, _, d = _render(project, "dev", model)
+    s = _states(d)
+    tasks = {n: st for n, st in s.items() if st["Type"] == "Task"}
+    assert len(tasks) >= 10
+    for name, st in tasks.items():
+        errors = {e for r in st["Retry"] for e in r["ErrorEquals"]}
+        assert "ThrottlingException" in errors, name
+        assert all(r["BackoffRate"] > 1 for r in st["Retry"]), name
+        if "sagemaker" in st["Resource"]:
+            assert "SageMaker.ResourceLimitExceededException" in errors, name
+            # throttling, as the optimized integrations report it, is retried before the error is caught
+            assert "SageMaker.AmazonSageMakerException" in st["Retry"][0]["ErrorEquals"], name
+        assert st["TimeoutSeconds"] > 0, name
+        targets = {c["Next"] for c in st["Catch"] if "States.ALL" in c["ErrorEquals"]}
+        assert targets == ({"ClassifyFailure"} if name == "ReportFailure" else {"ReportFailure"}), name
+    assert s["ReportFailure"]["Next"] == "ClassifyFailure"
+    assert s["ClassifyFailure"]["Default"] == "Failed"
+    assert s["ClassifyFailure"]["Choices"][0]["Next"] == "StepFailed"
+    assert s["Failed"] == {
+        "Type": "Fail",
+        "Comment": s["Failed"]["Comment"],
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+
+
+def test_labeling_follows_the_model_labeling_mode(project, project_copy):
+    _, _, self_excl = _render(project, "dev", "bid-problem-gambling")
+    s = _states(self_excl)
+    assert s["MeasureData"]["Next"] == "LabelSelfExclusion"
+    payload = s["LabelSelfExclusion"]["Parameters"]["Payload"]
+    assert payload["action"] == "self_exclusion" and payload["source_column"] == "self_excluded"
+    assert s["LabelSelfExclusion"]["Parameters"]["FunctionName"] == "${label_function_arn}"
+    assert s["LabelSelfExclusion"]["ResultPath"] == "$.data"
+    _, _, none = _render(project, "dev", "gb-marketing")
+    assert _states(none)["MeasureData"]["Next"] == "ChooseMode"
+    assert not {"LabelSelfExclusion", "PrepareLabeling"} & set(_states(none))
+
+    def ground_truth(data):
+        m = model_entry(data, "gb-problem-gambling")
+        m["labeling"] = {
+            "mode": "ground_truth",
+            "automated_min_objects": 5000,
+            "workteam_arn": "arn:aws:sagemaker:eu-west-1:111111111111:workteam/private-crowd/risk",
+        }
+
+    copy = project_copy(models=ground_truth)
+    _, _, gt = _render(copy, "dev", "gb-problem-gambling")
+    s = _states(gt)
+    assert validate_definition(gt) == []
+    assert s["MeasureData"]["Next"] == "PrepareLabeling"
+    assert s["ChooseLabeling"]["Choices"] == [
+        {"Variable": "$.size.rows", "NumericGreaterThanEquals": 5000, "Next": "LabelAutomated"}
+    ]
+    assert s["ChooseLabeling"]["Default"] == "LabelHuman"
+    for name in ("LabelAutomated", "LabelHuman"):
+        assert s[name]["Resource"] == "arn:aws:states:::sagemaker:createLabelingJob.sync"
+        assert s[name]["Parameters"]["HumanTaskConfig"]["WorkteamArn"].endswith("workteam/private-crowd/risk")
+        assert s[name]["Next"] == "MergeLabels"
+    assert "LabelingJobAlgorithmsConfig" in s["LabelAutomated"]["Parameters"]
+    assert "LabelingJobAlgorithmsConfig" not in s["LabelHuman"]["Parameters"]
+    assert s["MergeLabels"]["Next"] == "ChooseMode"
+
+
+def test_vpc_only_when_configured_with_real_ids(project_copy):
+    def vpc(data):
+        data.setdefault("training", {})["vpc"] = {
+            "subnet_ids": ["subnet-0123456789abcdef0"],
+            "security_group_ids": ["sg-0123456789abcdef0"],
+        }
+
+    project = project_copy(env=("local", vpc))
+    env, model, d = _render(project, "local", "gb-marketing")
+    expected = {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]}
+    s = _states(d)
+    assert s["Train"]["Parameters"]["VpcConfig"] == expected
+    assert s["Tune"]["Parameters"]["TrainingJobDefinition"]["VpcConfig"] == expected
+    assert s["CreateModel"]["Parameters"]["VpcConfig"] == expected
+
+
+def test_rendering_is_byte_identical_and_rewrites_nothing_unchanged(project, tmp_path):
+    env = load("staging", project.root)
+    first = {p.name: p.read_bytes() for p in render(project, env, out_dir=tmp_path / "a")}
+    second_paths = render(project, load("staging", project.root), out_dir=tmp_path / "b")
+    assert first == {p.name: p.read_bytes() for p in second_paths}
+    assert len(first) == 6
+    stamps = {p: p.stat().st_mtime_ns for p in second_paths}
+    render(project, env, out_dir=tmp_path / "b")
+    assert stamps == {p: p.stat().st_mtime_ns for p in second_paths}
+    text = first["gb-marketing.asl.json"].decode()
+    assert text.endswith("}\n") and json.loads(text)
+    assert list(json.loads(text)["States"]) == sorted(json.loads(text)["States"])  # sorted keys
+
+
+def test_environments_differ_only_in_their_values(project):
+    _, _, dev = _render(project, "dev", "gb-marketing")
+    _, _, prod = _render(project, "prod", "gb-marketing")
+    assert set(_states(dev)) == set(_states(prod))
+    assert _states(prod)["UpdateEndpoint"]["Parameters"]["EndpointName"] == "vwt-prod-gb-marketing"
+
+
+def test_default_output_and_artifacts_for_terraform(project_copy):
+    project = project_copy()
+    env = load("local", project.root)
+    tfvars = artifacts(project, env)
+    machines = tfvars["state_machines"]
+    assert set(machines) == set(MODELS)
+    for name, paths in machines.items():
+        assert paths["definition_path"].endswith(f".vwt/envs/local/render/{name}.asl.json")
+        assert paths["policy_path"].endswith(f".vwt/envs/local/render/{name}.policy.json")
+        assert json.loads(Path(paths["definition_path"]).read_text())["StartAt"] == "CheckInput"
+
+
+def test_cli_render(project_copy, tmp_path):
+    from vwt_deploy.cli import main
+
+    project = project_copy()
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(
+        main,
+        ["--project-dir", str(project.root), "render", "--env", "local", "--model", "gb-marketing", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["gb-marketing.asl.json", "gb-marketing.policy.json"]
+    bad = runner.invoke(main, ["--project-dir", str(project.root), "render", "--env", "local", "--model", "nope"])
+    assert bad.exit_code == 2
+    assert "unknown model 'nope'" in bad.output
+
+
+def test_a_broken_template_is_reported_and_nothing_is_written(project_copy, tmp_path):
+    from vwt_deploy.errors import VwtError
+
+    project = project_copy()
+    gate = project.templates_dir / "steps" / "gate.j2"
+    gate.write_text(gate.read_text().replace('"Next": "GateBaseline"}', '"Next": "NoSuchState"}', 1))
+    with pytest.raises(VwtError) as err:
+        render(project, load("local", project.root), out_dir=tmp_path / "out")
+    assert "state 'ReadProductionModel': Catch[0].Next 'NoSuchState' names no state" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_separate_processes_render_the_same_bytes(project, tmp_path):
+    """No dependence on hash seeds, dict order or time: what Terraform sees only changes with the configuration."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"run{seed}"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vwt_deploy.cli",
+                "--project-dir",
+                str(project.root),
+                "render",
+                "--env",
+                "dev",
+                "--out",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            timeout=120,
+        )
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 6

@@ -1,0 +1,323 @@
+"""Executions of rendered state machines in moto's interpreter, SageMaker scripted (tests/helpers/sfn_harness.py).
+
+Each branch a user cares about: the first deployment replaces the baseline, the gate passes, the gate
+refuses, training fails (caught, reported, Fail), the endpoint update fails, tuning, bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+
+from tests.helpers.sfn_harness import FakeSageMaker, fill, replaced_integrations
+from vwt_deploy.build.statemachines import dumps, render_definition
+from vwt_deploy.config import load
+
+REGION, ACCOUNT = "eu-west-1", "123456789012"
+PARAMETER_PREFIX = "/vwt-local/current-model"
+
+
+class Pipeline:
+    """One model's rendered pipeline deployed on moto, as Terraform would: template variables filled."""
+
+    def __init__(self, project, model: str, production_metric, rows: int = 60, env_name: str = "local"):
+        from pipeline import label, size
+
+        self.env = load(env_name, project.root)
+        self.model = self.env.catalogue.model(model)
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.ssm = boto3.client("ssm", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        self.data_bucket = self.env.data_bucket_name(self.model.data_bucket)
+        self.model_bucket = self.env.model_bucket_name(model)
+        for bucket in (self.data_bucket, self.model_bucket):
+            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        columns = [f.name for f in self.model.features] + [self.model.label]
+        lines = [",".join(columns)] + [",".join(["1"] * (len(columns) - 1) + [str(i % 2)]) for i in range(rows)]
+        self.s3.put_object(
+            Bucket=self.data_bucket, Key=f"{self.model.data_prefix}part-0.csv", Body=("\n".join(lines) + "\n").encode()
+        )
+        self.queues = {}
+        topics = {}
+        for who in ("admin", "operator"):
+            topics[who] = sns.create_topic(Name=f"vwt-local-{who}")["TopicArn"]
+            url = self.sqs.create_queue(QueueName=f"{who}-inbox")["QueueUrl"]
+            arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=topics[who], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+            self.queues[who] = url
+        self.parameter = f"{PARAMETER_PREFIX}/{model}"
+        self.ssm.put_parameter(
+            Name=self.parameter,
+            Type="String",
+            Value=json.dumps({"model": model, "model_version": "baseline", "metric": production_metric}),
+        )
+        values = {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "name_prefix": "vwt-local",
+            "sagemaker_role_arn": f"arn:aws:iam::{ACCOUNT}:role/vwt-local-sagemaker",
+            "image_uri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/vwt-local-sklearn:0123abcd",
+            "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
+            "size_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-pipeline-size",
+            "label_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-pipeline-label",
+            "admin_topic_arn": topics["admin"],
+            "operator_topic_arn": topics["operator"],
+            "current_model_parameter_prefix": PARAMETER_PREFIX,
+        }
+        definition = render_definition(self.env, self.model, project.templates_dir)
+        definition["States"]["WaitForEndpoint"]["Seconds"] = 1  # keep the test quick
+        self.definition = json.loads(fill(dumps(definition), values))
+        self.lambdas = {"vwt-local-pipeline-size": size.handler, "vwt-local-pipeline-label": label.handler}
+        self.arn = self.sfn.create_state_machine(
+            name=f"vwt-local-{model}",
+            definition=json.dumps(self.definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/vwt-local-{model}-pipeline",
+        )["stateMachineArn"]
+
+    def run(self, fake: FakeSageMaker, execution_input: dict) -> dict:
+        with replaced_integrations(fake, self.lambdas):
+            arn = self.sfn.start_execution(stateMachineArn=self.arn, input=json.dumps(execution_input))["executionArn"]
+            deadline = time.monotonic() + 60
+            while True:
+                described = self.sfn.describe_execution(executionArn=arn)
+                if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                    return described
+                time.sleep(0.2)
+
+    def messages(self, who: str) -> list[str]:
+        got = self.sqs.receive_message(QueueUrl=self.queues[who], MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        return [m["Body"] for m in got.get("Messages", [])]
+
+    def record(self) -> dict:
+        return json.loads(self.ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"])
+
+
+def test_first_deployment_replaces_the_baseline(moto, project):
+    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
+    fake = FakeSageMaker("validation:auc", metric=0.71)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output["gate"]["decision"] == "deploy" and output["gate"]["production_value"] is None
+    assert fake.actions() == [
+        "createTrainingJob",
+        "createModel",
+        "createEndpointConfig",
+        "describeEndpoint",  # what it serves now, and on which instance type
+        "describeEndpointConfig",
+        "updateEndpoint",
+        "describeEndpoint",
+        "describeEndpoint",
+    ]
+    job = output["job_name"]
+    training = fake.calls[0][1]
+    # sized from the data, trained on the labelled copy the label Lambda wrote
+    assert training["ResourceConfig"]["InstanceType"] == "ml.m5.large"
+    assert output["size"]["rows"] == 60
+    channel = training["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert channel == f"s3://{p.model_bucket}/labelled/{job}/"
+    labelled = p.s3.get_object(Bucket=p.model_bucket, Key=f"labelled/{job}/data.csv")["Body"].read().decode()
+    assert labelled.splitlines()[0].endswith(",self_excluded") and len(labelled.splitlines()) == 61
+    record = p.record()
+    assert record["metric"] == 0.71 and record["model_name"] == job and record["endpoint_config"] == job
+    assert record["metric_name"] == "validation:auc"
+    assert len(p.messages("admin")) == 1
+    assert len(p.messages("operator")) == 1
+
+
+def test_gate_passes_when_the_new_model_is_no_worse(moto, project):
+    p = Pipeline(project, "gb-problem-gambling", production_metric=0.70)
+    result = p.run(FakeSageMaker("validation:auc", metric=0.70), {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    gate = json.loads(result["output"])["gate"]
+    assert gate == {
+        "decision": "deploy",
+        "reason": "the new model is no worse than production",
+        "metric": "validation:auc",
+        "higher_is_better": True,
+        "new_value": 0.7,
+        "production_value": 0.7,
+    }
+    record = p.record()
+    assert record["metric"] == 0.7 and record["model_name"] == json.loads(result["output"])["job_name"]
+    assert "model_version" not in record  # the baseline's record is replaced
+
+
+def test_gate_refuses_a_worse_model_and_keeps_production(moto, project):
+    p = Pipeline(project, "gb-problem-gambling", production_metric=0.90)
+    fake = FakeSageMaker("validation:auc", metric=0.80)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    gate = json.loads(result["output"])["gate"]
+    assert gate["decision"] == "keep" and gate["new_value"] == 0.8 and gate["production_value"] == 0.9
+    assert fake.actions() == ["createTrainingJob"]  # nothing deployed
+    assert p.record() == {"model": "gb-problem-gambling", "model_version": "baseline", "metric": 0.9}
+    admin = p.messages("admin")
+    assert len(admin) == 1 and json.loads(admin[0])["decision"] == "keep"
+    assert p.messages("operator") == []
+
+
+def test_failed_training_is_caught_reported_and_fails(moto, project):
+    p = Pipeline(project, "gb-problem-gambling", production_metric=None)
+    result = p.run(
+        FakeSageMaker("validation:auc", training_fails=True), {"model": "gb-problem-gambling", "mode": "train"}
+    )
+    assert result["status"] == "FAILED", result
+    assert result["error"] == "StepFailed"
+    assert result["cause"].startswith("States.TaskFailed: ")
+    assert "AlgorithmError: the training data has no label column" in result["cause"]
+    admin = p.messages("admin")
+    assert len(admin) == 1 and "failed" in admin[0] and "AlgorithmError" in admin[0]
+    assert p.messages("operator") == []
+    assert p.record()["model_version"] == "baseline"
+
+
+def test_a_failed_endpoint_update_is_reported_and_fails(moto, project):
+    p = Pipeline(project, "gb-problem-gambling", production_metric=0.5)
+    fake = FakeSageMaker("validation:auc", metric=0.8, endpoint_statuses=("Updating", "Failed"))
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "FAILED", result
+    assert result["error"] == "EndpointFailed" and "is Failed after updating" in result["cause"]
+    assert p.record()["metric"] == 0.5
+    assert len(p.messages("admin")) == 1 and p.messages("operator") == []
+
+
+def test_no_training_data_is_reported_by_the_size_lambda(moto, project):
+    p = Pipeline(project, "gb-marketing", production_metric=None, rows=0)
+    result = p.run(FakeSageMaker("validation:rmse"), {"model": "gb-marketing", "mode": "train"})
+    assert result["status"] == "FAILED", result
+    assert result["error"] == "NoTrainingData"
+
+
+def test_tune_mode_takes_the_best_training_job_and_gates_lower_is_better(moto, project):
+    p = Pipeline(project, "gb-marketing", production_metric=12.5)
+    fake = FakeSageMaker("validation:rmse", metric=11.0)
+    result = p.run(fake, {"model": "gb-marketing", "mode": "tune"})
+    assert result["status"] == "SUCCEEDED", result
+    assert fake.actions()[:2] == ["createHyperParameterTuningJob", "describeTrainingJob"]
+    output = json.loads(result["output"])
+    assert fake.calls[1][1] == {"TrainingJobName": output["tuning"]["best_training_job"]}
+    assert output["gate"]["decision"] == "deploy" and output["gate"]["higher_is_better"] is False
+    assert p.record()["training_job"] == output["tuning"]["best_training_job"]
+    # unlabelled model (observed value): trained on the data prefix itself
+    tuning = fake.calls[0][1]
+    channel = tuning["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert channel == f"s3://{p.data_bucket}/training/"
+
+
+@pytest.mark.parametrize(
+    "execution_input",
+    [{"model": "gb-marketing"}, {"model": "other", "mode": "train"}, {"model": "gb-marketing", "mode": "transform"}],
+)
+def test_bad_execution_input_fails_with_what_is_expected(moto, project, execution_input):
+    p = Pipeline(project, "gb-marketing", production_metric=None, rows=5)
+    fake = FakeSageMaker("validation:rmse")
+    result = p.run(fake, execution_input)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "InvalidInput"
+    assert '{"model": "gb-marketing", "mode": "train" or "tune"}' in result["cause"]
+    assert fake.calls == []
+
+
+def test_no_current_model_record_counts_as_the_first_deployment(moto, project):
+    p = Pipeline(project, "gb-marketing", production_metric=None)
+    p.ssm.delete_parameter(Name=p.parameter)
+    result = p.run(FakeSageMaker("validation:rmse", metric=3.0), {"model": "gb-marketing", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["gate"]["decision"] == "deploy"
+    assert p.record()["metric"] == 3.0
+
+
+@pytest.mark.parametrize("rows, labeling", [(12, "LabelHuman"), (30, "LabelAutomated")])
+def test_ground_truth_labeling_is_automated_from_enough_data_points(moto, project_copy, rows, labeling):
+    from tests.helpers import model_entry
+
+    def ground_truth(data):
+        model_entry(data, "gb-problem-gambling")["labeling"] = {
+            "mode": "ground_truth",
+            "automated_min_objects": 30,
+            "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/risk",
+        }
+
+    p = Pipeline(project_copy(models=ground_truth), "gb-problem-gambling", production_metric=None, rows=rows)
+    fake = FakeSageMaker("validation:auc", metric=0.75)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    history = p.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert labeling in entered and ({"LabelHuman", "LabelAutomated"} - {labeling}).isdisjoint(entered)
+    assert fake.actions()[:2] == ["createLabelingJob", "createTrainingJob"]
+    labeling_job = fake.calls[0][1]
+    assert ("LabelingJobAlgorithmsConfig" in labeling_job) == (labeling == "LabelAutomated")
+    job = json.loads(result["output"])["job_name"]
+    # training reads the labels merged into a CSV
+    channel = fake.calls[1][1]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert channel == f"s3://{p.model_bucket}/labelled/{job}/"
+    merged = p.s3.get_object(Bucket=p.model_bucket, Key=f"labelled/{job}/data.csv")["Body"].read().decode().splitlines()
+    assert merged[0].endswith(",self_excluded") and len(merged) == rows + 1
+    assert [line.rsplit(",", 1)[1] for line in merged[1:4]] == ["0", "1", "0"]
+
+
+def _register_scaling(endpoint: str) -> None:
+    """The endpoint's auto scaling, as terraform/modules/sagemaker registers it."""
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{endpoint}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2)
+    scaling.put_scaling_policy(
+        **target,
+        PolicyName=f"{endpoint}-invocations",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={"TargetValue": 1000.0},
+    )
+
+
+def test_a_new_instance_type_suspends_auto_scaling_around_the_update(moto, project):
+    """AWS refuses an UpdateEndpoint that changes an auto-scaled variant's instance type (SageMaker DG, "Update
+    or delete endpoints that use automatic scaling"): the target is deregistered first, then registered again with
+    Terraform's policy once the endpoint is InService."""
+    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
+    endpoint = p.env.endpoint_name("gb-problem-gambling")
+    _register_scaling(endpoint)
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    fake = FakeSageMaker("validation:auc", metric=0.71, serving_instance_type="ml.c5.xlarge")
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    assert fake.actions()[3:6] == ["describeEndpoint", "describeEndpointConfig", "updateEndpoint"]
+    history = [
+        e
+        for e in p.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+        if e["type"] == "TaskStateEntered"
+    ]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history]
+    assert entered.index("SuspendAutoScaling") < entered.index("UpdateEndpoint") < entered.index("ResumeAutoScaling")
+    assert entered.index("ResumeAutoScaling") < entered.index("RestoreScalingPolicy") < entered.index("RecordModel")
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        (f"endpoint/{endpoint}/variant/AllTraffic", p.env.endpoints.min_capacity, p.env.endpoints.max_capacity)
+    ]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [(x["PolicyName"], x["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]) for x in policies] == [
+        (f"{endpoint}-invocations", p.env.endpoints.target_invocations_per_instance)
+    ]
+
+
+def test_the_same_instance_type_leaves_auto_scaling_alone(moto, project):
+    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
+    fake = FakeSageMaker("validation:auc", metric=0.71)  # serves ml.m5.large, the configured type
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in p.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+        if e["type"] == "TaskStateEntered"
+    ]
+    assert "SuspendAutoScaling" not in entered and "ResumeAutoScaling" not in entered

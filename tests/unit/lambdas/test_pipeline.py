@@ -1,0 +1,274 @@
+"""The pipeline's Lambda handlers against moto's S3."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import boto3
+import pytest
+from pipeline import label, size
+
+SIZING = [
+    {"max_gb": 1, "instance_type": "ml.m5.large", "instance_count": 1, "volume_gb": 30},
+    {"max_gb": 10, "instance_type": "ml.m5.2xlarge", "instance_count": 1, "volume_gb": 50},
+    {"max_gb": None, "instance_type": "ml.m5.4xlarge", "instance_count": 2, "volume_gb": 200},
+]
+
+
+@pytest.fixture
+def s3(moto):
+    client = boto3.client("s3", region_name="eu-west-1")
+    for bucket in ("data", "models"):
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return client
+
+
+def put_csv(s3, key, header, rows, bucket="data"):
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    s3.put_object(Bucket=bucket, Key=key, Body=out.getvalue().encode())
+
+
+def read_csv(s3, bucket, key):
+    return list(csv.reader(io.StringIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())))
+
+
+# --------------------------------------------------------------------------- size
+
+
+def test_size_counts_rows_and_picks_the_first_row_that_fits(s3):
+    put_csv(s3, "training/a.csv", ["x", "y"], [[i, i % 2] for i in range(120)])
+    put_csv(s3, "training/b.csv", ["x", "y"], [[i, 0] for i in range(30)])
+    s3.put_object(Bucket="data", Key="training/", Body=b"")  # a folder marker
+    s3.put_object(Bucket="data", Key="training/README.md", Body=b"not data\n")
+    s3.put_object(Bucket="data", Key="other/c.csv", Body=b"x,y\n1,2\n")  # outside the prefix
+    result = size.handler({"bucket": "data", "prefix": "training/", "sizing": SIZING})
+    assert result["objects"] == 2 and result["rows"] == 150 and result["rows_estimated"] is False
+    assert result["bytes"] == sum(
+        o["Size"]
+        for o in s3.list_objects_v2(Bucket="data", Prefix="training/")["Contents"]
+        if o["Key"].endswith(".csv")
+    )
+    assert (result["instance_type"], result["instance_count"], result["volume_gb"]) == ("ml.m5.large", 1, 30)
+
+
+def test_size_estimates_rows_of_large_objects_from_a_sample(s3, monkeypatch):
+    monkeypatch.setattr(size, "SAMPLE_BYTES", 1000)
+    put_csv(s3, "training/big.csv", ["a", "b"], [[f"{i:06d}", "xyz"] for i in range(5000)])  # 11 bytes a row
+    result = size.handler({"bucket": "data", "prefix": "training/", "sizing": SIZING})
+    assert result["rows_estimated"] is True
+    assert abs(result["rows"] - 5000) <= 50
+
+
+def test_size_without_data_raises_no_training_data(s3):
+    with pytest.raises(size.NoTrainingData, match="no training data under s3://data/training/"):
+        size.handler({"bucket": "data", "prefix": "training/", "sizing": SIZING})
+    put_csv(s3, "training/header-only.csv", ["x", "y"], [])
+    with pytest.raises(size.NoTrainingData):
+        size.handler({"bucket": "data", "prefix": "training/", "sizing": SIZING})
+
+
+def test_size_rejects_an_event_without_sizing(s3):
+    with pytest.raises(size.InvalidEvent, match="sizing"):
+        size.handler({"bucket": "data", "prefix": "training/"})
+
+
+@pytest.mark.parametrize(
+    "gb, expected",
+    [
+        (0.0001, ("ml.m5.large", 1, 30)),
+        (1.0, ("ml.m5.large", 1, 30)),
+        (1.5, ("ml.m5.2xlarge", 1, 50)),
+        (10, ("ml.m5.2xlarge", 1, 50)),
+        (11, ("ml.m5.4xlarge", 2, 200)),
+        (300, ("ml.m5.4xlarge", 2, 365)),  # the volume grows with the data: 300 GB * 1.2 + 5
+    ],
+)
+def test_sizing_table(gb, expected):
+    chosen = size.choose_size(SIZING, int(gb * size.GB))
+    assert (chosen["instance_type"], chosen["instance_count"], chosen["volume_gb"]) == expected
+
+
+# --------------------------------------------------------------------------- label: self-exclusion
+
+
+def test_self_exclusion_labels_from_the_flag_and_drops_it(s3):
+    put_csv(s3, "training/part1.csv", ["age", "excluded_flag", "country"], [[30, "yes", "nl"], [41, "", "de"]])
+    put_csv(s3, "training/part2.csv", ["age", "excluded_flag", "country"], [[25, "0", "gb"], [52, "TRUE", "se"]])
+    result = label.handler(
+        {
+            "action": "self_exclusion",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labelled/run-1/"},
+            "label": "self_excluded",
+            "source_column": "excluded_flag",
+        }
+    )
+    assert result == {
+        "bucket": "models",
+        "prefix": "labelled/run-1/",
+        "s3_uri": "s3://models/labelled/run-1/",
+        "rows": 4,
+        "positives": 2,
+    }
+    assert read_csv(s3, "models", "labelled/run-1/data.csv") == [
+        ["age", "country", "self_excluded"],
+        ["30", "nl", "1"],
+        ["41", "de", "0"],
+        ["25", "gb", "0"],
+        ["52", "se", "1"],
+    ]
+    # the data itself is untouched
+    assert read_csv(s3, "data", "training/part1.csv")[1] == ["30", "yes", "nl"]
+
+
+def test_self_exclusion_when_the_label_is_the_flag_column(s3):
+    put_csv(s3, "training/a.csv", ["self_excluded", "age"], [["1", 30], ["0", 40]])
+    label.handler(
+        {
+            "action": "self_exclusion",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labelled/r/"},
+            "label": "self_excluded",
+            "source_column": "self_excluded",
+        }
+    )
+    assert read_csv(s3, "models", "labelled/r/data.csv") == [["age", "self_excluded"], ["30", "1"], ["40", "0"]]
+
+
+@pytest.mark.parametrize(
+    "files, event_change, error, match",
+    [
+        (
+            {"training/a.csv": (["age", "flag"], [[1, "maybe"]])},
+            {},
+            label.InvalidData,
+            r"s3://data/training/a.csv line 2, column flag: 'maybe' is not a yes/no flag",
+        ),
+        ({"training/a.csv": (["age"], [[1]])}, {}, label.InvalidData, "has no column 'flag'; columns: age"),
+        (
+            {"training/a.csv": (["age", "flag"], [[1, 1]]), "training/b.csv": (["flag", "age"], [[1, 1]])},
+            {},
+            label.InvalidData,
+            "training/b.csv: its header",
+        ),
+        ({}, {}, label.NoTrainingData, "no CSV files under s3://data/training/"),
+        (
+            {"training/a.csv": (["age", "flag"], [[1, 1]])},
+            {"output": {"bucket": "data", "prefix": "training/labelled/"}},
+            label.InvalidEvent,
+            "must not lie inside the source prefix",
+        ),
+        (
+            {"training/a.csv": (["age", "flag"], [[1, 1]])},
+            {"action": "guess"},
+            label.InvalidEvent,
+            "action must be one of",
+        ),
+    ],
+)
+def test_self_exclusion_bad_input(s3, files, event_change, error, match):
+    for key, (header, rows) in files.items():
+        put_csv(s3, key, header, rows)
+    event = {
+        "action": "self_exclusion",
+        "source": {"bucket": "data", "prefix": "training/"},
+        "output": {"bucket": "models", "prefix": "labelled/x/"},
+        "label": "y",
+        "source_column": "flag",
+        **event_change,
+    }
+    with pytest.raises(error, match=match):
+        label.handler(event)
+    assert "Contents" not in s3.list_objects_v2(Bucket="models")  # nothing half-written
+
+
+# --------------------------------------------------------------------------- label: Ground Truth
+
+
+def test_ground_truth_prepare_then_merge(s3):
+    put_csv(s3, "training/a.csv", ["stake", "product"], [[10, "casino"], [20, "poker"], [30, "sports"]])
+    prepared = label.handler(
+        {
+            "action": "prepare_ground_truth",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labeling/run/input/"},
+            "categories": ["0", "1"],
+            "title": "Label records",
+        }
+    )
+    assert prepared["rows"] == 3
+    manifest = s3.get_object(Bucket="models", Key="labeling/run/input/input.manifest")["Body"].read().decode()
+    lines = [json.loads(line) for line in manifest.splitlines()]
+    assert lines[1] == {"source": "stake=20, product=poker", "vwt-row": 1}
+    categories = json.loads(s3.get_object(Bucket="models", Key="labeling/run/input/categories.json")["Body"].read())
+    assert categories["labels"] == [{"label": "0"}, {"label": "1"}]
+    assert prepared["ui_template_uri"] == "s3://models/labeling/run/input/template.liquid.html"
+    # what Ground Truth writes: the input lines with the label and its metadata; row 2 was not labelled
+    output = [
+        {**lines[0], "vwt-label": 1, "vwt-label-metadata": {"class-name": "1", "confidence": 0.9}},
+        {**lines[1], "vwt-label": 0, "vwt-label-metadata": {"class-name": "0", "human-annotated": "yes"}},
+        {**lines[2], "vwt-label-metadata": {"failure-reason": "ClientError: timed out"}},
+    ]
+    s3.put_object(
+        Bucket="models",
+        Key="labeling/output/run/manifests/output/output.manifest",
+        Body="\n".join(json.dumps(o) for o in output).encode(),
+    )
+    merged = label.handler(
+        {
+            "action": "merge_ground_truth",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "manifest_uri": "s3://models/labeling/output/run/manifests/output/output.manifest",
+            "attribute": "vwt-label",
+            "label": "self_excluded",
+            "output": {"bucket": "models", "prefix": "labelled/run/"},
+        }
+    )
+    assert merged["rows"] == 2 and merged["positives"] == 1
+    assert read_csv(s3, "models", "labelled/run/data.csv") == [
+        ["stake", "product", "self_excluded"],
+        ["10", "casino", "1"],
+        ["20", "poker", "0"],
+    ]
+
+
+# --------------------------------------------------------------------------- label: data larger than /tmp
+
+
+def test_self_exclusion_streams_the_labelled_copy_in_parts_with_bounded_memory(s3, monkeypatch):
+    """The copy is a multipart upload of PART_BYTES parts: nothing goes to /tmp (512 MB on Lambda by default) and
+    memory holds one part, whatever the data's size; a bad row late in the data aborts the upload."""
+    import tempfile
+
+    monkeypatch.setattr(label, "PART_BYTES", 5 * 1024 * 1024)  # S3's smallest part, to get several parts
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: pytest.fail("the labelled copy touched /tmp"))
+    rows = [[i, "yes" if i % 7 == 0 else "no", "x" * 40] for i in range(200_000)]  # about 12 MB
+    put_csv(s3, "training/big.csv", ["id", "flag", "pad"], rows)
+    parts = []
+    real = s3.upload_part
+    monkeypatch.setattr(s3, "upload_part", lambda **kw: parts.append(len(kw["Body"])) or real(**kw))
+    monkeypatch.setattr(label, "_s3", lambda: s3)
+    event = {
+        "action": "self_exclusion",
+        "source": {"bucket": "data", "prefix": "training/"},
+        "output": {"bucket": "models", "prefix": "labelled/big/"},
+        "label": "y",
+        "source_column": "flag",
+    }
+    result = label.handler(event)
+    assert result["rows"] == 200_000 and result["positives"] == len(range(0, 200_000, 7))
+    assert len(parts) >= 2 and max(parts) < 6 * 1024 * 1024 and all(p >= 5 * 1024 * 1024 for p in parts[:-1])
+    copy = read_csv(s3, "models", "labelled/big/data.csv")
+    assert copy[0] == ["id", "pad", "y"] and len(copy) == 200_001 and copy[-1] == ["199999", "x" * 40, "0"]
+
+    put_csv(s3, "training/big.csv", ["id", "flag", "pad"], [*rows, [200_000, "maybe", "x"]])
+    event["output"] = {"bucket": "models", "prefix": "labelled/bad/"}
+    with pytest.raises(label.InvalidData, match="'maybe' is not a yes/no flag"):
+        label.handler(event)
+    assert "Contents" not in s3.list_objects_v2(Bucket="models", Prefix="labelled/bad/")  # nothing half-written
+    assert s3.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # and no upload left open
