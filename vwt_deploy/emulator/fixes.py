@@ -292,6 +292,27 @@ def apigateway_empty_collections() -> None:
 # --------------------------------------------------------------------------- Application Auto Scaling
 
 
+@_once
+def apigateway_account_reset() -> None:
+    """Resetting the account's CloudWatch role (the provider's reset_on_delete sends a replace of
+    /cloudwatchRoleArn with no value) made moto answer 500 (KeyError), and the destroy retried for ever. An
+    operation without a value clears the setting, as API Gateway's reset does."""
+    from moto.apigateway.models import Account
+
+    original = Account.apply_patch_operations
+
+    def apply_patch_operations(self, patch_operations):
+        rest = []
+        for op in patch_operations:
+            if "/cloudwatchRoleArn" in op.get("path", "") and "value" not in op:
+                self.cloudwatch_role_arn = None
+            else:
+                rest.append(op)
+        return original(self, rest)
+
+    Account.apply_patch_operations = apply_patch_operations
+
+
 def _scaling_tags(backend) -> dict:
     """Tags of scalable targets by ARN, kept on the (per account and region) backend."""
     if not hasattr(backend, "vwt_tags"):
@@ -410,6 +431,7 @@ FIXES = (
     applicationautoscaling_register_tags,
     s3_logging_target_policy,
     apigateway_empty_collections,
+    apigateway_account_reset,
     sqs_queue_attributes,
     sqs_send_constant_time,  # after sqs_queue_attributes: it wraps that attributes property
     sqs_redrive_allow_policy,

@@ -87,6 +87,17 @@ def test_aws_sdk_application_auto_scaling_tasks_run(emulator_client) -> None:
     ]
 
 
+def test_the_api_gateway_account_role_can_be_reset(emulator_client) -> None:
+    """aws_api_gateway_account's reset_on_delete sends /cloudwatchRoleArn without a value: `down` must get
+    through it (moto answered 500, and the destroy retried until it timed out)."""
+    gw = emulator_client("apigateway")
+    role = "arn:aws:iam::123456789012:role/apigateway-logs"
+    gw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert gw.get_account()["cloudwatchRoleArn"] == role
+    gw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn"}])
+    assert not gw.get_account().get("cloudwatchRoleArn")
+
+
 def test_application_autoscaling_tags(emulator_client) -> None:
     aas = emulator_client("application-autoscaling")
     arn = aas.register_scalable_target(
