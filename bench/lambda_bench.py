@@ -86,11 +86,11 @@ def _fresh(script: str, root: Path, *, isolated: bool, no_bytecode: bool = False
 
 
 def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> dict:
-    from vwt_deploy.build import openapi, package
+    from vwt_deploy.build import catalogue, openapi, package
     from vwt_deploy.config import load
 
     env = load(env_name, REPO)
-    data = package.build_zip(REPO / "lambdas", package.catalogue_bytes(env))
+    data = package.build_zip(REPO / "lambdas", catalogue.catalogue_bytes(env))
     results: dict = {"environment": env_name, "package_bytes": len(data), "package_kb": round(len(data) / 1024, 1)}
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,7 +120,7 @@ def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> di
     from predict.catalogue import Catalogue
     from predict.handler import PredictionService
 
-    doc = package.catalogue_document(env)
+    doc = catalogue.catalogue_document(env)
     model = next(m for m in doc["models"] if m["consumer"] == "intervention")
     record = openapi.example_record(model, full=True)
     body = json.dumps({"records": [dict(record, user_id=f"player-{i:05d}") for i in range(100)]})
