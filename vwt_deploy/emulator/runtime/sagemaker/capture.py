@@ -75,22 +75,18 @@ class CaptureWriter:
         if self._random.uniform(0, 100) >= self.percentage:
             return
         data: dict[str, Any] = {}
-        if "Input" in self.modes:
-            text, encoding = _encoded(request_type, request, self.header)
-            data["endpointInput"] = {
-                "observedContentType": request_type,
-                "mode": "INPUT",
-                "data": text,
-                "encoding": encoding,
-            }
-        if "Output" in self.modes:
-            text, encoding = _encoded(answer_type, answer, self.header)
-            data["endpointOutput"] = {
-                "observedContentType": answer_type,
-                "mode": "OUTPUT",
-                "data": text,
-                "encoding": encoding,
-            }
+        for mode, key, body, content_type in (
+            ("Input", "endpointInput", request, request_type),
+            ("Output", "endpointOutput", answer, answer_type),
+        ):
+            if mode in self.modes:
+                text, encoding = _encoded(content_type, body, self.header)
+                data[key] = {
+                    "observedContentType": content_type,
+                    "mode": mode.upper(),
+                    "data": text,
+                    "encoding": encoding,
+                }
         now = dt.datetime.now(dt.timezone.utc)
         line = json.dumps(
             {
