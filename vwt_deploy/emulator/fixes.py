@@ -2,7 +2,7 @@
 
 Each fix is one function that patches one moto class in place (no fork of
 moto); `apply_all()` applies every one, once. Each has a test in
-tests/emulator/ that fails without it.
+tests/integration/emulator/test_fixes.py that fails without it.
 """
 
 from __future__ import annotations
