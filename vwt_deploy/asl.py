@@ -435,14 +435,15 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
             rules.add(spec["rule"])
         passes_role = passes_role or bool(spec.get("passes_role"))
         uses_kms = uses_kms or any(k in _KMS_KEYS for k, _ in _walk(params))
+    serving = _serving_configs(prefix, endpoints)
     if _DESCRIBE_ENDPOINT_CONFIG in per_integration:
-        # what the endpoint serves: one of this model's runs, or the baseline Terraform created (its name as
-        # terraform/modules/sagemaker makes it: "<endpoint>-baseline", at most 63 characters)
-        per_integration[_DESCRIBE_ENDPOINT_CONFIG] = _serving_configs(prefix, endpoints)
-    return _statements(per_integration, rules, passes_role, uses_kms, _serving_configs(prefix, endpoints), endpoints)
+        per_integration[_DESCRIBE_ENDPOINT_CONFIG] = serving
+    return _statements(per_integration, rules, passes_role, uses_kms, serving, endpoints)
 
 
 def _serving_configs(prefix: str | None, endpoints: set[str]) -> set[str]:
+    """The configurations an endpoint may serve: one of this model's runs, or the baseline Terraform created (its
+    name as terraform/modules/sagemaker makes it: "<endpoint>-baseline", at most 63 characters)."""
     baselines = {f"{_SM}:endpoint-config/{(e + '-baseline')[:63].rstrip('-')}" for e in endpoints}
     return {f"{_SM}:endpoint-config/{prefix or ''}-*", *baselines}
 
