@@ -57,7 +57,7 @@ class LocalTarget:
                 raise VwtError(
                     "the local emulator is not running", "start it with `vwt-deploy local start` or `vwt-deploy up`"
                 )
-        bootstrap_state_bucket(self.env, self.client("s3"))
+            bootstrap_state_bucket(self.env, self.client("s3"))  # once per emulator this target reaches
 
     def available(self) -> bool:
         return self.emulator.running() is not None
