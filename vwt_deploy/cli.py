@@ -324,6 +324,17 @@ def local_status(ctx: Context, as_json: bool) -> None:
         ctx_exit.exit(1)
 
 
+@local_group.command("access")
+@json_option
+@pass_ctx
+def local_access(ctx: Context, as_json: bool) -> None:
+    """Per role: each action and resource it used in this emulator's run, and each permission never used."""
+    from vwt_deploy.emulator.iam.report import lines
+
+    report = _emulator(ctx).access()
+    _emit([r.as_dict() for r in report], as_json, lambda _: _echo_lines(lines(report)))
+
+
 @local_group.command("tick")
 @env_option
 @click.option("--all", "fire_all", is_flag=True, help="fire every enabled schedule, due or not")

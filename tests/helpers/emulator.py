@@ -46,10 +46,24 @@ class RunningEmulator:
         self.manager.stop()
 
 
-def start_emulator(folder: Path) -> RunningEmulator:
-    """Start an emulator whose state lives in `folder` (it inherits this process's environment)."""
+def start_emulator(folder: Path, iam: str = "off") -> RunningEmulator:
+    """Start an emulator whose state lives in `folder` (it inherits this process's environment), with IAM in mode
+    `iam`: off for the tests of the runtime's mechanics, which use made-up roles; the enforcement tests and the
+    system tier run it enforced, as users do."""
+    import os
+
+    from vwt_deploy.emulator.enforcement import MODE_ENV
+
     manager = Emulator(folder)
-    return RunningEmulator(manager, manager.start())
+    saved = os.environ.get(MODE_ENV)
+    os.environ[MODE_ENV] = iam  # the emulator process inherits it
+    try:
+        return RunningEmulator(manager, manager.start())
+    finally:
+        if saved is None:
+            os.environ.pop(MODE_ENV, None)
+        else:
+            os.environ[MODE_ENV] = saved
 
 
 def zip_of(files: dict[str, str]) -> bytes:

@@ -3,7 +3,9 @@
 - `emulator`: ONE running emulator per session (per xdist worker), shared by every test here
   (a `RunningEmulator`: url, pid, `processes()` its runtime started). Tests name their resources so
   that they never meet another module's. It starts with fast `.sync` polls (VWT_SFN_POLL_SECONDS=0.1),
-  so the Step Functions tests need no emulator of their own.
+  so the Step Functions tests need no emulator of their own, and with IAM off (VWT_LOCAL_IAM=off): these
+  tests check the runtime's mechanics with made-up roles; IAM is checked by tests/integration/emulator/
+  test_enforcement.py (an emulator of its own) and by the system tier, which runs enforced as users do.
 - `emulator_client(service)`: a boto3 client of it.
 - `training_data`: a small classification data set on it (s3://vwt-test-data/training/).
 - `moto_server`: moto's server in this process, with the runtime's SageMaker integration (a client factory).
@@ -25,6 +27,7 @@ import pytest
 from tests.helpers import copy_project, emulator_clients
 from tests.helpers.emulator import RunningEmulator, start_emulator
 from tests.helpers.stepfunctions import upload_training_data
+from vwt_deploy.emulator.enforcement import Mode
 from vwt_deploy.emulator.runtime.stepfunctions import POLL_ENV
 
 FAST_POLLS = "0.1"  # seconds between two Describe calls of a `.sync` task
@@ -36,7 +39,9 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 def emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(POLL_ENV, FAST_POLLS)  # the emulator process inherits it
-        running = start_emulator(tmp_path_factory.mktemp("state") / "emulator")  # as `up --env local` starts it
+        running = start_emulator(
+            tmp_path_factory.mktemp("state") / "emulator", iam=Mode.OFF.value
+        )  # see above  # as `up --env local` starts it
     yield running
     running.stop()
 
@@ -76,6 +81,7 @@ def moto_server(tmp_path_factory) -> Iterator[Callable]:
         try:
             yield emulator_clients(f"http://127.0.0.1:{port}")
         finally:
+            stepfunctions.uninstall()  # moto's routing and its clients back
             state_task_factory.state_task_service_for = saved[0]
             default_user_config["stepfunctions"]["execute_state_machine"] = saved[1]
             server.stop()
@@ -91,7 +97,7 @@ def deployed_project(tmp_path_factory) -> Iterator[tuple[Path, Callable]]:
     `local tick` fires every rule the emulator holds."""
     root = copy_project(tmp_path_factory.mktemp("project"))
     state = root / ".vwt"
-    running = start_emulator(state / "emulator")
+    running = start_emulator(state / "emulator", iam=Mode.OFF.value)  # the tests' rules and machines: made-up roles
     try:
         env_dir = state / "envs" / "local"
         env_dir.mkdir(parents=True, exist_ok=True)

@@ -136,7 +136,7 @@ def sagemaker_calls(client: Callable[[str], Any], outputs: dict, model: str, pre
 
 def denied(client: Callable[[str], Any], calls: list[Call]) -> list[str]:
     """AWS's denial message for every call the deployed policies refuse (empty: every call is allowed)."""
-    account = Account(client)
+    account = Account(lambda service, region=None: client(service))  # one region: the deployment's
     out = []
     for call in calls:
         decision = account.decide(call.role_arn, call.action, call.resource, dict(call.context))

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from vwt_deploy.emulator.server import HEALTH_PATH
+from vwt_deploy.emulator.server import ACCESS_PATH, HEALTH_PATH
 from vwt_deploy.errors import VwtError
 from vwt_deploy.process import Runner
 
@@ -82,6 +82,30 @@ class Emulator:
                 return json.loads(resp.read())
         except (urllib.error.URLError, OSError, ValueError):
             return None
+
+    def access(self) -> list:
+        """The running emulator's least-privilege report (`iam.report.RoleAccess` per role): what each role used,
+        and what it was granted but never used. VwtError when the emulator does not run."""
+        from vwt_deploy.emulator.enforcement import admin_clients
+        from vwt_deploy.emulator.iam.account import Account
+        from vwt_deploy.emulator.iam.report import access_report
+
+        info = self.running()
+        if info is None:
+            raise VwtError(
+                "the emulator is not running, so there is no local run to report on",
+                "start it and run the framework (`vwt-deploy up`, `vwt-deploy retrain --wait`, `vwt-deploy predict`), "
+                "then ask again",
+            )
+        health = self.health(info) or {}
+        if health.get("iam") == "off":
+            raise VwtError(
+                "the emulator runs with VWT_LOCAL_IAM=off, which records no access",
+                "restart it with VWT_LOCAL_IAM=enforce (the default) or soft: `vwt-deploy local stop`, then `up`",
+            )
+        with urllib.request.urlopen(info.url + ACCESS_PATH, timeout=10) as resp:
+            recorded = json.loads(resp.read())
+        return access_report(recorded, Account(admin_clients(info.url)).role_policies)
 
     def status(self) -> tuple[str, EmulatorInfo | None]:
         """("running", info), ("not running", None), or ("not answering", info) for a live process

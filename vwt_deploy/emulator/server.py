@@ -4,8 +4,11 @@ Run by `vwt-deploy local start` (never by hand) as
 `python -m vwt_deploy.emulator.server --state-dir DIR [--port P]`. It binds the
 port itself (0 = a free one chosen by the OS, so no race), holds an exclusive
 lock on DIR/server.lock for its whole life (two emulators never serve one
-project), writes DIR/server.json (pid, port, boot id) once it listens, and
-answers GET /_vwt/health. SIGTERM stops it.
+project), writes DIR/server.json (pid, port, boot id, IAM mode) once it listens,
+and answers GET /_vwt/health and GET /_vwt/iam/access. SIGTERM stops it.
+
+IAM is enforced per request (`enforcement`), in the mode `VWT_LOCAL_IAM` names
+(enforce, the default; soft; off); decisions and denials are recorded in DIR/iam/.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ import uuid
 from pathlib import Path
 
 HEALTH_PATH = "/_vwt/health"
+ACCESS_PATH = "/_vwt/iam/access"  # what each role used so far (enforcement.Recorder), for `vwt-deploy local access`
 
 
-def _health_middleware(app, info: dict):
+def _health_middleware(app, info: dict, access=None):
     def middleware(environ, start_response):
-        if environ.get("PATH_INFO") == HEALTH_PATH:
-            body = json.dumps(info).encode()
+        path = environ.get("PATH_INFO")
+        if path == HEALTH_PATH or (path == ACCESS_PATH and access is not None):
+            body = json.dumps(info if path == HEALTH_PATH else access()).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         return app(environ, start_response)
@@ -69,16 +74,23 @@ def _serve(state_dir: Path, port: int, container_dir: Path | None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from vwt_deploy.emulator import fixes
+    from vwt_deploy.emulator import enforcement, fixes
     from vwt_deploy.emulator import runtime as local_runtime
 
+    try:
+        mode = enforcement.Mode.parse(os.environ.get(enforcement.MODE_ENV))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 5
     fixes.apply_all()
     # interpret state machines (must be set before any state machine is created)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
 
-    info: dict = {"pid": os.getpid(), "boot_id": uuid.uuid4().hex, "started_at": time.time()}
+    info: dict = {"pid": os.getpid(), "boot_id": uuid.uuid4().hex, "started_at": time.time(), "iam": mode.value}
     routes: dict = {}  # the runtime's routes, known once the port is
-    app = _health_middleware(lambda environ, start: routes["app"](environ, start), info)
+    app = _health_middleware(
+        lambda environ, start: routes["app"](environ, start), info, lambda: routes["enforcer"].recorder.snapshot()
+    )
     try:  # port 0: the OS picks a free port as it binds, so no other process can take it in between
         server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     except (OSError, SystemExit):  # werkzeug reports a taken port and exits itself
@@ -87,8 +99,11 @@ def _serve(state_dir: Path, port: int, container_dir: Path | None) -> int:
     port = info["port"] = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
     # the local runtime: training, serving, Lambda, API Gateway and Step Functions integrations run here
-    runtime = local_runtime.install(state_dir, port, container_dir)
-    routes["app"] = local_runtime.wsgi(DomainDispatcherApplication(create_backend_app), runtime)
+    url = f"http://127.0.0.1:{port}"
+    enforcer = routes["enforcer"] = enforcement.Enforcer(mode, enforcement.admin_clients(url), state_dir / "iam")
+    runtime = local_runtime.install(state_dir, port, container_dir, enforcer)
+    moto_app = enforcer.middleware(DomainDispatcherApplication(create_backend_app))
+    routes["app"] = local_runtime.wsgi(moto_app, runtime)
 
     def stop(signum, frame):  # shutdown() blocks until serve_forever returns, so call it from another thread
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vwt_deploy.config.schedule import UTC, ScheduleError, UnsupportedSchedule, parse
 from vwt_deploy.deploy.pipeline import Deployment, not_deployed
+from vwt_deploy.deploy.targets import assumed_client
 from vwt_deploy.errors import ConfigError
 
 # --------------------------------------------------------------------------- the tick
@@ -53,8 +54,10 @@ def _iso(t: dt.datetime) -> str:
 class Ticker:
     """Fires the emulator's due schedule rules; remembers the last tick in `state_path`."""
 
-    def __init__(self, events, sfn, state_path: Path, deployed_at: dt.datetime):
-        self.events, self.sfn = events, sfn
+    def __init__(self, events, sfn_as: Callable[[str], Any], state_path: Path, deployed_at: dt.datetime):
+        """`sfn_as(role_arn)`: a Step Functions client acting as a session of the target's role (EventBridge starts
+        a state machine target with the role the target names)."""
+        self.events, self.sfn_as = events, sfn_as
         self.state_path = state_path
         self.deployed_at = deployed_at
 
@@ -129,7 +132,13 @@ class Ticker:
                         }
                     )
                     continue
-                started = self.sfn.start_execution(stateMachineArn=arn, input=self._input(rule, target, now))
+                if not target.get("RoleArn"):
+                    result.skipped.append(
+                        {"rule": name, "reason": f"target {arn} has no RoleArn (EventBridge needs one to start it)"}
+                    )
+                    continue
+                sfn = self.sfn_as(target["RoleArn"])
+                started = sfn.start_execution(stateMachineArn=arn, input=self._input(rule, target, now))
                 result.fired.append(
                     {
                         "rule": name,
@@ -160,5 +169,8 @@ def ticker(deployment: Deployment) -> Ticker:
     if deployed_at is None:  # recorded by every `up` that applied changes
         raise not_deployed(env.name)
     return Ticker(
-        target.client("events"), target.client("stepfunctions"), deployment.work / "schedules.json", deployed_at
+        target.client("events"),
+        lambda role: assumed_client(target, "stepfunctions", role, "EventBridge"),
+        deployment.work / "schedules.json",
+        deployed_at,
     )

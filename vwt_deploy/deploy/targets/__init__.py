@@ -8,6 +8,7 @@ so no caller asks which one it has.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vwt_deploy.config import Environment
@@ -42,8 +43,8 @@ class Target(Protocol):
 
     def terraform_env(self) -> dict[str, str]: ...
 
-    def client(self, service: str) -> Any:
-        """A boto3 client of the target."""
+    def client(self, service: str, credentials: Mapping[str, str] | None = None) -> Any:
+        """A boto3 client of the target: as the deployer, or with STS `credentials` (AssumeRole's Credentials)."""
 
     def publish_image(self, builder: ImageBuilder) -> BuildResult:
         """Build and push the image where the target runs it (the emulator runs the code itself)."""
@@ -68,6 +69,23 @@ class Target(Protocol):
 
     def describe(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
         """What `status` shows of the target itself."""
+
+
+def session_keys(credentials: Mapping[str, str] | None) -> dict[str, str]:
+    """boto3's client arguments of STS credentials (AssumeRole's `Credentials`); none for the caller's own."""
+    if not credentials:
+        return {}
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
+def assumed_client(target: Target, service: str, role_arn: str, session: str) -> Any:
+    """A client of `target` acting as a session of `role_arn` (as a service assuming the role would)."""
+    answer = target.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)
+    return target.client(service, answer["Credentials"])
 
 
 def target_for(project: Project, env: Environment, runner: Runner | None = None) -> Target:

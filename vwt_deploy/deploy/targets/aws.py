@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vwt_deploy.config import Environment
 from vwt_deploy.deploy.bootstrap import bootstrap_state_bucket
+from vwt_deploy.deploy.targets import session_keys
 from vwt_deploy.errors import VwtError
 
 if TYPE_CHECKING:
@@ -59,10 +60,10 @@ class AwsTarget:
         self.ensure_ready()
         bootstrap_state_bucket(self.env, boto3.client("s3", region_name=self.env.state.region or self.env.region))
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, credentials: Mapping[str, str] | None = None) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=self.env.region)
+        return boto3.client(service, region_name=self.env.region, **session_keys(credentials))
 
     def backend_config(self) -> dict[str, Any]:
         return {

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vwt_deploy.config import Environment
 from vwt_deploy.deploy.bootstrap import bootstrap_state_bucket
+from vwt_deploy.deploy.targets import session_keys
 from vwt_deploy.emulator.manager import CLIENT_ENV, Emulator, EmulatorInfo
 from vwt_deploy.emulator.runtime.apigateway import local_url_of
 from vwt_deploy.errors import VwtError
@@ -65,17 +67,14 @@ class LocalTarget:
     def bootstrap(self) -> None:
         self.ensure_ready()  # starts the emulator and creates the state bucket
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, credentials: Mapping[str, str] | None = None) -> Any:
         import boto3
 
         assert self.info is not None
-        return boto3.client(
-            service,
-            endpoint_url=self.info.url,
-            region_name=self.env.region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+        keys = (
+            session_keys(credentials) if credentials else {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
         )
+        return boto3.client(service, endpoint_url=self.info.url, region_name=self.env.region, **keys)
 
     def backend_config(self) -> dict[str, Any]:
         return {

@@ -19,7 +19,7 @@ from typing import Any
 
 from vwt_deploy.emulator.iam.policy import Decision, Policy, Request, evaluate
 
-ClientFactory = Callable[[str], Any]
+ClientFactory = Callable[..., Any]  # client(service, region=None): a boto3 client of the account
 
 
 def _document(raw: Any) -> Mapping[str, Any]:
@@ -30,6 +30,16 @@ def _document(raw: Any) -> Mapping[str, Any]:
     if text.startswith("%7B") or text.startswith("%7b"):
         text = urllib.parse.unquote(text)
     return json.loads(text)
+
+
+_NOT_FOUND = (
+    "NotFound",
+    "NotFoundException",
+    "NoSuchBucket",
+    "ResourceNotFoundException",
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+)
 
 
 def _missing(exc: Exception, *codes: str) -> bool:
@@ -78,7 +88,12 @@ class Account:
     def resource_policy(self, resource_arn: str) -> Policy | None:
         """The resource-based policy of the resource `resource_arn` names, if its service has them."""
         if resource_arn not in self._resources:
-            self._resources[resource_arn] = self._read_resource(resource_arn)
+            try:
+                self._resources[resource_arn] = self._read_resource(resource_arn)
+            except Exception as exc:  # botocore ClientError: a resource that does not exist has no policy
+                if not _missing(exc, *_NOT_FOUND):
+                    raise
+                self._resources[resource_arn] = None
         return self._resources[resource_arn]
 
     def _read_resource(self, arn: str) -> Policy | None:
@@ -108,17 +123,17 @@ class Account:
     def _key_policy(self, arn: str, resource: str) -> Policy | None:
         if not resource.startswith("key/"):
             return None
-        text = self.client("kms").get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
+        text = self.client("kms", arn.split(":")[3]).get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
         return Policy(_document(text), f"key policy of {resource}")
 
     def _topic_policy(self, arn: str, resource: str) -> Policy | None:
-        attributes = self.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
+        attributes = self.client("sns", arn.split(":")[3]).get_topic_attributes(TopicArn=arn)["Attributes"]
         return (
             Policy(_document(attributes["Policy"]), f"topic policy of {resource}") if "Policy" in attributes else None
         )
 
     def _queue_policy(self, arn: str, resource: str) -> Policy | None:
-        sqs = self.client("sqs")
+        sqs = self.client("sqs", arn.split(":")[3])
         url = sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=arn.split(":")[4])["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
         return (
@@ -127,7 +142,7 @@ class Account:
 
     def _function_policy(self, arn: str, resource: str) -> Policy | None:
         try:
-            text = self.client("lambda").get_policy(FunctionName=arn)["Policy"]
+            text = self.client("lambda", arn.split(":")[3]).get_policy(FunctionName=arn)["Policy"]
         except Exception as exc:
             if _missing(exc, "ResourceNotFoundException"):
                 return None
@@ -142,10 +157,12 @@ class Account:
         resource_arn: str,
         context: Mapping[str, Any] | None = None,
         policy_of: str | None = None,
+        session: str | None = None,
     ) -> Decision:
         """AWS's decision for a session of `role_arn` calling `action` on `resource_arn` (`*` for actions without
         a resource type). `policy_of` names the resource whose policy applies when it differs from the ARN (the
-        bucket of an object is read from the object's ARN already; a key behind an S3 object is its own call)."""
-        request = Request(session_arn(role_arn), action, resource_arn, dict(context or {}))
+        bucket of an object is read from the object's ARN already; a key behind an S3 object is its own call).
+        `session` is the session's ARN as AWS names it in messages (default: a session named vwt-local)."""
+        request = Request(session or session_arn(role_arn), action, resource_arn, dict(context or {}))
         resource = self.resource_policy(policy_of or resource_arn) if resource_arn != "*" else None
         return evaluate(request, self.role_policies(role_arn), resource)

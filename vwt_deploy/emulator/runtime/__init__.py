@@ -37,7 +37,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from vwt_deploy.emulator.runtime.credentials import Credentials, Sessions
+
 if TYPE_CHECKING:
+    from vwt_deploy.emulator.enforcement import Enforcer
     from vwt_deploy.emulator.runtime.lambdas import LambdaRuntime
     from vwt_deploy.emulator.runtime.sagemaker import SageMakerRuntime
 
@@ -66,7 +69,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class Runtime:
-    def __init__(self, state_dir: Path, port: int, container_dir: Path | None = None):
+    def __init__(self, state_dir: Path, port: int, container_dir: Path | None = None, enforcer: Enforcer | None = None):
+        self.enforcer = enforcer  # None: IAM is not checked
+        self.sessions = Sessions(enforcer)
         self.state_dir = Path(state_dir)
         self.work = self.state_dir / "runtime"
         self.work.mkdir(parents=True, exist_ok=True)
@@ -91,27 +96,31 @@ class Runtime:
         self.on_stop(self.lambdas.retire)
 
     # ------------------------------------------------------------------ AWS access from inside
-    def client(self, service: str, region: str = "eu-west-1"):
-        """A boto3 client of this emulator (the runtime's own calls go through the same API users see)."""
+    def client(self, service: str, region: str = "eu-west-1", credentials: Credentials | None = None):
+        """A boto3 client of this emulator (the runtime's own calls go through the same API users see): as the
+        account's administrator, or with a role session's `credentials` (a principal acting as itself)."""
         import boto3
         from botocore.config import Config
 
+        keys = (
+            credentials.client_args() if credentials else {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        )
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name=region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
             config=Config(retries={"max_attempts": 2}),
+            **keys,
         )
 
-    def client_env(self, region: str = "eu-west-1") -> dict[str, str]:
-        """Environment for a child that calls AWS: it reaches this emulator, never a real account."""
+    def client_env(self, region: str = "eu-west-1", credentials: Credentials | None = None) -> dict[str, str]:
+        """Environment for a child that calls AWS: it reaches this emulator, never a real account, as the
+        administrator or with a role session's `credentials`."""
+        keys = credentials.env() if credentials else {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
         return {
             "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_SESSION_TOKEN": "",
+            **keys,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -222,10 +231,11 @@ class Runtime:
             self._record()
 
 
-def install(state_dir: Path, port: int, container_dir: Path | None = None) -> Runtime:
+def install(state_dir: Path, port: int, container_dir: Path | None = None, enforcer: Enforcer | None = None) -> Runtime:
     """Create the runtime and patch moto so its records run in it (called once by the emulator server; installing
-    another runtime replaces the patches: moto's records then run in that one)."""
-    runtime = Runtime(state_dir, port, container_dir)
+    another runtime replaces the patches: moto's records then run in that one). `enforcer` decides the calls its
+    principals make (None: IAM is not checked)."""
+    runtime = Runtime(state_dir, port, container_dir, enforcer)
     from vwt_deploy.emulator.runtime import apigateway, lambdas, sagemaker, stepfunctions
 
     for module in (sagemaker, lambdas, apigateway, stepfunctions):

@@ -204,7 +204,8 @@ class Gateway:
             return _mock(integration, request)
         if integration.integration_type == "AWS_PROXY" and ":lambda:path/" in (integration.uri or ""):
             event = _proxy_event(request, request_id, api, stage, resource, resource_path, path, params, body, key)
-            return self._call_lambda(integration, event)
+            source = f"arn:aws:execute-api:{backend.region_name}:{backend.account_id}:{api.id}/{stage_name}"
+            return self._call_lambda(integration, event, f"{source}/{request.method}{resource_path}")
         raise GatewayError(
             "API_CONFIGURATION_ERROR",
             f"the local API Gateway runs MOCK and AWS_PROXY (Lambda) "
@@ -292,8 +293,25 @@ class Gateway:
         if errors:
             raise GatewayError("BAD_REQUEST_BODY", validation="[" + ", ".join(errors) + "]")
 
-    def _call_lambda(self, integration, event: dict):
+    def _call_lambda(self, integration, event: dict, source_arn: str):
+        """Invoke the integration's function, as API Gateway's service principal: the function's resource policy
+        must allow apigateway.amazonaws.com for this method's ARN (Lambda Developer Guide, "Invoking a Lambda
+        function using an Amazon API Gateway endpoint"); when it does not, API Gateway answers 500 and logs
+        "Execution failed due to configuration error: Invalid permissions on Lambda function"."""
         function = integration.uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
+        enforcer = self.runtime.enforcer
+        if enforcer is not None:
+            denial = enforcer.service_may(
+                "apigateway.amazonaws.com",
+                "lambda:InvokeFunction",
+                function,
+                {"aws:SourceArn": source_arn, "aws:SourceAccount": function.split(":")[4]},
+            )
+            if denial is not None:
+                log.warning(
+                    "Execution failed due to configuration error: Invalid permissions on Lambda function (%s)", denial
+                )
+                raise GatewayError("API_CONFIGURATION_ERROR")
         answer: list = []
         worker = threading.Thread(
             target=lambda: answer.append(self.runtime.lambdas.invoke(function, event, function.split(":")[3])),

@@ -8,7 +8,8 @@ moto's server runs functions only in Docker; `install` patches the method its
   imported between invocations, as Lambda keeps a sandbox warm; a pool per function version runs
   concurrent invocations in parallel, at most `VWT_LAMBDA_MAX_WORKERS` (default 4, or the reserved
   concurrency when lower) at a time; further invocations wait for a free worker;
-- gives the worker the function's environment variables, `Runtime.client_env()` and the variables Lambda sets;
+- gives the worker the function's environment variables, credentials of a session of its execution role
+  (`Runtime.sessions`), and the variables Lambda sets;
 - kills a worker that outlives the function's timeout and answers as Lambda does
   (FunctionError "Unhandled", "Task timed out after N.NN seconds"); an exception answers
   FunctionError "Unhandled" with errorMessage, errorType and stackTrace;
@@ -68,14 +69,15 @@ class Outcome:
 
 
 class _Worker:
-    """One warm sandbox: a worker process, its log stream, and a reader of its answers."""
+    """One warm sandbox: a worker process, its log stream, and a reader of its answers. The handler calls AWS
+    with a session of the function's execution role, named after the function, as Lambda gives it."""
 
     def __init__(self, runtime: Runtime, fn: Any, code_dir: Path):
         now = datetime.now(timezone.utc)
         self.stream = f"{now:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
         env = {
             **fn.environment_vars,
-            **runtime.client_env(fn.region),
+            **runtime.client_env(fn.region, _credentials(runtime, fn)),
             "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
@@ -203,9 +205,20 @@ class _Pool:
             worker.stop()
 
 
+def _credentials(runtime: Runtime, fn: Any):
+    """The execution role's session (Lambda refuses a role its trust policy does not let it assume)."""
+    from vwt_deploy.emulator.runtime.credentials import UntrustedRole
+
+    try:
+        return runtime.sessions.assume(fn.role, fn.function_name, "lambda.amazonaws.com")
+    except UntrustedRole as exc:
+        raise LocalRuntimeError(f"The role defined for the function cannot be assumed by Lambda. ({exc})") from None
+
+
 def _fingerprint(fn: Any) -> str:
     return json.dumps(
         [
+            fn.role,
             fn.code_digest,
             fn.handler,
             fn.run_time,

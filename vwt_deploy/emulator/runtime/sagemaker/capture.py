@@ -48,8 +48,11 @@ def _encoded(content_type: str, data: bytes, header: dict[str, Any]) -> tuple[st
 class CaptureWriter:
     """The data capture of one endpoint configuration's serve process."""
 
-    def __init__(self, runtime: Runtime, region: str, endpoint: str, variant: str, config: dict[str, Any]):
+    def __init__(
+        self, runtime: Runtime, region: str, endpoint: str, variant: str, config: dict[str, Any], credentials=None
+    ):
         self.runtime, self.region, self.endpoint, self.variant = runtime, region, endpoint, variant
+        self.credentials = credentials  # SageMaker writes the capture with the model's execution role
         self.percentage = float(config.get("InitialSamplingPercentage") or 0)
         self.modes = {o.get("CaptureMode") for o in config.get("CaptureOptions") or ()}
         self.header = config.get("CaptureContentTypeHeader") or {}
@@ -63,12 +66,14 @@ class CaptureWriter:
         self._random = random.Random()
 
     @classmethod
-    def of(cls, runtime: Runtime, region: str, endpoint: str, variant: str, config: Any) -> CaptureWriter | None:
+    def of(
+        cls, runtime: Runtime, region: str, endpoint: str, variant: str, config: Any, credentials=None
+    ) -> CaptureWriter | None:
         """The writer of an endpoint configuration, or None when it captures nothing."""
         capture = getattr(config, "data_capture_config", None) or {}
         if not capture or capture.get("EnableCapture") is False or not capture.get("DestinationS3Uri"):
             return None
-        return cls(runtime, region, endpoint, variant, capture)
+        return cls(runtime, region, endpoint, variant, capture, credentials)
 
     def record(self, request: bytes, request_type: str, answer: bytes, answer_type: str) -> None:
         """Keep one invocation, if it falls in the sample."""
@@ -118,7 +123,7 @@ class CaptureWriter:
         key = f"{self.prefix}{now:%Y/%m/%d/%H}/{now:%M-%S-%f}-{uuid.uuid4().hex[:8]}.jsonl"
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key} if self.kms_key else {}
         try:
-            self.runtime.client("s3", self.region).put_object(
+            self.runtime.client("s3", self.region, self.credentials).put_object(
                 Bucket=self.bucket, Key=key, Body=("\n".join(lines) + "\n").encode(), **extra
             )
         except Exception as exc:  # SageMaker drops capture it cannot write; the endpoint keeps serving

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,54 @@ def tail(path: Path, lines: int = 10) -> str:
 
 class JobError(Exception):
     """A training job failure with its FailureReason."""
+
+
+class AccessError(Exception):
+    """SageMaker could not act with the execution role (it may not assume it, or the role may not pull the image);
+    the message is AWS's."""
+
+
+def execution_session(runtime: Runtime, role_arn: str):
+    """SageMaker's session of an execution role: it assumes the role (whose trust policy must name
+    sagemaker.amazonaws.com, with the account as `aws:SourceAccount`, as SageMaker sends it) and reads channels,
+    writes artifacts and pulls images with it (SageMaker Developer Guide, "How to use SageMaker AI execution
+    roles")."""
+    from vwt_deploy.emulator.runtime.credentials import UntrustedRole
+
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    try:
+        return runtime.sessions.assume(role_arn, "SageMaker", "sagemaker.amazonaws.com", {"aws:SourceAccount": account})
+    except UntrustedRole as exc:
+        raise AccessError(
+            f"Could not assume role {role_arn}. Please ensure that the role exists and allows principal "
+            f"'sagemaker.amazonaws.com' to assume the role. ({exc})"
+        ) from None
+
+
+def pull_image(runtime: Runtime, credentials, image: str) -> None:
+    """What pulling `image` from ECR asks of the execution role (SageMaker Developer Guide, "CreateTrainingJob API:
+    Execution Role Permissions": ecr:BatchCheckLayerAvailability, ecr:GetDownloadUrlForLayer, ecr:BatchGetImage on
+    the repository, and ecr:GetAuthorizationToken). The local runtime runs the image's code from its folder, so
+    this is the pull's permission check, not a pull. An image outside ECR asks nothing."""
+    from vwt_deploy.emulator.enforcement import Denied, Session
+    from vwt_deploy.emulator.iam.requests import Ask
+
+    found = _ECR_IMAGE.match(image or "")
+    if runtime.enforcer is None or credentials is None or not found:
+        return
+    repository = f"arn:aws:ecr:{found['region']}:{found['account']}:repository/{found['repository']}"
+    asks = [Ask("ecr:GetAuthorizationToken", "*")]
+    asks += [Ask(a, repository) for a in ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer")]
+    asks.append(Ask("ecr:BatchGetImage", repository))
+    try:
+        runtime.enforcer.demand(Session(credentials.role_arn, credentials.session_arn), asks)
+    except Denied as exc:
+        raise AccessError(f"Cannot pull the image {image}: {exc}") from None
+
+
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[^:@]+)"
+)
 
 
 class LogShipper:

@@ -29,8 +29,11 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
     FAILURE_REASON_MAX,
     INVOKE_TIMEOUT,
     LOG_SHIP_SECONDS,
+    AccessError,
     LogShipper,
+    execution_session,
     log,
+    pull_image,
     split_s3,
     tail,
     utcnow,
@@ -195,10 +198,15 @@ class EndpointState:
     # ------------------------------------------------------------------ starting a configuration
     def start_serving(self, config_name: str) -> Served:
         """Download the configuration's model, start its serve process and wait for GET /ping. Raises StartError."""
-        variant, container = self._container(config_name)
+        variant, container, role = self._container(config_name)
+        try:  # SageMaker reads the model, pulls the image and writes the capture with the model's execution role
+            credentials = execution_session(self.runtime, role)
+            pull_image(self.runtime, credentials, container.get("Image", ""))
+        except AccessError as exc:
+            raise StartError(str(exc)) from None
         url = container["ModelDataUrl"]
         folder = self._model_dir(config_name)
-        self._fetch_model(url, folder)
+        self._fetch_model(url, folder, credentials)
         env = {
             **(container.get("Environment") or {}),
             "PYTHONPATH": str(self.runtime.container_dir),
@@ -214,6 +222,7 @@ class EndpointState:
                     self.name,
                     variant["VariantName"],
                     self.backend.endpoint_configs.get(config_name),
+                    credentials,
                 )
                 return served
             if not clash:
@@ -221,8 +230,9 @@ class EndpointState:
         shutil.rmtree(folder, ignore_errors=True)
         raise StartError(why)
 
-    def _container(self, config_name: str) -> tuple[dict, dict]:
-        """The configuration's first production variant and its model's container (with a ModelDataUrl)."""
+    def _container(self, config_name: str) -> tuple[dict, dict, str]:
+        """The configuration's first production variant, its model's container (with a ModelDataUrl) and the
+        model's execution role."""
         config = self.backend.endpoint_configs.get(config_name)
         if config is None or not config.production_variants:
             raise StartError(f"endpoint configuration {config_name} does not exist or has no production variant")
@@ -233,7 +243,7 @@ class EndpointState:
         container = model.primary_container or (model.containers or [None])[0] or {}
         if not container.get("ModelDataUrl"):
             raise StartError(f"model {model.model_name} has no ModelDataUrl: the local runtime serves a model.tar.gz")
-        return variant, container
+        return variant, container, model.execution_role_arn
 
     def _model_dir(self, config: str) -> Path:
         base = self.runtime.work / "endpoints" / self.name / config
@@ -244,11 +254,11 @@ class EndpointState:
         folder.mkdir(parents=True)
         return folder
 
-    def _fetch_model(self, url: str, folder: Path) -> None:
+    def _fetch_model(self, url: str, folder: Path, credentials) -> None:
         try:
             bucket, key = split_s3(url)
             with tempfile.TemporaryFile() as tmp:
-                self.runtime.client("s3", self.backend.region_name).download_fileobj(bucket, key, tmp)
+                self.runtime.client("s3", self.backend.region_name, credentials).download_fileobj(bucket, key, tmp)
                 tmp.seek(0)
                 with tarfile.open(fileobj=tmp, mode="r:*") as tar:
                     extract(tar, folder)

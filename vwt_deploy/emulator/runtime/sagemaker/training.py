@@ -25,9 +25,12 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
     FAILURE_REASON_MAX,
     HOST,
     TRAINING_LOG_GROUP,
+    AccessError,
     JobError,
     LogShipper,
+    execution_session,
     log,
+    pull_image,
     split_s3,
     tail,
     utcnow,
@@ -50,6 +53,7 @@ class TrainingRun:
         self.done = threading.Event()
         self.timed_out = False
         self.proc: subprocess.Popen | None = None
+        self.credentials = None  # SageMaker's session of the job's execution role, once assumed
         self._logs = LogShipper(
             self.runtime, backend, TRAINING_LOG_GROUP, f"{self.name}/{HOST}-{int(time.time())}", self.log_path
         )
@@ -96,6 +100,8 @@ class TrainingRun:
     def _run(self) -> None:
         try:
             self._stage("Downloading", "Downloading input data")
+            self.credentials = execution_session(self.runtime, self.job.role_arn)
+            pull_image(self.runtime, self.credentials, (self.job.algorithm_specification or {}).get("TrainingImage"))
             self._layout()
             if self.stop_requested.is_set():
                 raise _Stopped()
@@ -117,7 +123,7 @@ class TrainingRun:
                 self._finish("Completed", "Completed", "Training job completed")
         except _Stopped:
             self._finish("Stopped", "Stopped", "Training job stopped")
-        except JobError as exc:
+        except (JobError, AccessError) as exc:
             self._finish("Failed", "Failed", "Training job failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug here must still end the job, with the reason
             log.exception("training job %s", self.name)
@@ -164,7 +170,7 @@ class TrainingRun:
                 }
             )
         )
-        s3 = self.runtime.client("s3", self.backend.region_name)
+        s3 = self.runtime.client("s3", self.backend.region_name, self.credentials)
         for channel in channels:
             self._download(s3, channel, self.root / "input" / "data" / channel["ChannelName"])
 
@@ -263,7 +269,7 @@ class TrainingRun:
         extra = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": output["KmsKeyId"]} if output.get("KmsKeyId") else None
         )
-        s3 = self.runtime.client("s3", self.backend.region_name)
+        s3 = self.runtime.client("s3", self.backend.region_name, self.credentials)
         for folder, name in ((self.root / "model", "model.tar.gz"), (self.root / "output" / "data", "output.tar.gz")):
             files = sorted(folder.iterdir()) if folder.is_dir() else []
             if not files and name == "output.tar.gz":

@@ -144,6 +144,75 @@ def install(runtime: Runtime) -> None:
 
     api = ClientApi(runtime)
     patching.patch(state_task_factory, "state_task_service_for", lambda original: routing(original, api))
+    for module in _interpreter_modules():
+        patching.patch(module, "boto_client_for", lambda original: _role_clients(runtime, original))
+
+
+_CLIENT_MODULES = (  # the modules of moto's interpreter that import `boto_client_for` by name (moto 5.2)
+    "state_task.lambda_eval_utils",
+    "state_task.service.state_task_service_aws_sdk",
+    "state_task.service.state_task_service_sns",
+    "state_task.service.state_task_service_sqs",
+    "state_task.service.state_task_service_sfn",
+    "state_task.service.state_task_service_events",
+    "state_task.service.state_task_service_unsupported",
+    "state_task.service.state_task_service_dynamodb",
+    "state_task.service.state_task_service_ecs",
+    "state_task.service.state_task_service_glue",
+    "state_task.service.state_task_service_batch",
+    "state_map.item_reader.eval.resource_eval_s3",
+    "state_map.result_writer.resource_eval.resource_eval_s3",
+)
+
+
+def _interpreter_modules() -> list:
+    """The modules of moto's interpreter that make service clients."""
+    import importlib
+
+    base = "moto.stepfunctions.parser.asl.component.state.exec."
+    return [importlib.import_module(base + name) for name in _CLIENT_MODULES]
+
+
+def _role_clients(runtime: Runtime, original):
+    """moto's `boto_client_for`, with the credentials of a session of the execution's role (Step Functions calls
+    services with the state machine's role: "IAM policies for Step Functions integrations"), which must trust
+    states.amazonaws.com. moto's own client settings are kept (no parameter validation, no retries)."""
+
+    def boto_client_for(region: str, service: str, state_credentials=None):
+        from moto.core.models import botocore_stubber
+
+        role = getattr(state_credentials, "role_arn", None)
+        if botocore_stubber.enabled or not role:
+            return original(region=region, service=service, state_credentials=state_credentials)
+        import boto3
+        from botocore.config import Config
+        from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+        from vwt_deploy.emulator.runtime.credentials import UntrustedRole
+
+        try:
+            credentials = runtime.sessions.assume(
+                role, "StepFunctions", "states.amazonaws.com", {"aws:SourceAccount": role.split(":")[4]}
+            )
+        except UntrustedRole as exc:
+            raise RuntimeError(
+                "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to "
+                f"assume the provided role. ({exc})"
+            ) from None
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=runtime.url,
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            ),
+            **credentials.client_args(),
+        )
+
+    return boto_client_for
 
 
 def uninstall() -> None:
@@ -151,3 +220,5 @@ def uninstall() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 
     patching.restore(state_task_factory, "state_task_service_for")
+    for module in _interpreter_modules():
+        patching.restore(module, "boto_client_for")

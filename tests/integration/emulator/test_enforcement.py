@@ -1,0 +1,280 @@
+"""IAM enforcement through the emulator's API, as a principal meets it: a role session's requests are decided by
+the role's policies and the resource's policy, and a denial is the service's own error with AWS's message.
+
+An emulator of its own, enforced (the shared one runs the runtime's mechanics with IAM off), and a soft one.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.helpers.emulator import RunningEmulator, start_emulator, zip_of
+from vwt_deploy.emulator.server import ACCESS_PATH
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+BUCKET = "enforced-data"
+TRUST_LAMBDA = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _trust(account: str = ACCOUNT) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def enforced(tmp_path_factory) -> Iterator[RunningEmulator]:
+    running = start_emulator(tmp_path_factory.mktemp("enforced") / "emulator", iam="enforce")
+    yield running
+    running.stop()
+
+
+def _role(admin, name: str, statements: list[dict], trust: str | None = None) -> str:
+    iam = admin("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust or _trust())["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="inline",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return arn
+
+
+def _as(running: RunningEmulator, role_arn: str, session: str = "test"):
+    """A client factory acting as a session of `role_arn` (STS AssumeRole of the emulator, as a service would)."""
+    creds = running.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
+
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=running.url,
+            region_name=REGION,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    return client
+
+
+def _error(exc: pytest.ExceptionInfo) -> tuple[str, str]:
+    error = exc.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+@pytest.fixture(scope="module")
+def data(enforced: RunningEmulator) -> str:
+    s3 = enforced.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=BUCKET, Key="in/a.csv", Body=b"a,b\n1,2\n")
+    s3.put_object(Bucket=BUCKET, Key="secret/b.csv", Body=b"x\n")
+    return BUCKET
+
+
+def test_a_role_reads_what_its_policy_allows_and_is_refused_the_rest_with_aws_message(enforced, data):
+    role = _role(
+        enforced.client,
+        "reader",
+        [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{data}/in/*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{data}"},
+        ],
+    )
+    s3 = _as(enforced, role, "reading")("s3")
+    assert s3.get_object(Bucket=data, Key="in/a.csv")["Body"].read() == b"a,b\n1,2\n"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=data, Prefix="in/")["Contents"]] == ["in/a.csv"]
+    with pytest.raises(ClientError) as denied:
+        s3.get_object(Bucket=data, Key="secret/b.csv")
+    assert _error(denied) == (
+        "AccessDenied",
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/reader/reading is not authorized to perform: s3:GetObject on "
+        f"resource: arn:aws:s3:::{data}/secret/b.csv because no identity-based policy allows the s3:GetObject action",
+    )
+    with pytest.raises(ClientError) as denied:
+        s3.put_object(Bucket=data, Key="in/new.csv", Body=b"1")
+    assert "s3:PutObject" in _error(denied)[1]
+    assert "in/new.csv" not in [o["Key"] for o in enforced.client("s3").list_objects_v2(Bucket=data)["Contents"]]
+
+
+def test_an_explicit_deny_in_the_bucket_policy_wins_over_the_identity_allow(enforced):
+    s3 = enforced.client("s3")
+    s3.create_bucket(Bucket="enforced-denying", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="enforced-denying", Key="k", Body=b"1")
+    role = _role(enforced.client, "denied-by-bucket", [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])
+    s3.put_bucket_policy(
+        Bucket="enforced-denying",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::enforced-denying/*",
+                        "Condition": {"ArnLike": {"aws:PrincipalArn": role}},
+                    }
+                ],
+            }
+        ),
+    )
+    with pytest.raises(ClientError) as denied:
+        _as(enforced, role)("s3").get_object(Bucket="enforced-denying", Key="k")
+    assert _error(denied)[1].endswith("with an explicit deny in a resource-based policy")
+
+
+def test_an_sse_kms_object_needs_decrypt_on_its_key_and_a_policy_change_takes_effect(enforced):
+    admin = enforced.client
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    s3 = admin("s3")
+    s3.create_bucket(Bucket="enforced-kms", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="enforced-kms", Key="k", Body=b"1", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    role = _role(admin, "kms-reader", [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}])
+    reader = _as(enforced, role)("s3")
+    with pytest.raises(ClientError) as denied:
+        reader.get_object(Bucket="enforced-kms", Key="k")
+    code, message = _error(denied)
+    assert code == "AccessDenied"
+    assert f"kms:Decrypt on resource: {key}" in message
+    admin("iam").put_role_policy(
+        RoleName="kms-reader",
+        PolicyName="key",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key}]}
+        ),
+    )
+    assert reader.get_object(Bucket="enforced-kms", Key="k")["Body"].read() == b"1"
+
+
+def test_publishing_to_an_encrypted_topic_needs_the_key(enforced):
+    admin = enforced.client
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    topic = admin("sns").create_topic(Name="enforced-alerts", Attributes={"KmsMasterKeyId": key})["TopicArn"]
+    role = _role(admin, "publisher", [{"Effect": "Allow", "Action": "sns:Publish", "Resource": topic}])
+    with pytest.raises(ClientError) as denied:
+        _as(enforced, role)("sns").publish(TopicArn=topic, Message="hello")
+    assert "kms:GenerateDataKey" in _error(denied)[1]
+    admin("iam").put_role_policy(
+        RoleName="publisher",
+        PolicyName="key",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": key}],
+            }
+        ),
+    )
+    assert _as(enforced, role)("sns").publish(TopicArn=topic, Message="hello")["MessageId"]
+
+
+def test_a_lambda_function_calls_aws_as_its_role_and_its_log_holds_the_denial(enforced, data):
+    admin = enforced.client
+    role = _role(
+        admin,
+        "function-role",
+        [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{data}/in/*"}],
+        trust=json.dumps(TRUST_LAMBDA),
+    )
+    code = zip_of(
+        {
+            "handler.py": """
+            import boto3
+
+            def handler(event, context):
+                body = boto3.client("s3").get_object(Bucket=event["bucket"], Key=event["key"])["Body"].read()
+                return {"bytes": len(body)}
+            """
+        }
+    )
+    lam = admin("lambda")
+    lam.create_function(
+        FunctionName="enforced-reader",
+        Runtime="python3.11",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": code},
+    )
+    ok = lam.invoke(FunctionName="enforced-reader", Payload=json.dumps({"bucket": data, "key": "in/a.csv"}))
+    assert "FunctionError" not in ok and json.loads(ok["Payload"].read()) == {"bytes": 8}
+    failed = lam.invoke(
+        FunctionName="enforced-reader", Payload=json.dumps({"bucket": data, "key": "secret/b.csv"}), LogType="Tail"
+    )
+    assert failed["FunctionError"] == "Unhandled"
+    error = json.loads(failed["Payload"].read())
+    assert (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/function-role/enforced-reader is not authorized to perform: "
+        f"s3:GetObject on resource: arn:aws:s3:::{data}/secret/b.csv" in error["errorMessage"]
+    )
+
+
+def test_a_function_whose_role_lambda_may_not_assume_does_not_run(enforced):
+    admin = enforced.client
+    role = _role(admin, "not-for-lambda", [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])  # trusts root
+    admin("lambda").create_function(
+        FunctionName="enforced-untrusted",
+        Runtime="python3.11",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": zip_of({"handler.py": "def handler(event, context):\n    return 1\n"})},
+    )
+    with pytest.raises(ClientError) as refused:
+        admin("lambda").invoke(FunctionName="enforced-untrusted", Payload=b"{}")
+    assert "cannot be assumed by Lambda" in _error(refused)[1]
+
+
+def test_the_access_record_names_what_each_role_used_and_was_refused(enforced, data):
+    role = _role(
+        enforced.client, "recorded", [{"Effect": "Allow", "Sid": "ReadIn", "Action": "s3:GetObject", "Resource": "*"}]
+    )
+    s3 = _as(enforced, role)("s3")
+    s3.get_object(Bucket=data, Key="in/a.csv")
+    with pytest.raises(ClientError):
+        s3.delete_object(Bucket=data, Key="in/a.csv")
+    with urllib.request.urlopen(enforced.url + ACCESS_PATH) as resp:
+        recorded = json.loads(resp.read())[role]
+    pairs = {(e["action"], e["resource"]): e for e in recorded}
+    read = pairs[("s3:GetObject", f"arn:aws:s3:::{data}/in/a.csv")]
+    assert read["allowed"] == 1 and read["denied"] == 0 and read["granted_by"] == ["recorded/inline ReadIn"]
+    assert pairs[("s3:DeleteObject", f"arn:aws:s3:::{data}/in/a.csv")]["denied"] == 1
+    report = {r.role: r for r in enforced.manager.access()}[role]
+    assert report.unused == []
+    assert [d["action"] for d in report.denied] == ["s3:DeleteObject"]
+
+
+def test_soft_mode_lets_a_violation_through_and_records_it(tmp_path):
+    soft = start_emulator(tmp_path / "emulator", iam="soft")
+    try:
+        s3 = soft.client("s3")
+        s3.create_bucket(Bucket="soft-data", CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_object(Bucket="soft-data", Key="k", Body=b"1")
+        role = _role(soft.client, "nothing-allowed", [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}])
+        assert _as(soft, role)("s3").get_object(Bucket="soft-data", Key="k")["Body"].read() == b"1"
+        lines = (tmp_path / "emulator" / "iam" / "denials.jsonl").read_text().splitlines()
+        violation = json.loads(lines[-1])
+        assert violation["mode"] == "soft" and violation["action"] == "s3:GetObject"
+        assert "is not authorized to perform: s3:GetObject" in violation["message"]
+    finally:
+        soft.stop()
+
+
+def test_an_unknown_mode_stops_the_emulator_from_starting_with_the_choices(tmp_path):
+    from vwt_deploy.errors import VwtError
+
+    with pytest.raises(VwtError) as refused:
+        start_emulator(tmp_path / "emulator", iam="strict")
+    assert "VWT_LOCAL_IAM='strict' is not a mode; use one of enforce, soft, off" in str(refused.value)

@@ -1,0 +1,416 @@
+"""IAM enforcement: the emulator decides every request of a principal as AWS would, and refuses what AWS refuses.
+
+Who asks is read from the request's SigV4 signature: an access key that the emulator's STS issued
+(AssumeRole) is a session of that role; any other key (Terraform, the CLI, the runtime's own bookkeeping)
+acts as the account's administrator, as they do on AWS with an administrator's credentials. What is asked
+(the action, the resource ARNs) is read from the request by `iam.requests.RequestReader`, from botocore's
+service models and the Service Authorization Reference's ARN formats. The decision is `iam.policy.evaluate`
+over the role's identity-based policies and the resource's own policy (`iam.account.Account`), including the
+KMS calls AWS makes with the caller's credentials ("the calls services make on a role's behalf"):
+
+* S3: reading an SSE-KMS object needs `kms:Decrypt` on its key; writing into a bucket whose default
+  encryption is SSE-KMS needs `kms:GenerateDataKey`, and a multipart upload `kms:Decrypt` too (Amazon S3 User
+  Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)": "the requester must have permission to
+  the kms:Decrypt and kms:GenerateDataKey actions" for multipart uploads);
+* SNS: publishing to a topic with SSE needs `kms:GenerateDataKey*` and `kms:Decrypt` on the topic's key
+  (Amazon SNS Developer Guide, "Managing Amazon SNS encryption keys and costs": "Enable compatibility between
+  event sources from AWS services and encrypted topics" / publishers need those two).
+
+Each of those KMS requests carries `kms:ViaService` = `<service>.<region>.amazonaws.com` and
+`kms:CallerAccount`, the context keys AWS sets (AWS KMS Developer Guide, "kms:ViaService").
+
+Modes (`VWT_LOCAL_IAM`): `enforce` (the default) refuses with AWS's error and message; `soft` records the
+violation and lets the request through; `off` checks nothing. Every decision is recorded (`Recorder`): the
+access report (`vwt-deploy local access`) and the denials stream read it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import io
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vwt_deploy.emulator.iam.account import Account
+from vwt_deploy.emulator.iam.policy import Decision, Request, evaluate
+from vwt_deploy.emulator.iam.requests import Ask, Interpreted, RequestReader, UnknownOperation
+
+log = logging.getLogger("vwt_deploy.emulator.iam")
+
+MODE_ENV = "VWT_LOCAL_IAM"
+ACCESS_FILE = "access.json"
+DENIALS_FILE = "denials.jsonl"
+#: services whose writes by the administrator may change a policy the evaluator has read
+_POLICY_SERVICES = frozenset({"iam", "s3", "kms", "sns", "sqs", "lambda"})
+_READS = ("Get", "List", "Describe", "Head")
+
+
+class Mode(str, enum.Enum):
+    ENFORCE = "enforce"
+    SOFT = "soft"
+    OFF = "off"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Mode:
+        """The mode a `VWT_LOCAL_IAM` value names (empty: enforce); ValueError with the choices otherwise."""
+        text = (value or cls.ENFORCE.value).strip().lower()
+        try:
+            return cls(text)
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise ValueError(f"{MODE_ENV}={value!r} is not a mode; use one of {choices}") from None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A role session: the role, and the session ARN that AWS names in its messages."""
+
+    role_arn: str
+    arn: str
+
+
+class Recorder:
+    """Every decision, per role: which action on which resource was allowed or denied, how often.
+
+    `<dir>/access.json` is rewritten (atomically) when a role uses a new action/resource pair, so its size and
+    writes grow with the pairs, not with the requests; `<dir>/denials.jsonl` gets one line per denial (soft
+    mode: per violation), AWS's message included."""
+
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._seen: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def record(self, role_arn: str, decision: Decision, mode: Mode) -> None:
+        request = decision.request
+        pair = f"{request.action} {request.resource_arn}"
+        with self._lock:
+            entries = self._seen.setdefault(role_arn, {})
+            entry = entries.get(pair)
+            fresh = entry is None or (not decision.allowed and not entry["denied"])
+            if entry is None:
+                entry = entries[pair] = {"action": request.action, "resource": request.resource_arn, "allowed": 0}
+                entry.update(denied=0, granted_by=[])
+            entry["allowed" if decision.allowed else "denied"] += 1
+            for statement in decision.matched if decision.allowed else ():
+                if statement.effect == "Allow" and statement.label not in entry["granted_by"]:
+                    entry["granted_by"].append(statement.label)
+                    fresh = True
+            if fresh:
+                self._write()
+            if not decision.allowed:
+                line = {
+                    "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
+                    "mode": mode.value,
+                    "role": role_arn,
+                    "action": request.action,
+                    "resource": request.resource_arn,
+                    "message": decision.message,
+                }
+                with open(self.dir / DENIALS_FILE, "a") as fh:
+                    fh.write(json.dumps(line) + "\n")
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """What was recorded so far: per role (or service principal), each action/resource pair's counts and the
+        statements that granted it."""
+        with self._lock:
+            return self._data()
+
+    def _data(self) -> dict[str, list[dict[str, Any]]]:  # under the lock
+        return {
+            role: sorted((dict(e, granted_by=list(e["granted_by"])) for e in pairs.values()), key=_pair_order)
+            for role, pairs in self._seen.items()
+        }
+
+    def _write(self) -> None:  # under the lock
+        tmp = self.dir / (ACCESS_FILE + ".tmp")
+        tmp.write_text(json.dumps(self._data(), indent=1, sort_keys=True))
+        tmp.replace(self.dir / ACCESS_FILE)
+
+
+def _pair_order(entry: Mapping[str, Any]) -> tuple[str, str]:
+    return entry["action"], entry["resource"]
+
+
+def admin_clients(url: str, default_region: str = "eu-west-1") -> Callable[..., Any]:
+    """`client(service, region=None)`: boto3 clients of the emulator at `url` with an administrator's keys,
+    made once per service and region (a made client is thread-safe)."""
+    made: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client(service: str, region: str | None = None) -> Any:
+        import boto3
+
+        key = (service, region or default_region)
+        with lock:
+            if key not in made:
+                made[key] = boto3.client(
+                    service,
+                    endpoint_url=url,
+                    region_name=key[1],
+                    aws_access_key_id="test",
+                    aws_secret_access_key="test",
+                )
+            return made[key]
+
+    return client
+
+
+class Denied(Exception):
+    """A principal's call that the enforcement refused; the message is AWS's."""
+
+
+class Enforcer:
+    """The emulator's IAM decisions (one per emulator; the runtime and the request middleware share it).
+
+    `client(service, region)` gives administrator clients of the emulator itself, through which the policies
+    are read (`Account`); what was read is kept until an administrator's write may have changed it."""
+
+    def __init__(self, mode: Mode, client: Callable[..., Any], record_dir: Path, reader: RequestReader | None = None):
+        self.mode = mode
+        self.client = client
+        self.reader = reader or RequestReader()
+        self.recorder = Recorder(record_dir)
+        self._account = Account(client)
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ who and what
+    def session(self, access_key_id: str) -> Session | None:
+        """The role session an STS-issued access key belongs to; None for any other key (an administrator)."""
+        if access_key_id in self._sessions:
+            return self._sessions[access_key_id]
+        from moto.sts.models import sts_backends
+
+        for account in list(sts_backends.keys()):
+            for partition in list(sts_backends[account].keys()):
+                found = sts_backends[account][partition].get_assumed_role_from_access_key(access_key_id)
+                if found is not None:
+                    self._sessions[access_key_id] = Session(found.role_arn, found.arn)
+                    return self._sessions[access_key_id]
+        return None
+
+    def policies_changed(self) -> None:
+        """Forget the policies read so far (an administrator may have changed one)."""
+        with self._lock:
+            self._account = Account(self.client)
+
+    # ------------------------------------------------------------------ decisions
+    def decide(self, session: Session, asks: Iterable[Ask]) -> Decision | None:
+        """The first denial among `asks` for `session` (each decision recorded), or None if all are allowed."""
+        account = self._account
+        denial = None
+        for ask in asks:
+            decision = account.decide(session.role_arn, ask.action, ask.resource, ask.context, session=session.arn)
+            self.recorder.record(session.role_arn, decision, self.mode)
+            if not decision.allowed and denial is None:
+                denial = decision
+                log.warning("IAM %s: %s", "denied" if self.mode is Mode.ENFORCE else "would deny", decision.message)
+        return denial
+
+    def demand(self, session: Session, asks: Iterable[Ask]) -> None:
+        """Raise `Denied` (enforce mode) when AWS would refuse any of `asks` to `session`: for the calls the runtime
+        makes with a role's credentials without a request (SageMaker pulling an image)."""
+        if self.mode is Mode.OFF:
+            return
+        denial = self.decide(session, asks)
+        if denial is not None and self.mode is Mode.ENFORCE:
+            raise Denied(denial.message)
+
+    def service_may(
+        self, service: str, action: str, resource: str, context: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """Whether a resource's policy lets a service principal (`apigateway.amazonaws.com`) call it: AWS's
+        message when it does not (and the mode enforces), else None."""
+        if self.mode is Mode.OFF:
+            return None
+        policy = self._account.resource_policy(resource)
+        decision = evaluate(Request(service, action, resource, dict(context or {})), (), policy)
+        if decision.allowed:
+            return None
+        message = decision.message
+        self.recorder.record(service, decision, self.mode)
+        log.warning("IAM %s: %s", "denied" if self.mode is Mode.ENFORCE else "would deny", message)
+        return message if self.mode is Mode.ENFORCE else None
+
+    # ------------------------------------------------------------------ the KMS calls made on a caller's behalf
+    def on_behalf(self, interpreted: Interpreted, region: str, account: str) -> list[Ask]:
+        """The KMS requests the service makes with the caller's credentials for this request."""
+        via = {"kms:ViaService": f"{interpreted.service}.{region}.amazonaws.com", "kms:CallerAccount": account}
+        key, actions = _kms_use(interpreted, region, account)
+        if key is None:
+            return []
+        return [Ask(action, key, via) for action in actions]
+
+    # ------------------------------------------------------------------ the middleware
+    def middleware(self, app: Callable) -> Callable:
+        """The WSGI app that checks each signed request of a role session before `app` (moto) answers it."""
+
+        def check(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            if self.mode is Mode.OFF:
+                return app(environ, start_response)
+            headers = _headers(environ)
+            query = environ.get("QUERY_STRING", "")
+            signing = self.reader.signing(headers, query)
+            if signing is None:
+                return app(environ, start_response)
+            session = self.session(signing.access_key_id)
+            if session is None:
+                if signing.signing_name in _POLICY_SERVICES and _may_write(environ, headers):
+                    self.policies_changed()
+                return app(environ, start_response)
+            body = _body(environ, signing.signing_name)
+            denial = self._check(environ, headers, query, body, session, signing)
+            if denial is None:
+                return app(environ, start_response)
+            status, out_headers, out = denial
+            start_response(f"{status} {'Forbidden' if status == 403 else 'Bad Request'}", out_headers)
+            return [out]
+
+        return check
+
+    def _check(
+        self, environ: dict, headers: Mapping[str, str], query: str, body: bytes, session: Session, signing: Any
+    ):
+        account = session.role_arn.split(":")[4]
+        try:
+            interpreted = self.reader.interpret(
+                environ["REQUEST_METHOD"],
+                _raw_path(environ),
+                query,
+                headers,
+                body,
+                account=account,
+                region=signing.region,
+                signing_name=signing.signing_name,
+            )
+        except UnknownOperation as exc:
+            message = f"the local IAM check cannot tell what this request asks: {exc}"
+            log.warning("IAM: %s", message)
+            if self.mode is Mode.ENFORCE:
+                return self.reader.denial(signing.signing_name, message)
+            return None
+        asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
+        denial = self.decide(session, asks)
+        if denial is None or self.mode is not Mode.ENFORCE:
+            return None
+        return self.reader.denial(interpreted, denial.message or "access denied")
+
+
+def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    out = {key[5:].replace("_", "-").lower(): str(value) for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        out["content-type"] = str(environ["CONTENT_TYPE"])
+    if environ.get("CONTENT_LENGTH"):
+        out["content-length"] = str(environ["CONTENT_LENGTH"])
+    return out
+
+
+def _may_write(environ: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
+    """Whether an administrator's request may change a policy (anything but a plain read)."""
+    if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        return False
+    target = headers.get("x-amz-target", "")
+    operation = target.rsplit(".", 1)[-1] if target else ""
+    return not operation.startswith(_READS)
+
+
+def _raw_path(environ: Mapping[str, Any]) -> str:
+    """The path as sent (the reader decodes its labels itself; PATH_INFO is decoded already)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    return str(raw).split("?", 1)[0] if raw else str(environ.get("PATH_INFO", "/"))
+
+
+def _body(environ: dict, signing_name: str) -> bytes:
+    """The request body for the reader (put back for moto); S3 bodies are object data and are not read, except
+    DeleteObjects' list of keys (`POST /<bucket>?delete`)."""
+    if signing_name == "s3" and not (environ.get("REQUEST_METHOD") == "POST" and "delete" in _query_keys(environ)):
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= 0:
+        return b""
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _query_keys(environ: Mapping[str, Any]) -> set[str]:
+    return {part.split("=", 1)[0] for part in str(environ.get("QUERY_STRING", "")).split("&") if part}
+
+
+# ---------------------------------------------------------------------------- what is encrypted with which key
+
+
+def _key_arn(key_id: str | None, region: str, account: str) -> str | None:
+    """The ARN of the customer managed key `key_id` (id, ARN, alias or alias ARN) names; None for none, an
+    unknown key, or an AWS managed key (its key policy lets every principal of the account use it through the
+    service: AWS KMS Developer Guide, "AWS managed keys")."""
+    if not key_id:
+        return None
+    from moto.kms.models import kms_backends
+
+    if key_id.startswith("arn:"):
+        region, account = key_id.split(":")[3], key_id.split(":")[4]
+    backend = kms_backends[account][region]
+    try:
+        key = backend.describe_key(key_id)
+    except Exception:  # noqa: BLE001 - an unknown key: the service's own error follows
+        return None
+    return None if getattr(key, "key_manager", "CUSTOMER") == "AWS" else str(key.arn)
+
+
+def _kms_use(interpreted: Interpreted, region: str, account: str) -> tuple[str | None, tuple[str, ...]]:
+    """(the key, the KMS actions) the service uses with the caller's credentials for this request."""
+    operation, params = interpreted.operation, interpreted.params
+    if interpreted.service == "s3":
+        return _s3_kms_use(operation, params, region, account)
+    if interpreted.service == "sns" and operation in ("Publish", "PublishBatch"):
+        from moto.sns.models import sns_backends
+
+        arn = str(params.get("TopicArn") or params.get("TargetArn") or "")
+        try:
+            topic = sns_backends[arn.split(":")[4]][arn.split(":")[3]].get_topic(arn)
+        except Exception:  # noqa: BLE001 - no such topic: SNS answers NotFound itself
+            return None, ()
+        return _key_arn(topic.kms_master_key_id, region, account), ("kms:GenerateDataKey", "kms:Decrypt")
+    return None, ()
+
+
+def _s3_kms_use(operation: str, params: Mapping[str, Any], region: str, account: str):
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[account]["aws"]
+    bucket_name, key_name = params.get("Bucket"), params.get("Key")
+    if not bucket_name:
+        return None, ()
+    try:
+        bucket = backend.get_bucket(bucket_name)
+    except Exception:  # noqa: BLE001 - no such bucket: S3 answers NoSuchBucket itself
+        return None, ()
+    if operation in ("GetObject", "HeadObject"):
+        found = bucket.keys.get(key_name) if key_name else None
+        if found is None or getattr(found, "encryption", None) != "aws:kms":
+            return None, ()
+        return _key_arn(found.kms_key_id, region, account), ("kms:Decrypt",)
+    writes: dict[str, tuple[str, ...]] = {
+        "PutObject": ("kms:GenerateDataKey",),
+        "CopyObject": ("kms:GenerateDataKey",),
+        "CreateMultipartUpload": ("kms:GenerateDataKey", "kms:Decrypt"),
+    }
+    if operation not in writes:
+        return None, ()
+    key_id = params.get("SSEKMSKeyId")
+    rule = (bucket.encryption or {}).get("Rule", {}).get("ApplyServerSideEncryptionByDefault", {})
+    if not key_id and rule.get("SSEAlgorithm") == "aws:kms":
+        key_id = rule.get("KMSMasterKeyID")
+    return _key_arn(key_id, region, account), writes[operation]
