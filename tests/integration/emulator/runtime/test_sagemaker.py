@@ -198,6 +198,39 @@ def test_a_name_sagemaker_refuses_is_refused_and_touches_no_folder(sm, name):
         sm.create_endpoint(EndpointName=name, EndpointConfigName="any")
 
 
+def test_a_malformed_request_is_refused_in_sagemakers_words_and_makes_no_job(emulator):
+    """Sent as a client without botocore's checks sends it (Terraform, the CLI, other SDKs): every failure of
+    botocore's model of the API, in the ValidationException SageMaker answers."""
+    import boto3
+    from botocore.config import Config
+
+    raw = boto3.client(
+        "sagemaker",
+        endpoint_url=emulator.url,
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(parameter_validation=False),
+    )
+    args = job_args("malformed", StoppingCondition={"MaxRuntimeInSeconds": 0})
+    del args["RoleArn"]
+    args["ResourceConfig"]["InstanceType"] = "ml.m5.huge"
+    with pytest.raises(ClientError) as err:
+        raw.create_training_job(**args)
+    error = err.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(
+        "3 validation errors detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be "
+        "null; Value 'ml.m5.huge' at 'resourceConfig.instanceType' failed to satisfy constraint: Member must "
+        "satisfy enum value set: [ml.m4.xlarge, "
+    )
+    assert error["Message"].endswith(
+        "]; Value '0' at 'stoppingCondition.maxRuntimeInSeconds' failed to satisfy constraint: Member must have "
+        "value greater than or equal to 1"
+    )
+    assert "malformed" not in [j["TrainingJobName"] for j in raw.list_training_jobs()["TrainingJobSummaries"]]
+
+
 SLOW = {**HP, "no_trees": "3000", "max_depth": "20"}  # several seconds of fitting and conversion
 
 

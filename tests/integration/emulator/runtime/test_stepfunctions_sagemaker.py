@@ -146,6 +146,43 @@ def test_a_sagemaker_error_is_caught_under_its_step_functions_name(emulator_clie
     assert "Service: AmazonSageMaker" in output["error"]["Cause"]
 
 
+@pytest.mark.parametrize(
+    ("case", "change", "message"),
+    [
+        (  # refused by the emulator's SageMaker API
+            "enum",
+            {"ResourceConfig": {"InstanceType": "ml.m5.huge", "InstanceCount": 1, "VolumeSizeInGB": 5}},
+            "1 validation error detected: Value 'ml.m5.huge' at 'resourceConfig.instanceType' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [ml.m4.xlarge, ",
+        ),
+        (  # refused by the runtime's boto3 client before it is sent: SageMaker's words all the same
+            "missing",
+            {"RoleArn": None},
+            "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be "
+            "null (Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException; Request ID: ",
+        ),
+    ],
+)
+def test_a_malformed_request_fails_the_task_with_sagemakers_validation_message(
+    emulator_client, training_data, case, change, message
+):
+    params = {k: v for k, v in {**training_job(), **change}.items() if v is not None}
+    output = json.loads(
+        run(
+            emulator_client("stepfunctions"),
+            train_machine(Parameters=params),
+            {"name": f"malformed-{case}"},
+            name=f"malformed-{case}",
+        )["output"]
+    )
+    assert output["error"]["Error"] == "SageMaker.AmazonSageMakerException"
+    cause = output["error"]["Cause"]
+    assert cause.startswith(message)
+    assert "(Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException; Request ID: " in cause
+    jobs = emulator_client("sagemaker").list_training_jobs(NameContains=f"malformed-{case}")["TrainingJobSummaries"]
+    assert jobs == []
+
+
 def test_sync_on_an_action_without_a_job_is_refused_with_the_definition(emulator_client, training_data):
     from botocore.exceptions import ClientError
 

@@ -17,9 +17,9 @@ from vwt_deploy.emulator.runtime import patching
 from vwt_deploy.emulator.runtime.sagemaker.endpoints import InvokeError, ModelError
 from vwt_deploy.emulator.runtime.sagemaker.validation import (
     check_metric_definitions,
-    check_name,
     check_tuning_job,
     errors,
+    refusing,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def _targets() -> dict[type, tuple[str, ...]]:
             "update_endpoint",
         ),
         SageMakerResponse: (
+            "call_action",
             "stop_training_job",
             "stop_hyper_parameter_tuning_job",
             "list_training_jobs_for_hyper_parameter_tuning_job",
@@ -63,7 +64,7 @@ def install(runtime: Runtime) -> None:
     sm = runtime.sagemaker
     for owner, patches in (
         (SageMakerModelBackend, _backend_patches(sm)),
-        (SageMakerResponse, _response_patches()),
+        (SageMakerResponse, {**_response_patches(), "call_action": refusing(sm.contracts)}),
         (SageMakerRuntimeResponse, {"invoke_endpoint": lambda original: _invoke_endpoint(sm)}),
     ):
         for name, make in patches.items():
@@ -98,7 +99,6 @@ def _create_training_job(sm: SageMakerRuntime, original: Callable) -> Callable:
 
     def create_training_job(self, **kwargs):
         name = kwargs["training_job_name"]
-        check_name("trainingJobName", name)
         if name in self.training_jobs:
             arn = FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
             raise errors().ResourceInUseException(
@@ -193,8 +193,6 @@ def _create_endpoint(sm: SageMakerRuntime, original: Callable) -> Callable:
     from moto.sagemaker.models import FakeEndpoint
 
     def create_endpoint(self, endpoint_name: str, endpoint_config_name: str, tags=None):
-        check_name("endpointName", endpoint_name)
-        check_name("endpointConfigName", endpoint_config_name)
         if endpoint_name in self.endpoints:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise errors().ValidationError(f'Cannot create already existing endpoint "{arn}".')
@@ -218,7 +216,6 @@ def _check_updatable(backend, endpoint_name: str, endpoint_config_name: str):
     """The endpoint UpdateEndpoint may switch to `endpoint_config_name`, else SageMaker's ValidationError."""
     from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig
 
-    check_name("endpointConfigName", endpoint_config_name)
     endpoint = backend.endpoints.get(endpoint_name)
     if endpoint is None:
         arn = FakeEndpoint.arn_formatter(endpoint_name, backend.account_id, backend.region_name)

@@ -1,4 +1,5 @@
-"""`SageMakerRuntime`: what one runtime runs for SageMaker, the registries of its jobs and endpoints.
+"""`SageMakerRuntime`: what one runtime runs for SageMaker, the registries of its jobs and endpoints, and the
+contracts its API requests are checked against.
 
 As moto keeps its records in a backend, the runtime keeps what runs behind them here: one object per
 `Runtime`, reached by the moto patches through the runtime they were installed with (`adapters.py`).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from vwt_deploy.emulator.contracts import Contracts
 from vwt_deploy.emulator.runtime.sagemaker.endpoints import EndpointState
 from vwt_deploy.emulator.runtime.sagemaker.training import TrainingRun
 from vwt_deploy.emulator.runtime.sagemaker.tuning import TuningRun
@@ -27,6 +29,8 @@ class SageMakerRuntime:
         self.endpoints: dict[str, EndpointState] = {}  # endpoint ARN ->
         #: a stop request and a job's end both change its status: one at a time, so a job that just ended stays ended
         self.status_lock = threading.Lock()
+        #: botocore's model of the SageMaker API, which every request is checked against first (`validation.py`)
+        self.contracts = Contracts()
 
     # ------------------------------------------------------------------ jobs
     def start_training(self, backend, job) -> TrainingRun:

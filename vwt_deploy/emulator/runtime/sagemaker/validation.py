@@ -1,12 +1,24 @@
-"""What SageMaker refuses and moto accepts: checked before a record is made, answered as SageMaker's
-ValidationError (moto's exception class, so the API answers it as SageMaker does)."""
+"""What SageMaker refuses and moto accepts, answered as SageMaker answers it (moto's exception classes, so the
+API serialises them as SageMaker does).
+
+- `refusing`: every SageMaker API request is checked against botocore's model of the API before moto reads it
+  (`vwt_deploy.emulator.contracts`: required members, types, enums, lengths, ranges and patterns, in AWS's
+  words). That covers the names that become local folders (job, endpoint and configuration names).
+- `check_tuning_job`, `check_metric_definitions`: what SageMaker checks beyond the model (ranges that parse as
+  numbers, in order, that their scaling can use; regular expressions that compile).
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's pattern of job, endpoint and config names
-_SCALINGS = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
+from vwt_deploy.emulator.contracts import VALIDATION, ContractError
+
+if TYPE_CHECKING:
+    from vwt_deploy.emulator.contracts import Contracts
 
 
 def errors():
@@ -16,13 +28,47 @@ def errors():
     return exceptions
 
 
-def check_name(field: str, name: str, longest: int = 63) -> None:
-    """Refuse a name SageMaker refuses (botocore does not check patterns); the names become local folders."""
-    if not (isinstance(name, str) and _NAME.match(name) and len(name) <= longest):
-        raise errors().ValidationError(
-            f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must "
-            f"satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{longest - 1}}}"
-        )
+def refusal(contracts: Contracts, action: str, body: str | bytes | None) -> Exception | None:
+    """The exception SageMaker answers the request `action` with `body` (its JSON), None if the model lets it
+    through. A body that is not a JSON object, or an action the model lacks, is left to moto."""
+    from botocore.model import OperationNotFoundError
+
+    try:
+        params = json.loads(body or "{}")
+    except ValueError:
+        return None
+    if not isinstance(params, dict):
+        return None
+    try:
+        contracts.check("sagemaker", action, params)
+    except OperationNotFoundError:
+        return None
+    except ContractError as exc:
+        if exc.code == VALIDATION:
+            return errors().ValidationError(exc.message)
+        return errors().SagemakerClientError(exc.code, exc.message)  # SerializationException
+    return None
+
+
+def refusing(contracts: Contracts) -> Callable[[Callable | None], Callable]:
+    """A patch of moto's `SageMakerResponse.call_action` (`patching.patch`): a request the model refuses is
+    answered with SageMaker's error before any record is made; the others go on to moto (whose `call_action`
+    SageMakerResponse inherits: `original` is None)."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def make(original: Callable | None) -> Callable:
+        def call_action(self):
+            error = refusal(contracts, self._get_action(), self.body)
+            if error is None:
+                return original(self) if original else super(SageMakerResponse, self).call_action()
+            status, headers, body = self.serialized(ActionResult(error))
+            headers, body = self._enrich_response(headers, body)  # the request id, as moto's own errors have
+            return status, headers, body
+
+        return call_action
+
+    return make
 
 
 def check_metric_definitions(definitions: list[dict] | None) -> None:
@@ -36,20 +82,17 @@ def check_metric_definitions(definitions: list[dict] | None) -> None:
 
 
 def _check_range(kind: str, r: dict) -> None:
+    """One integer or continuous range (its members are there and ScalingType is one of the model's: checked
+    against the model before)."""
     error = errors().ValidationError
-    name, scaling = r.get("Name"), r.get("ScalingType", "Auto")
+    name, scaling = r["Name"], r.get("ScalingType", "Auto")
+    number = int if kind.startswith("Integer") else float
     try:
-        lo, hi = (
-            (int(r["MinValue"]), int(r["MaxValue"]))
-            if kind.startswith("Integer")
-            else (float(r["MinValue"]), float(r["MaxValue"]))
-        )
-    except (KeyError, ValueError):
+        lo, hi = number(r["MinValue"]), number(r["MaxValue"])
+    except ValueError:
         raise error(f"{kind}: {name!r} needs numeric MinValue and MaxValue, got {r}") from None
     if lo > hi:
         raise error(f"{kind}: {name!r} has MinValue {lo} greater than MaxValue {hi}")
-    if scaling not in _SCALINGS:
-        raise error(f"{kind}: {name!r} has ScalingType {scaling!r}; use one of {', '.join(_SCALINGS)}")
     if scaling == "Logarithmic" and lo <= 0:
         raise error(f"{kind}: {name!r} uses Logarithmic scaling, which needs MinValue > 0 (got {lo})")
     if scaling == "ReverseLogarithmic" and not (kind.startswith("Continuous") and lo >= 0 and hi < 1):
@@ -57,14 +100,11 @@ def _check_range(kind: str, r: dict) -> None:
 
 
 def check_ranges(ranges: dict, static: dict) -> None:
-    """Refuse what SageMaker refuses at CreateHyperParameterTuningJob."""
+    """Refuse what SageMaker refuses at CreateHyperParameterTuningJob beyond the model."""
     error = errors().ValidationError
     for kind in ("IntegerParameterRanges", "ContinuousParameterRanges"):
         for r in ranges.get(kind) or []:
             _check_range(kind, r)
-    for r in ranges.get("CategoricalParameterRanges") or []:
-        if not r.get("Values"):
-            raise error(f"CategoricalParameterRanges: {r.get('Name')!r} has no Values")
     tuned = {r["Name"] for rs in ranges.values() if isinstance(rs, list) for r in rs}
     both = sorted(tuned & set(static or {}))
     if both:
@@ -72,9 +112,8 @@ def check_ranges(ranges: dict, static: dict) -> None:
 
 
 def check_tuning_job(request: dict) -> None:
-    """CreateHyperParameterTuningJob's arguments (moto's names): the name, each definition's objective,
-    ranges and metric definitions."""
-    check_name("hyperParameterTuningJobName", request["hyper_parameter_tuning_job_name"], longest=32)
+    """CreateHyperParameterTuningJob's arguments (moto's names): each definition's objective, ranges and metric
+    definitions."""
     config = request.get("hyper_parameter_tuning_job_config") or {}
     definitions = (
         [request["training_job_definition"]]

@@ -1,9 +1,18 @@
 """The `sagemaker` service of moto's Step Functions interpreter: `arn:aws:states:::sagemaker:<action>[.sync]`,
-answered by a `SageMakerApi` (the emulator's own SageMaker, or a test's scripted one)."""
+answered by a `SageMakerApi` (the emulator's own SageMaker, or a test's scripted one).
+
+A malformed request fails the task as SageMaker's refusal does on AWS: `SageMaker.AmazonSageMakerException`,
+the service's message in the cause. The emulator's SageMaker API checks every request against botocore's model
+(`sagemaker/validation.py`), so its ValidationException reaches the cause as any API error does. What a boto3
+client refuses before sending (its own parameter validation: missing members, types, lengths below `min`) is
+answered here with the message SageMaker would have given (`contracts.Contracts`), so the request is checked once
+either way.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +32,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+from vwt_deploy.emulator.contracts import ContractError, Contracts
 from vwt_deploy.emulator.runtime.stepfunctions import (
     FINAL_STATUSES,
     SYNC_JOBS,
@@ -40,9 +50,10 @@ TASK_FAILED = StatesErrorNameType.StatesTaskFailed.to_name()
 
 def routing(original: Callable[[str], Any], api: SageMakerApi) -> Callable[[str], Any]:
     """The interpreter's factory of Task services with `sagemaker` answered by `api`, the others by `original`."""
+    contracts = Contracts()  # one per route: the model is loaded once, on the first refusal
 
     def state_task_service_for(service_name: str):
-        return SageMakerService(api) if service_name == "sagemaker" else original(service_name)
+        return SageMakerService(api, contracts) if service_name == "sagemaker" else original(service_name)
 
     return state_task_service_for
 
@@ -64,6 +75,11 @@ def check_resource(action: str, condition: str | None) -> None:
 
 def error_cause(ex: Exception) -> str | None:
     """The cause Step Functions gives a SageMaker API error (None: not one)."""
+    if isinstance(ex, ContractError):  # what SageMaker would have answered a request a client did not send
+        return (
+            f"{ex.message} (Service: AmazonSageMaker; Status Code: 400; Error Code: {ex.code}; "
+            f"Request ID: {uuid.uuid4()}; Proxy: null)"
+        )
     if isinstance(ex, ClientError):
         meta = ex.response.get("ResponseMetadata", {})
         error = ex.response.get("Error", {})
@@ -76,15 +92,21 @@ def error_cause(ex: Exception) -> str | None:
     return None
 
 
+def _role(state_credentials) -> str | None:
+    """The role the task calls SageMaker with (the execution's, or the state's Credentials.RoleArn)."""
+    return getattr(state_credentials, "role_arn", None)
+
+
 class SyncResolver:
     """What a `.sync` task does after its Create*: look at the job until it ends, or stop it."""
 
-    def __init__(self, service: SageMakerService, env, region: str, job: SyncJob, name: str):
+    def __init__(self, service: SageMakerService, env, region: str, job: SyncJob, name: str, role: str | None):
         self.service, self.env, self.region, self.job, self.name = service, env, region, job, name
+        self.role = role  # the execution's role: Step Functions watches and stops the job with it
 
     def __call__(self) -> dict | None:
         """The job's final description once Completed; None while it runs. Raises the task's failure."""
-        described = self.service.api.describe(self.region, self.job, self.name)
+        described = self.service.api.describe(self.region, self.job, self.name, self.role)
         status = described.get(self.job.status_key)
         if status not in FINAL_STATUSES:
             return None
@@ -96,7 +118,7 @@ class SyncResolver:
     def stop(self) -> None:
         """The task ended without the job (timeout, or the execution stopped): stop it, as AWS does."""
         try:
-            self.service.api.stop(self.region, self.job, self.name)
+            self.service.api.stop(self.region, self.job, self.name, self.role)
             log.info("stopped %s %s: its Step Functions task ended", self.job.name_key, self.name)
         except Exception as exc:  # noqa: BLE001 - best effort, as in AWS; the job may have ended meanwhile
             log.warning("could not stop %s %s: %s", self.job.name_key, self.name, exc)
@@ -105,11 +127,11 @@ class SyncResolver:
 class SageMakerService(StateTaskServiceCallback):
     """`arn:aws:states:::sagemaker:<action>[.sync]` against `api`."""
 
-    def __init__(self, api: SageMakerApi):
+    def __init__(self, api: SageMakerApi, contracts: Contracts):
         # WaitForTaskToken is listed only because moto's callback machinery expects an endpoint;
         # a definition that asks for it is refused below, as Step Functions refuses it for SageMaker
         super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
-        self.api = api
+        self.api, self.contracts = api, contracts
 
     def _validate_service_integration_is_supported(self):
         check_resource(self.resource.api_action, self.resource.condition)
@@ -134,13 +156,23 @@ class SageMakerService(StateTaskServiceCallback):
         return self.failure(env, SERVICE_ERROR, cause)
 
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-        answer = self.api.call(resource_runtime_part.region, self.resource.api_action, normalised_parameters)
+        action = self.resource.api_action
+        try:
+            answer = self.api.call(
+                resource_runtime_part.region, action, normalised_parameters, _role(state_credentials)
+            )
+        except ParamValidationError:
+            # botocore's client refused the request before SageMaker saw it: the task fails with what SageMaker
+            # answers it (ContractError), or with botocore's refusal if the model lets it through (unknown members)
+            self.contracts.check("sagemaker", action[:1].upper() + action[1:], normalised_parameters)
+            raise
         env.stack.append(answer)
 
     def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
         env.stack.pop()  # the Create* response; the task's result is the final Describe*
         job = SYNC_JOBS[self.resource.api_action]
-        return SyncResolver(self, env, resource_runtime_part.region, job, normalised_parameters[job.name_key])
+        name = normalised_parameters[job.name_key]
+        return SyncResolver(self, env, resource_runtime_part.region, job, name, _role(state_credentials))
 
     def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint):
         every = poll_seconds()
