@@ -29,14 +29,16 @@ MAX_ATTEMPTS = 2
 
 
 class EndpointFailure(Exception):
-    """The endpoint could not give predictions. `status` is 502 or 503; `retry_after` in seconds."""
+    """The endpoint could not give predictions. `status` is 502 or 503; `retry_after` in seconds; `detail` is the
+    service's own message (an access denied names the role and the endpoint: for the log, not for the client)."""
 
-    def __init__(self, status: int, reason: str, message: str, retry_after: int):
+    def __init__(self, status: int, reason: str, message: str, retry_after: int, detail: str = ""):
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.message = message
         self.retry_after = retry_after
+        self.detail = detail
 
 
 def client_config(read_timeout: float):
@@ -91,7 +93,7 @@ def classify(exc: BaseException, endpoint: str) -> EndpointFailure:
         if code == "ModelError":
             return EndpointFailure(502, "model_error", "the model failed on these records", 5)
         if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
-            return EndpointFailure(502, "endpoint_forbidden", f"the API may not call the endpoint ({code})", 60)
+            return EndpointFailure(502, "endpoint_forbidden", f"the API may not call the endpoint ({code})", 60, text)
         return EndpointFailure(502, "endpoint_error", f"the model endpoint refused the call ({code or 'unknown'})", 5)
     if isinstance(exc, ReadTimeoutError):
         return EndpointFailure(503, "endpoint_timeout", "the model endpoint did not answer in time", 2)

@@ -278,6 +278,7 @@ class PredictionService:
                         "endpoint": endpoint,
                         "reason": failure.reason,
                         "message": failure.message,
+                        **({"detail": failure.detail} if failure.detail else {}),
                     }
                 )
             )

@@ -55,7 +55,7 @@ class FakeSageMaker:
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ SageMakerApi
-    def call(self, region: str, action: str, params: dict) -> dict:
+    def call(self, region: str, action: str, params: dict, role: str | None = None) -> dict:
         operation = _SAGEMAKER.operation_model(action[0].upper() + action[1:])
         validate_parameters(params, operation.input_shape)  # raises on a bad request
         with self.lock:
@@ -78,10 +78,10 @@ class FakeSageMaker:
             raise AssertionError(f"unexpected SageMaker call {action}")
         return answers[action](params)
 
-    def describe(self, region: str, job: SyncJob, name: str) -> dict:
+    def describe(self, region: str, job: SyncJob, name: str, role: str | None = None) -> dict:
         return self.jobs[name]
 
-    def stop(self, region: str, job: SyncJob, name: str) -> None:
+    def stop(self, region: str, job: SyncJob, name: str, role: str | None = None) -> None:
         """Never needed: the scripted jobs end at once."""
 
     def actions(self) -> list[str]:

@@ -169,3 +169,18 @@ def test_regression_values_are_not_bounded(make_service, runtime):
     assert status == 200 and body["predictions"] == [{"user_id": "p1", "prediction": 1234.5}]
     ((topic, message),) = sns.messages()
     assert topic.endswith(":test-operator") and message["prediction"] == 1234.5 and message["target"] == "future_stake"
+
+
+def test_a_refused_endpoint_call_logs_aws_reason_but_does_not_tell_the_client(make_service, runtime, logs):
+    client, stubber = runtime
+    reason = (
+        "User: arn:aws:sts::123456789012:assumed-role/vwt-dev-predict-lambda/vwt-dev-predict is not authorized to "
+        "perform: sagemaker:InvokeEndpoint on resource: arn:aws:sagemaker:eu-west-1:123456789012:endpoint/risk"
+    )
+    stubber.add_client_error("invoke_endpoint", service_error_code="AccessDeniedException", service_message=reason)
+    resp = make_service(client).handle(event(body={"records": [good_risk()]}, request_id="r-10"))
+    status, body = answer(resp)
+    assert (status, body["error"]) == (502, "endpoint_forbidden")
+    assert "arn:aws" not in json.dumps(body)  # the client learns that it failed, not the account's layout
+    logged = [json.loads(line) for line in logs if '"endpoint_forbidden"' in line]
+    assert logged and logged[0]["detail"] == reason

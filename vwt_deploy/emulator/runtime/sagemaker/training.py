@@ -199,7 +199,10 @@ class TrainingRun:
                     if key.endswith("/") or not target.is_relative_to(dest.resolve()):
                         continue
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    s3.download_file(bucket, key, str(target))
+                    # GetObject, not download_file's HeadObject: a HEAD answer has no body, so AWS's message of a
+                    # refusal would be lost ("Forbidden") on its way to the FailureReason
+                    with target.open("wb") as fh:
+                        shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], fh, 1 << 20)
                     count += 1
         except ClientError as exc:
             raise JobError(f"ClientError: Data download failed: channel {name!r} ({uri}): {exc}") from None

@@ -101,38 +101,44 @@ class SageMakerApi(Protocol):
     (`createTrainingJob`), parameters and answers are PascalCase, as Step Functions passes them on. Errors are
     botocore's (`ClientError`, `ParamValidationError`); the service reports them as Step Functions does."""
 
-    def call(self, region: str, action: str, params: dict) -> dict:
-        """A request-response call (also the Create* of a `.sync` task)."""
+    def call(self, region: str, action: str, params: dict, role: str | None = None) -> dict:
+        """A request-response call (also the Create* of a `.sync` task), as a session of `role` (the state
+        machine's; None: as the account)."""
 
-    def describe(self, region: str, job: SyncJob, name: str) -> dict:
+    def describe(self, region: str, job: SyncJob, name: str, role: str | None = None) -> dict:
         """A `.sync` task's look at its job (Describe*)."""
 
-    def stop(self, region: str, job: SyncJob, name: str) -> None:
+    def stop(self, region: str, job: SyncJob, name: str, role: str | None = None) -> None:
         """A `.sync` task ended without its job (timeout, the execution stopped): stop it (Stop*)."""
 
 
 class ClientApi:
-    """The emulator's own SageMaker API, through the runtime's boto3 client (so the local runtime answers)."""
+    """The emulator's own SageMaker API, through boto3 clients acting as the state machine's role (so the local
+    runtime answers, and IAM decides the calls as it decides any other principal's)."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()  # boto3 makes clients one at a time; once made, a client is thread-safe
 
-    def _client(self, region: str):
+    def _client(self, region: str, role: str | None):
         with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self.runtime.client("sagemaker", region)
-            return self._clients[region]
+            if (region, role) not in self._clients:
+                credentials = None
+                if role:
+                    context = {"aws:SourceAccount": role.split(":")[4]}
+                    credentials = self.runtime.sessions.assume(role, "StepFunctions", "states.amazonaws.com", context)
+                self._clients[(region, role)] = self.runtime.client("sagemaker", region, credentials)
+            return self._clients[(region, role)]
 
-    def call(self, region: str, action: str, params: dict) -> dict:
-        return json_safe(getattr(self._client(region), boto_method(action))(**params))
+    def call(self, region: str, action: str, params: dict, role: str | None = None) -> dict:
+        return json_safe(getattr(self._client(region, role), boto_method(action))(**params))
 
-    def describe(self, region: str, job: SyncJob, name: str) -> dict:
-        return json_safe(getattr(self._client(region), job.describe)(**{job.name_key: name}))
+    def describe(self, region: str, job: SyncJob, name: str, role: str | None = None) -> dict:
+        return json_safe(getattr(self._client(region, role), job.describe)(**{job.name_key: name}))
 
-    def stop(self, region: str, job: SyncJob, name: str) -> None:
-        getattr(self._client(region), job.stop)(**{job.name_key: name})
+    def stop(self, region: str, job: SyncJob, name: str, role: str | None = None) -> None:
+        getattr(self._client(region, role), job.stop)(**{job.name_key: name})
 
 
 def install(runtime: Runtime) -> None:
