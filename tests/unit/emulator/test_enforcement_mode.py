@@ -1,0 +1,46 @@
+"""The enforcement's mode setting and its record of decisions (the request path is tested through the emulator)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vwt_deploy.emulator.enforcement import Mode, Recorder
+from vwt_deploy.emulator.iam.policy import Policy, Request, evaluate
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"), [(None, Mode.ENFORCE), ("", Mode.ENFORCE), ("Soft", Mode.SOFT), ("off", Mode.OFF)]
+)
+def test_the_mode_defaults_to_enforce(value, mode):
+    assert Mode.parse(value) is mode
+
+
+def test_an_unknown_mode_names_the_choices():
+    with pytest.raises(ValueError, match="VWT_LOCAL_IAM='permissive' is not a mode; use one of enforce, soft, off"):
+        Mode.parse("permissive")
+
+
+def test_the_recorder_counts_pairs_and_streams_each_denial(tmp_path):
+    policy = Policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "Get", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        },
+        "r/p",
+    )
+    session = "arn:aws:sts::123456789012:assumed-role/r/s"
+    recorder = Recorder(tmp_path)
+    for action in ("s3:GetObject", "s3:GetObject", "s3:PutObject"):
+        recorder.record(
+            "arn:aws:iam::123456789012:role/r",
+            evaluate(Request(session, action, "arn:aws:s3:::b/k"), [policy]),
+            Mode.ENFORCE,
+        )
+    entries = {e["action"]: e for e in recorder.snapshot()["arn:aws:iam::123456789012:role/r"]}
+    assert (entries["s3:GetObject"]["allowed"], entries["s3:GetObject"]["granted_by"]) == (2, ["r/p Get"])
+    assert entries["s3:PutObject"]["denied"] == 1
+    (denial,) = [json.loads(line) for line in (tmp_path / "denials.jsonl").read_text().splitlines()]
+    assert denial["mode"] == "enforce" and denial["message"].startswith(f"User: {session} is not authorized")
+    assert json.loads((tmp_path / "access.json").read_text()).keys() == {"arn:aws:iam::123456789012:role/r"}
