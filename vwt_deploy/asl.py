@@ -36,6 +36,7 @@ _EVENTS_RULE = "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEven
 _EVENTS_ACTIONS = ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
 _SNS_PUBLISH = "arn:aws:states:::sns:publish"
 _DESCRIBE_ENDPOINT = "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint"
+_UPDATE_ENDPOINT = "arn:aws:states:::sagemaker:updateEndpoint"
 _DESCRIBE_ENDPOINT_CONFIG = "arn:aws:states:::aws-sdk:sagemaker:describeEndpointConfig"
 _SCALABLE_TARGETS = "arn:aws:application-autoscaling:${region}:${account_id}:scalable-target/*"
 _SAGEMAKER_VARIANTS = {
@@ -438,6 +439,11 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
     serving = _serving_configs(prefix, endpoints)
     if _DESCRIBE_ENDPOINT_CONFIG in per_integration:
         per_integration[_DESCRIBE_ENDPOINT_CONFIG] = serving
+    if _UPDATE_ENDPOINT in per_integration:
+        # UpdateEndpoint needs both of its resource types, the endpoint and the configuration it switches to
+        # (Service Authorization Reference, Amazon SageMaker AI, UpdateEndpoint: endpoint* and endpoint-config*);
+        # found by the emulator's enforcement, which refused the deploy step without it
+        per_integration[_UPDATE_ENDPOINT] = per_integration[_UPDATE_ENDPOINT] | serving
     return _statements(per_integration, rules, passes_role, uses_kms, serving, endpoints)
 
 
