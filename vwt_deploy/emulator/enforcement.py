@@ -19,6 +19,10 @@ KMS calls AWS makes with the caller's credentials ("the calls services make on a
 Each of those KMS requests carries `kms:ViaService` = `<service>.<region>.amazonaws.com` and
 `kms:CallerAccount`, the context keys AWS sets (AWS KMS Developer Guide, "kms:ViaService").
 
+The same requests of role sessions are held to their service's contract when they use a JSON protocol
+(`contracts.Contracts`: botocore's model, AWS's ValidationException text), whatever the mode: that is how
+Step Functions' aws-sdk integrations, which moto's interpreter sends unvalidated, meet AWS's checks.
+
 Modes (`VWT_LOCAL_IAM`): `enforce` (the default) refuses with AWS's error and message; `soft` records the
 violation and lets the request through; `off` checks nothing. Every decision is recorded (`Recorder`): the
 access report (`vwt-deploy local access`) and the denials stream read it.
@@ -37,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vwt_deploy.emulator.contracts import ContractError, Contracts
 from vwt_deploy.emulator.iam.account import Account
 from vwt_deploy.emulator.iam.policy import Decision, Request, evaluate
 from vwt_deploy.emulator.iam.requests import Ask, Interpreted, RequestReader, UnknownOperation
@@ -178,6 +183,7 @@ class Enforcer:
         self.client = client
         self.reader = reader or RequestReader()
         self.recorder = Recorder(record_dir)
+        self.contracts = Contracts()
         self._account = Account(client)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -254,8 +260,6 @@ class Enforcer:
         """The WSGI app that checks each signed request of a role session before `app` (moto) answers it."""
 
         def check(environ: dict, start_response: Callable) -> Iterable[bytes]:
-            if self.mode is Mode.OFF:
-                return app(environ, start_response)
             headers = _headers(environ)
             query = environ.get("QUERY_STRING", "")
             signing = self.reader.signing(headers, query)
@@ -271,7 +275,7 @@ class Enforcer:
             if denial is None:
                 return app(environ, start_response)
             status, out_headers, out = denial
-            start_response(f"{status} {'Forbidden' if status == 403 else 'Bad Request'}", out_headers)
+            start_response(f"{status} {'Forbidden' if status == 403 else 'Bad Request'}", out_headers)  # 403 or 400
             return [out]
 
         return check
@@ -293,15 +297,34 @@ class Enforcer:
             )
         except UnknownOperation as exc:
             message = f"the local IAM check cannot tell what this request asks: {exc}"
-            log.warning("IAM: %s", message)
+            if self.mode is not Mode.OFF:
+                log.warning("IAM: %s", message)
             if self.mode is Mode.ENFORCE:
                 return self.reader.denial(signing.signing_name, message)
             return None
-        asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
-        denial = self.decide(session, asks)
-        if denial is None or self.mode is not Mode.ENFORCE:
+        if self.mode is not Mode.OFF:
+            asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
+            denial = self.decide(session, asks)
+            if denial is not None and self.mode is Mode.ENFORCE:
+                return self.reader.denial(interpreted, denial.message or "access denied")
+        return self._contract(interpreted)
+
+    def _contract(self, interpreted: Interpreted):
+        """AWS's ValidationException (or SerializationException) for a JSON-protocol request that breaks the
+        service's model: the aws-sdk integrations of Step Functions send what a definition says, unvalidated
+        (moto's interpreter turns botocore's client-side validation off). SageMaker's API checks its own
+        requests (runtime/sagemaker/validation.py), so it is not checked twice here."""
+        if interpreted.protocol != "json" or interpreted.service == "sagemaker":
             return None
-        return self.reader.denial(interpreted, denial.message or "access denied")
+        try:
+            self.contracts.check(interpreted.service, interpreted.operation, interpreted.params)
+        except ContractError as exc:
+            body = json.dumps({"__type": exc.code, "message": exc.message}).encode()
+            headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", exc.code)]
+            return 400, headers, body
+        except Exception:  # noqa: BLE001 - an operation botocore's model lacks: the service answers it itself
+            return None
+        return None
 
 
 def _headers(environ: Mapping[str, Any]) -> dict[str, str]:

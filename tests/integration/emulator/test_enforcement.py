@@ -256,6 +256,34 @@ def test_the_access_record_names_what_each_role_used_and_was_refused(enforced, d
     assert [d["action"] for d in report.denied] == ["s3:DeleteObject"]
 
 
+def test_a_malformed_request_of_a_role_is_refused_with_aws_validation_text(enforced):
+    """What Step Functions' aws-sdk integrations send is not validated by moto's interpreter: the emulator holds
+    a role's JSON-protocol requests to the service's model, as AWS does."""
+    from botocore.config import Config
+
+    role = _role(
+        enforced.client, "parameter-writer", [{"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": "*"}]
+    )
+    creds = enforced.client("sts").assume_role(RoleArn=role, RoleSessionName="writer")["Credentials"]
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=enforced.url,
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=Config(parameter_validation=False),
+    )
+    with pytest.raises(ClientError) as refused:
+        ssm.put_parameter(Name="/enforced/x", Value="1", Type="Secret")
+    code, message = _error(refused)
+    assert code == "ValidationException"
+    assert message == (
+        "1 validation error detected: Value 'Secret' at 'type' failed to satisfy constraint: Member must satisfy "
+        "enum value set: [String, StringList, SecureString]"
+    )
+
+
 def test_soft_mode_lets_a_violation_through_and_records_it(tmp_path):
     soft = start_emulator(tmp_path / "emulator", iam="soft")
     try:
