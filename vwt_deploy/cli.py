@@ -310,15 +310,16 @@ def local_status(ctx: Context, as_json: bool) -> None:
     """Is the emulator running, and where?"""
     emulator = _emulator(ctx)
     state, info = emulator.status()
+    health = emulator.health(info) if state == "running" and info else None
     data = {
         "state": state,
         "url": info.url if info else None,
         "pid": info.pid if info else None,
+        "iam": (health or {}).get("iam"),  # VWT_LOCAL_IAM as the emulator started: enforce, soft or off
         "log": str(emulator.log),
     }
-    _emit(
-        data, as_json, lambda d: click.echo(f"emulator {state}" + (f" at {d['url']} (pid {d['pid']})" if info else ""))
-    )
+    where = " at {url} (pid {pid}, IAM {iam})"
+    _emit(data, as_json, lambda d: click.echo(f"emulator {state}" + (where.format(**d) if health else "")))
     if state == "not answering":
         ctx_exit = click.get_current_context()
         ctx_exit.exit(1)

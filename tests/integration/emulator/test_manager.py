@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import socket
@@ -79,13 +81,18 @@ def test_cli_local_commands(project_dir: Path) -> None:
         assert "not running" in run("status").output
         started = run("start")
         assert started.exit_code == 0 and "emulator running at http://127.0.0.1:" in started.output
-        status = run("status", "--json")
-        assert '"state": "running"' in status.output
+        status = json.loads(run("status", "--json").output)
+        assert status["state"] == "running" and status["iam"] == "enforce"  # IAM is enforced by default
+        assert "(pid " in run("status").output and "IAM enforce)" in run("status").output
+        access = run("access")
+        assert access.exit_code == 0 and "nothing recorded yet" in access.output
         assert (project_dir / ".vwt/emulator/emulator.log").exists()
     finally:
         stopped = run("stop")
     assert "emulator stopped" in stopped.output
     assert "not running" in run("status").output
+    refused = run("access")
+    assert refused.exit_code == 1 and "the emulator is not running, so there is no local run" in refused.output
 
 
 def test_cli_busy_port_is_exit_1_with_one_message(project_dir: Path) -> None:
