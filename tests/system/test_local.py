@@ -19,6 +19,7 @@ module: one pytest-xdist worker, with --dist loadscope):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -360,6 +361,83 @@ def test_up_after_retraining_changes_nothing_and_keeps_the_new_model(local_proje
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "local is up to date: no changes, nothing applied." in res.stdout  # Terraform never reverts a deployment
     assert predict(local_project)["model_version"] == before
+
+
+# ---------------------------------------------------------------- IAM, enforced as AWS enforces it
+
+
+def test_the_run_was_enforced_and_no_principal_was_refused(local_project: Path, deployed: dict) -> None:
+    """Everything above ran with IAM enforced (the default): every request of a Lambda function, a state machine,
+    SageMaker and EventBridge was decided for its own role, and none was refused."""
+    emulator = Emulator(local_project / ".vwt" / "emulator")
+    assert emulator.health(emulator.running())["iam"] == "enforce"
+    denials = local_project / ".vwt" / "emulator" / "iam" / "denials.jsonl"
+    assert not denials.exists(), denials.read_text()[-3000:]
+    report = {r["role"]: r for r in cli_json(local_project, "local", "access")}
+    used = {(role, u["action"]) for role, r in report.items() for u in r["used"]}
+    prefix = "arn:aws:iam::123456789012:role/vwt-local-"
+    assert (f"{prefix}sagemaker", "s3:GetObject") in used  # the training job's channels
+    assert (f"{prefix}sagemaker", "ecr:BatchGetImage") in used  # the image's pull
+    assert any(role.endswith("-pipeline-size-lambda") and a == "s3:GetObject" for role, a in used)
+    assert any(a == "sagemaker:CreateTrainingJob" for _, a in used)  # a state machine's role
+    assert any(a == "sagemaker:InvokeEndpoint" for _, a in used)  # the prediction function's role
+    assert ("apigateway.amazonaws.com", "lambda:InvokeFunction") in used  # the function's resource policy
+
+
+@contextlib.contextmanager
+def without_statement(project: Path, role: str, sid: str):
+    """The role's inline policy without statement `sid` (as a Terraform apply of the edited policy leaves it);
+    put back afterwards."""
+    iam = client(project, "iam")
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        kept = [st for st in document["Statement"] if st.get("Sid") != sid]
+        if len(kept) < len(document["Statement"]):
+            break
+    else:
+        raise AssertionError(f"no statement {sid} in the inline policies of {role}")
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps({**document, "Statement": kept}))
+    try:
+        yield
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    ("role", "sid", "refused"),
+    [
+        (
+            "vwt-local-sagemaker",
+            "ReadData",
+            "assumed-role/vwt-local-sagemaker/SageMaker is not authorized to perform: s3:GetObject",
+        ),
+        ("vwt-local-pipeline-size-lambda", "ReadTheData", "is not authorized to perform: s3:GetObject"),
+    ],
+    ids=["sagemaker-execution-role", "size-function"],
+)
+def test_a_removed_permission_fails_the_retraining_with_aws_reason(
+    local_project: Path, deployed: dict, role: str, sid: str, refused: str
+) -> None:
+    before = predict(local_project)["model_version"]
+    with without_statement(local_project, role, sid):
+        res = cli(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", "--json")
+    assert res.returncode == 1, res.stdout + res.stderr
+    outcome = json.loads(res.stdout)
+    assert outcome["status"] == "FAILED" and refused in outcome["cause"], outcome
+    assert predict(local_project)["model_version"] == before
+
+
+def test_a_removed_permission_fails_the_prediction_and_the_function_log_says_why(
+    local_project: Path, deployed: dict
+) -> None:
+    function = "vwt-local-predict"
+    with without_statement(local_project, f"{function}-lambda", "InvokeThisEnvironmentsEndpoints"):
+        res = cli(local_project, "predict", "--env", "local", "--model", MODEL, "--sample", "1", "--json")
+    assert res.returncode != 0 and "502" in res.stderr + res.stdout, res.stdout + res.stderr
+    logs = client(local_project, "logs")
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}", filterPattern='"not authorized"')
+    assert any("sagemaker:InvokeEndpoint" in e["message"] for e in events["events"])
+    assert predict(local_project)["model_version"]  # answers again with the permission back
 
 
 # ---------------------------------------------------------------- 4. a lost emulator

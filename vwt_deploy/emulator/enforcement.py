@@ -239,10 +239,10 @@ class Enforcer:
             return None
         policy = self._account.resource_policy(resource)
         decision = evaluate(Request(service, action, resource, dict(context or {})), (), policy)
+        self.recorder.record(service, decision, self.mode)
         if decision.allowed:
             return None
         message = decision.message
-        self.recorder.record(service, decision, self.mode)
         log.warning("IAM %s: %s", "denied" if self.mode is Mode.ENFORCE else "would deny", message)
         return message if self.mode is Mode.ENFORCE else None
 
