@@ -408,7 +408,7 @@ def without_statement(project: Path, role: str, sid: str):
     [
         (
             "vwt-local-sagemaker",
-            "ReadData",
+            "ReadAndWriteModels",  # the training channels: the labelled copy in the model bucket
             "assumed-role/vwt-local-sagemaker/SageMaker is not authorized to perform: s3:GetObject",
         ),
         ("vwt-local-pipeline-size-lambda", "ReadTheData", "is not authorized to perform: s3:GetObject"),
