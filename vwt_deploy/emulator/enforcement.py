@@ -36,6 +36,7 @@ import io
 import json
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,7 +268,7 @@ class Enforcer:
                 return app(environ, start_response)
             session = self.session(signing.access_key_id)
             if session is None:
-                if signing.signing_name in _POLICY_SERVICES and _may_write(environ, headers):
+                if signing.signing_name in _POLICY_SERVICES and _may_write(environ, headers, signing.signing_name):
                     self.policies_changed()
                 return app(environ, start_response)
             body = _body(environ, signing.signing_name)
@@ -336,12 +337,18 @@ def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _may_write(environ: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
-    """Whether an administrator's request may change a policy (anything but a plain read)."""
+def _may_write(environ: dict, headers: Mapping[str, str], signing_name: str) -> bool:
+    """Whether an administrator's request may change a policy: anything but a read (GET/HEAD, or an operation
+    named Get*/List*/Describe*/Head*). The query services (IAM, SNS) POST every call, reads included, with the
+    operation as the body's `Action` (the body is put back for moto); the JSON ones name it in X-Amz-Target.
+    Telling reads apart keeps the policies read (by these very reads) cached between two checks."""
     if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
         return False
     target = headers.get("x-amz-target", "")
     operation = target.rsplit(".", 1)[-1] if target else ""
+    if not operation and "x-www-form-urlencoded" in headers.get("content-type", ""):
+        form = urllib.parse.parse_qs(_body(environ, signing_name).decode("utf-8", "replace"))
+        operation = (form.get("Action") or [""])[0]
     return not operation.startswith(_READS)
 
 

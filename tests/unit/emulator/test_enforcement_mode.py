@@ -44,3 +44,36 @@ def test_the_recorder_counts_pairs_and_streams_each_denial(tmp_path):
     (denial,) = [json.loads(line) for line in (tmp_path / "denials.jsonl").read_text().splitlines()]
     assert denial["mode"] == "enforce" and denial["message"].startswith(f"User: {session} is not authorized")
     assert json.loads((tmp_path / "access.json").read_text()).keys() == {"arn:aws:iam::123456789012:role/r"}
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "body", "writes"),
+    [
+        ("POST", {"content-type": "application/x-www-form-urlencoded"}, b"Action=ListRolePolicies&RoleName=r", False),
+        ("POST", {"content-type": "application/x-www-form-urlencoded"}, b"Action=GetTopicAttributes&TopicArn=t", False),
+        ("POST", {"content-type": "application/x-www-form-urlencoded"}, b"Action=PutRolePolicy&RoleName=r", True),
+        (
+            "POST",
+            {"content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.GetKeyPolicy"},
+            b"{}",
+            False,
+        ),
+        (
+            "POST",
+            {"content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.PutKeyPolicy"},
+            b"{}",
+            True,
+        ),
+        ("GET", {}, b"", False),
+        ("PUT", {}, b"", True),
+    ],
+)
+def test_only_an_administrators_write_drops_the_policies_read(method, headers, body, writes):
+    """IAM and SNS POST their reads too: the cache of policies survives them (else every check re-reads)."""
+    import io
+
+    from vwt_deploy.emulator.enforcement import _may_write
+
+    environ = {"REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+    assert _may_write(environ, headers, "iam") is writes
+    assert environ["wsgi.input"].read() == body  # put back for moto
