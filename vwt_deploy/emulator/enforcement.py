@@ -305,6 +305,7 @@ class Enforcer:
             return None
         if self.mode is not Mode.OFF:
             asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
+            asks += passed_roles(interpreted, signing.signing_name)
             denial = self.decide(session, asks)
             if denial is not None and self.mode is Mode.ENFORCE:
                 return self.reader.denial(interpreted, denial.message or "access denied")
@@ -326,6 +327,33 @@ class Enforcer:
         except Exception:  # noqa: BLE001 - an operation botocore's model lacks: the service answers it itself
             return None
         return None
+
+
+#: the request members that pass a role to the service (SageMaker's RoleArn and ExecutionRoleArn, a Lambda
+#: function's Role, an EventBridge target's RoleArn, a state machine's roleArn)
+_ROLE_MEMBERS = frozenset({"rolearn", "executionrolearn", "role"})
+
+
+def passed_roles(interpreted: Interpreted, signing_name: str) -> list[Ask]:
+    """`iam:PassRole` on every role the request hands to the service, with `iam:PassedToService` (IAM User Guide,
+    "Granting a user permissions to pass a role to an AWS service": "To pass a role ... to an AWS service, a user
+    must have permissions to pass the role to the service"; the service is named by its principal)."""
+    service = {"states": "states", "monitoring": "cloudwatch"}.get(signing_name, signing_name) + ".amazonaws.com"
+    found: list[Ask] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if str(key).lower() in _ROLE_MEMBERS and isinstance(item, str) and ":role/" in item:
+                    found.append(Ask("iam:PassRole", item, {"iam:PassedToService": service}))
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(interpreted.params)
+    return found
 
 
 def _headers(environ: Mapping[str, Any]) -> dict[str, str]:

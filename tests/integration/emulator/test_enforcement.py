@@ -256,6 +256,30 @@ def test_the_access_record_names_what_each_role_used_and_was_refused(enforced, d
     assert [d["action"] for d in report.denied] == ["s3:DeleteObject"]
 
 
+def test_passing_a_role_to_sagemaker_needs_iam_pass_role_for_that_service(enforced):
+    admin = enforced.client
+    execution = _role(admin, "passed-execution", [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}])
+    caller = _role(admin, "model-maker", [{"Effect": "Allow", "Action": "sagemaker:CreateModel", "Resource": "*"}])
+    container = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/m:1", "ModelDataUrl": "s3://b/model.tar.gz"}
+    sagemaker = _as(enforced, caller, "maker")("sagemaker")
+    with pytest.raises(ClientError) as denied:
+        sagemaker.create_model(ModelName="passed", ExecutionRoleArn=execution, PrimaryContainer=container)
+    assert f"is not authorized to perform: iam:PassRole on resource: {execution}" in _error(denied)[1]
+    statement = {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": execution,
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    }
+    admin("iam").put_role_policy(
+        RoleName="model-maker",
+        PolicyName="pass",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    sagemaker.create_model(ModelName="passed", ExecutionRoleArn=execution, PrimaryContainer=container)
+    assert admin("sagemaker").describe_model(ModelName="passed")["ExecutionRoleArn"] == execution
+
+
 def test_a_malformed_request_of_a_role_is_refused_with_aws_validation_text(enforced):
     """What Step Functions' aws-sdk integrations send is not validated by moto's interpreter: the emulator holds
     a role's JSON-protocol requests to the service's model, as AWS does."""
