@@ -55,6 +55,10 @@ DENIALS_FILE = "denials.jsonl"
 #: services whose writes by the administrator may change a policy the evaluator has read
 _POLICY_SERVICES = frozenset({"iam", "s3", "kms", "sns", "sqs", "lambda"})
 _READS = ("Get", "List", "Describe", "Head")
+#: the emulator answers on plain HTTP on 127.0.0.1 in place of AWS's TLS endpoints, which the SDKs always use:
+#: requests are evaluated as the HTTPS requests they stand for (a "deny unless aws:SecureTransport" applies
+#: as it does on AWS)
+_SECURE = {"aws:SecureTransport": "true"}
 
 
 class Mode(str, enum.Enum):
@@ -145,6 +149,27 @@ def _pair_order(entry: Mapping[str, Any]) -> tuple[str, str]:
     return entry["action"], entry["resource"]
 
 
+def install(enforcer: Enforcer) -> None:
+    """Check what moto does inside itself on a principal's behalf: SNS delivering to an SQS queue (a refused
+    delivery is dropped, as AWS drops it, and recorded). Installing again replaces the check."""
+    from moto.sns.models import Subscription
+
+    from vwt_deploy.emulator.runtime import patching
+
+    def make(original: Callable) -> Callable:
+        def publish(self, message: str, message_id: str, *args: Any, **kwargs: Any) -> Any:
+            if self.protocol == "sqs" and enforcer.mode is not Mode.OFF:
+                refused = enforcer.delivery_refused(self.topic.arn, self.endpoint)
+                if refused:
+                    log.warning("SNS did not deliver message %s to %s: %s", message_id, self.endpoint, refused)
+                    return None
+            return original(self, message, message_id, *args, **kwargs)
+
+        return publish
+
+    patching.patch(Subscription, "publish", make)
+
+
 def admin_clients(url: str, default_region: str = "eu-west-1") -> Callable[..., Any]:
     """`client(service, region=None)`: boto3 clients of the emulator at `url` with an administrator's keys,
     made once per service and region (a made client is thread-safe)."""
@@ -215,7 +240,8 @@ class Enforcer:
         account = self._account
         denial = None
         for ask in asks:
-            decision = account.decide(session.role_arn, ask.action, ask.resource, ask.context, session=session.arn)
+            context = {**_SECURE, **ask.context}
+            decision = account.decide(session.role_arn, ask.action, ask.resource, context, session=session.arn)
             self.recorder.record(session.role_arn, decision, self.mode)
             if not decision.allowed and denial is None:
                 denial = decision
@@ -239,13 +265,38 @@ class Enforcer:
         if self.mode is Mode.OFF:
             return None
         policy = self._account.resource_policy(resource)
-        decision = evaluate(Request(service, action, resource, dict(context or {})), (), policy)
+        decision = evaluate(Request(service, action, resource, {**_SECURE, **(context or {})}), (), policy)
         self.recorder.record(service, decision, self.mode)
         if decision.allowed:
             return None
         message = decision.message
         log.warning("IAM %s: %s", "denied" if self.mode is Mode.ENFORCE else "would deny", message)
         return message if self.mode is Mode.ENFORCE else None
+
+    def delivery_refused(self, topic_arn: str, queue_arn: str) -> str | None:
+        """Why SNS may not deliver from the topic to the queue (AWS's message), or None: the queue's policy must
+        let sns.amazonaws.com send for this topic, and an encrypted queue's key policy let SNS use the key (SNS
+        Developer Guide, "Subscribing an Amazon SQS queue to an Amazon SNS topic" and "Enable compatibility
+        between event sources from AWS services and encrypted queues")."""
+        account, region = queue_arn.split(":")[4], queue_arn.split(":")[3]
+        context = {"aws:SourceArn": topic_arn, "aws:SourceAccount": topic_arn.split(":")[4]}
+        refused = self.service_may("sns.amazonaws.com", "sqs:SendMessage", queue_arn, context)
+        if refused:
+            return refused
+        from moto.sqs.models import sqs_backends
+
+        try:
+            queue = sqs_backends[account][region].get_queue(queue_arn.rsplit(":", 1)[-1])
+        except Exception:  # noqa: BLE001 - no such queue: moto drops the message itself
+            return None
+        key = _key_arn(getattr(queue, "kms_master_key_id", None), region, account)
+        if key is None:
+            return None
+        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+            refused = self.service_may("sns.amazonaws.com", action, key, context)
+            if refused:
+                return refused
+        return None
 
     # ------------------------------------------------------------------ the KMS calls made on a caller's behalf
     def on_behalf(self, interpreted: Interpreted, region: str, account: str) -> list[Ask]:

@@ -101,6 +101,7 @@ def _serve(state_dir: Path, port: int, container_dir: Path | None) -> int:
     # the local runtime: training, serving, Lambda, API Gateway and Step Functions integrations run here
     url = f"http://127.0.0.1:{port}"
     enforcer = routes["enforcer"] = enforcement.Enforcer(mode, enforcement.admin_clients(url), state_dir / "iam")
+    enforcement.install(enforcer)
     runtime = local_runtime.install(state_dir, port, container_dir, enforcer)
     moto_app = enforcer.middleware(DomainDispatcherApplication(create_backend_app))
     routes["app"] = local_runtime.wsgi(moto_app, runtime)

@@ -280,6 +280,45 @@ def test_passing_a_role_to_sagemaker_needs_iam_pass_role_for_that_service(enforc
     assert admin("sagemaker").describe_model(ModelName="passed")["ExecutionRoleArn"] == execution
 
 
+def test_sns_delivers_to_a_queue_only_when_the_queue_policy_and_its_key_allow_it(enforced):
+    admin = enforced.client
+    sqs, sns = admin("sqs"), admin("sns")
+    topic = sns.create_topic(Name="enforced-feed")["TopicArn"]
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]  # the default key policy: the account only
+    url = sqs.create_queue(QueueName="enforced-feed", Attributes={"KmsMasterKeyId": key})["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"RawMessageDelivery": "true"})
+
+    def delivered(text: str) -> bool:
+        sns.publish(TopicArn=topic, Message=text)
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])
+        return [m["Body"] for m in got] == [text]
+
+    assert not delivered("no queue policy")  # AWS drops it: nothing lets SNS send to the queue
+    allow_topic = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+    }
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [allow_topic]})}
+    )
+    assert not delivered("no key policy for SNS")  # the queue is encrypted and SNS may not use its key
+    key_policy = json.loads(admin("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    key_policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+        }
+    )
+    admin("kms").put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(key_policy))
+    assert delivered("both allow it")
+
+
 def test_a_malformed_request_of_a_role_is_refused_with_aws_validation_text(enforced):
     """What Step Functions' aws-sdk integrations send is not validated by moto's interpreter: the emulator holds
     a role's JSON-protocol requests to the service's model, as AWS does."""
