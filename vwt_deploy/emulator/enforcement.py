@@ -298,6 +298,31 @@ class Enforcer:
                 return refused
         return None
 
+    def _log_group_key(self, environ: dict, headers: Mapping[str, str], signing: Any):
+        """CloudWatch Logs uses a log group's KMS key as its own service principal, so the key policy must allow
+        logs.<region>.amazonaws.com for the group (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch
+        Logs using AWS KMS": CreateLogGroup and AssociateKmsKey fail otherwise, with "The specified KMS key does
+        not exist or is not allowed to be used with Arn '<log group ARN>'"). Checked for anyone's request."""
+        operation = headers.get("x-amz-target", "").rsplit(".", 1)[-1]
+        if operation not in ("CreateLogGroup", "AssociateKmsKey") or self.mode is Mode.OFF:
+            return None
+        try:
+            params = json.loads(_body(environ, "logs") or b"{}")
+        except ValueError:
+            return None
+        key = _key_arn(params.get("kmsKeyId"), signing.region, _key_account(params.get("kmsKeyId")))
+        group = params.get("logGroupName")
+        if key is None or not group:
+            return None
+        arn = f"arn:aws:logs:{signing.region}:{key.split(':')[4]}:log-group:{group}"
+        context = {"kms:EncryptionContext:aws:logs:arn": arn}
+        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+            if self.service_may(f"logs.{signing.region}.amazonaws.com", action, key, context):
+                message = f"The specified KMS key does not exist or is not allowed to be used with Arn '{arn}'"
+                body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+                return 400, [("Content-Type", "application/x-amz-json-1.1")], body
+        return None
+
     # ------------------------------------------------------------------ the KMS calls made on a caller's behalf
     def on_behalf(self, interpreted: Interpreted, region: str, account: str) -> list[Ask]:
         """The KMS requests the service makes with the caller's credentials for this request."""
@@ -321,6 +346,10 @@ class Enforcer:
             if session is None:
                 if signing.signing_name in _POLICY_SERVICES and _may_write(environ, headers, signing.signing_name):
                     self.policies_changed()
+                refused = self._log_group_key(environ, headers, signing) if signing.signing_name == "logs" else None
+                if refused is not None:
+                    start_response("400 Bad Request", refused[1])
+                    return [refused[2]]
                 return app(environ, start_response)
             body = _body(environ, signing.signing_name)
             denial = self._check(environ, headers, query, body, session, signing)
@@ -476,6 +505,12 @@ def _key_arn(key_id: str | None, region: str, account: str) -> str | None:
     except Exception:  # noqa: BLE001 - an unknown key: the service's own error follows
         return None
     return None if getattr(key, "key_manager", "CUSTOMER") == "AWS" else str(key.arn)
+
+
+def _key_account(key_id: Any) -> str:
+    """The account of a key ARN, else the emulator's one account (moto's default)."""
+    text = str(key_id or "")
+    return text.split(":")[4] if text.startswith("arn:") else "123456789012"
 
 
 def _kms_use(interpreted: Interpreted, region: str, account: str) -> tuple[str | None, tuple[str, ...]]:

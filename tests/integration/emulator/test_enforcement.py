@@ -319,6 +319,32 @@ def test_sns_delivers_to_a_queue_only_when_the_queue_policy_and_its_key_allow_it
     assert delivered("both allow it")
 
 
+def test_a_log_group_can_use_only_a_key_whose_policy_lets_cloudwatch_logs_use_it(enforced):
+    admin = enforced.client
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]  # the default key policy: the account only
+    logs = admin("logs")
+    with pytest.raises(ClientError) as refused:
+        logs.create_log_group(logGroupName="/enforced/encrypted", kmsKeyId=key)
+    assert _error(refused) == (
+        "AccessDeniedException",
+        "The specified KMS key does not exist or is not allowed to be used with Arn "
+        f"'arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/enforced/encrypted'",
+    )
+    policy = json.loads(admin("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{REGION}.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:*"}},
+        }
+    )
+    admin("kms").put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(policy))
+    logs.create_log_group(logGroupName="/enforced/encrypted", kmsKeyId=key)
+    assert logs.describe_log_groups(logGroupNamePrefix="/enforced/encrypted")["logGroups"][0]["kmsKeyId"] == key
+
+
 def test_a_malformed_request_of_a_role_is_refused_with_aws_validation_text(enforced):
     """What Step Functions' aws-sdk integrations send is not validated by moto's interpreter: the emulator holds
     a role's JSON-protocol requests to the service's model, as AWS does."""
