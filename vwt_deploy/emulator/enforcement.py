@@ -59,6 +59,7 @@ _READS = ("Get", "List", "Describe", "Head")
 #: requests are evaluated as the HTTPS requests they stand for (a "deny unless aws:SecureTransport" applies
 #: as it does on AWS)
 _SECURE = {"aws:SecureTransport": "true"}
+MAX_DECISIONS = 10_000  # decisions kept for requests seen again (per set of policies)
 
 
 class Mode(str, enum.Enum):
@@ -211,6 +212,7 @@ class Enforcer:
         self.recorder = Recorder(record_dir)
         self.contracts = Contracts()
         self._account = Account(client)
+        self._decisions: dict[tuple, Decision] = {}
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -230,9 +232,22 @@ class Enforcer:
         return None
 
     def policies_changed(self) -> None:
-        """Forget the policies read so far (an administrator may have changed one)."""
+        """Forget the policies read and the decisions made so far (an administrator may have changed a policy)."""
         with self._lock:
             self._account = Account(self.client)
+            self._decisions = {}
+
+    def _decided(self, key: tuple, decide: Callable[..., Decision], *args: Any, **kwargs: Any) -> Decision:
+        """A decision made before for the same request and the same policies, else `decide()` (kept, at most
+        MAX_DECISIONS: object keys make many distinct requests); `decide(*args, **kwargs)` makes it."""
+        decisions = self._decisions
+        decision = decisions.get(key)
+        if decision is None:
+            decision = decide(*args, **kwargs)
+            if len(decisions) >= MAX_DECISIONS:
+                decisions.clear()
+            decisions[key] = decision
+        return decision
 
     # ------------------------------------------------------------------ decisions
     def decide(self, session: Session, asks: Iterable[Ask]) -> Decision | None:
@@ -241,7 +256,10 @@ class Enforcer:
         denial = None
         for ask in asks:
             context = {**_SECURE, **ask.context}
-            decision = account.decide(session.role_arn, ask.action, ask.resource, context, session=session.arn)
+            key = (session.arn, ask.action, ask.resource, tuple(sorted(context.items())))
+            decision = self._decided(
+                key, account.decide, session.role_arn, ask.action, ask.resource, context, session=session.arn
+            )
             self.recorder.record(session.role_arn, decision, self.mode)
             if not decision.allowed and denial is None:
                 denial = decision
@@ -264,8 +282,10 @@ class Enforcer:
         message when it does not (and the mode enforces), else None."""
         if self.mode is Mode.OFF:
             return None
-        policy = self._account.resource_policy(resource)
-        decision = evaluate(Request(service, action, resource, {**_SECURE, **(context or {})}), (), policy)
+        account = self._account
+        request = Request(service, action, resource, {**_SECURE, **(context or {})})
+        key = (service, action, resource, tuple(sorted(request.context.items())))
+        decision = self._decided(key, lambda: evaluate(request, (), account.resource_policy(resource)))
         self.recorder.record(service, decision, self.mode)
         if decision.allowed:
             return None
