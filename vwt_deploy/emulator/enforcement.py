@@ -405,7 +405,7 @@ class Enforcer:
             return None
         if self.mode is not Mode.OFF:
             asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
-            asks += passed_roles(interpreted, signing.signing_name)
+            asks += passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
             denial = self.decide(session, asks)
             if denial is not None and self.mode is Mode.ENFORCE:
                 return self.reader.denial(interpreted, denial.message or "access denied")
@@ -454,6 +454,17 @@ def passed_roles(interpreted: Interpreted, signing_name: str) -> list[Ask]:
 
     walk(interpreted.params)
     return found
+
+
+def tags_on_create(interpreted: Interpreted) -> list[Ask]:
+    """SageMaker's Create* with Tags also asks `sagemaker:AddTags` on what it creates (SageMaker Developer Guide,
+    "Provide permissions for tagging SageMaker AI resources": to tag a resource when creating it, the principal
+    needs sagemaker:AddTags as well as the create action)."""
+    if interpreted.service != "sagemaker" or not interpreted.operation.startswith("Create"):
+        return []
+    if not interpreted.params.get("Tags"):
+        return []
+    return [Ask("sagemaker:AddTags", ask.resource, ask.context) for ask in interpreted.asks if ask.resource != "*"]
 
 
 def _headers(environ: Mapping[str, Any]) -> dict[str, str]:

@@ -278,6 +278,10 @@ def test_passing_a_role_to_sagemaker_needs_iam_pass_role_for_that_service(enforc
     )
     sagemaker.create_model(ModelName="passed", ExecutionRoleArn=execution, PrimaryContainer=container)
     assert admin("sagemaker").describe_model(ModelName="passed")["ExecutionRoleArn"] == execution
+    tags = [{"Key": "environment", "Value": "local"}]
+    with pytest.raises(ClientError) as denied:  # tagging on create asks sagemaker:AddTags too
+        sagemaker.create_model(ModelName="tagged", ExecutionRoleArn=execution, PrimaryContainer=container, Tags=tags)
+    assert "is not authorized to perform: sagemaker:AddTags on resource: arn:aws:sagemaker:" in _error(denied)[1]
 
 
 def test_sns_delivers_to_a_queue_only_when_the_queue_policy_and_its_key_allow_it(enforced):
