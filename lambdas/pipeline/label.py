@@ -11,10 +11,13 @@ Actions (the event's "action"):
       {"action": "self_exclusion", "source": {"bucket", "prefix"}, "output": {"bucket", "prefix"},
        "label": "self_excluded", "source_column": "self_excluded"}
 - "prepare_ground_truth": write a Ground Truth input manifest (one text object per
-  data row), the label categories and the worker UI template.
+  player: the first data row of each `user_id`, which the object carries as
+  "vwt-user-id"), the label categories and the worker UI template.
       {"action": "prepare_ground_truth", "source": {...}, "output": {...}, "categories": ["0", "1"], "title": "..."}
 - "merge_ground_truth": read the labeling job's output manifest and write the
-  labelled CSV (rows the workers did not label are left out).
+  labelled CSV, joining the labels to the data by `user_id`, never by position (a
+  file added to the prefix, or rows in another order, cannot shift them); rows of
+  players the workers did not label are left out.
       {"action": "merge_ground_truth", "source": {...}, "output": {...}, "manifest_uri": "s3://...",
        "attribute": "vwt-label", "label": "self_excluded"}
 
@@ -35,6 +38,8 @@ import boto3
 TRUE = {"1", "true", "t", "yes", "y"}
 FALSE = {"0", "false", "f", "no", "n", ""}
 OUTPUT_NAME = "data.csv"
+USER_ID = "user_id"  # the player's id column (vwt_deploy.contract.USER_ID_FIELD; the Lambda imports no tool code)
+MANIFEST_ID = "vwt-user-id"  # the manifest object's member that carries it to the output manifest
 #: the part size of the labelled copy's multipart upload: 10,000 parts of it hold 160 GiB
 PART_BYTES = 16 * 1024 * 1024
 
@@ -228,11 +233,16 @@ def prepare_ground_truth(s3, event: dict) -> dict[str, Any]:
         raise InvalidEvent("prepare_ground_truth needs at least two categories")
     src_bucket, src_prefix = _source(event)
     out_bucket, out_prefix = _output(event)
-    _, rows = read_rows(s3, src_bucket, src_prefix)
-    lines = []
-    for number, (_, _, row) in enumerate(rows):
-        text = ", ".join(f"{k}={v}" for k, v in row.items())
-        lines.append(json.dumps({"source": text, "vwt-row": number}, sort_keys=True))
+    header, rows = read_rows(s3, src_bucket, src_prefix)
+    _require_user_id(header, f"s3://{src_bucket}/{src_prefix}")
+    lines, seen = [], set()
+    for key, line, row in rows:
+        user = _user_id(row, f"s3://{src_bucket}/{key} line {line}")
+        if user in seen:  # one task per player: the person is labelled, not each of their rows
+            continue
+        seen.add(user)
+        text = ", ".join(f"{k}={v}" for k, v in row.items() if k != USER_ID)
+        lines.append(json.dumps({"source": text, MANIFEST_ID: user}, sort_keys=True))
     if not lines:
         raise NoTrainingData(f"no data rows under s3://{src_bucket}/{src_prefix}")
     manifest_key = out_prefix + "input.manifest"
@@ -254,34 +264,64 @@ def prepare_ground_truth(s3, event: dict) -> dict[str, Any]:
     }
 
 
-def merge_ground_truth(s3, event: dict) -> dict[str, Any]:
-    attribute, label = event.get("attribute"), event.get("label")
-    if not attribute or not label or not event.get("manifest_uri"):
-        raise InvalidEvent("merge_ground_truth needs manifest_uri, attribute and label")
-    m_bucket, m_key = _split_uri(event["manifest_uri"])
-    labels: dict[int, str] = {}
-    body = s3.get_object(Bucket=m_bucket, Key=m_key)["Body"].read().decode()
+def _require_user_id(header: list[str], where: str) -> None:
+    if USER_ID not in header:
+        raise InvalidData(
+            f"{where} has no {USER_ID} column: Ground Truth's labels are joined to the data by {USER_ID}, "
+            "never by row position; add the player's id to every data file"
+        )
+
+
+def _user_id(row: dict[str, str], where: str) -> str:
+    user = (row.get(USER_ID) or "").strip()
+    if not user:
+        raise InvalidData(f"{where}: {USER_ID} is empty (labels are joined by it)")
+    return user
+
+
+def _manifest_labels(s3, uri: str, attribute: str) -> dict[str, str]:
+    """user_id -> the label Ground Truth's output manifest gives (objects without a label, or that failed, give
+    none); two different labels for one player are refused with both lines."""
+    bucket, key = _split_uri(uri)
+    labels: dict[str, tuple[str, int]] = {}
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     for n, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError:
-            raise InvalidData(f"{event['manifest_uri']} line {n} is not JSON") from None
+            raise InvalidData(f"{uri} line {n} is not JSON") from None
         meta = item.get(f"{attribute}-metadata") or {}
-        if "vwt-row" in item and "class-name" in meta and not meta.get("failure-reason"):
-            labels[int(item["vwt-row"])] = str(meta["class-name"])
+        if MANIFEST_ID not in item or "class-name" not in meta or meta.get("failure-reason"):
+            continue
+        user, value = str(item[MANIFEST_ID]), str(meta["class-name"])
+        if user in labels and labels[user][0] != value:
+            raise InvalidData(
+                f"{uri}: {USER_ID} {user} is labelled {labels[user][0]!r} on line {labels[user][1]} and "
+                f"{value!r} on line {n}"
+            )
+        labels[user] = (value, n)
+    return {user: value for user, (value, _) in labels.items()}
+
+
+def merge_ground_truth(s3, event: dict) -> dict[str, Any]:
+    attribute, label = event.get("attribute"), event.get("label")
+    if not attribute or not label or not event.get("manifest_uri"):
+        raise InvalidEvent("merge_ground_truth needs manifest_uri, attribute and label")
+    labels = _manifest_labels(s3, event["manifest_uri"], attribute)
     src_bucket, src_prefix = _source(event)
     out_bucket, out_prefix = _output(event)
     header, rows = read_rows(s3, src_bucket, src_prefix)
+    _require_user_id(header, f"s3://{src_bucket}/{src_prefix}")
     out_header = [c for c in header if c != label] + [label]
     positives = 0
 
     def labelled() -> Iterator[list[Any]]:
         nonlocal positives
-        for number, (_, _, row) in enumerate(rows):
-            if number in labels:
-                value = labels[number]
+        for key, line, row in rows:
+            value = labels.get(_user_id(row, f"s3://{src_bucket}/{key} line {line}"))
+            if value is not None:
                 positives += value == "1"
                 yield [row[c] for c in out_header[:-1]] + [value]
 

@@ -37,8 +37,10 @@ class Pipeline:
         self.model_bucket = self.env.model_bucket_name(model)
         for bucket in (self.data_bucket, self.model_bucket):
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        columns = [f.name for f in self.model.features] + [self.model.label]
-        lines = [",".join(columns)] + [",".join(["1"] * (len(columns) - 1) + [str(i % 2)]) for i in range(rows)]
+        columns = ["user_id"] + [f.name for f in self.model.features] + [self.model.label]  # as `data sample` writes
+        lines = [",".join(columns)] + [
+            ",".join([f"p{i}"] + ["1"] * (len(columns) - 2) + [str(i % 2)]) for i in range(rows)
+        ]
         self.s3.put_object(
             Bucket=self.data_bucket, Key=f"{self.model.data_prefix}part-0.csv", Body=("\n".join(lines) + "\n").encode()
         )

@@ -190,36 +190,20 @@ def test_self_exclusion_bad_input(s3, files, event_change, error, match):
 # --------------------------------------------------------------------------- label: Ground Truth
 
 
-def test_ground_truth_prepare_then_merge(s3):
-    put_csv(s3, "training/a.csv", ["stake", "product"], [[10, "casino"], [20, "poker"], [30, "sports"]])
-    prepared = label.handler(
+def _prepare(event_prefix: str = "training/") -> dict:
+    return label.handler(
         {
             "action": "prepare_ground_truth",
-            "source": {"bucket": "data", "prefix": "training/"},
+            "source": {"bucket": "data", "prefix": event_prefix},
             "output": {"bucket": "models", "prefix": "labeling/run/input/"},
             "categories": ["0", "1"],
             "title": "Label records",
         }
     )
-    assert prepared["rows"] == 3
-    manifest = s3.get_object(Bucket="models", Key="labeling/run/input/input.manifest")["Body"].read().decode()
-    lines = [json.loads(line) for line in manifest.splitlines()]
-    assert lines[1] == {"source": "stake=20, product=poker", "vwt-row": 1}
-    categories = json.loads(s3.get_object(Bucket="models", Key="labeling/run/input/categories.json")["Body"].read())
-    assert categories["labels"] == [{"label": "0"}, {"label": "1"}]
-    assert prepared["ui_template_uri"] == "s3://models/labeling/run/input/template.liquid.html"
-    # what Ground Truth writes: the input lines with the label and its metadata; row 2 was not labelled
-    output = [
-        {**lines[0], "vwt-label": 1, "vwt-label-metadata": {"class-name": "1", "confidence": 0.9}},
-        {**lines[1], "vwt-label": 0, "vwt-label-metadata": {"class-name": "0", "human-annotated": "yes"}},
-        {**lines[2], "vwt-label-metadata": {"failure-reason": "ClientError: timed out"}},
-    ]
-    s3.put_object(
-        Bucket="models",
-        Key="labeling/output/run/manifests/output/output.manifest",
-        Body="\n".join(json.dumps(o) for o in output).encode(),
-    )
-    merged = label.handler(
+
+
+def _merge() -> dict:
+    return label.handler(
         {
             "action": "merge_ground_truth",
             "source": {"bucket": "data", "prefix": "training/"},
@@ -229,12 +213,80 @@ def test_ground_truth_prepare_then_merge(s3):
             "output": {"bucket": "models", "prefix": "labelled/run/"},
         }
     )
-    assert merged["rows"] == 2 and merged["positives"] == 1
+
+
+def _answer(s3, output: list[dict]) -> None:
+    """What Ground Truth writes: the input objects with the label and its metadata."""
+    s3.put_object(
+        Bucket="models",
+        Key="labeling/output/run/manifests/output/output.manifest",
+        Body="\n".join(json.dumps(o) for o in output).encode(),
+    )
+
+
+def _manifest(s3) -> list[dict]:
+    text = s3.get_object(Bucket="models", Key="labeling/run/input/input.manifest")["Body"].read().decode()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+HEADER = ["user_id", "stake", "product"]
+
+
+def test_ground_truth_prepare_then_merge_joins_labels_by_user_id(s3):
+    put_csv(s3, "training/b.csv", HEADER, [["p1", 10, "casino"], ["p2", 20, "poker"], ["p3", 30, "sports"]])
+    prepared = _prepare()
+    assert prepared["rows"] == 3
+    lines = _manifest(s3)
+    assert lines[1] == {"source": "stake=20, product=poker", "vwt-user-id": "p2"}  # the id travels, not shown
+    categories = json.loads(s3.get_object(Bucket="models", Key="labeling/run/input/categories.json")["Body"].read())
+    assert categories["labels"] == [{"label": "0"}, {"label": "1"}]
+    assert prepared["ui_template_uri"] == "s3://models/labeling/run/input/template.liquid.html"
+    _answer(
+        s3,
+        [  # p3 was not labelled
+            {**lines[0], "vwt-label": 1, "vwt-label-metadata": {"class-name": "1", "confidence": 0.9}},
+            {**lines[1], "vwt-label": 0, "vwt-label-metadata": {"class-name": "0", "human-annotated": "yes"}},
+            {**lines[2], "vwt-label-metadata": {"failure-reason": "ClientError: timed out"}},
+        ],
+    )
+    # meanwhile the prefix changed: a file sorting first (new players, and p2's second row) came in
+    put_csv(s3, "training/a.csv", HEADER, [["p9", 90, "casino"], ["p2", 25, "casino"]])
+    merged = _merge()
+    assert merged["rows"] == 3 and merged["positives"] == 1
     assert read_csv(s3, "models", "labelled/run/data.csv") == [
-        ["stake", "product", "self_excluded"],
-        ["10", "casino", "1"],
-        ["20", "poker", "0"],
+        ["user_id", "stake", "product", "self_excluded"],
+        ["p2", "25", "casino", "0"],  # p9 has no label: left out; by position it would have taken p1's "1"
+        ["p1", "10", "casino", "1"],
+        ["p2", "20", "poker", "0"],
     ]
+
+
+def test_ground_truth_labels_one_task_per_player(s3):
+    put_csv(s3, "training/a.csv", HEADER, [["p1", 10, "casino"], ["p1", 11, "poker"], ["p2", 20, "poker"]])
+    assert _prepare()["rows"] == 2
+    assert [line["vwt-user-id"] for line in _manifest(s3)] == ["p1", "p2"]
+
+
+def test_ground_truth_needs_the_user_id_column(s3):
+    put_csv(s3, "training/a.csv", ["stake", "product"], [[10, "casino"]])
+    with pytest.raises(label.InvalidData, match="no user_id column: Ground Truth's labels are joined"):
+        _prepare()
+
+
+def test_conflicting_labels_for_a_player_fail_the_merge_and_write_nothing(s3):
+    put_csv(s3, "training/a.csv", HEADER, [["p1", 10, "casino"]])
+    _prepare()
+    (line,) = _manifest(s3)
+    _answer(
+        s3,
+        [
+            {**line, "vwt-label-metadata": {"class-name": "1"}},
+            {**line, "vwt-label-metadata": {"class-name": "0"}},
+        ],
+    )
+    with pytest.raises(label.InvalidData, match="user_id p1 is labelled '1' on line 1 and '0' on line 2"):
+        _merge()
+    assert "Contents" not in s3.list_objects_v2(Bucket="models", Prefix="labelled/")
 
 
 # --------------------------------------------------------------------------- label: data larger than /tmp
