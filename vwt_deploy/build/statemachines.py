@@ -228,7 +228,7 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
         "tuning": _tuning(model, hp, METRICS[model.task]),
         "vpc": _vpc(env),
         "tags": _tags(env, model),
-        "gate": {"metric": model.gate_metric, "higher_is_better": model.higher_is_better},
+        "gate": {"metric": model.gate_metric, "higher_is_better": model.higher_is_better, "floor": model.min_metric},
         "endpoint": {
             "name": env.endpoint_name(model.name),
             "variant": VARIANT_NAME,

@@ -4,6 +4,7 @@ with their defaults, their checks and the names derived from them (`Environment`
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -187,6 +188,18 @@ class Labeling(Frozen):
         return self
 
 
+#: the values each metric the image logs can take (min_metric must be one of them)
+_METRIC_RANGES = {
+    "auc": (0.0, 1.0),
+    "accuracy": (0.0, 1.0),
+    "anomaly_rate": (0.0, 1.0),
+    "logloss": (0.0, math.inf),
+    "rmse": (0.0, math.inf),
+    "mae": (0.0, math.inf),
+    "r2": (-math.inf, 1.0),
+}
+
+
 class Model(Frozen):
     name: str = Field(pattern=_NAME, max_length=40)
     description: str = ""
@@ -198,6 +211,10 @@ class Model(Frozen):
     algorithm: str
     hyperparameters: Mapping[str, int | float | str] = Field(default_factory=dict)
     metric: str | None = Field(None, description="validation metric the deployment gate compares")
+    min_metric: float | None = Field(
+        None,
+        description="the floor of the gate metric: a model worse than it is never deployed, even over the baseline",
+    )
     tuning: Tuning | None = None
     schedule: Schedule
     labeling: Labeling = Labeling()
@@ -210,6 +227,8 @@ class Model(Frozen):
             raise ValueError(
                 f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
             )
+        if self.min_metric is not None:
+            self._check_floor(self.min_metric)
         if self.tuning:
             self._check_tuning(self.tuning, allowed)
         if self.schedule.mode == "tune" and not self.tuning:
@@ -279,6 +298,15 @@ class Model(Frozen):
             if rng.type != "categorical":
                 for bound in rng.bounds:
                     param.parse(key, bound if param.kind is float else int(bound))
+
+    def _check_floor(self, floor: float) -> None:
+        """A floor must be a value the gate metric can take (AUC, accuracy and rates in [0, 1]; errors >= 0; R^2 at
+        most 1)."""
+        low, high = _METRIC_RANGES.get(self.gate_metric.split(":")[-1], (-math.inf, math.inf))
+        if not (math.isfinite(floor) and low <= floor <= high):
+            raise ValueError(
+                f"min_metric {floor} cannot be a floor of {self.gate_metric}, whose values lie in [{low}, {high}]"
+            )
 
     @property
     def gate_metric(self) -> str:

@@ -150,6 +150,35 @@ def test_gate_passes_when_the_new_model_is_no_worse(moto, project):
     assert "model_version" not in record  # the baseline's record is replaced
 
 
+def _with_floor(project_copy, floor: float):
+    def edit(models: dict) -> None:
+        for model in models["models"]:
+            if model["name"] == "gb-problem-gambling":
+                model["min_metric"] = floor
+
+    return project_copy(models=edit)
+
+
+def test_a_model_under_the_floor_is_never_deployed_even_over_the_baseline(moto, project_copy):
+    p = Pipeline(_with_floor(project_copy, 0.75), "gb-problem-gambling", production_metric=None)
+    fake = FakeSageMaker("validation:auc", metric=0.71)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    gate = json.loads(result["output"])["gate"]
+    assert gate["decision"] == "keep" and gate["new_value"] == 0.71 and gate["floor"] == 0.75
+    assert gate["reason"].startswith("the new model is worse than the catalogue's floor (validation:auc >= 0.75)")
+    assert fake.actions() == ["createTrainingJob"]  # nothing deployed
+    assert p.record() == {"model": "gb-problem-gambling", "model_version": "baseline", "metric": None}
+    assert json.loads(p.messages("admin")[0])["decision"] == "keep"
+
+
+def test_a_model_at_the_floor_goes_on_to_the_production_comparison(moto, project_copy):
+    p = Pipeline(_with_floor(project_copy, 0.75), "gb-problem-gambling", production_metric=0.70)
+    result = p.run(FakeSageMaker("validation:auc", metric=0.75), {"model": "gb-problem-gambling", "mode": "train"})
+    gate = json.loads(result["output"])["gate"]
+    assert gate["decision"] == "deploy" and gate["production_value"] == 0.7
+
+
 def test_gate_refuses_a_worse_model_and_keeps_production(moto, project):
     p = Pipeline(project, "gb-problem-gambling", production_metric=0.90)
     fake = FakeSageMaker("validation:auc", metric=0.80)

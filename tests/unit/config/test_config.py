@@ -89,6 +89,23 @@ def test_hyperparameter_out_of_range(project_dir: Path) -> None:
     assert "no_trees must be >= 1" in error_of(project_dir)
 
 
+@pytest.mark.parametrize(
+    ("name", "floor", "says"),
+    [
+        (
+            "gb-problem-gambling",
+            1.2,
+            "min_metric 1.2 cannot be a floor of validation:auc, whose values lie in [0.0, 1.0]",
+        ),
+        ("gb-marketing", -1, "min_metric -1.0 cannot be a floor of validation:rmse, whose values lie in [0.0, inf]"),
+    ],
+)
+def test_a_floor_the_gate_metric_cannot_reach_is_refused(project_dir: Path, name: str, floor: float, says: str) -> None:
+    edit(project_dir / "environments/models.yaml", lambda d: model(d, name).update(min_metric=floor))
+    msg = error_of(project_dir)
+    assert f"models[{name}]" in msg and says in msg
+
+
 def test_unknown_hyperparameter(project_dir: Path) -> None:
     edit(
         project_dir / "environments/models.yaml",
