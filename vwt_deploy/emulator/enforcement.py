@@ -260,11 +260,16 @@ class Enforcer:
             decision = self._decided(
                 key, account.decide, session.role_arn, ask.action, ask.resource, context, session=session.arn
             )
-            self.recorder.record(session.role_arn, decision, self.mode)
+            self._note(session.role_arn, decision)
             if not decision.allowed and denial is None:
                 denial = decision
-                log.warning("IAM %s: %s", "denied" if self.mode is Mode.ENFORCE else "would deny", decision.message)
         return denial
+
+    def _note(self, principal: str, decision: Decision) -> None:
+        """Record a decision, and log a refusal (or, in soft mode, what would have been refused)."""
+        self.recorder.record(principal, decision, self.mode)
+        if not decision.allowed:
+            log.warning("IAM %s: %s", "denied" if self.mode is Mode.ENFORCE else "would deny", decision.message)
 
     def demand(self, session: Session, asks: Iterable[Ask]) -> None:
         """Raise `Denied` (enforce mode) when AWS would refuse any of `asks` to `session`: for the calls the runtime
@@ -286,12 +291,8 @@ class Enforcer:
         request = Request(service, action, resource, {**_SECURE, **(context or {})})
         key = (service, action, resource, tuple(sorted(request.context.items())))
         decision = self._decided(key, lambda: evaluate(request, (), account.resource_policy(resource)))
-        self.recorder.record(service, decision, self.mode)
-        if decision.allowed:
-            return None
-        message = decision.message
-        log.warning("IAM %s: %s", "denied" if self.mode is Mode.ENFORCE else "would deny", message)
-        return message if self.mode is Mode.ENFORCE else None
+        self._note(service, decision)
+        return decision.message if self.mode is Mode.ENFORCE and not decision.allowed else None
 
     def delivery_refused(self, topic_arn: str, queue_arn: str) -> str | None:
         """Why SNS may not deliver from the topic to the queue (AWS's message), or None: the queue's policy must
@@ -438,7 +439,7 @@ def passed_roles(interpreted: Interpreted, signing_name: str) -> list[Ask]:
     """`iam:PassRole` on every role the request hands to the service, with `iam:PassedToService` (IAM User Guide,
     "Granting a user permissions to pass a role to an AWS service": "To pass a role ... to an AWS service, a user
     must have permissions to pass the role to the service"; the service is named by its principal)."""
-    service = {"states": "states", "monitoring": "cloudwatch"}.get(signing_name, signing_name) + ".amazonaws.com"
+    service = {"monitoring": "cloudwatch"}.get(signing_name, signing_name) + ".amazonaws.com"
     found: list[Ask] = []
 
     def walk(value: Any) -> None:
@@ -540,8 +541,10 @@ def _key_arn(key_id: str | None, region: str, account: str) -> str | None:
 
 def _key_account(key_id: Any) -> str:
     """The account of a key ARN, else the emulator's one account (moto's default)."""
+    from vwt_deploy.emulator.runtime import ACCOUNT_ID
+
     text = str(key_id or "")
-    return text.split(":")[4] if text.startswith("arn:") else "123456789012"
+    return text.split(":")[4] if text.startswith("arn:") else ACCOUNT_ID
 
 
 def _kms_use(interpreted: Interpreted, region: str, account: str) -> tuple[str | None, tuple[str, ...]]:

@@ -3,8 +3,9 @@
 `Account(client)` reads, through boto3 clients of the emulator (or of any account), what the evaluator
 (`policy.evaluate`) needs: a role's identity-based policies (inline, and the default version of each attached
 managed policy) and the resource-based policy of the resource a call acts on (an S3 bucket policy, a KMS key
-policy, an SNS topic or SQS queue policy, a Lambda function policy). `Account.decide(role_arn, action,
-resource_arn)` is then AWS's answer for a session of that role, with AWS's denial message.
+policy, an SNS topic or SQS queue policy, a Lambda function policy, a role's trust policy).
+`Account.decide(role_arn, action, resource_arn)` is then AWS's answer for a session of that role, with AWS's
+denial message.
 
 This is what the local environment checks a principal's calls with; it holds no state beyond a per-instance
 cache of what it read.
@@ -22,7 +23,7 @@ from vwt_deploy.emulator.iam.policy import Decision, Policy, Request, evaluate
 ClientFactory = Callable[..., Any]  # client(service, region=None): a boto3 client of the account
 
 
-def _document(raw: Any) -> Mapping[str, Any]:
+def policy_document(raw: Any) -> Mapping[str, Any]:
     """A policy document as IAM returns it: a dict, or URL-encoded or plain JSON text."""
     if isinstance(raw, Mapping):
         return raw
@@ -33,6 +34,7 @@ def _document(raw: Any) -> Mapping[str, Any]:
 
 
 _NOT_FOUND = (
+    "NoSuchEntity",
     "NotFound",
     "NotFoundException",
     "NoSuchBucket",
@@ -75,13 +77,13 @@ class Account:
         for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
             for policy_name in page["PolicyNames"]:
                 doc = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-                out.append(Policy(_document(doc), f"{name}/{policy_name}"))
+                out.append(Policy(policy_document(doc), f"{name}/{policy_name}"))
         for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
             for attached in page["AttachedPolicies"]:
                 arn = attached["PolicyArn"]
                 version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
                 doc = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
-                out.append(Policy(_document(doc), attached["PolicyName"], arn))
+                out.append(Policy(policy_document(doc), attached["PolicyName"], arn))
         return out
 
     # ---- resource-based policies
@@ -102,6 +104,7 @@ class Account:
             return None
         service, resource = parts[2], parts[5]
         reader = {
+            "iam": self._trust_policy,
             "s3": self._bucket_policy,
             "kms": self._key_policy,
             "sns": self._topic_policy,
@@ -109,6 +112,14 @@ class Account:
             "lambda": self._function_policy,
         }.get(service)
         return reader(arn, resource) if reader else None
+
+    def _trust_policy(self, arn: str, resource: str) -> Policy | None:
+        """A role's trust policy: the resource-based policy that decides sts:AssumeRole ("IAM roles": "a trust
+        policy ... defines which principals can assume the role"; it may name only sts actions)."""
+        if not resource.startswith("role/"):
+            return None
+        role = self.client("iam").get_role(RoleName=resource.rsplit("/", 1)[-1])["Role"]
+        return Policy(policy_document(role["AssumeRolePolicyDocument"]), f"trust policy of {resource}")
 
     def _bucket_policy(self, arn: str, resource: str) -> Policy | None:
         bucket = resource.split("/", 1)[0]
@@ -118,18 +129,20 @@ class Account:
             if _missing(exc, "NoSuchBucketPolicy", "NoSuchBucket"):
                 return None
             raise
-        return Policy(_document(text), f"bucket policy of {bucket}")
+        return Policy(policy_document(text), f"bucket policy of {bucket}")
 
     def _key_policy(self, arn: str, resource: str) -> Policy | None:
         if not resource.startswith("key/"):
             return None
         text = self.client("kms", arn.split(":")[3]).get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
-        return Policy(_document(text), f"key policy of {resource}")
+        return Policy(policy_document(text), f"key policy of {resource}")
 
     def _topic_policy(self, arn: str, resource: str) -> Policy | None:
         attributes = self.client("sns", arn.split(":")[3]).get_topic_attributes(TopicArn=arn)["Attributes"]
         return (
-            Policy(_document(attributes["Policy"]), f"topic policy of {resource}") if "Policy" in attributes else None
+            Policy(policy_document(attributes["Policy"]), f"topic policy of {resource}")
+            if "Policy" in attributes
+            else None
         )
 
     def _queue_policy(self, arn: str, resource: str) -> Policy | None:
@@ -137,7 +150,9 @@ class Account:
         url = sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=arn.split(":")[4])["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
         return (
-            Policy(_document(attributes["Policy"]), f"queue policy of {resource}") if "Policy" in attributes else None
+            Policy(policy_document(attributes["Policy"]), f"queue policy of {resource}")
+            if "Policy" in attributes
+            else None
         )
 
     def _function_policy(self, arn: str, resource: str) -> Policy | None:
@@ -147,7 +162,7 @@ class Account:
             if _missing(exc, "ResourceNotFoundException"):
                 return None
             raise
-        return Policy(_document(text), f"function policy of {resource}")
+        return Policy(policy_document(text), f"function policy of {resource}")
 
     # ---- decisions
     def decide(

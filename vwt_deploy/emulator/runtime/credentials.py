@@ -17,8 +17,6 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vwt_deploy.emulator.iam.policy import Request, evaluate
-
 if TYPE_CHECKING:
     from vwt_deploy.emulator.enforcement import Enforcer
 
@@ -74,20 +72,10 @@ class Sessions:
             return self._issued[key]
 
     def _check_trust(self, role_arn: str, service: str, context: dict[str, Any]) -> None:
-        from vwt_deploy.emulator.enforcement import Mode
-
-        if self.enforcer is None or self.enforcer.mode is Mode.OFF:
-            return
-        document = _trust_policy(role_arn)
-        request = Request(service, "sts:AssumeRole", role_arn, context)
-        if document is None:
-            raise UntrustedRole(f"the role {role_arn} does not exist")
-        decision = evaluate(request, (), document)
-        if decision.allowed:
-            return
-        self.enforcer.recorder.record(service, decision, self.enforcer.mode)
-        if self.enforcer.mode is Mode.ENFORCE:
-            raise UntrustedRole(f"{service} may not assume {role_arn}: its trust policy does not allow it")
+        """The role's trust policy decides, as the enforcement decides any resource policy (recorded)."""
+        refused = self.enforcer.service_may(service, "sts:AssumeRole", role_arn, context) if self.enforcer else None
+        if refused:
+            raise UntrustedRole(f"{service} may not assume {role_arn}: {refused}")
 
 
 def _issue(role_arn: str, session_name: str) -> Credentials:
@@ -106,23 +94,3 @@ def _issue(role_arn: str, session_name: str) -> Credentials:
         external_id=None,
     )
     return Credentials(role.access_key_id, role.secret_access_key, role.session_token, role_arn, role.arn)
-
-
-def _trust_policy(role_arn: str) -> Any:
-    """The role's trust policy document (None if no such role)."""
-    import json
-    import urllib.parse
-
-    from moto.iam.models import iam_backends
-
-    account, partition = role_arn.split(":")[4], role_arn.split(":")[1]
-    try:
-        role = iam_backends[account][partition].get_role_by_arn(role_arn)
-    except Exception:  # noqa: BLE001 - moto's IAMNotFoundException
-        return None
-    text = role.assume_role_policy_document
-    if isinstance(text, dict):
-        return text
-    if text.startswith("%7B"):
-        text = urllib.parse.unquote(text)
-    return json.loads(text)

@@ -124,10 +124,7 @@ class ClientApi:
     def _client(self, region: str, role: str | None):
         with self._lock:
             if (region, role) not in self._clients:
-                credentials = None
-                if role:
-                    context = {"aws:SourceAccount": role.split(":")[4]}
-                    credentials = self.runtime.sessions.assume(role, "StepFunctions", "states.amazonaws.com", context)
+                credentials = _session(self.runtime, role) if role else None
                 self._clients[(region, role)] = self.runtime.client("sagemaker", region, credentials)
             return self._clients[(region, role)]
 
@@ -139,6 +136,14 @@ class ClientApi:
 
     def stop(self, region: str, job: SyncJob, name: str, role: str | None = None) -> None:
         getattr(self._client(region, role), job.stop)(**{job.name_key: name})
+
+
+def _session(runtime: Runtime, role: str):
+    """Step Functions' session of a state machine's role (its trust policy must name states.amazonaws.com, which
+    sends the account as aws:SourceAccount); UntrustedRole otherwise."""
+    return runtime.sessions.assume(
+        role, "StepFunctions", "states.amazonaws.com", {"aws:SourceAccount": role.split(":")[4]}
+    )
 
 
 def install(runtime: Runtime) -> None:
@@ -197,9 +202,7 @@ def _role_clients(runtime: Runtime, original):
         from vwt_deploy.emulator.runtime.credentials import UntrustedRole
 
         try:
-            credentials = runtime.sessions.assume(
-                role, "StepFunctions", "states.amazonaws.com", {"aws:SourceAccount": role.split(":")[4]}
-            )
+            credentials = _session(runtime, role)
         except UntrustedRole as exc:
             raise RuntimeError(
                 "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to "
