@@ -55,8 +55,9 @@ def _role(admin, name: str, statements: list[dict], trust: str | None = None) ->
     return arn
 
 
-def _as(running: RunningEmulator, role_arn: str, session: str = "test"):
-    """A client factory acting as a session of `role_arn` (STS AssumeRole of the emulator, as a service would)."""
+def _as(running: RunningEmulator, role_arn: str, session: str = "test", config=None):
+    """A client factory acting as a session of `role_arn` (STS AssumeRole of the emulator, as a service would),
+    with botocore `config` if given."""
     creds = running.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
 
     def client(service: str):
@@ -67,6 +68,7 @@ def _as(running: RunningEmulator, role_arn: str, session: str = "test"):
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],
+            config=config,
         )
 
     return client
@@ -357,16 +359,7 @@ def test_a_malformed_request_of_a_role_is_refused_with_aws_validation_text(enfor
     role = _role(
         enforced.client, "parameter-writer", [{"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": "*"}]
     )
-    creds = enforced.client("sts").assume_role(RoleArn=role, RoleSessionName="writer")["Credentials"]
-    ssm = boto3.client(
-        "ssm",
-        endpoint_url=enforced.url,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(parameter_validation=False),
-    )
+    ssm = _as(enforced, role, "writer", Config(parameter_validation=False))("ssm")
     with pytest.raises(ClientError) as refused:
         ssm.put_parameter(Name="/enforced/x", Value="1", Type="Secret")
     code, message = _error(refused)
