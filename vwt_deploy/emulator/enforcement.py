@@ -213,23 +213,23 @@ class Enforcer:
         self.contracts = Contracts()
         self._account = Account(client)
         self._decisions: dict[tuple, Decision] = {}
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[str, Session | None] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ who and what
     def session(self, access_key_id: str) -> Session | None:
-        """The role session an STS-issued access key belongs to; None for any other key (an administrator)."""
+        """The role session an STS-issued access key belongs to; None for any other key (an administrator). Both
+        answers are kept: STS issues new random key ids, so a key that is not a session's never becomes one."""
         if access_key_id in self._sessions:
             return self._sessions[access_key_id]
         from moto.sts.models import sts_backends
 
+        found = None
         for account in list(sts_backends.keys()):
             for partition in list(sts_backends[account].keys()):
-                found = sts_backends[account][partition].get_assumed_role_from_access_key(access_key_id)
-                if found is not None:
-                    self._sessions[access_key_id] = Session(found.role_arn, found.arn)
-                    return self._sessions[access_key_id]
-        return None
+                found = found or sts_backends[account][partition].get_assumed_role_from_access_key(access_key_id)
+        self._sessions[access_key_id] = Session(found.role_arn, found.arn) if found is not None else None
+        return self._sessions[access_key_id]
 
     def policies_changed(self) -> None:
         """Forget the policies read and the decisions made so far (an administrator may have changed a policy)."""
