@@ -236,14 +236,15 @@ def label_values(table: pa.Table, label: str, source: str) -> pa.ChunkedArray:
     return column
 
 
-def load(
+def load_table(
     folder: Path, schema: Schema | None, label: str | None, source: str
-) -> tuple[Schema, np.ndarray, pa.ChunkedArray | None]:
-    """Read a channel; returns the schema used (inferred when none was given), X, and the raw label column."""
+) -> tuple[Schema, pa.Table, np.ndarray, pa.ChunkedArray | None]:
+    """Read a channel; returns the schema used (inferred when none was given), the raw table, X, and the raw
+    label column."""
     table = read_channel(folder, schema, label)
     y = label_values(table, label, source) if label else None
     if schema is None:
         schema = inferred([c for c in table.column_names if c != label])
         if not schema.features:
             raise DataError(f"{source}: there are no feature columns besides the label {label!r}")
-    return schema, encode(table, schema, source), y
+    return schema, table, encode(table, schema, source), y

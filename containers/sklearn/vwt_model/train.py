@@ -2,7 +2,9 @@
 
 Reads `input/config/hyperparameters.json` (strings, parsed with spec.parse_hyperparameters),
 the `train` channel (and `validation` if present, else a seeded hold-out), fits,
-logs one `validation:<metric>=<value>` line per metric, converts the model to
+logs one `validation:<metric>=<value>` line per metric (and, given a `champion` channel holding the serving
+model's model.tar.gz, one `champion:<metric>=<value>` line per metric of that model on the same hold-out:
+evaluate.py), converts the model to
 ONNX and writes `model/model.onnx`, `model/model.json`, `model/metrics.json`.
 Any failure writes its reason to `output/failure`, leaves no model files behind
 and exits non-zero.
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .evaluate import CHANNEL as CHAMPION_CHANNEL
+from .evaluate import champion_metrics, metrics_for
 from .paths import MlPaths
 from .spec import ALGORITHMS, METRICS, params_for, parse_hyperparameters
 
@@ -153,6 +156,8 @@ def encode_labels(y, task: str, source: str, classes: list | None = None):
 
 
 def split(X, y, hp: dict[str, Any]):
+    """(train rows, validation rows): row indices of a seeded split, stratified by the label where it can be."""
+    import numpy as np
     from sklearn.model_selection import train_test_split
 
     fraction, seed = hp["validation_fraction"], hp["random_state"]
@@ -160,43 +165,9 @@ def split(X, y, hp: dict[str, Any]):
     if n < 4:
         raise TrainingError(f"only {n} rows: too few to train and validate (give at least 4, or a validation channel)")
     stratify = None
-    if hp["task"] == "classification":
-        import numpy as np
-
-        counts = np.bincount(y)
-        if counts.min() >= 2:
-            stratify = y
-    if y is None:
-        X_train, X_val = train_test_split(X, test_size=fraction, random_state=seed)
-        return X_train, None, X_val, None
-    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=fraction, random_state=seed, stratify=stratify)
-    return X_train, y_train, X_val, y_val
-
-
-def metrics_for(task: str, scores, y_val) -> dict[str, float]:
-    """Validation metrics from the served model's own scores (the ONNX model's outputs)."""
-    import numpy as np
-    from sklearn import metrics
-
-    scores = np.asarray(scores, dtype=np.float64)
-    if task == "classification":
-        out = {
-            "validation:accuracy": float(metrics.accuracy_score(y_val, scores >= 0.5)),
-            "validation:logloss": float(metrics.log_loss(y_val, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1])),
-        }
-        if len(np.unique(y_val)) == 2:
-            out = {"validation:auc": float(metrics.roc_auc_score(y_val, scores)), **out}
-        else:
-            log("warning: the validation data holds one class only: validation:auc is undefined and not logged")
-        return out
-    if task == "regression":
-        return {
-            "validation:rmse": float(math.sqrt(metrics.mean_squared_error(y_val, scores))),
-            "validation:mae": float(metrics.mean_absolute_error(y_val, scores)),
-            "validation:r2": float(metrics.r2_score(y_val, scores)) if len(y_val) > 1 else 0.0,
-        }
-    # unsupervised: scores are decision_function values; below 0 is what the estimator calls an anomaly
-    return {"validation:anomaly_rate": float((scores < 0).mean())}
+    if y is not None and hp["task"] == "classification" and np.bincount(y).min() >= 2:
+        stratify = y
+    return train_test_split(np.arange(n), test_size=fraction, random_state=seed, stratify=stratify)
 
 
 def to_onnx(estimator, X_sample, task: str) -> tuple[bytes, str]:
@@ -271,7 +242,7 @@ def run(paths: MlPaths) -> dict[str, float]:
     hp = read_hyperparameters(paths)
     task, label = hp["task"], hp.get("label") if hp["task"] != "unsupervised" else None
     try:
-        schema, classes, X_train, y_train, X_val, y_val = _load(paths, hp, label)
+        schema, classes, X_train, y_train, X_val, y_val, table_val = _load(paths, hp, label)
     except data.DataError as exc:
         raise TrainingError(str(exc)) from None
     loaded = time.perf_counter()
@@ -289,6 +260,10 @@ def run(paths: MlPaths) -> dict[str, float]:
     for name in METRICS[task]:
         if name in metrics:
             print(f"{name}={metrics[name]:.6g}", flush=True)
+    champion, scored = champion_metrics(paths.channel(CHAMPION_CHANNEL), table_val, y_val, task)
+    log(scored)
+    for name, value in champion.items():
+        print(f"{name}={value:.6g}", flush=True)
     evaluated = time.perf_counter()
     import sklearn
 
@@ -306,6 +281,7 @@ def run(paths: MlPaths) -> dict[str, float]:
         "schema": schema.to_dict(),
         "encoded_features": schema.encoded_names(),
         "metrics": metrics,
+        "champion": {"metrics": champion, "scored": scored},
         "rows": {"train": int(X_train.shape[0]), "validation": int(X_val.shape[0])},
         "trained_with": {"vwt_model": __version__, "scikit-learn": sklearn.__version__},
     }
@@ -313,7 +289,7 @@ def run(paths: MlPaths) -> dict[str, float]:
         paths,
         {
             "model.onnx": onnx_bytes,
-            "metrics.json": (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode(),
+            "metrics.json": (json.dumps({**metrics, **champion}, indent=2, sort_keys=True) + "\n").encode(),
             "model.json": (json.dumps(doc, indent=2, sort_keys=True, default=_jsonable) + "\n").encode(),
         },
     )
@@ -326,24 +302,26 @@ def run(paths: MlPaths) -> dict[str, float]:
 
 
 def _load(paths: MlPaths, hp: dict, label: str | None) -> tuple:
-    """(schema, label classes, X_train, y_train, X_val, y_val): the validation channel, or a split of train."""
+    """(schema, label classes, X_train, y_train, X_val, y_val, the validation rows' raw table): the validation
+    channel, or a seeded split of train. The raw rows let the champion encode them with its own schema."""
     from . import data
 
     task = hp["task"]
     train_dir, val_dir = paths.channel("train"), paths.channel("validation")
     schema = data.find_schema([paths.channel("schema"), train_dir])
-    schema, X, y_raw = data.load(train_dir, schema, label, "train")
+    schema, table, X, y_raw = data.load_table(train_dir, schema, label, "train")
     log(
         f"train: {X.shape[0]} rows, {len(schema.features)} features ({X.shape[1]} encoded), "
         f"schema {'given' if schema.explicit else 'inferred: every column but the label is numeric'}"
     )
     y, classes = encode_labels(y_raw, task, "train") if label else (None, None)
     if val_dir.is_dir() and data.channel_files(val_dir):
-        _, X_val, yv_raw = data.load(val_dir, schema, label, "validation")
+        _, table_val, X_val, yv_raw = data.load_table(val_dir, schema, label, "validation")
         y_val = encode_labels(yv_raw, task, "validation", classes)[0] if label else None
-        return schema, classes, X, y, X_val, y_val
-    X_train, y_train, X_val, y_val = split(X, y, hp)
-    return schema, classes, X_train, y_train, X_val, y_val
+        return schema, classes, X, y, X_val, y_val, table_val
+    train_rows, val_rows = split(X, y, hp)
+    y_train, y_val = (y[train_rows], y[val_rows]) if y is not None else (None, None)
+    return schema, classes, X[train_rows], y_train, X[val_rows], y_val, table.take(val_rows)
 
 
 def _jsonable(value: Any) -> Any:

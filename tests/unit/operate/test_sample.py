@@ -60,14 +60,14 @@ def test_every_feature_of_the_model_is_a_column_within_its_bounds(env, data, nam
 @pytest.mark.parametrize("name", ["bid-problem-gambling", "gb-problem-gambling", "gb-marketing"])
 def test_the_training_container_reads_the_file_with_the_model_schema(env, data, name, tmp_path):
     from vwt_model.data import find_schema
-    from vwt_model.data import load as load_channel
+    from vwt_model.data import load_table
     from vwt_model.schema import schema_from
 
     model = env.catalogue.model(name)
     dataset = data[model.data_bucket]
     (tmp_path / "synthetic.csv").write_bytes(dataset.to_csv())
     (tmp_path / SCHEMA_FILE).write_bytes(dataset.schema_json())
-    schema, X, y = load_channel(tmp_path, schema_from(model.features), model.label, "train")
+    schema, _, X, y = load_table(tmp_path, schema_from(model.features), model.label, "train")
     assert X.shape == (ROWS, schema.width) and len(y) == ROWS
     assert find_schema([tmp_path]) == schema_from(model.features)  # schema.json: what the pipeline's channel gets
 
