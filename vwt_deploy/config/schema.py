@@ -554,6 +554,9 @@ class Environment(Frozen):
     alarms: Alarms = Alarms()
     state: StateBackend = StateBackend()
     log_retention_days: int = Field(90, ge=1)
+    # how a model version that passed the gate is approved: "auto" (it is deployed at once) or "manual" (it waits as
+    # PendingManualApproval for `vwt-deploy models approve`); default: manual for staging and prod, else auto
+    approval: Literal["auto", "manual"] | None = None
     # S3 bucket names are global across accounts and regions: every bucket of a real environment ends with this
     # (default: "<account>-<region>" of its one allowed account; "" keeps the bare names)
     bucket_suffix: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9-]{0,38}[a-z0-9])?$")
@@ -631,6 +634,15 @@ class Environment(Frozen):
 
     def endpoint_name(self, model: str) -> str:
         return f"{self.name_prefix}-{model}"
+
+    def model_package_group(self, model: str) -> str:
+        """The model registry's group of a model's versions (SageMaker's name rule is the endpoint's: 63)."""
+        return self.endpoint_name(model)
+
+    @property
+    def approval_mode(self) -> str:
+        """"manual" where a person approves each version before it is deployed (staging, prod), else "auto"."""
+        return self.approval or ("manual" if self.name in ("staging", "prod") else "auto")
 
     @property
     def image_repository_name(self) -> str:

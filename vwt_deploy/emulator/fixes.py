@@ -425,6 +425,67 @@ def s3_delete_marker_dispose() -> None:
     FakeDeleteMarker.dispose = lambda self, garbage=False: None
 
 
+@_once
+def sagemaker_model_registry() -> None:
+    """The model registry's gaps: DeleteModelPackageGroup and DeleteModelPackage were not routed (the provider
+    deletes a group on destroy, then reads it until it is gone), and UpdateModelPackage replaced the version's
+    customer metadata and approval description with nothing when a call did not send them. AWS updates only what
+    a call sends (API reference, UpdateModelPackage: CustomerMetadataProperties are added or updated,
+    CustomerMetadataPropertiesToRemove removed). A group that still holds versions is not deleted: `down` deletes
+    the versions first, and the emulator refuses, as a conflict, a group deleted with its versions."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.exceptions import ConflictException, ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def delete_model_package_group(self):
+        backend: SageMakerModelBackend = self.sagemaker_backend
+        name = self._get_param("ModelPackageGroupName").split("/")[-1]
+        group = backend.describe_model_package_group(name)  # ValidationException "... does not exist."
+        held = [p.arn for p in backend.model_packages.values() if p.model_package_group_name == name]
+        if held:
+            raise ConflictException(
+                f"Model package group {group.arn} holds {len(held)} model package version(s); delete them first"
+            )
+        del backend.model_package_groups[name]
+        return ActionResult({})
+
+    def delete_model_package(self):
+        backend: SageMakerModelBackend = self.sagemaker_backend
+        name = self._get_param("ModelPackageName")
+        package = backend.describe_model_package(name)  # ValidationException "... not found"
+        backend.model_packages.pop(package.arn, None)
+        for key in [k for k, v in backend.model_package_name_mapping.items() if v == package.arn]:
+            del backend.model_package_name_mapping[key]
+        return ActionResult({})
+
+    def update_model_package(self):
+        backend: SageMakerModelBackend = self.sagemaker_backend
+        arn = self._get_param("ModelPackageArn")
+        try:
+            package = backend.describe_model_package(arn)
+        except ValidationError:
+            raise ValidationError(f"Model package {arn} not found") from None
+        status = self._get_param("ModelApprovalStatus")
+        if status is not None:
+            package.set_model_approval_status(status)
+        description = self._get_param("ApprovalDescription")
+        if description is not None:
+            package.approval_description = description
+        metadata = dict(package.customer_metadata_properties or {})
+        metadata.update(self._get_param("CustomerMetadataProperties") or {})
+        for key in self._get_param("CustomerMetadataPropertiesToRemove") or []:
+            metadata.pop(key, None)
+        package.customer_metadata_properties = metadata or None
+        package.add_additional_inference_specifications(self._get_param("AdditionalInferenceSpecificationsToAdd"))
+        package.modifications_done()
+        return ActionResult({"ModelPackageArn": package.arn})
+
+    SageMakerResponse.delete_model_package_group = delete_model_package_group
+    SageMakerResponse.delete_model_package = delete_model_package
+    SageMakerResponse.update_model_package = update_model_package
+
+
 FIXES = (
     s3_delete_marker_dispose,
     sagemaker_endpoint_config_readback,
@@ -442,6 +503,7 @@ FIXES = (
     stepfunctions_sdk_service_names,
     applicationautoscaling_tags,
     sagemaker_model_readback,
+    sagemaker_model_registry,
 )
 
 

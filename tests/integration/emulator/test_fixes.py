@@ -447,3 +447,31 @@ def test_sending_a_message_does_not_walk_the_queue() -> None:
             assert len(got) == 1  # deduplicated by content, as the flag says
     finally:
         Queue.approximate_number_of_messages = property(counted)
+
+
+def test_model_registry_updates_only_what_is_sent_and_deletes(emulator_client) -> None:
+    sm = emulator_client("sagemaker")
+    group = "fixes-registry"
+    sm.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription="versions")
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={
+            "Containers": [{"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:1"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties={"gate_decision": "deploy"},
+    )["ModelPackageArn"]
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="by me")
+    sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"deployed_by": "run-1"})
+    described = sm.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Approved" and described["ApprovalDescription"] == "by me"
+    assert described["CustomerMetadataProperties"] == {"gate_decision": "deploy", "deployed_by": "run-1"}
+    with pytest.raises(ClientError) as held:
+        sm.delete_model_package_group(ModelPackageGroupName=group)
+    assert held.value.response["Error"]["Code"] == "ConflictException"
+    sm.delete_model_package(ModelPackageName=arn)
+    sm.delete_model_package_group(ModelPackageGroupName=group)
+    with pytest.raises(ClientError, match="does not exist"):
+        sm.describe_model_package_group(ModelPackageGroupName=group)
