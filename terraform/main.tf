@@ -99,7 +99,9 @@ module "retraining" {
     schedule_expression = m.schedule_expression
     schedule_mode       = m.schedule_mode
     schedule_enabled    = m.schedule_enabled
+    model_package_group = m.model_package_group
   } }
+  approval       = var.approval
   state_machines = var.state_machines
   template_vars = {
     account_id                     = data.aws_caller_identity.current.account_id

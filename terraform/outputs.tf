@@ -68,6 +68,11 @@ output "state_machine_arns" {
   value       = module.retraining.state_machine_arns
 }
 
+output "model_package_groups" {
+  description = "Model name -> its model package group (the model registry)."
+  value       = module.retraining.model_package_groups
+}
+
 output "placeholder_state_machines" {
   description = "Models whose state machine still runs the placeholder definition."
   value       = module.retraining.placeholder_models

@@ -108,6 +108,7 @@ variable "models" {
     schedule_mode       = string
     schedule_enabled    = bool
     labeling_mode       = optional(string, "none")
+    model_package_group = string
   }))
   validation {
     condition     = length(var.models) > 0 && alltrue([for m in values(var.models) : contains(["classification", "regression", "unsupervised"], m.task) && contains(["train", "tune"], m.schedule_mode)])
@@ -271,4 +272,14 @@ variable "manage_api_gateway_account" {
   description = "Set the region's API Gateway CloudWatch role (account-wide) and reset it on destroy; off: the account's own role is used."
   type        = bool
   default     = false
+}
+
+variable "approval" {
+  description = "How a model version that passed the gate is approved: auto (deployed at once) or manual (waits for a person's approval)."
+  type        = string
+  default     = "auto"
+  validation {
+    condition     = contains(["auto", "manual"], var.approval)
+    error_message = "approval must be auto or manual."
+  }
 }

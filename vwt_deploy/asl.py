@@ -38,6 +38,8 @@ _SNS_PUBLISH = "arn:aws:states:::sns:publish"
 _DESCRIBE_ENDPOINT = "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint"
 _UPDATE_ENDPOINT = "arn:aws:states:::sagemaker:updateEndpoint"
 _DESCRIBE_ENDPOINT_CONFIG = "arn:aws:states:::aws-sdk:sagemaker:describeEndpointConfig"
+_CREATE_MODEL_PACKAGE = "arn:aws:states:::aws-sdk:sagemaker:createModelPackage"
+_DESCRIBE_MODEL_PACKAGE = "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage"
 _SCALABLE_TARGETS = "arn:aws:application-autoscaling:${region}:${account_id}:scalable-target/*"
 _SAGEMAKER_VARIANTS = {
     "StringEquals": {
@@ -175,6 +177,17 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
         "actions": ["sagemaker:DescribeTrainingJob"],
         "resource": "training-job",
         "name_key": "TrainingJobName",
+    },
+    # the model registry: a version's ARN is model-package/<group>/<version>, made when it is registered
+    _CREATE_MODEL_PACKAGE: {
+        "actions": ["sagemaker:CreateModelPackage"],
+        "resource": "model-package",
+        "name_key": "ModelPackageGroupName",
+    },
+    "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage": {
+        "actions": ["sagemaker:DescribeModelPackage"],
+        "resource": "model-package",
+        "name_key": "ModelPackageName",
     },
     "arn:aws:states:::aws-sdk:ssm:getParameter": {"actions": ["ssm:GetParameter"], "resource": "parameter"},
     "arn:aws:states:::aws-sdk:ssm:putParameter": {"actions": ["ssm:PutParameter"], "resource": "parameter"},
@@ -437,6 +450,7 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
         passes_role = passes_role or bool(spec.get("passes_role"))
         uses_kms = uses_kms or any(k in _KMS_KEYS for k, _ in _walk(params))
     serving = _serving_configs(prefix, endpoints)
+    _registry_resources(per_integration)
     if _DESCRIBE_ENDPOINT_CONFIG in per_integration:
         per_integration[_DESCRIBE_ENDPOINT_CONFIG] = serving
     if _UPDATE_ENDPOINT in per_integration:
@@ -445,6 +459,18 @@ def _integration_statements(definition: Mapping[str, Any]) -> list[dict[str, Any
         # found by the emulator's enforcement, which refused the deploy step without it
         per_integration[_UPDATE_ENDPOINT] = per_integration[_UPDATE_ENDPOINT] | serving
     return _statements(per_integration, rules, passes_role, uses_kms, serving, endpoints)
+
+
+def _registry_resources(per_integration: dict[str, set[str]]) -> None:
+    """The model registry's ARNs: CreateModelPackage is decided on model-package/<group> (the version's ARN less
+    the number it gets), so it gets the group's part and its versions; the version a deploy-mode run describes
+    comes in the execution's input, a version of the group this machine registers in."""
+    groups = per_integration.get(_CREATE_MODEL_PACKAGE)
+    if not groups:
+        return
+    if _DESCRIBE_MODEL_PACKAGE in per_integration:
+        per_integration[_DESCRIBE_MODEL_PACKAGE] = {a + "/*" for a in groups}
+    per_integration[_CREATE_MODEL_PACKAGE] = groups | {a + "/*" for a in groups}
 
 
 def _serving_configs(prefix: str | None, endpoints: set[str]) -> set[str]:

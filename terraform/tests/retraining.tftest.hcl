@@ -18,9 +18,9 @@ mock_provider "aws" {
 variables {
   name_prefix = "vwt-dev"
   models = {
-    "bid-problem-gambling" = { schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true }
-    "gb-problem-gambling"  = { schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = false }
-    "gb-marketing"         = { schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true }
+    "bid-problem-gambling" = { schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true, model_package_group = "vwt-dev-bid-problem-gambling" }
+    "gb-problem-gambling"  = { schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = false, model_package_group = "vwt-dev-gb-problem-gambling" }
+    "gb-marketing"         = { schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true, model_package_group = "vwt-dev-gb-marketing" }
   }
   template_vars = {
     account_id                     = "111111111111"
@@ -53,6 +53,14 @@ run "one_schedule_per_model" {
       r.schedule_expression == var.models[m].schedule_expression && r.state == (var.models[m].schedule_enabled ? "ENABLED" : "DISABLED")
     ])
     error_message = "each schedule carries its model's expression and enabled flag"
+  }
+  assert {
+    condition     = { for m, g in aws_sagemaker_model_package_group.this : m => g.model_package_group_name } == { for m, v in var.models : m => v.model_package_group }
+    error_message = "each model has its own model package group"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.approved) == 0
+    error_message = "auto approval deploys in the pipeline: no approval rule (it would deploy twice)"
   }
   assert {
     condition = alltrue([for m, t in aws_cloudwatch_event_target.schedule :
@@ -110,7 +118,31 @@ run "bad_schedule_is_refused" {
     source = "./modules/retraining"
   }
   variables {
-    models = { "m" = { schedule_expression = "every day", schedule_mode = "train", schedule_enabled = true } }
+    models = { "m" = { schedule_expression = "every day", schedule_mode = "train", schedule_enabled = true, model_package_group = "vwt-dev-m" } }
   }
   expect_failures = [var.models]
+}
+
+run "manual_approval_starts_the_deployment_from_the_registry_event" {
+  command = plan
+  module {
+    source = "./modules/retraining"
+  }
+  variables {
+    approval = "manual"
+  }
+  assert {
+    condition = alltrue([for m, r in aws_cloudwatch_event_rule.approved : jsondecode(r.event_pattern) == {
+      source        = ["aws.sagemaker"]
+      "detail-type" = ["SageMaker Model Package State Change"]
+      detail        = { ModelPackageGroupName = [var.models[m].model_package_group], ModelApprovalStatus = ["Approved"] }
+    }]) && length(aws_cloudwatch_event_rule.approved) == length(var.models)
+    error_message = "a rule per model matches its group's approvals only"
+  }
+  assert {
+    condition = alltrue([for m, t in aws_cloudwatch_event_target.approved :
+      jsondecode(replace(t.input_transformer[0].input_template, "<package>", "arn:x")) == { model = m, mode = "deploy", model_package_arn = "arn:x" }
+    ])
+    error_message = "the approval starts the model's state machine in deploy mode with the approved version"
+  }
 }

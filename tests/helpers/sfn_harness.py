@@ -27,6 +27,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 
 from vwt_deploy.emulator.runtime.stepfunctions import SyncJob
 from vwt_deploy.emulator.runtime.stepfunctions.service import routing
+from vwt_model.evaluate import champion_name
 
 _SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 _ARN = "arn:aws:sagemaker:eu-west-1:123456789012"
@@ -41,11 +42,15 @@ class FakeSageMaker:
         self,
         metric_name: str,
         metric: float | None = 0.8,
+        champion: float | None = None,
         training_fails: bool = False,
         endpoint_statuses: tuple[str, ...] = ("Updating", "InService"),
         serving_instance_type: str = "ml.m5.large",
     ):
         self.metric_name, self.metric, self.training_fails = metric_name, metric, training_fails
+        self.champion = champion  # the champion's value on the same hold-out, as the job logs it (None: not scored)
+        self.hyperparameters: dict[str, dict] = {}  # job name -> the hyperparameters it was started with
+        self.packages: dict[str, dict] = {}  # model package ARN -> its description (the registry)
         self.endpoint_statuses = list(endpoint_statuses)
         self.calls: list[tuple[str, dict]] = []
         self.jobs: dict[str, dict] = {}  # job name -> its (final) description
@@ -69,6 +74,8 @@ class FakeSageMaker:
             "createEndpointConfig": lambda p: {"EndpointConfigArn": "arn"},
             "updateEndpoint": self._update_endpoint,
             "describeEndpoint": self._describe_endpoint,
+            "createModelPackage": self._create_model_package,
+            "describeModelPackage": lambda p: self.packages[p["ModelPackageName"]],
             "describeEndpointConfig": lambda p: {
                 "EndpointConfigName": p["EndpointConfigName"],
                 "ProductionVariants": [{"VariantName": "AllTraffic", "InstanceType": self.serving_instance_type}],
@@ -93,16 +100,47 @@ class FakeSageMaker:
             "TrainingJobName": name,
             "TrainingJobStatus": "Completed",
             "ModelArtifacts": {"S3ModelArtifacts": f"s3://models/training/{name}/output/model.tar.gz"},
+            "HyperParameters": self.hyperparameters.get(name) or self._tuned(name),
         }
         if self.metric is not None:
             described["FinalMetricDataList"] = [
                 {"MetricName": "train:loss", "Value": 0.1},
                 {"MetricName": self.metric_name, "Value": self.metric},
             ]
+            # as the image logs them: always, a tie and champion:scored 0 when the champion was not scored
+            described["FinalMetricDataList"] += [
+                {
+                    "MetricName": champion_name(self.metric_name),
+                    "Value": self.metric if self.champion is None else self.champion,
+                },
+                {"MetricName": "champion:scored", "Value": 0.0 if self.champion is None else 1.0},
+            ]
         return described
+
+    def _tuned(self, name: str) -> dict:
+        """A tuning job's training job: its static hyperparameters and each range's lowest value."""
+        for tuning, hp in self.hyperparameters.items():
+            if name.startswith(tuning + "-"):
+                return hp
+        return {}
+
+    def _create_model_package(self, params: dict) -> dict:
+        group = params["ModelPackageGroupName"]
+        version = 1 + sum(1 for p in self.packages.values() if p["ModelPackageGroupName"] == group)
+        arn = f"{_ARN}:model-package/{group}/{version}"
+        self.packages[arn] = {
+            "ModelPackageArn": arn,
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": version,
+            "ModelApprovalStatus": params["ModelApprovalStatus"],
+            "InferenceSpecification": params["InferenceSpecification"],
+            "CustomerMetadataProperties": params["CustomerMetadataProperties"],
+        }
+        return {"ModelPackageArn": arn}
 
     def _create_training_job(self, params: dict) -> dict:
         name = params["TrainingJobName"]
+        self.hyperparameters[name] = params["HyperParameters"]
         self.jobs[name] = (
             {
                 "TrainingJobName": name,
@@ -116,6 +154,16 @@ class FakeSageMaker:
 
     def _create_tuning_job(self, params: dict) -> dict:
         name = params["HyperParameterTuningJobName"]
+        definition = params["TrainingJobDefinition"]
+        ranges = params["HyperParameterTuningJobConfig"]
+        self.hyperparameters[name] = {
+            **definition["StaticHyperParameters"],
+            **{
+                r["Name"]: r.get("MinValue") or r["Values"][0]
+                for kind in ranges["ParameterRanges"].values()
+                for r in kind
+            },
+        }
         self.jobs[name] = {
             "HyperParameterTuningJobName": name,
             "HyperParameterTuningJobStatus": "Completed",
@@ -201,6 +249,7 @@ def replaced_integrations(sagemaker: FakeSageMaker, lambdas: dict[str, Callable]
     from vwt_deploy.emulator import fixes
 
     fixes.stepfunctions_sdk_service_names()  # aws-sdk:applicationautoscaling reaches moto, as in the emulator
+    fixes.stepfunctions_execution_name()  # an execution started without a name gets one ($$.Execution.Name)
     original = state_task_factory.state_task_service_for
     with_sagemaker = routing(original, sagemaker)  # the emulator's integration, answered by the fake
 

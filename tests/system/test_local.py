@@ -235,7 +235,16 @@ def predict(local_project: Path, n: int = 5, seed: int = 0) -> dict:
 
 def test_a_trained_model_answers_through_the_api(local_project: Path, deployed: dict, first_model: dict) -> None:
     job = first_model["training_job"]
-    assert first_model["gate"]["reason"].startswith("no production metric")  # the baseline is always replaced
+    # the champion was the baseline, scored by the same training job on the same hold-out: a constant, AUC 0.5
+    assert first_model["gate"]["champion_value"] == 0.5 and first_model["gate"]["new_value"] > 0.6
+    assert first_model["gate"]["reason"] == "the challenger is no worse than the champion on the same hold-out"
+    # registered in the model's group, approved by the pipeline (local approves automatically), with its lineage
+    sm = deployed["client"]("sagemaker")
+    (package,) = sm.list_model_packages(ModelPackageGroupName=f"vwt-local-{MODEL}")["ModelPackageSummaryList"]
+    described = sm.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+    assert described["ModelApprovalStatus"] == "Approved" and first_model["version"] == "1"
+    meta = described["CustomerMetadataProperties"]
+    assert meta["training_job"] == job and meta["champion"] == "0.5" and meta["gate_decision"] == "deploy"
     result = predict(local_project)
     assert result["model_version"] == job  # the container names its model after the training job
     rows = result["predictions"]
@@ -287,7 +296,7 @@ def test_tuning_deploys_a_better_model_while_predictions_keep_answering(
         stop.set()
         asker.join(30)
     assert tuned["result"] == "deployed", tuned
-    assert tuned["gate"]["new_value"] >= tuned["gate"]["production_value"]
+    assert tuned["gate"]["new_value"] >= tuned["gate"]["champion_value"] and tuned["version"] == "2"
     new_job = tuned["training_job"]
     assert new_job.startswith(tuned["model_name"]) and new_job != first_model["training_job"]
     assert failures == [], failures[:5]
@@ -326,8 +335,12 @@ def test_a_refusing_gate_keeps_the_production_model(local_project: Path, deploye
     before = predict(local_project)["model_version"]
     outcome = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait")
     assert outcome["result"] == "kept", outcome  # the stump is worse than the tuned model
-    assert outcome["gate"]["new_value"] < outcome["gate"]["production_value"]
-    assert "production is kept" in outcome["gate"]["reason"]
+    assert outcome["gate"]["new_value"] < outcome["gate"]["champion_value"]  # both on this run's hold-out
+    assert "the champion is kept" in outcome["gate"]["reason"]
+    rejected = deployed["client"]("sagemaker").describe_model_package(
+        ModelPackageName=f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/vwt-local-{MODEL}/{outcome['version']}"
+    )
+    assert rejected["ModelApprovalStatus"] == "Rejected"
     assert predict(local_project)["model_version"] == before
 
 

@@ -137,10 +137,16 @@ def test_policy_has_one_statement_per_integration_and_the_sync_rules(rendered):
     assert passrole["Resource"] == ["${sagemaker_role_arn}"]
     assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     # narrow resources: the run's own jobs, the model's endpoint, its parameter; never a bare "*". Scalable
-    # targets are the one "/*": Application Auto Scaling assigns their ids, so the condition keys hold the
-    # statement to SageMaker variants (Service Authorization Reference)
+    # targets are one "/*": Application Auto Scaling assigns their ids, so the condition keys hold the
+    # statement to SageMaker variants (Service Authorization Reference). The model's versions are the other: the
+    # registry numbers them, within the model's own group.
+    group = "arn:aws:sagemaker:${region}:${account_id}:model-package/vwt-dev-gb-marketing"
+    assert sids["AwsSdkSagemakerCreateModelPackage"]["Resource"] == [group, group + "/*"]
+    assert sids["AwsSdkSagemakerDescribeModelPackage"]["Resource"] == [group + "/*"]
     for s in policy["Statement"]:
         for r in s["Resource"]:
+            if r == group + "/*":
+                continue
             if r.endswith(":scalable-target/*"):
                 assert s["Condition"]["StringEquals"]["application-autoscaling:scalable-dimension"] == (
                     "sagemaker:variant:DesiredInstanceCount"

@@ -197,6 +197,7 @@ def _ground_truth(env: Environment, model: Model) -> dict[str, Any]:
 
 def context(env: Environment, model: Model) -> dict[str, Any]:
     """Everything the templates need, from the typed configuration only."""
+    from vwt_model.evaluate import SCORED, champion_name
     from vwt_model.spec import METRICS, metric_regex
 
     prefix = model.data_prefix
@@ -222,13 +223,30 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
         "labeling": labeling,
         "training": {
             "hyperparameters": hp,
-            "metric_definitions": [{"Name": name, "Regex": metric_regex(name)} for name in METRICS[model.task]],
+            # the new model's metrics, and the champion's on the same hold-out (vwt_model.evaluate)
+            "metric_definitions": [
+                {"Name": n, "Regex": metric_regex(n)}
+                for name in METRICS[model.task]
+                for n in (name, champion_name(name))
+            ]
+            + [{"Name": SCORED, "Regex": metric_regex(SCORED)}],
             "max_runtime_seconds": env.training.max_runtime_seconds,
         },
         "tuning": _tuning(model, hp, METRICS[model.task]),
         "vpc": _vpc(env),
         "tags": _tags(env, model),
-        "gate": {"metric": model.gate_metric, "higher_is_better": model.higher_is_better, "floor": model.min_metric},
+        "gate": {
+            "metric": model.gate_metric,
+            "champion_metric": champion_name(model.gate_metric),
+            "higher_is_better": model.higher_is_better,
+            "floor": model.min_metric,
+        },
+        "registry": {
+            "group": env.model_package_group(model.name),
+            "approval": env.approval_mode,
+            "passed_status": "Approved" if env.approval_mode == "auto" else "PendingManualApproval",
+            "hyperparameters": sorted(hp),
+        },
         "endpoint": {
             "name": env.endpoint_name(model.name),
             "variant": VARIANT_NAME,

@@ -641,7 +641,7 @@ class Environment(Frozen):
 
     @property
     def approval_mode(self) -> str:
-        """"manual" where a person approves each version before it is deployed (staging, prod), else "auto"."""
+        """ "manual" where a person approves each version before it is deployed (staging, prod), else "auto"."""
         return self.approval or ("manual" if self.name in ("staging", "prod") else "auto")
 
     @property

@@ -57,6 +57,28 @@ def remove_runtime_leftovers(env: Environment, sm: Any) -> dict[str, list[str]]:
     return found
 
 
+def remove_model_versions(env: Environment, sm: Any) -> int:
+    """Delete every version in the environment's model package groups (the registry), so that Terraform can
+    delete the groups: a group that holds versions is not deleted. Run after `down` is confirmed, right before
+    the destroy. Returns how many versions were deleted."""
+    from botocore.exceptions import ClientError
+
+    deleted = 0
+    for model in env.catalogue.models:
+        group = env.model_package_group(model.name)
+        try:
+            versions = [
+                p["ModelPackageArn"]
+                for p in _paged(sm.list_model_packages, "ModelPackageSummaryList", ModelPackageGroupName=group)
+            ]
+        except ClientError:
+            continue  # no such group (never deployed, or already gone)
+        for arn in versions:
+            sm.delete_model_package(ModelPackageName=arn)
+            deleted += 1
+    return deleted
+
+
 def framework_buckets(env: Environment) -> list[str]:
     """The data and model buckets: what `down` refuses to destroy while they hold objects."""
     return sorted(name for key, name in env.bucket_names().items() if key.startswith(("data:", "model:")))

@@ -207,7 +207,7 @@ class Deployment:
         """Destroy the environment, then what retraining created at run time. Where the target guards data,
         `down` refuses while a data or model bucket holds objects unless destroy_data; otherwise it lifts the
         guard (an in-place apply) right before the destroy it confirmed."""
-        from vwt_deploy.deploy.cleanup import remove_runtime_leftovers
+        from vwt_deploy.deploy.cleanup import remove_model_versions, remove_runtime_leftovers
 
         extra = self._guard_data(destroy_data)
         plan = self.plan(destroy=True, extra_vars=extra)
@@ -224,6 +224,9 @@ class Deployment:
                 else:
                     lift.discard()
                 plan = self.plan(destroy=True, extra_vars=extra)
+            versions = remove_model_versions(self.env, self.target.client("sagemaker"))
+            if versions:
+                self.echo(f"deleted {versions} model versions from the registry (their groups are destroyed next)")
             self.apply(plan)
         else:
             plan.discard()

@@ -25,6 +25,7 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
         "tags": env.all_tags(),
         "admin_email": env.admin_email,
         "log_retention_days": env.log_retention_days,
+        "approval": env.approval_mode,
         "log_bucket_name": env.log_bucket_name,
         "image_repository_name": env.image_repository_name,
         "data_buckets": {key: env.data_bucket_name(key) for key in cat.data_buckets},
@@ -40,6 +41,7 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
                 "schedule_mode": m.schedule.mode,
                 "schedule_enabled": m.schedule.enabled,
                 "labeling_mode": m.labeling.mode,
+                "model_package_group": env.model_package_group(m.name),
             }
             for m in cat.models
         },

@@ -32,7 +32,20 @@ class Outcome:
 
     @property
     def deployed(self) -> bool:
-        return self.status == "SUCCEEDED" and self.gate.get("decision") == "deploy"
+        return self.status == "SUCCEEDED" and "record" in self.output
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """The gate passed and the version waits as PendingManualApproval (staging, prod): nothing deployed yet."""
+        return self.status == "SUCCEEDED" and self.gate.get("decision") == "deploy" and "record" not in self.output
+
+    @property
+    def version(self) -> str | None:
+        """The model package version the run registered (or deployed), e.g. 3."""
+        arn = (self.output.get("registered") or {}).get("arn") or (self.output.get("release") or {}).get(
+            "model_package_arn"
+        )
+        return arn.rsplit("/", 1)[-1] if arn else None
 
     @property
     def kept(self) -> bool:
@@ -56,7 +69,14 @@ class Outcome:
         out: dict[str, Any] = {"execution_arn": self.execution_arn, "status": self.status}
         if self.ok:
             out.update(
-                result="deployed" if self.deployed else "kept" if self.kept else "succeeded",
+                result="deployed"
+                if self.deployed
+                else "awaiting approval"
+                if self.awaiting_approval
+                else "kept"
+                if self.kept
+                else "succeeded",
+                version=self.version,
                 training_job=self.training_job,
                 gate=self.gate,
                 model_name=self.output.get("job_name"),
@@ -68,17 +88,29 @@ class Outcome:
     def lines(self) -> list[str]:
         gate = self.gate
         metric = f"{gate.get('metric')} = {gate.get('new_value')}"
-        if gate.get("production_value") is not None:
-            metric += f" (production: {gate.get('production_value')})"
+        if gate.get("champion_value") is not None:
+            metric += f" (champion on the same hold-out: {gate.get('champion_value')})"
+        if self.deployed and not gate:  # a deployment of an approved version (approval, rollback)
+            return [f"deployed: version {self.version}, model {self.output.get('job_name')}"]
+        if self.awaiting_approval:
+            return [
+                f"registered version {self.version}: it awaits approval (training job {self.training_job})",
+                f"  {metric}",
+                f"  gate: {gate.get('reason')}",
+            ]
         if self.deployed:
             return [
-                f"deployed: training job {self.training_job}, model {self.output.get('job_name')}",
+                f"deployed: version {self.version}, training job {self.training_job}, "
+                f"model {self.output.get('job_name')}",
                 f"  {metric}",
                 f"  gate: {gate.get('reason')}",
             ]
         if self.kept:
             return [
-                f"production model kept: the new model was not deployed (training job {self.training_job})",
+                f"production model kept: version {self.version} was registered as Rejected (training job "
+                f"{self.training_job})"
+                if self.version
+                else f"production model kept: the new model was not deployed (training job {self.training_job})",
                 f"  {metric}",
                 f"  gate: {gate.get('reason')}",
             ]

@@ -5,6 +5,12 @@ the `champion` channel (its model.tar.gz, as SageMaker copies a channel's S3 obj
 are scored on exactly this run's hold-out, and the deployment gate compares those two numbers. The champion's
 metrics are logged as `champion:<metric>` (`validation:auc` -> `champion:auc`): a name the challenger's metric
 regex cannot match.
+
+Every line is always logged, because a Step Functions JSONPath filter that matches no metric fails the state
+instead of yielding nothing: `champion:scored` is 1 when the champion was scored, and 0 when it could not be (no
+channel, another task, features it cannot read). Then the champion's names carry the challenger's own values, a
+tie, so the gate's comparison passes and the catalogue's floor alone decides; the gate reads `champion:scored`
+to say so.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 CHANNEL = "champion"
+SCORED = "champion:scored"
 
 
 def log(message: str) -> None:
@@ -59,31 +66,38 @@ def _artifact(folder: Path) -> Path | None:
     return found[0] if found else None
 
 
-def champion_metrics(channel: Path, table, y_val, task: str) -> tuple[dict[str, float], str]:
-    """The champion's metrics on the hold-out rows `table` (raw columns), each under its champion name, and a line
-    saying what was scored. No channel, or a champion that cannot score these rows, gives no metrics and says why:
-    the gate then decides on the catalogue's floor alone, and records the reason."""
+def champion_metrics(channel: Path, table, y_val, task: str, own: dict[str, float]) -> tuple[dict[str, float], str]:
+    """The champion's metrics on the hold-out rows `table` (raw columns), each under its champion name, with
+    `champion:scored`, and a line saying what was scored. A champion that cannot be scored gets the challenger's
+    own metrics `own` (a tie) and `champion:scored` 0, and the line says why."""
+    values, scored = _scored(channel, table, y_val, task)
+    if values is None:
+        return {**{champion_name(k): v for k, v in own.items()}, SCORED: 0.0}, scored
+    return {**values, SCORED: 1.0}, scored
+
+
+def _scored(channel: Path, table, y_val, task: str) -> tuple[dict[str, float] | None, str]:
     from . import data
     from .predictor import ModelError, Predictor
 
     artifact = _artifact(channel)
     if artifact is None:
-        return {}, "no champion channel: the champion was not scored"
+        return None, "no champion channel: the champion was not scored"
     if task == "unsupervised":
-        return {}, "an unsupervised model has no label to score the champion against"
+        return None, "an unsupervised model has no label to score the champion against"
     with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
         try:
             with tarfile.open(artifact) as tar:
                 tar.extractall(tmp, filter="data")
             champion = Predictor(tmp)
         except (OSError, tarfile.TarError, ModelError) as exc:
-            return {}, f"the champion's artifact {artifact.name} cannot be loaded: {exc}"
+            return None, f"the champion's artifact {artifact.name} cannot be loaded: {exc}"
         if champion.task != task:
-            return {}, f"the champion is a {champion.task} model, this run trains a {task} model: not comparable"
+            return None, f"the champion is a {champion.task} model, this run trains a {task} model: not comparable"
         try:
             X = data.encode(table, champion.schema, "champion", check_range=False)
         except data.DataError as exc:
-            return {}, f"the champion cannot score this hold-out: {exc}"
+            return None, f"the champion cannot score this hold-out: {exc}"
         scores = champion.predict(X)
     values = {champion_name(name): value for name, value in metrics_for(task, scores, y_val).items()}
     return values, f"champion {champion.version} scored on the same {len(scores)} hold-out rows"

@@ -260,7 +260,7 @@ def run(paths: MlPaths) -> dict[str, float]:
     for name in METRICS[task]:
         if name in metrics:
             print(f"{name}={metrics[name]:.6g}", flush=True)
-    champion, scored = champion_metrics(paths.channel(CHAMPION_CHANNEL), table_val, y_val, task)
+    champion, scored = champion_metrics(paths.channel(CHAMPION_CHANNEL), table_val, y_val, task, metrics)
     log(scored)
     for name, value in champion.items():
         print(f"{name}={value:.6g}", flush=True)

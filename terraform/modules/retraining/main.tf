@@ -33,6 +33,7 @@ locals {
     state_machine = "${var.name_prefix}-${model}-retraining" # <= 80 characters (24 + 40 + 12)
     role          = length("${var.name_prefix}-${model}-sfn") <= 64 ? "${var.name_prefix}-${model}-sfn" : "${substr("${var.name_prefix}-${model}", 0, 51)}-${substr(sha1(model), 0, 8)}-sfn"
     events_role   = length("${var.name_prefix}-${model}-schedule") <= 64 ? "${var.name_prefix}-${model}-schedule" : "${substr("${var.name_prefix}-${model}", 0, 46)}-${substr(sha1(model), 0, 8)}-schedule"
+    approved_rule = length("${var.name_prefix}-${model}-approved") <= 64 ? "${var.name_prefix}-${model}-approved" : "${substr("${var.name_prefix}-${model}", 0, 46)}-${substr(sha1(model), 0, 8)}-approved"
   } }
 
   template_vars = merge(var.template_vars, {
@@ -280,7 +281,7 @@ data "aws_iam_policy_document" "events_assume" {
 resource "aws_iam_role" "events" {
   for_each           = var.models
   name               = local.names[each.key].events_role
-  description        = "The retraining schedule of ${each.key}: starts its state machine, nothing else"
+  description        = "The retraining schedule (and approvals) of ${each.key}: starts its state machine, nothing else"
   assume_role_policy = data.aws_iam_policy_document.events_assume.json
   tags               = merge(var.tags, { "vwt:model" = each.key })
 }
@@ -317,4 +318,47 @@ resource "aws_cloudwatch_event_target" "schedule" {
   arn       = aws_sfn_state_machine.this[each.key].arn
   role_arn  = aws_iam_role.events[each.key].arn
   input     = jsonencode({ model = each.key, mode = each.value.schedule_mode })
+}
+
+# ---------------------------------------------------------------- the model registry (SageMaker Model Registry)
+
+# One model package group per model. Every completed training or tuning run registers a version in it (the state
+# machine's Register* states): Approved or PendingManualApproval when the gate passed, Rejected when it did not.
+resource "aws_sagemaker_model_package_group" "this" {
+  for_each                        = var.models
+  model_package_group_name        = each.value.model_package_group
+  model_package_group_description = "Versions of ${each.key}, one per completed retraining run (${var.approval} approval)"
+  tags                            = merge(var.tags, { "vwt:model" = each.key })
+}
+
+# Manual approval: the approval of a version (UpdateModelPackage to Approved, `vwt-deploy models approve`) makes
+# SageMaker send "SageMaker Model Package State Change" to the default bus (Developer Guide, "Events that Amazon
+# SageMaker AI sends to Amazon EventBridge", model package state change), and this rule starts the deployment of
+# that version. With auto approval the pipeline deploys itself, and no rule exists (it would deploy twice).
+resource "aws_cloudwatch_event_rule" "approved" {
+  for_each    = var.approval == "manual" ? var.models : {}
+  name        = local.names[each.key].approved_rule
+  description = "Deploy ${each.key} when a person approves a version of ${each.value.model_package_group}"
+  event_pattern = jsonencode({
+    source        = ["aws.sagemaker"]
+    "detail-type" = ["SageMaker Model Package State Change"]
+    detail = {
+      ModelPackageGroupName = [each.value.model_package_group]
+      ModelApprovalStatus   = ["Approved"]
+    }
+  })
+  tags = merge(var.tags, { "vwt:model" = each.key })
+}
+
+resource "aws_cloudwatch_event_target" "approved" {
+  for_each  = aws_cloudwatch_event_rule.approved
+  rule      = each.value.name
+  target_id = "deploy"
+  arn       = aws_sfn_state_machine.this[each.key].arn
+  role_arn  = aws_iam_role.events[each.key].arn
+  # the placeholder in quotes: the ARN is inserted into the JSON string (EventBridge API reference, InputTransformer)
+  input_transformer {
+    input_paths    = { package = "$.detail.ModelPackageArn" }
+    input_template = "{\"model\": \"${each.key}\", \"mode\": \"deploy\", \"model_package_arn\": \"<package>\"}"
+  }
 }

@@ -32,3 +32,8 @@ output "function_arns" {
   description = "size/label -> ARN of the pipeline function (as the rendered definitions reference it)."
   value       = { for k, _ in local.functions : k => local.template_vars["${k}_function_arn"] }
 }
+
+output "model_package_groups" {
+  description = "Model name -> its model package group (the model registry)."
+  value       = { for name, g in aws_sagemaker_model_package_group.this : name => g.model_package_group_name }
+}

@@ -8,12 +8,17 @@ variable "name_prefix" {
 }
 
 variable "models" {
-  description = "Model name -> its schedule (EventBridge expression, mode train|tune, enabled)."
+  description = "Model name -> its schedule (EventBridge expression, mode train|tune, enabled) and its model package group."
   type = map(object({
     schedule_expression = string
     schedule_mode       = string
     schedule_enabled    = bool
+    model_package_group = string
   }))
+  validation {
+    condition     = alltrue([for m in values(var.models) : can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", m.model_package_group))])
+    error_message = "Every model_package_group must be 1-63 letters, digits or '-' (SageMaker's rule)."
+  }
   validation {
     condition     = alltrue([for m in values(var.models) : can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.schedule_expression))])
     error_message = "Every schedule_expression must be rate(N unit) or a six-field cron(...)."
@@ -135,5 +140,15 @@ variable "tags" {
   validation {
     condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
     error_message = "Tag keys are 1-128 characters and values at most 256."
+  }
+}
+
+variable "approval" {
+  description = "How a model version that passed the gate is approved: auto (the pipeline deploys it) or manual (it waits as PendingManualApproval; a person's approval starts its deployment through the registry's state-change event)."
+  type        = string
+  default     = "auto"
+  validation {
+    condition     = contains(["auto", "manual"], var.approval)
+    error_message = "approval must be auto or manual."
   }
 }

@@ -58,11 +58,11 @@ def kept_machine(model: str) -> dict:
                 "Next": "Kept",
                 "Parameters": {
                     "decision": "keep",
-                    "reason": "the new model is worse than production: production is kept",
+                    "reason": "the challenger is worse than the champion on the same hold-out: the champion is kept",
                     "metric": "validation:auc",
                     "higher_is_better": True,
                     "new_value": 0.6,
-                    "production_value": 0.9,
+                    "champion_value": 0.9,
                 },
             },
             "Kept": {"Type": "Succeed"},
@@ -108,8 +108,8 @@ def test_wait_follows_the_steps_and_says_production_was_kept(deployed):
     assert res.exit_code == 0, res.output
     assert "  > CheckInput\n  > Train\n  > GateRefused\n  > Kept" in res.output
     assert "production model kept: the new model was not deployed (training job m-0a1b2c3d)" in res.output
-    assert "validation:auc = 0.6 (production: 0.9)" in res.output
-    assert "gate: the new model is worse than production" in res.output
+    assert "validation:auc = 0.6 (champion on the same hold-out: 0.9)" in res.output
+    assert "gate: the challenger is worse than the champion" in res.output
 
 
 def test_the_execution_gets_the_input_the_pipeline_expects(deployed):

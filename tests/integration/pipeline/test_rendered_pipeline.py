@@ -7,7 +7,6 @@ training runtime parses it from the container's output.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from types import SimpleNamespace
@@ -25,6 +24,12 @@ from vwt_deploy.operate.retrain import Retrain
 
 MODEL = "gb-problem-gambling"
 PREFIX = "/vwt-local/current-model"
+BASELINE = {
+    "model": MODEL,
+    "version": "baseline",
+    "model_data_url": "s3://models/baseline/model.tar.gz",
+    "metric": None,
+}
 
 
 @pytest.fixture
@@ -101,13 +106,23 @@ def pipeline(moto_server, repo, monkeypatch):
     }
     definition = json.loads(fill(dumps(definition), values))
     definition["States"]["WaitForEndpoint"]["Seconds"] = 1
-    metric = {"value": 0.71}
+    metric = {"value": 0.71, "champion": 0.5}
     backend = sagemaker_backend()
     create = backend.create_training_job
+    group = env.model_package_group(MODEL)
+    if group not in backend.model_package_groups:
+        from vwt_deploy.emulator import fixes
 
-    def created(*args, **kwargs):  # the metric the local training runtime parses from the container's log
+        fixes.sagemaker_model_registry()
+        sm.create_model_package_group(ModelPackageGroupName=group)  # Terraform's (modules/retraining)
+
+    def created(*args, **kwargs):  # the metrics the local training runtime parses from the container's log
         job = create(*args, **kwargs)
-        job.final_metric_data_list = [{"MetricName": model.gate_metric, "Value": metric["value"]}]
+        job.final_metric_data_list = [
+            {"MetricName": model.gate_metric, "Value": metric["value"]},
+            {"MetricName": "champion:auc", "Value": metric["champion"]},
+            {"MetricName": "champion:scored", "Value": 1.0},
+        ]
         return job
 
     monkeypatch.setattr(backend, "create_training_job", created)
@@ -147,17 +162,18 @@ def follow(p, execution_arn: str):
 
 def test_first_deployment_trains_gates_deploys_and_records(pipeline):
     p = pipeline
-    with contextlib.suppress(p.ssm.exceptions.ParameterNotFound):
-        p.ssm.delete_parameter(Name=p.parameter)
+    p.ssm.put_parameter(Name=p.parameter, Type="String", Overwrite=True, Value=json.dumps(BASELINE))
     arn = run(p.sfn, p.definition, {"model": MODEL, "mode": "train"}, name=f"vwt-local-{MODEL}", wait=False)[
         "executionArn"
     ]
     outcome, entered = follow(p, arn)
     assert outcome.status == "SUCCEEDED", (outcome.error, outcome.cause, entered)
-    assert outcome.deployed and outcome.gate["production_value"] is None and outcome.gate["new_value"] == 0.71
-    assert entered[:3] == ["CheckInput", "Start", "MeasureData"]
+    assert outcome.deployed and outcome.gate["champion_value"] == 0.5 and outcome.gate["new_value"] == 0.71
+    assert entered[:5] == ["CheckInput", "Start", "ReadChampion", "HasChampion", "MeasureData"]
     assert {
         "Train",
+        "Register",
+        "ReleaseFromRun",
         "CreateModel",
         "UpdateEndpoint",
         "WaitForEndpoint",
@@ -170,21 +186,21 @@ def test_first_deployment_trains_gates_deploys_and_records(pipeline):
     assert p.sm.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] == "Completed"
     assert p.sm.describe_endpoint(EndpointName=p.endpoint)["EndpointConfigName"] == outcome.output["job_name"]
     record = json.loads(p.ssm.get_parameter(Name=p.parameter)["Parameter"]["Value"])
-    assert record["training_job"] == job and record["metric"] == 0.71
-    assert outcome.lines()[0].startswith(f"deployed: training job {job}")
+    assert record["training_job"] == job and record["metric"] == "0.71"
+    package = p.sm.describe_model_package(ModelPackageName=record["model_package_arn"])
+    assert package["ModelApprovalStatus"] == "Approved" and package["CustomerMetadataProperties"]["training_job"] == job
+    assert outcome.lines()[0].startswith(f"deployed: version {record['version']}, training job {job}")
 
 
 def test_a_refusing_gate_keeps_production_and_says_why(pipeline):
     p = pipeline
-    p.ssm.put_parameter(
-        Name=p.parameter, Type="String", Overwrite=True, Value=json.dumps({"model": MODEL, "metric": 0.95})
-    )
-    p.metric["value"] = 0.6
+    p.ssm.put_parameter(Name=p.parameter, Type="String", Overwrite=True, Value=json.dumps(BASELINE))
+    p.metric.update(value=0.6, champion=0.95)
     arn = run(p.sfn, p.definition, {"model": MODEL, "mode": "train"}, name=f"vwt-local-{MODEL}", wait=False)[
         "executionArn"
     ]
     outcome, entered = follow(p, arn)
     assert outcome.kept and not outcome.deployed
     assert "Kept" in entered and "CreateModel" not in entered
-    assert outcome.gate["production_value"] == 0.95 and "worse than production" in outcome.gate["reason"]
+    assert outcome.gate["champion_value"] == 0.95 and "worse than the champion" in outcome.gate["reason"]
     assert "production model kept" in outcome.lines()[0]

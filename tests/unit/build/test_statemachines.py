@@ -13,6 +13,7 @@ from tests.helpers import model_entry
 from vwt_deploy.asl import check_policy, validate_definition
 from vwt_deploy.build.statemachines import TEMPLATE_VARS, artifacts, job_prefix, render, render_definition
 from vwt_deploy.config import load
+from vwt_model.evaluate import champion_name
 from vwt_model.spec import METRICS
 
 MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
@@ -91,8 +92,13 @@ def test_training_job_parameters_come_from_the_configuration(project):
 def test_metric_definitions_match_what_the_container_logs(project, model):
     env, m, d = _render(project, "dev", model)
     definitions = _states(d)["Train"]["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"]
-    assert [x["Name"] for x in definitions] == list(METRICS[m.task])
+    names = [x["Name"] for x in definitions]
+    assert names == [n for name in METRICS[m.task] for n in (name, champion_name(name))] + ["champion:scored"]
     for x in definitions:
+        # the challenger's regex never reads the champion's line, which the job logs too
+        other = "champion:" + x["Name"].split(":", 1)[1] if x["Name"].startswith("validation:") else None
+        if other:
+            assert re.search(x["Regex"], f"{other}=0.5\n") is None
         logged = f"epoch 1\n{x['Name']}=0.8123\nother:metric=5\n"
         assert re.search(x["Regex"], logged).group(1) == "0.8123"
         assert re.search(x["Regex"], "validationXauc=1") is None
@@ -132,21 +138,42 @@ def test_a_model_without_tuning_accepts_only_train(project_copy):
     assert validate_definition(d) == []
 
 
-def test_gate_direction_follows_the_metric(project):
+def test_gate_direction_follows_the_metric_and_compares_with_the_champion(project):
     _, _, auc = _render(project, "dev", "gb-problem-gambling")
     _, _, rmse = _render(project, "dev", "gb-marketing")
-    baseline = _states(auc)["Gate"]["Choices"][:2]
-    assert [c["Next"] for c in baseline] == ["GateBaseline", "GateBaseline"]  # no metric recorded, or null
-    higher = _states(auc)["Gate"]["Choices"][2]
-    lower = _states(rmse)["Gate"]["Choices"][2]
-    assert higher["NumericGreaterThanEqualsPath"] == "$.production.record.metric"
-    assert lower["NumericLessThanEqualsPath"] == "$.production.record.metric"
-    assert "validation:auc" in _states(auc)["ExtractMetric"]["Parameters"]["metric_values.$"]
-    read = _states(auc)["ReadProductionModel"]
+    unscored = _states(auc)["Gate"]["Choices"][0]
+    assert unscored == {"Variable": "$.training.champion_scored[0]", "NumericEquals": 0, "Next": "GateUnscoredChampion"}
+    higher = _states(auc)["Gate"]["Choices"][1]
+    lower = _states(rmse)["Gate"]["Choices"][1]
+    assert higher["NumericGreaterThanEqualsPath"] == "$.training.champion_values[0]"
+    assert lower["NumericLessThanEqualsPath"] == "$.training.champion_values[0]"
+    extract = _states(auc)["ExtractMetric"]["Parameters"]
+    assert "'validation:auc'" in extract["metric_values.$"] and "'champion:auc'" in extract["champion_values.$"]
+    read = _states(auc)["ReadChampion"]
     assert read["Resource"] == "arn:aws:states:::aws-sdk:ssm:getParameter"
     assert read["Parameters"]["Name"] == "${current_model_parameter_prefix}/gb-problem-gambling"
-    assert _states(auc)["GateRefused"]["Next"] == "ReportRefused"
+    # the champion's metrics are defined for the training job, apart from the challenger's
+    names = [d["Name"] for d in _states(auc)["Train"]["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"]]
+    assert {"validation:auc", "champion:auc", "champion:scored"} <= set(names)
+    assert _states(auc)["GateRefused"]["Next"] == "RegisterRejected"
+    assert _states(auc)["RegisterRejected"]["Parameters"]["ModelApprovalStatus"] == "Rejected"
     assert _states(auc)["Kept"]["Type"] == "Succeed"
+
+
+@pytest.mark.parametrize(
+    "env_name, status, after",
+    [
+        ("dev", "Approved", "ReleaseFromRun"),
+        ("staging", "PendingManualApproval", "NotifyPendingApproval"),
+        ("prod", "PendingManualApproval", "NotifyPendingApproval"),
+    ],
+)
+def test_approval_per_environment(project, env_name, status, after):
+    _, _, d = _render(project, env_name, "gb-problem-gambling")
+    register = _states(d)["Register"]
+    assert register["Parameters"]["ModelApprovalStatus"] == status and register["Next"] == after
+    assert ("AwaitingApproval" in _states(d)) == (status == "PendingManualApproval")
+    assert validate_definition(d) == []
 
 
 def test_deploy_updates_the_endpoint_and_polls_until_in_service(project):
@@ -277,10 +304,12 @@ def test_rendering_is_byte_identical_and_rewrites_nothing_unchanged(project, tmp
     assert list(json.loads(text)["States"]) == sorted(json.loads(text)["States"])  # sorted keys
 
 
-def test_environments_differ_only_in_their_values(project):
+def test_environments_differ_only_in_their_values_and_their_approval(project):
     _, _, dev = _render(project, "dev", "gb-marketing")
     _, _, prod = _render(project, "prod", "gb-marketing")
-    assert set(_states(dev)) == set(_states(prod))
+    # auto approval deploys the run's version; manual approval tells the admin and waits for a person
+    assert set(_states(dev)) - set(_states(prod)) == {"ReleaseFromRun"}
+    assert set(_states(prod)) - set(_states(dev)) == {"NotifyPendingApproval", "AwaitingApproval"}
     assert _states(prod)["UpdateEndpoint"]["Parameters"]["EndpointName"] == "vwt-prod-gb-marketing"
 
 
@@ -318,10 +347,10 @@ def test_a_broken_template_is_reported_and_nothing_is_written(project_copy, tmp_
 
     project = project_copy()
     gate = project.templates_dir / "steps" / "gate.j2"
-    gate.write_text(gate.read_text().replace('"Next": "GateBaseline"}', '"Next": "NoSuchState"}', 1))
+    gate.write_text(gate.read_text().replace('"Next": "RegisterRejected"', '"Next": "NoSuchState"', 1))
     with pytest.raises(VwtError) as err:
         render(project, load("local", project.root), out_dir=tmp_path / "out")
-    assert "state 'ReadProductionModel': Catch[0].Next 'NoSuchState' names no state" in str(err.value)
+    assert "state 'GateBelowFloor': Next 'NoSuchState' names no state" in str(err.value)
     assert not (tmp_path / "out").exists()
 
 

@@ -7,6 +7,7 @@ refuses, training fails (caught, reported, Fail), the endpoint update fails, tun
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import boto3
@@ -23,7 +24,7 @@ PARAMETER_PREFIX = "/vwt-local/current-model"
 class Pipeline:
     """One model's rendered pipeline deployed on moto, as Terraform would: template variables filled."""
 
-    def __init__(self, project, model: str, production_metric, rows: int = 60, env_name: str = "local"):
+    def __init__(self, project, model: str, rows: int = 60, env_name: str = "local"):
         from pipeline import label, size
 
         self.env = load(env_name, project.root)
@@ -56,7 +57,7 @@ class Pipeline:
         self.ssm.put_parameter(
             Name=self.parameter,
             Type="String",
-            Value=json.dumps({"model": model, "model_version": "baseline", "metric": production_metric}),
+            Value=json.dumps(self.baseline_record()),
         )
         values = {
             "account_id": ACCOUNT,
@@ -95,19 +96,29 @@ class Pipeline:
         got = self.sqs.receive_message(QueueUrl=self.queues[who], MaxNumberOfMessages=10, WaitTimeSeconds=0)
         return [m["Body"] for m in got.get("Messages", [])]
 
+    def baseline_record(self) -> dict:
+        """The serving model's record as Terraform writes it for the baseline (terraform/modules/sagemaker)."""
+        return {
+            "model": self.model.name,
+            "version": "baseline",
+            "model_data_url": f"s3://{self.model_bucket}/baseline/model.tar.gz",
+            "metric": None,
+        }
+
     def record(self) -> dict:
         return json.loads(self.ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"])
 
 
 def test_first_deployment_replaces_the_baseline(moto, project):
-    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
-    fake = FakeSageMaker("validation:auc", metric=0.71)
+    p = Pipeline(project, "gb-problem-gambling", rows=60)
+    fake = FakeSageMaker("validation:auc", metric=0.71, champion=0.5)  # the baseline's constant scores 0.5
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])
-    assert output["gate"]["decision"] == "deploy" and output["gate"]["production_value"] is None
+    assert output["gate"]["decision"] == "deploy" and output["gate"]["champion_value"] == 0.5
     assert fake.actions() == [
         "createTrainingJob",
+        "createModelPackage",
         "createModel",
         "createEndpointConfig",
         "describeEndpoint",  # what it serves now, and on which instance type
@@ -123,31 +134,53 @@ def test_first_deployment_replaces_the_baseline(moto, project):
     assert output["size"]["rows"] == 60
     channel = training["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
     assert channel == f"s3://{p.model_bucket}/labelled/{job}/"
+    # the champion's artifact (the serving model's record) is a channel of the same job: scored on the same hold-out
+    champion = {c["ChannelName"]: c for c in training["InputDataConfig"]}["champion"]
+    assert champion["DataSource"]["S3DataSource"]["S3Uri"] == p.baseline_record()["model_data_url"]
     labelled = p.s3.get_object(Bucket=p.model_bucket, Key=f"labelled/{job}/data.csv")["Body"].read().decode()
     assert labelled.splitlines()[0].endswith(",self_excluded") and len(labelled.splitlines()) == 61
     record = p.record()
-    assert record["metric"] == 0.71 and record["model_name"] == job and record["endpoint_config"] == job
-    assert record["metric_name"] == "validation:auc"
+    assert record["metric"] == "0.71" and record["model_name"] == job and record["endpoint_config_name"] == job
+    assert record["metric_name"] == "validation:auc" and record["version"] == "1"
+    assert record["model_data_url"] == f"s3://models/training/{job}/output/model.tar.gz"
+    # the version in the registry: Approved by the pipeline (local approves automatically), with its lineage
+    package = fake.packages[record["model_package_arn"]]
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["ModelPackageGroupName"] == p.env.model_package_group("gb-problem-gambling")
+    meta = package["CustomerMetadataProperties"]
+    assert meta["training_job"] == job and result["executionArn"].endswith(":" + meta["execution"])
+    assert (meta["challenger"], meta["champion"], meta["gate_decision"]) == ("0.71", "0.5", "deploy")
+    assert meta["data_location"] == channel  # what the job trained on: the labelled copy
+    assert meta["champion_model"] == p.baseline_record()["model_data_url"] and meta["floor"] == "0.6"
+    assert {k: v for k, v in meta.items() if k.startswith("hp.")} == {
+        f"hp.{k}": v for k, v in training["HyperParameters"].items()
+    }
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == record["model_data_url"] and container["Image"].endswith(":0123abcd")
+    # every value fits the registry's pattern: letters, digits, spaces and _ . : / = + - @ (API reference)
+    assert all(re.fullmatch(r"[A-Za-z0-9 _.:/=+\-@]{1,256}", v) for v in meta.values()), meta
     assert len(p.messages("admin")) == 1
     assert len(p.messages("operator")) == 1
 
 
-def test_gate_passes_when_the_new_model_is_no_worse(moto, project):
-    p = Pipeline(project, "gb-problem-gambling", production_metric=0.70)
-    result = p.run(FakeSageMaker("validation:auc", metric=0.70), {"model": "gb-problem-gambling", "mode": "train"})
+def test_gate_passes_when_the_new_model_is_no_worse_on_the_same_holdout(moto, project):
+    p = Pipeline(project, "gb-problem-gambling")
+    fake = FakeSageMaker("validation:auc", metric=0.70, champion=0.70)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
     gate = json.loads(result["output"])["gate"]
     assert gate == {
         "decision": "deploy",
-        "reason": "the new model is no worse than production",
+        "reason": "the challenger is no worse than the champion on the same hold-out",
         "metric": "validation:auc",
         "higher_is_better": True,
         "new_value": 0.7,
-        "production_value": 0.7,
+        "champion_value": 0.7,
+        "floor": 0.6,
     }
     record = p.record()
-    assert record["metric"] == 0.7 and record["model_name"] == json.loads(result["output"])["job_name"]
-    assert "model_version" not in record  # the baseline's record is replaced
+    assert record["metric"] == "0.7" and record["model_name"] == json.loads(result["output"])["job_name"]
+    assert record["version"] == "1"  # the baseline's record is replaced
 
 
 def _with_floor(project_copy, floor: float):
@@ -160,41 +193,48 @@ def _with_floor(project_copy, floor: float):
 
 
 def test_a_model_under_the_floor_is_never_deployed_even_over_the_baseline(moto, project_copy):
-    p = Pipeline(_with_floor(project_copy, 0.75), "gb-problem-gambling", production_metric=None)
-    fake = FakeSageMaker("validation:auc", metric=0.71)
+    p = Pipeline(_with_floor(project_copy, 0.75), "gb-problem-gambling")
+    fake = FakeSageMaker("validation:auc", metric=0.71, champion=0.5)
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
     gate = json.loads(result["output"])["gate"]
     assert gate["decision"] == "keep" and gate["new_value"] == 0.71 and gate["floor"] == 0.75
-    assert gate["reason"].startswith("the new model is worse than the catalogue's floor (validation:auc >= 0.75)")
-    assert fake.actions() == ["createTrainingJob"]  # nothing deployed
-    assert p.record() == {"model": "gb-problem-gambling", "model_version": "baseline", "metric": None}
+    assert gate["reason"] == "the challenger is worse than the catalogue floor min_metric = 0.75: never deployed"
+    assert fake.actions() == ["createTrainingJob", "createModelPackage"]  # registered, nothing deployed
+    (package,) = fake.packages.values()
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["CustomerMetadataProperties"]["gate_reason"] == gate["reason"]
+    assert p.record() == p.baseline_record()
     assert json.loads(p.messages("admin")[0])["decision"] == "keep"
 
 
 def test_a_model_at_the_floor_goes_on_to_the_production_comparison(moto, project_copy):
-    p = Pipeline(_with_floor(project_copy, 0.75), "gb-problem-gambling", production_metric=0.70)
-    result = p.run(FakeSageMaker("validation:auc", metric=0.75), {"model": "gb-problem-gambling", "mode": "train"})
+    p = Pipeline(_with_floor(project_copy, 0.75), "gb-problem-gambling")
+    fake = FakeSageMaker("validation:auc", metric=0.75, champion=0.7)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     gate = json.loads(result["output"])["gate"]
-    assert gate["decision"] == "deploy" and gate["production_value"] == 0.7
+    assert gate["decision"] == "deploy" and gate["champion_value"] == 0.7
 
 
-def test_gate_refuses_a_worse_model_and_keeps_production(moto, project):
-    p = Pipeline(project, "gb-problem-gambling", production_metric=0.90)
-    fake = FakeSageMaker("validation:auc", metric=0.80)
+def test_gate_refuses_a_model_worse_than_the_champion_on_the_same_holdout(moto, project):
+    p = Pipeline(project, "gb-problem-gambling")
+    fake = FakeSageMaker("validation:auc", metric=0.80, champion=0.90)
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
     gate = json.loads(result["output"])["gate"]
-    assert gate["decision"] == "keep" and gate["new_value"] == 0.8 and gate["production_value"] == 0.9
-    assert fake.actions() == ["createTrainingJob"]  # nothing deployed
-    assert p.record() == {"model": "gb-problem-gambling", "model_version": "baseline", "metric": 0.9}
+    assert gate["decision"] == "keep" and gate["new_value"] == 0.8 and gate["champion_value"] == 0.9
+    assert fake.actions() == ["createTrainingJob", "createModelPackage"]  # registered Rejected, nothing deployed
+    (package,) = fake.packages.values()
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["CustomerMetadataProperties"]["champion"] == "0.9"
+    assert p.record() == p.baseline_record()
     admin = p.messages("admin")
     assert len(admin) == 1 and json.loads(admin[0])["decision"] == "keep"
     assert p.messages("operator") == []
 
 
 def test_failed_training_is_caught_reported_and_fails(moto, project):
-    p = Pipeline(project, "gb-problem-gambling", production_metric=None)
+    p = Pipeline(project, "gb-problem-gambling")
     result = p.run(
         FakeSageMaker("validation:auc", training_fails=True), {"model": "gb-problem-gambling", "mode": "train"}
     )
@@ -205,29 +245,29 @@ def test_failed_training_is_caught_reported_and_fails(moto, project):
     admin = p.messages("admin")
     assert len(admin) == 1 and "failed" in admin[0] and "AlgorithmError" in admin[0]
     assert p.messages("operator") == []
-    assert p.record()["model_version"] == "baseline"
+    assert p.record()["version"] == "baseline"
 
 
 def test_a_failed_endpoint_update_is_reported_and_fails(moto, project):
-    p = Pipeline(project, "gb-problem-gambling", production_metric=0.5)
-    fake = FakeSageMaker("validation:auc", metric=0.8, endpoint_statuses=("Updating", "Failed"))
+    p = Pipeline(project, "gb-problem-gambling")
+    fake = FakeSageMaker("validation:auc", metric=0.8, champion=0.5, endpoint_statuses=("Updating", "Failed"))
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "FAILED", result
     assert result["error"] == "EndpointFailed" and "is Failed after updating" in result["cause"]
-    assert p.record()["metric"] == 0.5
+    assert p.record() == p.baseline_record()
     assert len(p.messages("admin")) == 1 and p.messages("operator") == []
 
 
 def test_no_training_data_is_reported_by_the_size_lambda(moto, project):
-    p = Pipeline(project, "gb-marketing", production_metric=None, rows=0)
+    p = Pipeline(project, "gb-marketing", rows=0)
     result = p.run(FakeSageMaker("validation:rmse"), {"model": "gb-marketing", "mode": "train"})
     assert result["status"] == "FAILED", result
     assert result["error"] == "NoTrainingData"
 
 
 def test_tune_mode_takes_the_best_training_job_and_gates_lower_is_better(moto, project):
-    p = Pipeline(project, "gb-marketing", production_metric=12.5)
-    fake = FakeSageMaker("validation:rmse", metric=11.0)
+    p = Pipeline(project, "gb-marketing")
+    fake = FakeSageMaker("validation:rmse", metric=11.0, champion=12.5)
     result = p.run(fake, {"model": "gb-marketing", "mode": "tune"})
     assert result["status"] == "SUCCEEDED", result
     assert fake.actions()[:2] == ["createHyperParameterTuningJob", "describeTrainingJob"]
@@ -246,7 +286,7 @@ def test_tune_mode_takes_the_best_training_job_and_gates_lower_is_better(moto, p
     [{"model": "gb-marketing"}, {"model": "other", "mode": "train"}, {"model": "gb-marketing", "mode": "transform"}],
 )
 def test_bad_execution_input_fails_with_what_is_expected(moto, project, execution_input):
-    p = Pipeline(project, "gb-marketing", production_metric=None, rows=5)
+    p = Pipeline(project, "gb-marketing", rows=5)
     fake = FakeSageMaker("validation:rmse")
     result = p.run(fake, execution_input)
     assert result["status"] == "FAILED"
@@ -255,13 +295,14 @@ def test_bad_execution_input_fails_with_what_is_expected(moto, project, executio
     assert fake.calls == []
 
 
-def test_no_current_model_record_counts_as_the_first_deployment(moto, project):
-    p = Pipeline(project, "gb-marketing", production_metric=None)
+def test_no_serving_model_record_fails_before_training_and_says_how_to_restore_it(moto, project):
+    p = Pipeline(project, "gb-marketing")
     p.ssm.delete_parameter(Name=p.parameter)
-    result = p.run(FakeSageMaker("validation:rmse", metric=3.0), {"model": "gb-marketing", "mode": "train"})
-    assert result["status"] == "SUCCEEDED", result
-    assert json.loads(result["output"])["gate"]["decision"] == "deploy"
-    assert p.record()["metric"] == 3.0
+    fake = FakeSageMaker("validation:rmse", metric=3.0)
+    result = p.run(fake, {"model": "gb-marketing", "mode": "train"})
+    assert result["status"] == "FAILED" and result["error"] == "NoChampion", result
+    assert "nothing to score a new model against" in result["cause"] and "vwt-deploy up" in result["cause"]
+    assert fake.calls == []
 
 
 @pytest.mark.parametrize("rows, labeling", [(12, "LabelHuman"), (30, "LabelAutomated")])
@@ -275,7 +316,7 @@ def test_ground_truth_labeling_is_automated_from_enough_data_points(moto, projec
             "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/risk",
         }
 
-    p = Pipeline(project_copy(models=ground_truth), "gb-problem-gambling", production_metric=None, rows=rows)
+    p = Pipeline(project_copy(models=ground_truth), "gb-problem-gambling", rows=rows)
     fake = FakeSageMaker("validation:auc", metric=0.75)
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
@@ -315,14 +356,14 @@ def test_a_new_instance_type_suspends_auto_scaling_around_the_update(moto, proje
     """AWS refuses an UpdateEndpoint that changes an auto-scaled variant's instance type (SageMaker DG, "Update
     or delete endpoints that use automatic scaling"): the target is deregistered first, then registered again with
     Terraform's policy once the endpoint is InService."""
-    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
+    p = Pipeline(project, "gb-problem-gambling", rows=60)
     endpoint = p.env.endpoint_name("gb-problem-gambling")
     _register_scaling(endpoint)
     scaling = boto3.client("application-autoscaling", region_name=REGION)
     fake = FakeSageMaker("validation:auc", metric=0.71, serving_instance_type="ml.c5.xlarge")
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result
-    assert fake.actions()[3:6] == ["describeEndpoint", "describeEndpointConfig", "updateEndpoint"]
+    assert fake.actions()[4:7] == ["describeEndpoint", "describeEndpointConfig", "updateEndpoint"]
     history = [
         e
         for e in p.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
@@ -342,7 +383,7 @@ def test_a_new_instance_type_suspends_auto_scaling_around_the_update(moto, proje
 
 
 def test_the_same_instance_type_leaves_auto_scaling_alone(moto, project):
-    p = Pipeline(project, "gb-problem-gambling", production_metric=None, rows=60)
+    p = Pipeline(project, "gb-problem-gambling", rows=60)
     fake = FakeSageMaker("validation:auc", metric=0.71)  # serves ml.m5.large, the configured type
     result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
     assert result["status"] == "SUCCEEDED", result

@@ -59,7 +59,12 @@ def test_the_champion_is_scored_on_the_same_holdout_and_logged_apart(tmp_path, c
     out = capsys.readouterr().out
     metrics = json.loads((root.model / "metrics.json").read_text())
     logged = dict(re.findall(r"^(\S+:\S+)=(\S+)$", out, re.M))
-    assert set(logged) == {*spec.METRICS["classification"], *(champion_name(m) for m in spec.METRICS["classification"])}
+    assert set(logged) == {
+        *spec.METRICS["classification"],
+        *(champion_name(m) for m in spec.METRICS["classification"]),
+        "champion:scored",
+    }
+    assert logged["champion:scored"] == "1"
     # the challenger's regex finds its own value, not the champion's (which is logged on another line)
     assert float(re.search(spec.metric_regex("validation:auc"), out).group(1)) == pytest.approx(
         metrics["validation:auc"], rel=1e-5
@@ -92,13 +97,16 @@ def test_a_champion_that_cannot_score_the_rows_is_no_number_and_says_why(tmp_pat
     root = _challenger(tmp_path, baseline)
     assert root.train() == 0  # the new model still trains; the gate decides on the floor alone
     out = capsys.readouterr().out
-    assert "champion:" not in out
+    assert "champion:scored=0" in out.splitlines()
     meta = json.loads((root.model / "model.json").read_text())
-    assert meta["champion"]["metrics"] == {}
+    metrics = meta["metrics"]
+    # every line is logged (a Step Functions filter of a missing metric fails): the champion's names carry a tie
+    assert meta["champion"]["metrics"] == {**{champion_name(k): v for k, v in metrics.items()}, "champion:scored": 0}
     assert "cannot score this hold-out" in meta["champion"]["scored"] and "age" in meta["champion"]["scored"]
 
 
 def test_without_a_champion_channel_nothing_is_compared(tmp_path, capsys):
     root = _challenger(tmp_path, None)
     assert root.train() == 0
-    assert "champion:" not in capsys.readouterr().out
+    assert "champion:scored=0" in capsys.readouterr().out.splitlines()
+    assert "no champion channel" in json.loads((root.model / "model.json").read_text())["champion"]["scored"]

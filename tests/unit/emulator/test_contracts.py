@@ -27,6 +27,9 @@ EXECUTION_INPUT = {  # what the pipeline's earlier states leave for Train
     "job_name": "gb-marketing-20261128-2301",
     "data": {"s3_uri": "s3://vwt-prod-data-333333333333-eu-west-1/gb-marketing/2026-11-28/"},
     "size": {"instance_type": "ml.m5.xlarge", "instance_count": 1, "volume_gb": 30},
+    "champion": {
+        "record": {"model_data_url": "s3://vwt-prod-model-gb-marketing-333333333333-eu-west-1/baseline/model.tar.gz"}
+    },
 }
 
 

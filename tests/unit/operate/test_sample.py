@@ -59,8 +59,7 @@ def test_every_feature_of_the_model_is_a_column_within_its_bounds(env, data, nam
 
 @pytest.mark.parametrize("name", ["bid-problem-gambling", "gb-problem-gambling", "gb-marketing"])
 def test_the_training_container_reads_the_file_with_the_model_schema(env, data, name, tmp_path):
-    from vwt_model.data import find_schema
-    from vwt_model.data import load_table
+    from vwt_model.data import find_schema, load_table
     from vwt_model.schema import schema_from
 
     model = env.catalogue.model(name)

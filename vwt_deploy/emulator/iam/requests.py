@@ -124,6 +124,9 @@ _ACTIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
 _RENAMES: Mapping[str, Mapping[str, str]] = {
     "kms:ReEncryptFrom": {"KeyId": "SourceKeyId"},
     "kms:ReEncryptTo": {"KeyId": "DestinationKeyId"},
+    # a version registered into a group: its ARN (model-package/<group>/<version>) is made by the call, so the
+    # request is decided on the group's part of it, model-package/<group> (a grant of another group never matches)
+    "sagemaker:CreateModelPackage": {"ModelPackageName": "ModelPackageGroupName"},
 }
 
 # Operations that act on each item of a list: (path to the list, the parameter a scalar item is, defaults).
