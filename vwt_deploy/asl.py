@@ -184,7 +184,7 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
         "resource": "model-package",
         "name_key": "ModelPackageGroupName",
     },
-    "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage": {
+    _DESCRIBE_MODEL_PACKAGE: {
         "actions": ["sagemaker:DescribeModelPackage"],
         "resource": "model-package",
         "name_key": "ModelPackageName",

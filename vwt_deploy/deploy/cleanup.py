@@ -71,7 +71,9 @@ def remove_model_versions(env: Environment, sm: Any) -> int:
                 p["ModelPackageArn"]
                 for p in _paged(sm.list_model_packages, "ModelPackageSummaryList", ModelPackageGroupName=group)
             ]
-        except ClientError:
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
             continue  # no such group (never deployed, or already gone)
         for arn in versions:
             sm.delete_model_package(ModelPackageName=arn)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 CHANNEL = "champion"
@@ -60,12 +59,6 @@ def metrics_for(task: str, scores, y_val) -> dict[str, float]:
     return {"validation:anomaly_rate": float((scores < 0).mean())}
 
 
-def _artifact(folder: Path) -> Path | None:
-    """The champion's model.tar.gz in its channel (SageMaker keeps the S3 key's file name), or None."""
-    found = sorted(p for p in folder.rglob("*.tar.gz") if p.is_file()) if folder.is_dir() else []
-    return found[0] if found else None
-
-
 def champion_metrics(channel: Path, table, y_val, task: str, own: dict[str, float]) -> tuple[dict[str, float], str]:
     """The champion's metrics on the hold-out rows `table` (raw columns), each under its champion name, with
     `champion:scored`, and a line saying what was scored. A champion that cannot be scored gets the challenger's
@@ -80,24 +73,20 @@ def _scored(channel: Path, table, y_val, task: str) -> tuple[dict[str, float] | 
     from . import data
     from .predictor import ModelError, Predictor
 
-    artifact = _artifact(channel)
-    if artifact is None:
+    if not (channel / "model.tar.gz").is_file():  # the record names a model.tar.gz; SageMaker keeps its name
         return None, "no champion channel: the champion was not scored"
     if task == "unsupervised":
         return None, "an unsupervised model has no label to score the champion against"
-    with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
-        try:
-            with tarfile.open(artifact) as tar:
-                tar.extractall(tmp, filter="data")
-            champion = Predictor(tmp)
-        except (OSError, tarfile.TarError, ModelError) as exc:
-            return None, f"the champion's artifact {artifact.name} cannot be loaded: {exc}"
-        if champion.task != task:
-            return None, f"the champion is a {champion.task} model, this run trains a {task} model: not comparable"
-        try:
-            X = data.encode(table, champion.schema, "champion", check_range=False)
-        except data.DataError as exc:
-            return None, f"the champion cannot score this hold-out: {exc}"
-        scores = champion.predict(X)
+    try:
+        champion = Predictor(channel)  # unpacks the folder's model.tar.gz, as for a local model folder
+    except (OSError, tarfile.TarError, ModelError) as exc:
+        return None, f"the champion's artifact model.tar.gz cannot be loaded: {exc}"
+    if champion.task != task:
+        return None, f"the champion is a {champion.task} model, this run trains a {task} model: not comparable"
+    try:
+        X = data.encode(table, champion.schema, "champion", check_range=False)
+    except data.DataError as exc:
+        return None, f"the champion cannot score this hold-out: {exc}"
+    scores = champion.predict(X)
     values = {champion_name(name): value for name, value in metrics_for(task, scores, y_val).items()}
     return values, f"champion {champion.version} scored on the same {len(scores)} hold-out rows"

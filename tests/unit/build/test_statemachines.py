@@ -173,6 +173,9 @@ def test_approval_per_environment(project, env_name, status, after):
     register = _states(d)["Register"]
     assert register["Parameters"]["ModelApprovalStatus"] == status and register["Next"] == after
     assert ("AwaitingApproval" in _states(d)) == (status == "PendingManualApproval")
+    if status == "PendingManualApproval":  # the admin is told how to approve, with what exists today
+        message = _states(d)["NotifyPendingApproval"]["Parameters"]["Message.$"]
+        assert "update-model-package" in message and "vwt-deploy models" not in message
     assert validate_definition(d) == []
 
 
