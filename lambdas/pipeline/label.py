@@ -7,9 +7,13 @@ Actions (the event's "action"):
   taken as negative. Reads every CSV under source bucket/prefix, writes one
   labelled CSV under output bucket/prefix with the label column (0/1) taken from
   the source column (which is dropped when it is another column, so the flag
-  cannot leak into the features).
+  cannot leak into the features). Operators' labels win over the anchor: every CSV under labels bucket/prefix
+  (header `user_id,label`, label a yes/no flag) labels every row of its player. An unknown user_id (no row of the
+  data), two labels for one player (across files or rows), a bad value or a missing header fails the action with
+  each reason by file, line and user_id, and nothing is written. The result counts rows by where their label came
+  from: "labels": {"operator": n, "anchor": m}.
       {"action": "self_exclusion", "source": {"bucket", "prefix"}, "output": {"bucket", "prefix"},
-       "label": "self_excluded", "source_column": "self_excluded"}
+       "labels": {"bucket", "prefix"} (optional), "label": "self_excluded", "source_column": "self_excluded"}
 - "prepare_ground_truth": write a Ground Truth input manifest (one text object per
   player: the first data row of each `user_id`, which the object carries as
   "vwt-user-id"), the label categories and the worker UI template.
@@ -42,6 +46,8 @@ USER_ID = "user_id"  # the player's id column (vwt_deploy.contract.USER_ID_FIELD
 MANIFEST_ID = "vwt-user-id"  # the manifest object's member that carries it to the output manifest
 #: the part size of the labelled copy's multipart upload: 10,000 parts of it hold 160 GiB
 PART_BYTES = 16 * 1024 * 1024
+LABEL = "label"  # the label column of an operator's label file (beside USER_ID)
+MAX_REASONS = 20  # the row-level reasons an InvalidData lists; the rest are counted
 
 
 class InvalidEvent(Exception):
@@ -67,16 +73,64 @@ def _split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _csv_keys(s3, bucket: str, prefix: str) -> list[str]:
+def _csv_keys(s3, bucket: str, prefix: str, required: bool = True) -> list[str]:
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             name = obj["Key"].rsplit("/", 1)[-1]
             if obj["Size"] and name.lower().endswith(".csv") and not name.startswith((".", "_")):
                 keys.append(obj["Key"])
-    if not keys:
+    if not keys and required:
         raise NoTrainingData(f"no CSV files under s3://{bucket}/{prefix}")
     return sorted(keys)
+
+
+def _reasons(problems: list[str]) -> str:
+    shown = problems[:MAX_REASONS]
+    more = len(problems) - len(shown)
+    return "; ".join(shown) + (f"; and {more} more" if more else "")
+
+
+def operator_labels(s3, bucket: str, prefix: str) -> dict[str, tuple[int, str]]:
+    """user_id -> (label 0/1, where it was given) from every CSV under the prefix (none: {}). Every problem is
+    collected by file, line and user_id, and all of them fail it at once (InvalidData)."""
+    labels: dict[str, tuple[int, str]] = {}
+    problems: list[str] = []
+    for key in _csv_keys(s3, bucket, prefix, required=False):
+        uri = f"s3://{bucket}/{key}"
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        reader = csv.reader(io.TextIOWrapper(body, encoding="utf-8-sig", newline=""))
+        header = [c.strip() for c in next(reader, None) or []]
+        if USER_ID not in header or LABEL not in header:
+            problems.append(f"{uri} line 1: the header must name {USER_ID} and {LABEL}, got {','.join(header)!r}")
+            continue
+        at_user, at_label = header.index(USER_ID), header.index(LABEL)
+        for line, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            where = f"{uri} line {line}"
+            if len(values) != len(header):
+                problems.append(f"{where}: {len(values)} values for {len(header)} columns")
+                continue
+            user, raw = values[at_user].strip(), values[at_label].strip()
+            if not user:
+                problems.append(f"{where}: {USER_ID} is empty")
+                continue
+            where += f", {USER_ID} {user}"
+            try:
+                if not raw:
+                    raise InvalidData(f"{where}: the label is empty")
+                value = flag(raw, where)
+            except InvalidData as exc:
+                problems.append(str(exc))
+                continue
+            if user in labels and labels[user][0] != value:
+                problems.append(f"{where}: labelled {value}, but {labels[user][0]} at {labels[user][1]}")
+                continue
+            labels.setdefault(user, (value, where.rsplit(",", 1)[0]))
+    if problems:
+        raise InvalidData(f"the operators' labels under s3://{bucket}/{prefix} cannot be used: {_reasons(problems)}")
+    return labels
 
 
 def read_rows(s3, bucket: str, prefix: str) -> tuple[list[str], Iterator[tuple[str, int, dict[str, str]]]]:
@@ -187,21 +241,50 @@ def self_exclusion(s3, event: dict) -> dict[str, Any]:
         raise InvalidEvent(
             "the output prefix must not lie inside the source prefix (the next run would read its own output)"
         )
+    given = _labels_location(event)
+    if given and given[0] == src_bucket and (given[1].startswith(src_prefix) or src_prefix.startswith(given[1])):
+        raise InvalidEvent("the labels prefix and the source prefix must lie apart (label files are not training data)")
+    operator = operator_labels(s3, *given) if given else {}
     header, rows = read_rows(s3, src_bucket, src_prefix)
     if source_column not in header:
         raise InvalidData(
             f"the data under s3://{src_bucket}/{src_prefix} has no column {source_column!r}; "
             f"columns: {', '.join(header)}"
         )
+    if operator:
+        _require_user_id(header, f"s3://{src_bucket}/{src_prefix}", "operators' labels")
     out_header = [c for c in header if c not in (source_column, label)] + [label]
     positives = 0
+    sources = {"operator": 0, "anchor": 0}
+    found: set[str] = set()  # the labelled players the data has (bounded by the labels, not the data)
 
     def labelled() -> Iterator[list[Any]]:
         nonlocal positives
         for key, line, row in rows:
-            y = flag(row[source_column], f"s3://{src_bucket}/{key} line {line}, column {source_column}")
+            where = f"s3://{src_bucket}/{key} line {line}"
+            y = flag(row[source_column], f"{where}, column {source_column}")  # a bad anchor fails either way
+            if operator:
+                user = _user_id(row, where)
+                if user in operator:
+                    y = operator[user][0]
+                    found.add(user)
+                    sources["operator"] += 1
+                else:
+                    sources["anchor"] += 1
+            else:
+                sources["anchor"] += 1
             positives += y
             yield [row[c] for c in out_header[:-1]] + [y]
+        unknown = [
+            f"{where}, {USER_ID} {user}: no row of the data has it"
+            for user, (_, where) in operator.items()
+            if user not in found
+        ]
+        if unknown:  # raised inside the upload: it is aborted, nothing is written
+            raise InvalidData(
+                f"the operators' labels under s3://{given[0]}/{given[1]} name players the data under "
+                f"s3://{src_bucket}/{src_prefix} does not have: {_reasons(sorted(unknown))}"
+            )
 
     count = _write_csv(s3, out_bucket, out_prefix, out_header, labelled())
     if count == 0:
@@ -212,7 +295,19 @@ def self_exclusion(s3, event: dict) -> dict[str, Any]:
         "s3_uri": f"s3://{out_bucket}/{out_prefix}",
         "rows": count,
         "positives": positives,
+        "labels": sources,
     }
+
+
+def _labels_location(event: dict) -> tuple[str, str] | None:
+    """Where the operators' label files are (None: the event names none)."""
+    given = event.get("labels")
+    if not given:
+        return None
+    if not isinstance(given, dict) or not given.get("bucket") or not given.get("prefix"):
+        raise InvalidEvent("labels needs bucket and prefix")
+    prefix = given["prefix"] if given["prefix"].endswith("/") else given["prefix"] + "/"
+    return given["bucket"], prefix
 
 
 UI_TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
@@ -264,10 +359,10 @@ def prepare_ground_truth(s3, event: dict) -> dict[str, Any]:
     }
 
 
-def _require_user_id(header: list[str], where: str) -> None:
+def _require_user_id(header: list[str], where: str, whose: str = "Ground Truth's labels") -> None:
     if USER_ID not in header:
         raise InvalidData(
-            f"{where} has no {USER_ID} column: Ground Truth's labels are joined to the data by {USER_ID}, "
+            f"{where} has no {USER_ID} column: {whose} are joined to the data by {USER_ID}, "
             "never by row position; add the player's id to every data file"
         )
 

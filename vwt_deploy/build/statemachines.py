@@ -206,6 +206,7 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
     labeling: dict[str, Any] = {"mode": model.labeling.mode, "source_column": model.labeling.source_column}
     if model.labeling.mode == "ground_truth":
         labeling = _ground_truth(env, model)
+    labeling["labels_prefix"] = model.labeling.labels_prefix  # the operators' label files, in the data bucket
     # local endpoints switch in seconds (a local serve process), so poll often; AWS ones in minutes
     poll_wait = 2 if env.is_local else 60
     max_polls = 600 if env.is_local else 90  # local: 20 minutes; AWS: 90 minutes

@@ -178,6 +178,12 @@ class Labeling(Frozen):
     source_column: str | None = Field(None, description="self_exclusion: the column with the self-exclusion flag")
     workteam_arn: str | None = Field(None, description="ground_truth: the private work team for human labeling")
     automated_min_objects: int = Field(5000, ge=1, description="automated labeling at or above this many data points")
+    labels_prefix: str = Field(
+        "labels/",
+        pattern=r"^[^/].*/$",
+        description="operators' label files (CSV: user_id,label) in the model's data bucket: they win over the "
+        "self-exclusion anchor, and answer for the local Ground Truth work team",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Labeling:
@@ -193,10 +199,20 @@ _METRIC_RANGES = {
     "auc": (0.0, 1.0),
     "accuracy": (0.0, 1.0),
     "anomaly_rate": (0.0, 1.0),
+    "anchor_auc": (0.0, 1.0),
     "logloss": (0.0, math.inf),
     "rmse": (0.0, math.inf),
     "mae": (0.0, math.inf),
     "r2": (-math.inf, 1.0),
+}
+
+#: metrics the image logs as information only, never a deployment decision (the gate or the tuning objective)
+_NOT_A_GATE = {
+    "validation:anomaly_rate": (
+        "it is the share of players the isolation forest flags, which its contamination hyperparameter sets, not how "
+        "well the model finds risk; use validation:anchor_auc (the AUC of the anomaly score against the model's "
+        "anchor column)"
+    ),
 }
 
 
@@ -207,6 +223,11 @@ class Model(Frozen):
     data_prefix: str = Field("", description="key prefix of this model's data in its data bucket")
     task: Literal["classification", "regression", "unsupervised"]
     label: str | None = None
+    anchor: str | None = Field(
+        None,
+        description="unsupervised: a 0/1 column known for some players (e.g. self_excluded), never a feature; the "
+        "gate measures the AUC of the anomaly score against it (validation:anchor_auc)",
+    )
     features: tuple[Feature, ...]
     algorithm: str
     hyperparameters: Mapping[str, int | float | str] = Field(default_factory=dict)
@@ -227,6 +248,9 @@ class Model(Frozen):
             raise ValueError(
                 f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
             )
+        for what, name in (("metric", self.metric), ("tuning objective", self.tuning and self.tuning.objective_metric)):
+            if name in _NOT_A_GATE:
+                raise ValueError(f"{what} {name} cannot decide which model is deployed: {_NOT_A_GATE[name]}")
         if self.min_metric is not None:
             self._check_floor(self.min_metric)
         if self.tuning:
@@ -235,6 +259,12 @@ class Model(Frozen):
             raise ValueError("the schedule's mode is tune but the model has no tuning section")
         if self.labeling.mode != "none" and self.task == "unsupervised":
             raise ValueError("an unsupervised model needs no labeling; set labeling.mode to none")
+        labels, data = self.labeling.labels_prefix, self.data_prefix
+        if self.labeling.mode != "none" and (labels.startswith(data) or data.startswith(labels)):
+            raise ValueError(
+                f"labeling.labels_prefix {labels!r} and data_prefix {data!r} overlap: label files would "
+                "be read as training data; give them prefixes apart (e.g. labels/ and training/)"
+            )
         return self
 
     def _check_algorithm(self) -> dict[str, Param]:
@@ -244,7 +274,7 @@ class Model(Frozen):
         tasks = ALGORITHMS[self.algorithm][0]
         if self.task not in tasks:
             raise ValueError(f"algorithm {self.algorithm} does not do {self.task}; it does {', '.join(tasks)}")
-        allowed = {k: p for k, p in params_for(self.algorithm).items() if k not in ("algorithm", "task", "label")}
+        allowed = {k: p for k, p in params_for(self.algorithm).items() if k not in ("algorithm", "task", "label", "anchor")}
         for key, value in self.hyperparameters.items():
             if key not in allowed:
                 raise ValueError(
@@ -258,7 +288,8 @@ class Model(Frozen):
         return allowed
 
     def _check_columns(self) -> None:
-        """At least one feature, no two with one name, and a label exactly when the task has one."""
+        """At least one feature, no two with one name, a label exactly when the task has one, and an anchor exactly
+        when it has none (an unsupervised model's gate needs a known outcome to measure the score against)."""
         names = [f.name for f in self.features]
         if not names:
             raise ValueError("a model needs at least one feature")
@@ -268,6 +299,22 @@ class Model(Frozen):
         if self.task == "unsupervised":
             if self.label:
                 raise ValueError("an unsupervised model has no label; remove label")
+            if not self.anchor:
+                raise ValueError(
+                    "an unsupervised model needs an anchor: a 0/1 column known for some players (e.g. self_excluded), "
+                    "never a feature; its gate measures the anomaly score against it (validation:anchor_auc), as "
+                    "nothing else says whether the score finds risk"
+                )
+            if self.anchor in names:
+                raise ValueError(
+                    f"anchor {self.anchor!r} is also a feature: the anomaly score is checked against the anchor, "
+                    "so it can never be an input; remove it from the features"
+                )
+        elif self.anchor:
+            raise ValueError(
+                f"anchor is for unsupervised models; a {self.task} model is measured against its label {self.label!r}: "
+                "remove anchor"
+            )
         elif not self.label:
             raise ValueError(f"a {self.task} model needs a label column")
         elif self.label in names:
@@ -326,6 +373,8 @@ class Model(Frozen):
         hp: dict[str, Any] = {"algorithm": self.algorithm, "task": self.task, **self.hyperparameters}
         if self.label:
             hp["label"] = self.label
+        if self.anchor:
+            hp["anchor"] = self.anchor
         return {k: str(v) for k, v in sorted(hp.items())}
 
 

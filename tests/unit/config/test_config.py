@@ -256,6 +256,17 @@ def test_ground_truth_needs_a_work_team(project_dir: Path) -> None:
     assert "needs a workteam_arn" in error_of(project_dir)
 
 
+@pytest.mark.parametrize("labels_prefix", ["training/labels/", "train"])
+def test_the_labels_prefix_lies_apart_from_the_data(project_dir: Path, labels_prefix: str) -> None:
+    edit(
+        project_dir / "environments/models.yaml",
+        lambda d: model(d, "gb-problem-gambling")["labeling"].update(labels_prefix=labels_prefix),
+    )
+    message = error_of(project_dir)
+    assert ("overlap: label files would be read as training data" in message) == labels_prefix.endswith("/")
+    assert "labels_prefix" in message
+
+
 def test_model_overrides_per_environment(project_dir: Path) -> None:
     edit(
         project_dir / "environments/dev.yaml",

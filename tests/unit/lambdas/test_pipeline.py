@@ -114,6 +114,7 @@ def test_self_exclusion_labels_from_the_flag_and_drops_it(s3):
         "s3_uri": "s3://models/labelled/run-1/",
         "rows": 4,
         "positives": 2,
+        "labels": {"operator": 0, "anchor": 4},  # the event names no label files
     }
     assert read_csv(s3, "models", "labelled/run-1/data.csv") == [
         ["age", "country", "self_excluded"],
@@ -324,3 +325,139 @@ def test_self_exclusion_streams_the_labelled_copy_in_parts_with_bounded_memory(s
         label.handler(event)
     assert "Contents" not in s3.list_objects_v2(Bucket="models", Prefix="labelled/bad/")  # nothing half-written
     assert s3.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # and no upload left open
+
+
+# --------------------------------------------------------------------------- label: operators' labels
+
+
+DATA = ["user_id", "stake", "self_excluded"]
+
+
+def _self_exclusion(output: str = "labelled/op/", **change) -> dict:
+    return label.handler(
+        {
+            "action": "self_exclusion",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "labels": {"bucket": "data", "prefix": "labels/"},
+            "output": {"bucket": "models", "prefix": output},
+            "label": "self_excluded",
+            "source_column": "self_excluded",
+            **change,
+        }
+    )
+
+
+def _labels_by_user(s3, key: str = "labelled/op/data.csv") -> dict[str, list[str]]:
+    rows = read_csv(s3, "models", key)
+    header = rows[0]
+    out: dict[str, list[str]] = {}
+    for row in rows[1:]:
+        out.setdefault(row[header.index("user_id")], []).append(row[-1])
+    return out
+
+
+def test_operator_labels_win_over_the_anchor_and_are_counted_by_source(s3):
+    put_csv(s3, "training/a.csv", DATA, [["p1", 10, "no"], ["p2", 20, "yes"], ["p3", 30, "no"], ["p1", 11, "no"]])
+    put_csv(s3, "labels/review.csv", ["user_id", "label"], [["p1", "yes"], ["p2", "0"]])
+    result = _self_exclusion()
+    assert result["rows"] == 4 and result["positives"] == 2  # p1's two rows by the operator; p2 cleared
+    assert result["labels"] == {"operator": 3, "anchor": 1}
+    assert _labels_by_user(s3) == {"p1": ["1", "1"], "p2": ["0"], "p3": ["0"]}
+
+
+def test_without_label_files_the_anchor_labels_every_row(s3):
+    put_csv(s3, "training/a.csv", ["stake", "self_excluded"], [[10, "no"], [20, "yes"]])  # no user_id needed
+    result = _self_exclusion()
+    assert result["labels"] == {"operator": 0, "anchor": 2} and result["positives"] == 1
+
+
+def test_operator_labels_joined_by_user_id_survive_a_reordered_and_extended_prefix(s3):
+    rows = [[f"p{i}", i, "yes" if i % 5 == 0 else "no"] for i in range(40)]
+    put_csv(s3, "training/b.csv", DATA, rows)
+    put_csv(s3, "labels/2024.csv", ["user_id", "label"], [[f"p{i}", "1"] for i in range(0, 40, 3)])
+    put_csv(s3, "labels/2025.csv", ["label", "user_id"], [["false", f"p{i}"] for i in range(1, 40, 7) if i % 3])
+    first = _self_exclusion()
+    before = _labels_by_user(s3)
+    # the prefix changes: rows shuffled, split over files, a file sorting first with new players, the label files
+    # rewritten in another order and one more added for a new player
+    shuffled = rows[::-1]
+    put_csv(s3, "training/b.csv", DATA, shuffled[:20])
+    put_csv(s3, "training/c.csv", DATA, shuffled[20:])
+    put_csv(s3, "training/a.csv", DATA, [["p90", 1, "no"], ["p91", 2, "yes"]])
+    put_csv(s3, "labels/2024.csv", ["user_id", "label"], [[f"p{i}", "1"] for i in reversed(range(0, 40, 3))])
+    put_csv(s3, "labels/0-new.csv", ["user_id", "label"], [["p91", "no"]])
+    second = _self_exclusion("labelled/op2/")
+    after = _labels_by_user(s3, "labelled/op2/data.csv")
+    assert {u: v for u, v in after.items() if u in before} == before
+    assert after["p91"] == ["0"] and after["p90"] == ["0"]
+    assert before["p3"] == ["1"] and before["p1"] == ["0"] and before["p5"] == ["1"]  # operator, operator, anchor
+    assert second["labels"] == {"operator": first["labels"]["operator"] + 1, "anchor": first["labels"]["anchor"] + 1}
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        (
+            {"labels/a.csv": (["user_id", "label"], [["p1", "1"], ["p404", "1"], ["p405", "0"]])},
+            r"does not have: s3://data/labels/a.csv line 3, user_id p404: no row of the data has it; "
+            r"s3://data/labels/a.csv line 4, user_id p405",
+        ),
+        (
+            {
+                "labels/a.csv": (["user_id", "label"], [["p1", "1"]]),
+                "labels/b.csv": (["user_id", "label"], [["p1", "no"]]),
+            },
+            r"s3://data/labels/b.csv line 2, user_id p1: labelled 0, but 1 at s3://data/labels/a.csv line 2",
+        ),
+        (
+            {"labels/a.csv": (["user_id", "label"], [["p1", "1"], ["p2", "1"], ["p1", "0"]])},
+            r"s3://data/labels/a.csv line 4, user_id p1: labelled 0, but 1 at s3://data/labels/a.csv line 2",
+        ),
+        (
+            {"labels/a.csv": (["user_id", "label"], [["p1", "maybe"], ["p2", ""], ["", "1"]])},
+            r"a.csv line 2, user_id p1: 'maybe' is not a yes/no flag.*a.csv line 3, user_id p2: the label is empty; "
+            r"s3://data/labels/a.csv line 4: user_id is empty",
+        ),
+        (
+            {"labels/a.csv": (["p1", "1"], [["p2", "0"]])},
+            r"s3://data/labels/a.csv line 1: the header must name user_id and label, got 'p1,1'",
+        ),
+        (
+            {"labels/a.csv": (["user_id", "label"], [[f"p{i}", "x"] for i in range(30)])},
+            r"line 21, user_id p19: 'x' is not a yes/no flag.*; and 10 more$",
+        ),
+    ],
+)
+def test_bad_operator_labels_fail_with_row_level_reasons_and_write_nothing(s3, labels, match):
+    put_csv(s3, "training/a.csv", DATA, [["p1", 10, "no"], ["p2", 20, "yes"]])
+    for key, (header, rows) in labels.items():
+        put_csv(s3, key, header, rows)
+    with pytest.raises(label.InvalidData, match=match):
+        _self_exclusion()
+    assert "Contents" not in s3.list_objects_v2(Bucket="models")  # nothing half-written
+    assert s3.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # and no upload left open
+
+
+def test_an_unknown_player_found_after_several_parts_aborts_the_upload(s3, monkeypatch):
+    monkeypatch.setattr(label, "PART_BYTES", 5 * 1024 * 1024)
+    monkeypatch.setattr(label, "_s3", lambda: s3)
+    put_csv(s3, "training/big.csv", DATA + ["pad"], [[f"p{i}", i, "no", "x" * 40] for i in range(150_000)])
+    put_csv(s3, "labels/a.csv", ["user_id", "label"], [["p7", "1"], ["ghost", "1"]])
+    parts = []
+    real = s3.upload_part
+    monkeypatch.setattr(s3, "upload_part", lambda **kw: parts.append(1) or real(**kw))
+    with pytest.raises(label.InvalidData, match="labels/a.csv line 3, user_id ghost: no row of the data has it"):
+        _self_exclusion()
+    assert parts  # parts were uploaded before the unknown player showed ...
+    assert "Contents" not in s3.list_objects_v2(Bucket="models")  # ... and none became an object
+    assert s3.list_multipart_uploads(Bucket="models").get("Uploads", []) == []
+
+
+def test_operator_labels_need_a_user_id_column_and_a_prefix_apart(s3):
+    put_csv(s3, "training/a.csv", ["stake", "self_excluded"], [[10, "no"]])
+    put_csv(s3, "labels/a.csv", ["user_id", "label"], [["p1", "1"]])
+    with pytest.raises(label.InvalidData, match="no user_id column: operators' labels are joined"):
+        _self_exclusion()
+    with pytest.raises(label.InvalidEvent, match="labels prefix and the source prefix must lie apart"):
+        _self_exclusion(labels={"bucket": "data", "prefix": "training/labels/"})
+    assert "Contents" not in s3.list_objects_v2(Bucket="models")
