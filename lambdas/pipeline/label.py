@@ -16,8 +16,12 @@ Actions (the event's "action"):
        "labels": {"bucket", "prefix"} (optional), "label": "self_excluded", "source_column": "self_excluded"}
 - "prepare_ground_truth": write a Ground Truth input manifest (one text object per
   player: the first data row of each `user_id`, which the object carries as
-  "vwt-user-id"), the label categories and the worker UI template.
-      {"action": "prepare_ground_truth", "source": {...}, "output": {...}, "categories": ["0", "1"], "title": "..."}
+  "vwt-user-id"), the label categories and the worker UI template; with "labels", also
+  workforce.json beside the manifest ({"labels": "s3://bucket/prefix/"}): where the local
+  work team (the emulator's) takes its answers from, the operators' label files (AWS's
+  work teams ignore it).
+      {"action": "prepare_ground_truth", "source": {...}, "output": {...}, "categories": ["0", "1"], "title": "...",
+       "labels": {"bucket", "prefix"} (optional)}
 - "merge_ground_truth": read the labeling job's output manifest and write the
   labelled CSV, joining the labels to the data by `user_id`, never by position (a
   file added to the prefix, or rows in another order, cannot shift them); rows of
@@ -351,6 +355,10 @@ def prepare_ground_truth(s3, event: dict) -> dict[str, Any]:
     )
     title = str(event.get("title") or "Label the record").replace('"', "'")
     s3.put_object(Bucket=out_bucket, Key=template_key, Body=(UI_TEMPLATE % {"title": title}).encode())
+    given = _labels_location(event)
+    if given:
+        workforce = json.dumps({"labels": f"s3://{given[0]}/{given[1]}"}).encode()
+        s3.put_object(Bucket=out_bucket, Key=out_prefix + "workforce.json", Body=workforce)
     return {
         "manifest_uri": f"s3://{out_bucket}/{manifest_key}",
         "categories_uri": f"s3://{out_bucket}/{categories_key}",

@@ -461,3 +461,20 @@ def test_operator_labels_need_a_user_id_column_and_a_prefix_apart(s3):
     with pytest.raises(label.InvalidEvent, match="labels prefix and the source prefix must lie apart"):
         _self_exclusion(labels={"bucket": "data", "prefix": "training/labels/"})
     assert "Contents" not in s3.list_objects_v2(Bucket="models")
+
+
+def test_prepare_names_the_operators_label_files_for_the_local_work_team(s3):
+    put_csv(s3, "training/a.csv", HEADER, [["p1", 10, "casino"]])
+    _prepare()
+    assert "workforce.json" not in str(s3.list_objects_v2(Bucket="models", Prefix="labeling/run/input/"))
+    label.handler(
+        {
+            "action": "prepare_ground_truth",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labeling/run/input/"},
+            "labels": {"bucket": "data", "prefix": "labels"},
+            "categories": ["0", "1"],
+        }
+    )
+    workforce = s3.get_object(Bucket="models", Key="labeling/run/input/workforce.json")["Body"].read()
+    assert json.loads(workforce) == {"labels": "s3://data/labels/"}

@@ -18,6 +18,9 @@ keeps what runs behind them:
   one stops when its requests in flight are done. A serve process that dies on its own makes the endpoint
   Failed. DeleteEndpoint stops it. InvokeEndpoint forwards to the endpoint's current process over a keep-alive
   pool.
+- `labeling.py`: CreateLabelingJob, DescribeLabelingJob and StopLabelingJob, which moto lacks: a Ground Truth text
+  classification job run as its execution role, answered by a local work team (the operators' label files) and,
+  with LabelingJobAlgorithmsConfig, automated labelling as Ground Truth's active learning does it.
 - `validation.py`: what SageMaker refuses and moto accepts (names, metric definitions, parameter ranges);
   `common.py`: what they share.
 """

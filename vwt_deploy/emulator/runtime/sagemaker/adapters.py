@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vwt_deploy.emulator.runtime import patching
+from vwt_deploy.emulator.runtime.sagemaker import labeling
 from vwt_deploy.emulator.runtime.sagemaker.endpoints import InvokeError, ModelError
 from vwt_deploy.emulator.runtime.sagemaker.validation import (
     check_metric_definitions,
@@ -50,6 +51,7 @@ def _targets() -> dict[type, tuple[str, ...]]:
             "stop_hyper_parameter_tuning_job",
             "list_training_jobs_for_hyper_parameter_tuning_job",
             "update_endpoint",
+            *labeling.RESPONSES,
         ),
         SageMakerRuntimeResponse: ("invoke_endpoint",),
     }
@@ -64,7 +66,7 @@ def install(runtime: Runtime) -> None:
     sm = runtime.sagemaker
     for owner, patches in (
         (SageMakerModelBackend, _backend_patches(sm)),
-        (SageMakerResponse, {**_response_patches(), "call_action": refusing(sm.contracts)}),
+        (SageMakerResponse, {**_response_patches(), **labeling.responses(sm), "call_action": refusing(sm.contracts)}),
         (SageMakerRuntimeResponse, {"invoke_endpoint": lambda original: _invoke_endpoint(sm)}),
     ):
         for name, make in patches.items():

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from vwt_deploy.emulator.contracts import Contracts
 from vwt_deploy.emulator.runtime.sagemaker.endpoints import EndpointState
+from vwt_deploy.emulator.runtime.sagemaker.labeling import LabelingRun
 from vwt_deploy.emulator.runtime.sagemaker.training import TrainingRun
 from vwt_deploy.emulator.runtime.sagemaker.tuning import TuningRun
 
@@ -20,13 +21,14 @@ if TYPE_CHECKING:
 
 
 class SageMakerRuntime:
-    """Training runs, tuning runs and endpoint processes of one runtime, by ARN."""
+    """Training runs, tuning runs, labelling jobs and endpoint processes of one runtime, by ARN."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.training: dict[str, TrainingRun] = {}  # training job ARN ->
         self.tuning: dict[str, TuningRun] = {}  # tuning job ARN ->
         self.endpoints: dict[str, EndpointState] = {}  # endpoint ARN ->
+        self.labeling: dict[str, LabelingRun] = {}  # labelling job ARN -> (moto keeps no record of these)
         #: a stop request and a job's end both change its status: one at a time, so a job that just ended stays ended
         self.status_lock = threading.Lock()
         #: botocore's model of the SageMaker API, which every request is checked against first (`validation.py`)
@@ -84,5 +86,7 @@ class SageMakerRuntime:
         """Its processes are being stopped, so no job or endpoint may count that as a failure."""
         for run in list(self.training.values()):
             run.stop_requested.set()
+        for job in list(self.labeling.values()):
+            job.stop_requested.set()
         for state in list(self.endpoints.values()):
             state.retire_current()
