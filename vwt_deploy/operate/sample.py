@@ -90,6 +90,8 @@ from vwt_deploy.operate import refuse_prod as refuse_prod_for
 DEFAULT_ROWS = 5000
 MAX_ROWS = 1_000_000
 DATA_FILE = "synthetic.csv"
+LABELS_FILE = "synthetic-review.csv"  # an operator's labels, under each labelling model's labels prefix
+OPERATOR_SHARE = 0.6  # the share of players an operator reviewed (their label is the self-exclusion draw)
 SCHEMA_FILE = "schema.json"
 SELF_EXCLUSION_LABEL = "self_excluded"
 FUTURE_STAKE_LABEL = "future_stake_per_day"
@@ -261,6 +263,15 @@ class DataSet:
         from vwt_model.schema import schema_document
 
         return (json.dumps(schema_document(self.features), indent=2, sort_keys=True) + "\n").encode()
+
+    def operator_labels(self, seed: int, share: float = OPERATOR_SHARE) -> bytes:
+        """An operator's label file (`user_id,label`): a seeded `share` of the players, each labelled with their
+        self-exclusion draw, in a shuffled order (labels are joined by user_id, never by position)."""
+        rng = _rng(seed, self.bucket, "operator-labels")
+        users, flags = self.column(USER_ID_FIELD), self.column(SELF_EXCLUSION_LABEL)
+        chosen = rng.permutation(np.flatnonzero(rng.random(self.rows) < share))
+        lines = [f"{USER_ID_FIELD},label"] + [f"{users[i]},{int(flags[i])}" for i in chosen]
+        return ("\n".join(lines) + "\n").encode()
 
     def label_summary(self) -> dict[str, float]:
         """The rate of each boolean label, the mean of each numeric one."""
@@ -566,4 +577,8 @@ def write_samples(
                     data.label_summary(),
                 )
             )
+        if SELF_EXCLUSION_LABEL in data.labels:
+            labels = data.operator_labels(seed)
+            for prefix in sorted({m.labeling.labels_prefix for m in models_on(env, key) if m.labeling.mode != "none"}):
+                s3.put_object(Bucket=name, Key=prefix + LABELS_FILE, Body=labels, ContentType="text/csv", **sse)
     return written

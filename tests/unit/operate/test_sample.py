@@ -144,3 +144,34 @@ def test_recipes_are_clipped_to_narrower_catalogue_bounds(project_dir):
     path.write_text(text)
     ages = generate(load("local", project_dir), "before-initial-deposit", 2000, seed=1).column("age")
     assert ages.min() == 21 and ages.max() == 40
+
+
+def test_the_operator_labels_a_seeded_share_of_players_with_their_self_exclusion_draw(data):
+    gb = data["gambling-behaviour"]
+    header, rows = _rows(gb.operator_labels(seed=7))
+    assert header == [USER_ID, "label"]
+    assert 0.55 * ROWS < len(rows) < 0.65 * ROWS
+    truth = dict(zip(gb.column(USER_ID).tolist(), gb.column("self_excluded").tolist(), strict=True))
+    assert all(row["label"] == str(int(truth[row[USER_ID]])) for row in rows)
+    assert len({row[USER_ID] for row in rows}) == len(rows)  # one label per player
+    order = [row[USER_ID] for row in rows]
+    assert order != sorted(order, key=list(truth).index)  # shuffled: only the user_id joins them
+    assert gb.operator_labels(seed=7) == gb.operator_labels(seed=7) != gb.operator_labels(seed=8)
+
+
+def test_write_samples_puts_the_operator_labels_under_each_labelling_models_prefix(env, moto):
+    import boto3
+
+    from vwt_deploy.operate.sample import LABELS_FILE, write_samples
+
+    s3 = boto3.client("s3", region_name=env.region)
+    for key in env.catalogue.data_buckets:
+        s3.create_bucket(Bucket=env.data_bucket_name(key), CreateBucketConfiguration={"LocationConstraint": env.region})
+    written = write_samples(env, s3, rows=300, seed=3)
+    assert written  # the data files, as before
+    for key in env.catalogue.data_buckets:
+        prefixes = {m.labeling.labels_prefix for m in models_on(env, key) if m.labeling.mode != "none"}
+        assert prefixes
+        for prefix in prefixes:
+            body = s3.get_object(Bucket=env.data_bucket_name(key), Key=prefix + LABELS_FILE)["Body"].read()
+            assert body == generate(env, key, 300, seed=3).operator_labels(3)
