@@ -21,7 +21,7 @@ Actions (the event's "action"):
   work team (the emulator's) takes its answers from, the operators' label files (AWS's
   work teams ignore it).
       {"action": "prepare_ground_truth", "source": {...}, "output": {...}, "categories": ["0", "1"], "title": "...",
-       "labels": {"bucket", "prefix"} (optional)}
+       "label": "self_excluded" (a column of that name is not shown), "labels": {"bucket", "prefix"} (optional)}
 - "merge_ground_truth": read the labeling job's output manifest and write the
   labelled CSV, joining the labels to the data by `user_id`, never by position (a
   file added to the prefix, or rows in another order, cannot shift them); rows of
@@ -334,13 +334,14 @@ def prepare_ground_truth(s3, event: dict) -> dict[str, Any]:
     out_bucket, out_prefix = _output(event)
     header, rows = read_rows(s3, src_bucket, src_prefix)
     _require_user_id(header, f"s3://{src_bucket}/{src_prefix}")
+    hidden = {USER_ID, event.get("label")}  # the worker sees neither the player's id nor a value of the label
     lines, seen = [], set()
     for key, line, row in rows:
         user = _user_id(row, f"s3://{src_bucket}/{key} line {line}")
         if user in seen:  # one task per player: the person is labelled, not each of their rows
             continue
         seen.add(user)
-        text = ", ".join(f"{k}={v}" for k, v in row.items() if k != USER_ID)
+        text = ", ".join(f"{k}={v}" for k, v in row.items() if k not in hidden)
         lines.append(json.dumps({"source": text, MANIFEST_ID: user}, sort_keys=True))
     if not lines:
         raise NoTrainingData(f"no data rows under s3://{src_bucket}/{src_prefix}")

@@ -478,3 +478,17 @@ def test_prepare_names_the_operators_label_files_for_the_local_work_team(s3):
     )
     workforce = s3.get_object(Bucket="models", Key="labeling/run/input/workforce.json")["Body"].read()
     assert json.loads(workforce) == {"labels": "s3://data/labels/"}
+
+
+def test_prepare_never_shows_the_workers_the_label_being_asked_for(s3):
+    put_csv(s3, "training/a.csv", ["user_id", "stake", "self_excluded"], [["p1", 10, "true"]])
+    label.handler(
+        {
+            "action": "prepare_ground_truth",
+            "source": {"bucket": "data", "prefix": "training/"},
+            "output": {"bucket": "models", "prefix": "labeling/run/input/"},
+            "categories": ["0", "1"],
+            "label": "self_excluded",
+        }
+    )
+    assert _manifest(s3) == [{"source": "stake=10", "vwt-user-id": "p1"}]
