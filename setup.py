@@ -40,6 +40,8 @@ setup(
         "skl2onnx>=1.17,<1.21",
         "onnx>=1.16,<1.24",
         "onnxruntime>=1.18,<1.33",
+        # the training job's evaluation report (vwt_model/report.py: PNGs with Figure and the Agg canvas, no pyplot)
+        "matplotlib>=3.8,<3.12",
         # the local API Gateway validates request bodies against the API's models (JSON Schema draft 4)
         "jsonschema>=4.18,<5",
         # AWS's action catalogue (actions, resource types, ARN formats, condition keys) for the emulator's IAM

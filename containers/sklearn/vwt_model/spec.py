@@ -24,6 +24,7 @@ class Param:
     exclusive_minimum: bool = False
     choices: tuple[str, ...] = ()
     doc: str = ""
+    check: Callable[[str], object] | None = None  # a str parameter's own check: raises ValueError
 
     def parse(self, name: str, raw: object) -> object:
         """Parse a value (SageMaker passes strings) or raise ValueError."""
@@ -31,6 +32,8 @@ class Param:
             text = str(raw)
             if self.choices and text not in self.choices:
                 raise ValueError(f"{name} must be one of {', '.join(self.choices)}, got {text!r}")
+            if self.check is not None:
+                self.check(text)
             return text
         if isinstance(raw, bool):
             raise ValueError(f"{name} must be a number, got {raw!r}")
@@ -59,11 +62,49 @@ _TREES = Param(int, minimum=1, maximum=5000, doc="number of trees (the seed's no
 _DEPTH = Param(int, minimum=1, maximum=100, doc="maximum tree depth; omit for unlimited")
 _SEED = Param(int, minimum=0, maximum=2**31 - 1, doc="random seed")
 
+#: the catalogue's default risk groups (environments/models.yaml, intervention.risk_groups): the evaluation
+#: report's thresholds when the pipeline passes no `risk_groups` hyperparameter
+DEFAULT_RISK_GROUPS = (("low", 0.0), ("medium", 0.3), ("high", 0.6), ("severe", 0.85))
+
+
+def parse_risk_groups(text: str | None) -> list[dict]:
+    """The `risk_groups` hyperparameter, JSON `[{"name": "low", "min_score": 0.0}, ...]` (the catalogue's
+    intervention.risk_groups; other keys such as `level` are ignored): names, then min_score from 0, increasing,
+    at most 1. None or empty: DEFAULT_RISK_GROUPS. Raises ValueError saying what is wrong."""
+    import json
+
+    if text is None or not str(text).strip():
+        return [{"name": name, "min_score": low} for name, low in DEFAULT_RISK_GROUPS]
+    how = 'risk_groups must be a JSON list like [{"name": "low", "min_score": 0}, {"name": "high", "min_score": 0.6}]'
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{how}; it is not JSON: {str(text)[:80]!r}") from None
+    if not isinstance(doc, list) or not doc or not all(isinstance(g, dict) for g in doc):
+        raise ValueError(f"{how}, got {str(text)[:80]!r}")
+    groups: list[dict] = []
+    for i, group in enumerate(doc):
+        name, low = group.get("name"), group.get("min_score")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{how}; group {i + 1} has no name")
+        if isinstance(low, bool) or not isinstance(low, (int, float)) or not 0 <= low <= 1:
+            raise ValueError(f"risk_groups: {name}'s min_score must be a number from 0 to 1, got {low!r}")
+        if groups and low <= groups[-1]["min_score"]:
+            raise ValueError(f"risk_groups: min_score must increase; {name} ({low}) follows {groups[-1]['name']}")
+        groups.append({"name": name, "min_score": float(low)})
+    if groups[0]["min_score"] != 0:
+        raise ValueError(f"risk_groups: the first group must start at min_score 0; {groups[0]['name']} starts above")
+    if len({g["name"] for g in groups}) != len(groups):
+        raise ValueError("risk_groups: the group names must be unique")
+    return groups
+
+
 #: hyperparameters every algorithm understands (set by the tool, not by users)
 COMMON: Mapping[str, Param] = {
     "algorithm": Param(str, doc="which estimator to train"),
     "task": Param(str, choices=TASKS, doc="classification, regression or unsupervised"),
     "label": Param(str, doc="name of the label column"),
+    "risk_groups": Param(str, check=parse_risk_groups, doc="the evaluation report's risk groups, JSON (report.py)"),
     "random_state": _SEED,
     "validation_fraction": Param(float, minimum=0.05, maximum=0.5, doc="hold-out share when no validation channel"),
 }

@@ -285,6 +285,9 @@ def run(paths: MlPaths) -> dict[str, float]:
         "rows": {"train": int(X_train.shape[0]), "validation": int(X_val.shape[0])},
         "trained_with": {"vwt_model": __version__, "scikit-learn": sklearn.__version__},
     }
+    from .report import write_report  # before the model: a report that fails fails the job and leaves no model
+
+    write_report(paths, hp, estimator, schema.encoded_names(), X_val, y_val, scores, version)
     write_model(
         paths,
         {
