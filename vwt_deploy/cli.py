@@ -408,6 +408,11 @@ def retrain(
         return
     if not as_json:
         click.echo(f"started {arn}")
+    _follow(retrainer, arn, as_json)
+
+
+def _follow(retrainer, arn: str, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    """Print each state of a running execution, then its outcome; exit 1 when it did not succeed."""
     try:
         outcome = retrainer.follow(
             arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}"))
@@ -417,7 +422,7 @@ def retrain(
             f"stopped following {arn}; the execution goes on",
             "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not",
         ) from None
-    _emit(outcome.as_dict(), as_json, lambda _: _echo_lines(outcome.lines()))
+    _emit({**(extra or {}), **outcome.as_dict()}, as_json, lambda _: _echo_lines(outcome.lines()))
     if not outcome.ok:
         click.get_current_context().exit(1)
 
@@ -548,6 +553,165 @@ def data_sample(
             )
 
     _emit([w.as_dict() for w in written], as_json, human)
+
+
+@main.group("models")
+def models_group() -> None:
+    """A model's versions in the registry: list, show, approve, reject, roll back."""
+
+
+def model_option(f: Callable) -> Callable:
+    return click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model")(f)
+
+
+def version_option(required: bool, help_text: str) -> Callable:
+    return click.option(
+        "--version", "number", type=click.IntRange(min=1), required=required, metavar="N", help=help_text
+    )
+
+
+def wait_option(f: Callable) -> Callable:
+    return click.option("--wait", is_flag=True, help="follow the deployment it starts, then print the outcome")(f)
+
+
+def reason_option(f: Callable) -> Callable:
+    return click.option("--reason", metavar="TEXT", help="why: recorded on the version with who decided and when")(f)
+
+
+def _registry(ctx: Context, env_name: str, overrides: tuple[str, ...]):
+    from vwt_deploy.operate.models import Registry
+
+    return Registry(ctx.deployment(env_name, overrides))
+
+
+@models_group.command("list")
+@env_option
+@model_option
+@json_option
+@pass_ctx
+def models_list(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, as_json: bool) -> None:
+    """The model's versions, newest first: status, numbers, the gate's decision, and which one serves."""
+    versions = _registry(ctx, env_name, overrides).versions(model_name)
+
+    def human(rows: list[dict]) -> None:
+        if not rows:
+            click.echo(f"{model_name} has no registered versions yet (the baseline serves)")
+        for r in rows:
+            click.echo(
+                f"{'*' if r['serving'] else ' '} {r['version']:>4}  {r['status']:<22} {r['metric']} {r['value']} "
+                f"(champion {r['champion_value']})  gate: {r['gate_decision']}  {r['created']}"
+            )
+
+    _emit([v.summary() for v in versions], as_json, human)
+
+
+@models_group.command("show")
+@env_option
+@model_option
+@version_option(False, "the version (default: the newest)")
+@json_option
+@pass_ctx
+def models_show(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, number: int | None, as_json: bool
+) -> None:
+    """A version's lineage, metrics, the gate's decision and who or what approved it."""
+    version = _registry(ctx, env_name, overrides).version(model_name, number)
+    _emit(version.as_dict(), as_json, lambda _: _echo_lines(version.lines()))
+
+
+@models_group.command("approve")
+@env_option
+@model_option
+@version_option(True, "the version to approve")
+@reason_option
+@wait_option
+@json_option
+@pass_ctx
+def models_approve(
+    ctx: Context,
+    env_name: str,
+    overrides: tuple[str, ...],
+    model_name: str,
+    number: int,
+    reason: str | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Approve a version that passed the gate: it is deployed (the registry's event starts the deployment)."""
+    from datetime import datetime, timedelta, timezone
+
+    from vwt_deploy.operate.retrain import Retrain
+
+    registry = _registry(ctx, env_name, overrides)
+    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    version, execution = registry.approve(model_name, number, reason)
+    if not wait:
+        data = {**version.summary(), "approval": version.approved_by, "execution_arn": execution}
+        started = f"deployment started: {execution}" if execution else "the registry's event starts its deployment"
+        _emit(data, as_json, lambda _: click.echo(f"approved version {number} of {model_name}; {started}"))
+        return
+    execution = execution or registry.deployment_started_by_event(model_name, version.arn, since)
+    if not as_json:
+        click.echo(f"approved version {number} of {model_name}; deploying: {execution}")
+    _follow(Retrain(registry.deployment), execution, as_json, {"version": number})
+
+
+@models_group.command("reject")
+@env_option
+@model_option
+@version_option(True, "the version to reject")
+@reason_option
+@json_option
+@pass_ctx
+def models_reject(
+    ctx: Context,
+    env_name: str,
+    overrides: tuple[str, ...],
+    model_name: str,
+    number: int,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Reject a version: it is never deployed (a serving version cannot be rejected; roll back first)."""
+    version = _registry(ctx, env_name, overrides).reject(model_name, number, reason)
+    _emit(
+        {**version.summary(), "approval": version.approved_by},
+        as_json,
+        lambda _: click.echo(f"rejected version {number} of {model_name}: {version.approved_by}"),
+    )
+
+
+@models_group.command("rollback")
+@env_option
+@model_option
+@version_option(False, "the approved version to return to (default: the newest approved one older than the serving)")
+@wait_option
+@json_option
+@pass_ctx
+def models_rollback(
+    ctx: Context,
+    env_name: str,
+    overrides: tuple[str, ...],
+    model_name: str,
+    number: int | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Deploy an earlier approved version through the same zero-downtime endpoint update."""
+    from vwt_deploy.operate.retrain import Retrain
+
+    registry = _registry(ctx, env_name, overrides)
+    target, execution = registry.rollback(model_name, number)
+    if not wait:
+        _emit(
+            {**target.summary(), "execution_arn": execution},
+            as_json,
+            lambda _: click.echo(f"rolling back {model_name} to version {target.number}: {execution}"),
+        )
+        return
+    if not as_json:
+        click.echo(f"rolling back {model_name} to version {target.number}: {execution}")
+    _follow(Retrain(registry.deployment), execution, as_json, {"version": target.number})
 
 
 if __name__ == "__main__":  # pragma: no cover

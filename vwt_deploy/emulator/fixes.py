@@ -486,6 +486,29 @@ def sagemaker_model_registry() -> None:
     SageMakerResponse.update_model_package = update_model_package
 
 
+@_once
+def sagemaker_model_package_client_token() -> None:
+    """CreateModelPackage ignored its ClientToken: a retried call registered another version. AWS's token
+    "guarantees that the call to this API is idempotent" (API reference, CreateModelPackage): a call with a token
+    already used returns the version that token registered, and registers nothing."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    create_model_package_once = SageMakerResponse.create_model_package
+
+    def create_model_package(self):
+        backend: SageMakerModelBackend = self.sagemaker_backend
+        token, group = self._get_param("ClientToken"), self._get_param("ModelPackageGroupName")
+        if token:
+            for package in backend.model_packages.values():
+                if package.client_token == token and package.model_package_group_name == group:
+                    return ActionResult({"ModelPackageArn": package.arn})
+        return create_model_package_once(self)
+
+    SageMakerResponse.create_model_package = create_model_package
+
+
 FIXES = (
     s3_delete_marker_dispose,
     sagemaker_endpoint_config_readback,
@@ -504,6 +527,7 @@ FIXES = (
     applicationautoscaling_tags,
     sagemaker_model_readback,
     sagemaker_model_registry,
+    sagemaker_model_package_client_token,
 )
 
 

@@ -161,6 +161,12 @@ class Retrain:
         payload = {"model": model, "mode": "tune" if tune else "train"}
         return self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
 
+    def start_deploy(self, model: str, model_package_arn: str) -> str:
+        """Start the deploy mode: the state machine deploys the version if it is an Approved one of its group."""
+        arn = self.state_machine(model, tune=False)
+        payload = {"model": model, "mode": "deploy", "model_package_arn": model_package_arn}
+        return self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+
     def states(self, execution_arn: str, poll: float = FOLLOW_SECONDS) -> Iterator[str]:
         """The name of each state as the execution enters it, until it ends."""
         seen = 0

@@ -173,9 +173,10 @@ def test_approval_per_environment(project, env_name, status, after):
     register = _states(d)["Register"]
     assert register["Parameters"]["ModelApprovalStatus"] == status and register["Next"] == after
     assert ("AwaitingApproval" in _states(d)) == (status == "PendingManualApproval")
-    if status == "PendingManualApproval":  # the admin is told how to approve, with what exists today
+    if status == "PendingManualApproval":  # the admin is told how to review, approve and reject the version
         message = _states(d)["NotifyPendingApproval"]["Parameters"]["Message.$"]
-        assert "update-model-package" in message and "vwt-deploy models" not in message
+        assert f"vwt-deploy models approve --env {env_name} --model gb-problem-gambling --version {{}}" in message
+        assert "vwt-deploy models show" in message and "vwt-deploy models reject" in message
     assert validate_definition(d) == []
 
 

@@ -163,6 +163,29 @@ def test_first_deployment_replaces_the_baseline(moto, project):
     assert len(p.messages("operator")) == 1
 
 
+def test_manual_approval_registers_tells_the_admin_and_deploys_only_when_approved(moto, project):
+    """staging: the version waits as PendingManualApproval and nothing is deployed; the admin's notice names the
+    commands; the deploy mode (what the approval's event starts) refuses it until it is Approved, then deploys it."""
+    p = Pipeline(project, "gb-problem-gambling", env_name="staging")
+    fake = FakeSageMaker("validation:auc", metric=0.71, champion=0.5)
+    result = p.run(fake, {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    arn = json.loads(result["output"])["registered"]["arn"]
+    assert fake.packages[arn]["ModelApprovalStatus"] == "PendingManualApproval"
+    assert p.record() == p.baseline_record() and "createModel" not in fake.actions()
+    (notice,) = p.messages("admin")
+    assert "Version 1 of gb-problem-gambling passed the gate" in notice
+    assert "vwt-deploy models approve --env staging --model gb-problem-gambling --version 1" in notice
+    deploy = {"model": "gb-problem-gambling", "mode": "deploy", "model_package_arn": arn}
+    refused = p.run(fake, deploy)
+    assert refused["status"] == "FAILED" and refused["error"] == "NotApproved"
+    assert p.record() == p.baseline_record()
+    fake.packages[arn]["ModelApprovalStatus"] = "Approved"  # a person approved it
+    deployed = p.run(fake, deploy)
+    assert deployed["status"] == "SUCCEEDED", deployed
+    assert p.record()["model_package_arn"] == arn and p.record()["version"] == "1"
+
+
 def test_gate_passes_when_the_new_model_is_no_worse_on_the_same_holdout(moto, project):
     p = Pipeline(project, "gb-problem-gambling")
     fake = FakeSageMaker("validation:auc", metric=0.70, champion=0.70)
