@@ -609,14 +609,36 @@ def models_list(ctx: Context, env_name: str, overrides: tuple[str, ...], model_n
 @env_option
 @model_option
 @version_option(False, "the version (default: the newest)")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="also fetch its evaluation report (HTML, pictures, JSON) into DIR/report/",
+)
 @json_option
 @pass_ctx
 def models_show(
-    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, number: int | None, as_json: bool
+    ctx: Context,
+    env_name: str,
+    overrides: tuple[str, ...],
+    model_name: str,
+    number: int | None,
+    report_dir: str | None,
+    as_json: bool,
 ) -> None:
-    """A version's lineage, metrics, the gate's decision and who or what approved it."""
-    version = _registry(ctx, env_name, overrides).version(model_name, number)
-    _emit(version.as_dict(), as_json, lambda _: _echo_lines(version.lines()))
+    """A version's lineage, metrics, the gate's decision, who or what approved it, and its evaluation report."""
+    from pathlib import Path
+
+    registry = _registry(ctx, env_name, overrides)
+    version = registry.version(model_name, number)
+    data = version.as_dict()
+    lines = version.lines()
+    if report_dir:
+        page = registry.fetch_report(version, Path(report_dir))
+        data["report_page"] = str(page)
+        lines.append(f"  report fetched: {page}")
+    _emit(data, as_json, lambda _: _echo_lines(lines))
 
 
 @models_group.command("approve")

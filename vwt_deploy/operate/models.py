@@ -19,10 +19,13 @@ ApprovalDescription).
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from vwt_deploy.deploy.pipeline import Deployment, not_deployed
@@ -32,6 +35,8 @@ from vwt_deploy.operate.retrain import Retrain
 APPROVED, REJECTED, PENDING = "Approved", "Rejected", "PendingManualApproval"
 #: ApprovalDescription's length limit (SageMaker API reference, UpdateModelPackage)
 DESCRIPTION_LIMIT = 1024
+MODEL_ARCHIVE, OUTPUT_ARCHIVE = "model.tar.gz", "output.tar.gz"
+REPORT_FOLDER = "report/"
 #: how long `approve --wait` waits for the registry's event to start the deployment
 EVENT_WAIT_SECONDS = 60.0
 
@@ -81,6 +86,12 @@ class Version:
         return self.metadata.get("approval", "not recorded")
 
     @property
+    def report_uri(self) -> str | None:
+        """The training job's output.tar.gz beside its model.tar.gz: the evaluation report is its `report/`."""
+        url = self.model_data_url or ""
+        return url[: -len(MODEL_ARCHIVE)] + OUTPUT_ARCHIVE if url.endswith("/" + MODEL_ARCHIVE) else None
+
+    @property
     def hyperparameters(self) -> dict[str, str]:
         return {k[3:]: v for k, v in sorted(self.metadata.items()) if k.startswith("hp.")}
 
@@ -122,6 +133,7 @@ class Version:
             "gate": {"decision": m.get("gate_decision"), "reason": m.get("gate_reason")},
             "hyperparameters": self.hyperparameters,
             "approval": {"status": self.status, "by": self.approved_by},
+            "report": self.report_uri,
         }
 
     def lines(self) -> list[str]:
@@ -143,6 +155,8 @@ class Version:
         ]
         if self.hyperparameters:
             out.append("  hyperparameters: " + ", ".join(f"{k}={v}" for k, v in self.hyperparameters.items()))
+        if self.report_uri:
+            out.append(f"  report:         {self.report_uri} (report/report.html; --report DIR fetches it)")
         return out
 
 
@@ -213,6 +227,27 @@ class Registry:
             f"{model} has no version {number} in {self.env.name} (versions: {known})",
             f"list them: vwt-deploy models list --env {self.env.name} --model {model}",
         )
+
+    def fetch_report(self, version: Version, dest: Path) -> Path:
+        """Download the version's evaluation report into `dest`/report/; return its HTML page."""
+        if not version.report_uri:
+            raise VwtError(f"version {version.number} names no model artifact, so it has no report", "")
+        bucket, _, key = version.report_uri[len("s3://") :].partition("/")
+        s3 = self._client("s3")
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            raise VwtError(
+                f"version {version.number} has no evaluation report ({version.report_uri} does not exist)",
+                "versions trained before the report existed have none; retrain to get one",
+            ) from None
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith(REPORT_FOLDER) and (m.isfile() or m.isdir())]
+            if not any(m.name == REPORT_FOLDER + "report.html" for m in members):
+                raise VwtError(f"{version.report_uri} holds no {REPORT_FOLDER}report.html", "retrain to get a report")
+            tar.extractall(dest, members=members, filter="data")  # no absolute paths, links or ../ escapes
+        return dest / REPORT_FOLDER / "report.html"
 
     # -- decisions -----------------------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ def deploy_machine() -> dict:
                 "Parameters": {
                     "record": {
                         "model": MODEL,
-                        "model_data_url": "s3://m/model.tar.gz",
+                        "model_data_url": "s3://vwt-test-registry/model.tar.gz",
                         "model_package_arn.$": "$.model_package_arn",
                     },
                     "release": {"model_package_arn.$": "$.model_package_arn"},
@@ -92,7 +92,7 @@ def deploy_machine() -> dict:
 
 
 def record(arn: str | None) -> dict:
-    return {"model": MODEL, "model_data_url": "s3://m/model.tar.gz", **({"model_package_arn": arn} if arn else {})}
+    return {"model": MODEL, "model_data_url": "s3://vwt-test-registry/model.tar.gz", **({"model_package_arn": arn} if arn else {})}
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def register(client, status: str, decision: str = "deploy", reason: str = "the c
         "mode": "train",
         "training_job": f"job-{status.lower()}",
         "data_location": "s3://data/training/",
-        "champion_model": "s3://m/champion/model.tar.gz",
+        "champion_model": "s3://vwt-test-registry/champion/model.tar.gz",
         "metric": "validation:auc",
         "challenger": "0.81",
         "champion": "0.74",
@@ -133,7 +133,7 @@ def register(client, status: str, decision: str = "deploy", reason: str = "the c
         ModelPackageGroupName=GROUP,
         ModelApprovalStatus=status,
         InferenceSpecification={
-            "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://m/{status}/model.tar.gz"}],
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://vwt-test-registry/{status}/model.tar.gz"}],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["application/json"],
         },
@@ -188,7 +188,7 @@ def test_show_prints_lineage_metrics_the_gate_and_who_approved(versions):
         "training job:   job-approved (train run run-1)",
         "data:           s3://data/training/",
         f"image:          {IMAGE}",
-        "artifact:       s3://m/Approved/model.tar.gz",
+        "artifact:       s3://vwt-test-registry/Approved/model.tar.gz",
         "validation:auc: 0.81 (champion on the same hold-out: 0.74; floor: 0.6)",
         "gate:           deploy: the challenger is better",
         "approval:       auto by the pipeline",
@@ -321,3 +321,38 @@ def test_an_unknown_model_lists_the_catalogue(versions):
     root, _, _ = versions
     res = cli(root, "models", "list", "--model", "nope")
     assert res.exit_code == 2 and "unknown model 'nope'" in res.output and "Traceback" not in res.output
+
+
+def _archive(members: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_show_fetches_the_evaluation_report_and_nothing_else(versions, tmp_path):
+    root, client, _ = versions
+    s3 = client("s3")
+    s3.create_bucket(Bucket="vwt-test-registry", CreateBucketConfiguration={"LocationConstraint": REGION})
+    html = b"<html><img src='data:image/png;base64,iVBORw0KGgo='></html>"
+    s3.put_object(
+        Bucket="vwt-test-registry",
+        Key="Approved/output.tar.gz",  # beside the version's model.tar.gz, as SageMaker uploads /opt/ml/output/data
+        Body=_archive({"report/report.html": html, "report/report.json": b'{"auc": 0.81}', "../escape.txt": b"x"}),
+    )
+    res = cli(root, "models", "show", "--model", MODEL, "--version", "1", "--report", str(tmp_path / "r"), "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["report"] == "s3://vwt-test-registry/Approved/output.tar.gz"
+    assert Path(data["report_page"]).read_bytes() == html
+    assert json.loads((tmp_path / "r" / "report" / "report.json").read_text()) == {"auc": 0.81}
+    assert not (tmp_path / "escape.txt").exists() and sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report"]
+    missing = cli(root, "models", "show", "--model", MODEL, "--version", "3", "--report", str(tmp_path / "x"))
+    assert missing.exit_code == 1 and "version 3 has no evaluation report" in missing.output
+    assert not (tmp_path / "x").exists()
