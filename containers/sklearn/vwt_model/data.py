@@ -236,15 +236,53 @@ def label_values(table: pa.Table, label: str, source: str) -> pa.ChunkedArray:
     return column
 
 
+def anchor_values(table: pa.Table, anchor: str, source: str) -> np.ndarray:
+    """An unsupervised model's anchor column as 1.0 (the positive value: the larger, last sorted, as for a label),
+    0.0, or NaN where it is absent (null, empty or NaN); it must hold two values."""
+    if anchor not in table.column_names:
+        raise DataError(
+            f"{source}: anchor column {anchor!r} is missing; columns: {', '.join(table.column_names)} "
+            "(the unsupervised model's score is checked against it)"
+        )
+    column = table.column(anchor)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = pc.utf8_trim_whitespace(column)
+        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+    elif not (pa.types.is_boolean(column.type) or pa.types.is_null(column.type)):
+        column = _numeric(anchor, column, f"{source}: anchor")
+        column = pa.chunked_array([pa.array(column, from_pandas=True)])  # NaN -> null
+    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    found = sorted(set(column.drop_null().to_pylist()))
+    if len(found) != 2:
+        what = {0: "no values", 1: f"only the value {found[0]!r}" if found else ""}.get(
+            len(found), f"{len(found)} values ({', '.join(map(repr, found[:5]))}{', ...' if len(found) > 5 else ''})"
+        )
+        raise DataError(
+            f"{source}: anchor {anchor!r} has {what}; an anchor is a 0/1 outcome (true/false, or two values), empty "
+            "where unknown, and validation:anchor_auc (the gate's metric) needs both of its values"
+        )
+    positive = np.asarray(
+        pc.fill_null(pc.equal(column, pa.scalar(found[1], column.type)), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    return np.where(present, positive.astype(np.float64), np.nan)
+
+
 def load_table(
-    folder: Path, schema: Schema | None, label: str | None, source: str
+    folder: Path, schema: Schema | None, label: str | None, source: str, anchor: str | None = None
 ) -> tuple[Schema, pa.Table, np.ndarray, pa.ChunkedArray | None]:
     """Read a channel; returns the schema used (inferred when none was given), the raw table, X, and the raw
-    label column."""
+    label column. An unsupervised model's `anchor` column is never a feature, like a label."""
     table = read_channel(folder, schema, label)
     y = label_values(table, label, source) if label else None
     if schema is None:
-        schema = inferred([c for c in table.column_names if c != label])
+        schema = inferred([c for c in table.column_names if c not in (label, anchor)])
         if not schema.features:
-            raise DataError(f"{source}: there are no feature columns besides the label {label!r}")
+            besides = f"the label {label!r}" if label else f"the anchor {anchor!r}"
+            raise DataError(f"{source}: there are no feature columns besides {besides}")
+    elif anchor is not None and anchor in schema.names:
+        raise DataError(
+            f"the feature schema lists the anchor column {anchor!r} as a feature: the anomaly score is checked "
+            "against the anchor, so it can never be an input; remove it from the features"
+        )
     return schema, table, encode(table, schema, source), y

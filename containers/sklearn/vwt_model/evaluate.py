@@ -11,6 +11,15 @@ instead of yielding nothing: `champion:scored` is 1 when the champion was scored
 channel, another task, features it cannot read). Then the champion's names carry the challenger's own values, a
 tie, so the gate's comparison passes and the catalogue's floor alone decides; the gate reads `champion:scored`
 to say so.
+
+An unsupervised model has no label, so its gate metric is `validation:anchor_auc`: the ROC AUC of the served
+anomaly score (higher is riskier, as `predictor.anomaly_scores` serves it, rounded as served) against the
+`anchor` hyperparameter's column (a 0/1 outcome known for some players, such as self-exclusion) on the hold-out
+rows where the anchor is present. The champion is scored on the same rows (`champion:anchor_auc`). A hold-out
+whose anchored rows hold one class only fails the job (train.py): the AUC is undefined, and a metric left out
+would fail the gate's filter with a less useful message. `validation:anomaly_rate`, the share of hold-out rows
+above the estimator's own anomaly cut, is logged as information: `contamination` sets it, not the model's
+quality.
 """
 
 from __future__ import annotations
@@ -33,8 +42,11 @@ def champion_name(metric: str) -> str:
     return "champion:" + metric.split(":", 1)[-1]
 
 
-def metrics_for(task: str, scores, y_val) -> dict[str, float]:
-    """Validation metrics from a model's scores (the ONNX model's outputs, or the baseline's constant)."""
+def metrics_for(task: str, scores, y_val, cut: float | None = None) -> dict[str, float]:
+    """Validation metrics from a model's served scores (the ONNX model's outputs, or the baseline's constant).
+
+    Unsupervised: `scores` are the served anomaly scores, `y_val` the anchor (1.0, 0.0, NaN where absent) or None
+    without an anchor, `cut` the score above which the estimator flags an anomaly (None: it flags no one)."""
     import numpy as np
     from sklearn import metrics
 
@@ -55,8 +67,39 @@ def metrics_for(task: str, scores, y_val) -> dict[str, float]:
             "validation:mae": float(metrics.mean_absolute_error(y_val, scores)),
             "validation:r2": float(metrics.r2_score(y_val, scores)) if len(y_val) > 1 else 0.0,
         }
-    # unsupervised: scores are decision_function values; below 0 is what the estimator calls an anomaly
-    return {"validation:anomaly_rate": float((scores < 0).mean())}
+    out = {}
+    if y_val is not None:
+        present = ~np.isnan(y_val)
+        out["validation:anchor_auc"] = float(metrics.roc_auc_score(y_val[present], scores[present]))
+    out["validation:anomaly_rate"] = float((scores > cut).mean()) if cut is not None and len(scores) else 0.0
+    return out
+
+
+def challenger_metrics(task: str, outputs, y_val, offset: float) -> dict[str, float]:
+    """The new model's metrics from its ONNX outputs on the hold-out; an unsupervised model's outputs (its
+    decision_function) become the score it will serve, and its offset the anomaly cut."""
+    if task != "unsupervised":
+        return metrics_for(task, outputs, y_val)
+    import numpy as np
+
+    from .predictor import SCORE_DECIMALS, anomaly_scores
+
+    return metrics_for(task, np.round(anomaly_scores(outputs, offset), SCORE_DECIMALS), y_val, cut=-offset)
+
+
+def anchor_problem(y_val, anchor: str) -> str | None:
+    """Why `validation:anchor_auc` cannot be computed on this hold-out (None: it can)."""
+    import numpy as np
+
+    present = y_val[~np.isnan(y_val)]
+    positives = int((present == 1).sum())
+    if positives and positives < len(present):
+        return None
+    return (
+        f"the hold-out has {len(present)} rows with the anchor {anchor!r}, "
+        f"{'all positive' if positives else 'none positive'}: validation:anchor_auc (the gate's metric) is undefined; "
+        "give more rows with the anchor, or a validation channel holding both of its values"
+    )
 
 
 def champion_metrics(channel: Path, table, y_val, task: str, own: dict[str, float]) -> tuple[dict[str, float], str]:
@@ -70,13 +113,15 @@ def champion_metrics(channel: Path, table, y_val, task: str, own: dict[str, floa
 
 
 def _scored(channel: Path, table, y_val, task: str) -> tuple[dict[str, float] | None, str]:
+    import numpy as np
+
     from . import data
     from .predictor import ModelError, Predictor
 
     if not (channel / "model.tar.gz").is_file():  # the record names a model.tar.gz; SageMaker keeps its name
         return None, "no champion channel: the champion was not scored"
-    if task == "unsupervised":
-        return None, "an unsupervised model has no label to score the champion against"
+    if task == "unsupervised" and y_val is None:
+        return None, "an unsupervised model without an anchor has nothing to score the champion against"
     try:
         champion = Predictor(channel)  # unpacks the folder's model.tar.gz, as for a local model folder
     except (OSError, tarfile.TarError, ModelError) as exc:
@@ -87,6 +132,11 @@ def _scored(channel: Path, table, y_val, task: str) -> tuple[dict[str, float] | 
         X = data.encode(table, champion.schema, "champion", check_range=False)
     except data.DataError as exc:
         return None, f"the champion cannot score this hold-out: {exc}"
-    scores = champion.predict(X)
-    values = {champion_name(name): value for name, value in metrics_for(task, scores, y_val).items()}
-    return values, f"champion {champion.version} scored on the same {len(scores)} hold-out rows"
+    scores = champion.predict(X)  # served scores
+    # an unsupervised ONNX champion flags what its own estimator flagged; the baseline's constant flags no one
+    cut = -champion.offset if task == "unsupervised" and champion.format == "onnx" else None
+    values = {champion_name(name): value for name, value in metrics_for(task, scores, y_val, cut).items()}
+    rows = f"the same {len(scores)} hold-out rows"
+    if task == "unsupervised":
+        rows += f" ({int((~np.isnan(y_val)).sum())} with the anchor)"
+    return values, f"champion {champion.version} scored on {rows}"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 ARROW_MIN_ROWS = 32  # below this the plain Python split is faster than pyarrow's reader
 PARALLEL_MIN_BYTES = 64 * 1024  # CSV bodies from this size are parsed and predicted in parallel chunks
+SCORE_DECIMALS = 6  # served scores are rounded to this (training scores its hold-out the same way)
 
 
 class BadInput(ValueError):
@@ -43,6 +44,14 @@ def _unpack_if_needed(model_dir: Path) -> None:
         return
     with tarfile.open(model_dir / "model.tar.gz") as tar:
         tar.extractall(model_dir, filter="data")
+
+
+def anomaly_scores(decision, offset: float) -> np.ndarray:
+    """The served score of an unsupervised model from its ONNX output, the estimator's decision_function.
+
+    decision_function = score_samples - offset_, and -score_samples is the isolation forest's anomaly score
+    s(x) in (0, 1]: higher means more anomalous (riskier). Training scores its hold-out with this too."""
+    return -(np.asarray(decision).ravel().astype(np.float64) + offset)
 
 
 class Predictor:
@@ -102,12 +111,10 @@ class Predictor:
         if self.task == "classification":
             scores = out[:, 1]
         elif self.task == "unsupervised":
-            # decision_function = score_samples - offset_, and -score_samples is the isolation forest's
-            # anomaly score s(x) in (0, 1]: higher means more anomalous (riskier)
-            scores = -(out.ravel().astype(np.float64) + self.offset)
+            scores = anomaly_scores(out, self.offset)
         else:
             scores = out.ravel()
-        return np.round(scores.astype(np.float64), 6).tolist()
+        return np.round(scores.astype(np.float64), SCORE_DECIMALS).tolist()
 
     def handle(self, body: bytes, content_type: str, max_rows: int) -> list[float]:
         """Parse a request body and predict. Large CSV batches are cut at line boundaries into one chunk per

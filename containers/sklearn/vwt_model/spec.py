@@ -104,6 +104,10 @@ COMMON: Mapping[str, Param] = {
     "algorithm": Param(str, doc="which estimator to train"),
     "task": Param(str, choices=TASKS, doc="classification, regression or unsupervised"),
     "label": Param(str, doc="name of the label column"),
+    "anchor": Param(
+        str,
+        doc="unsupervised: a 0/1 column the anomaly score is checked against (validation:anchor_auc); never a feature",
+    ),
     "risk_groups": Param(str, check=parse_risk_groups, doc="the evaluation report's risk groups, JSON (report.py)"),
     "random_state": _SEED,
     "validation_fraction": Param(float, minimum=0.05, maximum=0.5, doc="hold-out share when no validation channel"),
@@ -147,7 +151,10 @@ ALGORITHMS: Mapping[str, tuple[tuple[str, ...], Mapping[str, Param]]] = {
 METRICS: Mapping[str, Mapping[str, bool]] = {
     "classification": {"validation:auc": True, "validation:accuracy": True, "validation:logloss": False},
     "regression": {"validation:rmse": False, "validation:mae": False, "validation:r2": True},
-    "unsupervised": {"validation:anomaly_rate": False},
+    # anchor_auc: the AUC of the served anomaly score against the anchor column (a known outcome such as self-exclusion)
+    # on the hold-out rows that have it, the gate's metric; anomaly_rate (the share the estimator flags) is information
+    # only: it follows from `contamination`, not from how good the model is
+    "unsupervised": {"validation:anchor_auc": True, "validation:anomaly_rate": False},
 }
 
 #: the regex a training job's metric definition uses for a metric the image logs

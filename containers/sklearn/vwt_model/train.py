@@ -24,7 +24,7 @@ from typing import Any
 
 from . import __version__
 from .evaluate import CHANNEL as CHAMPION_CHANNEL
-from .evaluate import champion_metrics, metrics_for
+from .evaluate import anchor_problem, challenger_metrics, champion_metrics
 from .paths import MlPaths
 from .spec import ALGORITHMS, METRICS, params_for, parse_hyperparameters
 
@@ -77,6 +77,10 @@ def read_hyperparameters(paths: MlPaths) -> dict[str, Any]:
     hp.setdefault("task", ALGORITHMS[algorithm][0][0])
     if hp["task"] != "unsupervised" and not hp.get("label"):
         raise TrainingError(f"hyperparameter 'label' (the label column) is required for {hp['task']}")
+    if hp["task"] != "unsupervised" and hp.get("anchor"):
+        raise TrainingError(
+            f"hyperparameter 'anchor' is for unsupervised models; a {hp['task']} model is scored against its label"
+        )
     return {**{k: v for k, v in DEFAULTS.items()}, **hp}
 
 
@@ -155,8 +159,9 @@ def encode_labels(y, task: str, source: str, classes: list | None = None):
     return (values == classes[1]).astype(np.int64), classes
 
 
-def split(X, y, hp: dict[str, Any]):
-    """(train rows, validation rows): row indices of a seeded split, stratified by the label where it can be."""
+def split(X, y, hp: dict[str, Any], strata=None):
+    """(train rows, validation rows): row indices of a seeded split, stratified by the label where it can be (an
+    unsupervised model: by its anchor's `strata`, 1/0/-1 for absent, the same way)."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -167,6 +172,8 @@ def split(X, y, hp: dict[str, Any]):
     stratify = None
     if y is not None and hp["task"] == "classification" and np.bincount(y).min() >= 2:
         stratify = y
+    elif strata is not None and np.unique(strata, return_counts=True)[1].min() >= 2:
+        stratify = strata
     return train_test_split(np.arange(n), test_size=fraction, random_state=seed, stratify=stratify)
 
 
@@ -256,7 +263,7 @@ def run(paths: MlPaths) -> dict[str, float]:
     converted = time.perf_counter()
     scores = onnx_scores(onnx_bytes, output, X_val, task)
     diff = verify_onnx(scores, estimator, X_val, task)
-    metrics = metrics_for(task, scores, y_val)
+    metrics = challenger_metrics(task, scores, y_val, float(getattr(estimator, "offset_", 0.0)))
     for name in METRICS[task]:
         if name in metrics:
             print(f"{name}={metrics[name]:.6g}", flush=True)
@@ -306,25 +313,42 @@ def run(paths: MlPaths) -> dict[str, float]:
 
 def _load(paths: MlPaths, hp: dict, label: str | None) -> tuple:
     """(schema, label classes, X_train, y_train, X_val, y_val, the validation rows' raw table): the validation
-    channel, or a seeded split of train. The raw rows let the champion encode them with its own schema."""
+    channel, or a seeded split of train. The raw rows let the champion encode them with its own schema. An
+    unsupervised model with an `anchor`: y_train is None and y_val the hold-out's anchor (1.0, 0.0, NaN)."""
+    import numpy as np
+
     from . import data
 
     task = hp["task"]
+    anchor = hp.get("anchor") if task == "unsupervised" else None
     train_dir, val_dir = paths.channel("train"), paths.channel("validation")
     schema = data.find_schema([paths.channel("schema"), train_dir])
-    schema, table, X, y_raw = data.load_table(train_dir, schema, label, "train")
+    schema, table, X, y_raw = data.load_table(train_dir, schema, label, "train", anchor)
     log(
         f"train: {X.shape[0]} rows, {len(schema.features)} features ({X.shape[1]} encoded), "
         f"schema {'given' if schema.explicit else 'inferred: every column but the label is numeric'}"
     )
     y, classes = encode_labels(y_raw, task, "train") if label else (None, None)
     if val_dir.is_dir() and data.channel_files(val_dir):
-        _, table_val, X_val, yv_raw = data.load_table(val_dir, schema, label, "validation")
+        _, table_val, X_val, yv_raw = data.load_table(val_dir, schema, label, "validation", anchor)
         y_val = encode_labels(yv_raw, task, "validation", classes)[0] if label else None
+        if anchor:
+            y_val = _checked_anchor(data.anchor_values(table_val, anchor, "validation"), anchor)
         return schema, classes, X, y, X_val, y_val, table_val
-    train_rows, val_rows = split(X, y, hp)
+    anchored = data.anchor_values(table, anchor, "train") if anchor else None
+    strata = None if anchored is None else np.nan_to_num(anchored, nan=-1.0).astype(np.int64)
+    train_rows, val_rows = split(X, y, hp, strata)
     y_train, y_val = (y[train_rows], y[val_rows]) if y is not None else (None, None)
+    if anchored is not None:
+        y_val = _checked_anchor(anchored[val_rows], str(anchor))
     return schema, classes, X[train_rows], y_train, X[val_rows], y_val, table.take(val_rows)
+
+
+def _checked_anchor(y_val, anchor: str):
+    problem = anchor_problem(y_val, anchor)
+    if problem:
+        raise TrainingError(problem)
+    return y_val
 
 
 def _jsonable(value: Any) -> Any:

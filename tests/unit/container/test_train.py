@@ -28,11 +28,14 @@ def test_every_algorithm_and_task_is_covered():
 @pytest.mark.parametrize("algorithm,task", COMBOS)
 def test_trains_every_algorithm_and_serves_the_result(ml_root: MlRoot, capsys, algorithm, task):
     label = LABELS[task]
-    write_csv(ml_root.channel("train") / "part-0.csv", make_rows(400, task))
+    # unsupervised: the classification rows' self_excluded is its anchor (the gate's validation:anchor_auc)
+    write_csv(ml_root.channel("train") / "part-0.csv", make_rows(400, "classification" if not label else task))
     ml_root.schema()
     hp = {"algorithm": algorithm, "task": task}
     if label:
         hp["label"] = label
+    else:
+        hp["anchor"] = "self_excluded"
     hp.update({k: v for k, v in {"no_trees": 10, "max_depth": 5}.items() if k in spec.params_for(algorithm)})
     ml_root.hyperparameters(**hp)
 
@@ -52,6 +55,7 @@ def test_trains_every_algorithm_and_serves_the_result(ml_root: MlRoot, capsys, a
         assert metrics["validation:r2"] > 0.5
     else:
         assert 0 <= metrics["validation:anomaly_rate"] < 0.5
+        assert metrics["validation:anchor_auc"] > 0.6  # the anomaly score ranks the anchor's positives higher
 
     meta = json.loads((ml_root.model / "model.json").read_text())
     assert meta["format"] == "onnx" and meta["task"] == task and meta["algorithm"] == algorithm
