@@ -248,7 +248,8 @@ class Model(Frozen):
             raise ValueError(
                 f"metric {self.metric!r} is not logged for {self.task}; allowed: {', '.join(METRICS[self.task])}"
             )
-        for what, name in (("metric", self.metric), ("tuning objective", self.tuning and self.tuning.objective_metric)):
+        objective = self.tuning.objective_metric if self.tuning else None
+        for what, name in (("metric", self.metric), ("tuning objective", objective)):
             if name in _NOT_A_GATE:
                 raise ValueError(f"{what} {name} cannot decide which model is deployed: {_NOT_A_GATE[name]}")
         if self.min_metric is not None:
@@ -274,7 +275,9 @@ class Model(Frozen):
         tasks = ALGORITHMS[self.algorithm][0]
         if self.task not in tasks:
             raise ValueError(f"algorithm {self.algorithm} does not do {self.task}; it does {', '.join(tasks)}")
-        allowed = {k: p for k, p in params_for(self.algorithm).items() if k not in ("algorithm", "task", "label", "anchor")}
+        allowed = {
+            k: p for k, p in params_for(self.algorithm).items() if k not in ("algorithm", "task", "label", "anchor")
+        }
         for key, value in self.hyperparameters.items():
             if key not in allowed:
                 raise ValueError(

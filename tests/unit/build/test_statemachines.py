@@ -16,7 +16,7 @@ from vwt_deploy.config import load
 from vwt_model.evaluate import champion_name
 from vwt_model.spec import METRICS
 
-MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
+MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing", "gb-unusual-behaviour")
 
 
 def _states(definition):
@@ -160,6 +160,27 @@ def test_gate_direction_follows_the_metric_and_compares_with_the_champion(projec
     assert _states(auc)["Kept"]["Type"] == "Succeed"
 
 
+def test_the_unsupervised_model_trains_on_its_anchor_and_gates_on_anchor_auc(project):
+    env, model, d = _render(project, "dev", "gb-unusual-behaviour")
+    train = _states(d)["Train"]["Parameters"]
+    assert train["HyperParameters"] == {
+        "algorithm": "isolation_forest",
+        "anchor": "self_excluded",
+        "contamination": "0.05",
+        "no_trees": "100",
+        "task": "unsupervised",
+    }
+    names = [x["Name"] for x in train["AlgorithmSpecification"]["MetricDefinitions"]]
+    assert {"validation:anchor_auc", "champion:anchor_auc", "validation:anomaly_rate", "champion:scored"} <= set(names)
+    extract = _states(d)["ExtractMetric"]["Parameters"]
+    assert "'validation:anchor_auc'" in extract["metric_values.$"]
+    assert "'champion:anchor_auc'" in extract["champion_values.$"]
+    assert _states(d)["Gate"]["Choices"][1]["NumericGreaterThanEqualsPath"] == "$.training.champion_values[0]"
+    assert _states(d)["CheckFloor"]["Choices"][0]["NumericLessThan"] == model.min_metric
+    assert "Tune" not in _states(d) and "LabelSelfExclusion" not in _states(d)  # not tuned; the anchor is no label
+    assert validate_definition(d) == []
+
+
 @pytest.mark.parametrize(
     "env_name, status, after",
     [
@@ -299,7 +320,7 @@ def test_rendering_is_byte_identical_and_rewrites_nothing_unchanged(project, tmp
     first = {p.name: p.read_bytes() for p in render(project, env, out_dir=tmp_path / "a")}
     second_paths = render(project, load("staging", project.root), out_dir=tmp_path / "b")
     assert first == {p.name: p.read_bytes() for p in second_paths}
-    assert len(first) == 6
+    assert len(first) == 2 * len(MODELS)
     stamps = {p: p.stat().st_mtime_ns for p in second_paths}
     render(project, env, out_dir=tmp_path / "b")
     assert stamps == {p: p.stat().st_mtime_ns for p in second_paths}
@@ -386,4 +407,4 @@ def test_separate_processes_render_the_same_bytes(project, tmp_path):
             timeout=120,
         )
         outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
-    assert outputs[0] == outputs[1] and len(outputs[0]) == 6
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 2 * len(MODELS)

@@ -38,7 +38,8 @@ class Pipeline:
         self.model_bucket = self.env.model_bucket_name(model)
         for bucket in (self.data_bucket, self.model_bucket):
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        columns = ["user_id"] + [f.name for f in self.model.features] + [self.model.label]  # as `data sample` writes
+        # as `data sample` writes: the label, or an unsupervised model's anchor
+        columns = ["user_id"] + [f.name for f in self.model.features] + [self.model.label or self.model.anchor]
         lines = [",".join(columns)] + [
             ",".join([f"p{i}"] + ["1"] * (len(columns) - 2) + [str(i % 2)]) for i in range(rows)
         ]
@@ -254,6 +255,34 @@ def test_gate_refuses_a_model_worse_than_the_champion_on_the_same_holdout(moto, 
     admin = p.messages("admin")
     assert len(admin) == 1 and json.loads(admin[0])["decision"] == "keep"
     assert p.messages("operator") == []
+
+
+@pytest.mark.parametrize(
+    "metric, champion, decision, reason",
+    [
+        (0.8, 0.5, "deploy", "the challenger is no worse than the champion on the same hold-out"),
+        (0.7, 0.78, "keep", "the challenger is worse than the champion on the same hold-out: the champion is kept"),
+        (0.6, 0.5, "keep", "the challenger is worse than the catalogue floor min_metric = 0.65: never deployed"),
+    ],
+    ids=["better than the champion", "worse than the champion", "under the floor"],
+)
+def test_the_unsupervised_model_is_gated_on_its_anchor_auc(moto, project, metric, champion, decision, reason):
+    """Its anomaly score's AUC against the anchor (self-exclusion), the champion's on the same hold-out rows."""
+    p = Pipeline(project, "gb-unusual-behaviour")
+    fake = FakeSageMaker("validation:anchor_auc", metric=metric, champion=champion)
+    result = p.run(fake, {"model": "gb-unusual-behaviour", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output["gate"]["metric"] == "validation:anchor_auc" and output["gate"]["higher_is_better"] is True
+    assert output["gate"]["decision"] == decision and output["gate"]["reason"] == reason
+    (hp,) = fake.hyperparameters.values()
+    assert hp["anchor"] == "self_excluded" and hp["task"] == "unsupervised" and "label" not in hp
+    (package,) = fake.packages.values()
+    assert package["ModelApprovalStatus"] == ("Approved" if decision == "deploy" else "Rejected")
+    if decision == "deploy":
+        assert "updateEndpoint" in fake.actions() and p.record()["metric"] == str(metric)
+    else:
+        assert "createModel" not in fake.actions() and p.record() == p.baseline_record()
 
 
 def test_failed_training_is_caught_reported_and_fails(moto, project):

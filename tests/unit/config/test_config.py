@@ -38,10 +38,15 @@ def error_of(project_dir: Path, env: str = "local", **kw) -> str:
 def test_every_shipped_environment_loads(repo: Path, env: str) -> None:
     cfg = load(env, repo)
     assert cfg.name == env
-    assert [m.name for m in cfg.catalogue.models] == ["bid-problem-gambling", "gb-problem-gambling", "gb-marketing"]
+    assert [m.name for m in cfg.catalogue.models] == [
+        "bid-problem-gambling",
+        "gb-problem-gambling",
+        "gb-marketing",
+        "gb-unusual-behaviour",
+    ]
     assert set(cfg.catalogue.data_buckets) == {"before-initial-deposit", "gambling-behaviour"}
-    # five buckets of the framework, plus access logs and state
-    assert len([k for k in cfg.bucket_names() if k.startswith(("data:", "model:"))]) == 5
+    # six buckets of the framework, plus access logs and state
+    assert len([k for k in cfg.bucket_names() if k.startswith(("data:", "model:"))]) == 6
     if env != "local":
         assert cfg.allowed_account_ids
 
@@ -360,6 +365,7 @@ def test_bucket_names_of_real_environments_are_unique_by_construction(repo: Path
             "model-bid-problem-gambling",
             "model-gb-problem-gambling",
             "model-gb-marketing",
+            "model-gb-unusual-behaviour",
             "access-logs",
             "tfstate",
         )
@@ -381,3 +387,74 @@ def test_bucket_names_need_a_suffix_when_several_accounts_are_allowed_and_fit_63
     load("dev", repo, parse_overrides([accounts, "bucket_suffix=shared"]))
     with pytest.raises(ConfigError, match=r"S3 allows 3 to 63 \(shorten name_prefix or bucket_suffix\)"):
         load("dev", repo, parse_overrides(["name_prefix=vwt-development-team-42", "region=ap-southeast-2"]))
+
+
+# --------------------------------------------------------------------------- an unsupervised model's gate
+
+
+def test_the_unsupervised_model_is_gated_on_its_anchor(repo: Path) -> None:
+    m = load("local", repo).catalogue.model("gb-unusual-behaviour")
+    assert (m.task, m.anchor, m.gate_metric, m.higher_is_better) == (
+        "unsupervised",
+        "self_excluded",
+        "validation:anchor_auc",
+        True,
+    )
+    assert 0.5 < (m.min_metric or 0) < 1
+    hp = m.training_hyperparameters()
+    assert hp["anchor"] == "self_excluded" and "label" not in hp
+    assert "self_excluded" not in [f.name for f in m.features]
+
+
+UNUSUAL = "gb-unusual-behaviour"
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            lambda m: m.update(metric="validation:anomaly_rate"),
+            "metric validation:anomaly_rate cannot decide which model is deployed: it is the share of players the "
+            "isolation forest flags, which its contamination hyperparameter sets",
+        ),
+        (
+            lambda m: m.update(
+                metric=None,
+                tuning={
+                    "objective_metric": "validation:anomaly_rate",
+                    "ranges": {"no_trees": {"type": "integer", "min": 50, "max": 200}},
+                },
+            ),
+            "tuning objective validation:anomaly_rate cannot decide which model is deployed",
+        ),
+        (lambda m: m.pop("anchor"), "an unsupervised model needs an anchor"),
+        (
+            lambda m: m.update(features=[*m["features"], {"name": "self_excluded", "type": "bool"}]),
+            "anchor 'self_excluded' is also a feature",
+        ),
+        (lambda m: m.update(min_metric=1.5), "min_metric 1.5 cannot be a floor of validation:anchor_auc"),
+        (
+            lambda m: m["hyperparameters"].update(anchor="other"),
+            "unknown hyperparameter 'anchor' for isolation_forest",
+        ),
+    ],
+    ids=["anomaly_rate gate", "anomaly_rate objective", "no anchor", "anchor a feature", "floor", "anchor as hp"],
+)
+def test_an_unsupervised_model_without_a_meaningful_gate_is_refused(project_dir: Path, change, says: str) -> None:
+    edit(project_dir / "environments/models.yaml", lambda d: change(model(d, UNUSUAL)))
+    msg = error_of(project_dir)
+    assert f"models[{UNUSUAL}]" in msg and says in msg
+
+
+def test_anomaly_rate_refusal_says_what_to_use(project_dir: Path) -> None:
+    edit(project_dir / "environments/models.yaml", lambda d: model(d, UNUSUAL).update(metric="validation:anomaly_rate"))
+    assert "use validation:anchor_auc (the AUC of the anomaly score against the model's anchor column)" in error_of(
+        project_dir
+    )
+
+
+def test_an_anchor_on_a_supervised_model_is_refused(project_dir: Path) -> None:
+    edit(project_dir / "environments/models.yaml", lambda d: model(d, "gb-marketing").update(anchor="self_excluded"))
+    msg = error_of(project_dir)
+    assert "models[gb-marketing]" in msg
+    assert "anchor is for unsupervised models; a regression model is measured against its label" in msg

@@ -234,7 +234,12 @@ def test_first_up_creates_the_registry_then_builds_the_image(project_dir: Path, 
     assert any(a.endswith(f":{tag}") for a in docker[1])
     tfvars = json.loads((project_dir / ".vwt/envs/dev/terraform.tfvars.json").read_text())
     assert tfvars["image_tag"] == tag
-    assert set(tfvars["initial_model_artifacts"]) == {"bid-problem-gambling", "gb-problem-gambling", "gb-marketing"}
+    assert set(tfvars["initial_model_artifacts"]) == {
+        "bid-problem-gambling",
+        "gb-problem-gambling",
+        "gb-marketing",
+        "gb-unusual-behaviour",
+    }
 
 
 def test_status_and_outputs_build_nothing(project_dir: Path) -> None:
