@@ -121,6 +121,8 @@ _GROUND_TRUTH_ACCOUNTS = {
 _LABELING_ALGORITHM_ACCOUNT = "027400017018"
 #: the label attribute of Ground Truth output (letters, digits and '-': a column name may hold '_')
 LABEL_ATTRIBUTE = "vwt-label"
+#: the training job's hyperparameter naming the catalogue's risk groups (vwt_model.spec, for its evaluation report)
+RISK_GROUPS = "risk_groups"
 
 
 def job_prefix(env: Environment, model: str) -> str:
@@ -203,6 +205,11 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
     prefix = model.data_prefix
     data_bucket = env.data_bucket_name(model.data_bucket)
     hp = model.training_hyperparameters()
+    if model.task != "regression":  # the evaluation report's confusion matrices and distributions per risk group
+        hp[RISK_GROUPS] = json.dumps(
+            [{"name": g.name, "min_score": g.min_score} for g in env.catalogue.intervention.risk_groups],
+            separators=(",", ":"),
+        )
     labeling: dict[str, Any] = {"mode": model.labeling.mode, "source_column": model.labeling.source_column}
     if model.labeling.mode == "ground_truth":
         labeling = _ground_truth(env, model)
@@ -246,7 +253,7 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "group": env.model_package_group(model.name),
             "approval": env.approval_mode,
             "passed_status": "Approved" if env.approval_mode == "auto" else "PendingManualApproval",
-            "hyperparameters": sorted(hp),
+            "hyperparameters": sorted(k for k in hp if k != RISK_GROUPS),  # JSON: not a metadata value's characters
         },
         "endpoint": {
             "name": env.endpoint_name(model.name),

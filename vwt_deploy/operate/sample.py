@@ -293,6 +293,8 @@ def _label_columns(models: Iterable[Model]) -> dict[str, str]:
     for model in models:
         if model.labeling.mode == "self_exclusion":
             out.setdefault(str(model.labeling.source_column), "self_exclusion")
+        elif model.anchor:  # an unsupervised model's known outcome (never a feature): the self-exclusion flag
+            out.setdefault(model.anchor, "self_exclusion")
         elif model.labeling.mode in ("none", "ground_truth") and model.label:
             # Ground Truth's data may hold an observed value; the pipeline hides it from the workers and replaces it
             out.setdefault(model.label, model.task)

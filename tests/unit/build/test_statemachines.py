@@ -14,7 +14,7 @@ from vwt_deploy.asl import check_policy, validate_definition
 from vwt_deploy.build.statemachines import TEMPLATE_VARS, artifacts, job_prefix, render, render_definition
 from vwt_deploy.config import load
 from vwt_model.evaluate import champion_name
-from vwt_model.spec import METRICS
+from vwt_model.spec import METRICS, parse_risk_groups
 
 MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing", "gb-unusual-behaviour")
 
@@ -62,8 +62,13 @@ def test_training_job_parameters_come_from_the_configuration(project):
     env, model, d = _render(project, "dev", "bid-problem-gambling")
     train = _states(d)["Train"]["Parameters"]
     assert train["AlgorithmSpecification"]["TrainingImage"] == "${image_uri}"
-    assert train["HyperParameters"] == model.training_hyperparameters()
-    assert train["HyperParameters"]["no_trees"] == "10"
+    hp = dict(train["HyperParameters"])
+    # the catalogue's risk groups, for the evaluation report's per-group numbers (vwt_model.spec parses them)
+    groups = [{"name": g.name, "min_score": g.min_score} for g in env.catalogue.intervention.risk_groups]
+    assert parse_risk_groups(hp.pop("risk_groups")) == groups
+    assert hp == model.training_hyperparameters() and hp["no_trees"] == "10"
+    registered = _states(d)["Register"]["Parameters"]["CustomerMetadataProperties"]
+    assert "hp.risk_groups.$" not in registered and "hp.no_trees.$" in registered  # JSON is no metadata value
     assert train["RoleArn"] == "${sagemaker_role_arn}"
     assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is True
     assert train["OutputDataConfig"] == {
@@ -168,6 +173,7 @@ def test_the_unsupervised_model_trains_on_its_anchor_and_gates_on_anchor_auc(pro
         "anchor": "self_excluded",
         "contamination": "0.05",
         "no_trees": "100",
+        "risk_groups": train["HyperParameters"]["risk_groups"],  # the catalogue's (checked above)
         "task": "unsupervised",
     }
     names = [x["Name"] for x in train["AlgorithmSpecification"]["MetricDefinitions"]]

@@ -83,7 +83,7 @@ def test_ground_truth_in_a_region_without_its_labeling_functions(project_copy, t
 
 def test_self_exclusion_without_its_source_column(project_copy, tmp_path):
     project = project_copy(
-        models=_model("bid-problem-gambling", lambda m: m.update(labeling={"mode": "self_exclusion"}))
+        models=_model("gb-problem-gambling", lambda m: m.update(labeling={"mode": "self_exclusion"}))
     )
     assert "labeling mode self_exclusion needs source_column" in _refused(project, tmp_path)
 

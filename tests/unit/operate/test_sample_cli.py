@@ -97,7 +97,12 @@ def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(s3, target)
     assert res.exit_code == 0, res.output
     written = json.loads(res.output)
     assert sorted(w["bucket"] for w in written) == sorted(BUCKETS)
-    assert objects(s3) == sorted(f"{b}/training/{f}" for b in BUCKETS for f in ("schema.json", "synthetic.csv"))
+    # the data and its schema, and an operator's label file for the labelling models (each bucket has one)
+    files = ("training/schema.json", "training/synthetic.csv", "labels/synthetic-review.csv")
+    assert objects(s3) == sorted(f"{b}/{f}" for b in BUCKETS for f in files)
+    for b in BUCKETS:
+        head = s3.head_object(Bucket=b, Key="labels/synthetic-review.csv")
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
     for w in written:
         head = s3.head_object(Bucket=w["bucket"], Key=w["key"])
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
