@@ -46,6 +46,22 @@ run "no_vpc_no_network_permissions" {
     condition     = contains([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Sid], "WatchTheRollbackAlarms") && one([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "WatchTheRollbackAlarms"]) == "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:vwt-dev-gb-problem-gambling-invocation-5xx"
     error_message = "SageMaker may describe exactly the rollback alarms (blue/green auto-rollback)"
   }
+  assert {
+    condition = (
+      !contains([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Sid], "CreateTheLabelingLogGroups")
+      && !strcontains(aws_iam_role_policy.this.policy, "/aws/sagemaker/LabelingJobs\"")
+      && !strcontains(aws_iam_role_policy.this.policy, "/aws/sagemaker/TransformJobs")
+    )
+    error_message = "without Ground Truth the role creates no labelling or transform job log group"
+  }
+  assert {
+    condition     = flatten([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "CreateTheSharedJobLogGroups"]) == ["arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TrainingJobs"]
+    error_message = "training and tuning jobs create exactly their shared log group"
+  }
+  assert {
+    condition     = alltrue([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : can(regex("^[A-Za-z0-9]+$", st.Sid))])
+    error_message = "every statement of the execution role has a Sid"
+  }
 }
 
 run "a_vpc_grants_what_sagemaker_needs_to_attach" {
@@ -102,5 +118,34 @@ run "ground_truth_passes_the_role_to_itself" {
       Condition = { StringEquals = { "iam:PassedToService" = "sagemaker.amazonaws.com" } }
     }
     error_message = "automated labelling's training and transform jobs run with the execution role, which passes itself"
+  }
+  assert {
+    condition = (
+      one([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Action if st.Sid == "CreateTheLabelingLogGroups"]) == "logs:CreateLogGroup"
+      && toset(one([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "CreateTheLabelingLogGroups"])) == toset([
+        "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/LabelingJobs",
+        "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TransformJobs",
+      ])
+    )
+    error_message = "a labelling job creates /aws/sagemaker/LabelingJobs, automated labelling's transform jobs /aws/sagemaker/TransformJobs, and no other group"
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.this.policy, "lambda:")
+    error_message = "Ground Truth invokes its built-in PRE-/ACS- functions itself: the execution role is granted no Lambda action"
+  }
+  assert {
+    # what the labelling job reads and writes as the role: labeling/ of the model bucket (manifest, categories, UI
+    # template, output), with the key of OutputConfig.KmsKeyId and LabelingJobResourceConfig.VolumeKmsKeyId
+    condition = (
+      length(setsubtract(["s3:GetObject", "s3:PutObject"], flatten([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Action if st.Sid == "ReadAndWriteModels"]))) == 0
+      && contains(flatten([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "ReadAndWriteModels"]), "arn:aws:s3:::vwt-dev-model-gb-problem-gambling/*")
+      && length(setsubtract(["kms:Decrypt", "kms:GenerateDataKey"], flatten([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Action if st.Sid == "UseTheEnvironmentKey"]))) == 0
+      && one([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Condition if st.Sid == "GrantTheKeyToSageMakerVolumes"]) == { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+    )
+    error_message = "the labelling job reads and writes the model bucket with the key, and grants the key to its volumes only for AWS resources"
+  }
+  assert {
+    condition     = alltrue([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : can(regex("^[A-Za-z0-9]+$", st.Sid))])
+    error_message = "every statement of the execution role has a Sid"
   }
 }

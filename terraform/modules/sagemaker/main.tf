@@ -53,37 +53,65 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
+# Who calls what with this role: training and tuning jobs (channels, artifacts, image, logs, metrics), models and
+# endpoints (artifact, image, data capture, rollback alarms) and, when a model labels with Ground Truth
+# (`automated_labeling`), the labelling job and automated labelling's training and transform jobs. For a built-in task
+# type such as text classification, Ground Truth's execution role needs S3 (the input manifest, the label categories,
+# the UI template, the output path), CloudWatch logs and metrics, the KMS key of OutputConfig.KmsKeyId and
+# LabelingJobResourceConfig.VolumeKmsKeyId, and for automated labelling iam:PassRole of itself (SageMaker Developer
+# Guide, "Create a SageMaker Execution Role for a Ground Truth Labeling Job" and "Encrypt Output Data and Storage
+# Volume with AWS KMS"). The pipeline puts all of the labelling job's S3 objects under labeling/ of the model bucket
+# (templates/steps/label_ground_truth.j2), which ReadAndWriteModels covers.
+#
+# No lambda:InvokeFunction: the guide asks the role for it only in custom labelling workflows ("AWS Lambda for
+# processing input and output data when you create a custom workflow"); its built-in task type policy has none, and
+# AWS's AmazonSageMakerGroundTruthExecution policy grants it only on custom function names (*GtRecipe*,
+# *LabelingFunction*, *SageMaker*, ...), none of which matches the AWS-owned PRE-TextMultiClass and
+# ACS-TextMultiClass functions (account 568282634449 etc. per region, vwt_deploy/build/statemachines.py) the pipeline
+# names: Ground Truth invokes those itself.
 data "aws_iam_policy_document" "this" {
+  # s3:ListBucket: training channels (S3Prefix) and Ground Truth list their prefixes; GetBucketLocation: SageMaker and
+  # Ground Truth find each bucket's region before reading or writing it
   statement {
     sid       = "ListDataAndModelBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
     resources = [for b in concat(local.data_bucket_names, local.model_bucket_names) : "arn:${local.partition}:s3:::${b}"]
   }
 
+  # s3:GetObject of the data buckets: the `train` channel of models that do not label (labeling mode none reads the
+  # data prefix directly; labelled models train on their copy in the model bucket), and locally the emulator's work
+  # team, whose label files the labelling job reads from the data bucket as this role
   statement {
     sid       = "ReadData"
     actions   = ["s3:GetObject"]
     resources = [for b in local.data_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
   }
 
+  # training's schema and champion channels, model.tar.gz and output.tar.gz uploads (multipart), CreateModel's artifact,
+  # data capture, and Ground Truth's reads (manifest, categories, UI template) and writes (output manifest, automated
+  # labelling's intermediate data) under labeling/
   statement {
     sid       = "ReadAndWriteModels"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
     resources = [for b in local.model_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
   }
 
+  # training jobs, tuning jobs and models pull the framework's image
   statement {
     sid       = "PullTheImage"
     actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
     resources = [var.repository_arn]
   }
 
+  # the image pull's registry login
   statement {
     sid       = "EcrLogin"
     actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"] # iam-star-ok: GetAuthorizationToken supports no resource-level permissions
   }
 
+  # every job's and endpoint's log streams and events (/aws/sagemaker/TrainingJobs, Endpoints/<name>, LabelingJobs,
+  # TransformJobs)
   statement {
     sid = "WriteSageMakerLogs"
     actions = [
@@ -97,15 +125,30 @@ data "aws_iam_policy_document" "this" {
 
   # The job log groups are shared by every environment of the account and region, so no environment's Terraform
   # owns them: SageMaker creates them on a job's first log line. The endpoints' groups exist (created above).
+  # CreateLogGroup: a training or tuning job's first log line
   statement {
-    sid     = "CreateTheSharedJobLogGroups"
-    actions = ["logs:CreateLogGroup"]
-    resources = [
-      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs",
-      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs",
-    ]
+    sid       = "CreateTheSharedJobLogGroups"
+    actions   = ["logs:CreateLogGroup"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs"]
   }
 
+  # CreateLogGroup: a labelling job's first event (/aws/sagemaker/LabelingJobs), and the first log line of automated
+  # labelling's batch transform (inference) jobs (/aws/sagemaker/TransformJobs; its training jobs log to TrainingJobs,
+  # above). Only where a model labels with Ground Truth.
+  dynamic "statement" {
+    for_each = var.automated_labeling ? [1] : []
+    content {
+      sid     = "CreateTheLabelingLogGroups"
+      actions = ["logs:CreateLogGroup"]
+      resources = [
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TransformJobs",
+      ]
+    }
+  }
+
+  # PutMetricData: training, transform and labelling jobs' metrics (/aws/sagemaker/TrainingJobs, TransformJobs,
+  # LabelingJobs namespaces)
   statement {
     sid       = "PublishSageMakerMetrics"
     actions   = ["cloudwatch:PutMetricData"]
@@ -170,8 +213,8 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # Ground Truth's automated labelling trains and runs transform jobs with the labelling job's role, which is this
-  # one: it passes itself (Developer Guide, "Automated Data Labeling Permission Requirements").
+  # iam:PassRole: Ground Truth's automated labelling trains and runs transform jobs with the labelling job's role,
+  # which is this one: it passes itself (Developer Guide, "Automated Data Labeling Permission Requirements").
   dynamic "statement" {
     for_each = var.automated_labeling ? [1] : []
     content {
@@ -186,12 +229,17 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # Decrypt and GenerateDataKey: S3 reads and writes of SSE-KMS objects (channels, artifacts, Ground Truth's input and
+  # OutputConfig.KmsKeyId output); Encrypt and DescribeKey: the job's and endpoint configuration's KmsKeyId (Ground
+  # Truth's KMS guide lists both for the output key)
   statement {
     sid       = "UseTheEnvironmentKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
   }
 
+  # CreateGrant: the ML storage volumes of training jobs, endpoints and automated labelling's jobs
+  # (LabelingJobResourceConfig.VolumeKmsKeyId), for AWS resources only
   statement {
     sid       = "GrantTheKeyToSageMakerVolumes"
     actions   = ["kms:CreateGrant"]

@@ -84,7 +84,7 @@ variable "vpc" {
 }
 
 variable "automated_labeling" {
-  description = "Some model labels with Ground Truth, whose automated labelling starts training and transform jobs with this role."
+  description = "Some model labels with Ground Truth: its labelling jobs run as this role (and log to /aws/sagemaker/LabelingJobs), and automated labelling starts training and transform jobs with it."
   type        = bool
   default     = false
 }
