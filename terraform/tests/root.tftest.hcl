@@ -22,15 +22,15 @@ run "dev_plans_every_module" {
   command = plan
 
   assert {
-    condition     = length(output.data_bucket_names) == 2 && length(output.model_bucket_names) == 3
-    error_message = "2 data buckets and 3 model buckets"
+    condition     = length(output.data_bucket_names) == 2 && length(output.model_bucket_names) == 4
+    error_message = "2 data buckets and 4 model buckets"
   }
   assert {
-    condition     = length(output.protected_bucket_names) == 5
-    error_message = "in dev the 5 data/model buckets are guarded"
+    condition     = length(output.protected_bucket_names) == 6
+    error_message = "in dev the 6 data/model buckets are guarded"
   }
   assert {
-    condition     = output.endpoint_names["gb-marketing"] == "vwt-dev-gb-marketing" && length(output.endpoints_deployed) == 3
+    condition     = output.endpoint_names["gb-marketing"] == "vwt-dev-gb-marketing" && length(output.endpoints_deployed) == 4
     error_message = "every model gets its endpoint from its baseline artifact"
   }
   assert {
@@ -38,7 +38,7 @@ run "dev_plans_every_module" {
     error_message = "the three functions of the package"
   }
   assert {
-    condition     = length(output.placeholder_state_machines) == 3
+    condition     = length(output.placeholder_state_machines) == 4
     error_message = "without rendered definitions the state machines are placeholders"
   }
 }

@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
-# Variables whose values may hold "/" but never ":" (CloudWatch Logs group and stream names).
-_SLASHED_NAMES = frozenset({"loggroupname", "logstreamname"})
+# Variables whose values may hold "/" but never ":": CloudWatch Logs group and stream names, and SageMaker's model
+# package name, which for a versioned package is `<group>/<version>` (API reference, ModelPackageArn:
+# `model-package/[\S]{1,2048}`; a version's ARN is `model-package/<group>/<version>`).
+_SLASHED_NAMES = frozenset({"loggroupname", "logstreamname", "modelpackagename"})
 
 
 class UnknownAction(KeyError):

@@ -386,6 +386,19 @@ CALLS = [
         ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/r"),
     ),
     case("iam.get_role", {"RoleName": "training"}, "GetRole", ("iam:GetRole", ROLE)),
+    # a versioned model package, named by its ARN: model-package/<group>/<version> is the resource, as is
+    case(
+        "sagemaker.describe_model_package",
+        {"ModelPackageName": f"{SM}:model-package/churn/3"},
+        "DescribeModelPackage",
+        ("sagemaker:DescribeModelPackage", f"{SM}:model-package/churn/3"),
+    ),
+    case(
+        "sagemaker.update_model_package",
+        {"ModelPackageArn": f"{SM}:model-package/churn/3", "ModelApprovalStatus": "Approved"},
+        "UpdateModelPackage",
+        ("sagemaker:UpdateModelPackage", f"{SM}:model-package/churn/3"),
+    ),
 ]
 
 
