@@ -145,4 +145,10 @@ run "manual_approval_starts_the_deployment_from_the_registry_event" {
     ])
     error_message = "the approval starts the model's state machine in deploy mode with the approved version"
   }
+  assert {
+    # the description forces a new group, and a group holding versions cannot be deleted: switching the approval
+    # mode of a running environment must leave the groups as they are
+    condition     = alltrue([for m, g in aws_sagemaker_model_package_group.this : g.model_package_group_description == "Versions of ${m}, one per completed retraining run"])
+    error_message = "the groups do not depend on the approval mode"
+  }
 }

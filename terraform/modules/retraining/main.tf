@@ -327,7 +327,9 @@ resource "aws_cloudwatch_event_target" "schedule" {
 resource "aws_sagemaker_model_package_group" "this" {
   for_each                        = var.models
   model_package_group_name        = each.value.model_package_group
-  model_package_group_description = "Versions of ${each.key}, one per completed retraining run (${var.approval} approval)"
+  # the description forces a new group (the provider's schema: ForceNew), and a group holding versions cannot be
+  # deleted: nothing that may change (the approval mode) belongs in it
+  model_package_group_description = "Versions of ${each.key}, one per completed retraining run"
   tags                            = merge(var.tags, { "vwt:model" = each.key })
 }
 
