@@ -61,6 +61,10 @@ def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="print the result as JSON")(f)
 
 
+def dir_option(flag: str, name: str, help_text: str) -> Callable:
+    return click.option(flag, name, type=click.Path(file_okay=False), metavar="DIR", help=help_text)
+
+
 def yes_option(f: Callable) -> Callable:
     return click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")(f)
 
@@ -358,13 +362,7 @@ def data_group() -> None:
 @main.command()
 @env_option
 @click.option("--model", "model", metavar="MODEL", help="render only this model (default: every model)")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="write here instead of .vwt/envs/<env>/render/",
-)
+@dir_option("--out", "out_dir", "write here instead of .vwt/envs/<env>/render/")
 @pass_ctx
 def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str | None, out_dir: str | None) -> None:
     """Render the Step Functions definitions (and their IAM policies) from templates/, validated."""
@@ -609,13 +607,7 @@ def models_list(ctx: Context, env_name: str, overrides: tuple[str, ...], model_n
 @env_option
 @model_option
 @version_option(False, "the version (default: the newest)")
-@click.option(
-    "--report",
-    "report_dir",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="also fetch its evaluation report (HTML, pictures, JSON) into DIR/report/",
-)
+@dir_option("--report", "report_dir", "also fetch its evaluation report (HTML, pictures, JSON) into DIR/report/")
 @json_option
 @pass_ctx
 def models_show(

@@ -325,8 +325,8 @@ resource "aws_cloudwatch_event_target" "schedule" {
 # One model package group per model. Every completed training or tuning run registers a version in it (the state
 # machine's Register* states): Approved or PendingManualApproval when the gate passed, Rejected when it did not.
 resource "aws_sagemaker_model_package_group" "this" {
-  for_each                        = var.models
-  model_package_group_name        = each.value.model_package_group
+  for_each                 = var.models
+  model_package_group_name = each.value.model_package_group
   # the description forces a new group (the provider's schema: ForceNew), and a group holding versions cannot be
   # deleted: nothing that may change (the approval mode) belongs in it
   model_package_group_description = "Versions of ${each.key}, one per completed retraining run"
