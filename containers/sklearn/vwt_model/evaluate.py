@@ -13,7 +13,10 @@ tie, so the gate's comparison passes and the catalogue's floor alone decides; th
 to say so.
 
 An unsupervised model has no label, so its gate metric is `validation:anchor_auc`: the ROC AUC of the served
-anomaly score (higher is riskier, as `predictor.anomaly_scores` serves it, rounded as served) against the
+score (higher is riskier, as `predictor.anomaly_scores` serves it, rounded as served: the anomaly score's Platt
+scaling against the anchor where the model has one, a strictly increasing function, so the ranking and the AUC are
+the anomaly score's; a champion is scored with its own model.json's calibration, or its raw anomaly score without
+one) against the
 `anchor` hyperparameter's column (a 0/1 outcome known for some players, such as self-exclusion) on the hold-out
 rows where the anchor is present. The champion is scored on the same rows (`champion:anchor_auc`). A hold-out
 whose anchored rows hold one class only fails the job (train.py): the AUC is undefined, and a metric left out
@@ -75,16 +78,28 @@ def metrics_for(task: str, scores, y_val, cut: float | None = None) -> dict[str,
     return out
 
 
-def challenger_metrics(task: str, outputs, y_val, offset: float) -> dict[str, float]:
-    """The new model's metrics from its ONNX outputs on the hold-out; an unsupervised model's outputs (its
-    decision_function) become the score it will serve, and its offset the anomaly cut."""
+def served(task: str, outputs, offset: float, calibration: dict | None = None):
+    """The scores a model serves from its ONNX outputs: an unsupervised model's outputs (its decision_function)
+    become its anomaly score, calibrated with `calibration` where training fitted one, rounded as served; other
+    tasks' outputs are returned as they are."""
     if task != "unsupervised":
-        return metrics_for(task, outputs, y_val)
+        return outputs
     import numpy as np
 
     from .predictor import SCORE_DECIMALS, anomaly_scores
 
-    return metrics_for(task, np.round(anomaly_scores(outputs, offset), SCORE_DECIMALS), y_val, cut=-offset)
+    return np.round(anomaly_scores(outputs, offset, calibration), SCORE_DECIMALS)
+
+
+def challenger_metrics(task: str, outputs, y_val, offset: float, calibration: dict | None = None) -> dict[str, float]:
+    """The new model's metrics from its ONNX outputs on the hold-out; an unsupervised model is scored on the score
+    it will serve (`served`), and its offset is the anomaly cut, in the same units."""
+    if task != "unsupervised":
+        return metrics_for(task, outputs, y_val)
+    from .predictor import calibrated
+
+    cut = float(calibrated([-offset], calibration)[0])
+    return metrics_for(task, served(task, outputs, offset, calibration), y_val, cut=cut)
 
 
 def anchor_problem(y_val, anchor: str) -> str | None:
@@ -133,8 +148,9 @@ def _scored(channel: Path, table, y_val, task: str) -> tuple[dict[str, float] | 
     except data.DataError as exc:
         return None, f"the champion cannot score this hold-out: {exc}"
     scores = champion.predict(X)  # served scores
-    # an unsupervised ONNX champion flags what its own estimator flagged; the baseline's constant flags no one
-    cut = -champion.offset if task == "unsupervised" and champion.format == "onnx" else None
+    # an unsupervised ONNX champion flags what its own estimator flagged (its own calibration, if it has one, puts
+    # the cut in its served score's units); the baseline's constant flags no one
+    cut = champion.anomaly_cut if task == "unsupervised" else None
     values = {champion_name(name): value for name, value in metrics_for(task, scores, y_val, cut).items()}
     rows = f"the same {len(scores)} hold-out rows"
     if task == "unsupervised":

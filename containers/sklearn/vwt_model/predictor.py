@@ -46,12 +46,40 @@ def _unpack_if_needed(model_dir: Path) -> None:
         tar.extractall(model_dir, filter="data")
 
 
-def anomaly_scores(decision, offset: float) -> np.ndarray:
+def anomaly_scores(decision, offset: float, calibration: dict | None = None) -> np.ndarray:
     """The served score of an unsupervised model from its ONNX output, the estimator's decision_function.
 
     decision_function = score_samples - offset_, and -score_samples is the isolation forest's anomaly score
-    s(x) in (0, 1]: higher means more anomalous (riskier). Training scores its hold-out with this too."""
-    return -(np.asarray(decision).ravel().astype(np.float64) + offset)
+    s(x) in (0, 1]: higher means more anomalous (riskier). With a `calibration` (model.json's, fitted against the
+    anchor by training) the served score is its Platt scaling, the probability of the anchor: calibrated(s).
+    Training scores its hold-out with this too."""
+    return calibrated(-(np.asarray(decision).ravel().astype(np.float64) + offset), calibration)
+
+
+def calibrated(raw, calibration: dict | None) -> np.ndarray:
+    """Platt scaling of raw anomaly scores, sigmoid(a * raw + b) (strictly increasing: a > 0), or the raw scores
+    themselves without a calibration. sigmoid(z) = exp(-log(1 + exp(-z))), which never overflows."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if not calibration:
+        return raw
+    return np.exp(-np.logaddexp(0.0, -(calibration["a"] * raw + calibration["b"])))
+
+
+def read_calibration(doc: object) -> dict | None:
+    """model.json's `calibration` ({"method": "platt", "a": > 0, "b"}) as {"a", "b"}, None when absent; ModelError
+    for anything else (a served score must never be a silently different function)."""
+    if doc is None:
+        return None
+    bad = ModelError(f'invalid calibration {doc!r}: expected {{"method": "platt", "a": > 0, "b": finite}}')
+    if not isinstance(doc, dict) or doc.get("method") != "platt":
+        raise bad
+    try:
+        a, b = float(doc["a"]), float(doc["b"])
+    except (KeyError, TypeError, ValueError):
+        raise bad from None
+    if not (np.isfinite(a) and np.isfinite(b) and a > 0):
+        raise bad
+    return {"a": a, "b": b}
 
 
 class Predictor:
@@ -80,6 +108,7 @@ class Predictor:
             1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
         )
         self._pool: ThreadPoolExecutor | None = None  # made for the first large batch
+        self.calibration: dict | None = None  # an unsupervised ONNX model's Platt scaling (model.json)
         if self.format == "baseline":
             self.prior = float(self.meta.get("prior", 0.0))
             self.session = None
@@ -99,8 +128,20 @@ class Predictor:
             self.input_name = self.session.get_inputs()[0].name
             self.output = self.meta.get("output")
             self.offset = float(self.meta.get("score_offset") or 0.0)
+            try:
+                self.calibration = read_calibration(self.meta.get("calibration"))
+            except ModelError as exc:
+                raise ModelError(f"{meta_path}: {exc}") from None
         else:
             raise ModelError(f"{meta_path}: unknown model format {self.format!r}")
+
+    @property
+    def anomaly_cut(self) -> float | None:
+        """The served score above which an unsupervised ONNX model's estimator flags an anomaly (its offset, in the
+        served score's units: calibrated where the model is); None for the baseline, which flags no one."""
+        if self.session is None:
+            return None
+        return float(calibrated([-self.offset], self.calibration)[0])
 
     # ---- prediction
     def predict(self, X: np.ndarray) -> list[float]:
@@ -111,7 +152,7 @@ class Predictor:
         if self.task == "classification":
             scores = out[:, 1]
         elif self.task == "unsupervised":
-            scores = anomaly_scores(out, self.offset)
+            scores = anomaly_scores(out, self.offset, self.calibration)
         else:
             scores = out.ravel()
         return np.round(scores.astype(np.float64), SCORE_DECIMALS).tolist()

@@ -11,8 +11,10 @@ being part of what the endpoints download and load.
   score range, rows, positives and the confusion matrix when every score >= the group's min_score is flagged,
   and the score distribution by label;
 - regression: rmse, mae, r2, the residuals (actual - predicted) summarised, predicted versus actual;
-- unsupervised: the served anomaly score (-score_samples, predictor.anomaly_scores) distribution and its risk
-  groups;
+- unsupervised: the served score's distribution (predictor.anomaly_scores: the anomaly score -score_samples, or
+  its Platt scaling against the anchor where training fitted one) and its risk groups; with an anchor, on the
+  hold-out rows that have it, the AUC, Brier score, calibration bins (as a classifier's) and per risk group its
+  rows, positives and confusion matrix;
 - every task: feature importance over the encoded columns (schema.encoded_names: `product=casino`, ...). Tree
   ensembles with `feature_importances_` (random forest, gradient boosting) give their impurity-based importance,
   free after fitting; other estimators get permutation importance on at most IMPORTANCE_ROWS hold-out rows,
@@ -65,11 +67,14 @@ def folder(paths: MlPaths) -> Path:
     return paths.output / "data" / FOLDER
 
 
-def write_report(paths: MlPaths, hp: dict, estimator, feature_names, X, y, scores, version: str) -> Path:
-    """Compute and write report.json, report.html and the PNG files; return the folder. Raises ReportError."""
+def write_report(
+    paths: MlPaths, hp: dict, estimator, feature_names, X, y, scores, version: str, calibration: dict | None = None
+) -> Path:
+    """Compute and write report.json, report.html and the PNG files; return the folder. Raises ReportError.
+    `scores` are the served scores (an unsupervised model's calibrated with `calibration`, model.json's)."""
     started = time.perf_counter()
     try:
-        doc, figures = build(hp, estimator, list(feature_names), X, y, scores, version)
+        doc, figures = build(hp, estimator, list(feature_names), X, y, scores, version, calibration)
         target = _write(folder(paths), doc, figures)
     except Exception as exc:
         raise ReportError(f"the evaluation report could not be written: {type(exc).__name__}: {exc}") from exc
@@ -78,8 +83,10 @@ def write_report(paths: MlPaths, hp: dict, estimator, feature_names, X, y, score
     return target
 
 
-def build(hp: dict, estimator, names: list[str], X, y, scores, version: str) -> tuple[dict, dict[str, bytes]]:
-    """(the JSON document, {file name: PNG bytes})."""
+def build(
+    hp: dict, estimator, names: list[str], X, y, scores, version: str, calibration: dict | None = None
+) -> tuple[dict, dict[str, bytes]]:
+    """(the JSON document, {file name: PNG bytes}). Unsupervised: `y` is the anchor (1.0, 0.0, NaN) or None."""
     import numpy as np
 
     task = hp["task"]
@@ -104,11 +111,11 @@ def build(hp: dict, estimator, names: list[str], X, y, scores, version: str) -> 
         doc["regression"] = regression(y, scores)
         figures.update(regression_figures(doc["regression"], y, scores, hp["random_state"]))
     else:
-        served = -np.asarray(estimator.score_samples(X), dtype=np.float64)  # as predictor.anomaly_scores serves it
-        doc["unsupervised"] = unsupervised(served, groups)
-        figures["score_distribution.png"] = distribution_figure(
-            served, doc["unsupervised"]["risk_groups"], "served anomaly score"
-        )
+        doc["unsupervised"] = unsupervised(scores, groups, y, calibration)
+        xlabel = "served score (calibrated probability of the anchor)" if calibration else "served anomaly score"
+        figures["score_distribution.png"] = distribution_figure(scores, doc["unsupervised"]["risk_groups"], xlabel)
+        if doc["unsupervised"]["anchor"] is not None:
+            figures["calibration.png"] = calibration_figure(doc["unsupervised"]["anchor"]["calibration"], xlabel)
     doc["feature_importance"] = importance(estimator, names, X, y, task, hp["random_state"])
     figures["feature_importance.png"] = importance_figure(doc["feature_importance"])
     doc["figures"] = list(figures)
@@ -264,13 +271,39 @@ def regression(y, predicted) -> dict:
     }
 
 
-def unsupervised(served, groups: list[dict]) -> dict:
-    return {
-        "score": "the served anomaly score -score_samples(x), in (0, 1], higher is riskier",
+def unsupervised(served, groups: list[dict], anchor=None, platt: dict | None = None) -> dict:
+    """The served score over the hold-out, and against the anchor on the rows that have it."""
+    import numpy as np
+    from sklearn import metrics
+
+    if platt:
+        score = (
+            f"the served score: the anomaly score s(x) = -score_samples(x) calibrated against the anchor, "
+            f"sigmoid({platt['a']:.6g} * s {platt['b']:+.6g}) (Platt scaling fitted on the training rows), "
+            "the probability of the anchor; higher is riskier"
+        )
+    else:
+        score = "the served anomaly score -score_samples(x), in (0, 1], higher is riskier (not calibrated)"
+    out: dict[str, Any] = {
+        "score": score,
+        "calibration": platt,
         "scores": _quantiles(served),
         "score_histogram": histogram(served, 0.0, 1.0),
         "risk_groups": risk_groups(None, served, groups),
+        "anchor": None,
     }
+    if anchor is not None:
+        present = ~np.isnan(anchor)
+        y, s = anchor[present].astype(np.int64), served[present]
+        out["anchor"] = {
+            "rows": int(present.sum()),
+            "positives": int(y.sum()),
+            "auc": _num(metrics.roc_auc_score(y, s)) if len(np.unique(y)) == 2 else None,
+            "brier": _num(metrics.brier_score_loss(y, s)) if platt else None,  # a probability's, when it is one
+            "calibration": calibration(y, s),
+            "risk_groups": risk_groups(y, s, groups),
+        }
+    return out
 
 
 def importance(estimator, names: list[str], X, y, task: str, seed: int) -> dict:
@@ -381,20 +414,7 @@ def classification_figures(section: dict, y, s) -> dict[str, bytes]:
         ax.legend(loc="upper right")
         figures["precision_recall.png"] = _png(fig)
 
-    fig, (top, bottom) = _figure(5.2, 6.0, nrows=2, height_ratios=[3, 1], sharex=True)
-    bins = [b for b in section["calibration"] if b["count"]]
-    top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    top.plot([b["mean_predicted"] for b in bins], [b["fraction_positive"] for b in bins], marker="o", label="model")
-    top.set(ylabel="fraction of positives", title="Calibration (hold-out)")
-    top.legend(loc="upper left")
-    bottom.bar(
-        [(b["lower"] + b["upper"]) / 2 for b in section["calibration"]],
-        [b["count"] for b in section["calibration"]],
-        width=1 / len(section["calibration"]) * 0.9,
-        color="tab:grey",
-    )
-    bottom.set(xlabel="predicted probability", ylabel="rows", xlim=(0, 1))
-    figures["calibration.png"] = _png(fig)
+    figures["calibration.png"] = calibration_figure(section["calibration"], "predicted probability")
 
     groups = section["risk_groups"]
     fig, axes = _figure(2.6 * len(groups), 3.0, ncols=len(groups), squeeze=False)
@@ -413,6 +433,24 @@ def classification_figures(section: dict, y, s) -> dict[str, bytes]:
     figures["confusion_matrices.png"] = _png(fig)
     figures["score_distribution.png"] = distribution_figure(s, groups, "predicted probability", y)
     return figures
+
+
+def calibration_figure(calibration_bins: list[dict], xlabel: str) -> bytes:
+    """The calibration curve (mean score against the fraction of positives per bin) over the rows per bin."""
+    fig, (top, bottom) = _figure(5.2, 6.0, nrows=2, height_ratios=[3, 1], sharex=True)
+    bins = [b for b in calibration_bins if b["count"]]
+    top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    top.plot([b["mean_predicted"] for b in bins], [b["fraction_positive"] for b in bins], marker="o", label="model")
+    top.set(ylabel="fraction of positives", title="Calibration (hold-out)")
+    top.legend(loc="upper left")
+    bottom.bar(
+        [(b["lower"] + b["upper"]) / 2 for b in calibration_bins],
+        [b["count"] for b in calibration_bins],
+        width=1 / len(calibration_bins) * 0.9,
+        color="tab:grey",
+    )
+    bottom.set(xlabel=xlabel, ylabel="rows", xlim=(0, 1))
+    return _png(fig)
 
 
 def distribution_figure(s, groups: list[dict], xlabel: str, y=None) -> bytes:
@@ -569,6 +607,19 @@ def page(doc: dict, figures: dict[str, bytes]) -> str:
         parts.append(_table(["statistic", "value"], [[k, v] for k, v in section["scores"].items()]))
         rows = [[g["name"], g["min_score"], g["max_score"], g["count"]] for g in section["risk_groups"]]
         parts.append(_table(["group", "min score", "up to (excl.)", "rows"], rows))
+        anchored = section["anchor"]
+        if anchored is not None:
+            parts.append(
+                f"<h2>Against the anchor</h2><p>The {anchored['rows']} hold-out rows with the anchor "
+                f"({anchored['positives']} positive).</p>"
+            )
+            parts.append(_table(["metric", "value"], [[k, anchored[k]] for k in ("auc", "brier", "rows", "positives")]))
+            rows = [
+                [g["name"], g["count"], g["positives"], g["positive_rate"], g["precision"], g["recall"]]
+                for g in anchored["risk_groups"]
+            ]
+            header = ["group", "rows", "positives", "positive rate", "precision (flag >= min)", "recall"]
+            parts.append(_table(header, rows))
     parts.append("<h2>Figures</h2>")
     for name, data in figures.items():
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")

@@ -5,7 +5,9 @@ the `train` channel (and `validation` if present, else a seeded hold-out), fits,
 logs one `validation:<metric>=<value>` line per metric (and, given a `champion` channel holding the serving
 model's model.tar.gz, one `champion:<metric>=<value>` line per metric of that model on the same hold-out:
 evaluate.py), converts the model to
-ONNX and writes `model/model.onnx`, `model/model.json`, `model/metrics.json`.
+ONNX and writes `model/model.onnx`, `model/model.json`, `model/metrics.json`. An unsupervised model with an
+`anchor` also gets its served score's calibration against the anchor (Platt scaling on the training rows:
+fit_calibration), kept in model.json and applied by the server.
 Any failure writes its reason to `output/failure`, leaves no model files behind
 and exits non-zero.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 from . import __version__
 from .evaluate import CHANNEL as CHAMPION_CHANNEL
-from .evaluate import anchor_problem, challenger_metrics, champion_metrics
+from .evaluate import anchor_problem, challenger_metrics, champion_metrics, served
 from .paths import MlPaths
 from .spec import ALGORITHMS, METRICS, params_for, parse_hyperparameters
 
@@ -244,6 +246,7 @@ def write_model(paths: MlPaths, files: dict[str, bytes]) -> None:
 
 def run(paths: MlPaths) -> dict[str, float]:
     from . import data
+    from .predictor import anomaly_scores
 
     started = time.perf_counter()
     hp = read_hyperparameters(paths)
@@ -254,7 +257,7 @@ def run(paths: MlPaths) -> dict[str, float]:
         raise TrainingError(str(exc)) from None
     loaded = time.perf_counter()
     estimator = make_estimator(hp)
-    if y_train is None:
+    if task == "unsupervised":  # y_train: the training rows' anchor, never fitted on (the calibration's target)
         estimator.fit(X_train)
     else:
         estimator.fit(X_train, y_train)
@@ -263,7 +266,17 @@ def run(paths: MlPaths) -> dict[str, float]:
     converted = time.perf_counter()
     scores = onnx_scores(onnx_bytes, output, X_val, task)
     diff = verify_onnx(scores, estimator, X_val, task)
-    metrics = challenger_metrics(task, scores, y_val, float(getattr(estimator, "offset_", 0.0)))
+    offset = float(getattr(estimator, "offset_", 0.0))
+    calibration = None
+    if task == "unsupervised" and y_train is not None:
+        train_raw = anomaly_scores(onnx_scores(onnx_bytes, output, X_train, task), offset)
+        calibration = fit_calibration(train_raw, y_train, hp["random_state"], str(hp["anchor"]))
+        log(
+            f"calibration: the served score is sigmoid({calibration['a']:.6g} * anomaly score "
+            f"{calibration['b']:+.6g}), fitted on {calibration['rows']} training rows with the anchor "
+            f"({calibration['positives']} positive)"
+        )
+    metrics = challenger_metrics(task, scores, y_val, offset, calibration)
     for name in METRICS[task]:
         if name in metrics:
             print(f"{name}={metrics[name]:.6g}", flush=True)
@@ -284,7 +297,8 @@ def run(paths: MlPaths) -> dict[str, float]:
         "label": label,
         "classes": [c if isinstance(c, (str, int, float, bool)) else str(c) for c in classes] if classes else None,
         "output": output,
-        "score_offset": float(getattr(estimator, "offset_", 0.0)) if task == "unsupervised" else None,
+        "score_offset": offset if task == "unsupervised" else None,
+        "calibration": calibration,
         "schema": schema.to_dict(),
         "encoded_features": schema.encoded_names(),
         "metrics": metrics,
@@ -294,7 +308,17 @@ def run(paths: MlPaths) -> dict[str, float]:
     }
     from .report import write_report  # before the model: a report that fails fails the job and leaves no model
 
-    write_report(paths, hp, estimator, schema.encoded_names(), X_val, y_val, scores, version)
+    write_report(
+        paths,
+        hp,
+        estimator,
+        schema.encoded_names(),
+        X_val,
+        y_val,
+        served(task, scores, offset, calibration),
+        version,
+        calibration,
+    )
     write_model(
         paths,
         {
@@ -314,7 +338,8 @@ def run(paths: MlPaths) -> dict[str, float]:
 def _load(paths: MlPaths, hp: dict, label: str | None) -> tuple:
     """(schema, label classes, X_train, y_train, X_val, y_val, the validation rows' raw table): the validation
     channel, or a seeded split of train. The raw rows let the champion encode them with its own schema. An
-    unsupervised model with an `anchor`: y_train is None and y_val the hold-out's anchor (1.0, 0.0, NaN)."""
+    unsupervised model with an `anchor`: y_train and y_val are the training rows' and the hold-out's anchor (1.0,
+    0.0, NaN); without one, both are None."""
     import numpy as np
 
     from . import data
@@ -333,6 +358,7 @@ def _load(paths: MlPaths, hp: dict, label: str | None) -> tuple:
         _, table_val, X_val, yv_raw = data.load_table(val_dir, schema, label, "validation", anchor)
         y_val = encode_labels(yv_raw, task, "validation", classes)[0] if label else None
         if anchor:
+            y = data.anchor_values(table, anchor, "train")
             y_val = _checked_anchor(data.anchor_values(table_val, anchor, "validation"), anchor)
         return schema, classes, X, y, X_val, y_val, table_val
     anchored = data.anchor_values(table, anchor, "train") if anchor else None
@@ -340,8 +366,40 @@ def _load(paths: MlPaths, hp: dict, label: str | None) -> tuple:
     train_rows, val_rows = split(X, y, hp, strata)
     y_train, y_val = (y[train_rows], y[val_rows]) if y is not None else (None, None)
     if anchored is not None:
-        y_val = _checked_anchor(anchored[val_rows], str(anchor))
+        y_train, y_val = anchored[train_rows], _checked_anchor(anchored[val_rows], str(anchor))
     return schema, classes, X[train_rows], y_train, X[val_rows], y_val, table.take(val_rows)
+
+
+def fit_calibration(raw, anchor, seed: int, name: str) -> dict[str, Any]:
+    """Platt scaling of an unsupervised model's anomaly score against its anchor: a logistic regression of the anchor
+    on the raw score (one feature) over the TRAINING rows that have the anchor (never the hold-out, which the gate
+    and the report measure), unpenalised (C=inf: Platt's maximum likelihood), no class weights (the anchor's own
+    prevalence is the probability's base rate), seeded. Served as sigmoid(a * score + b) (predictor.calibrated).
+    scikit-learn's CalibratedClassifierCV(method="sigmoid") is the same model ("Platt's method (i.e. a binary
+    logistic regression model)"), over a classifier's decision_function; an isolation forest is no classifier, so
+    the regression is fitted here. A slope a <= 0 (the score ranks the anchor the wrong way round) fails the job:
+    no increasing calibration exists, and a decreasing one would invert the served ranking."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    present = ~np.isnan(anchor)
+    x, y = np.asarray(raw, dtype=np.float64)[present].reshape(-1, 1), anchor[present].astype(np.int64)
+    positives = int(y.sum())
+    if not 0 < positives < len(y):
+        raise TrainingError(
+            f"the training rows have {len(y)} rows with the anchor {name!r}, "
+            f"{'all positive' if positives else 'none positive'}: the served score cannot be calibrated against it; "
+            "give more rows with the anchor"
+        )
+    fitted = LogisticRegression(C=np.inf, class_weight=None, random_state=seed, max_iter=1000).fit(x, y)
+    a, b = float(fitted.coef_[0, 0]), float(fitted.intercept_[0])
+    if not a > 0:
+        raise TrainingError(
+            f"the anomaly score ranks the anchor {name!r} the wrong way round on the training rows (Platt scaling's "
+            f"slope {a:.4g} <= 0: a higher score means a player less likely {name}), so it cannot be calibrated into "
+            "a risk; check the anchor's positive value (the larger, last sorted) and the features"
+        )
+    return {"method": "platt", "a": a, "b": b, "rows": len(y), "positives": positives}
 
 
 def _checked_anchor(y_val, anchor: str):
