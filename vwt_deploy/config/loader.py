@@ -21,13 +21,30 @@ from vwt_deploy.config.schema import ENVIRONMENTS, Catalogue, Environment
 from vwt_deploy.errors import ConfigError
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's mapping keys are unique (YAML 1.2, 3.2.1.1), but PyYAML keeps the last of two silently: a second
+    `model_overrides:` appended to a file would drop the first without a word. Here it is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first[key] + 1})", key_node.start_mark
+                )
+            if isinstance(key, str):
+                first[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader, with unique keys
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -222,6 +222,16 @@ def test_invalid_yaml_names_the_line(project_dir: Path) -> None:
     assert "local.yaml" in msg and "line" in msg and "not valid YAML" in msg
 
 
+def test_a_key_given_twice_is_refused_not_dropped(project_dir: Path) -> None:
+    """PyYAML keeps the last of two keys; a second `model_overrides:` appended to a file would drop the first."""
+    path = project_dir / "environments/local.yaml"
+    before = path.read_text()
+    path.write_text(before + "\nmodel_overrides:\n  gb-marketing:\n    hyperparameters: {no_trees: 5}\n")
+    msg = error_of(project_dir)
+    assert "local.yaml" in msg and "not valid YAML" in msg and "duplicate key 'model_overrides'" in msg
+    assert f"(first on line {before.splitlines().index('model_overrides:') + 1})" in msg
+
+
 def test_intervention_must_be_monotonic(project_dir: Path) -> None:
     def weaken(d: dict) -> None:
         d["intervention"]["risk_groups"][3]["level"] = "reminder"  # severe weaker than high
