@@ -13,6 +13,10 @@ module: one pytest-xdist worker, with --dist loadscope):
    prediction Lambda behind the local API address. The first model is made deliberately weak (a one-tree
    stump, via model_overrides), so that the tuned model must pass the gate and a later plain retrain must
    be refused by it;
+   then the registry (the versions' story, a refused approval, the evaluation report, a rollback while
+   predictions keep answering), Ground Truth labelling by the operators' files and by machine, the
+   unsupervised model end to end, and last the prod-like approval path (`--set approval=manual`: nothing
+   deploys until `models approve`, whose registry event starts the deployment);
 4. a lost emulator reported and rebuilt;
 5. `down`: it leaves nothing behind and stops every process the runtime started.
 """
@@ -29,6 +33,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers import copy_project, emulator_clients, gone
 from tests.system import framework_calls
@@ -36,9 +41,10 @@ from vwt_deploy.emulator.manager import Emulator
 
 pytestmark = pytest.mark.system
 
-MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing")
+MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing", "gb-unusual-behaviour")
 MODEL = "gb-problem-gambling"
-WEAK = "\nmodel_overrides:\n  gb-problem-gambling:\n    hyperparameters: {no_trees: 1, max_depth: 1}\n"
+SAMPLE_ROWS = 3000
+WEAK = {"hyperparameters": {"no_trees": 1, "max_depth": 1}}  # gb-problem-gambling's first model: a stump
 
 
 def cli(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -71,8 +77,10 @@ def start_cli(project: Path, *args: str) -> subprocess.Popen:
 def local_project(tmp_path_factory) -> Path:
     """The system tier's project copy (the weak first model configured); its emulator is stopped at the end."""
     root = copy_project(tmp_path_factory.mktemp("system"))
-    with open(root / "environments" / "local.yaml", "a") as fh:
-        fh.write(WEAK)
+    path = root / "environments" / "local.yaml"
+    local = yaml.safe_load(path.read_text())
+    local.setdefault("model_overrides", {})[MODEL] = WEAK  # next to local's own (bid-problem-gambling: Ground Truth)
+    path.write_text(yaml.safe_dump(local, sort_keys=False))
     yield root
     Emulator(root / ".vwt" / "emulator").stop()
 
@@ -214,7 +222,7 @@ def test_every_principal_may_make_the_calls_the_framework_makes(deployed: dict) 
 
 @pytest.fixture(scope="module")
 def first_model(local_project: Path, deployed: dict) -> dict:
-    written = cli_json(local_project, "data", "sample", "--env", "local", "--rows", "3000", "--seed", "1")
+    written = cli_json(local_project, "data", "sample", "--env", "local", "--rows", str(SAMPLE_ROWS), "--seed", "1")
     assert {w["bucket"] for w in written} == {
         "vwt-local-data-before-initial-deposit",
         "vwt-local-data-gambling-behaviour",
@@ -245,6 +253,10 @@ def test_a_trained_model_answers_through_the_api(local_project: Path, deployed: 
     assert described["ModelApprovalStatus"] == "Approved" and first_model["version"] == "1"
     meta = described["CustomerMetadataProperties"]
     assert meta["training_job"] == job and meta["champion"] == "0.5" and meta["gate_decision"] == "deploy"
+    # labelled by the self-exclusion anchor where no operator's label file names the player
+    execution = deployed["client"]("stepfunctions").describe_execution(executionArn=first_model["execution_arn"])
+    labels = json.loads(execution["output"])["data"]["labels"]
+    assert labels["operator"] + labels["anchor"] == SAMPLE_ROWS and 0 < labels["operator"] < SAMPLE_ROWS, labels
     result = predict(local_project)
     assert result["model_version"] == job  # the container names its model after the training job
     rows = result["predictions"]
@@ -253,9 +265,9 @@ def test_a_trained_model_answers_through_the_api(local_project: Path, deployed: 
     assert any(o["Key"].endswith("output/model.tar.gz") for o in artifact.get("Contents", []))
 
 
-def test_tuning_deploys_a_better_model_while_predictions_keep_answering(
-    local_project: Path, deployed: dict, first_model: dict
-) -> None:
+@contextlib.contextmanager
+def answering(deployed: dict):
+    """Predictions asked for all along, from another thread: yields (model versions seen -> count, failures)."""
     from vwt_deploy.operate.predict import PredictionClient
 
     outputs = deployed["outputs"]
@@ -283,18 +295,25 @@ def test_tuning_deploys_a_better_model_while_predictions_keep_answering(
             try:
                 version = api.predict(MODEL, [record])["model_version"]
                 seen[version] = seen.get(version, 0) + 1
-            except Exception as exc:  # noqa: BLE001 - every failure is what this test counts
+            except Exception as exc:  # noqa: BLE001 - every failure is what the tests count
                 failures.append(repr(exc))
             time.sleep(0.02)
 
     asker = threading.Thread(target=keep_asking, daemon=True)
     asker.start()
     try:
-        tuned = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--tune", "--wait")
+        yield seen, failures
         time.sleep(0.5)  # a few answers from the new model too
     finally:
         stop.set()
         asker.join(30)
+
+
+def test_tuning_deploys_a_better_model_while_predictions_keep_answering(
+    local_project: Path, deployed: dict, first_model: dict
+) -> None:
+    with answering(deployed) as (seen, failures):
+        tuned = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--tune", "--wait")
     assert tuned["result"] == "deployed", tuned
     assert tuned["gate"]["new_value"] >= tuned["gate"]["champion_value"] and tuned["version"] == "2"
     new_job = tuned["training_job"]
@@ -374,6 +393,113 @@ def test_up_after_retraining_changes_nothing_and_keeps_the_new_model(local_proje
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "local is up to date: no changes, nothing applied." in res.stdout  # Terraform never reverts a deployment
     assert predict(local_project)["model_version"] == before
+
+
+# ---------------------------------------------------------------- the registry: history, rollback, approval
+
+
+def test_the_registry_tells_each_versions_story(local_project: Path, deployed: dict, tmp_path: Path) -> None:
+    """After the runs above: 1 (the first model), 2 (tuned, serving), 3 (refused by the gate); the failed runs
+    registered nothing."""
+    rows = cli_json(local_project, "models", "list", "--env", "local", "--model", MODEL)
+    assert [(r["version"], r["status"], r["serving"]) for r in rows] == [
+        (3, "Rejected", False),
+        (2, "Approved", True),
+        (1, "Approved", False),
+    ]
+    shown = cli_json(
+        local_project, "models", "show", "--env", "local", "--model", MODEL, "--version", "2", "--report", str(tmp_path)
+    )
+    assert shown["lineage"]["training_job"] == predict(local_project)["model_version"]
+    assert shown["lineage"]["mode"] == "tune" and shown["lineage"]["data_location"].startswith("s3://")
+    assert float(shown["metrics"]["value"]) >= float(shown["metrics"]["champion_value"])
+    assert shown["gate"]["decision"] == "deploy" and shown["approval"]["by"] == "auto by the pipeline"
+    assert set(shown["hyperparameters"]) >= {"no_trees", "max_depth"}
+    page = Path(shown["report_page"])  # the training job's evaluation report, fetched from beside its model
+    assert page.read_text().startswith("<!") and (page.parent / "report.json").exists()
+    refused = cli(local_project, "models", "approve", "--env", "local", "--model", MODEL, "--version", "3")
+    assert refused.returncode == 1 and "failed the gate, so it cannot be approved" in refused.stderr
+
+
+def test_rollback_returns_the_previous_version_while_predictions_keep_answering(
+    local_project: Path, deployed: dict, first_model: dict
+) -> None:
+    before = predict(local_project)["model_version"]
+    with answering(deployed) as (seen, failures):
+        rolled = cli_json(local_project, "models", "rollback", "--env", "local", "--model", MODEL, "--wait")
+    assert rolled["result"] == "deployed" and rolled["version"] == "1", rolled
+    assert failures == [], failures[:5]
+    assert seen.get(before, 0) > 0 and seen.get(first_model["training_job"], 0) > 0, seen
+    assert predict(local_project)["model_version"] == first_model["training_job"]
+    again = cli(local_project, "models", "rollback", "--env", "local", "--model", MODEL)
+    assert again.returncode == 1 and "no approved version older than what serves now (version 1)" in again.stderr
+
+
+def test_ground_truth_labels_a_model_locally_by_people_and_by_machine(local_project: Path, deployed: dict) -> None:
+    """bid-problem-gambling labels with Ground Truth here (local.yaml): the operators' label files are the work
+    team's answers, and from automated_min_objects data points a model labels what it is sure of."""
+    model = "bid-problem-gambling"
+    outcome = cli_json(local_project, "retrain", "--env", "local", "--model", model, "--wait")
+    assert outcome["status"] == "SUCCEEDED" and outcome["result"] in ("deployed", "kept"), outcome
+    client = deployed["client"]
+    output = json.loads(client("stepfunctions").describe_execution(executionArn=outcome["execution_arn"])["output"])
+    job = client("sagemaker").describe_labeling_job(LabelingJobName=output["job_name"])
+    counts = job["LabelCounters"]
+    assert job["LabelingJobStatus"] == "Completed"
+    assert counts["HumanLabeled"] > 0 and counts["MachineLabeled"] > 0 and counts["Unlabeled"] > 0, counts
+    assert counts["HumanLabeled"] + counts["MachineLabeled"] + counts["Unlabeled"] == SAMPLE_ROWS
+    assert counts["TotalLabeled"] == counts["HumanLabeled"] + counts["MachineLabeled"]
+    assert output["data"]["rows"] == counts["TotalLabeled"]  # the players no one labelled are left out
+
+
+def test_the_unsupervised_model_trains_gates_deploys_and_predicts(local_project: Path, deployed: dict) -> None:
+    """gb-unusual-behaviour needs no label: its gate is its anomaly score's AUC against the self-exclusion anchor,
+    the baseline champion's (a constant) 0.5 on the same rows."""
+    model = "gb-unusual-behaviour"
+    outcome = cli_json(local_project, "retrain", "--env", "local", "--model", model, "--wait")
+    assert outcome["result"] == "deployed", outcome
+    gate = outcome["gate"]
+    assert gate["metric"] == "validation:anchor_auc" and gate["champion_value"] == 0.5
+    assert gate["new_value"] >= 0.65  # the catalogue's floor
+    result = cli_json(local_project, "predict", "--env", "local", "--model", model, "--sample", "5")
+    assert result["model_version"] == outcome["training_job"]
+    assert len(result["predictions"]) == 5 and all(0.0 < r["prediction"] <= 1.0 for r in result["predictions"])
+
+
+def test_the_prod_like_path_deploys_nothing_until_a_person_approves(local_project: Path, deployed: dict) -> None:
+    """approval=manual (as staging and prod): the version waits as PendingManualApproval; `models approve`
+    changes its status, SageMaker's state-change event reaches the EventBridge rule Terraform made, and the
+    rule starts the deployment as its own role."""
+    manual = ("--set", "approval=manual")
+    res = cli(local_project, "up", "--env", "local", "--yes", *manual)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    serving = predict(local_project)["model_version"]
+    outcome = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", *manual)
+    assert outcome["result"] == "awaiting approval", outcome  # the same stump as the serving one: a tie passes
+    version = outcome["version"]
+    assert predict(local_project)["model_version"] == serving  # nothing deployed
+    pending = cli_json(local_project, "models", "show", "--env", "local", "--model", MODEL, "--version", version)
+    assert pending["status"] == "PendingManualApproval" and pending["approval"]["by"].startswith("nobody yet")
+    approved = cli_json(
+        local_project,
+        "models",
+        "approve",
+        "--env",
+        "local",
+        "--model",
+        MODEL,
+        "--version",
+        version,
+        "--reason",
+        "risk team review",
+        "--wait",
+        *manual,
+    )
+    assert approved["status"] == "SUCCEEDED" and approved["result"] == "deployed", approved
+    assert approved["version"] == version
+    assert predict(local_project)["model_version"] == outcome["training_job"]
+    shown = cli_json(local_project, "models", "show", "--env", "local", "--model", MODEL, "--version", version)
+    assert shown["serving"] and shown["approval"]["by"].endswith("with vwt-deploy: risk team review")
 
 
 # ---------------------------------------------------------------- IAM, enforced as AWS enforces it
