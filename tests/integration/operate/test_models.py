@@ -92,7 +92,11 @@ def deploy_machine() -> dict:
 
 
 def record(arn: str | None) -> dict:
-    return {"model": MODEL, "model_data_url": "s3://vwt-test-registry/model.tar.gz", **({"model_package_arn": arn} if arn else {})}
+    return {
+        "model": MODEL,
+        "model_data_url": "s3://vwt-test-registry/model.tar.gz",
+        **({"model_package_arn": arn} if arn else {}),
+    }
 
 
 @pytest.fixture(scope="module")
