@@ -28,16 +28,13 @@ quality.
 from __future__ import annotations
 
 import math
-import sys
 import tarfile
 from pathlib import Path
 
+from .joblog import log
+
 CHANNEL = "champion"
 SCORED = "champion:scored"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def champion_name(metric: str) -> str:

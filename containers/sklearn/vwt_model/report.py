@@ -35,11 +35,11 @@ import io
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from .joblog import log
 from .paths import MlPaths
 from .spec import parse_risk_groups
 
@@ -56,10 +56,6 @@ TOP_FEATURES = 25
 
 class ReportError(RuntimeError):
     """The report could not be computed or written; the training job fails with this message."""
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def folder(paths: MlPaths) -> Path:

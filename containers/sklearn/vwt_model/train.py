@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 from . import __version__
 from .evaluate import CHANNEL as CHAMPION_CHANNEL
 from .evaluate import anchor_problem, challenger_metrics, champion_metrics, served
+from .joblog import log
 from .paths import MlPaths
 from .spec import ALGORITHMS, METRICS, params_for, parse_hyperparameters
 
@@ -49,10 +49,6 @@ RESERVED_PREFIXES = ("_tuning", "sagemaker_")
 
 class TrainingError(Exception):
     """A failure with a reason for output/failure (bad hyperparameters or data)."""
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def read_hyperparameters(paths: MlPaths) -> dict[str, Any]:
