@@ -12,6 +12,18 @@ PASS = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}
 ROLE = "arn:aws:iam::123456789012:role/sfn"
 
 
+def deny_insecure_transport(bucket: str) -> dict:
+    """The TLS-only statement the storage module puts on every bucket (aws:SecureTransport false is denied)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def test_validate_state_machine_definition_accepts_a_valid_one(emulator_client) -> None:
     res = emulator_client("stepfunctions").validate_state_machine_definition(definition=PASS)
     assert res["result"] == "OK" and res["diagnostics"] == []
@@ -138,14 +150,7 @@ def test_tls_only_bucket_policy_lets_loopback_requests_through(emulator_client) 
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
+                    deny_insecure_transport("tls-only"),
                     {
                         "Sid": "DenyOutdatedTls",
                         "Effect": "Deny",
@@ -310,14 +315,7 @@ def test_access_logging_to_a_tls_only_log_bucket(emulator_client) -> None:
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": ["arn:aws:s3:::log-target", "arn:aws:s3:::log-target/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
+                    deny_insecure_transport("log-target"),
                     {
                         "Sid": "S3ServerAccessLogs",
                         "Effect": "Allow",
