@@ -8,20 +8,15 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from vwt_deploy.deploy.bootstrap import tls_only_policy
+
 PASS = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
 ROLE = "arn:aws:iam::123456789012:role/sfn"
 
 
 def deny_insecure_transport(bucket: str) -> dict:
-    """The TLS-only statement the storage module puts on every bucket (aws:SecureTransport false is denied)."""
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+    """The TLS-only statement every bucket of the project carries (the state bucket's, from bootstrap)."""
+    return json.loads(tls_only_policy(bucket))["Statement"][0]
 
 
 def test_validate_state_machine_definition_accepts_a_valid_one(emulator_client) -> None:
