@@ -129,6 +129,7 @@ module "monitoring" {
   name_prefix             = var.name_prefix
   kms_key_arn             = module.storage.kms_key_arn
   admin_email             = var.admin_email
+  environment             = var.environment
   api_name                = module.prediction_api.api_name
   stage_name              = module.prediction_api.stage_name
   function_names          = concat([module.prediction_api.function_name], values(module.retraining.function_names))

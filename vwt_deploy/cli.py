@@ -137,9 +137,10 @@ def _echo_lines(lines: Iterable[str]) -> None:
 @pass_ctx
 def validate(ctx: Context, env_name: str, overrides: tuple[str, ...], skip_terraform: bool) -> None:
     """Check the configuration, the rendered state machines, `terraform fmt -check` and `terraform validate`."""
-    from vwt_deploy.deploy.validate import validate_project
+    from vwt_deploy.deploy.validate import require_admin_email, validate_project
 
     env = ctx.environment(env_name, overrides)
+    require_admin_email(env)
     click.echo(f"configuration of {env.name}: ok ({len(env.catalogue.models)} models)")
     problems = validate_project(ctx.project, env, echo=click.echo, terraform=not skip_terraform)
     if problems:
@@ -200,7 +201,10 @@ def _confirm_plan(yes: bool, typed_name: str | None = None) -> Callable:
 @pass_ctx
 def plan(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool) -> None:
     """Show what `up` would change, applying nothing."""
+    from vwt_deploy.deploy.validate import require_admin_email
+
     deployment = ctx.deployment(env_name, overrides)
+    require_admin_email(deployment.env)
     summary = deployment.plan()
     summary.discard()
     data = {"adds": summary.adds, "changes": summary.changes, "destroys": summary.destroys}

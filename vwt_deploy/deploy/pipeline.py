@@ -175,6 +175,9 @@ class Deployment:
 
     # ---- the commands
     def up(self, confirm: Callable[[PlanSummary], bool]) -> UpResult:
+        from vwt_deploy.deploy.validate import require_admin_email
+
+        require_admin_email(self.env)  # before anything is built or touched
         self.ensure_registry(confirm)
         plan = self.plan(build_image=True)
         if not self._confirmed_apply(plan, confirm):

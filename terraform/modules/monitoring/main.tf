@@ -1,5 +1,5 @@
-# Monitoring: the admin topic, alarms on the API, the functions, the endpoints and the
-# retraining executions, and one dashboard.
+# Monitoring: the admin topic, alarms on the API, the functions, the endpoints, the prediction
+# Lambda's own metrics and the retraining executions, and one dashboard.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -24,6 +24,37 @@ locals {
       what      = "p99 model latency of ${model} above ${var.alarms.model_latency_p99_ms} ms"
     }
   }]...)
+
+  # The prediction Lambda's embedded metrics (lambdas/predict/metrics.py): namespace VWT/Prediction,
+  # dimensions [Environment, Model], Latency in milliseconds, the error metrics counts of requests
+  # (1 per failed request, absent otherwise). Requests naming no catalogue model are counted under
+  # Model "unknown": they get a client-error alarm of their own.
+  prediction_namespace = "VWT/Prediction"
+  prediction_models    = sort(keys(var.endpoint_names))
+  prediction_alarms = merge(
+    { for model in concat(local.prediction_models, ["unknown"]) : "${model}/client-errors" => {
+      model     = model, metric = "ClientErrors", suffix = "client-errors", extended = null
+      threshold = var.prediction_alarms.client_errors_per_5min, periods = 1, datapoints = 1
+      what      = "${model}: ${var.prediction_alarms.client_errors_per_5min} or more rejected requests (4XX: invalid records, unknown model, wrong method) in 5 minutes"
+    } },
+    merge([for model in local.prediction_models : {
+      "${model}/endpoint-errors" = {
+        model     = model, metric = "EndpointErrors", suffix = "endpoint-errors", extended = null
+        threshold = var.prediction_alarms.endpoint_errors_per_5min, periods = 1, datapoints = 1
+        what      = "${model}: ${var.prediction_alarms.endpoint_errors_per_5min} or more requests failed at the endpoint (timeout, throttling, model error) in 5 minutes"
+      }
+      "${model}/publish-errors" = {
+        model     = model, metric = "PublishErrors", suffix = "publish-errors", extended = null
+        threshold = var.prediction_alarms.publish_errors_per_5min, periods = 1, datapoints = 1
+        what      = "${model}: ${var.prediction_alarms.publish_errors_per_5min} or more requests could not publish to the consumer's topic in 5 minutes"
+      }
+      "${model}/latency" = {
+        model     = model, metric = "Latency", suffix = "latency-p99", extended = "p99"
+        threshold = var.prediction_alarms.latency_p99_ms, periods = 3, datapoints = 2
+        what      = "${model}: p99 prediction latency above ${var.prediction_alarms.latency_p99_ms} ms in 2 of 3 5-minute periods"
+      }
+    }]...),
+  )
 
   execution_alarms = merge([for model, arn in var.state_machine_arns : {
     "${model}/failed"    = { model = model, arn = arn, metric = "ExecutionsFailed", what = "failed" }
@@ -175,6 +206,31 @@ resource "aws_cloudwatch_metric_alarm" "endpoint" {
   tags                = merge(var.tags, { "vwt:model" = each.value.model })
 }
 
+# ---------------------------------------------------------------- the prediction Lambda's own metrics
+
+# Missing data is "not breaching": the Lambda writes an error metric only on a failed request, and
+# no metric at all without traffic, so a period without data means nothing failed.
+resource "aws_cloudwatch_metric_alarm" "prediction" {
+  for_each            = local.prediction_alarms
+  alarm_name          = "${var.name_prefix}-predict-${each.value.model}-${each.value.suffix}"
+  alarm_description   = each.value.what
+  namespace           = local.prediction_namespace
+  metric_name         = each.value.metric
+  dimensions          = { Environment = var.environment, Model = each.value.model }
+  statistic           = each.value.extended == null ? "Sum" : null
+  extended_statistic  = each.value.extended
+  unit                = each.value.metric == "Latency" ? "Milliseconds" : "Count"
+  period              = 300
+  evaluation_periods  = each.value.periods
+  datapoints_to_alarm = each.value.datapoints
+  threshold           = each.value.threshold
+  comparison_operator = each.value.extended == null ? "GreaterThanOrEqualToThreshold" : "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { "vwt:model" = each.value.model })
+}
+
 # ---------------------------------------------------------------- retraining executions
 
 resource "aws_cloudwatch_metric_alarm" "executions" {
@@ -279,6 +335,32 @@ resource "aws_cloudwatch_dashboard" "this" {
             [".", "Invocation5XXErrors", ".", ".", ".", ".", { stat = "Sum" }],
             [".", "ModelLatency", ".", ".", ".", ".", { stat = "p99", yAxis = "right" }],
           ]
+        }
+      }],
+      [for i, model in local.prediction_models : {
+        type = "metric", x = 12 * (i % 2), y = 12 + 6 * ceil(length(local.prediction_models) / 2) + 6 * floor(i / 2), width = 12, height = 6
+        properties = {
+          title  = "Predictions ${model}: requests, errors (Sum) and latency (ms)"
+          region = local.region
+          period = 300
+          metrics = [
+            [local.prediction_namespace, "Requests", "Environment", var.environment, "Model", model, { stat = "Sum" }],
+            [".", "ClientErrors", ".", ".", ".", ".", { stat = "Sum" }],
+            [".", "EndpointErrors", ".", ".", ".", ".", { stat = "Sum" }],
+            [".", "PublishErrors", ".", ".", ".", ".", { stat = "Sum" }],
+            [".", "Latency", ".", ".", ".", ".", { stat = "p99", yAxis = "right" }],
+            [".", "EndpointLatency", ".", ".", ".", ".", { stat = "p99", yAxis = "right" }],
+          ]
+        }
+      }],
+      [{
+        type = "metric", x = 0, y = 12 + 12 * ceil(length(local.prediction_models) / 2), width = 12, height = 6
+        properties = {
+          title   = "Predictions naming no model: client errors"
+          region  = local.region
+          stat    = "Sum"
+          period  = 300
+          metrics = [[local.prediction_namespace, "ClientErrors", "Environment", var.environment, "Model", "unknown"]]
         }
       }],
     )

@@ -17,9 +17,17 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.lambda_errors : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.lambda_throttles : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.endpoint : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.prediction : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.executions : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.dead_letters : a.alarm_name],
   )
+}
+
+output "prediction_alarm_names" {
+  description = "Model name (and \"unknown\") -> the alarms on the prediction Lambda's metrics of that model."
+  value = { for model in concat(local.prediction_models, ["unknown"]) : model => [
+    for key, a in aws_cloudwatch_metric_alarm.prediction : a.alarm_name if local.prediction_alarms[key].model == model
+  ] }
 }
 
 output "dashboard_name" {

@@ -26,6 +26,15 @@ variable "admin_email" {
   }
 }
 
+variable "environment" {
+  description = "Environment name: the Environment dimension of the prediction Lambda's metrics (its VWT_ENVIRONMENT)."
+  type        = string
+  validation {
+    condition     = contains(["local", "dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of local, dev, staging, prod."
+  }
+}
+
 variable "api_name" {
   description = "Name of the prediction REST API (ApiName dimension)."
   type        = string
@@ -105,6 +114,21 @@ variable "alarms" {
   validation {
     condition     = alltrue([for v in values(var.alarms) : v >= 1])
     error_message = "Every alarm threshold must be at least 1."
+  }
+}
+
+variable "prediction_alarms" {
+  description = "Thresholds of the alarms on the prediction Lambda's metrics (VWT/Prediction, per model): rejected requests, endpoint failures and publish failures per 5 min, p99 latency (ms)."
+  type = object({
+    client_errors_per_5min   = optional(number, 25)
+    endpoint_errors_per_5min = optional(number, 5)
+    publish_errors_per_5min  = optional(number, 1)
+    latency_p99_ms           = optional(number, 3000)
+  })
+  default = {}
+  validation {
+    condition     = alltrue([for v in values(var.prediction_alarms) : v >= 1])
+    error_message = "Every prediction alarm threshold must be at least 1."
   }
 }
 

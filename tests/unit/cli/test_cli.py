@@ -92,7 +92,7 @@ def test_unknown_environment_exits_2(repo: Path) -> None:
 
 
 def test_validate_configuration_only(repo: Path) -> None:
-    res = run("validate", "--env", "prod", "--skip-terraform", project=repo)
+    res = run("validate", "--env", "prod", "--skip-terraform", "--set", "admin_email=ml@example.com", project=repo)
     assert res.exit_code == 0 and "configuration of prod: ok (4 models)" in res.output
 
 
