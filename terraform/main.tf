@@ -137,5 +137,6 @@ module "monitoring" {
   state_machine_arns      = module.retraining.state_machine_arns
   dead_letter_queue_names = module.consumers.dlq_names
   alarms                  = var.alarms
+  prediction_alarms       = var.alarms.prediction
   tags                    = var.tags
 }

@@ -161,9 +161,17 @@ variable "alarms" {
     lambda_throttles_per_5min = number
     endpoint_errors_per_5min  = number
     model_latency_p99_ms      = number
+    prediction = optional(object({
+      client_errors_per_5min   = optional(number, 25)
+      endpoint_errors_per_5min = optional(number, 5)
+      publish_errors_per_5min  = optional(number, 1)
+      latency_p99_ms           = optional(number, 3000)
+    }), {})
   })
   validation {
-    condition     = alltrue([for v in values(var.alarms) : v >= 1])
+    condition = alltrue([for k, v in var.alarms : v >= 1 if k != "prediction"]) && alltrue([
+      for v in values(var.alarms.prediction) : v >= 1
+    ])
     error_message = "Every alarm threshold must be at least 1."
   }
 }

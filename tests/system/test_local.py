@@ -44,6 +44,7 @@ pytestmark = pytest.mark.system
 MODELS = ("bid-problem-gambling", "gb-problem-gambling", "gb-marketing", "gb-unusual-behaviour")
 MODEL = "gb-problem-gambling"
 SAMPLE_ROWS = 3000
+PREDICTION_LATENCY_MS = 2500  # the prediction function's p99 alarm, set in the system tier's local.yaml
 WEAK = {"hyperparameters": {"no_trees": 1, "max_depth": 1}}  # gb-problem-gambling's first model: a stump
 
 
@@ -80,6 +81,7 @@ def local_project(tmp_path_factory) -> Path:
     path = root / "environments" / "local.yaml"
     local = yaml.safe_load(path.read_text())
     local.setdefault("model_overrides", {})[MODEL] = WEAK  # next to local's own (bid-problem-gambling: Ground Truth)
+    local.setdefault("alarms", {})["prediction"] = {"latency_p99_ms": PREDICTION_LATENCY_MS}  # not the default
     path.write_text(yaml.safe_dump(local, sort_keys=False))
     yield root
     Emulator(root / ".vwt" / "emulator").stop()
@@ -169,6 +171,12 @@ def test_the_rest_of_the_framework_is_there(local_project: Path, first_up: dict)
 
     alarms = client(local_project, "cloudwatch").describe_alarms()["MetricAlarms"]
     assert len(alarms) >= 10
+    # the prediction function's own metrics, alarmed per model with the environment file's thresholds
+    latency = {a["AlarmName"]: a for a in alarms if a.get("Namespace") == "VWT/Prediction"}
+    for model in MODELS:
+        alarm = latency[f"vwt-local-predict-{model}-latency-p99"]
+        assert alarm["Threshold"] == PREDICTION_LATENCY_MS and alarm["ExtendedStatistic"] == "p99"
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Environment": "local", "Model": model}
 
     topics = {t["TopicArn"].rsplit(":", 1)[1] for t in client(local_project, "sns").list_topics()["Topics"]}
     assert {"vwt-local-intervention", "vwt-local-operator"} <= topics

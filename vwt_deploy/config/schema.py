@@ -577,6 +577,15 @@ class Training(Frozen):
         return self
 
 
+class PredictionAlarms(Frozen):
+    """Thresholds of the alarms on the prediction function's own metrics (VWT/Prediction, per model)."""
+
+    client_errors_per_5min: int = Field(25, ge=1, description="rejected requests (4xx) per 5 minutes")
+    endpoint_errors_per_5min: int = Field(5, ge=1, description="failed endpoint invocations per 5 minutes")
+    publish_errors_per_5min: int = Field(1, ge=1, description="failed event publications per 5 minutes")
+    latency_p99_ms: int = Field(3000, ge=1, description="p99 of the function's latency, in 2 of 3 periods")
+
+
 class Alarms(Frozen):
     api_5xx_per_5min: int = Field(5, ge=1)
     api_latency_p99_ms: int = Field(3000, ge=1)
@@ -584,6 +593,7 @@ class Alarms(Frozen):
     lambda_throttles_per_5min: int = Field(1, ge=1)
     endpoint_errors_per_5min: int = Field(5, ge=1)
     model_latency_p99_ms: int = Field(1000, ge=1)
+    prediction: PredictionAlarms = PredictionAlarms()
 
 
 class StateBackend(Frozen):

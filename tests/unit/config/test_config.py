@@ -468,3 +468,18 @@ def test_an_anchor_on_a_supervised_model_is_refused(project_dir: Path) -> None:
     msg = error_of(project_dir)
     assert "models[gb-marketing]" in msg
     assert "anchor is for unsupervised models; a regression model is measured against its label" in msg
+
+
+def test_prediction_alarm_thresholds_reach_terraform_and_bad_ones_are_refused(repo: Path) -> None:
+    from vwt_deploy.deploy.tfvars import tfvars
+
+    env = load("dev", repo, overrides=parse_overrides(("alarms.prediction.latency_p99_ms=1500",)))
+    assert tfvars(env)["alarms"]["prediction"] == {
+        "client_errors_per_5min": 25,
+        "endpoint_errors_per_5min": 5,
+        "publish_errors_per_5min": 1,
+        "latency_p99_ms": 1500,
+    }
+    with pytest.raises(ConfigError) as exc:
+        load("dev", repo, overrides=parse_overrides(("alarms.prediction.client_errors_per_5min=0",)))
+    assert "alarms.prediction.client_errors_per_5min" in str(exc.value)
