@@ -167,24 +167,34 @@ class Registry:
         self.deployment = deployment
         self.env = deployment.env
         self._clients = dict(clients or {})
+        self._outputs: dict[str, Any] | None = None
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.deployment.target.client(service)
         return self._clients[service]
 
+    def _deployed(self) -> dict[str, Any]:
+        """The deployment's outputs, checked deployed once per command (not once per question)."""
+        if self._outputs is None:
+            self._outputs = self.deployment.deployed_outputs()
+        return self._outputs
+
+    def _retrain(self) -> Retrain:
+        return Retrain(self.deployment, self._client("stepfunctions"))
+
     # -- reading -------------------------------------------------------------------------------------------
 
     def group(self, model: str) -> str:
         self.env.catalogue.model(model)  # ConfigError naming the known models
-        group = (self.deployment.deployed_outputs().get("model_package_groups") or {}).get(model)
+        group = (self._deployed().get("model_package_groups") or {}).get(model)
         if not group:
             raise not_deployed(self.env.name, f" with a model registry for {model}")
         return group
 
     def serving(self, model: str) -> dict[str, Any]:
         """The serving model's record (the deployment's SSM parameter)."""
-        name = self.deployment.deployed_outputs()["current_model_parameter_names"][model]
+        name = self._deployed()["current_model_parameter_names"][model]
         value = self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
         return json.loads(value)
 
@@ -211,7 +221,9 @@ class Registry:
 
     def version(self, model: str, number: int | None) -> Version:
         """One version (default: the newest)."""
-        versions = self.versions(model)
+        return self._pick(model, self.versions(model), number)
+
+    def _pick(self, model: str, versions: list[Version], number: int | None) -> Version:
         if not versions:
             raise VwtError(
                 f"{model} has no registered versions in {self.env.name}",
@@ -222,7 +234,7 @@ class Registry:
         for v in versions:
             if v.number == number:
                 return v
-        known = ", ".join(str(v.number) for v in sorted(versions, key=lambda v: v.number))
+        known = ", ".join(str(v.number) for v in reversed(versions))  # oldest first
         raise ConfigError(
             f"{model} has no version {number} in {self.env.name} (versions: {known})",
             f"list them: vwt-deploy models list --env {self.env.name} --model {model}",
@@ -257,12 +269,16 @@ class Registry:
         except Exception:  # noqa: BLE001 - the decision stands without a name; say so
             return "an unidentified caller"
 
-    def _decide(self, version: Version, status: str, verb: str, reason: str | None) -> None:
+    def _decide(self, version: Version, status: str, verb: str, reason: str | None) -> Version:
+        """Record the decision on the version; the version as the registry holds it now."""
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         text = f"{verb} by {self._who()} at {now} with vwt-deploy" + (f": {reason}" if reason else "")
-        self._client("sagemaker").update_model_package(
+        sm = self._client("sagemaker")
+        sm.update_model_package(
             ModelPackageArn=version.arn, ModelApprovalStatus=status, ApprovalDescription=text[:DESCRIPTION_LIMIT]
         )
+        described = sm.describe_model_package(ModelPackageName=version.arn)
+        return Version.from_description(described, version.arn if version.serving else None)
 
     def approve(self, model: str, number: int, reason: str | None = None) -> tuple[Version, str | None]:
         """Approve a version; return it and the deployment's execution ARN when this call started one."""
@@ -281,11 +297,11 @@ class Registry:
                 f"--version {number}"
             )
             raise VwtError(f"version {number} of {model} is already approved", hint)
-        self._decide(version, APPROVED, "approved", reason)
+        approved = self._decide(version, APPROVED, "approved", reason)
         execution = None
         if self.env.approval_mode == "auto":  # no registry event rule here: start the deployment ourselves
-            execution = Retrain(self.deployment, self._client("stepfunctions")).start_deploy(model, version.arn)
-        return self.version(model, number), execution
+            execution = self._retrain().start_deploy(model, version.arn)
+        return approved, execution
 
     def reject(self, model: str, number: int, reason: str | None = None) -> Version:
         version = self.version(model, number)
@@ -296,15 +312,14 @@ class Registry:
             )
         if version.status == REJECTED:
             raise VwtError(f"version {number} of {model} is already rejected", "nothing to do")
-        self._decide(version, REJECTED, "rejected", reason)
-        return self.version(model, number)
+        return self._decide(version, REJECTED, "rejected", reason)
 
     def rollback_target(self, model: str, number: int | None = None) -> Version:
         """The version a rollback deploys: the given one, or the newest approved version older than the serving."""
         versions = self.versions(model)
         serving = next((v for v in versions if v.serving), None)
         if number is not None:
-            target = self.version(model, number)
+            target = self._pick(model, versions, number)
             if target.status != APPROVED:
                 raise VwtError(
                     f"version {number} of {model} is {target.status}: only an approved version is deployed",
@@ -329,19 +344,21 @@ class Registry:
 
     def rollback(self, model: str, number: int | None = None) -> tuple[Version, str]:
         target = self.rollback_target(model, number)
-        return target, Retrain(self.deployment, self._client("stepfunctions")).start_deploy(model, target.arn)
+        return target, self._retrain().start_deploy(model, target.arn)
 
     def deployment_started_by_event(
         self, model: str, arn: str, since: datetime, wait: float = EVENT_WAIT_SECONDS, poll: float = 1.0
     ) -> str:
         """The execution the registry's approval event started for this version (manual approval)."""
-        retrain = Retrain(self.deployment, self._client("stepfunctions"))
+        retrain = self._retrain()
         machine = retrain.state_machine(model, tune=False)
         deadline = time.monotonic() + wait
+        checked: set[str] = set()  # executions already read that are not this deployment
         while True:
             for e in retrain.sfn.list_executions(stateMachineArn=machine, maxResults=20)["executions"]:
-                if e["startDate"] < since:
+                if e["startDate"] < since or e["executionArn"] in checked:
                     continue
+                checked.add(e["executionArn"])
                 given = json.loads(retrain.sfn.describe_execution(executionArn=e["executionArn"]).get("input") or "{}")
                 if given.get("mode") == "deploy" and given.get("model_package_arn") == arn:
                     return e["executionArn"]
