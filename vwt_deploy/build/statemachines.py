@@ -121,8 +121,6 @@ _GROUND_TRUTH_ACCOUNTS = {
 _LABELING_ALGORITHM_ACCOUNT = "027400017018"
 #: the label attribute of Ground Truth output (letters, digits and '-': a column name may hold '_')
 LABEL_ATTRIBUTE = "vwt-label"
-#: the training job's hyperparameter naming the catalogue's risk groups (vwt_model.spec, for its evaluation report)
-RISK_GROUPS = "risk_groups"
 
 
 def job_prefix(env: Environment, model: str) -> str:
@@ -200,7 +198,7 @@ def _ground_truth(env: Environment, model: Model) -> dict[str, Any]:
 def context(env: Environment, model: Model) -> dict[str, Any]:
     """Everything the templates need, from the typed configuration only."""
     from vwt_model.evaluate import SCORED, champion_name
-    from vwt_model.spec import METRICS, metric_regex
+    from vwt_model.spec import METRICS, RISK_GROUPS, metric_regex
 
     prefix = model.data_prefix
     data_bucket = env.data_bucket_name(model.data_bucket)

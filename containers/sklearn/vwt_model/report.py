@@ -41,7 +41,7 @@ from typing import Any
 
 from .joblog import log
 from .paths import MlPaths
-from .spec import parse_risk_groups
+from .spec import RISK_GROUPS, parse_risk_groups
 
 FOLDER = "report"
 FORMAT = 1  # the report.json layout's version
@@ -89,7 +89,7 @@ def build(
     if len(names) != X.shape[1]:
         names = [f"x{i}" for i in range(X.shape[1])]
     scores = np.asarray(scores, dtype=np.float64)
-    groups = parse_risk_groups(hp.get("risk_groups"))
+    groups = parse_risk_groups(hp.get(RISK_GROUPS))
     figures: dict[str, bytes] = {}
     doc: dict[str, Any] = {
         "format": FORMAT,

@@ -65,6 +65,8 @@ _SEED = Param(int, minimum=0, maximum=2**31 - 1, doc="random seed")
 #: the catalogue's default risk groups (environments/models.yaml, intervention.risk_groups): the evaluation
 #: report's thresholds when the pipeline passes no `risk_groups` hyperparameter
 DEFAULT_RISK_GROUPS = (("low", 0.0), ("medium", 0.3), ("high", 0.6), ("severe", 0.85))
+#: the hyperparameter that carries the catalogue's risk groups (the pipeline passes it; the report reads it)
+RISK_GROUPS = "risk_groups"
 
 
 def parse_risk_groups(text: str | None) -> list[dict]:
@@ -108,7 +110,7 @@ COMMON: Mapping[str, Param] = {
         str,
         doc="unsupervised: a 0/1 column the anomaly score is checked against (validation:anchor_auc); never a feature",
     ),
-    "risk_groups": Param(str, check=parse_risk_groups, doc="the evaluation report's risk groups, JSON (report.py)"),
+    RISK_GROUPS: Param(str, check=parse_risk_groups, doc="the evaluation report's risk groups, JSON (report.py)"),
     "random_state": _SEED,
     "validation_fraction": Param(float, minimum=0.05, maximum=0.5, doc="hold-out share when no validation channel"),
 }
