@@ -360,6 +360,8 @@ def test_stopping_the_execution_stops_the_job(moto_server, slow_jobs):
     wait_for(lambda: "stop-me" in slow_jobs.processing_jobs)
     sfn.stop_execution(executionArn=execution)
     wait_for(lambda: slow_jobs.processing_jobs["stop-me"].processing_job_status == "Stopped")
+    # the execution's worker stops the job and then records ABORTED: a caller polls for it, as against AWS
+    wait_for(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
     assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
 
 
