@@ -63,7 +63,7 @@ def _api(cli: list[str], url: str) -> tuple[str, str]:
     apigw = boto3.client(
         "apigateway", endpoint_url=url, region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test"
     )
-    key = apigw.get_api_key(apiKey=status["outputs"]["api_key_id"], includeValue=True)["value"]
+    key = apigw.get_api_key(apiKey=status["outputs"]["api_key_ids"]["northbet"], includeValue=True)["value"]
     return status["local_api_url"], key
 
 

@@ -128,12 +128,12 @@ def run(env_name: str = "local", repeats: int = 15, iterations: int = 300) -> di
         "httpMethod": "POST",
         "pathParameters": {"model": model["name"]},
         "body": body,
-        "requestContext": {"requestId": "bench"},
+        "requestContext": {"requestId": "bench", "identity": {"apiKeyId": "bench-key"}},
         "headers": {},
     }
     svc = PredictionService(
         Catalogue(doc),
-        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
+        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o", "OPERATOR_KEYS": '{"bench-key": "bench"}'},
         sagemaker=_Endpoint(100),
         sns=_Sns(),
         log=lambda _: None,

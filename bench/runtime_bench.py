@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
             aws_access_key_id="test",
             aws_secret_access_key="test",
         )
-        key = apigw.get_api_key(apiKey=status["outputs"]["api_key_id"], includeValue=True)["value"]
+        key = apigw.get_api_key(apiKey=status["outputs"]["api_key_ids"]["northbet"], includeValue=True)["value"]
         for clients, per_client in ((1, 300), (8, 100)):
             times, rate = _latencies(status["local_api_url"], key, clients, per_client)
             latency[f"{clients} client{'s' if clients > 1 else ''}"] = {

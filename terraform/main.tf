@@ -45,6 +45,7 @@ module "consumers" {
 
   name_prefix = var.name_prefix
   kms_key_arn = module.storage.kms_key_arn
+  operators   = { for id, o in var.operators : id => o.name }
   tags        = var.tags
 }
 
@@ -86,6 +87,7 @@ module "prediction_api" {
   current_model_parameter_prefix = local.current_model_parameter_prefix
   current_model_parameter_arns   = module.sagemaker.current_model_parameter_arns
   api                            = var.api
+  operators                      = var.operators
   manage_api_gateway_account     = var.manage_api_gateway_account
   log_retention_days             = var.log_retention_days
   tags                           = var.tags
@@ -111,7 +113,6 @@ module "retraining" {
     image_uri                      = local.image_uri
     kms_key_arn                    = module.storage.kms_key_arn
     admin_topic_arn                = module.monitoring.admin_topic_arn
-    operator_topic_arn             = module.consumers.operator_topic_arn
     current_model_parameter_prefix = local.current_model_parameter_prefix
   }
   lambda_package_path = var.lambda_package_path

@@ -13,9 +13,9 @@ output "api_url" {
   value       = module.prediction_api.api_url
 }
 
-output "api_key_id" {
-  description = "Id of the application's API key (the value: GetApiKey with includeValue)."
-  value       = module.prediction_api.api_key_id
+output "api_key_ids" {
+  description = "Operator id -> id of its API key (the value: GetApiKey with includeValue)."
+  value       = module.prediction_api.api_key_ids
 }
 
 output "data_bucket_names" {
@@ -108,9 +108,9 @@ output "operator_topic_arn" {
   value       = module.consumers.operator_topic_arn
 }
 
-output "operator_queue_url" {
-  description = "The operator queue (a durable pull point of the operator topic)."
-  value       = module.consumers.operator_queue_url
+output "operator_queue_urls" {
+  description = "Operator id -> its queue of prediction events (only its own players')."
+  value       = module.consumers.operator_queue_urls
 }
 
 output "lambda_function_names" {

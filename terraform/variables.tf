@@ -136,6 +136,26 @@ variable "api" {
   }
 }
 
+variable "operators" {
+  description = "The gambling operators, by id: name, contact, and their usage plan's throttle and quota (vwt-deploy fills in the environment's api limits where the catalogue sets none)."
+  type = map(object({
+    name                 = string
+    contact              = string
+    throttle_rate_limit  = number
+    throttle_burst_limit = number
+    quota_limit          = number
+    quota_period         = string
+  }))
+  validation {
+    condition     = length(var.operators) > 0 && alltrue([for id, o in var.operators : can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", id))])
+    error_message = "operators needs at least one operator; ids are 2-32 lowercase letters, digits or '-', starting with a letter."
+  }
+  validation {
+    condition     = alltrue([for o in values(var.operators) : contains(["DAY", "WEEK", "MONTH"], o.quota_period) && o.throttle_rate_limit > 0 && o.throttle_burst_limit > 0 && o.quota_limit > 0])
+    error_message = "operators: quota_period is DAY, WEEK or MONTH; throttle rate, burst and quota limit are positive."
+  }
+}
+
 variable "endpoints" {
   description = "SageMaker endpoint sizing and auto scaling."
   type = object({

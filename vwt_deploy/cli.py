@@ -446,6 +446,12 @@ def _follow(retrainer, arn: str, as_json: bool, extra: dict[str, Any] | None = N
     help="instead of --input: N records drawn from the model's data set (a smoke test; not on prod)",
 )
 @click.option("--seed", type=int, help="with --sample: which records are drawn (default 0)")
+@click.option(
+    "--operator",
+    "operator_id",
+    metavar="ID",
+    help="ask with this operator's API key: its players' events reach its feed (default: the catalogue's first)",
+)
 @json_option
 @pass_ctx
 def predict(
@@ -456,9 +462,10 @@ def predict(
     input_path: str | None,
     sample: int | None,
     seed: int | None,
+    operator_id: str | None,
     as_json: bool,
 ) -> None:
-    """Get predictions from the deployed API, with the environment's API key."""
+    """Get predictions from the deployed API, with an operator's API key."""
     from pathlib import Path
 
     from vwt_deploy.operate.predict import (
@@ -483,6 +490,7 @@ def predict(
     deployment = ctx.deployment(env_name, overrides)
     env = deployment.env
     model = env.catalogue.model(model_name)
+    operator = env.catalogue.operator(operator_id) if operator_id else env.catalogue.operators[0]
     types = {f.name: f.type for f in model.features}
     if input_path is not None:
         records = read_records(Path(input_path), types)
@@ -503,7 +511,9 @@ def predict(
         if len(records) < sample:
             click.echo(f"the data set holds {len(records)} records: predicting them all", err=True)
     outputs = deployment.outputs()
-    key = api_key_value(outputs.get("api_key_id", ""), env.region, deployment.target.client("apigateway"))
+    key = api_key_value(
+        outputs.get("api_key_ids") or {}, operator.id, env.region, deployment.target.client("apigateway")
+    )
     client = PredictionClient(deployment.target.api_url(outputs), key)
     result = client.predict(model.name, records, chunk_size=env.api.max_records)
     _emit(result, as_json, lambda r: _echo_lines(format_table(r)))

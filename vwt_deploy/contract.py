@@ -18,7 +18,6 @@ TEMPLATE_VARS = (
     "size_function_arn",
     "label_function_arn",
     "admin_topic_arn",
-    "operator_topic_arn",
     "current_model_parameter_prefix",
 )
 

@@ -12,6 +12,8 @@ VWT_<NAME> first (the names terraform/modules/prediction_api sets), then <NAME>:
                                default: the catalogue's endpoint_name
   VWT_INTERVENTION_TOPIC_ARN   SNS topic of intervention events (risk models)
   VWT_OPERATOR_TOPIC_ARN       SNS topic of the operator feed (regression models)
+  VWT_OPERATOR_KEYS            JSON object API key id -> operator id (required): the operator of a request is
+                               the owner of the key API Gateway checked, never anything in the body
   VWT_MAX_RECORDS              records per request, default: the catalogue's max_records
   VWT_MAX_BODY_BYTES           request body limit, default 1048576
   VWT_ENDPOINT_TIMEOUT_SECONDS read timeout of InvokeEndpoint, default 8 (capped at 10: 2 attempts stay below 29 s)
@@ -31,8 +33,9 @@ import time
 from . import catalogue as catalogue_mod
 from .catalogue import MISSING, Catalogue, CatalogueError
 from .endpoint import DEFAULT_READ_TIMEOUT, EndpointFailure, client_config, invoke
+from .events import Batch, intervention_events, prediction_events
 from .metrics import DEFAULT_NAMESPACE, emf_line
-from .publish import PublishFailure, attributes, entries, publish
+from .publish import PublishFailure, entries, publish
 from .request import Problems, read_body, request_id_of, validate
 
 TYPE_CHECKING = False  # typing is not imported at run time: a shorter cold start
@@ -90,6 +93,16 @@ class Settings:
             "intervention": _get(environ, "INTERVENTION_TOPIC_ARN")[1],
             "operator": _get(environ, "OPERATOR_TOPIC_ARN")[1],
         }
+        key, raw = _get(environ, "OPERATOR_KEYS")
+        try:
+            keys = json.loads(raw) if raw else None
+        except ValueError:
+            keys = None
+        if not isinstance(keys, dict) or not keys or not all(isinstance(v, str) and v for v in keys.values()):
+            raise CatalogueError(
+                f"environment variable {key or 'VWT_OPERATOR_KEYS'} must be a JSON object of API key id -> operator id"
+            )
+        self.operator_keys: dict[str, str] = keys
         self.max_records = _int_env(environ, "MAX_RECORDS", catalogue.max_records)
         self.max_body = _int_env(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY)
         key, raw = _get(environ, "ENDPOINT_TIMEOUT_SECONDS")
@@ -191,22 +204,43 @@ class PredictionService:
     def _predict(self, event: dict, call: _Call) -> dict:
         """The 200 answer's body; any other answer is raised as _Answer by the step that decides it."""
         _check_method(event, call)
+        operator_id = self._operator(event, call)
         model = self._model(event, call)
         user_ids, rows = self._records(event, model, call)
         endpoint, topic = self._destinations(model, call)
         scores, version = self._invoke(model, endpoint, rows, call)
         now = _iso_time(self.clock())
         predictions, messages, attrs = self._results(
-            model, user_ids, scores, version, call.request_id, now, call.metrics
+            model, user_ids, scores, version, operator_id, call.request_id, now, call.metrics
         )
         self._publish(model, topic, messages, attrs, call)
         call.props["model_version"] = version
         return {
             "request_id": call.request_id,
+            "operator_id": operator_id,
             "model": model.name,
             "model_version": version,
             "predictions": predictions,
         }
+
+    def _operator(self, event: dict, call: _Call) -> str:
+        """The operator whose API key API Gateway checked (requestContext.identity.apiKeyId), or 403. The body
+        never names the operator: a key can only ever speak, and be answered, for its own operator."""
+        key_id = _api_key_id(event)
+        operator_id = self.settings.operator_keys.get(key_id) if key_id else None
+        if operator_id is None:
+            call.metrics["ClientErrors"] = 1
+            raise _Answer(
+                403,
+                _error(
+                    "unknown_operator",
+                    "this API key belongs to no operator of the prediction service; use the key your operator "
+                    "was given (vwt-deploy predict --operator ID reads it)",
+                    call.request_id,
+                ),
+            )
+        call.props["operator_id"] = operator_id
+        return operator_id
 
     def _model(self, event: dict, call: _Call) -> Any:
         """The catalogue's model the path names, or 404."""
@@ -316,74 +350,18 @@ class PredictionService:
             err["retry_after"] = 5
             raise _Answer(503, err, {"Retry-After": "5"}) from None
 
-    def _results(self, model, user_ids, scores, version, request_id, now, metrics):
-        """(predictions for the answer, messages for the consumer's topic, their message attributes)."""
-        if model.consumer == "intervention":
-            return self._intervention_results(model, user_ids, scores, version, request_id, now, metrics)
-        return self._operator_results(model, user_ids, scores, version, request_id, now)
-
-    def _intervention_results(self, model, user_ids, scores, version, request_id, now, metrics):
-        """Risk models: each score's risk group and intervention level; counts per group go to the metrics."""
-        predictions, messages, attrs = [], [], []
-        env = self.settings.environment
-        name = model.name
-        classify = self.catalogue.intervention.classify
-        counts: dict[str, int] = dict.fromkeys(self.catalogue.intervention.names, 0)
-        shared: dict[str, dict] = {}  # message attributes, one per risk group
-        for i, (user_id, score) in enumerate(zip(user_ids, scores, strict=True)):
-            group, level = classify(score)
-            counts[group] += 1
-            predictions.append(
-                {"user_id": user_id, "prediction": score, "risk_group": group, "intervention_level": level}
-            )
-            messages.append(
-                {
-                    "event_id": f"{request_id}:{i}",
-                    "event_type": "intervention",
-                    "user_id": user_id,
-                    "model": name,
-                    "model_version": version,
-                    "score": score,
-                    "risk_group": group,
-                    "intervention_level": level,
-                    "request_id": request_id,
-                    "time": now,
-                    "environment": env,
-                }
-            )
-            a = shared.get(group)
-            if a is None:
-                a = shared[group] = attributes(
-                    {"event_type": "intervention", "model": name, "risk_group": group, "intervention_level": level}
-                )
-            attrs.append(a)
+    def _results(self, model, user_ids, scores, version, operator_id, request_id, now, metrics):
+        """(predictions for the answer, messages for the consumer's topic, their message attributes); for risk
+        models, the count per risk group goes to the metrics."""
+        batch = Batch(model, version, operator_id, request_id, now, self.settings.environment)
+        if model.consumer != "intervention":
+            return prediction_events(batch, user_ids, scores)
+        intervention = self.catalogue.intervention
+        predictions, messages, attrs, counts = intervention_events(
+            batch, intervention.classify, intervention.names, user_ids, scores
+        )
         for group, count in counts.items():
             metrics[f"RiskGroup_{group}"] = count
-        return predictions, messages, attrs
-
-    def _operator_results(self, model, user_ids, scores, version, request_id, now):
-        """Regression models: the predicted value, for the operator feed."""
-        predictions, messages, attrs = [], [], []
-        env = self.settings.environment
-        name = model.name
-        a = attributes({"event_type": "prediction", "model": name})
-        for i, (user_id, value) in enumerate(zip(user_ids, scores, strict=True)):
-            predictions.append({"user_id": user_id, "prediction": value})
-            messages.append(
-                {
-                    "event_id": f"{request_id}:{i}",
-                    "event_type": "prediction",
-                    "user_id": user_id,
-                    "model": name,
-                    "model_version": version,
-                    "prediction": value,
-                    "target": model.label,
-                    "request_id": request_id,
-                    "time": now,
-                    "environment": env,
-                }
-            )
-            attrs.append(a)
         return predictions, messages, attrs
 
 
@@ -457,6 +435,14 @@ def _api_request_id(event: dict, context: Any) -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+def _api_key_id(event: dict) -> str | None:
+    """The id of the API key API Gateway checked (REST API proxy events: requestContext.identity.apiKeyId)."""
+    rc = event.get("requestContext")
+    identity = rc.get("identity") if isinstance(rc, dict) else None
+    key_id = identity.get("apiKeyId") if isinstance(identity, dict) else None
+    return key_id if isinstance(key_id, str) and key_id else None
 
 
 def _method(event: dict) -> str | None:

@@ -38,6 +38,10 @@ variables {
     throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
     max_records         = 1000, cors_allow_origins = ["https://app.example.com", "https://m.example.com"]
   }
+  operators = {
+    northbet     = { name = "NorthBet B.V.", throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY" }
+    "lucky-lane" = { name = "Lucky Lane Ltd", throttle_rate_limit = 5, throttle_burst_limit = 10, quota_limit = 500, quota_period = "WEEK" }
+  }
 }
 
 run "prediction_method_requires_an_api_key" {
@@ -65,12 +69,24 @@ run "prediction_method_requires_an_api_key" {
   }
   assert {
     condition = (
-      aws_api_gateway_usage_plan.this.throttle_settings[0].rate_limit == 20 &&
-      aws_api_gateway_usage_plan.this.throttle_settings[0].burst_limit == 40 &&
-      aws_api_gateway_usage_plan.this.quota_settings[0].limit == 100000 &&
-      aws_api_gateway_usage_plan.this.quota_settings[0].period == "DAY"
+      aws_api_gateway_usage_plan.this["northbet"].throttle_settings[0].rate_limit == 20 &&
+      aws_api_gateway_usage_plan.this["northbet"].throttle_settings[0].burst_limit == 40 &&
+      aws_api_gateway_usage_plan.this["northbet"].quota_settings[0].limit == 100000 &&
+      aws_api_gateway_usage_plan.this["northbet"].quota_settings[0].period == "DAY" &&
+      aws_api_gateway_usage_plan.this["lucky-lane"].throttle_settings[0].rate_limit == 5 &&
+      aws_api_gateway_usage_plan.this["lucky-lane"].quota_settings[0].limit == 500 &&
+      aws_api_gateway_usage_plan.this["lucky-lane"].quota_settings[0].period == "WEEK"
     )
-    error_message = "the usage plan must carry the configured throttling and quota"
+    error_message = "each operator's usage plan must carry its own throttling and quota"
+  }
+  assert {
+    condition = (
+      toset(keys(aws_api_gateway_api_key.this)) == toset(["northbet", "lucky-lane"]) &&
+      aws_api_gateway_api_key.this["lucky-lane"].name == "vwt-dev-lucky-lane" &&
+      toset(keys(aws_api_gateway_usage_plan_key.this)) == toset(["northbet", "lucky-lane"]) &&
+      aws_api_gateway_usage_plan.this["lucky-lane"].name == "vwt-dev-lucky-lane"
+    )
+    error_message = "each operator must have its own key, on its own usage plan"
   }
   assert {
     condition     = aws_api_gateway_method.options.api_key_required == false && aws_api_gateway_integration.options.type == "MOCK"

@@ -30,7 +30,6 @@ variables {
     image_uri                      = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/vwt-dev-sklearn:abc123"
     kms_key_arn                    = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
     admin_topic_arn                = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-admin"
-    operator_topic_arn             = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-operator"
     current_model_parameter_prefix = "/vwt-dev/current-model"
   }
   data_bucket_names  = ["vwt-dev-data-before-initial-deposit", "vwt-dev-data-gambling-behaviour"]

@@ -66,7 +66,10 @@ ENVIRON = {
     "ENVIRONMENT": "test",
     "INTERVENTION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:test-intervention",
     "OPERATOR_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:test-operator",
+    # API Gateway's key ids -> operators, as Terraform sets it
+    "OPERATOR_KEYS": json.dumps({"key-id-north": "northbet", "key-id-lucky": "lucky-lane"}),
 }
+OPERATOR_KEY_IDS = {"northbet": "key-id-north", "lucky-lane": "key-id-lucky"}
 
 
 def good_risk(**over):
@@ -81,14 +84,16 @@ def good_spend(**over):
     return record
 
 
-def event(model="risk", body=None, method="POST", raw=None, headers=None, request_id="api-req-1"):
+def event(model="risk", body=None, method="POST", raw=None, headers=None, request_id="api-req-1", operator="northbet"):
+    """A REST API proxy event; `operator` picks the API key API Gateway checked (None: no key)."""
+    identity = {"apiKeyId": OPERATOR_KEY_IDS.get(operator, operator)} if operator else {}
     return {
         "resource": "/v1/models/{model}/predictions",
         "path": f"/v1/models/{model}/predictions",
         "httpMethod": method,
         "headers": headers or {"Content-Type": "application/json"},
         "pathParameters": {"model": model},
-        "requestContext": {"requestId": request_id},
+        "requestContext": {"requestId": request_id, "identity": identity},
         "body": raw if raw is not None else (None if body is None else json.dumps(body)),
         "isBase64Encoded": False,
     }

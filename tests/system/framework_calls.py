@@ -89,7 +89,7 @@ def _repo():
 
 
 def state_machine_calls(client: Callable[[str], Any], outputs: dict, model: str) -> list[Call]:
-    """The retraining pipeline reports to the admin and the operator, on topics encrypted with the key."""
+    """The retraining pipeline reports to the admin (never to the operators), on a topic encrypted with the key."""
     region = outputs["kms_key_arn"].split(":")[3]
     role = client("stepfunctions").describe_state_machine(stateMachineArn=outputs["state_machine_arns"][model])[
         "roleArn"
@@ -97,7 +97,6 @@ def state_machine_calls(client: Callable[[str], Any], outputs: dict, model: str)
     who = f"state machine of {model}"
     calls = [
         Call(who, role, "sns:Publish", outputs["admin_topic_arn"]),
-        Call(who, role, "sns:Publish", outputs["operator_topic_arn"]),
         Call(
             who,
             role,

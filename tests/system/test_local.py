@@ -279,7 +279,9 @@ def answering(deployed: dict):
     from vwt_deploy.operate.predict import PredictionClient
 
     outputs = deployed["outputs"]
-    key = deployed["client"]("apigateway").get_api_key(apiKey=outputs["api_key_id"], includeValue=True)["value"]
+    key = deployed["client"]("apigateway").get_api_key(apiKey=outputs["api_key_ids"]["northbet"], includeValue=True)[
+        "value"
+    ]
     api = PredictionClient(deployed["status"]["local_api_url"], key)
     record = {
         "user_id": "p-1",
@@ -355,6 +357,58 @@ def test_the_intervention_queue_holds_the_risk_events(local_project: Path, deplo
     mine = [e for e in events if e["user_id"] in users and e["model_version"] == result["model_version"]]
     assert {e["user_id"] for e in mine} == users
     assert all(e["event_type"] == "intervention" and e["model"] == MODEL and e["intervention_level"] for e in mine)
+    assert {e["operator_id"] for e in mine} == {"northbet"}  # the CLI's default: the catalogue's first operator
+
+
+def _drain(sqs, url: str) -> list[dict]:
+    """Every message of a queue (raw delivery), deleted as it is read."""
+    out: list[dict] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if not got:
+            return out
+        for message in got:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_each_operator_receives_only_its_own_players_predictions(local_project: Path, deployed: dict) -> None:
+    """Two operators, each with its own API key: the marketing model's events reach only the asking operator's
+    queue (an SNS filter policy on operator_id), and a key the usage plans do not know is refused."""
+    sqs, outputs = deployed["client"]("sqs"), deployed["outputs"]
+    queues = outputs["operator_queue_urls"]
+    assert set(queues) == set(outputs["api_key_ids"]) == {"northbet", "lucky-lane"}
+    for url in queues.values():
+        sqs.purge_queue(QueueUrl=url)
+    asked = {}
+    for operator, seed in (("northbet", 4), ("lucky-lane", 5)):
+        result = cli_json(
+            local_project, "predict", "--env", "local", "--model", "gb-marketing", "--sample", "3",
+            "--seed", str(seed), "--operator", operator,
+        )  # fmt: skip
+        asked[operator] = {r["user_id"] for r in result["predictions"]}
+    held = {operator: _drain(sqs, url) for operator, url in queues.items()}
+    for operator, events in held.items():
+        assert {e["operator_id"] for e in events} == {operator}, events
+        assert {e["user_id"] for e in events} == asked[operator]
+        assert all(e["event_type"] == "prediction" and e["schema_version"] == "1.0" for e in events)
+    # the gateway refuses a key no usage plan holds, before the Lambda runs
+    status, _ = _post(deployed["status"]["local_api_url"] + "/v1/models/gb-marketing/predictions", "no-such-key", {})
+    assert status == 403
+
+
+def _post(url: str, key: str, body: dict) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"x-api-key": key, "Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the emulator on 127.0.0.1
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
 
 
 def test_a_refusing_gate_keeps_the_production_model(local_project: Path, deployed: dict, first_model: dict) -> None:

@@ -69,7 +69,7 @@ def test_readme_names_every_input_and_output(module):
 
 CONTRACT_OUTPUTS = [
     "api_url",
-    "api_key_id",
+    "api_key_ids",
     "data_bucket_names",
     "model_bucket_names",
     "endpoint_names",
@@ -79,6 +79,7 @@ CONTRACT_OUTPUTS = [
     "intervention_topic_arn",
     "intervention_queue_url",
     "operator_topic_arn",
+    "operator_queue_urls",
     "lambda_function_names",
 ]
 CONTRACT_VARIABLES = ["lambda_package_path", "state_machines", "image_tag", "initial_model_artifacts", "model_schemas"]

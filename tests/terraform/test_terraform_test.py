@@ -28,6 +28,7 @@ def test_every_module_and_the_root_have_test_runs():
         "root.tftest.hcl",
         "storage.tftest.hcl",
         "prediction_api.tftest.hcl",
+        "consumers.tftest.hcl",
         "retraining.tftest.hcl",
         "registry.tftest.hcl",
         "sagemaker_policy.tftest.hcl",

@@ -183,7 +183,6 @@ def test_policy_fits_the_inline_role_policy_size_limit(rendered):
         "size_function_arn",
         "label_function_arn",
         "admin_topic_arn",
-        "operator_topic_arn",
     ):
         filled = filled.replace("${" + var + "}", "arn:aws:service:eu-west-1:123456789012:" + "x" * 40)
     filled = filled.replace("${region}", "eu-west-1").replace("${account_id}", "123456789012")

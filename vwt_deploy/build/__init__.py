@@ -5,6 +5,7 @@ Each module writes its files under `.vwt/envs/<env>/` and returns the Terraform 
 - `statemachines`: each model's Step Functions definition and IAM policy, rendered from templates/;
 - `package`: the Lambda zip, with `catalogue` (the model catalogue as the Lambda reads it);
 - `openapi`: the prediction API's contract;
+- `events`: the consumers' contract (a JSON Schema per event type), beside it;
 - `models`: per model, its feature schema and its baseline artifact;
 - `image`: the training/serving image's content tag, its build and its push.
 """
@@ -19,9 +20,10 @@ from vwt_deploy.project import Project
 
 def artifacts(project: Project, env: Environment, image_tag: str) -> dict[str, Any]:
     """Build everything Terraform needs for `env`; return the variables that name it."""
-    from vwt_deploy.build import models, openapi, package, statemachines
+    from vwt_deploy.build import events, models, openapi, package, statemachines
 
     openapi.write(project, env)  # the API contract for client teams, beside the definitions
+    events.write(project, env)  # the events' contract for the intervention model's team and the operators
     return {
         **statemachines.artifacts(project, env),
         **package.artifacts(project, env),

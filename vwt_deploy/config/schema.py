@@ -429,10 +429,26 @@ class Intervention(Frozen):
         return chosen
 
 
+class Operator(Frozen):
+    """A gambling operator the predictions are for: its own API key (and usage plan), its own feed."""
+
+    id: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+        description="carried in every event (operator_id) and in its key's, plan's and queue's names",
+    )
+    name: str = Field(min_length=1, max_length=100)
+    contact: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="who hears about the key and the feed")
+    # the operator's own usage plan; unset: the environment's api settings
+    throttle_rate_limit: float | None = Field(None, gt=0)
+    throttle_burst_limit: int | None = Field(None, gt=0)
+    quota_limit: int | None = Field(None, gt=0)
+
+
 class Catalogue(Frozen):
     data_buckets: Mapping[str, DataBucket]
     models: tuple[Model, ...]
     intervention: Intervention
+    operators: tuple[Operator, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check(self) -> Catalogue:
@@ -440,6 +456,10 @@ class Catalogue(Frozen):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate model name: {', '.join(dupes)}; model names must be unique")
+        ids = [o.id for o in self.operators]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate operator id: {', '.join(dupes)}; operator ids must be unique")
         for key in self.data_buckets:
             if not re.match(_NAME, key):
                 raise ValueError(f"data bucket key {key!r} must be lowercase words joined by '-'")
@@ -450,6 +470,14 @@ class Catalogue(Frozen):
                     f"data buckets: {', '.join(self.data_buckets)}"
                 )
         return self
+
+    def operator(self, operator_id: str) -> Operator:
+        for o in self.operators:
+            if o.id == operator_id:
+                return o
+        raise ConfigError(
+            f"unknown operator {operator_id!r}", f"operators are: {', '.join(o.id for o in self.operators)}"
+        )
 
     def model(self, name: str) -> Model:
         for m in self.models:

@@ -45,6 +45,17 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
             }
             for m in cat.models
         },
+        "operators": {
+            o.id: {
+                "name": o.name,
+                "contact": o.contact,
+                "throttle_rate_limit": o.throttle_rate_limit or env.api.throttle_rate_limit,
+                "throttle_burst_limit": o.throttle_burst_limit or env.api.throttle_burst_limit,
+                "quota_limit": o.quota_limit or env.api.quota_limit,
+                "quota_period": env.api.quota_period,
+            }
+            for o in cat.operators
+        },
         "api": env.api.model_dump(mode="json", exclude={"manage_account_logging_role"}),
         "manage_api_gateway_account": env.api.manage_account_logging_role,
         "endpoints": env.endpoints.model_dump(mode="json"),

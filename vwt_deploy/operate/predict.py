@@ -337,11 +337,19 @@ class PredictionClient:
         }
 
 
-def api_key_value(key_id: str, region: str, client: Any = None) -> str:
-    """The API key's secret value (API Gateway `get_api_key` with includeValue), read with `client`
-    (the deployment target's: the local emulator's for `local`) or the default credentials."""
+def api_key_value(key_ids: dict, operator: str, region: str, client: Any = None) -> str:
+    """The secret value of `operator`'s API key (API Gateway `get_api_key` with includeValue; `key_ids` is the
+    output api_key_ids), read with `client` (the deployment target's: the emulator's for `local`) or the
+    default credentials."""
+    if not key_ids:
+        raise VwtError("the environment has no API keys (output api_key_ids)", "deploy it with `vwt-deploy up`")
+    key_id = key_ids.get(operator)
     if not key_id:
-        raise VwtError("the environment has no API key (output api_key_id)", "deploy it with `vwt-deploy up`")
+        raise VwtError(
+            f"the deployment has no API key of operator {operator!r}",
+            f"operators with a key: {', '.join(sorted(key_ids))}; after adding one to the catalogue, run "
+            "`vwt-deploy up`",
+        )
     if client is None:
         import boto3
 

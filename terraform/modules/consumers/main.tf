@@ -1,7 +1,10 @@
 # Where predictions leave AWS (the seed's "After AWS"):
-# - intervention: risk predictions -> intervention topic -> intervention queue (+ DLQ), read by the intervention model;
-# - operator: predictions operators receive -> operator topic -> operator queue (+ DLQ); the operator's own
-#   systems may also subscribe to the topic (e.g. HTTPS) in their account set-up.
+# - intervention: risk predictions -> intervention topic -> intervention queue (+ DLQ), read by the intervention
+#   model, which restricts players of every operator (each event names its operator_id);
+# - operator: predictions for the operators -> operator topic -> one queue (+ DLQ) per operator, subscribed with a
+#   filter policy on the event's operator_id message attribute, so an operator's queue holds only its own players'
+#   events. The operator's systems read their queue (or subscribe to the topic with the same filter policy).
+# Internal records (deployments, pipeline reports) go to the admin topic of the monitoring module, never here.
 # Everything is encrypted with the environment's KMS key; each queue accepts messages only from its topic.
 
 data "aws_caller_identity" "current" {}
@@ -11,13 +14,18 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  # Queue ARNs are made from their names, so each queue's policies are set when it is created (the
-  # provider waits about 25 s for every change of a queue's attributes to settle: one wait, not three).
-  queue_arn = { for k, _ in local.feeds : k => "arn:${local.partition}:sqs:${data.aws_region.current.name}:${local.account_id}:${var.name_prefix}-${k}" }
   feeds = {
     intervention = "risk predictions for the intervention model (risk group -> restriction)"
-    operator     = "predictions delivered to the operator"
+    operator     = "predictions delivered to the operators, each to its own queue"
   }
+  # queue key -> its topic and the operator whose events it holds (null: every event of the topic)
+  queues = merge(
+    { intervention = { feed = "intervention", operator = null } },
+    { for id in sort(keys(var.operators)) : "operator-${id}" => { feed = "operator", operator = id } },
+  )
+  # Queue ARNs are made from their names, so each queue's policies are set when it is created (the
+  # provider waits about 25 s for every change of a queue's attributes to settle: one wait, not three).
+  queue_arn = { for k, _ in local.queues : k => "arn:${local.partition}:sqs:${data.aws_region.current.name}:${local.account_id}:${var.name_prefix}-${k}" }
 }
 
 resource "aws_sns_topic" "this" {
@@ -65,7 +73,7 @@ data "aws_iam_policy_document" "topic" {
 }
 
 resource "aws_sqs_queue" "dlq" {
-  for_each                  = local.feeds
+  for_each                  = local.queues
   name                      = "${var.name_prefix}-${each.key}-dlq"
   kms_master_key_id         = var.kms_key_arn
   message_retention_seconds = 1209600
@@ -74,11 +82,11 @@ resource "aws_sqs_queue" "dlq" {
     redrivePermission = "byQueue"
     sourceQueueArns   = [local.queue_arn[each.key]]
   })
-  tags = merge(var.tags, { "vwt:feed" = each.key })
+  tags = merge(var.tags, { "vwt:feed" = each.value.feed }, each.value.operator == null ? {} : { "vwt:operator" = each.value.operator })
 }
 
 resource "aws_sqs_queue" "this" {
-  for_each                   = local.feeds
+  for_each                   = local.queues
   name                       = "${var.name_prefix}-${each.key}"
   kms_master_key_id          = var.kms_key_arn
   message_retention_seconds  = var.message_retention_seconds
@@ -88,11 +96,11 @@ resource "aws_sqs_queue" "this" {
     maxReceiveCount     = var.max_receive_count
   })
   policy = data.aws_iam_policy_document.queue[each.key].json
-  tags   = merge(var.tags, { "vwt:feed" = each.key })
+  tags   = merge(var.tags, { "vwt:feed" = each.value.feed }, each.value.operator == null ? {} : { "vwt:operator" = each.value.operator })
 }
 
 data "aws_iam_policy_document" "queue" {
-  for_each = local.feeds
+  for_each = local.queues
 
   statement {
     sid     = "OnlyItsTopicSends"
@@ -105,7 +113,7 @@ data "aws_iam_policy_document" "queue" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_sns_topic.this[each.key].arn]
+      values   = [aws_sns_topic.this[each.value.feed].arn]
     }
   }
 
@@ -127,9 +135,12 @@ data "aws_iam_policy_document" "queue" {
 }
 
 resource "aws_sns_topic_subscription" "this" {
-  for_each             = local.feeds
-  topic_arn            = aws_sns_topic.this[each.key].arn
+  for_each             = local.queues
+  topic_arn            = aws_sns_topic.this[each.value.feed].arn
   protocol             = "sqs"
   endpoint             = aws_sqs_queue.this[each.key].arn
   raw_message_delivery = true
+  # An operator's queue takes only the events whose operator_id message attribute is that operator's.
+  filter_policy       = each.value.operator == null ? null : jsonencode({ operator_id = [each.value.operator] })
+  filter_policy_scope = each.value.operator == null ? null : "MessageAttributes"
 }

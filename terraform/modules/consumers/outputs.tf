@@ -23,14 +23,14 @@ output "operator_topic_arn" {
   value       = aws_sns_topic.this["operator"].arn
 }
 
-output "operator_queue_url" {
-  description = "URL of the operator queue (a durable pull point of the operator topic)."
-  value       = aws_sqs_queue.this["operator"].id
+output "operator_queue_urls" {
+  description = "Operator id -> URL of its queue (only its own players' events of the operator topic)."
+  value       = { for k, q in local.queues : q.operator => aws_sqs_queue.this[k].id if q.operator != null }
 }
 
-output "operator_dlq_url" {
-  description = "URL of the operator dead-letter queue."
-  value       = aws_sqs_queue.dlq["operator"].id
+output "operator_dlq_urls" {
+  description = "Operator id -> URL of its queue's dead-letter queue."
+  value       = { for k, q in local.queues : q.operator => aws_sqs_queue.dlq[k].id if q.operator != null }
 }
 
 output "topic_arns" {
@@ -39,11 +39,11 @@ output "topic_arns" {
 }
 
 output "queue_names" {
-  description = "Feed -> queue name (for the monitoring of queue depth and dead letters)."
+  description = "Queue key (intervention, operator-<id>) -> queue name (for the monitoring of queue depth and dead letters)."
   value       = { for k, q in aws_sqs_queue.this : k => q.name }
 }
 
 output "dlq_names" {
-  description = "Feed -> dead-letter queue name."
+  description = "Queue key (intervention, operator-<id>) -> dead-letter queue name."
   value       = { for k, q in aws_sqs_queue.dlq : k => q.name }
 }

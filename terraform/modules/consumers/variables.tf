@@ -16,6 +16,15 @@ variable "kms_key_arn" {
   }
 }
 
+variable "operators" {
+  description = "Operator id -> anything (its name): each gets its own queue of the operator topic's events."
+  type        = map(any)
+  validation {
+    condition     = length(var.operators) > 0 && alltrue([for id in keys(var.operators) : can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", id))])
+    error_message = "operators needs at least one operator; ids are 2-32 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
 variable "max_receive_count" {
   description = "Deliveries of a message before it moves to the dead-letter queue."
   type        = number

@@ -148,6 +148,7 @@ resource "aws_lambda_function" "this" {
       VWT_ENDPOINTS                      = jsonencode(var.endpoint_names)
       VWT_INTERVENTION_TOPIC_ARN         = var.intervention_topic_arn
       VWT_OPERATOR_TOPIC_ARN             = var.operator_topic_arn
+      VWT_OPERATOR_KEYS                  = jsonencode({ for id, key in aws_api_gateway_api_key.this : key.id => id })
       VWT_CURRENT_MODEL_PARAMETER_PREFIX = var.current_model_parameter_prefix
       VWT_MAX_RECORDS                    = tostring(var.api.max_records)
       VWT_CORS_ALLOW_ORIGINS             = join(",", local.origins)
@@ -514,18 +515,23 @@ resource "aws_api_gateway_account" "this" {
   depends_on      = [aws_iam_role_policy.apigateway_logs]
 }
 
-# ---------------------------------------------------------------- API key and usage plan
+# ---------------------------------------------------------------- API keys and usage plans, one per operator
+# Each operator has its own key on its own usage plan (a usage plan's throttle and quota apply per key, and
+# each operator may have its own). The Lambda is told which key is whose (VWT_OPERATOR_KEYS) and takes the
+# operator from the key API Gateway checked (requestContext.identity.apiKeyId), never from the request body.
 
 resource "aws_api_gateway_api_key" "this" {
-  name        = "${var.name_prefix}-application"
-  description = "The application's key for the ${var.environment} prediction API"
+  for_each    = var.operators
+  name        = "${var.name_prefix}-${each.key}"
+  description = "${each.value.name}'s key for the ${var.environment} prediction API"
   enabled     = true
-  tags        = var.tags
+  tags        = merge(var.tags, { "vwt:operator" = each.key })
 }
 
 resource "aws_api_gateway_usage_plan" "this" {
-  name        = "${var.name_prefix}-predictions"
-  description = "Throttling and quota of the prediction API"
+  for_each    = var.operators
+  name        = "${var.name_prefix}-${each.key}"
+  description = "Throttling and quota of ${each.value.name} on the prediction API"
 
   api_stages {
     api_id = aws_api_gateway_rest_api.this.id
@@ -533,20 +539,21 @@ resource "aws_api_gateway_usage_plan" "this" {
   }
 
   throttle_settings {
-    rate_limit  = var.api.throttle_rate_limit
-    burst_limit = var.api.throttle_burst_limit
+    rate_limit  = each.value.throttle_rate_limit
+    burst_limit = each.value.throttle_burst_limit
   }
 
   quota_settings {
-    limit  = var.api.quota_limit
-    period = var.api.quota_period
+    limit  = each.value.quota_limit
+    period = each.value.quota_period
   }
 
-  tags = var.tags
+  tags = merge(var.tags, { "vwt:operator" = each.key })
 }
 
 resource "aws_api_gateway_usage_plan_key" "this" {
-  key_id        = aws_api_gateway_api_key.this.id
+  for_each      = var.operators
+  key_id        = aws_api_gateway_api_key.this[each.key].id
   key_type      = "API_KEY"
-  usage_plan_id = aws_api_gateway_usage_plan.this.id
+  usage_plan_id = aws_api_gateway_usage_plan.this[each.key].id
 }

@@ -18,9 +18,9 @@ output "stage_name" {
   value       = aws_api_gateway_stage.this.stage_name
 }
 
-output "api_key_id" {
-  description = "Id of the application's API key (its value: `aws apigateway get-api-key --include-value`)."
-  value       = aws_api_gateway_api_key.this.id
+output "api_key_ids" {
+  description = "Operator id -> id of its API key (the value: `aws apigateway get-api-key --include-value`)."
+  value       = { for id, key in aws_api_gateway_api_key.this : id => key.id }
 }
 
 output "function_name" {

@@ -120,6 +120,25 @@ variable "current_model_parameter_arns" {
   }
 }
 
+variable "operators" {
+  description = "Operator id -> its name and its usage plan's throttle (rate, burst) and quota (limit, period)."
+  type = map(object({
+    name                 = string
+    throttle_rate_limit  = number
+    throttle_burst_limit = number
+    quota_limit          = number
+    quota_period         = string
+  }))
+  validation {
+    condition     = length(var.operators) > 0 && alltrue([for id in keys(var.operators) : can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", id))])
+    error_message = "operators needs at least one operator; ids are 2-32 lowercase letters, digits or '-', starting with a letter."
+  }
+  validation {
+    condition     = alltrue([for o in values(var.operators) : contains(["DAY", "WEEK", "MONTH"], o.quota_period) && o.throttle_rate_limit > 0 && o.throttle_burst_limit > 0 && o.quota_limit > 0])
+    error_message = "operators: quota_period is DAY, WEEK or MONTH; throttle rate, burst and quota limit are positive."
+  }
+}
+
 variable "api" {
   description = "Throttling (rate, burst), quota (limit, period), record limit and CORS origins of the API."
   type = object({

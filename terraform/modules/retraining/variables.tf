@@ -52,7 +52,6 @@ variable "template_vars" {
     image_uri                      = string
     kms_key_arn                    = string
     admin_topic_arn                = string
-    operator_topic_arn             = string
     current_model_parameter_prefix = string
   })
   validation {

@@ -14,7 +14,7 @@ from predict.catalogue import load as load_catalogue
 from predict.handler import PredictionService
 
 from tests.helpers import REPO
-from tests.helpers.lambdas import FakeEndpoint, FakeSns, answer, event
+from tests.helpers.lambdas import ENVIRON, FakeEndpoint, FakeSns, answer, event
 from vwt_deploy.build import openapi
 from vwt_deploy.build.catalogue import catalogue_bytes
 from vwt_deploy.config import ENVIRONMENTS, load
@@ -75,7 +75,7 @@ def test_the_handler_accepts_every_example(env, tmp_path):
     sns = FakeSns()
     svc = PredictionService(
         catalogue,
-        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
+        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o", "OPERATOR_KEYS": ENVIRON["OPERATOR_KEYS"]},
         sagemaker=FakeEndpoint(),
         sns=sns,
         log=lambda _: None,
@@ -134,6 +134,7 @@ def test_the_module_handler_with_only_the_built_catalogue(monkeypatch, tmp_path)
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv("VWT_" + name, raising=False)
     monkeypatch.setenv("VWT_CATALOGUE_PATH", str(built_catalogue(load("local", REPO), tmp_path)))
+    monkeypatch.setenv("VWT_OPERATOR_KEYS", ENVIRON["OPERATOR_KEYS"])  # Terraform always sets it
     monkeypatch.setattr(module, "_service", None)
     model = load("local", REPO).catalogue.models[0].name
     status, body = answer(module.handler(event(model=model, body={"records": [{"user_id": "p"}]}), None))

@@ -112,10 +112,11 @@ class SNS:
     def publish_batch(self, **kw):
         return {"Successful": [], "Failed": []}
 record = json.loads(sys.argv[2])
-svc = PredictionService(load(), {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"}, SM(), SNS(),
-                        log=lambda _: None)
+svc = PredictionService(load(), {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o",
+                               "OPERATOR_KEYS": '{"k": "northbet"}'}, SM(), SNS(), log=lambda _: None)
 model = sys.argv[3]
-resp = svc.handle({"httpMethod": "POST", "pathParameters": {"model": model}, "body": json.dumps({"records": [record]})})
+resp = svc.handle({"httpMethod": "POST", "pathParameters": {"model": model}, "body": json.dumps({"records": [record]}),
+                   "requestContext": {"identity": {"apiKeyId": "k"}}})
 banned = [m for m in ("vwt_deploy", "pydantic", "yaml", "numpy", "pandas") if m in sys.modules]
 print(json.dumps({"status": resp["statusCode"], "body": json.loads(resp["body"]), "banned": banned}))
 """

@@ -483,3 +483,38 @@ def test_prediction_alarm_thresholds_reach_terraform_and_bad_ones_are_refused(re
     with pytest.raises(ConfigError) as exc:
         load("dev", repo, overrides=parse_overrides(("alarms.prediction.client_errors_per_5min=0",)))
     assert "alarms.prediction.client_errors_per_5min" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda d: d["operators"].append(dict(d["operators"][0])), "duplicate operator id: northbet"),
+        (lambda d: d["operators"][0].update(id="North_Bet"), "operators[0].id"),
+        (lambda d: d["operators"][0].update(contact="nobody"), "operators[0].contact"),
+        (lambda d: d["operators"][1].update(quota_limit=0), "operators[1].quota_limit"),
+        (lambda d: d.update(operators=[]), "operators"),
+        (lambda d: d.pop("operators"), "operators"),
+    ],
+)
+def test_bad_operators_are_refused(project_dir: Path, change, says: str) -> None:
+    edit(project_dir / "environments/models.yaml", change)
+    assert says in error_of(project_dir)
+
+
+def test_each_operator_gets_its_usage_plan_with_the_environments_limits_as_defaults(repo: Path) -> None:
+    from vwt_deploy.deploy.tfvars import tfvars
+
+    env = load("prod", repo)
+    operators = tfvars(env)["operators"]
+    assert list(operators) == [o.id for o in env.catalogue.operators] == ["northbet", "lucky-lane"]
+    assert operators["northbet"] == {
+        "name": "NorthBet B.V.",
+        "contact": "risk@northbet.example",
+        "throttle_rate_limit": env.api.throttle_rate_limit,
+        "throttle_burst_limit": env.api.throttle_burst_limit,
+        "quota_limit": env.api.quota_limit,
+        "quota_period": env.api.quota_period,
+    }
+    assert operators["lucky-lane"]["quota_limit"] == 500000  # its own, from the catalogue
+    with pytest.raises(ConfigError, match="unknown operator 'nobody'"):
+        env.catalogue.operator("nobody")

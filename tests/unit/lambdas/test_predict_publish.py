@@ -191,3 +191,62 @@ def test_the_worst_case_stays_inside_api_gateways_29_seconds():
     sns_call = 1 + 3  # the SNS client's connect + read timeout, one attempt per call
     assert endpoint_worst <= handler.PUBLISH_DEADLINE_SECONDS
     assert handler.PUBLISH_DEADLINE_SECONDS + sns_call < 29
+
+
+@pytest.fixture
+def operator_queues(consumers):
+    """One queue per operator on the operator topic, each subscribed with the filter policy Terraform sets."""
+    sns, sqs = consumers["sns"], consumers["sqs"]
+    queues = {}
+    for operator in ("northbet", "lucky-lane"):
+        url = sqs.create_queue(QueueName=f"test-operator-{operator}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=consumers["topics"]["operator"],
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={
+                "RawMessageDelivery": "true",
+                "FilterPolicy": json.dumps({"operator_id": [operator]}),
+                "FilterPolicyScope": "MessageAttributes",
+            },
+        )
+        queues[operator] = url
+    return queues
+
+
+def test_each_operator_queue_holds_only_its_own_players_events(make_service, consumers, operator_queues):
+    svc = _service(make_service, consumers, lambda rs: [float(len(rs))] * len(rs))
+    for operator, users in (("northbet", ["n1", "n2"]), ("lucky-lane", ["l1"])):
+        records = [good_spend(user_id=u) for u in users]
+        status, body = answer(svc.handle(event(model="spend", body={"records": records}, operator=operator)))
+        assert status == 200 and body["operator_id"] == operator
+    held = {
+        operator: sorted((json.loads(m["Body"]) for m in _drain(consumers["sqs"], url)), key=lambda e: e["user_id"])
+        for operator, url in operator_queues.items()
+    }
+    assert [e["user_id"] for e in held["northbet"]] == ["n1", "n2"]
+    assert [e["user_id"] for e in held["lucky-lane"]] == ["l1"]
+    assert {e["operator_id"] for e in held["northbet"]} == {"northbet"}
+    assert {e["operator_id"] for e in held["lucky-lane"]} == {"lucky-lane"}
+
+
+def test_the_body_never_names_the_operator(make_service, consumers, operator_queues):
+    """A key of northbet asking for lucky-lane's feed in the body is refused; nothing reaches lucky-lane."""
+    svc = _service(make_service, consumers, lambda rs: [1.0] * len(rs))
+    for body in (
+        {"records": [good_spend(user_id="x")], "operator_id": "lucky-lane"},
+        {"records": [good_spend(user_id="x", operator_id="lucky-lane")]},
+    ):
+        status, answer_body = answer(svc.handle(event(model="spend", body=body, operator="northbet")))
+        assert status == 400, answer_body
+    assert _drain(consumers["sqs"], operator_queues["lucky-lane"]) == []
+    assert _drain(consumers["sqs"], operator_queues["northbet"]) == []
+
+
+def test_intervention_events_name_the_operator_of_the_key(make_service, consumers):
+    svc = _service(make_service, consumers, lambda rs: [0.9] * len(rs))
+    assert svc.handle(event(body={"records": [good_risk(user_id="r1")]}, operator="lucky-lane"))["statusCode"] == 200
+    (message,) = _drain(consumers["sqs"], consumers["queues"]["intervention"])
+    assert json.loads(message["Body"])["operator_id"] == "lucky-lane"
+    assert message["MessageAttributes"]["operator_id"]["StringValue"] == "lucky-lane"

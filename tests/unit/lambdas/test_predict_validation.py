@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers.lambdas import FakeEndpoint, FakeSns, answer, event, good_risk, good_spend
 
+from predict.catalogue import CatalogueError  # isort: skip (the helpers put lambdas/ on the path)
+
 
 def problems_of(body):
     return {(p["record"], p["field"]) for p in body["problems"]}
@@ -259,4 +261,20 @@ def test_bad_variables_are_named(make_service, environ, fragment):
     from predict.catalogue import CatalogueError
 
     with pytest.raises(CatalogueError, match=fragment):
+        make_service(environ=environ)
+
+
+@pytest.mark.parametrize("operator", [None, "key-id-of-nobody"])
+def test_a_key_of_no_operator_is_refused_before_anything_is_predicted(make_service, operator):
+    endpoint, sns = FakeEndpoint(), FakeSns()
+    status, body = answer(make_service(endpoint, sns).handle(event(body={"records": [good_risk()]}, operator=operator)))
+    assert status == 403 and body["error"] == "unknown_operator"
+    assert "key" in body["message"]
+    assert endpoint.calls == [] and sns.batches == []
+
+
+@pytest.mark.parametrize("keys", [None, "", "not json", "[]", "{}", '{"key": ""}'])
+def test_the_operator_keys_must_be_configured(make_service, keys):
+    environ = {"OPERATOR_KEYS": keys} if keys is not None else {"OPERATOR_KEYS": ""}
+    with pytest.raises(CatalogueError, match="OPERATOR_KEYS must be a JSON object of API key id -> operator id"):
         make_service(environ=environ)

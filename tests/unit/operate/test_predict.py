@@ -42,7 +42,7 @@ class FakeApi:
                     "headers": dict(self.headers.items()),
                     "pathParameters": {"model": parts[2]} if len(parts) == 4 else None,
                     "body": body,
-                    "requestContext": {"requestId": "gw-1"},
+                    "requestContext": {"requestId": "gw-1", "identity": {"apiKeyId": "key-id"}},
                 }
                 resp = api.service.handle(event)
                 self._send(resp["statusCode"], resp["headers"], resp["body"])
@@ -84,7 +84,7 @@ def api(catalogue):
     sns = FakeSns()
     svc = PredictionService(
         catalogue,
-        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o"},
+        {"INTERVENTION_TOPIC_ARN": "arn:i", "OPERATOR_TOPIC_ARN": "arn:o", "OPERATOR_KEYS": '{"key-id": "northbet"}'},
         sagemaker=FakeEndpoint(scores=lambda rs: [0.1 * (i % 10) for i in range(len(rs))]),
         sns=sns,
         log=lambda _: None,
@@ -218,9 +218,14 @@ def test_api_key_value_reads_the_key_with_its_value(moto):
 
     client = boto3.client("apigateway", region_name="eu-west-1")
     key = client.create_api_key(name="k", enabled=True, value="v" * 30)
-    assert api_key_value(key["id"], "eu-west-1") == "v" * 30
+    assert api_key_value({"northbet": key["id"]}, "northbet", "eu-west-1") == "v" * 30
     with pytest.raises(VwtError, match="cannot read the API key"):
-        api_key_value("missing", "eu-west-1")
+        api_key_value({"northbet": "missing"}, "northbet", "eu-west-1")
+    with pytest.raises(VwtError, match="no API key of operator 'lucky-lane'") as raised:
+        api_key_value({"northbet": key["id"]}, "lucky-lane", "eu-west-1")
+    assert "operators with a key: northbet" in raised.value.hint
+    with pytest.raises(VwtError, match="no API keys"):
+        api_key_value({}, "northbet", "eu-west-1")
 
 
 def test_the_cli_command(api, monkeypatch, tmp_path):
@@ -248,12 +253,16 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
             return False
 
     monkeypatch.setattr(deploy.Deployment, "target", property(lambda self: Target()))
-    monkeypatch.setattr(deploy.Deployment, "outputs", lambda self: {"api_url": api.url, "api_key_id": "key-id"})
+    monkeypatch.setattr(
+        deploy.Deployment,
+        "outputs",
+        lambda self: {"api_url": api.url, "api_key_ids": {"northbet": "key-id", "lucky-lane": "key-id-2"}},
+    )
     asked = []
     monkeypatch.setattr(
         predict_mod,
         "api_key_value",
-        lambda key_id, region, client=None: asked.append((key_id, region, client)) or API_KEY,
+        lambda key_ids, operator, region, client=None: asked.append((key_ids[operator], region, client)) or API_KEY,
     )
     path = tmp_path / "in.csv"
     path.write_text(BID_CSV)
@@ -279,3 +288,8 @@ def test_the_cli_command(api, monkeypatch, tmp_path):
     path.write_text("user_id,age\np1,old\n")
     out = runner.invoke(cli.main, base)
     assert out.exit_code == 2 and "is not a number" in out.output and "Traceback" not in out.output
+    path.write_text(BID_CSV)
+    out = runner.invoke(cli.main, base + ["--operator", "lucky-lane"])
+    assert out.exit_code == 0 and asked[-1][0] == "key-id-2"
+    out = runner.invoke(cli.main, base + ["--operator", "nobody"])
+    assert out.exit_code == 2 and "unknown operator 'nobody'" in out.output and "northbet, lucky-lane" in out.output

@@ -199,7 +199,9 @@ def test_predict_sample_sends_the_drawn_records(sampled, monkeypatch):
             "predictions": [{"user_id": r["user_id"], "prediction": 0.5} for r in records],
         }
 
-    monkeypatch.setattr(deploy.Deployment, "outputs", lambda self: {"api_url": "http://api", "api_key_id": "k"})
+    monkeypatch.setattr(
+        deploy.Deployment, "outputs", lambda self: {"api_url": "http://api", "api_key_ids": {"northbet": "k"}}
+    )
     monkeypatch.setattr(predict_mod, "api_key_value", lambda *a, **k: "secret")
     monkeypatch.setattr(predict_mod.PredictionClient, "predict", fake_predict)
     res = run("predict", "--model", "gb-problem-gambling", "--sample", "5", "--json")

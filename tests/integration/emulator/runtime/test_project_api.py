@@ -22,6 +22,7 @@ def project_api(emulator_client, role):
     lam, gw, sns = emulator_client("lambda"), emulator_client("apigateway"), emulator_client("sns")
     topic = sns.create_topic(Name="vwt-local-interventions")["TopicArn"]
     doc = catalogue_document(env)
+    key = gw.create_api_key(name="vwt-local-northbet", enabled=True)  # the operator's key, as Terraform makes it
     fn = lam.create_function(
         FunctionName="vwt-local-predict",
         Runtime="python3.12",
@@ -35,6 +36,7 @@ def project_api(emulator_client, role):
                 "VWT_ENVIRONMENT": "local",
                 "VWT_INTERVENTION_TOPIC_ARN": topic,
                 "VWT_OPERATOR_TOPIC_ARN": topic,
+                "VWT_OPERATOR_KEYS": json.dumps({key["id"]: "northbet"}),
                 "VWT_ENDPOINT_TIMEOUT_SECONDS": "1",
                 "VWT_ENDPOINTS": json.dumps({m["name"]: m["endpoint_name"] for m in doc["models"]}),
             }
@@ -73,9 +75,8 @@ def project_api(emulator_client, role):
         uri=f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{fn}/invocations",
     )
     gw.create_deployment(restApiId=api_id, stageName="local")
-    key = gw.create_api_key(name="vwt-local-application", enabled=True)
     plan = gw.create_usage_plan(
-        name="vwt-local-predictions",
+        name="vwt-local-northbet",
         apiStages=[{"apiId": api_id, "stage": "local"}],
         throttle={"rateLimit": 50.0, "burstLimit": 100},
     )
