@@ -24,6 +24,7 @@ module "storage" {
   name_prefix              = var.name_prefix
   data_buckets             = var.data_buckets
   model_buckets            = { for name, m in var.models : name => m.model_bucket_name }
+  results_bucket_name      = var.results_bucket_name
   log_bucket_name          = var.log_bucket_name
   protect_data             = local.protect_data
   force_destroy            = local.force_destroy
@@ -101,6 +102,8 @@ module "retraining" {
     schedule_expression = m.schedule_expression
     schedule_mode       = m.schedule_mode
     schedule_enabled    = m.schedule_enabled
+    scoring_expression  = m.scoring_expression
+    scoring_enabled     = m.scoring_enabled
     model_package_group = m.model_package_group
   } }
   approval       = var.approval
@@ -119,9 +122,15 @@ module "retraining" {
   data_bucket_names   = values(module.storage.data_bucket_names)
   model_bucket_names  = values(module.storage.model_bucket_names)
   training_sizing     = var.training.sizing
-  kms_key_arn         = module.storage.kms_key_arn
-  log_retention_days  = var.log_retention_days
-  tags                = var.tags
+  scoring = {
+    environment            = var.environment
+    intervention_topic_arn = module.consumers.intervention_topic_arn
+    operator_topic_arn     = module.consumers.operator_topic_arn
+    results_bucket_name    = module.storage.results_bucket_name
+  }
+  kms_key_arn        = module.storage.kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }
 
 module "monitoring" {

@@ -28,6 +28,11 @@ output "model_bucket_names" {
   value       = module.storage.model_bucket_names
 }
 
+output "results_bucket_name" {
+  description = "Batch scoring's results: <operator>/<model>/<date>.csv."
+  value       = module.storage.results_bucket_name
+}
+
 output "log_bucket_name" {
   description = "The S3 access-log bucket."
   value       = module.storage.log_bucket_name
@@ -114,7 +119,7 @@ output "operator_queue_urls" {
 }
 
 output "lambda_function_names" {
-  description = "predict/size/label -> function name (empty until the package is given)."
+  description = "predict/size/label/score-check/score-publish -> function name (empty until the package is given)."
   value = merge(
     module.prediction_api.function_name == null ? {} : { predict = module.prediction_api.function_name },
     module.retraining.function_names,

@@ -77,6 +77,15 @@ variable "log_bucket_name" {
   }
 }
 
+variable "results_bucket_name" {
+  description = "The batch-scoring results bucket (a dated file per operator and model, under the operator's prefix)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.results_bucket_name))
+    error_message = "results_bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')."
+  }
+}
+
 variable "image_repository_name" {
   description = "Name of the ECR repository of the training/serving image (made in Python: Environment.image_repository_name)."
   type        = string
@@ -107,6 +116,8 @@ variable "models" {
     schedule_expression = string
     schedule_mode       = string
     schedule_enabled    = bool
+    scoring_expression  = string
+    scoring_enabled     = bool
     labeling_mode       = optional(string, "none")
     model_package_group = string
   }))

@@ -133,6 +133,22 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
         "rule": "Labeling",
         "passes_role": True,
     },
+    # Step Functions Developer Guide, "IAM policies for SageMaker", CreateTransformJob (.sync): Create, Describe
+    # and Stop on transform-job/<name>*, ListTags, and the TransformJobs rule (its PassRole statement is the
+    # one the other .sync jobs need anyway). CreateTransformJob itself passes no role: the model's is used.
+    "arn:aws:states:::sagemaker:createTransformJob.sync": {
+        "actions": [
+            "sagemaker:AddTags",
+            "sagemaker:CreateTransformJob",
+            "sagemaker:DescribeTransformJob",
+            "sagemaker:ListTags",
+            "sagemaker:StopTransformJob",
+        ],
+        "resource": "transform-job",
+        "name_key": "TransformJobName",
+        "rule": "Transform",
+        "passes_role": True,
+    },
     "arn:aws:states:::sagemaker:createModel": {
         "actions": ["sagemaker:AddTags", "sagemaker:CreateModel"],
         "resource": "model",

@@ -255,18 +255,26 @@ def down(
 @json_option
 @pass_ctx
 def status(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool) -> None:
-    """What is deployed: outputs (API URL, buckets, endpoints, ...) and the target."""
-    data = ctx.deployment(env_name, overrides).status()
+    """What is deployed: outputs (API URL, buckets, endpoints, ...), the target, and per model what serves, its
+    last training, scoring and drift check, and its alarms in ALARM."""
+    from vwt_deploy.operate import overview
+
+    deployment = ctx.deployment(env_name, overrides)
+    data = deployment.status()
+    if data.get("outputs"):
+        data["overview"] = overview.overview(deployment, data["outputs"])
 
     def human(d: dict) -> None:
         for key, value in d.items():
-            if key != "outputs":
+            if key not in ("outputs", "overview"):
                 click.echo(f"{key}: {value}")
         outputs = d.get("outputs") or {}
         if not outputs:
             click.echo("nothing deployed")
         for key, value in sorted(outputs.items()):
             click.echo(f"  {key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+        if d.get("overview"):
+            _echo_lines(overview.lines(d["overview"]))
 
     _emit(data, as_json, human)
 
@@ -401,6 +409,30 @@ def retrain(
 
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start(model_name, tune)
+    if not wait:
+        _emit(
+            {"execution_arn": arn, "status": "RUNNING"},
+            as_json,
+            lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"),
+        )
+        return
+    if not as_json:
+        click.echo(f"started {arn}")
+    _follow(retrainer, arn, as_json)
+
+
+@main.command()
+@env_option
+@click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to score with")
+@click.option("--wait", is_flag=True, help="follow the execution: print each step, then the counts and results")
+@json_option
+@pass_ctx
+def score(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, wait: bool, as_json: bool) -> None:
+    """Score every player of a model's scoring prefix now (the nightly batch scoring, by hand)."""
+    from vwt_deploy.operate.retrain import Retrain
+
+    retrainer = Retrain(ctx.deployment(env_name, overrides))
+    arn = retrainer.start_score(model_name)
     if not wait:
         _emit(
             {"execution_arn": arn, "status": "RUNNING"},
@@ -558,6 +590,9 @@ def data_sample(
 
     def human(items: list[dict]) -> None:
         for w in items:
+            if not w["schema_key"]:  # the players batch scoring scores: no header, no labels
+                click.echo(f"wrote s3://{w['bucket']}/{w['key']}: {w['rows']:,} players to score ({w['encryption']})")
+                continue
             labels = ", ".join(f"{k} {v:g}" for k, v in w["labels"].items())
             click.echo(
                 f"wrote s3://{w['bucket']}/{w['key']}: {w['rows']:,} rows, {w['bytes']:,} bytes "

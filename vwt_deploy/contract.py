@@ -17,6 +17,8 @@ TEMPLATE_VARS = (
     "kms_key_arn",
     "size_function_arn",
     "label_function_arn",
+    "scoring_check_function_arn",
+    "scoring_publish_function_arn",
     "admin_topic_arn",
     "current_model_parameter_prefix",
 )

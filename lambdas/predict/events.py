@@ -1,6 +1,6 @@
 """The events a prediction becomes: what the intervention model and the operators receive.
 
-One implementation for every path that scores players (the API now, batch scoring next), so a score
+One implementation for every path that scores players (the API, and batch scoring: pipeline/score.py), so a score
 maps to the same risk group, intervention level and event wherever it was made. The consumer-side JSON
 Schemas (`vwt-deploy build` writes them beside the OpenAPI document, vwt_deploy/build/events.py) describe
 exactly these dictionaries; tests validate the Lambda's messages against them.
@@ -43,15 +43,16 @@ class Batch:
 
 
 def intervention_events(
-    batch: Batch, classify: Any, group_names: list[str], user_ids: list[str], scores: list[float]
+    batch: Batch, classify: Any, group_names: list[str], user_ids: list[str], scores: list[float], first: int = 0
 ) -> tuple[list[dict], list[dict], list[dict], dict[str, int]]:
     """Risk models: (predictions, messages, message attributes, count per risk group); `classify` maps a score
-    to (risk group, intervention level): the catalogue's table."""
+    to (risk group, intervention level): the catalogue's table. `first` is the index of the first record (a
+    batch published in parts keeps one event_id sequence)."""
     predictions, messages, attrs = [], [], []
     counts: dict[str, int] = dict.fromkeys(group_names, 0)
     shared: dict[str, dict] = {}  # message attributes, one per risk group
     name, request_id = batch.model.name, batch.request_id
-    for i, (user_id, score) in enumerate(zip(user_ids, scores, strict=True)):
+    for i, (user_id, score) in enumerate(zip(user_ids, scores, strict=True), first):
         group, level = classify(score)
         counts[group] += 1
         predictions.append({"user_id": user_id, "prediction": score, "risk_group": group, "intervention_level": level})
@@ -89,15 +90,15 @@ def intervention_events(
 
 
 def prediction_events(
-    batch: Batch, user_ids: list[str], values: list[float]
+    batch: Batch, user_ids: list[str], values: list[float], first: int = 0
 ) -> tuple[list[dict], list[dict], list[dict]]:
-    """Regression models (the operator feed): (predictions, messages, message attributes)."""
+    """Regression models (the operator feed): (predictions, messages, message attributes); `first` as above."""
     predictions, messages, attrs = [], [], []
     name, request_id = batch.model.name, batch.request_id
     a = attributes(
         {"event_type": PREDICTION, "schema_version": SCHEMA_VERSION, "model": name, "operator_id": batch.operator_id}
     )
-    for i, (user_id, value) in enumerate(zip(user_ids, values, strict=True)):
+    for i, (user_id, value) in enumerate(zip(user_ids, values, strict=True), first):
         predictions.append({"user_id": user_id, "prediction": value})
         messages.append(
             {

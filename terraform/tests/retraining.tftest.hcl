@@ -18,9 +18,15 @@ mock_provider "aws" {
 variables {
   name_prefix = "vwt-dev"
   models = {
-    "bid-problem-gambling" = { schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true, model_package_group = "vwt-dev-bid-problem-gambling" }
-    "gb-problem-gambling"  = { schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = false, model_package_group = "vwt-dev-gb-problem-gambling" }
-    "gb-marketing"         = { schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true, model_package_group = "vwt-dev-gb-marketing" }
+    "bid-problem-gambling" = { schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true, scoring_expression = "cron(0 2 * * ? *)", scoring_enabled = true, model_package_group = "vwt-dev-bid-problem-gambling" }
+    "gb-problem-gambling"  = { schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = false, scoring_expression = "cron(30 1 * * ? *)", scoring_enabled = false, model_package_group = "vwt-dev-gb-problem-gambling" }
+    "gb-marketing"         = { schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true, scoring_expression = "rate(1 day)", scoring_enabled = true, model_package_group = "vwt-dev-gb-marketing" }
+  }
+  scoring = {
+    environment            = "dev"
+    intervention_topic_arn = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-intervention"
+    operator_topic_arn     = "arn:aws:sns:eu-west-1:111111111111:vwt-dev-operator"
+    results_bucket_name    = "vwt-dev-results"
   }
   template_vars = {
     account_id                     = "111111111111"
@@ -58,6 +64,17 @@ run "one_schedule_per_model" {
     error_message = "each model has its own model package group"
   }
   assert {
+    condition = alltrue([for m, r in aws_cloudwatch_event_rule.scoring :
+      r.schedule_expression == var.models[m].scoring_expression && r.state == (var.models[m].scoring_enabled ? "ENABLED" : "DISABLED")
+      && jsondecode(aws_cloudwatch_event_target.scoring[m].input) == { model = m, mode = "score" }
+    ]) && length(aws_cloudwatch_event_rule.scoring) == 3
+    error_message = "each model has a batch-scoring schedule starting its state machine in mode score"
+  }
+  assert {
+    condition     = aws_lambda_function.this["score-publish"].environment[0].variables.VWT_OPERATOR_TOPIC_ARN == var.scoring.operator_topic_arn && aws_lambda_function.this["score-check"].handler == "pipeline.score.check_handler"
+    error_message = "the scoring functions run their handlers with the topics they publish to"
+  }
+  assert {
     condition     = length(aws_cloudwatch_event_rule.approved) == 0
     error_message = "auto approval deploys in the pipeline: no approval rule (it would deploy twice)"
   }
@@ -78,8 +95,8 @@ run "one_schedule_per_model" {
     error_message = "without rendered definitions every model gets the failing placeholder"
   }
   assert {
-    condition     = length(aws_lambda_function.this) == 2 && aws_lambda_function.this["size"].handler == "pipeline.size.handler" && aws_lambda_function.this["label"].handler == "pipeline.label.handler"
-    error_message = "the size and label functions run from the package (-var lambda_package_path, given by tests/terraform)"
+    condition     = length(aws_lambda_function.this) == 4 && aws_lambda_function.this["size"].handler == "pipeline.size.handler" && aws_lambda_function.this["label"].handler == "pipeline.label.handler"
+    error_message = "the size, label and scoring functions run from the package (-var lambda_package_path, given by tests/terraform)"
   }
 }
 
@@ -117,7 +134,7 @@ run "bad_schedule_is_refused" {
     source = "./modules/retraining"
   }
   variables {
-    models = { "m" = { schedule_expression = "every day", schedule_mode = "train", schedule_enabled = true, model_package_group = "vwt-dev-m" } }
+    models = { "m" = { schedule_expression = "every day", schedule_mode = "train", schedule_enabled = true, scoring_expression = "rate(1 day)", scoring_enabled = true, model_package_group = "vwt-dev-m" } }
   }
   expect_failures = [var.models]
 }

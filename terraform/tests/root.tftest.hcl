@@ -26,16 +26,16 @@ run "dev_plans_every_module" {
     error_message = "2 data buckets and 4 model buckets"
   }
   assert {
-    condition     = length(output.protected_bucket_names) == 6
-    error_message = "in dev the 6 data/model buckets are guarded"
+    condition     = length(output.protected_bucket_names) == 7 && contains(output.protected_bucket_names, output.results_bucket_name)
+    error_message = "in dev the 2 data, 4 model buckets and the results bucket are guarded"
   }
   assert {
     condition     = output.endpoint_names["gb-marketing"] == "vwt-dev-gb-marketing" && length(output.endpoints_deployed) == 4
     error_message = "every model gets its endpoint from its baseline artifact"
   }
   assert {
-    condition     = toset(keys(output.lambda_function_names)) == toset(["predict", "size", "label"])
-    error_message = "the three functions of the package"
+    condition     = toset(keys(output.lambda_function_names)) == toset(["predict", "size", "label", "score-check", "score-publish"])
+    error_message = "the five functions of the package"
   }
   assert {
     condition     = length(output.placeholder_state_machines) == 4

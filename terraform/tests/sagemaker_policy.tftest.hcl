@@ -50,13 +50,15 @@ run "no_vpc_no_network_permissions" {
     condition = (
       !contains([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Sid], "CreateTheLabelingLogGroups")
       && !strcontains(aws_iam_role_policy.this.policy, "/aws/sagemaker/LabelingJobs\"")
-      && !strcontains(aws_iam_role_policy.this.policy, "/aws/sagemaker/TransformJobs")
     )
-    error_message = "without Ground Truth the role creates no labelling or transform job log group"
+    error_message = "without Ground Truth the role creates no labelling job log group"
   }
   assert {
-    condition     = flatten([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "CreateTheSharedJobLogGroups"]) == ["arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TrainingJobs"]
-    error_message = "training and tuning jobs create exactly their shared log group"
+    condition = toset(flatten([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "CreateTheSharedJobLogGroups"])) == toset([
+      "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TrainingJobs",
+      "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TransformJobs",
+    ])
+    error_message = "training and tuning jobs, and batch transform jobs (batch scoring), create exactly their shared log groups"
   }
   assert {
     condition     = alltrue([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : can(regex("^[A-Za-z0-9]+$", st.Sid))])
@@ -122,12 +124,9 @@ run "ground_truth_passes_the_role_to_itself" {
   assert {
     condition = (
       one([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Action if st.Sid == "CreateTheLabelingLogGroups"]) == "logs:CreateLogGroup"
-      && toset(one([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "CreateTheLabelingLogGroups"])) == toset([
-        "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/LabelingJobs",
-        "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TransformJobs",
-      ])
+      && one([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "CreateTheLabelingLogGroups"]) == "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/LabelingJobs"
     )
-    error_message = "a labelling job creates /aws/sagemaker/LabelingJobs, automated labelling's transform jobs /aws/sagemaker/TransformJobs, and no other group"
+    error_message = "a labelling job creates /aws/sagemaker/LabelingJobs and no other group (its transform jobs log to TransformJobs, created by every role)"
   }
   assert {
     condition     = !strcontains(aws_iam_role_policy.this.policy, "lambda:")

@@ -27,29 +27,31 @@ variables {
     "gb-problem-gambling"  = "vwt-dev-model-gb-problem-gambling"
     "gb-marketing"         = "vwt-dev-model-gb-marketing"
   }
-  protect_data  = true
-  force_destroy = false
+  results_bucket_name = "vwt-dev-results"
+  protect_data        = true
+  force_destroy       = false
 }
 
-run "five_buckets_encrypted_versioned_private" {
+run "six_buckets_encrypted_versioned_private" {
   command = plan
   module {
     source = "./modules/storage"
   }
 
   assert {
-    condition     = length(aws_s3_bucket.this) == 5
-    error_message = "expected 5 data/model buckets (2 data + 3 model)"
+    condition     = length(aws_s3_bucket.this) == 6
+    error_message = "expected 6 protected buckets (2 data + 3 model + results)"
   }
   assert {
     condition = toset([for b in aws_s3_bucket.this : b.bucket]) == toset([
       "vwt-dev-data-before-initial-deposit", "vwt-dev-data-gambling-behaviour",
       "vwt-dev-model-bid-problem-gambling", "vwt-dev-model-gb-problem-gambling", "vwt-dev-model-gb-marketing",
+      "vwt-dev-results",
     ])
     error_message = "bucket names must be the ones the tool derived"
   }
   assert {
-    condition = length(aws_s3_bucket_server_side_encryption_configuration.this) == 5 && alltrue([
+    condition = length(aws_s3_bucket_server_side_encryption_configuration.this) == 6 && alltrue([
       for k, b in aws_s3_bucket.this :
       one(aws_s3_bucket_server_side_encryption_configuration.this[k].rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms"
     ])
@@ -93,7 +95,7 @@ run "five_buckets_encrypted_versioned_private" {
     error_message = "the KMS key must rotate"
   }
   assert {
-    condition     = length(aws_s3_bucket_policy.this) == 5
+    condition     = length(aws_s3_bucket_policy.this) == 6
     error_message = "every data/model bucket has its TLS-only bucket policy"
   }
 }
@@ -108,7 +110,7 @@ run "the_emulator_serves_plain_http" {
   }
 
   assert {
-    condition     = length(aws_s3_bucket_policy.this) == 0 && length(aws_s3_bucket_server_side_encryption_configuration.this) == 5
+    condition     = length(aws_s3_bucket_policy.this) == 0 && length(aws_s3_bucket_server_side_encryption_configuration.this) == 6
     error_message = "without require_tls there is no TLS-only policy, and everything else stays"
   }
 }
@@ -124,7 +126,7 @@ run "guarded_against_destroy" {
     error_message = "force_destroy must stay off for protected data"
   }
   assert {
-    condition     = length(terraform_data.destroy_guard) == 5 && alltrue([for g in terraform_data.destroy_guard : g.input.protected])
+    condition     = length(terraform_data.destroy_guard) == 6 && alltrue([for g in terraform_data.destroy_guard : g.input.protected])
     error_message = "every data/model bucket needs an armed destroy guard"
   }
   assert {

@@ -182,6 +182,8 @@ def test_policy_fits_the_inline_role_policy_size_limit(rendered):
         "kms_key_arn",
         "size_function_arn",
         "label_function_arn",
+        "scoring_check_function_arn",
+        "scoring_publish_function_arn",
         "admin_topic_arn",
     ):
         filled = filled.replace("${" + var + "}", "arn:aws:service:eu-west-1:123456789012:" + "x" * 40)

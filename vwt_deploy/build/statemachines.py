@@ -261,6 +261,16 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "capture": data_capture(env, env.model_bucket_name(model.name)),
             "scaling": auto_scaling(env, model.name),
         },
+        "scoring": {
+            "data_bucket": data_bucket,
+            "prefix": model.scoring_prefix,
+            "operators": [o.id for o in env.catalogue.operators],
+            "sizing": env.scoring.model_dump(
+                mode="json", include={"instance_type", "records_per_instance", "max_instances"}
+            ),
+            "max_payload_mb": env.scoring.max_payload_mb,
+            "results_bucket": env.results_bucket_name,
+        },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),
         "timeouts": _timeouts(env, model, poll_wait, max_polls),
@@ -296,6 +306,7 @@ def _timeouts(env: Environment, model: Model, poll_wait: int, max_polls: int) ->
         "training": runtime + 3600,
         "tuning": runtime * math.ceil(tuning.max_jobs / tuning.max_parallel_jobs) + 3600 if tuning else 0,
         "labeling": 10 * 24 * 3600 if model.labeling.mode == "ground_truth" else 0,
+        "scoring": runtime + 3600,  # a transform job: as long as training may take, and its start-up
     }
     timeouts["execution"] = (
         2 * timeouts["lambda"]

@@ -173,6 +173,15 @@ class Schedule(Frozen):
     _expr = field_validator("expression")(lambda cls, v: check_schedule_expression(v))
 
 
+class Scoring(Frozen):
+    """Batch scoring of every player in the model's scoring prefix (`scoring/<model>/<operator>/`)."""
+
+    expression: str = Field("cron(0 2 * * ? *)", description="EventBridge rate() or cron() expression (UTC)")
+    enabled: bool = True
+
+    _expr = field_validator("expression")(lambda cls, v: check_schedule_expression(v))
+
+
 class Labeling(Frozen):
     mode: Literal["none", "self_exclusion", "ground_truth"] = "none"
     source_column: str | None = Field(None, description="self_exclusion: the column with the self-exclusion flag")
@@ -238,6 +247,7 @@ class Model(Frozen):
     )
     tuning: Tuning | None = None
     schedule: Schedule
+    scoring: Scoring = Scoring()
     labeling: Labeling = Labeling()
 
     @model_validator(mode="after")
@@ -266,7 +276,19 @@ class Model(Frozen):
                 f"labeling.labels_prefix {labels!r} and data_prefix {data!r} overlap: label files would "
                 "be read as training data; give them prefixes apart (e.g. labels/ and training/)"
             )
+        scoring = self.scoring_prefix
+        if scoring.startswith(data) or data.startswith(scoring):
+            raise ValueError(
+                f"data_prefix {data!r} and the scoring prefix {scoring!r} overlap: the players to score would be "
+                "read as training data; give the training data a prefix of its own (e.g. training/)"
+            )
         return self
+
+    @property
+    def scoring_prefix(self) -> str:
+        """Where batch scoring reads the players: one folder per operator, headerless CSV of user_id and the
+        features in training order (`scoring/<model>/<operator>/*.csv`)."""
+        return f"scoring/{self.name}/"
 
     def _check_algorithm(self) -> dict[str, Param]:
         """The algorithm does the task and takes the hyperparameters; returns the ones it takes."""
@@ -557,6 +579,17 @@ class TrainingSize(Frozen):
         return count
 
 
+class ScoringSettings(Frozen):
+    """How batch scoring (a SageMaker Batch Transform job) is sized: the transform splits the input by line into
+    mini-batches and spreads the files over its instances, so it scales out, unlike training."""
+
+    instance_type: str = Field("ml.m5.xlarge", pattern=_INSTANCE)
+    _instance = field_validator("instance_type")(lambda cls, v: check_instance_type(v))
+    records_per_instance: int = Field(2_000_000, ge=1, description="one more instance per this many players")
+    max_instances: int = Field(4, ge=1, le=100)
+    max_payload_mb: int = Field(6, ge=1, le=100, description="a mini-batch's size (the container accepts 6 MB)")
+
+
 class TrainingVpc(Frozen):
     """Run training jobs and the models they make inside these private subnets (optional)."""
 
@@ -641,6 +674,7 @@ class Environment(Frozen):
     api: ApiSettings = ApiSettings()
     endpoints: EndpointSettings = EndpointSettings()
     training: Training = Training()
+    scoring: ScoringSettings = ScoringSettings()
     alarms: Alarms = Alarms()
     state: StateBackend = StateBackend()
     log_retention_days: int = Field(90, ge=1)
@@ -744,12 +778,18 @@ class Environment(Frozen):
         return f"{self.name_prefix}-access-logs{self._bucket_end}"
 
     @property
+    def results_bucket_name(self) -> str:
+        """Batch scoring's results: a dated file per operator and model, under the operator's prefix."""
+        return f"{self.name_prefix}-results{self._bucket_end}"
+
+    @property
     def state_bucket_name(self) -> str:
         return self.state.bucket or f"{self.name_prefix}-tfstate{self._bucket_end}"
 
     def bucket_names(self) -> dict[str, str]:
         names = {f"data:{k}": self.data_bucket_name(k) for k in self.catalogue.data_buckets}
         names.update({f"model:{m.name}": self.model_bucket_name(m.name) for m in self.catalogue.models})
+        names["results"] = self.results_bucket_name
         names["logs"] = self.log_bucket_name
         names["state"] = self.state_bucket_name
         return names

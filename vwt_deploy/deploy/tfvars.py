@@ -27,6 +27,7 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
         "log_retention_days": env.log_retention_days,
         "approval": env.approval_mode,
         "log_bucket_name": env.log_bucket_name,
+        "results_bucket_name": env.results_bucket_name,
         "image_repository_name": env.image_repository_name,
         "data_buckets": {key: env.data_bucket_name(key) for key in cat.data_buckets},
         "models": {
@@ -40,6 +41,8 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
                 "schedule_expression": m.schedule.expression,
                 "schedule_mode": m.schedule.mode,
                 "schedule_enabled": m.schedule.enabled,
+                "scoring_expression": m.scoring.expression,
+                "scoring_enabled": m.scoring.enabled,
                 "labeling_mode": m.labeling.mode,
                 "model_package_group": env.model_package_group(m.name),
             }

@@ -57,6 +57,11 @@ class Outcome:
         return self.status == "SUCCEEDED"
 
     @property
+    def scored(self) -> dict[str, Any] | None:
+        """A batch-scoring run's summary: records, operators (counts per risk group), results files."""
+        return self.output.get("scored") if self.status == "SUCCEEDED" else None
+
+    @property
     def gate(self) -> dict[str, Any]:
         return self.output.get("gate") or {}
 
@@ -67,7 +72,9 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"execution_arn": self.execution_arn, "status": self.status}
-        if self.ok:
+        if self.scored is not None:
+            out.update(result="scored", transform_job=self.output.get("job_name"), **self.scored)
+        elif self.ok:
             out.update(
                 result="deployed"
                 if self.deployed
@@ -86,6 +93,8 @@ class Outcome:
         return out
 
     def lines(self) -> list[str]:
+        if self.scored is not None:
+            return self._scored_lines(self.scored)
         gate = self.gate
         metric = f"{gate.get('metric')} = {gate.get('new_value')}"
         if gate.get("champion_value") is not None:
@@ -120,6 +129,18 @@ class Outcome:
             f"{self.status.lower().replace('_', ' ')}: {self.error or 'no error given'}",
             f"  cause: {self.cause or 'no cause given'}",
         ]
+
+    def _scored_lines(self, scored: dict[str, Any]) -> list[str]:
+        operators = scored.get("operators") or {}
+        lines = [
+            f"scored {scored.get('records')} players of {len(operators)} operator(s) "
+            f"(transform job {self.output.get('job_name')})"
+        ]
+        for operator, counts in sorted(operators.items()):
+            groups = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "records")
+            lines.append(f"  {operator}: {counts.get('records')}" + (f" ({groups})" if groups else ""))
+        lines += [f"  results: {uri}" for uri in scored.get("results") or []]
+        return lines
 
 
 class Retrain:
@@ -159,6 +180,12 @@ class Retrain:
         """Start one execution; return its ARN."""
         arn = self.state_machine(model, tune)
         payload = {"model": model, "mode": "tune" if tune else "train"}
+        return self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+
+    def start_score(self, model: str) -> str:
+        """Start batch scoring (mode score): every player of the model's scoring prefix, with the serving model."""
+        arn = self.state_machine(model, tune=False)
+        payload = {"model": model, "mode": "score"}
         return self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
 
     def start_deploy(self, model: str, model_package_arn: str) -> str:

@@ -93,6 +93,7 @@ DATA_FILE = "synthetic.csv"
 LABELS_FILE = "synthetic-review.csv"  # an operator's labels, under each labelling model's labels prefix
 OPERATOR_SHARE = 0.6  # the share of players an operator reviewed (their label is the self-exclusion draw)
 SCHEMA_FILE = "schema.json"
+SCORING_FILE = "players.csv"  # the players batch scoring scores, under scoring/<model>/<operator>/
 SELF_EXCLUSION_LABEL = "self_excluded"
 FUTURE_STAKE_LABEL = "future_stake_per_day"
 _CHUNK = 50_000  # rows formatted at a time
@@ -258,6 +259,18 @@ class DataSet:
             rows = zip(*(c.cells(start, stop) for c in self.columns), strict=True)
             out.write(("\n".join(",".join(row) for row in rows) + "\n").encode())
         return out.getvalue()
+
+    def scoring_files(self, model: Model, operators: Sequence[str]) -> dict[str, bytes]:
+        """Per operator, the players batch scoring scores with `model`: headerless CSV, `user_id` then the model's
+        features in training order (what the transform job sends the container). Player i is operator i mod n's."""
+        names = [USER_ID_FIELD, *(f.name for f in model.features)]
+        columns = [next(c for c in self.columns if c.name == name) for name in names]
+        lines: list[list[str]] = [[] for _ in operators]
+        for start in range(0, self.rows, _CHUNK):
+            stop = min(start + _CHUNK, self.rows)
+            for i, row in enumerate(zip(*(c.cells(start, stop) for c in columns), strict=True), start):
+                lines[i % len(operators)].append(",".join(row))
+        return {op: ("\n".join(rows) + "\n").encode() for op, rows in zip(operators, lines, strict=True) if rows}
 
     def schema_json(self) -> bytes:
         from vwt_model.schema import schema_document
@@ -580,6 +593,14 @@ def write_samples(
                     data.label_summary(),
                 )
             )
+        operators = [o.id for o in env.catalogue.operators]
+        for model in models_on(env, key):
+            for operator, players in data.scoring_files(model, operators).items():
+                scoring_key = f"{model.scoring_prefix}{operator}/{SCORING_FILE}"
+                s3.put_object(Bucket=name, Key=scoring_key, Body=players, ContentType="text/csv", **sse)
+                written.append(
+                    Written(name, scoring_key, "", players.count(b"\n"), len(players), sse["ServerSideEncryption"], {})
+                )
         if SELF_EXCLUSION_LABEL in data.labels:
             labels = data.operator_labels(seed)
             for prefix in sorted({m.labeling.labels_prefix for m in models_on(env, key) if m.labeling.mode != "none"}):

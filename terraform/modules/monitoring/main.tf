@@ -30,6 +30,7 @@ locals {
   # (1 per failed request, absent otherwise). Requests naming no catalogue model are counted under
   # Model "unknown": they get a client-error alarm of their own.
   prediction_namespace = "VWT/Prediction"
+  scoring_namespace    = "VWT/Scoring"
   prediction_models    = sort(keys(var.endpoint_names))
   prediction_alarms = merge(
     { for model in concat(local.prediction_models, ["unknown"]) : "${model}/client-errors" => {
@@ -361,6 +362,21 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat    = "Sum"
           period  = 300
           metrics = [[local.prediction_namespace, "ClientErrors", "Environment", var.environment, "Model", "unknown"]]
+        }
+        }, {
+        # batch scoring's embedded metrics (lambdas/pipeline/score.py): per model, the players scored and the count of
+        # each risk group; a search expression, so every risk group of the catalogue appears without listing it here
+        type = "metric", x = 12, y = 12 + 12 * ceil(length(local.prediction_models) / 2), width = 12, height = 6
+        properties = {
+          title  = "Batch scoring: players scored and per risk group (per run)"
+          region = local.region
+          period = 86400
+          stat   = "Sum"
+          metrics = [[{
+            expression = "SEARCH('{${local.scoring_namespace},Environment,Model} Environment=\"${var.environment}\"', 'Sum', 86400)"
+            id         = "scoring"
+            label      = ""
+          }]]
         }
       }],
     )

@@ -26,7 +26,23 @@ locals {
       timeout     = 900
       memory      = 1024
     }
+    score-check = {
+      name        = "${var.name_prefix}-scoring-check"
+      handler     = "pipeline.score.check_handler"
+      description = "Checks every row batch scoring will read and sizes the transform job"
+      timeout     = 900
+      memory      = 1024
+    }
+    score-publish = {
+      name        = "${var.name_prefix}-scoring-publish"
+      handler     = "pipeline.score.publish_handler"
+      description = "Turns batch scores into risk groups and events, publishes them and writes each operator's results"
+      timeout     = 900
+      memory      = 2048
+    }
   }
+  # the functions that read the data buckets (the publish function reads only the transform's output)
+  reads_data = toset(["size", "label", "score-check"])
 
   # Names AWS limits to 64 characters keep a hash suffix when the model name is long.
   names = { for model, _ in var.models : model => {
@@ -34,11 +50,14 @@ locals {
     role          = length("${var.name_prefix}-${model}-sfn") <= 64 ? "${var.name_prefix}-${model}-sfn" : "${substr("${var.name_prefix}-${model}", 0, 51)}-${substr(sha1(model), 0, 8)}-sfn"
     events_role   = length("${var.name_prefix}-${model}-schedule") <= 64 ? "${var.name_prefix}-${model}-schedule" : "${substr("${var.name_prefix}-${model}", 0, 46)}-${substr(sha1(model), 0, 8)}-schedule"
     approved_rule = length("${var.name_prefix}-${model}-approved") <= 64 ? "${var.name_prefix}-${model}-approved" : "${substr("${var.name_prefix}-${model}", 0, 46)}-${substr(sha1(model), 0, 8)}-approved"
+    scoring_rule  = length("${var.name_prefix}-${model}-scoring") <= 64 ? "${var.name_prefix}-${model}-scoring" : "${substr("${var.name_prefix}-${model}", 0, 47)}-${substr(sha1(model), 0, 8)}-scoring"
   } }
 
   template_vars = merge(var.template_vars, {
-    size_function_arn  = "${local.function_arn}:${local.functions.size.name}"
-    label_function_arn = "${local.function_arn}:${local.functions.label.name}"
+    size_function_arn            = "${local.function_arn}:${local.functions.size.name}"
+    label_function_arn           = "${local.function_arn}:${local.functions.label.name}"
+    scoring_check_function_arn   = "${local.function_arn}:${local.functions["score-check"].name}"
+    scoring_publish_function_arn = "${local.function_arn}:${local.functions["score-publish"].name}"
   })
 
   # Until the retraining pipeline is rendered, an execution fails at once and says why.
@@ -90,17 +109,68 @@ data "aws_iam_policy_document" "function" {
     resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
   }
 
-  statement {
-    sid       = "ListTheDataBuckets"
-    actions   = ["s3:ListBucket"]
-    resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}"]
+  # size counts the training data's rows (GetObject of each file), label copies it, score-check reads every row
+  # batch scoring will score
+  dynamic "statement" {
+    for_each = contains(local.reads_data, each.key) ? [1] : []
+    content {
+      sid       = "ListTheDataBuckets"
+      actions   = ["s3:ListBucket"]
+      resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}"]
+    }
   }
 
-  # Both functions read the training data: size counts its rows (GetObject of each file), label copies it.
-  statement {
-    sid       = "ReadTheData"
-    actions   = ["s3:GetObject"]
-    resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
+  dynamic "statement" {
+    for_each = contains(local.reads_data, each.key) ? [1] : []
+    content {
+      sid       = "ReadTheData"
+      actions   = ["s3:GetObject"]
+      resources = [for b in var.data_bucket_names : "arn:${local.partition}:s3:::${b}/*"]
+    }
+  }
+
+  # score-publish reads the transform job's output (scoring/<job>/ of the model buckets), writes each operator's
+  # results file (a multipart upload past 8 MiB: PutObject authorises it, AbortMultipartUpload cleans up), and
+  # publishes the events to the encrypted topics (SNS asks KMS for a data key with the publisher's credentials).
+  dynamic "statement" {
+    for_each = each.key == "score-publish" ? [1] : []
+    content {
+      sid       = "ListTheScores"
+      actions   = ["s3:ListBucket"]
+      resources = [for b in var.model_bucket_names : "arn:${local.partition}:s3:::${b}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["scoring/*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "score-publish" ? [1] : []
+    content {
+      sid       = "ReadTheScores"
+      actions   = ["s3:GetObject"]
+      resources = [for b in var.model_bucket_names : "arn:${local.partition}:s3:::${b}/scoring/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "score-publish" ? [1] : []
+    content {
+      sid       = "WriteTheResults"
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      resources = ["arn:${local.partition}:s3:::${var.scoring.results_bucket_name}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "score-publish" ? [1] : []
+    content {
+      sid       = "PublishTheEvents"
+      actions   = ["sns:Publish"]
+      resources = [var.scoring.intervention_topic_arn, var.scoring.operator_topic_arn]
+    }
   }
 
   # The label function writes to the model's bucket: the labelled copy (labelled/<run>/) and the Ground Truth
@@ -163,8 +233,11 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      VWT_NAME_PREFIX     = var.name_prefix
-      VWT_TRAINING_SIZING = jsonencode(var.training_sizing)
+      VWT_NAME_PREFIX            = var.name_prefix
+      VWT_TRAINING_SIZING        = jsonencode(var.training_sizing)
+      VWT_ENVIRONMENT            = var.scoring.environment
+      VWT_INTERVENTION_TOPIC_ARN = var.scoring.intervention_topic_arn
+      VWT_OPERATOR_TOPIC_ARN     = var.scoring.operator_topic_arn
     }
   }
 
@@ -318,6 +391,25 @@ resource "aws_cloudwatch_event_target" "schedule" {
   arn       = aws_sfn_state_machine.this[each.key].arn
   role_arn  = aws_iam_role.events[each.key].arn
   input     = jsonencode({ model = each.key, mode = each.value.schedule_mode })
+}
+
+# Batch scoring: the same state machine in mode score, on its own schedule (nightly by default).
+resource "aws_cloudwatch_event_rule" "scoring" {
+  for_each            = var.models
+  name                = local.names[each.key].scoring_rule
+  description         = "Score every player of ${each.key} (batch transform)"
+  schedule_expression = each.value.scoring_expression
+  state               = each.value.scoring_enabled ? "ENABLED" : "DISABLED"
+  tags                = merge(var.tags, { "vwt:model" = each.key })
+}
+
+resource "aws_cloudwatch_event_target" "scoring" {
+  for_each  = var.models
+  rule      = aws_cloudwatch_event_rule.scoring[each.key].name
+  target_id = "scoring"
+  arn       = aws_sfn_state_machine.this[each.key].arn
+  role_arn  = aws_iam_role.events[each.key].arn
+  input     = jsonencode({ model = each.key, mode = "score" })
 }
 
 # ---------------------------------------------------------------- the model registry (SageMaker Model Registry)

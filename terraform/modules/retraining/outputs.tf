@@ -24,13 +24,13 @@ output "placeholder_models" {
 }
 
 output "function_names" {
-  description = "size/label -> name of the pipeline function (empty until a package is given)."
+  description = "size/label/score-check/score-publish -> name of the pipeline function (empty until a package is given)."
   value       = { for k, f in aws_lambda_function.this : k => try(f.function_name, null) }
 }
 
 output "function_arns" {
-  description = "size/label -> ARN of the pipeline function (as the rendered definitions reference it)."
-  value       = { for k, _ in local.functions : k => local.template_vars["${k}_function_arn"] }
+  description = "size/label/score-check/score-publish -> ARN of the pipeline function (as the rendered definitions reference it)."
+  value       = { for k, f in local.functions : k => "${local.function_arn}:${f.name}" }
 }
 
 output "model_package_groups" {

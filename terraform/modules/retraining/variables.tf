@@ -8,11 +8,13 @@ variable "name_prefix" {
 }
 
 variable "models" {
-  description = "Model name -> its schedule (EventBridge expression, mode train|tune, enabled) and its model package group."
+  description = "Model name -> its retraining schedule (EventBridge expression, mode train|tune, enabled), its batch-scoring schedule (expression, enabled) and its model package group."
   type = map(object({
     schedule_expression = string
     schedule_mode       = string
     schedule_enabled    = bool
+    scoring_expression  = string
+    scoring_enabled     = bool
     model_package_group = string
   }))
   validation {
@@ -20,8 +22,8 @@ variable "models" {
     error_message = "Every model_package_group must be 1-63 letters, digits or '-' (SageMaker's rule)."
   }
   validation {
-    condition     = alltrue([for m in values(var.models) : can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.schedule_expression))])
-    error_message = "Every schedule_expression must be rate(N unit) or a six-field cron(...)."
+    condition     = alltrue([for m in values(var.models) : can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.schedule_expression)) && can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.scoring_expression))])
+    error_message = "Every schedule_expression and scoring_expression must be rate(N unit) or a six-field cron(...)."
   }
   validation {
     condition     = alltrue([for m in values(var.models) : contains(["train", "tune"], m.schedule_mode)])
@@ -95,6 +97,20 @@ variable "model_bucket_names" {
   validation {
     condition     = alltrue([for n in var.model_bucket_names : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", n))])
     error_message = "model_bucket_names must be valid S3 bucket names."
+  }
+}
+
+variable "scoring" {
+  description = "What batch scoring's publish function needs: the environment's name, the topics it publishes the events to, and the results bucket."
+  type = object({
+    environment            = string
+    intervention_topic_arn = string
+    operator_topic_arn     = string
+    results_bucket_name    = string
+  })
+  validation {
+    condition     = can(regex("^arn:", var.scoring.intervention_topic_arn)) && can(regex("^arn:", var.scoring.operator_topic_arn)) && can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.scoring.results_bucket_name))
+    error_message = "scoring needs the two topics' ARNs and a valid results bucket name."
   }
 }
 

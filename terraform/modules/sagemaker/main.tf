@@ -125,25 +125,25 @@ data "aws_iam_policy_document" "this" {
 
   # The job log groups are shared by every environment of the account and region, so no environment's Terraform
   # owns them: SageMaker creates them on a job's first log line. The endpoints' groups exist (created above).
-  # CreateLogGroup: a training or tuning job's first log line
+  # CreateLogGroup: a training or tuning job's first log line, and a batch transform job's (batch scoring, and
+  # automated labelling's inference jobs)
   statement {
-    sid       = "CreateTheSharedJobLogGroups"
-    actions   = ["logs:CreateLogGroup"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs"]
+    sid     = "CreateTheSharedJobLogGroups"
+    actions = ["logs:CreateLogGroup"]
+    resources = [
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TransformJobs",
+    ]
   }
 
-  # CreateLogGroup: a labelling job's first event (/aws/sagemaker/LabelingJobs), and the first log line of automated
-  # labelling's batch transform (inference) jobs (/aws/sagemaker/TransformJobs; its training jobs log to TrainingJobs,
-  # above). Only where a model labels with Ground Truth.
+  # CreateLogGroup: a labelling job's first event (/aws/sagemaker/LabelingJobs). Only where a model labels with
+  # Ground Truth.
   dynamic "statement" {
     for_each = var.automated_labeling ? [1] : []
     content {
-      sid     = "CreateTheLabelingLogGroups"
-      actions = ["logs:CreateLogGroup"]
-      resources = [
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs",
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TransformJobs",
-      ]
+      sid       = "CreateTheLabelingLogGroups"
+      actions   = ["logs:CreateLogGroup"]
+      resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs"]
     }
   }
 

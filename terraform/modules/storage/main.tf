@@ -10,10 +10,11 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
 
-  # Every protected bucket (data and model) by a stable key: data:<key> / model:<model>.
+  # Every protected bucket (data, model, results) by a stable key: data:<key> / model:<model> / results.
   buckets = merge(
     { for key, name in var.data_buckets : "data:${key}" => { name = name, kind = "data" } },
     { for model, name in var.model_buckets : "model:${model}" => { name = name, kind = "model" } },
+    var.results_bucket_name == null ? {} : { results = { name = var.results_bucket_name, kind = "results" } },
   )
 }
 

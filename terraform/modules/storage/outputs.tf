@@ -33,6 +33,11 @@ output "log_bucket_name" {
   value       = try(aws_s3_bucket.logs.bucket, null)
 }
 
+output "results_bucket_name" {
+  description = "The batch-scoring results bucket (null when none)."
+  value       = var.results_bucket_name == null ? null : aws_s3_bucket.this["results"].bucket
+}
+
 output "protected_bucket_names" {
   description = "Buckets guarded against destruction (empty when protect_data is false)."
   value       = var.protect_data ? sort([for b in aws_s3_bucket.this : b.bucket]) : []

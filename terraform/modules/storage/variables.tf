@@ -25,6 +25,16 @@ variable "model_buckets" {
   }
 }
 
+variable "results_bucket_name" {
+  description = "Name of the bucket batch scoring writes its results to (a dated file per operator and model, under the operator's prefix); null: none."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.results_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.results_bucket_name))
+    error_message = "results_bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')."
+  }
+}
+
 variable "log_bucket_name" {
   description = "Name of the S3 server access-log bucket."
   type        = string

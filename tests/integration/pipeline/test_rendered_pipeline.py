@@ -100,6 +100,8 @@ def pipeline(moto_server, repo, monkeypatch):
         "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
         "size_function_arn": "unused",
         "label_function_arn": "unused",
+        "scoring_check_function_arn": "unused",
+        "scoring_publish_function_arn": "unused",
         "admin_topic_arn": topics["admin"],
         "operator_topic_arn": topics["operator"],
         "current_model_parameter_prefix": PREFIX,

@@ -50,7 +50,8 @@ def test_train_is_a_training_job_and_tuning_is_an_alternative_not_a_follow_up(pr
     states = _states(d)
     assert states["Train"]["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     assert states["Tune"]["Resource"] == "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync"
-    assert "createTransformJob" not in json.dumps(d)
+    # the seed's transform after training is gone; batch scoring is its own branch (mode score)
+    assert [n for n, s in states.items() if "createTransformJob" in json.dumps(s)] == ["Score"]
     assert states["Train"]["Next"] == "CheckMetric"  # the seed tuned after training
     assert states["ChooseMode"]["Choices"] == [{"Variable": "$.mode", "StringEquals": "tune", "Next": "Tune"}]
     assert states["Tune"]["Next"] == "DescribeBestTrainingJob"
@@ -415,3 +416,54 @@ def test_separate_processes_render_the_same_bytes(project, tmp_path):
         )
         outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert outputs[0] == outputs[1] and len(outputs[0]) == 2 * len(MODELS)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_mode_score_checks_the_players_transforms_them_and_publishes(project, model):
+    from vwt_deploy.asl import derive_policy
+
+    env, m, d = _render(project, "prod", model)
+    s = _states(d)
+    score = next(c for c in s["CheckInput"]["Choices"] if c["Next"] == "StartScore")
+    assert {"Variable": "$.mode", "StringEquals": "score"} in score["And"]
+    assert s["StartScore"]["Next"] == "ReadServing" and s["HasServingModel"]["Choices"][0]["Next"] == "CheckScoringData"
+    check = s["CheckScoringData"]["Parameters"]
+    assert check["FunctionName"] == "${scoring_check_function_arn}"
+    assert check["Payload"]["bucket"] == env.data_bucket_name(m.data_bucket)
+    assert check["Payload"]["prefix"] == f"scoring/{model}/"
+    assert check["Payload"]["operators"] == ["northbet", "lucky-lane"]
+    assert check["Payload"]["sizing"] == {
+        "instance_type": "ml.m5.xlarge",
+        "records_per_instance": 2000000,
+        "max_instances": 4,
+    }
+    transform = s["Score"]["Parameters"]
+    assert s["Score"]["Resource"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
+    assert transform["ModelName.$"] == "$.serving.record.model_name"
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        f"s3://{env.data_bucket_name(m.data_bucket)}/scoring/{model}/"
+    )
+    assert transform["TransformInput"]["SplitType"] == "Line" and transform["BatchStrategy"] == "MultiRecord"
+    assert transform["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    assert (
+        transform["TransformOutput"]["KmsKeyId"]
+        == transform["TransformResources"]["VolumeKmsKeyId"]
+        == "${kms_key_arn}"
+    )
+    assert s["Score"]["Next"] == "PublishScores" and s["PublishScores"]["Next"] == "ReportScored"
+    publish = s["PublishScores"]["Parameters"]["Payload"]
+    assert publish["results_bucket"] == env.results_bucket_name and publish["bucket"] == env.model_bucket_name(model)
+    for state in ("ReadServing", "CheckScoringData", "Score", "PublishScores", "ReportScored"):
+        assert s[state]["Catch"][0]["Next"] == "ReportFailure", state
+    # the role may run and follow this model's transform jobs only, through the Transform jobs' rule
+    policy = derive_policy(d)
+    statements = {st["Sid"]: st for st in policy["Statement"]}
+    transform_sid = next(sid for sid, st in statements.items() if "sagemaker:CreateTransformJob" in st["Action"])
+    prefix = job_prefix(env, model)
+    assert statements[transform_sid]["Resource"] == [
+        f"arn:aws:sagemaker:${{region}}:${{account_id}}:transform-job/{prefix}-*"
+    ]
+    assert {"sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"} <= set(statements[transform_sid]["Action"])
+    assert statements["SyncRuleForTransformJobs"]["Resource"] == [
+        "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEventsForSageMakerTransformJobsRule"
+    ]

@@ -69,6 +69,8 @@ class Pipeline:
             "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
             "size_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-pipeline-size",
             "label_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-pipeline-label",
+            "scoring_check_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-scoring-check",
+            "scoring_publish_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-scoring-publish",
             "admin_topic_arn": topics["admin"],
             "operator_topic_arn": topics["operator"],
             "current_model_parameter_prefix": PARAMETER_PREFIX,

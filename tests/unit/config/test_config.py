@@ -376,6 +376,7 @@ def test_bucket_names_of_real_environments_are_unique_by_construction(repo: Path
             "model-gb-problem-gambling",
             "model-gb-marketing",
             "model-gb-unusual-behaviour",
+            "results",
             "access-logs",
             "tfstate",
         )
@@ -518,3 +519,19 @@ def test_each_operator_gets_its_usage_plan_with_the_environments_limits_as_defau
     assert operators["lucky-lane"]["quota_limit"] == 500000  # its own, from the catalogue
     with pytest.raises(ConfigError, match="unknown operator 'nobody'"):
         env.catalogue.operator("nobody")
+
+
+def test_a_training_prefix_that_holds_the_scoring_prefix_is_refused(project_dir: Path) -> None:
+    edit(project_dir / "environments/models.yaml", lambda d: model(d, "gb-marketing").update(data_prefix=""))
+    assert "the players to score would be read as training data" in error_of(project_dir)
+
+
+def test_batch_scoring_is_nightly_unless_the_catalogue_says_otherwise(repo: Path) -> None:
+    from vwt_deploy.deploy.tfvars import tfvars
+
+    env = load("dev", repo)
+    models = tfvars(env)["models"]
+    assert {m["scoring_expression"] for m in models.values()} == {"cron(0 2 * * ? *)"}
+    assert all(m["scoring_enabled"] for m in models.values())
+    assert env.catalogue.model("gb-marketing").scoring_prefix == "scoring/gb-marketing/"
+    assert tfvars(env)["results_bucket_name"] == "vwt-dev-results-111111111111-eu-west-1"

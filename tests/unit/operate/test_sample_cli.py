@@ -96,14 +96,22 @@ def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(s3, target)
     res = run("data", "sample", "--rows", "300", "--seed", "2", "--json")
     assert res.exit_code == 0, res.output
     written = json.loads(res.output)
-    assert sorted(w["bucket"] for w in written) == sorted(BUCKETS)
-    # the data and its schema, and an operator's label file for the labelling models (each bucket has one)
-    files = ("training/schema.json", "training/synthetic.csv", "labels/synthetic-review.csv")
-    assert objects(s3) == sorted(f"{b}/{f}" for b in BUCKETS for f in files)
+    data_files = [w for w in written if w["schema_key"]]
+    scoring = [w for w in written if not w["schema_key"]]
+    assert sorted(w["bucket"] for w in data_files) == sorted(BUCKETS)
+    # the data and its schema, an operator's label file for the labelling models (each bucket has one), and per
+    # model of the bucket and per operator, the players batch scoring scores
+    env = load("local", REPO)
+    files = ["training/schema.json", "training/synthetic.csv", "labels/synthetic-review.csv"]
+    expected = [f"{b}/{f}" for b in BUCKETS for f in files]
+    for m in env.catalogue.models:
+        for o in env.catalogue.operators:
+            expected.append(f"{env.data_bucket_name(m.data_bucket)}/scoring/{m.name}/{o.id}/players.csv")
+    assert objects(s3) == sorted(expected)
     for b in BUCKETS:
         head = s3.head_object(Bucket=b, Key="labels/synthetic-review.csv")
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
-    for w in written:
+    for w in data_files:
         head = s3.head_object(Bucket=w["bucket"], Key=w["key"])
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
         body = s3.get_object(Bucket=w["bucket"], Key=w["key"])["Body"].read()
@@ -112,10 +120,19 @@ def test_data_sample_writes_every_data_bucket_encrypted_with_its_key(s3, target)
         schema = json.loads(s3.get_object(Bucket=w["bucket"], Key=w["schema_key"])["Body"].read())
         header = body.decode().split("\n")[0].split(",")
         assert [f["name"] for f in schema["features"]] == header[1 : len(schema["features"]) + 1]
+    # every player of a bucket is scored by each of its models, once, by one operator; no header
+    for m in env.catalogue.models:
+        mine = [w for w in scoring if f"/scoring/{m.name}/" in f"/{w['key']}"]
+        assert sum(w["rows"] for w in mine) == 300 and len(mine) == len(env.catalogue.operators)
+        for w in mine:
+            lines = s3.get_object(Bucket=w["bucket"], Key=w["key"])["Body"].read().decode().splitlines()
+            assert len(lines) == w["rows"] and not lines[0].startswith("user_id")
+            assert all(len(line.split(",")) == 1 + len(m.features) for line in lines)
     res = run("data", "sample", "--rows", "300", "--bucket", "gambling-behaviour")
     assert res.exit_code == 0, res.output
-    assert res.output.count("wrote s3://") == 1
+    assert res.output.count("wrote s3://") == 1 + 3 * 2  # the data file, and its 3 models' players per operator
     assert "vwt-local-data-gambling-behaviour/training/synthetic.csv: 300 rows" in res.output
+    assert "scoring/gb-marketing/northbet/players.csv: 150 players to score" in res.output
     assert "self_excluded rate" in res.output and "future_stake_per_day mean" in res.output
 
 
