@@ -1,4 +1,4 @@
-"""`python -m vwt_model train` / `python -m vwt_model serve [--port P]` (the image's ENTRYPOINT)."""
+"""`python -m vwt_model train` / `serve [--port P]` / `drift [--since-hours H]` (the image's ENTRYPOINT)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--model-dir", default=None, help="model folder (default $VWT_ML_ROOT/model)")
+    drift = sub.add_parser(
+        "drift", help="compare the captured requests with the model's training baseline (a Processing job)"
+    )
+    drift.add_argument("--since-hours", type=float, default=24.0, help="only records of the last H hours (24)")
+    drift.add_argument("--now", default=None, help=argparse.SUPPRESS)  # tests: the check's clock
     args = parser.parse_args(argv)
     if args.command == "train":
         from .train import main as train_main
 
         return train_main()
+    if args.command == "drift":
+        from .drift import main as drift_main
+
+        return drift_main(args.since_hours, args.now)
     from .serve import main as serve_main
 
     return serve_main(args.host, args.port, args.model_dir)

@@ -315,9 +315,14 @@ def run(paths: MlPaths) -> dict[str, float]:
         version,
         calibration,
     )
+    from .drift import BASELINE_FILE, baseline
+
+    # what drift checks compare the endpoint's players with: the training rows, and the scores it serves
+    reference = baseline(schema, X_train, served(task, scores, offset, calibration))
     write_model(
         paths,
         {
+            BASELINE_FILE: (json.dumps(reference, sort_keys=True) + "\n").encode(),
             "model.onnx": onnx_bytes,
             "metrics.json": (json.dumps({**metrics, **champion}, indent=2, sort_keys=True) + "\n").encode(),
             "model.json": (json.dumps(doc, indent=2, sort_keys=True, default=_jsonable) + "\n").encode(),

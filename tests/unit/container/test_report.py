@@ -27,7 +27,7 @@ from vwt_model import spec
 from vwt_model.predictor import Predictor
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-MODEL_FILES = ["metrics.json", "model.json", "model.onnx"]
+MODEL_FILES = ["drift-baseline.json", "metrics.json", "model.json", "model.onnx"]
 
 
 def _train(root: MlRoot, algorithm: str, task: str, n: int = 400, **extra) -> MlRoot:

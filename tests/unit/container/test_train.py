@@ -41,7 +41,7 @@ def test_trains_every_algorithm_and_serves_the_result(ml_root: MlRoot, capsys, a
 
     assert ml_root.train() == 0, ml_root.failure.read_text() if ml_root.failure.exists() else ""
 
-    assert ml_root.model_files() == ["metrics.json", "model.json", "model.onnx"]
+    assert ml_root.model_files() == ["drift-baseline.json", "metrics.json", "model.json", "model.onnx"]
     assert not ml_root.failure.exists()
     metrics = json.loads((ml_root.model / "metrics.json").read_text())
     out = capsys.readouterr().out
@@ -238,4 +238,4 @@ def test_the_entry_point_exits_non_zero_on_failure_and_zero_on_success(ml_root: 
     done = subprocess.run([sys.executable, "-m", "vwt_model", "train"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert re.search(spec.metric_regex("validation:auc"), done.stdout)
-    assert ml_root.model_files() == ["metrics.json", "model.json", "model.onnx"]
+    assert ml_root.model_files() == ["drift-baseline.json", "metrics.json", "model.json", "model.onnx"]
