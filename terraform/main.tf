@@ -104,6 +104,8 @@ module "retraining" {
     schedule_enabled    = m.schedule_enabled
     scoring_expression  = m.scoring_expression
     scoring_enabled     = m.scoring_enabled
+    drift_expression    = m.drift_expression
+    drift_enabled       = m.drift_enabled
     model_package_group = m.model_package_group
   } }
   approval       = var.approval
@@ -148,5 +150,6 @@ module "monitoring" {
   dead_letter_queue_names = module.consumers.dlq_names
   alarms                  = var.alarms
   prediction_alarms       = var.alarms.prediction
+  drift_thresholds        = { for name, m in var.models : name => m.drift_threshold }
   tags                    = var.tags
 }

@@ -119,7 +119,7 @@ output "operator_queue_urls" {
 }
 
 output "lambda_function_names" {
-  description = "predict/size/label/score-check/score-publish -> function name (empty until the package is given)."
+  description = "predict/size/label/score-check/score-publish/drift -> function name (empty until the package is given)."
   value = merge(
     module.prediction_api.function_name == null ? {} : { predict = module.prediction_api.function_name },
     module.retraining.function_names,

@@ -118,6 +118,9 @@ variable "models" {
     schedule_enabled    = bool
     scoring_expression  = string
     scoring_enabled     = bool
+    drift_expression    = string
+    drift_enabled       = bool
+    drift_threshold     = number
     labeling_mode       = optional(string, "none")
     model_package_group = string
   }))

@@ -149,6 +149,21 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
         "rule": "Transform",
         "passes_role": True,
     },
+    # Step Functions Developer Guide, "IAM policies for SageMaker", CreateProcessingJob (.sync): Create, Describe
+    # and Stop on processing-job/<name>*, ListTags, iam:PassRole of the job's role, the ProcessingJobs rule.
+    "arn:aws:states:::sagemaker:createProcessingJob.sync": {
+        "actions": [
+            "sagemaker:AddTags",
+            "sagemaker:CreateProcessingJob",
+            "sagemaker:DescribeProcessingJob",
+            "sagemaker:ListTags",
+            "sagemaker:StopProcessingJob",
+        ],
+        "resource": "processing-job",
+        "name_key": "ProcessingJobName",
+        "rule": "Processing",
+        "passes_role": True,
+    },
     "arn:aws:states:::sagemaker:createModel": {
         "actions": ["sagemaker:AddTags", "sagemaker:CreateModel"],
         "resource": "model",

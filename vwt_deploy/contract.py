@@ -19,6 +19,7 @@ TEMPLATE_VARS = (
     "label_function_arn",
     "scoring_check_function_arn",
     "scoring_publish_function_arn",
+    "drift_function_arn",
     "admin_topic_arn",
     "current_model_parameter_prefix",
 )

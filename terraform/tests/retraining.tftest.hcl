@@ -18,9 +18,9 @@ mock_provider "aws" {
 variables {
   name_prefix = "vwt-dev"
   models = {
-    "bid-problem-gambling" = { schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true, scoring_expression = "cron(0 2 * * ? *)", scoring_enabled = true, model_package_group = "vwt-dev-bid-problem-gambling" }
-    "gb-problem-gambling"  = { schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = false, scoring_expression = "cron(30 1 * * ? *)", scoring_enabled = false, model_package_group = "vwt-dev-gb-problem-gambling" }
-    "gb-marketing"         = { schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true, scoring_expression = "rate(1 day)", scoring_enabled = true, model_package_group = "vwt-dev-gb-marketing" }
+    "bid-problem-gambling" = { schedule_expression = "cron(0 3 ? * MON *)", schedule_mode = "train", schedule_enabled = true, scoring_expression = "cron(0 2 * * ? *)", scoring_enabled = true, drift_expression = "cron(0 4 * * ? *)", drift_enabled = true, model_package_group = "vwt-dev-bid-problem-gambling" }
+    "gb-problem-gambling"  = { schedule_expression = "cron(0 2 * * ? *)", schedule_mode = "train", schedule_enabled = false, scoring_expression = "cron(30 1 * * ? *)", scoring_enabled = false, drift_expression = "rate(1 day)", drift_enabled = false, model_package_group = "vwt-dev-gb-problem-gambling" }
+    "gb-marketing"         = { schedule_expression = "rate(7 days)", schedule_mode = "tune", schedule_enabled = true, scoring_expression = "rate(1 day)", scoring_enabled = true, drift_expression = "cron(0 4 * * ? *)", drift_enabled = true, model_package_group = "vwt-dev-gb-marketing" }
   }
   scoring = {
     environment            = "dev"
@@ -95,7 +95,7 @@ run "one_schedule_per_model" {
     error_message = "without rendered definitions every model gets the failing placeholder"
   }
   assert {
-    condition     = length(aws_lambda_function.this) == 4 && aws_lambda_function.this["size"].handler == "pipeline.size.handler" && aws_lambda_function.this["label"].handler == "pipeline.label.handler"
+    condition     = length(aws_lambda_function.this) == 5 && aws_lambda_function.this["size"].handler == "pipeline.size.handler" && aws_lambda_function.this["label"].handler == "pipeline.label.handler"
     error_message = "the size, label and scoring functions run from the package (-var lambda_package_path, given by tests/terraform)"
   }
 }
@@ -134,7 +134,7 @@ run "bad_schedule_is_refused" {
     source = "./modules/retraining"
   }
   variables {
-    models = { "m" = { schedule_expression = "every day", schedule_mode = "train", schedule_enabled = true, scoring_expression = "rate(1 day)", scoring_enabled = true, model_package_group = "vwt-dev-m" } }
+    models = { "m" = { schedule_expression = "every day", schedule_mode = "train", schedule_enabled = true, scoring_expression = "rate(1 day)", scoring_enabled = true, drift_expression = "cron(0 4 * * ? *)", drift_enabled = true, model_package_group = "vwt-dev-m" } }
   }
   expect_failures = [var.models]
 }

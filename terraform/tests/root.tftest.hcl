@@ -34,8 +34,8 @@ run "dev_plans_every_module" {
     error_message = "every model gets its endpoint from its baseline artifact"
   }
   assert {
-    condition     = toset(keys(output.lambda_function_names)) == toset(["predict", "size", "label", "score-check", "score-publish"])
-    error_message = "the five functions of the package"
+    condition     = toset(keys(output.lambda_function_names)) == toset(["predict", "size", "label", "score-check", "score-publish", "drift"])
+    error_message = "the six functions of the package"
   }
   assert {
     condition     = length(output.placeholder_state_machines) == 4

@@ -57,8 +57,9 @@ run "no_vpc_no_network_permissions" {
     condition = toset(flatten([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : st.Resource if st.Sid == "CreateTheSharedJobLogGroups"])) == toset([
       "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TrainingJobs",
       "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/TransformJobs",
+      "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/ProcessingJobs",
     ])
-    error_message = "training and tuning jobs, and batch transform jobs (batch scoring), create exactly their shared log groups"
+    error_message = "training and tuning jobs, batch transform jobs (batch scoring) and processing jobs (drift) create exactly their shared log groups"
   }
   assert {
     condition     = alltrue([for st in jsondecode(aws_iam_role_policy.this.policy).Statement : can(regex("^[A-Za-z0-9]+$", st.Sid))])

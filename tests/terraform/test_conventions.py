@@ -105,5 +105,6 @@ def test_templatefile_vars_are_the_contracts():
         "label_function_arn",
         "scoring_check_function_arn",
         "scoring_publish_function_arn",
+        "drift_function_arn",
     }
     assert given | retraining == contract  # the retraining module adds its functions' ARNs

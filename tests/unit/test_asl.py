@@ -54,10 +54,14 @@ def test_a_small_valid_definition_passes():
         (
             {
                 "States": {
-                    "Notify": {**TASK, "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync", "Next": "Done"}
+                    "Notify": {
+                        **TASK,
+                        "Resource": "arn:aws:states:::sagemaker:createCompilationJob.sync",
+                        "Next": "Done",
+                    }
                 }
             },
-            "state 'Notify': Resource 'arn:aws:states:::sagemaker:createTransformJob.sync'"
+            "state 'Notify': Resource 'arn:aws:states:::sagemaker:createCompilationJob.sync'"
             " is not a known service integration",
         ),
         (
@@ -184,6 +188,7 @@ def test_policy_fits_the_inline_role_policy_size_limit(rendered):
         "label_function_arn",
         "scoring_check_function_arn",
         "scoring_publish_function_arn",
+        "drift_function_arn",
         "admin_topic_arn",
     ):
         filled = filled.replace("${" + var + "}", "arn:aws:service:eu-west-1:123456789012:" + "x" * 40)

@@ -271,6 +271,14 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "max_payload_mb": env.scoring.max_payload_mb,
             "results_bucket": env.results_bucket_name,
         },
+        "drift": {
+            "capture_prefix": f"data-capture/{env.endpoint_name(model.name)}/",
+            "since_hours": model.drift.since_hours,
+            "psi_threshold": model.drift.psi_threshold,
+            "retrain": model.drift.retrain,
+            "instance_type": model.drift.instance_type,
+            "state_machine": f"arn:aws:states:${{region}}:${{account_id}}:stateMachine:{env.name_prefix}-{model.name}-retraining",
+        },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),
         "timeouts": _timeouts(env, model, poll_wait, max_polls),
@@ -307,6 +315,7 @@ def _timeouts(env: Environment, model: Model, poll_wait: int, max_polls: int) ->
         "tuning": runtime * math.ceil(tuning.max_jobs / tuning.max_parallel_jobs) + 3600 if tuning else 0,
         "labeling": 10 * 24 * 3600 if model.labeling.mode == "ground_truth" else 0,
         "scoring": runtime + 3600,  # a transform job: as long as training may take, and its start-up
+        "drift": 3600 + 600,  # the processing job's MaxRuntimeInSeconds, and its start-up
     }
     timeouts["execution"] = (
         2 * timeouts["lambda"]

@@ -182,6 +182,21 @@ class Scoring(Frozen):
     _expr = field_validator("expression")(lambda cls, v: check_schedule_expression(v))
 
 
+class Drift(Frozen):
+    """The drift check: the endpoint's captured players of the last `since_hours` against the training baseline
+    (population stability index per feature), in a Processing job with the project's image."""
+
+    expression: str = Field("cron(0 4 * * ? *)", description="EventBridge rate() or cron() expression (UTC)")
+    enabled: bool = True
+    psi_threshold: float = Field(0.25, gt=0, le=10, description="the largest feature PSI at or above which it alarms")
+    retrain: bool = Field(False, description="start the retraining pipeline (mode train) when the threshold is met")
+    since_hours: int = Field(24, ge=1, le=24 * 31)
+    instance_type: str = Field("ml.m5.large", pattern=_INSTANCE)
+
+    _expr = field_validator("expression")(lambda cls, v: check_schedule_expression(v))
+    _instance = field_validator("instance_type")(lambda cls, v: check_instance_type(v))
+
+
 class Labeling(Frozen):
     mode: Literal["none", "self_exclusion", "ground_truth"] = "none"
     source_column: str | None = Field(None, description="self_exclusion: the column with the self-exclusion flag")
@@ -248,6 +263,7 @@ class Model(Frozen):
     tuning: Tuning | None = None
     schedule: Schedule
     scoring: Scoring = Scoring()
+    drift: Drift = Drift()
     labeling: Labeling = Labeling()
 
     @model_validator(mode="after")

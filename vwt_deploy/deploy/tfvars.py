@@ -43,6 +43,9 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
                 "schedule_enabled": m.schedule.enabled,
                 "scoring_expression": m.scoring.expression,
                 "scoring_enabled": m.scoring.enabled,
+                "drift_expression": m.drift.expression,
+                "drift_enabled": m.drift.enabled,
+                "drift_threshold": m.drift.psi_threshold,
                 "labeling_mode": m.labeling.mode,
                 "model_package_group": env.model_package_group(m.name),
             }

@@ -31,6 +31,7 @@ locals {
   # Model "unknown": they get a client-error alarm of their own.
   prediction_namespace = "VWT/Prediction"
   scoring_namespace    = "VWT/Scoring"
+  drift_namespace      = "VWT/Drift"
   prediction_models    = sort(keys(var.endpoint_names))
   prediction_alarms = merge(
     { for model in concat(local.prediction_models, ["unknown"]) : "${model}/client-errors" => {
@@ -232,6 +233,28 @@ resource "aws_cloudwatch_metric_alarm" "prediction" {
   tags                = merge(var.tags, { "vwt:model" = each.value.model })
 }
 
+# ---------------------------------------------------------------- drift
+
+# The drift check publishes the largest feature PSI of each run (lambdas/pipeline/drift.py, namespace VWT/Drift).
+# Missing data is "not breaching": a run without captured players publishes nothing, so it never alarms.
+resource "aws_cloudwatch_metric_alarm" "drift" {
+  for_each            = var.drift_thresholds
+  alarm_name          = "${var.name_prefix}-${each.key}-drift"
+  alarm_description   = "The players ${each.key} scores have drifted from its training data: a feature's population stability index reached ${each.value} (vwt-deploy status; retrain, or check the data pipeline)"
+  namespace           = local.drift_namespace
+  metric_name         = "MaxFeaturePSI"
+  dimensions          = { Environment = var.environment, Model = each.key }
+  statistic           = "Maximum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = each.value
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { "vwt:model" = each.key })
+}
+
 # ---------------------------------------------------------------- retraining executions
 
 resource "aws_cloudwatch_metric_alarm" "executions" {
@@ -377,6 +400,16 @@ resource "aws_cloudwatch_dashboard" "this" {
             id         = "scoring"
             label      = ""
           }]]
+        }
+        }, {
+        type = "metric", x = 0, y = 18 + 12 * ceil(length(local.prediction_models) / 2), width = 24, height = 6
+        properties = {
+          title  = "Drift: largest feature PSI per model (the alarms' thresholds are per model)"
+          region = local.region
+          period = 86400
+          stat   = "Maximum"
+          metrics = [for model in sort(keys(var.drift_thresholds)) :
+          [local.drift_namespace, "MaxFeaturePSI", "Environment", var.environment, "Model", model]]
         }
       }],
     )

@@ -132,6 +132,16 @@ variable "prediction_alarms" {
   }
 }
 
+variable "drift_thresholds" {
+  description = "Model name -> the largest feature population stability index (VWT/Drift MaxFeaturePSI) at or above which its drift alarm fires."
+  type        = map(number)
+  default     = {}
+  validation {
+    condition     = alltrue([for v in values(var.drift_thresholds) : v > 0])
+    error_message = "Every drift threshold must be positive."
+  }
+}
+
 variable "tags" {
   description = "Tags of every resource of this module."
   type        = map(string)

@@ -33,6 +33,13 @@ locals {
       timeout     = 900
       memory      = 1024
     }
+    drift = {
+      name        = "${var.name_prefix}-drift"
+      handler     = "pipeline.drift.handler"
+      description = "Finds the captured data of a drift check, publishes its PSI metrics and starts retraining on drift"
+      timeout     = 120
+      memory      = 256
+    }
     score-publish = {
       name        = "${var.name_prefix}-scoring-publish"
       handler     = "pipeline.score.publish_handler"
@@ -51,6 +58,7 @@ locals {
     events_role   = length("${var.name_prefix}-${model}-schedule") <= 64 ? "${var.name_prefix}-${model}-schedule" : "${substr("${var.name_prefix}-${model}", 0, 46)}-${substr(sha1(model), 0, 8)}-schedule"
     approved_rule = length("${var.name_prefix}-${model}-approved") <= 64 ? "${var.name_prefix}-${model}-approved" : "${substr("${var.name_prefix}-${model}", 0, 46)}-${substr(sha1(model), 0, 8)}-approved"
     scoring_rule  = length("${var.name_prefix}-${model}-scoring") <= 64 ? "${var.name_prefix}-${model}-scoring" : "${substr("${var.name_prefix}-${model}", 0, 47)}-${substr(sha1(model), 0, 8)}-scoring"
+    drift_rule    = length("${var.name_prefix}-${model}-drift") <= 64 ? "${var.name_prefix}-${model}-drift" : "${substr("${var.name_prefix}-${model}", 0, 49)}-${substr(sha1(model), 0, 8)}-drift"
   } }
 
   template_vars = merge(var.template_vars, {
@@ -58,6 +66,7 @@ locals {
     label_function_arn           = "${local.function_arn}:${local.functions.label.name}"
     scoring_check_function_arn   = "${local.function_arn}:${local.functions["score-check"].name}"
     scoring_publish_function_arn = "${local.function_arn}:${local.functions["score-publish"].name}"
+    drift_function_arn           = "${local.function_arn}:${local.functions.drift.name}"
   })
 
   # Until the retraining pipeline is rendered, an execution fails at once and says why.
@@ -183,6 +192,55 @@ data "aws_iam_policy_document" "function" {
       sid       = "WriteTheLabelledCopy"
       actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
       resources = flatten([for b in var.model_bucket_names : ["arn:${local.partition}:s3:::${b}/labelled/*", "arn:${local.partition}:s3:::${b}/labeling/*"]])
+    }
+  }
+
+  # drift: lists the endpoints' capture (data-capture/ of the model buckets) and reads the check's result
+  # (drift/<job>/drift.json), publishes the PSI to its own CloudWatch namespace, and may start the retraining
+  # pipelines of this environment (mode train, when a model's catalogue entry asks for it).
+  dynamic "statement" {
+    for_each = each.key == "drift" ? [1] : []
+    content {
+      sid       = "ListTheCapture"
+      actions   = ["s3:ListBucket"]
+      resources = [for b in var.model_bucket_names : "arn:${local.partition}:s3:::${b}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["data-capture/*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "drift" ? [1] : []
+    content {
+      sid       = "ReadTheDriftResults"
+      actions   = ["s3:GetObject"]
+      resources = [for b in var.model_bucket_names : "arn:${local.partition}:s3:::${b}/drift/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "drift" ? [1] : []
+    content {
+      sid       = "PublishTheDriftMetrics"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"] # iam-star-ok: PutMetricData supports no resource-level permissions; limited by namespace below
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = ["VWT/Drift"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "drift" ? [1] : []
+    content {
+      sid       = "RetrainOnDrift"
+      actions   = ["states:StartExecution"]
+      resources = [for model, n in local.names : "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${n.state_machine}"]
     }
   }
 
@@ -391,6 +449,25 @@ resource "aws_cloudwatch_event_target" "schedule" {
   arn       = aws_sfn_state_machine.this[each.key].arn
   role_arn  = aws_iam_role.events[each.key].arn
   input     = jsonencode({ model = each.key, mode = each.value.schedule_mode })
+}
+
+# The drift check: the same state machine in mode drift, on its own schedule (daily by default).
+resource "aws_cloudwatch_event_rule" "drift" {
+  for_each            = var.models
+  name                = local.names[each.key].drift_rule
+  description         = "Check the drift of ${each.key}'s players against its training baseline"
+  schedule_expression = each.value.drift_expression
+  state               = each.value.drift_enabled ? "ENABLED" : "DISABLED"
+  tags                = merge(var.tags, { "vwt:model" = each.key })
+}
+
+resource "aws_cloudwatch_event_target" "drift" {
+  for_each  = var.models
+  rule      = aws_cloudwatch_event_rule.drift[each.key].name
+  target_id = "drift"
+  arn       = aws_sfn_state_machine.this[each.key].arn
+  role_arn  = aws_iam_role.events[each.key].arn
+  input     = jsonencode({ model = each.key, mode = "drift" })
 }
 
 # Batch scoring: the same state machine in mode score, on its own schedule (nightly by default).

@@ -15,6 +15,8 @@ variable "models" {
     schedule_enabled    = bool
     scoring_expression  = string
     scoring_enabled     = bool
+    drift_expression    = string
+    drift_enabled       = bool
     model_package_group = string
   }))
   validation {
@@ -22,8 +24,8 @@ variable "models" {
     error_message = "Every model_package_group must be 1-63 letters, digits or '-' (SageMaker's rule)."
   }
   validation {
-    condition     = alltrue([for m in values(var.models) : can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.schedule_expression)) && can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.scoring_expression))])
-    error_message = "Every schedule_expression and scoring_expression must be rate(N unit) or a six-field cron(...)."
+    condition     = alltrue([for m in values(var.models) : can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.schedule_expression)) && can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.scoring_expression)) && can(regex("^(rate\\(\\d+ (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\))$", m.drift_expression))])
+    error_message = "Every schedule_expression, scoring_expression and drift_expression must be rate(N unit) or a six-field cron(...)."
   }
   validation {
     condition     = alltrue([for m in values(var.models) : contains(["train", "tune"], m.schedule_mode)])

@@ -125,14 +125,15 @@ data "aws_iam_policy_document" "this" {
 
   # The job log groups are shared by every environment of the account and region, so no environment's Terraform
   # owns them: SageMaker creates them on a job's first log line. The endpoints' groups exist (created above).
-  # CreateLogGroup: a training or tuning job's first log line, and a batch transform job's (batch scoring, and
-  # automated labelling's inference jobs)
+  # CreateLogGroup: a training or tuning job's first log line, a batch transform job's (batch scoring, and
+  # automated labelling's inference jobs) and a processing job's (the drift check)
   statement {
     sid     = "CreateTheSharedJobLogGroups"
     actions = ["logs:CreateLogGroup"]
     resources = [
       "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs",
       "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TransformJobs",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/ProcessingJobs",
     ]
   }
 

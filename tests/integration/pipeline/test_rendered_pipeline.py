@@ -102,6 +102,7 @@ def pipeline(moto_server, repo, monkeypatch):
         "label_function_arn": "unused",
         "scoring_check_function_arn": "unused",
         "scoring_publish_function_arn": "unused",
+        "drift_function_arn": "unused",
         "admin_topic_arn": topics["admin"],
         "operator_topic_arn": topics["operator"],
         "current_model_parameter_prefix": PREFIX,

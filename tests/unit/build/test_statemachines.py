@@ -467,3 +467,44 @@ def test_mode_score_checks_the_players_transforms_them_and_publishes(project, mo
     assert statements["SyncRuleForTransformJobs"]["Resource"] == [
         "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEventsForSageMakerTransformJobsRule"
     ]
+
+
+def test_mode_drift_finds_the_capture_checks_it_in_a_processing_job_and_publishes(project):
+    from vwt_deploy.asl import derive_policy
+
+    env, m, d = _render(project, "prod", "gb-problem-gambling")
+    s = _states(d)
+    assert any(c["Next"] == "StartDrift" for c in s["CheckInput"]["Choices"])
+    find = s["FindCapturedData"]["Parameters"]["Payload"]
+    assert find == {
+        "action": "capture",
+        "bucket": env.model_bucket_name(m.name),
+        "prefix": f"data-capture/{env.endpoint_name(m.name)}/",
+        "since_hours": 24,
+    }
+    assert s["HasCapturedData"]["Default"] == "NoCapturedData" and s["NoCapturedData"]["Next"] == "ReportDrift"
+    job = s["CheckDrift"]["Parameters"]
+    assert s["CheckDrift"]["Resource"] == "arn:aws:states:::sagemaker:createProcessingJob.sync"
+    assert job["AppSpecification"] == {
+        "ImageUri": "${image_uri}",
+        "ContainerArguments": ["drift", "--since-hours", "24"],
+    }
+    assert [i["S3Input"]["LocalPath"] for i in job["ProcessingInputs"]] == [
+        "/opt/ml/processing/model",
+        "/opt/ml/processing/capture",
+    ]
+    assert job["ProcessingInputs"][0]["S3Input"]["S3Uri.$"] == "$.serving.record.model_data_url"
+    assert job["ProcessingOutputConfig"]["KmsKeyId"] == "${kms_key_arn}"
+    publish = s["PublishDrift"]["Parameters"]["Payload"]
+    assert (publish["threshold"], publish["retrain"]) == (0.25, False)
+    assert publish["state_machine"] == (
+        f"arn:aws:states:${{region}}:${{account_id}}:stateMachine:{env.name_prefix}-{m.name}-retraining"
+    )
+    statements = {st["Sid"]: st for st in derive_policy(d)["Statement"]}
+    assert statements["SyncRuleForProcessingJobs"]["Resource"] == [
+        "arn:aws:events:${region}:${account_id}:rule/StepFunctionsGetEventsForSageMakerProcessingJobsRule"
+    ]
+    processing = next(st for st in statements.values() if "sagemaker:CreateProcessingJob" in st["Action"])
+    assert processing["Resource"] == [
+        f"arn:aws:sagemaker:${{region}}:${{account_id}}:processing-job/{job_prefix(env, m.name)}-*"
+    ]

@@ -71,6 +71,7 @@ class Pipeline:
             "label_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-pipeline-label",
             "scoring_check_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-scoring-check",
             "scoring_publish_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-scoring-publish",
+            "drift_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:vwt-local-drift",
             "admin_topic_arn": topics["admin"],
             "operator_topic_arn": topics["operator"],
             "current_model_parameter_prefix": PARAMETER_PREFIX,
