@@ -8,6 +8,7 @@ runtime makes them work, with the project's own code and no Docker:
 - `apigateway`: deployed REST APIs answer on `<emulator>/_aws/execute-api/<api id>/<stage>/<path>`;
 - `stepfunctions/`: the SageMaker task integrations (request-response and `.sync`) of moto's interpreter;
 - `events`: SageMaker's model-package state-change events, delivered to the rules' state machine targets;
+- `alarms`: CloudWatch alarms evaluated when their metric receives data, their SNS actions run;
 - `patching`: how they patch moto (idempotently, restorably).
 
 As moto keeps its records in backends, the runtime keeps what runs behind them in objects: one `Runtime`
@@ -237,9 +238,9 @@ def install(state_dir: Path, port: int, container_dir: Path | None = None, enfor
     another runtime replaces the patches: moto's records then run in that one). `enforcer` decides the calls its
     principals make (None: IAM is not checked)."""
     runtime = Runtime(state_dir, port, container_dir, enforcer)
-    from vwt_deploy.emulator.runtime import apigateway, events, lambdas, sagemaker, stepfunctions
+    from vwt_deploy.emulator.runtime import alarms, apigateway, events, lambdas, sagemaker, stepfunctions
 
-    for module in (sagemaker, lambdas, apigateway, stepfunctions, events):
+    for module in (sagemaker, lambdas, apigateway, stepfunctions, events, alarms):
         module.install(runtime)
     return runtime
 
