@@ -432,7 +432,33 @@ def score(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: s
     from vwt_deploy.operate.retrain import Retrain
 
     retrainer = Retrain(ctx.deployment(env_name, overrides))
-    arn = retrainer.start_score(model_name)
+    arn = retrainer.start_mode(model_name, "score")
+    if not wait:
+        _emit(
+            {"execution_arn": arn, "status": "RUNNING"},
+            as_json,
+            lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"),
+        )
+        return
+    if not as_json:
+        click.echo(f"started {arn}")
+    _follow(retrainer, arn, as_json)
+
+
+@main.command("drift")
+@env_option
+@click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to check")
+@click.option("--wait", is_flag=True, help="follow the execution: print each step, then the PSI and what was done")
+@json_option
+@pass_ctx
+def drift_check(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, wait: bool, as_json: bool
+) -> None:
+    """Check now whether a model's players have drifted from its training data (the daily drift check, by hand)."""
+    from vwt_deploy.operate.retrain import Retrain
+
+    retrainer = Retrain(ctx.deployment(env_name, overrides))
+    arn = retrainer.start_mode(model_name, "drift")
     if not wait:
         _emit(
             {"execution_arn": arn, "status": "RUNNING"},
@@ -562,6 +588,11 @@ def predict(
     metavar="NAME",
     help="only this data bucket (its catalogue key or bucket name); repeat for more (default: all)",
 )
+@click.option(
+    "--shift",
+    is_flag=True,
+    help="a drifted population: every player's latent risk 1.5 standard deviations higher (to see drift checks fire)",
+)
 @json_option
 @pass_ctx
 def data_sample(
@@ -571,6 +602,7 @@ def data_sample(
     rows: int,
     seed: int,
     buckets: tuple[str, ...],
+    shift: bool,
     as_json: bool,
 ) -> None:
     """Write a synthetic data set (documented, seeded) into the data buckets, under each model's data prefix.
@@ -586,7 +618,7 @@ def data_sample(
     bucket_keys(env, buckets)
     check_size(rows, seed)
     target = deployment.require_deployed()
-    written = write_samples(env, target.client("s3"), buckets, rows, seed)
+    written = write_samples(env, target.client("s3"), buckets, rows, seed, shift)
 
     def human(items: list[dict]) -> None:
         for w in items:

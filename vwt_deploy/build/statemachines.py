@@ -277,7 +277,8 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "psi_threshold": model.drift.psi_threshold,
             "retrain": model.drift.retrain,
             "instance_type": model.drift.instance_type,
-            "state_machine": f"arn:aws:states:${{region}}:${{account_id}}:stateMachine:{env.name_prefix}-{model.name}-retraining",
+            "state_machine": "arn:aws:states:${region}:${account_id}:stateMachine:"
+            + f"{env.name_prefix}-{model.name}-retraining",
         },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),

@@ -57,6 +57,11 @@ class Outcome:
         return self.status == "SUCCEEDED"
 
     @property
+    def drift(self) -> dict[str, Any] | None:
+        """A drift check's result: status, records, the largest feature PSI, drifted, retraining started."""
+        return self.output.get("drift") if self.status == "SUCCEEDED" else None
+
+    @property
     def scored(self) -> dict[str, Any] | None:
         """A batch-scoring run's summary: records, operators (counts per risk group), results files."""
         return self.output.get("scored") if self.status == "SUCCEEDED" else None
@@ -72,7 +77,9 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"execution_arn": self.execution_arn, "status": self.status}
-        if self.scored is not None:
+        if self.drift is not None:
+            out.update(result="drift checked", processing_job=self.output.get("job_name"), **self.drift)
+        elif self.scored is not None:
             out.update(result="scored", transform_job=self.output.get("job_name"), **self.scored)
         elif self.ok:
             out.update(
@@ -93,6 +100,11 @@ class Outcome:
         return out
 
     def lines(self) -> list[str]:
+        if self.drift is not None:
+            d = self.drift
+            return [f"drift check: {d.get('message') or d.get('status')}"] + (
+                [f"  retraining started: {d['retraining']}"] if d.get("retraining") else []
+            )
         if self.scored is not None:
             return self._scored_lines(self.scored)
         gate = self.gate
@@ -182,10 +194,11 @@ class Retrain:
         payload = {"model": model, "mode": "tune" if tune else "train"}
         return self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
 
-    def start_score(self, model: str) -> str:
-        """Start batch scoring (mode score): every player of the model's scoring prefix, with the serving model."""
+    def start_mode(self, model: str, mode: str) -> str:
+        """Start mode `score` (batch scoring: every player of the model's scoring prefix, with the serving model) or
+        `drift` (the drift check of the endpoint's captured players against the training baseline)."""
         arn = self.state_machine(model, tune=False)
-        payload = {"model": model, "mode": "score"}
+        payload = {"model": model, "mode": mode}
         return self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
 
     def start_deploy(self, model: str, model_package_arn: str) -> str:

@@ -94,6 +94,7 @@ LABELS_FILE = "synthetic-review.csv"  # an operator's labels, under each labelli
 OPERATOR_SHARE = 0.6  # the share of players an operator reviewed (their label is the self-exclusion draw)
 SCHEMA_FILE = "schema.json"
 SCORING_FILE = "players.csv"  # the players batch scoring scores, under scoring/<model>/<operator>/
+SHIFT_SD = 1.5  # `data sample --shift`: the players' latent risk, this many standard deviations higher
 SELF_EXCLUSION_LABEL = "self_excluded"
 FUTURE_STAKE_LABEL = "future_stake_per_day"
 _CHUNK = 50_000  # rows formatted at a time
@@ -375,14 +376,16 @@ def check_size(rows: int, seed: int) -> None:
         raise ConfigError(f"--seed must be a whole number from 0 to 2**63 - 1, got {seed}")
 
 
-def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int = 0) -> DataSet:
-    """The synthetic data set of one data bucket (its catalogue key), from the catalogue's models on it."""
+def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int = 0, shift: bool = False) -> DataSet:
+    """The synthetic data set of one data bucket (its catalogue key), from the catalogue's models on it. `shift`:
+    a population that has drifted: every player's latent risk is SHIFT_SD standard deviations higher, so every
+    feature drawn from it (deposits, night play, loss chasing, ...) and the labels move with it."""
     check_size(rows, seed)
     models = models_on(env, bucket)
     if not models:
         raise ConfigError(f"no model reads the data bucket {bucket!r}", "a data set is made from the models' features")
     features = _union_features(models)
-    columns = _feature_columns(features, bucket, rows, seed)
+    columns = _feature_columns(features, bucket, rows, seed, SHIFT_SD if shift else 0.0)
     probability = _sig(SELF_EXCLUSION_INTERCEPT + _linear(SELF_EXCLUSION_TERMS, columns, rows))
     labels = _labels(models, features, columns, probability, bucket, rows, seed)
 
@@ -405,9 +408,9 @@ def generate(env: Environment, bucket: str, rows: int = DEFAULT_ROWS, seed: int 
     return DataSet(bucket, tuple(out), features, tuple(labels), probability)
 
 
-def _feature_columns(features: Sequence[Feature], bucket: str, rows: int, seed: int) -> Columns:
+def _feature_columns(features: Sequence[Feature], bucket: str, rows: int, seed: int, shift: float = 0.0) -> Columns:
     """Every feature's values: its recipe's draw where the recipe fits it, else the generic draw."""
-    risk = _rng(seed, bucket, "risk").standard_normal(rows)
+    risk = _rng(seed, bucket, "risk").standard_normal(rows) + shift
     drawn: Columns = {}
     for name, recipe in RECIPES.items():  # every recipe, so a feature's recipe may read one the catalogue lacks
         values = np.asarray(recipe.draw(_rng(seed, bucket, name), risk, drawn))
@@ -564,7 +567,12 @@ def encryption_args(s3: Any, bucket: str) -> dict[str, str]:
 
 
 def write_samples(
-    env: Environment, s3: Any, buckets: Sequence[str] = (), rows: int = DEFAULT_ROWS, seed: int = 0
+    env: Environment,
+    s3: Any,
+    buckets: Sequence[str] = (),
+    rows: int = DEFAULT_ROWS,
+    seed: int = 0,
+    shift: bool = False,
 ) -> list[Written]:
     """Generate and write the data set of each data bucket (under each data prefix its models read).
 
@@ -575,7 +583,7 @@ def write_samples(
     _check_buckets(env, s3, keys)
     written = []
     for key in keys:
-        data = generate(env, key, rows, seed)
+        data = generate(env, key, rows, seed, shift)
         body, schema = data.to_csv(), data.schema_json()
         name = env.data_bucket_name(key)
         sse = encryption_args(s3, name)

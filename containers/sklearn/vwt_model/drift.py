@@ -15,6 +15,7 @@ The check's paths follow SageMaker Processing's (under $VWT_ML_ROOT, default /op
   processing/model/    the serving model's model.tar.gz (or its files)
   processing/capture/  the endpoint's capture files (JSON Lines, as SageMaker writes them), any depth
   processing/output/   drift.json is written here
+A check that cannot run exits 2 and says why in output/message (the job's ExitMessage).
 Arguments: --since-hours H (only records captured in the last H hours; default 24), --now ISO (for tests).
 """
 
@@ -261,8 +262,9 @@ def main(since_hours: float = 24.0, now: str | None = None) -> int:
         run(paths, since_hours, dt.datetime.fromisoformat(now) if now else None)
     except DriftError as exc:
         log(f"drift check failed: {exc}")
-        failure = paths.root / "processing" / "output" / "failure"
-        failure.parent.mkdir(parents=True, exist_ok=True)
-        failure.write_text(str(exc)[:1024] + "\n")
+        # a processing container's exit message: DescribeProcessingJob's ExitMessage (its first 1 KB)
+        message = paths.root / "output" / "message"
+        message.parent.mkdir(parents=True, exist_ok=True)
+        message.write_text(str(exc)[:1024] + "\n")
         return 2
     return 0

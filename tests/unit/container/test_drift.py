@@ -136,7 +136,7 @@ def test_a_broken_capture_fails_the_job_with_the_reason(tmp_path, trained_classi
     assert proc.returncode == 2
     assert (
         "part.jsonl line 1: not a SageMaker data capture record"
-        in (root / "processing" / "output" / "failure").read_text()
+        in (root / "output" / "message").read_text()
     )
 
 

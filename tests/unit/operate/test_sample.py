@@ -175,3 +175,12 @@ def test_write_samples_puts_the_operator_labels_under_each_labelling_models_pref
         for prefix in prefixes:
             body = s3.get_object(Bucket=env.data_bucket_name(key), Key=prefix + LABELS_FILE)["Body"].read()
             assert body == generate(env, key, 300, seed=3).operator_labels(3)
+
+
+def test_a_shifted_population_moves_the_features_drawn_from_risk(env):
+    plain = generate(env, "gambling-behaviour", 4000, seed=5)
+    shifted = generate(env, "gambling-behaviour", 4000, seed=5, shift=True)
+    for name in ("deposits_per_week", "night_play_share", "loss_chasing_ratio"):
+        assert shifted.column(name).mean() > plain.column(name).mean(), name
+    assert shifted.label_summary()["self_excluded rate"] > plain.label_summary()["self_excluded rate"]
+    assert generate(env, "gambling-behaviour", 4000, seed=5).to_csv() == plain.to_csv()  # unshifted: unchanged
