@@ -74,6 +74,41 @@ def pipeline_function_calls(client: Callable[[str], Any], outputs: dict, model: 
     return calls
 
 
+def scoring_and_drift_calls(client: Callable[[str], Any], outputs: dict, model: str) -> list[Call]:
+    """Batch scoring's check function reads the players to score; its publish function reads the transform's output,
+    writes each operator's results file and publishes the events; the drift function lists the endpoint's capture,
+    reads the check's result, publishes the PSI and may start the retraining pipeline (lambdas/pipeline/)."""
+    region = outputs["kms_key_arn"].split(":")[3]
+    data_bucket = outputs["data_bucket_names"][_data_bucket_key(outputs, model)]
+    model_bucket = outputs["model_bucket_names"][model]
+    key, names = outputs["kms_key_arn"], outputs["lambda_function_names"]
+
+    def role_of(function: str) -> str:
+        return client("lambda").get_function(FunctionName=names[function])["Configuration"]["Role"]
+
+    check, publish, drift = role_of("score-check"), role_of("score-publish"), role_of("drift")
+    calls = [
+        Call("scoring check", check, "s3:ListBucket", _s3(data_bucket)),
+        Call("scoring check", check, "s3:GetObject", _s3(data_bucket, f"scoring/{model}/northbet/players.csv")),
+        Call("scoring publish", publish, "s3:ListBucket", _s3(model_bucket), (("s3:prefix", "scoring/job-1/"),)),
+        Call("scoring publish", publish, "s3:GetObject", _s3(model_bucket, "scoring/job-1/northbet/players.csv.out")),
+        Call(
+            "scoring publish", publish, "s3:PutObject", _s3(outputs["results_bucket_name"], f"northbet/{model}/d.csv")
+        ),
+        Call("scoring publish", publish, "sns:Publish", outputs["intervention_topic_arn"]),
+        Call("scoring publish", publish, "sns:Publish", outputs["operator_topic_arn"]),
+        Call("drift", drift, "s3:ListBucket", _s3(model_bucket), (("s3:prefix", "data-capture/ep/"),)),
+        Call("drift", drift, "s3:GetObject", _s3(model_bucket, "drift/job-1/drift.json")),
+        Call("drift", drift, "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "VWT/Drift"),)),
+        Call("drift", drift, "states:StartExecution", outputs["state_machine_arns"][model]),
+    ]
+    calls += _key_calls("scoring check", check, key, "s3", region, write=False)
+    calls += _key_calls("scoring publish", publish, key, "s3", region, write=True)
+    calls += _key_calls("scoring publish", publish, key, "sns", region, write=True)
+    calls += _key_calls("drift", drift, key, "s3", region, write=False)
+    return calls
+
+
 def _data_bucket_key(outputs: dict, model: str) -> str:
     """The catalogue key of the data bucket a model reads (the bucket names end with it)."""
     from vwt_deploy.config import load
@@ -127,6 +162,11 @@ def sagemaker_calls(client: Callable[[str], Any], outputs: dict, model: str, pre
         Call("SageMaker", role, "s3:GetObject", _s3(data_bucket, f"{prefix}synthetic.csv")),
         Call("SageMaker", role, "s3:GetObject", _s3(model_bucket, "schema/schema.json")),
         Call("SageMaker", role, "s3:PutObject", _s3(model_bucket, "training/job-1/output/model.tar.gz")),
+        # batch scoring's transform job: the players in, the scores out; the drift check: the capture in, its result out
+        Call("SageMaker", role, "s3:GetObject", _s3(data_bucket, f"scoring/{model}/northbet/players.csv")),
+        Call("SageMaker", role, "s3:PutObject", _s3(model_bucket, "scoring/job-1/northbet/players.csv.out")),
+        Call("SageMaker", role, "s3:GetObject", _s3(model_bucket, f"data-capture/{endpoint}/AllTraffic/x.jsonl")),
+        Call("SageMaker", role, "s3:PutObject", _s3(model_bucket, "drift/job-1/drift.json")),
     ]
     calls += [Call("SageMaker", role, "cloudwatch:DescribeAlarms", a["AlarmArn"]) for a in alarms]
     calls += _key_calls("SageMaker", role, outputs["kms_key_arn"], "s3", region, write=True)

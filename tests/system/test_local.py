@@ -80,8 +80,10 @@ def local_project(tmp_path_factory) -> Path:
     root = copy_project(tmp_path_factory.mktemp("system"))
     path = root / "environments" / "local.yaml"
     local = yaml.safe_load(path.read_text())
-    local.setdefault("model_overrides", {})[MODEL] = WEAK  # next to local's own (bid-problem-gambling: Ground Truth)
+    # next to local's own (bid-problem-gambling: Ground Truth); the drift check of MODEL retrains when it fires
+    local.setdefault("model_overrides", {})[MODEL] = {**WEAK, "drift": {"retrain": True}}
     local.setdefault("alarms", {})["prediction"] = {"latency_p99_ms": PREDICTION_LATENCY_MS}  # not the default
+    local.setdefault("endpoints", {})["capture_percentage"] = 100  # every request captured: drift sees them all
     path.write_text(yaml.safe_dump(local, sort_keys=False))
     yield root
     Emulator(root / ".vwt" / "emulator").stop()
@@ -167,7 +169,13 @@ def test_the_rest_of_the_framework_is_there(local_project: Path, first_up: dict)
 
     rules = client(local_project, "events").list_rules()["Rules"]
     schedules = [r for r in rules if r.get("ScheduleExpression")]
-    assert len(schedules) == len(MODELS)
+    assert len(schedules) == 3 * len(MODELS)  # retraining, batch scoring and the drift check of each model
+    assert {r["Name"] for r in schedules} >= {f"vwt-local-{MODEL}-scoring", f"vwt-local-{MODEL}-drift"}
+    assert f"vwt-local-{MODEL}-drift" in {
+        a["AlarmName"] for a in client(local_project, "cloudwatch").describe_alarms()["MetricAlarms"]
+    }
+    assert {"vwt-local-scoring-check", "vwt-local-scoring-publish", "vwt-local-drift"} <= functions
+    assert "vwt-local-results" in {b["Name"] for b in client(local_project, "s3").list_buckets()["Buckets"]}
 
     alarms = client(local_project, "cloudwatch").describe_alarms()["MetricAlarms"]
     assert len(alarms) >= 10
@@ -224,6 +232,7 @@ def test_every_principal_may_make_the_calls_the_framework_makes(deployed: dict) 
         calls += framework_calls.pipeline_function_calls(client, outputs, model, "training/")
         calls += framework_calls.state_machine_calls(client, outputs, model)
         calls += framework_calls.sagemaker_calls(client, outputs, model, "training/")
+        calls += framework_calls.scoring_and_drift_calls(client, outputs, model)
     assert len(calls) > 50
     assert framework_calls.denied(client, calls) == []
 
@@ -411,6 +420,75 @@ def _post(url: str, key: str, body: dict) -> tuple[int, dict]:
         return error.code, json.loads(error.read() or b"{}")
 
 
+def _players(deployed: dict, model: str, operator: str) -> list[str]:
+    """The lines of an operator's scoring file (headerless: user_id, then the model's features in training order)."""
+    body = deployed["client"]("s3").get_object(
+        Bucket="vwt-local-data-gambling-behaviour", Key=f"scoring/{model}/{operator}/players.csv"
+    )["Body"]
+    return body.read().decode().splitlines()
+
+
+def test_batch_scoring_scores_every_player_as_the_api_does(local_project: Path, deployed: dict, tmp_path: Path) -> None:
+    """`vwt-deploy score`: a Batch Transform job runs the container's serving code over every player of the
+    scoring prefix; the publish step maps the scores as the API does. The counts per risk group equal what the API
+    answers for the same players, each operator's results file holds its players, and its events name it."""
+    from vwt_deploy.config import load
+
+    outcome = cli_json(local_project, "score", "--env", "local", "--model", MODEL, "--wait")
+    assert outcome["status"] == "SUCCEEDED" and outcome["result"] == "scored", outcome
+    assert outcome["records"] == SAMPLE_ROWS
+    assert {op: c["records"] for op, c in outcome["operators"].items()} == {
+        "northbet": SAMPLE_ROWS // 2,
+        "lucky-lane": SAMPLE_ROWS // 2,
+    }
+    s3 = deployed["client"]("s3")
+    results = {}
+    for operator in ("northbet", "lucky-lane"):
+        (uri,) = [u for u in outcome["results"] if f"/{operator}/" in u]
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        rows = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+        assert rows[0] == "user_id,score,risk_group,intervention_level,model_version"
+        results[operator] = {r.split(",")[0]: r.split(",") for r in rows[1:]}
+        assert len(results[operator]) == SAMPLE_ROWS // 2
+    # the API's answers for the same players: the same group for each, so the same counts per group
+    features = [f.name for f in load("local", local_project).catalogue.model(MODEL).features]
+    lines = _players(deployed, MODEL, "northbet")
+    path = tmp_path / "players.csv"
+    path.write_text("user_id," + ",".join(features) + "\n" + "\n".join(lines) + "\n")
+    api = cli_json(local_project, "predict", "--env", "local", "--model", MODEL, "--input", str(path))
+    batch = results["northbet"]
+    assert {p["user_id"]: p["risk_group"] for p in api["predictions"]} == {u: r[2] for u, r in batch.items()}
+    counts = {g: sum(1 for p in api["predictions"] if p["risk_group"] == g) for g in outcome["operators"]["northbet"]}
+    counts["records"] = len(api["predictions"])
+    assert counts == outcome["operators"]["northbet"]
+    assert all(abs(p["prediction"] - float(batch[p["user_id"]][1])) < 1e-6 for p in api["predictions"])
+    assert {r[4] for r in batch.values()} == {api["model_version"]}
+
+
+def test_bad_players_fail_scoring_with_their_lines_and_publish_nothing(local_project: Path, deployed: dict) -> None:
+    s3, sqs = deployed["client"]("s3"), deployed["client"]("sqs")
+    queue = deployed["outputs"]["operator_queue_urls"]["northbet"]
+    sqs.purge_queue(QueueUrl=queue)
+    good = _players(deployed, "gb-marketing", "northbet")[0]
+    bad = good.split(",")
+    bad[1] = "lots"  # deposits_per_week
+    key = "scoring/gb-marketing/northbet/late-upload.csv"
+    s3.put_object(Bucket="vwt-local-data-gambling-behaviour", Key=key, Body=f"{good}\n{','.join(bad)}\n".encode())
+    try:
+        outcome = cli_json(local_project, "score", "--env", "local", "--model", "gb-marketing", "--wait", ok=(1,))
+    finally:
+        s3.delete_object(Bucket="vwt-local-data-gambling-behaviour", Key=key)
+    assert outcome["status"] == "FAILED", outcome
+    assert f"s3://vwt-local-data-gambling-behaviour/{key} line 2" in outcome["cause"]
+    assert (
+        "deposits_per_week must be a number" in outcome["cause"]
+        and "nothing was scored or published" in outcome["cause"]
+    )
+    assert _drain(sqs, queue) == []
+    listed = s3.list_objects_v2(Bucket="vwt-local-results", Prefix="northbet/gb-marketing/").get("Contents", [])
+    assert listed == []
+
+
 def test_a_refusing_gate_keeps_the_production_model(local_project: Path, deployed: dict, first_model: dict) -> None:
     """After the tuned model (the test before): the stump is worse, so the gate refuses it."""
     before = predict(local_project)["model_version"]
@@ -562,6 +640,83 @@ def test_the_prod_like_path_deploys_nothing_until_a_person_approves(local_projec
     assert predict(local_project)["model_version"] == outcome["training_job"]
     shown = cli_json(local_project, "models", "show", "--env", "local", "--model", MODEL, "--version", version)
     assert shown["serving"] and shown["approval"]["by"].endswith("with vwt-deploy: risk team review")
+
+
+MANUAL = ("--set", "approval=manual")  # the environment as the prod-like test left it
+
+
+def _drift_alarm(deployed: dict, model: str) -> dict:
+    alarms = deployed["client"]("cloudwatch").describe_alarms(AlarmNames=[f"vwt-local-{model}-drift"])
+    return alarms["MetricAlarms"][0]
+
+
+def _captured_since(deployed: dict, model: str, since: float) -> int:
+    objects = (
+        deployed["client"]("s3")
+        .list_objects_v2(Bucket=f"vwt-local-model-{model}", Prefix=f"data-capture/vwt-local-{model}/")
+        .get("Contents", [])
+    )
+    return sum(1 for o in objects if o["LastModified"].timestamp() >= since)
+
+
+def test_a_drift_check_without_captured_players_says_so_and_does_not_alarm(local_project: Path, deployed: dict) -> None:
+    model = "bid-problem-gambling"  # asked for no prediction in this run: its endpoint captured nothing
+    outcome = cli_json(local_project, "drift", "--env", "local", "--model", model, "--wait", *MANUAL)
+    assert outcome["status"] == "SUCCEEDED" and outcome["result"] == "drift checked", outcome
+    assert (
+        outcome["drift"]["status"] == "no_data"
+        and "no captured requests in the last 24 hours" in outcome["drift"]["message"]
+    )
+    assert _drift_alarm(deployed, model)["StateValue"] != "ALARM"
+
+
+def test_the_same_players_do_not_drift(local_project: Path, deployed: dict) -> None:
+    started = time.time()
+    for seed in (11, 12):
+        predict(local_project, n=500, seed=seed)  # drawn from the data the serving model was trained on
+    deadline = time.time() + 60
+    while _captured_since(deployed, MODEL, started) == 0:  # the endpoint writes its capture a file at a time
+        assert time.time() < deadline, "no capture file was written"
+        time.sleep(1)
+    outcome = cli_json(local_project, "drift", "--env", "local", "--model", MODEL, "--wait", *MANUAL)
+    assert outcome["status"] == "SUCCEEDED" and outcome["drift"]["status"] == "checked", outcome
+    drift = outcome["drift"]
+    assert drift["records"] >= 1000 and drift["max_feature_psi"] < 0.25, outcome
+    assert drift["drifted"] is False and drift["retraining"] is None
+    assert _drift_alarm(deployed, MODEL)["StateValue"] == "OK"
+
+
+def test_a_shifted_population_raises_the_drift_alarm_and_starts_retraining(local_project: Path, deployed: dict) -> None:
+    written = cli_json(
+        local_project, "data", "sample", "--env", "local", "--rows", str(SAMPLE_ROWS), "--seed", "7",
+        "--bucket", "gambling-behaviour", "--shift",
+    )  # fmt: skip
+    assert written
+    started = time.time()
+    for seed in (21, 22, 23):
+        predict(local_project, n=1000, seed=seed)  # drawn from the shifted players
+    deadline = time.time() + 60
+    while _captured_since(deployed, MODEL, started) == 0:
+        assert time.time() < deadline, "no capture file was written"
+        time.sleep(1)
+    time.sleep(6)  # the last requests' file (the endpoint flushes its capture every 5 s)
+    outcome = cli_json(local_project, "drift", "--env", "local", "--model", MODEL, "--wait", *MANUAL)
+    assert outcome["status"] == "SUCCEEDED" and outcome["drift"]["drifted"] is True, outcome
+    assert outcome["drift"]["max_feature_psi"] >= 0.25
+    alarm = _drift_alarm(deployed, MODEL)
+    assert alarm["StateValue"] == "ALARM" and "Threshold Crossed" in alarm["StateReason"]
+    # the catalogue (model_overrides) asks to retrain on drift: the pipeline ran, on the shifted data
+    sfn = deployed["client"]("stepfunctions")
+    retraining = outcome["drift"]["retraining"]
+    deadline = time.time() + 600
+    while (run := sfn.describe_execution(executionArn=retraining))["status"] == "RUNNING":
+        assert time.time() < deadline, "the retraining started by the drift check did not end"
+        time.sleep(2)
+    assert run["status"] == "SUCCEEDED" and json.loads(run["input"]) == {"model": MODEL, "mode": "train"}
+    summary = cli_json(local_project, "status", "--env", "local")["overview"]["models"][MODEL]
+    assert summary["last_drift_check"]["status"] == "SUCCEEDED" and summary["last_scoring"]["status"] == "SUCCEEDED"
+    assert summary["last_training"]["execution"] == retraining.rsplit(":", 1)[-1]
+    assert f"vwt-local-{MODEL}-drift" in summary["alarms"]
 
 
 # ---------------------------------------------------------------- IAM, enforced as AWS enforces it

@@ -78,7 +78,7 @@ class Outcome:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"execution_arn": self.execution_arn, "status": self.status}
         if self.drift is not None:
-            out.update(result="drift checked", processing_job=self.output.get("job_name"), **self.drift)
+            out.update(result="drift checked", processing_job=self.output.get("job_name"), drift=self.drift)
         elif self.scored is not None:
             out.update(result="scored", transform_job=self.output.get("job_name"), **self.scored)
         elif self.ok:
