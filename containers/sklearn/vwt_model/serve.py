@@ -8,9 +8,16 @@ written in one piece with TCP_NODELAY (no Nagle/delayed-ACK stalls).
 - GET /ping: 200 once the model is loaded, 503 before.
 - POST /invocations: text/csv (no header, training order) or application/json
   (a record, a list of records, or {"records": [...]}); answers
-  {"predictions": [...], "model_version": "..."}. Bad input gets 400 (415 for
-  an unsupported content type, 413 for a body or batch too large) with a
-  message naming what is wrong; never 500.
+  {"predictions": [...], "model_version": "..."}, or, when the request's Accept
+  prefers text/csv (as a batch transform with Accept text/csv sends it), text/csv:
+  one prediction per line, in order, each as Python's repr of the float (the
+  same digits as the JSON answer), every line ending in a newline. Bad input gets
+  400 (415 for an unsupported content type, 413 for a body or batch too large)
+  with a JSON message naming what is wrong; never 500.
+- In a batch transform (SAGEMAKER_BATCH=true, which SageMaker sets there), a request
+  may be as large as SAGEMAKER_MAX_PAYLOAD_IN_MB (MiB; default 6) and hold any
+  number of rows (the payload bounds it), unless VWT_MAX_BODY_BYTES or
+  VWT_MAX_ROWS say otherwise.
 - SIGTERM (and SIGINT): stop accepting, let requests in flight finish, close
   idle keep-alive connections, exit within 30 s.
 """
@@ -34,8 +41,25 @@ from .paths import MlPaths
 if TYPE_CHECKING:
     from .predictor import Predictor  # imported when the model loads: /ping answers before numpy is in
 
-MAX_BODY_BYTES = int(os.environ.get("VWT_MAX_BODY_BYTES", str(6 * 1024 * 1024)))  # SageMaker's payload limit
-MAX_ROWS = int(os.environ.get("VWT_MAX_ROWS", "10000"))
+MIB = 1024 * 1024
+#: SageMaker sets these in a batch transform's container ("Use Your Own Inference Code with Batch Transform")
+BATCH = os.environ.get("SAGEMAKER_BATCH", "").strip().lower() == "true"
+BATCH_PAYLOAD_MB = os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "").strip()
+
+
+def _batch_body_bytes() -> int:
+    """The largest body a batch transform sends: SAGEMAKER_MAX_PAYLOAD_IN_MB (MiB; 6 by default, as SageMaker's)."""
+    try:
+        mb = int(BATCH_PAYLOAD_MB) if BATCH_PAYLOAD_MB else 6
+    except ValueError:
+        mb = 6
+    return max(mb, 1) * MIB  # 0 asks for chunked bodies, which are refused (411) whatever the limit
+
+
+#: SageMaker's payload limit (an endpoint's 6 MiB; a batch transform's MaxPayloadInMB)
+MAX_BODY_BYTES = int(os.environ.get("VWT_MAX_BODY_BYTES") or (_batch_body_bytes() if BATCH else 6 * MIB))
+#: rows a request may hold (in a batch transform the payload bounds them: a mini-batch is as many as fit)
+MAX_ROWS = int(os.environ.get("VWT_MAX_ROWS") or (1 << 62 if BATCH else 10000))
 DRAIN_SECONDS = float(os.environ.get("VWT_DRAIN_SECONDS", "25"))  # SageMaker waits 30 s before SIGKILL
 IDLE_TIMEOUT = float(os.environ.get("VWT_IDLE_TIMEOUT", "75"))
 
@@ -82,11 +106,17 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- responses
     def _send(self, status: int, payload: dict, close: bool = False) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        self._write(status, "application/json", json.dumps(payload, separators=(",", ":")).encode(), close)
+
+    def _send_csv(self, predictions: list[float]) -> None:
+        """200 text/csv: one prediction a line, in order, repr-exact (the JSON answer's digits), newline-ended."""
+        self._write(200, "text/csv", ("\n".join(map(repr, predictions)) + "\n").encode())
+
+    def _write(self, status: int, content_type: str, body: bytes, close: bool = False) -> None:
         close = close or self.server.draining
         head = (
             f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
             + ("Connection: close\r\n" if close else "")
             + "\r\n"
         ).encode("latin-1")
@@ -167,7 +197,14 @@ class Handler(BaseHTTPRequestHandler):
             log(f"prediction failed: {type(exc).__name__}: {exc}")
             self._error(500, "the model failed to predict; see the endpoint's log")
             return
-        self._send(200, {"predictions": predictions, "model_version": predictor.version})
+        self._predicted(predictions, predictor.version)
+
+    def _predicted(self, predictions: list[float], version: str) -> None:
+        """200: text/csv when the request's Accept prefers it, else JSON."""
+        if wants_csv(self.headers.get("Accept")):
+            self._send_csv(predictions)
+        else:
+            self._send(200, {"predictions": predictions, "model_version": version})
 
     def _not_allowed(self) -> None:
         self._drain_body()
@@ -184,6 +221,34 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         elif length:
             self.close_connection = True
+
+
+def wants_csv(accept: str | None) -> bool:
+    """Whether an Accept header prefers text/csv to JSON: its media ranges by quality (ties in the order given);
+    the first of text/csv and application/json (or */*, application/*) wins. No Accept, or one without text/csv,
+    gets JSON, as before."""
+    if not accept or "text/csv" not in accept.lower():
+        return False
+    ranked = []
+    for i, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranked.append((-quality, i, media.lower()))
+    for negative_quality, _, media in sorted(ranked):
+        if negative_quality >= 0:  # q=0: not acceptable
+            break
+        if media == "text/csv":
+            return True
+        if media in ("application/json", "application/*", "*/*"):
+            return False
+    return False
 
 
 class ModelServer(ThreadingHTTPServer):

@@ -97,6 +97,90 @@ def test_keep_alive_serves_many_requests_on_one_connection(server):
         conn.close()
 
 
+def exchange(server, body: str | bytes, content_type: str | None, accept: str | None = None):
+    """POST /invocations with these headers: (status, Content-Type, the raw body)."""
+    headers = {k: v for k, v in (("Content-Type", content_type), ("Accept", accept)) if v}
+    conn = server.connection()
+    try:
+        conn.request("POST", "/invocations", body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type"), resp.read()
+    finally:
+        conn.close()
+
+
+def test_accept_text_csv_answers_one_repr_exact_prediction_a_line_in_order(server):
+    rows = [CALM, RISKY, CALM, {**RISKY, "bonus": 0.25}]
+    body = "".join(csv_line(r) + "\n" for r in rows)
+    status, content_type, answer = exchange(server, body, "text/csv", "text/csv")
+    assert status == 200 and content_type == "text/csv"
+    _, as_json = server.request("POST", "/invocations", body, "text/csv")
+    assert answer.decode() == "".join(f"{score!r}\n" for score in as_json["predictions"])  # same digits, newline-ended
+    assert [float(line) for line in answer.decode().splitlines()] == as_json["predictions"]
+    status, content_type, one = exchange(server, json.dumps(RISKY), "application/json", "text/csv; charset=utf-8")
+    assert (status, content_type) == (200, "text/csv") and one == f"{as_json['predictions'][1]!r}\n".encode()
+
+
+@pytest.mark.parametrize("accept", [None, "application/json", "*/*", "application/json, text/csv;q=0.5", "text/plain"])
+def test_the_json_answer_is_byte_for_byte_as_before_unless_csv_is_preferred(server, accept):
+    body = f"{csv_line(CALM)}\n{csv_line(RISKY)}\n"
+    status, content_type, answer = exchange(server, body, "text/csv", accept)
+    assert status == 200 and content_type == "application/json"
+    doc = json.loads(answer)
+    assert (
+        answer
+        == json.dumps(
+            {"predictions": doc["predictions"], "model_version": doc["model_version"]}, separators=(",", ":")
+        ).encode()
+    )
+
+
+def test_a_bad_request_answered_in_csv_still_gets_its_json_error(server):
+    status, content_type, answer = exchange(server, csv_line({**CALM, "product": "bingo"}), "text/csv", "text/csv")
+    assert (status, content_type) == (400, "application/json")
+    assert "product must be one of" in json.loads(answer)["error"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "csv"),
+    [
+        ("text/csv", True),
+        ("TEXT/CSV; charset=utf-8", True),
+        ("text/csv, application/json", True),
+        ("application/json, text/csv", False),
+        ("application/json;q=0.4, text/csv", True),
+        ("text/csv;q=0, application/json", False),
+        ("text/*", False),  # no "csv" in it: JSON, as before
+        ("*/*", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_which_accept_gets_csv(accept, csv):
+    from vwt_model.serve import wants_csv
+
+    assert wants_csv(accept) is csv
+
+
+def test_in_a_batch_transform_the_payload_not_the_row_count_bounds_a_request(serve_model, trained_classifier):
+    """SageMaker sets SAGEMAKER_BATCH and SAGEMAKER_MAX_PAYLOAD_IN_MB in a transform job's container: a MultiRecord
+    mini-batch of up to that many MiB, whatever its rows, is one request."""
+    served = serve_model(trained_classifier.model, {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
+    rows = "".join(csv_line(CALM if i % 3 else RISKY) + "\n" for i in range(12000))  # more than VWT_MAX_ROWS' 10,000
+    status, content_type, answer = exchange(served, rows, "text/csv", "text/csv")
+    assert (status, content_type) == (200, "text/csv") and len(answer.splitlines()) == 12000
+    conn = served.connection()  # a body over the payload: refused on its Content-Length, before it is read
+    try:
+        conn.putrequest("POST", "/invocations")
+        conn.putheader("Content-Type", "text/csv")
+        conn.putheader("Content-Length", str(1024 * 1024 + 1))
+        conn.endheaders()
+        resp = conn.getresponse()
+        assert resp.status == 413 and f"at most {1024 * 1024}" in json.loads(resp.read())["error"]
+    finally:
+        conn.close()
+
+
 BAD = [
     ("unsupported content type", "x", "text/plain", 415, "unsupported content type 'text/plain'"),
     ("no content type", "1,2", None, 415, "send text/csv or application/json"),
