@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from vwt_deploy.emulator.runtime import patching
 from vwt_deploy.emulator.runtime.sagemaker import labeling
 from vwt_deploy.emulator.runtime.sagemaker.endpoints import InvokeError, ModelError
+from vwt_deploy.emulator.runtime.sagemaker.transform import check_filters, check_limits
 from vwt_deploy.emulator.runtime.sagemaker.validation import (
     check_metric_definitions,
     check_tuning_job,
@@ -41,6 +42,8 @@ def _targets() -> dict[type, tuple[str, ...]]:
             "create_hyper_parameter_tuning_job",
             "stop_hyper_parameter_tuning_job",
             "list_training_jobs_for_hyper_parameter_tuning_job",
+            "create_transform_job",
+            "stop_transform_job",
             "create_endpoint",
             "delete_endpoint",
             "update_endpoint",
@@ -48,6 +51,7 @@ def _targets() -> dict[type, tuple[str, ...]]:
         SageMakerResponse: (
             "call_action",
             "stop_training_job",
+            "stop_transform_job",
             "stop_hyper_parameter_tuning_job",
             "list_training_jobs_for_hyper_parameter_tuning_job",
             "update_endpoint",
@@ -87,6 +91,8 @@ def _backend_patches(sm: SageMakerRuntime) -> dict[str, Callable]:
         "create_hyper_parameter_tuning_job": lambda original: _create_tuning_job(sm, original),
         "stop_hyper_parameter_tuning_job": lambda original: _stop_tuning_job(sm),
         "list_training_jobs_for_hyper_parameter_tuning_job": lambda original: _list_training_jobs_for_tuning(sm),
+        "create_transform_job": lambda original: _create_transform_job(sm, original),
+        "stop_transform_job": lambda original: _stop_transform_job(sm),
         "create_endpoint": lambda original: _create_endpoint(sm, original),
         "delete_endpoint": lambda original: _delete_endpoint(sm, original),
         "update_endpoint": lambda original: _update_endpoint(sm),
@@ -188,6 +194,43 @@ def _list_training_jobs_for_tuning(sm: SageMakerRuntime) -> Callable:
     return list_training_jobs_for_tuning
 
 
+# =========================================================================== transform jobs
+
+
+def _create_transform_job(sm: SageMakerRuntime, original: Callable) -> Callable:
+    from moto.sagemaker.models import FakeTransformJob
+
+    def create_transform_job(self, **kwargs):
+        name = kwargs["transform_job_name"]
+        if name in self.transform_jobs:
+            arn = FakeTransformJob.arn_formatter(name, self.account_id, self.region_name)
+            raise errors().ResourceInUseException(
+                f"Transform job names must be unique within an AWS account and region, and a transform job with "
+                f"this name already exists ({arn})"
+            )
+        self.describe_model(kwargs["model_name"])  # moto's "Could not find model" for an unknown one, as SageMaker
+        check_limits(kwargs)
+        check_filters(kwargs)
+        job = original(self, **kwargs)
+        sm.start_transform(self, job)
+        return job
+
+    return create_transform_job
+
+
+def _stop_transform_job(sm: SageMakerRuntime) -> Callable:
+    def stop_transform_job(self, transform_job_name: str) -> None:
+        self.describe_transform_job(transform_job_name)  # raises moto's "Could not find" for an unknown job
+        job = self.transform_jobs[transform_job_name]
+        if job.transform_job_status != "InProgress":
+            raise errors().ValidationError(
+                f"The request was rejected because the transform job is in status {job.transform_job_status}."
+            )
+        sm.stop_transform(job)
+
+    return stop_transform_job
+
+
 # =========================================================================== endpoints
 
 
@@ -261,6 +304,10 @@ def _response_patches() -> dict[str, Callable]:
         self.sagemaker_backend.stop_hyper_parameter_tuning_job(self._get_param("HyperParameterTuningJobName"))
         return EmptyResult()
 
+    def stop_transform_job(self):
+        self.sagemaker_backend.stop_transform_job(self._get_param("TransformJobName"))
+        return EmptyResult()
+
     def list_training_jobs_for_hyper_parameter_tuning_job(self):
         items, token = self.sagemaker_backend.list_training_jobs_for_hyper_parameter_tuning_job(
             self._get_param("HyperParameterTuningJobName"),
@@ -283,6 +330,7 @@ def _response_patches() -> dict[str, Callable]:
     responses = (
         stop_training_job,
         stop_hyper_parameter_tuning_job,
+        stop_transform_job,
         list_training_jobs_for_hyper_parameter_tuning_job,
         update_endpoint,
     )

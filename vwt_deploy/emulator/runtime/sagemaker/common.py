@@ -1,10 +1,17 @@
-"""What training, tuning and endpoints share: limits, names, S3 URIs, log tails and the CloudWatch Logs copy."""
+"""What training, tuning, endpoints and batch transform share: limits, names, S3 URIs, log tails, the CloudWatch
+Logs copy, the model artifact and the serve process."""
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +22,7 @@ log = logging.getLogger("vwt_deploy.emulator.runtime.sagemaker")
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"  # as SageMaker names it; a stream per variant/config
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 LOG_SHIP_SECONDS = 2.0
 HOST = "algo-1"
 DEFAULT_MAX_RUNTIME = 86400  # SageMaker's default StoppingCondition
@@ -125,3 +133,89 @@ class LogShipper:
             )
         except Exception:  # noqa: BLE001 - the job goes on without its CloudWatch copy
             log.warning("could not send the log of %s to CloudWatch Logs", self.stream, exc_info=True)
+
+
+# =========================================================================== the model artifact and `serve`
+
+
+class ArtifactError(Exception):
+    """A model artifact that could not be fetched or unpacked, with the reason."""
+
+
+def extract(tar: tarfile.TarFile, folder: Path) -> None:
+    """Unpack a model.tar.gz inside `folder` only: no absolute paths, no `..`, no links or devices."""
+    if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+        tar.extractall(folder, filter="data")
+        return
+    root = folder.resolve()
+    for member in tar.getmembers():
+        if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
+            raise tarfile.TarError(f"refusing to unpack {member.name!r}: not a plain file inside the archive's folder")
+    tar.extractall(folder)
+
+
+def fetch_model(runtime: Runtime, region: str, url: str, folder: Path, credentials) -> None:
+    """Download the model.tar.gz at `url` as `credentials` (the model's execution role) and unpack it into
+    `folder`, as SageMaker fills /opt/ml/model. ArtifactError with the reason (and `folder` removed) if it cannot."""
+    try:
+        bucket, key = split_s3(url)
+        with tempfile.TemporaryFile() as tmp:
+            runtime.client("s3", region, credentials).download_fileobj(bucket, key, tmp)
+            tmp.seek(0)
+            with tarfile.open(fileobj=tmp, mode="r:*") as tar:
+                extract(tar, folder)
+    except Exception as exc:  # noqa: BLE001 - S3 errors, bad archives: all are the reason
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ArtifactError(f"could not fetch the model artifact {url}: {type(exc).__name__}: {exc}") from None
+
+
+def serve_argv(port: int, folder: Path) -> list[str]:
+    """The container's `serve` on 127.0.0.1:`port` over the unpacked model in `folder`."""
+    return [
+        sys.executable,
+        "-m",
+        "vwt_model",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--model-dir",
+        str(folder),
+    ]
+
+
+def listen_failed(log_path: Path, offset: int) -> bool:
+    """Whether a serve process's log (from `offset`) says its port was taken (worth another port)."""
+    try:
+        with log_path.open("rb") as fh:
+            fh.seek(offset)
+            return b"cannot listen" in fh.read()
+    except OSError:
+        return False
+
+
+def wait_healthy(
+    proc: subprocess.Popen, pool, log_path: Path, timeout: float, cancelled: Callable[[], bool] | None = None
+) -> str | None:
+    """None once the serve process answers GET /ping with 200 (through the urllib3 `pool`), else why not (also when
+    `cancelled()` turns true)."""
+    import urllib3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cancelled is not None and cancelled():
+            return "the job was stopped before its container answered /ping"
+        code = proc.poll()
+        if code is not None:
+            return (
+                f"the serving process exited with code {code} before it answered /ping; last log lines:\n"
+                f"{tail(log_path)}"
+            )
+        try:
+            if pool.request("GET", "/ping", retries=False, timeout=2.0).status == 200:
+                return None
+        except urllib3.exceptions.HTTPError:
+            pass
+        time.sleep(0.05)
+    return f"the serving process did not answer /ping within {timeout:g} s; last log lines:\n{tail(log_path)}"

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-import tarfile
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,13 +26,17 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
     INVOKE_TIMEOUT,
     LOG_SHIP_SECONDS,
     AccessError,
+    ArtifactError,
     LogShipper,
     execution_session,
+    fetch_model,
+    listen_failed,
     log,
     pull_image,
-    split_s3,
+    serve_argv,
     tail,
     utcnow,
+    wait_healthy,
 )
 
 if TYPE_CHECKING:
@@ -105,35 +105,7 @@ class Served:
 
     def wait_healthy(self, timeout: float) -> str | None:
         """None once GET /ping answers 200, else why not."""
-        import urllib3
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.proc.poll()
-            if code is not None:
-                return (
-                    f"the serving process exited with code {code} before it answered /ping; last log lines:\n"
-                    f"{tail(self.log_path)}"
-                )
-            try:
-                if self.pool.request("GET", "/ping", retries=False, timeout=2.0).status == 200:
-                    return None
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.05)
-        return f"the serving process did not answer /ping within {timeout:g} s; last log lines:\n{tail(self.log_path)}"
-
-
-def extract(tar: tarfile.TarFile, folder: Path) -> None:
-    """Unpack a model.tar.gz inside `folder` only: no absolute paths, no `..`, no links or devices."""
-    if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
-        tar.extractall(folder, filter="data")
-        return
-    root = folder.resolve()
-    for member in tar.getmembers():
-        if not (member.isfile() or member.isdir()) or not (root / member.name).resolve().is_relative_to(root):
-            raise tarfile.TarError(f"refusing to unpack {member.name!r}: not a plain file inside the archive's folder")
-    tar.extractall(folder)
+        return wait_healthy(self.proc, self.pool, self.log_path, timeout)
 
 
 class EndpointState:
@@ -256,15 +228,9 @@ class EndpointState:
 
     def _fetch_model(self, url: str, folder: Path, credentials) -> None:
         try:
-            bucket, key = split_s3(url)
-            with tempfile.TemporaryFile() as tmp:
-                self.runtime.client("s3", self.backend.region_name, credentials).download_fileobj(bucket, key, tmp)
-                tmp.seek(0)
-                with tarfile.open(fileobj=tmp, mode="r:*") as tar:
-                    extract(tar, folder)
-        except Exception as exc:  # noqa: BLE001 - S3 errors, bad archives: all are the reason the endpoint fails
-            shutil.rmtree(folder, ignore_errors=True)
-            raise StartError(f"could not fetch the model artifact {url}: {type(exc).__name__}: {exc}") from None
+            fetch_model(self.runtime, self.backend.region_name, url, folder, credentials)
+        except ArtifactError as exc:
+            raise StartError(str(exc)) from None
 
     def _serve(
         self, config_name: str, variant: str, folder: Path, env: dict, timeout: float
@@ -274,12 +240,8 @@ class EndpointState:
         log_path = folder.with_name(folder.name + ".log")
         port = free_port()
         offset = log_path.stat().st_size if log_path.exists() else 0
-        argv = [sys.executable, "-m", "vwt_model", "serve", "--host", "127.0.0.1", "--port", str(port)]
         proc = self.runtime.spawn(
-            f"endpoint {self.name} ({config_name})",
-            [*argv, "--model-dir", str(folder)],
-            env=env,
-            log_path=log_path,
+            f"endpoint {self.name} ({config_name})", serve_argv(port, folder), env=env, log_path=log_path
         )
         served = Served(self.runtime, proc, port, config_name, variant, folder)
         why = served.wait_healthy(timeout)
@@ -289,9 +251,7 @@ class EndpointState:
         served.retired = True
         served.pool.close()
         self.runtime.stop(proc)
-        with log_path.open("rb") as fh:
-            fh.seek(offset)
-            return None, why, b"cannot listen" in fh.read()
+        return None, why, listen_failed(log_path, offset)
 
     def _watch(self, served: Served) -> None:
         """Ship the serve process's log to CloudWatch Logs while it runs; a process that dies on its own makes its

@@ -14,6 +14,7 @@ from vwt_deploy.emulator.contracts import Contracts
 from vwt_deploy.emulator.runtime.sagemaker.endpoints import EndpointState
 from vwt_deploy.emulator.runtime.sagemaker.labeling import LabelingRun
 from vwt_deploy.emulator.runtime.sagemaker.training import TrainingRun
+from vwt_deploy.emulator.runtime.sagemaker.transform import TransformRun
 from vwt_deploy.emulator.runtime.sagemaker.tuning import TuningRun
 
 if TYPE_CHECKING:
@@ -21,12 +22,13 @@ if TYPE_CHECKING:
 
 
 class SageMakerRuntime:
-    """Training runs, tuning runs, labelling jobs and endpoint processes of one runtime, by ARN."""
+    """Training runs, tuning runs, transform runs, labelling jobs and endpoint processes of one runtime, by ARN."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.training: dict[str, TrainingRun] = {}  # training job ARN ->
         self.tuning: dict[str, TuningRun] = {}  # tuning job ARN ->
+        self.transform: dict[str, TransformRun] = {}  # transform job ARN ->
         self.endpoints: dict[str, EndpointState] = {}  # endpoint ARN ->
         self.labeling: dict[str, LabelingRun] = {}  # labelling job ARN -> (moto keeps no record of these)
         #: a stop request and a job's end both change its status: one at a time, so a job that just ended stays ended
@@ -52,6 +54,15 @@ class SageMakerRuntime:
 
     def stop_tuning(self, tuning) -> None:
         self.tuning[tuning.arn].request_stop()
+
+    def start_transform(self, backend, job) -> TransformRun:
+        """Run moto's new transform job record `job`."""
+        run = self.transform[job.arn] = TransformRun(self, backend, job)
+        run.start()
+        return run
+
+    def stop_transform(self, job) -> None:
+        self.transform[job.arn].request_stop()
 
     def tuning_summaries(self, tuning) -> list[dict]:
         """HyperParameterTrainingJobSummary of every training job of `tuning` launched so far."""
@@ -86,6 +97,8 @@ class SageMakerRuntime:
         """Its processes are being stopped, so no job or endpoint may count that as a failure."""
         for run in list(self.training.values()):
             run.stop_requested.set()
+        for transform in list(self.transform.values()):
+            transform.stop_requested.set()
         for job in list(self.labeling.values()):
             job.stop_requested.set()
         for state in list(self.endpoints.values()):
