@@ -1,4 +1,4 @@
-"""Local SageMaker: moto's training jobs, tuning jobs and endpoints run the container's own code.
+"""Local SageMaker: moto's training, tuning, transform and processing jobs and endpoints run the container's own code.
 
 `install(runtime)` patches moto's SageMaker backend and the sagemaker-runtime response in place
 (`adapters.py`); the patches hand moto's records to the runtime's `SageMakerRuntime` (`service.py`), which
@@ -18,6 +18,11 @@ keeps what runs behind them:
   one stops when its requests in flight are done. A serve process that dies on its own makes the endpoint
   Failed. DeleteEndpoint stops it. InvokeEndpoint forwards to the endpoint's current process over a keep-alive
   pool.
+- `transform.py`: CreateTransformJob runs the container's `serve` over every object of the input prefix (lines in
+  mini-batches, the CSV filters and JoinSource applied), writing `<output>/<key>.out`; StopTransformJob stops it.
+- `processing.py`: CreateProcessingJob runs the project's image (`python -m vwt_model <ContainerArguments>`) over
+  `<work>/processing/<job>/` laid out as `/opt/ml` (inputs downloaded, outputs uploaded at the end, ExitMessage from
+  `/opt/ml/output/message`, `/aws/sagemaker/ProcessingJobs`); StopProcessingJob and MaxRuntimeInSeconds stop it.
 - `labeling.py`: CreateLabelingJob, DescribeLabelingJob and StopLabelingJob, which moto lacks: a Ground Truth text
   classification job run as its execution role, answered by a local work team (the operators' label files) and,
   with LabelingJobAlgorithmsConfig, automated labelling as Ground Truth's active learning does it.

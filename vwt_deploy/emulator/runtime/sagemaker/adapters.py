@@ -44,6 +44,8 @@ def _targets() -> dict[type, tuple[str, ...]]:
             "list_training_jobs_for_hyper_parameter_tuning_job",
             "create_transform_job",
             "stop_transform_job",
+            "create_processing_job",
+            "stop_processing_job",
             "create_endpoint",
             "delete_endpoint",
             "update_endpoint",
@@ -93,6 +95,8 @@ def _backend_patches(sm: SageMakerRuntime) -> dict[str, Callable]:
         "list_training_jobs_for_hyper_parameter_tuning_job": lambda original: _list_training_jobs_for_tuning(sm),
         "create_transform_job": lambda original: _create_transform_job(sm, original),
         "stop_transform_job": lambda original: _stop_transform_job(sm),
+        "create_processing_job": lambda original: _create_processing_job(sm, original),
+        "stop_processing_job": lambda original: _stop_processing_job(sm),
         "create_endpoint": lambda original: _create_endpoint(sm, original),
         "delete_endpoint": lambda original: _delete_endpoint(sm, original),
         "update_endpoint": lambda original: _update_endpoint(sm),
@@ -291,6 +295,40 @@ def _update_endpoint(sm: SageMakerRuntime) -> Callable:
 
 
 # =========================================================================== responses moto has not
+
+
+# =========================================================================== processing jobs
+
+
+def _create_processing_job(sm: SageMakerRuntime, original: Callable) -> Callable:
+    from moto.sagemaker.models import FakeProcessingJob
+
+    def create_processing_job(self, **kwargs):
+        name = kwargs["processing_job_name"]
+        if name in self.processing_jobs:
+            arn = FakeProcessingJob.arn_formatter(name, self.account_id, self.region_name)
+            raise errors().ResourceInUseException(
+                f"Processing job names must be unique within an AWS account and region, and a processing job with "
+                f"this name already exists ({arn})"
+            )
+        job = original(self, **kwargs)
+        sm.start_processing(self, job)
+        return job
+
+    return create_processing_job
+
+
+def _stop_processing_job(sm: SageMakerRuntime) -> Callable:
+    def stop_processing_job(self, processing_job_name: str) -> None:
+        self.describe_processing_job(processing_job_name)  # moto's "Could not find" for an unknown job
+        job = self.processing_jobs[processing_job_name]
+        if job.processing_job_status != "InProgress":
+            raise errors().ValidationError(
+                f"The request was rejected because the processing job is in status {job.processing_job_status}."
+            )
+        sm.stop_processing(job)
+
+    return stop_processing_job
 
 
 def _response_patches() -> dict[str, Callable]:

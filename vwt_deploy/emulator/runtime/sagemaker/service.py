@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from vwt_deploy.emulator.contracts import Contracts
 from vwt_deploy.emulator.runtime.sagemaker.endpoints import EndpointState
 from vwt_deploy.emulator.runtime.sagemaker.labeling import LabelingRun
+from vwt_deploy.emulator.runtime.sagemaker.processing import ProcessingRun
 from vwt_deploy.emulator.runtime.sagemaker.training import TrainingRun
 from vwt_deploy.emulator.runtime.sagemaker.transform import TransformRun
 from vwt_deploy.emulator.runtime.sagemaker.tuning import TuningRun
@@ -22,13 +23,14 @@ if TYPE_CHECKING:
 
 
 class SageMakerRuntime:
-    """Training runs, tuning runs, transform runs, labelling jobs and endpoint processes of one runtime, by ARN."""
+    """Training, tuning, transform and processing runs, labelling jobs and endpoint processes of one runtime, by ARN."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.training: dict[str, TrainingRun] = {}  # training job ARN ->
         self.tuning: dict[str, TuningRun] = {}  # tuning job ARN ->
         self.transform: dict[str, TransformRun] = {}  # transform job ARN ->
+        self.processing: dict[str, ProcessingRun] = {}  # processing job ARN ->
         self.endpoints: dict[str, EndpointState] = {}  # endpoint ARN ->
         self.labeling: dict[str, LabelingRun] = {}  # labelling job ARN -> (moto keeps no record of these)
         #: a stop request and a job's end both change its status: one at a time, so a job that just ended stays ended
@@ -63,6 +65,15 @@ class SageMakerRuntime:
 
     def stop_transform(self, job) -> None:
         self.transform[job.arn].request_stop()
+
+    def start_processing(self, backend, job) -> ProcessingRun:
+        """Run moto's new processing job record `job`."""
+        run = self.processing[job.arn] = ProcessingRun(self, backend, job)
+        run.start()
+        return run
+
+    def stop_processing(self, job) -> None:
+        self.processing[job.arn].request_stop()
 
     def tuning_summaries(self, tuning) -> list[dict]:
         """HyperParameterTrainingJobSummary of every training job of `tuning` launched so far."""
@@ -99,6 +110,8 @@ class SageMakerRuntime:
             run.stop_requested.set()
         for transform in list(self.transform.values()):
             transform.stop_requested.set()
+        for processing in list(self.processing.values()):
+            processing.stop_requested.set()
         for job in list(self.labeling.values()):
             job.stop_requested.set()
         for state in list(self.endpoints.values()):
