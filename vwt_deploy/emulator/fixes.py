@@ -102,6 +102,29 @@ def stepfunctions_sdk_service_names() -> None:
     }
 
 
+@_once
+def stepfunctions_context_start_time() -> None:
+    """The context object's `$$.Execution.StartTime` is an ISO 8601 string on AWS ("Context object":
+    "2019-03-26T20:14:13.192Z"); moto's interpreter put the execution's datetime there, so any intrinsic that reads
+    it (States.StringSplit, States.Format) failed with States.Runtime."""
+    import datetime as dt
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original = ExecutionWorker._get_evaluation_environment
+
+    def _get_evaluation_environment(self):
+        env = original(self)
+        start = env.states.context_object.context_object_data["Execution"].get("StartTime")
+        if isinstance(start, dt.datetime):
+            utc = start.astimezone(dt.timezone.utc) if start.tzinfo else start
+            stamp = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+            env.states.context_object.context_object_data["Execution"]["StartTime"] = stamp
+        return env
+
+    ExecutionWorker._get_evaluation_environment = _get_evaluation_environment
+
+
 # --------------------------------------------------------------------------- S3
 
 
@@ -524,6 +547,7 @@ FIXES = (
     stepfunctions_list_versions,
     stepfunctions_execution_name,
     stepfunctions_sdk_service_names,
+    stepfunctions_context_start_time,
     applicationautoscaling_tags,
     sagemaker_model_readback,
     sagemaker_model_registry,

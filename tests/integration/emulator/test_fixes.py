@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -468,3 +469,30 @@ def test_model_registry_updates_only_what_is_sent_and_deletes(emulator_client) -
     sm.delete_model_package_group(ModelPackageGroupName=group)
     with pytest.raises(ClientError, match="does not exist"):
         sm.describe_model_package_group(ModelPackageGroupName=group)
+
+
+def test_the_context_objects_start_time_is_an_iso_8601_string(emulator_client) -> None:
+    sfn = emulator_client("stepfunctions")
+    definition = {
+        "StartAt": "When",
+        "States": {
+            "When": {
+                "Type": "Pass",
+                "Parameters": {
+                    "start.$": "$$.Execution.StartTime",
+                    "date.$": "States.ArrayGetItem(States.StringSplit($$.Execution.StartTime, 'T'), 0)",
+                },
+                "End": True,
+            }
+        },
+    }
+    arn = sfn.create_state_machine(name="when", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    deadline = time.monotonic() + 30
+    while (result := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["start"]), output
+    assert output["date"] == output["start"][:10]
