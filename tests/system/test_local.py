@@ -8,9 +8,10 @@ module: one pytest-xdist worker, with --dist loadscope):
    of the framework; `status` shows the API and builds nothing; a second `up` changes nothing;
 3. the framework running on it: data sample -> retrain -> predict -> retrain --tune (predictions keep
    answering) -> the intervention queue -> each operator's own feed -> batch scoring (as the API scores) and a
-   malformed scoring file -> a refused gate -> a failed training -> `up` after retraining changes nothing. Everything is the project's own code run by the emulator's runtime: the pipeline's
-   Lambdas from the deployed zip, the container's `train` per training job, its `serve` per endpoint, the
-   prediction Lambda behind the local API address. The first model is made deliberately weak (a one-tree
+   malformed scoring file -> a refused gate -> a failed training -> `up` after retraining changes nothing.
+   Everything is the project's own code run by the emulator's runtime: the pipeline's Lambdas from the
+   deployed zip, the container's `train` per training job, its `serve` per endpoint, the prediction Lambda
+   behind the local API address. The first model is made deliberately weak (a one-tree
    stump, via model_overrides), so that the tuned model must pass the gate and a later plain retrain must
    be refused by it;
    then the registry (the versions' story, a refused approval, the evaluation report, a rollback while

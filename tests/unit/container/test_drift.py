@@ -134,10 +134,7 @@ def test_a_broken_capture_fails_the_job_with_the_reason(tmp_path, trained_classi
         timeout=120,
     )
     assert proc.returncode == 2
-    assert (
-        "part.jsonl line 1: not a SageMaker data capture record"
-        in (root / "output" / "message").read_text()
-    )
+    assert "part.jsonl line 1: not a SageMaker data capture record" in (root / "output" / "message").read_text()
 
 
 @pytest.mark.parametrize(
