@@ -812,7 +812,26 @@ def test_a_removed_permission_fails_the_prediction_and_the_function_log_says_why
 
 
 def test_a_lost_emulator_is_reported_and_rebuilt(local_project: Path, first_up: dict) -> None:
-    Emulator(local_project / ".vwt" / "emulator").stop()  # as if it died: its memory is gone
+    """The emulator killed (-9) while `retrain --wait` follows a run: the command ends with one message saying the
+    run is lost and what to do (no hang, no traceback); `status` says so; `up` rebuilds everything."""
+    import os
+    import signal
+
+    following = start_cli(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", *MANUAL)
+    assert following.stdout is not None
+    output = []
+    for line in following.stdout:  # the run is under way: it has entered a state
+        output.append(line)
+        if line.startswith("  > "):
+            break
+    info = Emulator(local_project / ".vwt" / "emulator").running()
+    assert info is not None
+    os.kill(info.pid, signal.SIGKILL)  # its memory is gone, and its processes die with it (parent-death signal)
+    output.append(following.communicate(timeout=120)[0])
+    text = "".join(output)
+    assert following.returncode == 1, text
+    assert "the local emulator stopped while" in text and "the run is lost with it" in text, text
+    assert "vwt-deploy up --env local" in text and "Traceback" not in text
     status = cli(local_project, "status", "--env", "local", "--json")
     assert status.returncode == 0
     data = json.loads(status.stdout)

@@ -240,7 +240,22 @@ class Retrain:
         return Outcome(execution_arn, status, output, described.get("error"), described.get("cause"))
 
     def follow(self, execution_arn: str, on_state: Callable[[str], None], poll: float = FOLLOW_SECONDS) -> Outcome:
-        """Report each state as it is entered; return how the execution ended."""
-        for name in self.states(execution_arn, poll):
-            on_state(name)
-        return self.outcome(execution_arn)
+        """Report each state as it is entered; return how the execution ended. Losing the service meanwhile (the
+        local emulator stopped, the network gone) ends with one message saying what became of the run."""
+        from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+        try:
+            for name in self.states(execution_arn, poll):
+                on_state(name)
+            return self.outcome(execution_arn)
+        except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as exc:
+            if not self.deployment.target.available():  # the local emulator is gone, and the run with its memory
+                raise VwtError(
+                    f"the local emulator stopped while {execution_arn.rsplit(':', 1)[-1]} was running: the run is "
+                    "lost with it (the emulator keeps nothing when it stops)",
+                    f"run `vwt-deploy up --env {self.env.name}` to rebuild the environment, then start the run again",
+                ) from None
+            raise VwtError(
+                f"lost the connection to Step Functions while following {execution_arn}: {exc}",
+                "the execution goes on without this command: follow it again in the Step Functions console",
+            ) from None

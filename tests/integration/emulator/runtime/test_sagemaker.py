@@ -562,15 +562,54 @@ def test_update_endpoint_switches_models_without_failing_a_request(emulator, emu
     assert invoke(runtime, "serve-2")["model_version"] == "model-b"
 
 
-def test_a_killed_serve_process_fails_the_endpoint_and_delete_stops_the_process(emulator, emulator_client, sm, configs):
-    runtime = emulator_client("sagemaker-runtime")
+def _replaced(emulator, name: str, old: int, limit: float = 60.0) -> int:
+    """The pid of the serve process that replaced `old`."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        pid = process_of(emulator, f"endpoint {name} ")
+        if pid and pid != old:
+            return pid
+        time.sleep(0.1)
+    raise AssertionError(f"no serve process replaced {old}: {emulator.processes()}")
+
+
+def _answers_again(runtime, name: str, limit: float = 60.0) -> None:
+    """Requests sent while the endpoint's process restarts may fail; then it answers again, with no command run."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            assert invoke(runtime, name)["model_version"] == "model-a"
+            return
+        except ClientError:
+            assert time.monotonic() < deadline, f"{name} did not answer again"
+            time.sleep(0.2)
+
+
+def test_a_killed_serve_process_is_replaced_and_the_endpoint_keeps_serving(emulator, emulator_client, sm, configs):
+    """As SageMaker replaces an unhealthy instance: the endpoint stays InService, the restart is in its log; only a
+    crash loop (the 4th death within 5 minutes) makes it Failed, with the reason."""
+    runtime, logs = emulator_client("sagemaker-runtime"), emulator_client("logs")
     for name in ("serve-3", "serve-4"):
         sm.create_endpoint(EndpointName=name, EndpointConfigName="model-a")
     killed = process_of(emulator, "endpoint serve-3 ")
     os.kill(killed, signal.SIGKILL)
+    _replaced(emulator, "serve-3", killed)
+    _answers_again(runtime, "serve-3")
+    assert sm.describe_endpoint(EndpointName="serve-3")["EndpointStatus"] == "InService"
+    group = "/aws/sagemaker/Endpoints/serve-3"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+    lines = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]]
+    assert any("exited with code -9; starting a new one (restart 1)" in line for line in lines), lines[-5:]
+
+    for death in (2, 3, 4):  # three more deaths within the window: a crash loop
+        current = process_of(emulator, "endpoint serve-3 ")
+        os.kill(current, signal.SIGKILL)
+        if death < 4:
+            _replaced(emulator, "serve-3", current)
+            _answers_again(runtime, "serve-3")  # the replacement is up (killing it while it starts is another case)
     endpoint = wait(lambda: sm.describe_endpoint(EndpointName="serve-3"), "EndpointStatus", ("Failed",))
     assert endpoint["EndpointStatus"] == "Failed"
-    assert "exited with code -9" in endpoint["FailureReason"]
+    assert "exited with code -9, 4 times within 300 s" in endpoint["FailureReason"]
     with pytest.raises(ClientError, match="not InService"):
         invoke(runtime, "serve-3")
 

@@ -2,8 +2,10 @@
 
 An endpoint starts its serve process on a free port and is InService once GET /ping answers (or Failed with the
 reason). An update starts the new configuration's process and switches traffic only once it is healthy; the
-old one stops when its requests in flight are done. A serve process that dies on its own makes the endpoint
-Failed. Its log goes to CloudWatch Logs (`/aws/sagemaker/Endpoints/<endpoint>`). `EndpointState.invoke`
+old one stops when its requests in flight are done. A serve process that dies on its own is replaced (the endpoint
+stays InService, the restart is logged and counted), as SageMaker replaces an unhealthy instance; a crash loop, or
+a process that cannot start again, makes the endpoint Failed with the reason.
+Its log goes to CloudWatch Logs (`/aws/sagemaker/Endpoints/<endpoint>`). `EndpointState.invoke`
 forwards an invocation to the current process over a keep-alive pool.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +44,11 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
 
 if TYPE_CHECKING:
     from vwt_deploy.emulator.runtime import Runtime
+
+
+#: a serve process that dies this many times within this many seconds is not replaced again: the endpoint is Failed
+CRASH_LOOP_RESTARTS = 3
+CRASH_LOOP_SECONDS = 300
 
 
 class StartError(Exception):
@@ -116,6 +124,8 @@ class EndpointState:
         self.lock = threading.Condition()
         self.current: Served | None = None
         self.deleted = False
+        self.restarts: list[float] = []  # when its serve process was last replaced (monotonic), for the crash loop
+        self.restart_count = 0  # serve processes replaced since the endpoint was created
 
     @property
     def record(self):
@@ -254,8 +264,10 @@ class EndpointState:
         return None, why, listen_failed(log_path, offset)
 
     def _watch(self, served: Served) -> None:
-        """Ship the serve process's log to CloudWatch Logs while it runs; a process that dies on its own makes its
-        endpoint Failed, with the exit code and the log's tail."""
+        """Ship the serve process's log to CloudWatch Logs while it runs. A process that dies on its own is replaced,
+        as SageMaker replaces an instance whose container stops answering: the endpoint stays InService while a new
+        process of the same configuration starts. Failed, with the exit code and the log's tail, only when it cannot
+        start again, or after CRASH_LOOP_RESTARTS restarts within CRASH_LOOP_SECONDS (a crash loop)."""
         shipper = LogShipper(
             self.runtime,
             self.backend,
@@ -269,24 +281,55 @@ class EndpointState:
                 break
             except subprocess.TimeoutExpired:
                 shipper.flush()
-        shipper.flush(final=True)
         if served.retired or self.runtime.stopping:
+            shipper.flush(final=True)
             return
         self.runtime.forget(served.proc)
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < CRASH_LOOP_SECONDS]
+        looping = len(self.restarts) >= CRASH_LOOP_RESTARTS
+        with served.log_path.open("a") as log_file:  # the endpoint's log says what happened, as SageMaker's does
+            log_file.write(
+                f"vwt-local: the serving process exited with code {code}; "
+                + (
+                    f"it exited {len(self.restarts) + 1} times within {CRASH_LOOP_SECONDS} s: the endpoint is Failed\n"
+                    if looping
+                    else f"starting a new one (restart {self.restart_count + 1})\n"
+                )
+            )
+        shipper.flush(final=True)
+        reason = (
+            f"the serving process of endpoint configuration {served.config} exited with code {code}"
+            + (f", {len(self.restarts) + 1} times within {CRASH_LOOP_SECONDS} s" if looping else "")
+            + f"; last log lines:\n{tail(served.log_path)}"
+        )
+        replacement = None
+        if not looping:
+            self.restarts.append(now)
+            self.restart_count += 1
+            log.warning("endpoint %s: its serve process exited with code %s; starting a new one", self.name, code)
+            try:
+                replacement = self.start_serving(served.config)
+            except Exception as exc:  # noqa: BLE001 - it cannot start again: the endpoint is Failed, saying why
+                reason = f"{reason}\nand a new serving process could not start: {start_failure(exc)}"
         with self.lock:
-            if served.retired:
-                return
-            served.retired = True
-            if self.current is served:
-                self.current = None
-            record = self.record
-            if record is not None:
-                record.endpoint_status = "Failed"
-                record.failure_reason = (
-                    f"the serving process of endpoint configuration {served.config} exited with code "
-                    f"{code}; last log lines:\n{tail(served.log_path)}"
-                )[:FAILURE_REASON_MAX]
-                record.last_modified_time = utcnow()
+            if served.retired or self.deleted:  # an update or a delete won meanwhile
+                if replacement is not None:
+                    replacement.retired = True
+            else:
+                served.retired = True
+                if replacement is not None and self.current is served:
+                    self.current = replacement
+                    replacement = None  # in service
+                elif self.current is served:
+                    self.current = None
+                    record = self.record
+                    if record is not None:
+                        record.endpoint_status = "Failed"
+                        record.failure_reason = reason[:FAILURE_REASON_MAX]
+                        record.last_modified_time = utcnow()
+        if replacement is not None:
+            replacement.stop()
         served.pool.close()
 
     # ------------------------------------------------------------------ create, update
