@@ -111,3 +111,21 @@ def test_cli_without_terraform_is_exit_1_with_one_message(project_dir: Path, mon
     assert res.exit_code == 1
     assert "terraform is not on PATH" in res.output and "install it" in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_killed_process_its_parent_has_not_reaped_is_not_alive() -> None:
+    """An emulator killed with -9 after the command that started it has ended stays a zombie until something reaps
+    it; signal 0 still reaches a zombie, so `status` said "not answering" and `up` did not start a new one."""
+    import time
+
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        assert _alive(child.pid)
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _alive(child.pid):  # a zombie from the moment it died: this process has not reaped it yet
+            assert time.monotonic() < deadline, "a killed, unreaped child still counts as alive"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
