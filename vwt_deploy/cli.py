@@ -281,6 +281,27 @@ def status(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: boo
 
 @main.command()
 @env_option
+@yes_option
+@pass_ctx
+def unlock(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool) -> None:
+    """Release the Terraform state's lock left by a run that was killed (never one whose run still goes on)."""
+    deployment = ctx.deployment(env_name, overrides)
+
+    def confirm(lock) -> bool:
+        click.echo(f"the state of {deployment.env.name} is locked: {lock.describe()}")
+        return yes or click.confirm(
+            "release it? Only if no `up` or `down` of this environment still runs", default=False
+        )
+
+    released = deployment.unlock(confirm)
+    if released is None:
+        click.echo(f"the Terraform state of {deployment.env.name} is not locked: nothing to release")
+        return
+    click.echo(f"released {released.describe()}; run `vwt-deploy up --env {deployment.env.name}` again")
+
+
+@main.command()
+@env_option
 @pass_ctx
 def bootstrap(ctx: Context, env_name: str, overrides: tuple[str, ...]) -> None:
     """Create the environment's Terraform state bucket (versioned, encrypted, private, TLS-only)."""

@@ -20,6 +20,22 @@ from vwt_deploy.errors import ProcessError
 TAIL_LINES = 30
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether the process runs. A killed process its parent has not reaped (an orphan: the command that started it
+    has ended) is a zombie that signal 0 still reaches: on Linux its state in /proc says it is dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): signal 0 is all there is
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")  # zombie, or dead
+
+
 @dataclass(frozen=True)
 class Result:
     argv: tuple[str, ...]

@@ -19,6 +19,7 @@ from typing import Any
 from vwt_deploy.build import artifacts as build_artifacts
 from vwt_deploy.build.image import BuildResult, ImageBuilder
 from vwt_deploy.config import Environment
+from vwt_deploy.deploy import statelock
 from vwt_deploy.deploy.targets import Target, target_for
 from vwt_deploy.deploy.terraform import PlanSummary, Terraform, is_lock_error
 from vwt_deploy.deploy.tfvars import write_tfvars
@@ -138,14 +139,16 @@ class Deployment:
             self._require_api_logging_role()
         planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
         try:
-            return self.terraform.plan(self.var_file, planfile, destroy=destroy, targets=targets)
+            with statelock.holding(self.work, "plan"):
+                return self.terraform.plan(self.var_file, planfile, destroy=destroy, targets=targets)
         except ProcessError as exc:
             raise self._translate(exc) from None
 
     def apply(self, plan: PlanSummary) -> None:
         assert plan.path is not None
         try:
-            self.terraform.apply(plan.path)
+            with statelock.holding(self.work, "apply"):
+                self.terraform.apply(plan.path)
         except ProcessError as exc:
             raise self._translate(exc) from None
         finally:
@@ -286,9 +289,70 @@ class Deployment:
 
     def _translate(self, exc: ProcessError) -> VwtError:
         if is_lock_error(exc):
+            return self._locked()
+        return exc
+
+    # ---- the state's lock
+    def state_lock(self) -> statelock.Lock | None:
+        """The lock on this environment's Terraform state (its lockfile in the state bucket), or None."""
+        self.target.ensure_ready()
+        if self.env.is_local:
+            s3 = self.target.client("s3")
+        else:
+            import boto3
+
+            s3 = boto3.client("s3", region_name=self.env.state.region or self.env.region)
+        return statelock.read_lock(s3, self.env.state_bucket_name, self.env.state.key)
+
+    def _locked(self) -> VwtError:
+        """The lock error, with who holds the lock and since when, and whether that holder still runs."""
+        unlock = f"`vwt-deploy unlock --env {self.env.name}`"
+        try:
+            lock = self.state_lock()
+        except Exception:  # noqa: BLE001 - the lock's details are a courtesy: the error stands without them
+            lock = None
+        if lock is None:
             return VwtError(
                 f"the Terraform state of {self.env.name} is locked: another `vwt-deploy up/down` (or terraform) "
                 "is running on it",
                 "wait for it to finish and run the command again; nothing was changed by this run",
             )
-        return exc
+        state, pid = statelock.holder_state(lock, self.work)
+        where = f"the Terraform state of {self.env.name} is locked ({lock.describe()})"
+        if state == "alive":
+            return VwtError(
+                f"{where}: vwt-deploy (pid {pid}) on this machine is running terraform on it",
+                "wait for it to finish and run the command again; nothing was changed by this run",
+            )
+        if state == "gone":
+            return VwtError(
+                f"{where}: the vwt-deploy run on this machine that took it (pid {pid}) no longer exists, so the "
+                "lock is stale",
+                f"release it with {unlock}, then run the command again; nothing was changed by this run",
+            )
+        return VwtError(
+            f"{where}: another `vwt-deploy up/down` (or terraform) may be running on it",
+            f"wait for it to finish; if that run is over (cancelled or killed), release the lock with {unlock}",
+        )
+
+    def unlock(self, confirm: Callable[[statelock.Lock], bool]) -> statelock.Lock | None:
+        """Release a stale lock: never one whose holder still runs on this machine; only once confirmed."""
+        lock = self.state_lock()
+        if lock is None:
+            return None
+        state, pid = statelock.holder_state(lock, self.work)
+        if state == "alive":
+            raise VwtError(
+                f"not unlocking {self.env.name}: vwt-deploy (pid {pid}) on this machine still runs terraform on it "
+                f"({lock.describe()})",
+                "wait for it to finish; its lock is released when it ends",
+            )
+        if not confirm(lock):
+            raise VwtError("nothing unlocked: not confirmed", "run again and confirm, or pass --yes")
+        self.init()
+        try:
+            self.terraform.force_unlock(lock.id)
+        except ProcessError as exc:
+            raise VwtError(f"terraform could not release {lock.describe()}: {exc}", "run the command again") from None
+        statelock.forget_dead_holders(self.work)
+        return lock

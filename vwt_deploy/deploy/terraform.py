@@ -227,6 +227,10 @@ class Terraform:
         res = self._run("show", "-json", "-no-color", str(planfile.resolve()), stream=False)
         return PlanSummary.from_show_json(json.loads(res.output), planfile)
 
+    def force_unlock(self, lock_id: str) -> None:
+        """Release the state's lock `lock_id` (`terraform force-unlock -force`): only for a lock whose run is over."""
+        self._run("force-unlock", "-force", "-no-color", lock_id, stream=False)
+
     def apply(self, planfile: Path) -> None:
         self._run("apply", "-input=false", "-no-color", "-auto-approve", str(planfile.resolve()), hint=_lock_hint)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from vwt_deploy.emulator.server import ACCESS_PATH, HEALTH_PATH
 from vwt_deploy.errors import VwtError
-from vwt_deploy.process import Runner
+from vwt_deploy.process import Runner, pid_alive
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -47,19 +47,7 @@ class EmulatorInfo:
 
 
 def _alive(pid: int) -> bool:
-    """Whether the process runs. A killed emulator whose parent has not reaped it (it was orphaned: the command
-    that started it has ended) stays a zombie that signal 0 still reaches: on Linux its state says it is dead."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS): signal 0 is all there is
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")  # zombie, or dead
+    return pid_alive(pid)
 
 
 class Emulator:
