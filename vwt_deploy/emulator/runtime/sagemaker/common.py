@@ -219,3 +219,59 @@ def wait_healthy(
             pass
         time.sleep(0.05)
     return f"the serving process did not answer /ping within {timeout:g} s; last log lines:\n{tail(log_path)}"
+
+
+def download_prefix(s3, uri: str, dest: Path, what: str) -> None:
+    """Every object under an S3 prefix into `dest`, keeping each key's path below the prefix's folder, as SageMaker
+    lays out a training channel or a processing input (`what`: "channel 'train'", "input 'model'"). Raises
+    JobError with SageMaker's reason: a refused read, or no object at all."""
+    from botocore.exceptions import ClientError
+
+    try:
+        bucket, prefix = split_s3(uri)
+    except ValueError as exc:
+        raise JobError(f"ClientError: {what}: {exc}") from None
+    base = prefix[: prefix.rfind("/") + 1]  # SageMaker keeps the key's path below the prefix's folder
+    dest.mkdir(parents=True, exist_ok=True)
+    count = 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                target = (dest / key[len(base) :]).resolve()
+                if key.endswith("/") or not target.is_relative_to(dest.resolve()):
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # GetObject, not download_file's HeadObject: a HEAD answer has no body, so AWS's message of a
+                # refusal would be lost ("Forbidden") on its way to the FailureReason
+                with target.open("wb") as fh:
+                    shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], fh, 1 << 20)
+                count += 1
+    except ClientError as exc:
+        raise JobError(f"ClientError: Data download failed: {what} ({uri}): {exc}") from None
+    if not count:
+        raise JobError(
+            f'ClientError: Data download failed: No S3 objects found under S3 URL "{uri}" given in '
+            f"input data source ({what}). Put the data there, or fix the {what.split()[0]}'s S3Uri."
+        )
+
+
+def wait_for_job(
+    runtime: Runtime, proc: subprocess.Popen, max_runtime: float, logs: LogShipper, stop
+) -> tuple[int, bool]:
+    """Wait for a job's process while shipping its log; stop it at MaxRuntimeInSeconds, on a stop request (`stop`, a
+    threading.Event) or when the emulator stops. Returns (exit code, whether the runtime limit stopped it)."""
+    deadline = time.monotonic() + float(max_runtime)
+    while True:
+        try:
+            code = proc.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        logs.flush()
+        timed_out = time.monotonic() > deadline
+        if timed_out or stop.is_set() or runtime.stopping:
+            runtime.stop(proc)
+            return proc.returncode, timed_out
+    runtime.forget(proc)
+    return code, False

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -32,12 +31,14 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
     AccessError,
     JobError,
     LogShipper,
+    download_prefix,
     execution_session,
     log,
     pull_image,
     split_s3,
     tail,
     utcnow,
+    wait_for_job,
 )
 
 if TYPE_CHECKING:
@@ -150,44 +151,15 @@ class ProcessingRun:
                 raise JobError(f"ClientError: input {name!r}: the local runtime reads S3Input inputs only")
             if source.get("S3InputMode", "File") != "File":
                 raise JobError(f"ClientError: input {name!r}: S3InputMode {source['S3InputMode']} is not emulated")
-            self._download(s3, name, source, self._local(source.get("LocalPath", ""), f"input {name!r}"))
+            kind = source.get("S3DataType", "S3Prefix")
+            if kind != "S3Prefix":
+                raise JobError(f"ClientError: input {name!r}: S3DataType {kind} is not emulated; use S3Prefix")
+            dest = self._local(source.get("LocalPath", ""), f"input {name!r}")
+            download_prefix(s3, source.get("S3Uri", ""), dest, f"input {name!r}")
         for output in (self.job.processing_output_config or {}).get("Outputs") or []:
             target = output.get("S3Output") or {}
             self._local(target.get("LocalPath", ""), f"output {output.get('OutputName')!r}").mkdir(
                 parents=True, exist_ok=True
-            )
-
-    def _download(self, s3, name: str, source: dict, dest: Path) -> None:
-        from botocore.exceptions import ClientError
-
-        uri, kind = source.get("S3Uri", ""), source.get("S3DataType", "S3Prefix")
-        try:
-            bucket, prefix = split_s3(uri)
-        except ValueError as exc:
-            raise JobError(f"ClientError: input {name!r}: {exc}") from None
-        dest.mkdir(parents=True, exist_ok=True)
-        count = 0
-        try:
-            if kind == "S3Prefix":
-                base = prefix[: prefix.rfind("/") + 1]
-                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                    for obj in page.get("Contents", []):
-                        key = obj["Key"]
-                        target = (dest / key[len(base) :]).resolve()
-                        if key.endswith("/") or not target.is_relative_to(dest.resolve()):
-                            continue
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        with target.open("wb") as fh:
-                            shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], fh, 1 << 20)
-                        count += 1
-            else:
-                raise JobError(f"ClientError: input {name!r}: S3DataType {kind} is not emulated; use S3Prefix")
-        except ClientError as exc:
-            raise JobError(f"ClientError: Data download failed: input {name!r} ({uri}): {exc}") from None
-        if not count:
-            raise JobError(
-                f'ClientError: Data download failed: No S3 objects found under S3 URL "{uri}" given in input '
-                f"data source (input {name!r})."
             )
 
     # ------------------------------------------------------------------ the process
@@ -213,20 +185,7 @@ class ProcessingRun:
             log_path=self.log_path,
         )
         limit = (self.job.stopping_condition or {}).get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
-        deadline = time.monotonic() + float(limit)
-        while True:
-            try:
-                code = proc.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            self._logs.flush()
-            if time.monotonic() > deadline:
-                self.timed_out = True
-            if self.timed_out or self.stop_requested.is_set() or self.runtime.stopping:
-                self.runtime.stop(proc)
-                return proc.returncode
-        self.runtime.forget(proc)
+        code, self.timed_out = wait_for_job(self.runtime, proc, limit, self._logs, self.stop_requested)
         return code
 
     def _failure_reason(self, code: int) -> str:

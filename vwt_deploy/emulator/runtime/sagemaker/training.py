@@ -28,12 +28,14 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
     AccessError,
     JobError,
     LogShipper,
+    download_prefix,
     execution_session,
     log,
     pull_image,
     split_s3,
     tail,
     utcnow,
+    wait_for_job,
 )
 
 if TYPE_CHECKING:
@@ -175,8 +177,6 @@ class TrainingRun:
             self._download(s3, channel, self.root / "input" / "data" / channel["ChannelName"])
 
     def _download(self, s3, channel: dict, dest: Path) -> None:
-        from botocore.exceptions import ClientError
-
         name = channel["ChannelName"]
         source = (channel.get("DataSource") or {}).get("S3DataSource")
         if not source:
@@ -184,33 +184,7 @@ class TrainingRun:
         kind, uri = source.get("S3DataType", "S3Prefix"), source.get("S3Uri", "")
         if kind != "S3Prefix":
             raise JobError(f"ClientError: channel {name!r}: S3DataType {kind} is not supported locally; use S3Prefix")
-        try:
-            bucket, prefix = split_s3(uri)
-        except ValueError as exc:
-            raise JobError(f"ClientError: channel {name!r}: {exc}") from None
-        base = prefix[: prefix.rfind("/") + 1]  # SageMaker keeps the key's path below the prefix's folder
-        dest.mkdir(parents=True, exist_ok=True)
-        count = 0
-        try:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    key = obj["Key"]
-                    target = (dest / key[len(base) :]).resolve()
-                    if key.endswith("/") or not target.is_relative_to(dest.resolve()):
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    # GetObject, not download_file's HeadObject: a HEAD answer has no body, so AWS's message of a
-                    # refusal would be lost ("Forbidden") on its way to the FailureReason
-                    with target.open("wb") as fh:
-                        shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], fh, 1 << 20)
-                    count += 1
-        except ClientError as exc:
-            raise JobError(f"ClientError: Data download failed: channel {name!r} ({uri}): {exc}") from None
-        if not count:
-            raise JobError(
-                f'ClientError: Data download failed: No S3 objects found under S3 URL "{uri}" given in '
-                f"input data source (channel {name!r}). Put the data there, or fix the channel's S3Uri."
-            )
+        download_prefix(s3, uri, dest, f"channel {name!r}")
 
     # ------------------------------------------------------------------ the process
     def _train(self) -> int:
@@ -229,20 +203,7 @@ class TrainingRun:
             log_path=self.log_path,
         )
         limit = (self.job.stopping_condition or {}).get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
-        deadline = time.monotonic() + float(limit)
-        while True:
-            try:
-                code = proc.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            self._logs.flush()
-            if time.monotonic() > deadline:
-                self.timed_out = True
-            if self.timed_out or self.stop_requested.is_set() or self.runtime.stopping:
-                self.runtime.stop(proc)
-                return proc.returncode
-        self.runtime.forget(proc)
+        code, self.timed_out = wait_for_job(self.runtime, proc, limit, self._logs, self.stop_requested)
         return code
 
     def _failure_reason(self, code: int) -> str:
