@@ -430,16 +430,7 @@ def retrain(
 
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start(model_name, tune)
-    if not wait:
-        _emit(
-            {"execution_arn": arn, "status": "RUNNING"},
-            as_json,
-            lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"),
-        )
-        return
-    if not as_json:
-        click.echo(f"started {arn}")
-    _follow(retrainer, arn, as_json)
+    _started(retrainer, arn, wait, as_json)
 
 
 @main.command()
@@ -454,16 +445,7 @@ def score(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: s
 
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start_mode(model_name, "score")
-    if not wait:
-        _emit(
-            {"execution_arn": arn, "status": "RUNNING"},
-            as_json,
-            lambda _: click.echo(f"started {arn}\n  follow it with --wait, or in the Step Functions console"),
-        )
-        return
-    if not as_json:
-        click.echo(f"started {arn}")
-    _follow(retrainer, arn, as_json)
+    _started(retrainer, arn, wait, as_json)
 
 
 @main.command("drift")
@@ -480,6 +462,11 @@ def drift_check(
 
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start_mode(model_name, "drift")
+    _started(retrainer, arn, wait, as_json)
+
+
+def _started(retrainer, arn: str, wait: bool, as_json: bool) -> None:
+    """Report an execution just started: its ARN, or with --wait each state and then the outcome."""
     if not wait:
         _emit(
             {"execution_arn": arn, "status": "RUNNING"},
