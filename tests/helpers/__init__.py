@@ -9,12 +9,13 @@ server) and `sfn_harness` (rendered state machines in moto's interpreter, SageMa
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from vwt_deploy.process import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
@@ -49,15 +50,8 @@ def copy_project(folder: Path) -> Path:
 
 
 def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:  # no /proc (not Linux): the signal answered
-        return True
+    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone): the tool's own check."""
+    return pid_alive(pid)
 
 
 def gone(pid: int, seconds: float = 5.0) -> bool:

@@ -46,10 +46,6 @@ class EmulatorInfo:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _alive(pid: int) -> bool:
-    return pid_alive(pid)
-
-
 class Emulator:
     """The emulator of one state folder. `container_dir` is the image's code its runtime runs (default: the
     tool's own copy)."""
@@ -105,7 +101,7 @@ class Emulator:
         """("running", info), ("not running", None), or ("not answering", info) for a live process
         that does not answer."""
         info = self._recorded()
-        if info is None or not _alive(info.pid):
+        if info is None or not pid_alive(info.pid):
             return "not running", None
         answer = self.health(info)
         if answer is None or answer.get("boot_id") != info.boot_id:
@@ -177,7 +173,7 @@ class Emulator:
     def stop(self) -> bool:
         """Stop the emulator if it runs; True if one was stopped. Its memory (everything deployed) is gone."""
         info = self._recorded()
-        if info is None or not _alive(info.pid):
+        if info is None or not pid_alive(info.pid):
             (self.dir / "server.json").unlink(missing_ok=True)
             return False
         self._kill(info.pid)
@@ -195,7 +191,7 @@ class Emulator:
                 if os.waitpid(pid, os.WNOHANG)[0]:
                     return
             except ChildProcessError:  # not our child: poll for its end
-                if not _alive(pid):
+                if not pid_alive(pid):
                     return
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):  # it ended in between

@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from vwt_deploy.cli import main
-from vwt_deploy.emulator.manager import Emulator, _alive
+from vwt_deploy.emulator.manager import Emulator
 from vwt_deploy.errors import VwtError
+from vwt_deploy.process import pid_alive
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def test_start_reuse_stop(emulator_manager: Emulator) -> None:
     assert emulator_manager.start() == info  # reused, not a second process
     assert emulator_manager.log.exists()
     assert emulator_manager.stop() is True
-    assert not _alive(info.pid)
+    assert not pid_alive(info.pid)
     assert emulator_manager.status() == ("not running", None)
     assert emulator_manager.stop() is False
 
@@ -69,7 +70,7 @@ def test_an_emulator_that_does_not_answer(emulator_manager: Emulator) -> None:
     finally:
         os.kill(info.pid, signal.SIGCONT)
     emulator_manager.stop()
-    assert not _alive(info.pid)
+    assert not pid_alive(info.pid)
 
 
 def test_cli_local_commands(project_dir: Path) -> None:
@@ -120,10 +121,10 @@ def test_a_killed_process_its_parent_has_not_reaped_is_not_alive() -> None:
 
     child = subprocess.Popen(["sleep", "60"])
     try:
-        assert _alive(child.pid)
+        assert pid_alive(child.pid)
         child.send_signal(signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while _alive(child.pid):  # a zombie from the moment it died: this process has not reaped it yet
+        while pid_alive(child.pid):  # a zombie from the moment it died: this process has not reaped it yet
             assert time.monotonic() < deadline, "a killed, unreaped child still counts as alive"
             time.sleep(0.05)
     finally:
