@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import http.client
 import json
 import os
@@ -206,3 +207,30 @@ class Served:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def capture_record(rows: list[dict], scores: list[float], when: datetime.datetime) -> str:
+    """One line of an endpoint's data capture, as SageMaker writes it: the JSON request of `rows` (their features)
+    and the answer `scores`, at `when`."""
+    request = json.dumps([{k: r[k] for k in FEATURES} for r in rows])
+    answer = json.dumps({"predictions": scores, "model_version": "v"})
+    return json.dumps(
+        {
+            "captureData": {
+                "endpointInput": {
+                    "observedContentType": "application/json",
+                    "mode": "INPUT",
+                    "data": request,
+                    "encoding": "JSON",
+                },
+                "endpointOutput": {
+                    "observedContentType": "application/json",
+                    "mode": "OUTPUT",
+                    "data": answer,
+                    "encoding": "JSON",
+                },
+            },
+            "eventMetadata": {"eventId": "e", "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "eventVersion": "0",
+        }
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.container import FEATURES, MlRoot, classifier_root, make_rows
+from tests.helpers.container import FEATURES, MlRoot, capture_record, classifier_root, make_rows
 from vwt_model import drift
 from vwt_model.paths import MlPaths
 
@@ -25,31 +25,6 @@ def trained(tmp_path_factory) -> MlRoot:
     root = classifier_root(tmp_path_factory.mktemp("drift") / "ml", n=3000)
     assert root.train() == 0
     return root
-
-
-def _record(rows: list[dict], scores: list[float], when: dt.datetime) -> str:
-    request = json.dumps([{k: r[k] for k in FEATURES} for r in rows])
-    answer = json.dumps({"predictions": scores, "model_version": "v"})
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": "application/json",
-                    "mode": "INPUT",
-                    "data": request,
-                    "encoding": "JSON",
-                },
-                "endpointOutput": {
-                    "observedContentType": "application/json",
-                    "mode": "OUTPUT",
-                    "data": answer,
-                    "encoding": "JSON",
-                },
-            },
-            "eventMetadata": {"eventId": "e", "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            "eventVersion": "0",
-        }
-    )
 
 
 def _processing(tmp_path: Path, trained: MlRoot, records: list[str], as_tarball: bool = True) -> Path:
@@ -91,13 +66,15 @@ def test_the_same_players_do_not_drift_and_shifted_ones_do(tmp_path, trained: Ml
     same = make_rows(2000, "classification", seed=11)
     recent = NOW - dt.timedelta(hours=1)
     quiet = drift.run(
-        MlPaths(_processing(tmp_path / "a", trained_classifier, [_record(same, _scores(same), recent)])), now=NOW
+        MlPaths(_processing(tmp_path / "a", trained_classifier, [capture_record(same, _scores(same), recent)])), now=NOW
     )
     assert quiet["status"] == "checked" and quiet["records"] == 2000
     assert quiet["max_feature_psi"] < 0.1, quiet["features"]
     moved = _shifted(same)
     loud = drift.run(
-        MlPaths(_processing(tmp_path / "b", trained_classifier, [_record(moved, _scores(moved, high=True), recent)])),
+        MlPaths(
+            _processing(tmp_path / "b", trained_classifier, [capture_record(moved, _scores(moved, high=True), recent)])
+        ),
         now=NOW,
     )
     assert loud["max_feature_psi"] > 0.25 and loud["max_feature"] in ("deposits_per_week", "product"), loud
@@ -109,7 +86,7 @@ def test_the_same_players_do_not_drift_and_shifted_ones_do(tmp_path, trained: Ml
 
 def test_no_captured_requests_in_the_window_says_so(tmp_path, trained_classifier: MlRoot):
     rows = make_rows(50, "classification", seed=3)
-    old = _record(rows, _scores(rows), NOW - dt.timedelta(days=3))
+    old = capture_record(rows, _scores(rows), NOW - dt.timedelta(days=3))
     for records in ([], [old]):
         folder = tmp_path / str(len(records))
         result = drift.run(MlPaths(_processing(folder, trained_classifier, records, as_tarball=False)), now=NOW)

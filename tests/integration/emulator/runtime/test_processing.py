@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.helpers import ACCOUNT, REGION
-from tests.helpers.container import FEATURES, make_rows
+from tests.helpers.container import FEATURES, capture_record, make_rows
 from tests.helpers.stepfunctions import training_job
 
 BUCKET = "vwt-processing-models"
@@ -43,34 +43,6 @@ def artifact(emulator_client, training_data) -> str:
         time.sleep(0.2)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     return job["ModelArtifacts"]["S3ModelArtifacts"]
-
-
-def capture_line(rows: list[dict]) -> str:
-    request = json.dumps([{k: r[k] for k in FEATURES} for r in rows])
-    answer = json.dumps({"predictions": [0.5] * len(rows)})
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": "application/json",
-                    "mode": "INPUT",
-                    "data": request,
-                    "encoding": "JSON",
-                },
-                "endpointOutput": {
-                    "observedContentType": "application/json",
-                    "mode": "OUTPUT",
-                    "data": answer,
-                    "encoding": "JSON",
-                },
-            },
-            "eventMetadata": {
-                "eventId": "e",
-                "inferenceTime": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            },
-            "eventVersion": "0",
-        }
-    )
 
 
 def drift_job(name: str, artifact: str, capture_prefix: str) -> dict:
@@ -123,7 +95,9 @@ def test_the_drift_check_runs_and_uploads_its_result(emulator_client, artifact):
     s3.put_object(
         Bucket=BUCKET,
         Key="data-capture/ep-a/AllTraffic/x.jsonl",
-        Body=capture_line(make_rows(300, "classification", seed=4)).encode(),
+        Body=capture_record(
+            make_rows(300, "classification", seed=4), [0.5] * 300, dt.datetime.now(dt.timezone.utc)
+        ).encode(),
     )
     sm.create_processing_job(**drift_job("px-drift", artifact, "data-capture/ep-a/"))
     assert sm.describe_processing_job(ProcessingJobName="px-drift")["ProcessingJobStatus"] == "InProgress"
