@@ -106,3 +106,17 @@ def upload_training_data(s3) -> None:
 
 def write_outputs(project: Path, outputs: dict) -> None:
     (project / ".vwt" / "envs" / "local" / "outputs.json").write_text(json.dumps(outputs))
+
+
+def train_model(sm, name: str, limit: float = 240.0) -> str:
+    """Run a training job of `training_job`'s shape (directly, no state machine) to completion: its model.tar.gz."""
+    import time
+
+    params = {k: v for k, v in training_job().items() if k != "TrainingJobName.$"}
+    sm.create_training_job(TrainingJobName=name, **params)
+    deadline = time.monotonic() + limit
+    while (job := sm.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] == "InProgress":
+        assert time.monotonic() < deadline, "the training job did not end"
+        time.sleep(0.2)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    return job["ModelArtifacts"]["S3ModelArtifacts"]

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import ACCOUNT, REGION
 from tests.helpers.container import FEATURES, capture_record, make_rows
-from tests.helpers.stepfunctions import training_job
+from tests.helpers.stepfunctions import train_model
 
 BUCKET = "vwt-processing-models"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
@@ -35,14 +35,7 @@ def artifact(emulator_client, training_data) -> str:
     """A model (with its drift baseline) trained by a training job on the emulator: its model.tar.gz."""
     sm, s3 = emulator_client("sagemaker"), emulator_client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    params = {k: v for k, v in training_job().items() if k != "TrainingJobName.$"}
-    sm.create_training_job(TrainingJobName="px-train", **params)
-    deadline = time.monotonic() + 240
-    while (job := sm.describe_training_job(TrainingJobName="px-train"))["TrainingJobStatus"] == "InProgress":
-        assert time.monotonic() < deadline, "the training job did not end"
-        time.sleep(0.2)
-    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    return job["ModelArtifacts"]["S3ModelArtifacts"]
+    return train_model(sm, "px-train")
 
 
 def drift_job(name: str, artifact: str, capture_prefix: str) -> dict:

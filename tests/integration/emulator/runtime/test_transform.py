@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from tests.helpers import ACCOUNT, REGION, alive, gone
 from tests.helpers.container import FEATURES, SCHEMA, make_rows
 from tests.helpers.emulator import start_emulator
-from tests.helpers.stepfunctions import run, training_job
+from tests.helpers.stepfunctions import run, train_model
 from vwt_deploy.emulator.runtime.sagemaker.transform import CsvPath, FilterError
 
 DATA = "vwt-transform-data"
@@ -119,14 +119,7 @@ def scorer(emulator_client, training_data, tmp_path_factory):
     sm, s3 = emulator_client("sagemaker"), emulator_client("s3")
     for bucket in (DATA, MODELS):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    params = {k: v for k, v in training_job().items() if k != "TrainingJobName.$"}
-    sm.create_training_job(TrainingJobName="tx-train", **params)
-    deadline = time.monotonic() + 240
-    while (job := sm.describe_training_job(TrainingJobName="tx-train"))["TrainingJobStatus"] == "InProgress":
-        assert time.monotonic() < deadline, "the training job did not end"
-        time.sleep(0.2)
-    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+    artifact = train_model(sm, "tx-train")
     sm.create_model(
         ModelName=SCORER, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact}
     )

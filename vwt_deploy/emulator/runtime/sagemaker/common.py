@@ -23,6 +23,7 @@ log = logging.getLogger("vwt_deploy.emulator.runtime.sagemaker")
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint}"  # as SageMaker names it; a stream per variant/config
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 LOG_SHIP_SECONDS = 2.0
 HOST = "algo-1"
 DEFAULT_MAX_RUNTIME = 86400  # SageMaker's default StoppingCondition

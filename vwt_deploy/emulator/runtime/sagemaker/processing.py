@@ -28,6 +28,7 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
     DEFAULT_MAX_RUNTIME,
     FAILURE_REASON_MAX,
     HOST,
+    PROCESSING_LOG_GROUP,
     AccessError,
     JobError,
     LogShipper,
@@ -44,7 +45,6 @@ from vwt_deploy.emulator.runtime.sagemaker.common import (
 if TYPE_CHECKING:
     from vwt_deploy.emulator.runtime.sagemaker.service import SageMakerRuntime
 
-PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 LOCAL_ROOT = "/opt/ml/"
 ENTRYPOINT = ("python3", "-m", "vwt_model")  # the image's ENTRYPOINT (containers/sklearn/Dockerfile)
 
