@@ -54,6 +54,14 @@ def alive(pid: int) -> bool:
     return pid_alive(pid)
 
 
+def process_of(emulator, name_part: str) -> int | None:
+    """The pid of a live process the emulator's runtime started whose name holds `name_part`, or None."""
+    for p in emulator.processes():
+        if name_part in p["name"] and alive(p["pid"]):
+            return p["pid"]
+    return None
+
+
 def gone(pid: int, seconds: float = 5.0) -> bool:
     """Wait up to `seconds` for `pid` to end; True once it has."""
     deadline = time.monotonic() + seconds

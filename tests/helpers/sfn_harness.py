@@ -250,6 +250,7 @@ def replaced_integrations(sagemaker: FakeSageMaker, lambdas: dict[str, Callable]
 
     fixes.stepfunctions_sdk_service_names()  # aws-sdk:applicationautoscaling reaches moto, as in the emulator
     fixes.stepfunctions_execution_name()  # an execution started without a name gets one ($$.Execution.Name)
+    fixes.stepfunctions_sdk_pascal_case()  # aws-sdk:sfn takes ExecutionArn and answers Status, as on AWS
     original = state_task_factory.state_task_service_for
     with_sagemaker = routing(original, sagemaker)  # the emulator's integration, answered by the fake
 

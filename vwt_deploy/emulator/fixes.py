@@ -103,6 +103,57 @@ def stepfunctions_sdk_service_names() -> None:
 
 
 @_once
+def stepfunctions_sdk_pascal_case() -> None:
+    """Step Functions' AWS SDK integrations take parameters "in PascalCase, even if the native service API is in
+    camelCase" ("Learning to use AWS service SDK integrations": `startSyncExecution` with `StateMachineArn`), and
+    answer with the response's fields named the same way (`Status` of `sfn:describeExecution`). moto's interpreter
+    sent the parameters to boto3 unchanged, so a camelCase service (Step Functions itself) failed with
+    States.Runtime; its answers kept boto3's names. Each name is matched to the operation's member of that name
+    less its first letter's case, through botocore's service model."""
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    session = botocore.session.get_session()
+
+    def operation(task):
+        service = session.get_service_model(task._get_boto_service_name())
+        action = task.resource.api_action
+        return service.operation_model(action[:1].upper() + action[1:])
+
+    def _normalise_parameters(self, parameters, boto_service_name=None, service_action_name=None):
+        _sdk_names(parameters, operation(self).input_shape, to_sfn=False)
+
+    def _normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        _sdk_names(response, operation(self).output_shape, to_sfn=True)
+
+    StateTaskServiceAwsSdk._normalise_parameters = _normalise_parameters
+    StateTaskServiceAwsSdk._normalise_response = _normalise_response
+
+
+def _sdk_names(value, shape, to_sfn: bool):
+    """Rename, in place and at every depth, the members of `value` between botocore's names and Step Functions'
+    (the same less the first letter's case): to Step Functions' for an answer, to botocore's for a request."""
+    from botocore.model import ListShape, MapShape, StructureShape
+
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        botocore_name = {name[:1].upper() + name[1:]: name for name in shape.members}
+        for key in list(value):
+            name = key if to_sfn else botocore_name.get(key[:1].upper() + key[1:])
+            if name in shape.members:
+                value[key[:1].upper() + key[1:] if to_sfn else name] = _sdk_names(
+                    value.pop(key), shape.members[name], to_sfn
+                )
+    elif isinstance(shape, ListShape) and isinstance(value, list):
+        value[:] = [_sdk_names(v, shape.member, to_sfn) for v in value]
+    elif isinstance(shape, MapShape) and isinstance(value, dict):
+        for key in list(value):
+            value[key] = _sdk_names(value[key], shape.value, to_sfn)
+    return value
+
+
+@_once
 def stepfunctions_context_start_time() -> None:
     """The context object's `$$.Execution.StartTime` is an ISO 8601 string on AWS ("Context object":
     "2019-03-26T20:14:13.192Z"); moto's interpreter put the execution's datetime there, so any intrinsic that reads
@@ -439,6 +490,27 @@ def applicationautoscaling_register_tags() -> None:
 
 
 @_once
+def applicationautoscaling_deregister_deletes_policies() -> None:
+    """ "Deregistering a scalable target deletes the scaling policies and the scheduled actions that are associated
+    with it" (Application Auto Scaling API reference, DeregisterScalableTarget); moto kept them, so a pipeline
+    that suspends auto scaling around an update and forgets to restore the policy still looked scaled."""
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+
+    original = ApplicationAutoscalingBackend.deregister_scalable_target
+
+    def deregister_scalable_target(self, namespace: str, r_id: str, dimension: str) -> None:
+        original(self, namespace, r_id, dimension)
+
+        def of_target(x) -> bool:
+            return (x.service_namespace, x.resource_id, x.scalable_dimension) == (namespace, r_id, dimension)
+
+        self.policies = {key: policy for key, policy in self.policies.items() if not of_target(policy)}
+        self.scheduled_actions = [a for a in self.scheduled_actions if not of_target(a)]
+
+    ApplicationAutoscalingBackend.deregister_scalable_target = deregister_scalable_target
+
+
+@_once
 def s3_delete_marker_dispose() -> None:
     """Emptying a bucket whose versioning is suspended (Terraform suspends it before it deletes the bucket)
     disposes every version of a key, and a delete marker had no `dispose`: DeleteObjects answered 500 and
@@ -536,6 +608,7 @@ FIXES = (
     s3_delete_marker_dispose,
     sagemaker_endpoint_config_readback,
     applicationautoscaling_register_tags,
+    applicationautoscaling_deregister_deletes_policies,
     s3_logging_target_policy,
     apigateway_empty_collections,
     apigateway_account_reset,
@@ -547,6 +620,7 @@ FIXES = (
     stepfunctions_list_versions,
     stepfunctions_execution_name,
     stepfunctions_sdk_service_names,
+    stepfunctions_sdk_pascal_case,
     stepfunctions_context_start_time,
     applicationautoscaling_tags,
     sagemaker_model_readback,

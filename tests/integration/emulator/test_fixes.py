@@ -95,6 +95,33 @@ def test_aws_sdk_application_auto_scaling_tasks_run(emulator_client) -> None:
     ]
 
 
+def test_aws_sdk_tasks_take_and_answer_pascal_case_names(emulator_client) -> None:
+    """Step Functions' own API is camelCase (`executionArn`, `status`); its AWS SDK integration takes and answers
+    PascalCase (`ExecutionArn`, `Status`), as the Developer Guide says of every service."""
+    sfn = emulator_client("stepfunctions")
+    arn = sfn.create_state_machine(name="described", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    described = _wait(sfn, sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"])
+    definition = json.dumps(
+        {
+            "StartAt": "Describe",
+            "States": {
+                "Describe": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+                    "Parameters": {"ExecutionArn.$": "$.arn"},
+                    "ResultSelector": {"status.$": "$.Status", "machine.$": "$.StateMachineArn"},
+                    "End": True,
+                }
+            },
+        }
+    )
+    describer = sfn.create_state_machine(name="describer", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=describer, input=json.dumps({"arn": described["executionArn"]}))
+    done = _wait(sfn, run["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"status": "SUCCEEDED", "machine": arn}
+
+
 def test_the_api_gateway_account_role_can_be_reset(emulator_client) -> None:
     """aws_api_gateway_account's reset_on_delete sends /cloudwatchRoleArn without a value: `down` must get
     through it (moto answered 500, and the destroy retried until it timed out)."""

@@ -18,7 +18,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import alive, gone
+from tests.helpers import alive, gone, process_of
 from tests.helpers.container import SCHEMA, make_rows
 from tests.helpers.emulator import start_emulator
 from vwt_deploy.emulator.runtime.sagemaker import draw_hyperparameters
@@ -116,13 +116,6 @@ def trained(sm) -> dict[str, dict]:
         )
         for n in names
     }
-
-
-def process_of(emulator, name_part: str) -> int | None:
-    for p in emulator.processes():
-        if name_part in p["name"] and alive(p["pid"]):
-            return p["pid"]
-    return None
 
 
 # --------------------------------------------------------------------------- training jobs
@@ -515,6 +508,36 @@ def test_an_endpoint_whose_serve_process_cannot_start_is_failed_with_its_log(sm,
     with pytest.raises(ClientError, match="Cannot update failed endpoint"):
         sm.update_endpoint(EndpointName="serve-empty", EndpointConfigName="model-a")
     sm.delete_endpoint(EndpointName="serve-empty")
+
+
+def test_deleting_an_endpoint_deregisters_its_auto_scaling(emulator_client, sm, configs):
+    """As Application Auto Scaling does when an endpoint is deleted: its variant's target is deregistered, with the
+    target's policies; an endpoint created again with the name is not scaled until they are registered again."""
+    scaling = emulator_client("application-autoscaling")
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/serve-scaled/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    other = {**target, "ResourceId": "endpoint/serve-scaled-other/variant/AllTraffic"}
+    sm.create_endpoint(EndpointName="serve-scaled", EndpointConfigName="model-a")
+    for t in (target, other):
+        scaling.register_scalable_target(**t, MinCapacity=1, MaxCapacity=2)
+        scaling.put_scaling_policy(
+            PolicyName=t["ResourceId"].split("/")[1] + "-invocations",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 100.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            },
+            **t,
+        )
+    sm.delete_endpoint(EndpointName="serve-scaled")
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [x["ResourceId"] for x in targets] == [other["ResourceId"]]  # another endpoint's target is untouched
+    assert [x["ResourceId"] for x in policies] == [other["ResourceId"]]
+    scaling.deregister_scalable_target(**other)
 
 
 def test_update_endpoint_switches_models_without_failing_a_request(emulator, emulator_client, sm, configs):

@@ -257,8 +257,24 @@ def _delete_endpoint(sm: SageMakerRuntime, original: Callable) -> Callable:
         endpoint = self.endpoints.get(endpoint_name)
         original(self, endpoint_name)  # raises moto's "Could not find endpoint" for an unknown one
         sm.delete_endpoint(endpoint)
+        _deregister_scaling(self.account_id, self.region_name, endpoint_name)
 
     return delete_endpoint
+
+
+def _deregister_scaling(account: str, region: str, endpoint_name: str) -> None:
+    """ "If you delete an endpoint, Application Auto Scaling checks to see whether any of the models on that
+    endpoint are targets for auto scaling. If any are ..., Application Auto Scaling deregisters those models as
+    scalable targets without notifying you" (SageMaker Developer Guide, "Delete an endpoint configured for
+    auto scaling"); deregistering deletes their policies. An endpoint created again with the same name is not
+    scaled until its target and policy are registered again."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    scaling = applicationautoscaling_backends[account][region]
+    prefix = f"endpoint/{endpoint_name}/variant/"
+    for dimension, targets in list(scaling.targets.items()):
+        for resource_id in [r for r in targets if r.startswith(prefix)]:
+            scaling.deregister_scalable_target("sagemaker", resource_id, dimension)
 
 
 def _check_updatable(backend, endpoint_name: str, endpoint_config_name: str):
