@@ -89,6 +89,18 @@ _ENCRYPTED_TOPICS = {
     "Condition": {"StringEquals": {"kms:ViaService": "sns.${region}.amazonaws.com"}},
 }
 
+# The runs table is encrypted with the environment's key: DynamoDB decrypts the table's key with KMS on behalf of
+# the principal that reads or writes an item ("How Amazon DynamoDB uses AWS KMS": "DynamoDB sends a Decrypt
+# request ... The user is the principal in your AWS account who is accessing the table"), so that principal needs
+# kms:Decrypt, through DynamoDB only.
+_ENCRYPTED_TABLE = {
+    "Sid": "KmsForTheEncryptedTable",
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt"],
+    "Resource": ["${kms_key_arn}"],
+    "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.${region}.amazonaws.com"}},
+}
+
 # Every integration a definition may call: the IAM actions it needs and the kind of resource they act on.
 # `.sync` integrations also need the EventBridge managed rule Step Functions uses to follow the job.
 INTEGRATIONS: Mapping[str, dict[str, Any]] = {
@@ -219,6 +231,24 @@ INTEGRATIONS: Mapping[str, dict[str, Any]] = {
         "actions": ["sagemaker:DescribeModelPackage"],
         "resource": "model-package",
         "name_key": "ModelPackageName",
+    },
+    # the runs table, which names the run of each model that may change its endpoint (templates/steps/claim.j2);
+    # the Service Authorization Reference decides GetItem and UpdateItem on table/<name>
+    "arn:aws:states:::dynamodb:getItem": {
+        "actions": ["dynamodb:GetItem"],
+        "resource": "table",
+        "name_key": "TableName",
+    },
+    "arn:aws:states:::dynamodb:updateItem": {
+        "actions": ["dynamodb:UpdateItem"],
+        "resource": "table",
+        "name_key": "TableName",
+    },
+    # whether the run that claimed the model still runs: DescribeExecution is decided on execution/<machine>:<name>
+    "arn:aws:states:::aws-sdk:sfn:describeExecution": {
+        "actions": ["states:DescribeExecution"],
+        "resource": "execution",
+        "name_key": "ExecutionArn",
     },
     "arn:aws:states:::aws-sdk:ssm:getParameter": {"actions": ["ssm:GetParameter"], "resource": "parameter"},
     "arn:aws:states:::aws-sdk:ssm:putParameter": {"actions": ["ssm:PutParameter"], "resource": "parameter"},
@@ -511,6 +541,17 @@ def _serving_configs(prefix: str | None, endpoints: set[str]) -> set[str]:
     return {f"{_SM}:endpoint-config/{prefix or ''}-*", *baselines}
 
 
+def _execution_arns(params: Mapping[str, Any]) -> str:
+    """The executions a DescribeExecution state may describe: its ARN, or the literal part of the States.Format
+    that builds it (`States.Format('arn:...:execution:<machine>:{}', ...)`: that machine's executions)."""
+    if isinstance(params.get("ExecutionArn"), str):
+        return params["ExecutionArn"]
+    match = re.match(
+        r"States\.Format\('(arn:aws:states:[^']+:execution:[A-Za-z0-9_-]+:)\{\}'", params.get("ExecutionArn.$", "")
+    )
+    return match.group(1) + "*" if match else "*"
+
+
 def _task_resources(spec: Mapping[str, Any], params: Mapping[str, Any], prefix: str | None) -> set[str]:
     """The ARNs one Task state of a known integration acts on: named in its parameters, or this run's jobs."""
     kind = spec["resource"]
@@ -523,6 +564,10 @@ def _task_resources(spec: Mapping[str, Any], params: Mapping[str, Any], prefix: 
         return {_parameter_arn(params.get("Name", "*"))}
     if kind == "scalable-target":
         return {_SCALABLE_TARGETS}
+    if kind == "table":
+        return {f"arn:aws:dynamodb:${{region}}:${{account_id}}:table/{params.get('TableName', '*')}"}
+    if kind == "execution":
+        return {_execution_arns(params)}
     key = spec["name_key"]
     if isinstance(params.get(key), str):
         name = params[key]
@@ -591,6 +636,8 @@ def _statements(
         )
     if _SNS_PUBLISH in per_integration:
         statements.append(_ENCRYPTED_TOPICS)
+    if any((INTEGRATIONS.get(r) or {}).get("resource") == "table" for r in per_integration):
+        statements.append(_ENCRYPTED_TABLE)
     if any((INTEGRATIONS.get(r) or {}).get("resource") == "scalable-target" for r in per_integration):
         statements += _auto_scaling_checks(endpoints, serving_configs)
     return statements
@@ -602,17 +649,22 @@ def derive_policy(definition: Mapping[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": _integration_statements(definition)}
 
 
-def required_permissions(definition: Mapping[str, Any]) -> dict[tuple[str, str], dict | None]:
-    """{(action, resource): condition or None} for every call the definition makes."""
-    need: dict[tuple[str, str], dict | None] = {}
-    for statement in _integration_statements(definition):
-        for action in statement["Action"]:
-            for resource in statement["Resource"]:
-                need[(action, resource)] = statement.get("Condition")
-    return need
+def required_permissions(definition: Mapping[str, Any]) -> set[tuple[str, str, str]]:
+    """(action, resource, condition as JSON, "null" when none) of every call the definition makes; one action on
+    one resource may be needed under several conditions (kms:Decrypt through SNS and through DynamoDB)."""
+    return {
+        (action, resource, _condition_key(statement.get("Condition")))
+        for statement in _integration_statements(definition)
+        for action in statement["Action"]
+        for resource in statement["Resource"]
+    }
 
 
-def _allowed(policy: Mapping[str, Any]) -> list[tuple[str, str, dict | None]]:
+def _condition_key(condition: Mapping[str, Any] | None) -> str:
+    return json.dumps(condition or None, sort_keys=True)
+
+
+def _allowed(policy: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     for st in policy.get("Statement") or []:
         if st.get("Effect") != "Allow":
@@ -621,7 +673,7 @@ def _allowed(policy: Mapping[str, Any]) -> list[tuple[str, str, dict | None]]:
         resources = st.get("Resource", [])
         for a in [actions] if isinstance(actions, str) else actions:
             for r in [resources] if isinstance(resources, str) else resources:
-                out.append((a, r, st.get("Condition")))
+                out.append((a, r, _condition_key(st.get("Condition"))))
     return out
 
 
@@ -630,21 +682,19 @@ def check_policy(definition: Mapping[str, Any], policy: Mapping[str, Any]) -> li
     need = required_permissions(definition)
     allowed = _allowed(policy)
     problems = []
-    for (action, resource), condition in sorted(need.items()):
+    for action, resource, condition in sorted(need):
         if not any(
-            fnmatch.fnmatchcase(action.lower(), a.lower())
-            and fnmatch.fnmatchcase(resource, r)
-            and (c or None) == condition
+            fnmatch.fnmatchcase(action.lower(), a.lower()) and fnmatch.fnmatchcase(resource, r) and c == condition
             for a, r, c in allowed
         ):
             problems.append(f"the definition needs {action} on {resource}, which the policy does not allow")
     for action, resource, condition in allowed:
-        if need.get((action, resource), "absent") != (condition or None):
+        if (action, resource, condition) not in need:
             problems.append(
                 f"the policy allows {action} on {resource}"
                 + (
                     " with a different condition"
-                    if (action, resource) in need
+                    if any((a, r) == (action, resource) for a, r, _ in need)
                     else ", which the definition never calls"
                 )
             )

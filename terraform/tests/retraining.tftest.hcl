@@ -168,3 +168,25 @@ run "manual_approval_starts_the_deployment_from_the_registry_event" {
     error_message = "the groups do not depend on the approval mode"
   }
 }
+
+run "one_runs_table_claims_each_models_endpoint" {
+  command = plan
+  module {
+    source = "./modules/retraining"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.runs.name == "vwt-dev-runs" && aws_dynamodb_table.runs.hash_key == "model"
+    error_message = "one runs table per environment, <name_prefix>-runs (vwt_deploy.config Environment.runs_table_name), keyed by model"
+  }
+  assert {
+    condition     = aws_dynamodb_table.runs.billing_mode == "PAY_PER_REQUEST"
+    error_message = "a handful of writes a day: on demand, no provisioned capacity to size"
+  }
+  assert {
+    condition = one(aws_dynamodb_table.runs.server_side_encryption).enabled && (
+      one(aws_dynamodb_table.runs.server_side_encryption).kms_key_arn == var.kms_key_arn
+    )
+    error_message = "the table is encrypted with the environment's key"
+  }
+}

@@ -169,10 +169,26 @@ def test_policy_has_one_statement_per_integration_and_the_sync_rules(rendered):
     ]
     assert all(
         a.split(":")[0]
-        in {"application-autoscaling", "cloudwatch", "events", "iam", "kms", "lambda", "sagemaker", "sns", "ssm"}
+        in {
+            "application-autoscaling", "cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "sagemaker", "sns",
+            "ssm", "states",
+        }
         for s in policy["Statement"]
         for a in s["Action"]
-    )
+    )  # fmt: skip
+    # one run at a time: the runs table, and this machine's own executions (whether the last run has ended)
+    assert sids["DynamodbGetItem"]["Resource"] == ["arn:aws:dynamodb:${region}:${account_id}:table/vwt-dev-runs"]
+    assert sids["DynamodbUpdateItem"]["Resource"] == ["arn:aws:dynamodb:${region}:${account_id}:table/vwt-dev-runs"]
+    assert sids["AwsSdkSfnDescribeExecution"]["Resource"] == [
+        "arn:aws:states:${region}:${account_id}:execution:vwt-dev-gb-marketing-retraining:*"
+    ]
+    assert sids["KmsForTheEncryptedTable"] == {
+        "Sid": "KmsForTheEncryptedTable",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": ["${kms_key_arn}"],
+        "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.${region}.amazonaws.com"}},
+    }
 
 
 def test_policy_fits_the_inline_role_policy_size_limit(rendered):

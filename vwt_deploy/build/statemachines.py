@@ -86,6 +86,32 @@ RETRIES: Mapping[str, list[dict]] = {
             "JitterStrategy": "FULL",
         },
     ],
+    # the runs table (DynamoDB integration, errors "DynamoDB.<Exception>"): throttling and server errors
+    "dynamodb": [
+        {
+            "ErrorEquals": [
+                "DynamoDB.ProvisionedThroughputExceededException",
+                "DynamoDB.RequestLimitExceeded",
+                "DynamoDB.ThrottlingException",
+                "DynamoDB.InternalServerErrorException",
+                "ThrottlingException",
+            ],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "FULL",
+        },
+    ],
+    # DescribeExecution of the run that claimed the model (aws-sdk integration, errors "Sfn.<Exception>")
+    "sfn": [
+        {
+            "ErrorEquals": ["ThrottlingException", "Sfn.ThrottlingException", "SFN.ThrottlingException"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "FULL",
+        },
+    ],
     "sns": [
         {
             "ErrorEquals": [
@@ -279,6 +305,11 @@ def context(env: Environment, model: Model) -> dict[str, Any]:
             "instance_type": model.drift.instance_type,
             "state_machine": "arn:aws:states:${region}:${account_id}:stateMachine:"
             + f"{env.name_prefix}-{model.name}-retraining",
+        },
+        "runs": {
+            "table": env.runs_table_name,
+            "executions": "arn:aws:states:${region}:${account_id}:execution:"
+            + f"{env.name_prefix}-{model.name}-retraining:",
         },
         "poll": {"wait_seconds": poll_wait, "max_polls": max_polls},
         "parameter_name": parameter_name(model.name),

@@ -799,6 +799,11 @@ class Environment(Frozen):
         return f"{self.name_prefix}-results{self._bucket_end}"
 
     @property
+    def runs_table_name(self) -> str:
+        """The DynamoDB table naming, per model, the run that last claimed its endpoint (one run at a time)."""
+        return f"{self.name_prefix}-runs"
+
+    @property
     def state_bucket_name(self) -> str:
         return self.state.bucket or f"{self.name_prefix}-tfstate{self._bucket_end}"
 

@@ -392,6 +392,31 @@ resource "aws_sfn_state_machine" "this" {
   depends_on = [aws_iam_role_policy.state_machine_base, aws_iam_role_policy.state_machine, aws_lambda_function.this]
 }
 
+# ---------------------------------------------------------------- one run at a time per model
+
+# The run of each model that may change its endpoint (templates/steps/claim.j2): train, tune and deploy runs
+# claim their model with a conditional write, so of two runs started together one goes on and the other ends
+# at once naming it (DynamoDB Developer Guide, "Condition expressions"; the semaphore pattern of AWS's Step
+# Functions concurrency-control sample). One small item per model; reads are strongly consistent.
+resource "aws_dynamodb_table" "runs" {
+  #checkov:skip=CKV_AWS_28:the table holds only which execution last claimed each model; an empty or lost table lets the next run claim the model, so there is nothing to restore
+  name         = "${var.name_prefix}-runs" # vwt_deploy.config Environment.runs_table_name
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "model"
+
+  attribute {
+    name = "model"
+    type = "S"
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
 # ---------------------------------------------------------------- schedules (EventBridge)
 
 data "aws_iam_policy_document" "events_assume" {

@@ -37,3 +37,8 @@ output "model_package_groups" {
   description = "Model name -> its model package group (the model registry)."
   value       = { for name, g in aws_sagemaker_model_package_group.this : name => g.model_package_group_name }
 }
+
+output "runs_table_name" {
+  description = "The DynamoDB table naming, per model, the run that last claimed its endpoint (one run at a time)."
+  value       = aws_dynamodb_table.runs.name
+}

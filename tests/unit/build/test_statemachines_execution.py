@@ -27,6 +27,9 @@ class Pipeline:
     def __init__(self, project, model: str, rows: int = 60, env_name: str = "local"):
         from pipeline import label, size
 
+        from vwt_deploy.emulator import fixes
+
+        fixes.stepfunctions_context_start_time()  # $$.Execution.StartTime is a string on AWS, as in the emulator
         self.env = load(env_name, project.root)
         self.model = self.env.catalogue.model(model)
         self.s3 = boto3.client("s3", region_name=REGION)
@@ -45,6 +48,13 @@ class Pipeline:
         ]
         self.s3.put_object(
             Bucket=self.data_bucket, Key=f"{self.model.data_prefix}part-0.csv", Body=("\n".join(lines) + "\n").encode()
+        )
+        # the runs table Terraform creates (terraform/modules/retraining): which run last claimed each model
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=self.env.runs_table_name,
+            KeySchema=[{"AttributeName": "model", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "model", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
         )
         self.queues = {}
         topics = {}
@@ -81,20 +91,36 @@ class Pipeline:
         self.definition = json.loads(fill(dumps(definition), values))
         self.lambdas = {"vwt-local-pipeline-size": size.handler, "vwt-local-pipeline-label": label.handler}
         self.arn = self.sfn.create_state_machine(
-            name=f"vwt-local-{model}",
+            name=f"vwt-local-{model}-retraining",
             definition=json.dumps(self.definition),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/vwt-local-{model}-pipeline",
         )["stateMachineArn"]
 
     def run(self, fake: FakeSageMaker, execution_input: dict) -> dict:
         with replaced_integrations(fake, self.lambdas):
-            arn = self.sfn.start_execution(stateMachineArn=self.arn, input=json.dumps(execution_input))["executionArn"]
-            deadline = time.monotonic() + 60
-            while True:
-                described = self.sfn.describe_execution(executionArn=arn)
-                if described["status"] != "RUNNING" or time.monotonic() > deadline:
-                    return described
-                time.sleep(0.2)
+            return self.wait(self.start(execution_input))
+
+    def start(self, execution_input: dict) -> str:
+        return self.sfn.start_execution(stateMachineArn=self.arn, input=json.dumps(execution_input))["executionArn"]
+
+    def wait(self, arn: str) -> dict:
+        deadline = time.monotonic() + 60
+        while True:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                return described
+            time.sleep(0.2)
+
+    def entered(self, arn: str) -> list[str]:
+        """The states an execution has entered so far, in order."""
+        events = self.sfn.get_execution_history(executionArn=arn)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+    def claim(self) -> dict | None:
+        """The runs table's item of this model: the run that last claimed it."""
+        table = boto3.client("dynamodb", region_name=REGION)
+        item = table.get_item(TableName=self.env.runs_table_name, Key={"model": {"S": self.model.name}}).get("Item")
+        return {k: v["S"] for k, v in item.items()} if item else None
 
     def messages(self, who: str) -> list[str]:
         got = self.sqs.receive_message(QueueUrl=self.queues[who], MaxNumberOfMessages=10, WaitTimeSeconds=0)
@@ -448,3 +474,66 @@ def test_the_same_instance_type_leaves_auto_scaling_alone(moto, project):
         if e["type"] == "TaskStateEntered"
     ]
     assert "SuspendAutoScaling" not in entered and "ResumeAutoScaling" not in entered
+
+
+# ---------------------------------------------------------------- one run at a time per model
+
+
+def test_a_second_run_of_a_model_ends_at_once_naming_the_run_in_progress(moto, project):
+    """A manual run and a scheduled one started together: the first claims the model and deploys; the second ends
+    before it trains or touches the endpoint, RunInProgress, with the first one's ARN; the admin is told."""
+    p = Pipeline(project, "gb-problem-gambling", rows=60)
+    slow = FakeSageMaker("validation:auc", metric=0.71, endpoint_statuses=("Updating",) * 4 + ("InService",))
+    with replaced_integrations(slow, p.lambdas):
+        first = p.start({"model": "gb-problem-gambling", "mode": "train"})
+        deadline = time.monotonic() + 30
+        while "ReadChampion" not in p.entered(first):
+            assert time.monotonic() < deadline, p.entered(first)
+            time.sleep(0.1)
+        second = p.wait(p.start({"model": "gb-problem-gambling", "mode": "train"}))
+        assert p.sfn.describe_execution(executionArn=first)["status"] == "RUNNING"
+        done = p.wait(first)
+    assert second["status"] == "FAILED" and second["error"] == "RunInProgress", second
+    assert second["cause"] == f"another run of this model is in progress: {first}"
+    entered = p.entered(second["executionArn"])
+    assert "ReadChampion" not in entered and "Train" not in entered and "UpdateEndpoint" not in entered
+    assert done["status"] == "SUCCEEDED", done
+    assert [a for a in slow.actions() if a == "updateEndpoint"] == ["updateEndpoint"]  # the first run's only
+    admin = p.messages("admin")
+    assert any("RunInProgress" in m and first in m for m in admin), admin
+    assert p.claim()["run"] == first.rsplit(":", 1)[-1] and p.claim()["mode"] == "train"
+
+
+def test_a_run_claims_a_model_whose_last_run_has_ended(moto, project):
+    """Nothing releases a claim: a run that ended in any way (here: failed) leaves its name, and the next run,
+    seeing it ended, takes the model over."""
+    p = Pipeline(project, "gb-problem-gambling", rows=60)
+    failed = p.run(
+        FakeSageMaker("validation:auc", training_fails=True), {"model": "gb-problem-gambling", "mode": "train"}
+    )
+    assert failed["status"] == "FAILED" and p.claim()["run"] == failed["name"]
+    result = p.run(FakeSageMaker("validation:auc", metric=0.71), {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    assert p.claim()["run"] == result["name"]
+    assert p.entered(result["executionArn"])[:6] == [
+        "CheckInput", "Start", "ReadTheModelsRun", "ClaimedBefore", "DescribeTheLastRun", "LastRunEnded",
+    ]  # fmt: skip
+
+
+def test_a_claim_naming_a_run_step_functions_no_longer_keeps_is_taken_over(moto, project):
+    """Step Functions forgets an ended execution after 90 days: a claim naming one it does not know has ended."""
+    p = Pipeline(project, "gb-problem-gambling", rows=60)
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=p.env.runs_table_name,
+        Item={"model": {"S": "gb-problem-gambling"}, "run": {"S": "forgotten"}, "mode": {"S": "train"}},
+    )
+    result = p.run(FakeSageMaker("validation:auc", metric=0.71), {"model": "gb-problem-gambling", "mode": "train"})
+    assert result["status"] == "SUCCEEDED", result
+    assert p.claim()["run"] == result["name"]
+
+
+def test_scoring_claims_nothing(moto, project):
+    """Batch scoring and the drift check change no endpoint: they neither wait for nor block a retraining."""
+    p = Pipeline(project, "gb-problem-gambling", rows=60)
+    p.run(FakeSageMaker("validation:auc"), {"model": "gb-problem-gambling", "mode": "score"})
+    assert p.claim() is None
