@@ -62,6 +62,22 @@ def process_of(emulator, name_part: str) -> int | None:
     return None
 
 
+def children(pid: int, name: str) -> list[int]:
+    """The live child processes of `pid` whose command name is `name` (from /proc: Linux only)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if int(rest.split()[1]) == pid and comm == name and alive(int(entry.name)):
+            out.append(int(entry.name))
+    return out
+
+
 def gone(pid: int, seconds: float = 5.0) -> bool:
     """Wait up to `seconds` for `pid` to end; True once it has."""
     deadline = time.monotonic() + seconds

@@ -37,7 +37,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import copy_project, emulator_clients, gone
+from tests.helpers import children, copy_project, emulator_clients, gone, process_of
+from tests.helpers.emulator import RunningEmulator
 from tests.system import framework_calls
 from vwt_deploy.emulator.manager import Emulator
 
@@ -533,6 +534,93 @@ def test_a_training_job_failing_on_bad_data_fails_the_execution_and_keeps_servin
     assert predict(local_project)["model_version"] == before
 
 
+def test_two_runs_of_one_model_the_second_ends_at_once_naming_the_first(local_project: Path, deployed: dict) -> None:
+    """A manual run and a scheduled one together: the first claims the model (the runs table, with IAM enforced
+    on the state machine's role); the second ends at once, RunInProgress, naming the first, and changes nothing."""
+    first = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL)["execution_arn"]
+    res = cli(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", "--json")
+    assert res.returncode == 1, res.stdout + res.stderr
+    second = json.loads(res.stdout)
+    assert second["status"] == "FAILED" and second["error"] == "RunInProgress", second
+    assert second["cause"] == f"another run of this model is in progress: {first}"
+    sfn = deployed["client"]("stepfunctions")
+    deadline = time.time() + 600
+    while (run := sfn.describe_execution(executionArn=first))["status"] == "RUNNING":
+        assert time.time() < deadline, "the first run did not end"
+        time.sleep(2)
+    assert run["status"] == "SUCCEEDED", run  # the first run ran as if alone (here: the stump, kept by the gate)
+    history = sfn.get_execution_history(executionArn=second["execution_arn"], maxResults=1000)["events"]
+    entered = {e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e}
+    assert not entered & {"Train", "CreateModel", "UpdateEndpoint"}, entered  # the second one changed nothing
+
+
+def _data_objects(deployed: dict) -> dict[str, list[tuple[str, str]]]:
+    """Every object (key, ETag) of the data buckets: what a fault and its recovery must leave as it was."""
+    s3 = deployed["client"]("s3")
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("vwt-local-data-")]
+    return {
+        b: sorted((o["Key"], o["ETag"]) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b)
+                  for o in page.get("Contents", []))
+        for b in buckets
+    }  # fmt: skip
+
+
+def _predicts_again(local_project: Path, limit: float = 90) -> dict:
+    deadline = time.time() + limit
+    while (
+        res := cli(local_project, "predict", "--env", "local", "--model", MODEL, "--sample", "3", "--json")
+    ).returncode:
+        assert time.time() < deadline, res.stdout[-1000:] + res.stderr[-1000:]
+        time.sleep(1)
+    return json.loads(res.stdout)
+
+
+def test_a_killed_serve_process_heals_and_up_repairs_a_failed_endpoint(local_project: Path, deployed: dict) -> None:
+    """kill -9 of the endpoint's serve process: it is replaced and predictions answer again, with no command run.
+    Killed in a loop (a 4th death within 5 minutes), the endpoint goes Failed; `up` creates it again with the model
+    it served, and its auto scaling is registered again. Nothing in the data buckets is lost."""
+    import os
+    import signal
+
+    manager = Emulator(local_project / ".vwt" / "emulator")
+    info = manager.running()
+    assert info is not None
+    emulator = RunningEmulator(manager, info)
+    sm, scaling = deployed["client"]("sagemaker"), deployed["client"]("application-autoscaling")
+    endpoint = f"vwt-local-{MODEL}"
+    serving = predict(local_project)["model_version"]
+    data = _data_objects(deployed)
+    for death in (1, 2, 3, 4):
+        pid = process_of(emulator, f"endpoint {endpoint} ")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        if death < 4:  # replaced: it answers again, no command run
+            assert _predicts_again(local_project)["model_version"] == serving
+            assert sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+    deadline = time.time() + 60
+    while (described := sm.describe_endpoint(EndpointName=endpoint))["EndpointStatus"] != "Failed":
+        assert time.time() < deadline, described
+        time.sleep(0.5)
+    assert "4 times within 300 s" in described["FailureReason"]
+    assert predict_fails(local_project)
+
+    res = cli(local_project, "up", "--env", "local", "--yes")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert f"endpoint {endpoint} is Failed (" in res.stdout and f"endpoint {endpoint} is InService again" in res.stdout
+    assert described["EndpointConfigName"] in res.stdout
+    assert "local is up." in res.stdout  # the apply registered the endpoint's auto scaling again
+    assert sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == described["EndpointConfigName"]
+    assert predict(local_project)["model_version"] == serving
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert f"endpoint/{endpoint}/variant/AllTraffic" in {x["ResourceId"] for x in targets}
+    assert _data_objects(deployed) == data
+
+
+def predict_fails(local_project: Path) -> bool:
+    res = cli(local_project, "predict", "--env", "local", "--model", MODEL, "--sample", "1")
+    return res.returncode != 0 and "Traceback" not in res.stderr
+
+
 def test_up_after_retraining_changes_nothing_and_keeps_the_new_model(local_project: Path, deployed: dict) -> None:
     before = predict(local_project)["model_version"]
     res = cli(local_project, "up", "--env", "local", "--yes")
@@ -836,10 +924,60 @@ def test_a_lost_emulator_is_reported_and_rebuilt(local_project: Path, first_up: 
     assert status.returncode == 0
     data = json.loads(status.stdout)
     assert data["emulator"] == "not running" and "run `vwt-deploy up --env local` to rebuild" in data["warning"]
+
+
+def test_terraform_killed_during_up_then_unlock_then_up_adopts_what_it_created(local_project: Path) -> None:
+    """The rebuild's `up` with terraform killed (-9) mid-apply (a cancelled CI runner): the command says the lock is
+    left; the next `up` meets it, stale; `unlock --yes` releases it; `up` adopts what the killed apply created but
+    did not record (the data in its buckets kept), names what it could not, and completes."""
+    import os
+    import signal
+
+    rebuilding = start_cli(local_project, "up", "--env", "local", "--yes")
+    assert rebuilding.stdout is not None
+    created, output = 0, []
+    for line in rebuilding.stdout:
+        output.append(line)
+        created += "Creation complete" in line
+        if created == 40:  # the buckets, roles and registries are made first; well before the end
+            killed = children(rebuilding.pid, "terraform")
+            assert len(killed) == 1, killed
+            os.kill(killed[0], signal.SIGKILL)
+            break
+    output.append(rebuilding.communicate(timeout=120)[0])
+    text = "".join(output)
+    assert rebuilding.returncode == 1, text[-3000:]
+    assert "terraform was stopped by signal 9 before it finished" in text and "vwt-deploy unlock --env local" in text
+
+    s3 = client(local_project, "s3")
+    data_buckets = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("vwt-local-data-")]
+    assert data_buckets, "the killed apply had made the data buckets"
+    for bucket in data_buckets:  # data written meanwhile must survive the recovery
+        s3.put_object(Bucket=bucket, Key="training/kept.csv", Body=b"user_id,x\n1,2\n")
+
     res = cli(local_project, "up", "--env", "local", "--yes")
-    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.returncode == 1
+    assert "no longer exists, so the lock is stale" in res.stderr and "vwt-deploy unlock --env local" in res.stderr
+    res = cli(local_project, "unlock", "--env", "local", "--yes")
+    assert res.returncode == 0 and "released lock" in res.stdout, res.stdout + res.stderr
+
+    res = cli(local_project, "up", "--env", "local", "--yes")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "local is up." in res.stdout
+    for bucket in data_buckets:
+        assert f"({bucket}): it exists but the state did not record it" in res.stdout  # adopted, not made again
+        assert s3.get_object(Bucket=bucket, Key="training/kept.csv")["Body"].read() == b"user_id,x\n1,2\n"
+    assert "Plan: " in res.stdout and " to import, " in res.stdout
     assert len(client(local_project, "sagemaker").list_endpoints()["Endpoints"]) == len(MODELS)
+    api_url = json.loads(cli(local_project, "status", "--env", "local", "--json").stdout)["outputs"]["api_url"]
+    gateway = client(local_project, "apigateway")
+    for line in res.stdout.splitlines():  # the REST API the killed apply made cannot be adopted: it is named
+        if line.startswith("left by an interrupted apply") and "aws_api_gateway_rest_api" in line:
+            orphan = line.split("--rest-api-id ")[1].rstrip("`")
+            assert orphan not in api_url
+            gateway.delete_rest_api(restApiId=orphan)  # as the user would, with the command it gives
+    left = [a["id"] for a in gateway.get_rest_apis()["items"]]
+    assert len(left) == 1 and left[0] in api_url, (left, api_url)
 
 
 # ---------------------------------------------------------------- 5. down

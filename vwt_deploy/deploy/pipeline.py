@@ -20,6 +20,16 @@ from vwt_deploy.build import artifacts as build_artifacts
 from vwt_deploy.build.image import BuildResult, ImageBuilder
 from vwt_deploy.config import Environment
 from vwt_deploy.deploy import statelock
+from vwt_deploy.deploy.adopt import (
+    IMPORTS_FILE,
+    Found,
+    Orphan,
+    find_orphans,
+    find_unrecorded,
+    has_prior_state,
+    import_blocks,
+)
+from vwt_deploy.deploy.repair import Repair, repair_failed_endpoints
 from vwt_deploy.deploy.targets import Target, target_for
 from vwt_deploy.deploy.terraform import PlanSummary, Terraform, is_lock_error
 from vwt_deploy.deploy.tfvars import write_tfvars
@@ -33,6 +43,8 @@ class UpResult:
     plan: PlanSummary
     applied: bool
     outputs: Mapping[str, Any]
+    repairs: tuple[Repair, ...] = ()
+    orphans: tuple[Orphan, ...] = ()
 
 
 def not_deployed(env_name: str, why: str = "") -> ConfigError:
@@ -133,16 +145,22 @@ class Deployment:
         build_image: bool = False,
         targets: tuple[str, ...] = (),
         extra_vars: Mapping[str, Any] | None = None,
+        imports: list[Found] | None = None,
     ) -> PlanSummary:
         self.prepare(build_image, extra_vars)
         if not destroy:
             self._require_api_logging_role()
         planfile = self.work / ("destroy.tfplan" if destroy else "up.tfplan")
+        imports_file = self.project.terraform_root / IMPORTS_FILE
         try:
+            if imports:  # only while this plan is made: the saved plan carries the imports to the apply
+                imports_file.write_text(import_blocks(imports))
             with statelock.holding(self.work, "plan"):
                 return self.terraform.plan(self.var_file, planfile, destroy=destroy, targets=targets)
         except ProcessError as exc:
             raise self._translate(exc) from None
+        finally:
+            imports_file.unlink(missing_ok=True)
 
     def apply(self, plan: PlanSummary) -> None:
         assert plan.path is not None
@@ -182,11 +200,46 @@ class Deployment:
 
         require_admin_email(self.env)  # before anything is built or touched
         self.ensure_registry(confirm)
+        repairs = tuple(self.repair_endpoints())
         plan = self.plan(build_image=True)
+        found, orphans = self.unrecorded(plan)
+        if found:  # plan again, importing them
+            plan.discard()
+            plan = self.plan(imports=found)
         if not self._confirmed_apply(plan, confirm):
-            return UpResult(plan, False, self.outputs())
+            return UpResult(plan, False, self.outputs(), repairs)
         self.target.on_applied(destroyed=False)
-        return UpResult(plan, True, self.outputs(refresh=True))
+        for orphan in orphans:
+            self.echo(
+                f"left by an interrupted apply and not in the state (this apply made a new one): {orphan.kind} "
+                f"{orphan.name} ({orphan.id}); delete it with `{orphan.delete}`"
+            )
+        return UpResult(plan, True, self.outputs(refresh=True), repairs, tuple(orphans))
+
+    def unrecorded(self, plan: PlanSummary) -> tuple[list[Found], list[Orphan]]:
+        """What an interrupted apply created but did not record, among what `plan` creates
+        (vwt_deploy.deploy.adopt): what can be adopted, and what cannot; looked for only when the state already
+        holds resources."""
+        if not plan.document or not has_prior_state(plan.document) or not plan.adds:
+            return [], []
+        account = self.target.client("sts").get_caller_identity()["Account"]
+        found = find_unrecorded(plan.document, self.target.client, self.env.region, account)
+        for item in found:
+            self.echo(f"adopting {item.address} ({item.import_id}): it exists but the state did not record it")
+        return found, find_orphans(plan.document, self.target.client)
+
+    def repair_endpoints(self) -> list[Repair]:
+        """Endpoints SageMaker marked Failed, created again with what they served (vwt_deploy.deploy.repair);
+        the plan after it registers their auto scaling again."""
+        self.target.ensure_ready()
+        local = self.env.is_local
+        return repair_failed_endpoints(
+            self.env,
+            self.target.client("sagemaker"),
+            self.echo,
+            poll_seconds=0.5 if local else 30,
+            timeout_seconds=300 if local else 3600,
+        )
 
     def _guard_data(self, destroy_data: bool) -> dict[str, Any]:
         """Targets that guard data: refuse while data or model buckets hold objects (unless destroy_data), and
@@ -290,6 +343,13 @@ class Deployment:
     def _translate(self, exc: ProcessError) -> VwtError:
         if is_lock_error(exc):
             return self._locked()
+        if exc.returncode is not None and exc.returncode < 0:  # killed by a signal: it released nothing
+            return VwtError(
+                f"terraform was stopped by signal {-exc.returncode} before it finished, so the lock it held on the "
+                f"state of {self.env.name} is left",
+                f"release it with `vwt-deploy unlock --env {self.env.name}`, then run the command again (`up` adopts "
+                "what the interrupted apply created)",
+            )
         return exc
 
     # ---- the state's lock

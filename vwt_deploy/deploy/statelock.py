@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vwt_deploy.errors import ProcessError
 from vwt_deploy.process import pid_alive
 
 HOLDER_FILE = "terraform.holder.{pid}.json"
@@ -92,8 +93,14 @@ def holding(work: Path, operation: str) -> Iterator[None]:
     path.write_text(json.dumps(record))
     try:
         yield
-    finally:
+    except ProcessError as exc:
+        if exc.returncode is None or exc.returncode >= 0:
+            path.unlink(missing_ok=True)
+        raise  # terraform killed by a signal left its lock: the record stays, naming this soon-ended process
+    except BaseException:
         path.unlink(missing_ok=True)
+        raise
+    path.unlink(missing_ok=True)
 
 
 def holder_state(lock: Lock, work: Path) -> tuple[str, int | None]:

@@ -77,10 +77,13 @@ class PlanSummary:
     destroys: Mapping[str, int] = field(default_factory=dict)
     path: Path | None = None
     outputs_changed: bool = False
+    imports: Mapping[str, int] = field(default_factory=dict)  # existing resources the apply records (adopted)
+    #: `terraform show -json` of the plan (in memory only: it may hold sensitive values)
+    document: Mapping | None = field(default=None, repr=False, compare=False)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.adds or self.changes or self.destroys or self.outputs_changed)
+        return bool(self.adds or self.changes or self.destroys or self.imports or self.outputs_changed)
 
     def discard(self) -> None:
         """Delete the saved plan file: it holds secrets and goes stale, so it is never kept."""
@@ -96,11 +99,14 @@ class PlanSummary:
         adds: Counter = Counter()
         changes: Counter = Counter()
         destroys: Counter = Counter()
+        imports: Counter = Counter()
         for rc in doc.get("resource_changes") or []:
             if rc.get("mode") == "data":
                 continue
             actions = rc.get("change", {}).get("actions", [])
             kind = rc.get("type", "?")
+            if rc.get("change", {}).get("importing"):
+                imports[kind] += 1
             if "create" in actions:
                 adds[kind] += 1
             if "delete" in actions:
@@ -116,17 +122,26 @@ class PlanSummary:
             dict(sorted(destroys.items())),
             path,
             outputs_changed,
+            dict(sorted(imports.items())),
+            doc,
         )
 
     def lines(self) -> list[str]:
         if not self.has_changes:
             return ["No changes: the infrastructure matches the configuration."]
         add, change, destroy = self.totals
+        adopted = sum(self.imports.values())
         out = [
-            f"Plan: {add} to add, {change} to change, {destroy} to destroy."
+            (f"Plan: {adopted} to import, " if adopted else "Plan: ")
+            + f"{add} to add, {change} to change, {destroy} to destroy."
             + (" Outputs change too." if self.outputs_changed else "")
         ]
-        for label, counts in (("add", self.adds), ("change", self.changes), ("destroy", self.destroys)):
+        for label, counts in (
+            ("import", self.imports),
+            ("add", self.adds),
+            ("change", self.changes),
+            ("destroy", self.destroys),
+        ):
             for kind, n in counts.items():
                 out.append(f"  {label:<8}{n:>3}  {kind}")
         return out

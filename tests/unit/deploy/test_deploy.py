@@ -88,6 +88,63 @@ def test_up_writes_variables_inits_plans_and_applies(project_dir: Path) -> None:
     assert not (d.work / "up.tfplan").exists()  # never keep a saved plan
 
 
+def test_up_adopts_what_an_interrupted_apply_created_then_plans_again(project_dir: Path) -> None:
+    """The state holds resources, and the plan creates a role that exists (an apply killed after creating it):
+    it is imported at its address before the apply, and the plan is made again."""
+    iam = boto3.client("iam", region_name="eu-west-1")
+    iam.create_role(RoleName="vwt-dev-gb-marketing-sfn", AssumeRolePolicyDocument="{}")
+    interrupted = {
+        "prior_state": {"values": {"root_module": {"child_modules": [{"address": "module.storage"}]}}},
+        "resource_changes": [
+            {
+                "address": 'module.retraining.aws_iam_role.state_machine["gb-marketing"]',
+                "mode": "managed",
+                "type": "aws_iam_role",
+                "change": {"actions": ["create"], "after": {"name": "vwt-dev-gb-marketing-sfn"}},
+            },
+            {
+                "address": "module.retraining.aws_dynamodb_table.runs",
+                "mode": "managed",
+                "type": "aws_dynamodb_table",
+                "change": {"actions": ["create"], "after": {"name": "vwt-dev-runs"}},
+            },
+        ],
+    }
+    boto3.client("apigateway", region_name="eu-west-1").create_rest_api(name="vwt-dev-predictions")  # an orphan
+    interrupted["resource_changes"].append(
+        {
+            "address": "module.prediction_api.aws_api_gateway_rest_api.this",
+            "mode": "managed",
+            "type": "aws_api_gateway_rest_api",
+            "change": {"actions": ["create"], "after": {"name": "vwt-dev-predictions"}},
+        }
+    )
+    shows = iter([json.dumps(interrupted), show_json(("aws_dynamodb_table", ["create"]))])
+    imports_file = project_dir / "terraform" / "zz_vwt_adopt_generated.tf"
+    seen: list[str] = []
+
+    def plan(argv):
+        seen.append(imports_file.read_text() if imports_file.exists() else "")
+        return 2, ""
+
+    runner = FakeRunner({"plan": plan, "show": lambda argv: (0, next(shows))})
+    said: list[str] = []
+    d = Deployment(Project(project_dir), load("dev", project_dir), runner, FakeTarget(), echo=said.append)
+    result = d.up(confirm=lambda plan: True)
+    assert result.applied
+    assert runner.subcommands() == ["init", "plan", "show", "plan", "show", "apply", "output"]
+    assert seen[0] == ""  # the first plan finds them; the second imports them
+    role = 'module.retraining.aws_iam_role.state_machine["gb-marketing"]'
+    assert f'import {{\n  to = {role}\n  id = "vwt-dev-gb-marketing-sfn"\n}}' in seen[1]
+    assert "aws_dynamodb_table" not in seen[1]  # it does not exist: it is created
+    assert not imports_file.exists()  # only while the plan is made
+    assert said[0] == f"adopting {role} (vwt-dev-gb-marketing-sfn): it exists but the state did not record it"
+    orphan = result.orphans[0]
+    assert (orphan.kind, orphan.name) == ("aws_api_gateway_rest_api", "vwt-dev-predictions")
+    assert said[-1].startswith("left by an interrupted apply and not in the state (this apply made a new one)")
+    assert said[-1].endswith(f"delete it with `aws apigateway delete-rest-api --rest-api-id {orphan.id}`")
+
+
 def test_no_changes_applies_nothing(project_dir: Path) -> None:
     runner = FakeRunner({"plan": (0, "")})
     result = deployment(project_dir, runner).up(confirm=lambda plan: pytest.fail("nothing to confirm"))

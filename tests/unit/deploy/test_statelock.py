@@ -15,7 +15,7 @@ import pytest
 from tests.helpers.fakes import FakeRunner
 from vwt_deploy.config import load
 from vwt_deploy.deploy import statelock
-from vwt_deploy.errors import VwtError
+from vwt_deploy.errors import ProcessError, VwtError
 
 from .test_deploy import ACCOUNT_LOGGING_ROLE, deployment  # the fake AWS target, moto as the account
 
@@ -122,3 +122,27 @@ def test_the_holder_record_lives_as_long_as_the_terraform_run(tmp_path: Path) ->
         record = json.loads(path.read_text())
         assert record["pid"] == os.getpid() and record["operation"] == "apply"
     assert not path.exists()
+
+
+def test_terraform_killed_by_a_signal_leaves_the_record_for_the_stale_lock_check(tmp_path: Path) -> None:
+    """terraform killed mid-apply keeps its lock; this run's record stays with it, so once this process has
+    ended, the next run can tell the lock is stale. A terraform that failed on its own released its lock."""
+    path = tmp_path / statelock.HOLDER_FILE.format(pid=os.getpid())
+    with pytest.raises(ProcessError), statelock.holding(tmp_path, "apply"):
+        raise ProcessError(["terraform", "apply"], -9, "")
+    assert json.loads(path.read_text())["operation"] == "apply"
+    path.unlink()
+    with pytest.raises(ProcessError), statelock.holding(tmp_path, "apply"):
+        raise ProcessError(["terraform", "apply"], 1, "Error: creating IAM Role")
+    assert not path.exists()
+
+
+def test_a_killed_apply_says_the_lock_is_left_and_how_to_release_it(project_dir: Path) -> None:
+    runner = FakeRunner({"plan": (2, ""), "show": (0, '{"resource_changes": []}'), "apply": (-9, "")})
+    d = deployment(project_dir, runner)
+    with pytest.raises(VwtError) as raised:
+        d.apply(d.plan())
+    assert "terraform was stopped by signal 9 before it finished" in raised.value.message
+    assert "the lock it held on the state of dev is left" in raised.value.message
+    assert "`vwt-deploy unlock --env dev`" in (raised.value.hint or "")
+    assert len(list((project_dir / ".vwt" / "envs" / "dev").glob(statelock.HOLDER_GLOB))) == 1
