@@ -62,6 +62,17 @@ def process_of(emulator, name_part: str) -> int | None:
     return None
 
 
+def wait_for_process(emulator, name_part: str, limit: float = 60.0) -> int | None:
+    """process_of, waited for up to `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        pid = process_of(emulator, name_part)
+        if pid:
+            return pid
+        time.sleep(0.05)
+    return None
+
+
 def children(pid: int, name: str) -> list[int]:
     """The live child processes of `pid` whose command name is `name` (from /proc: Linux only)."""
     out = []

@@ -265,13 +265,23 @@ def _answer(
     except subprocess.TimeoutExpired:
         code = None
     pool.release(worker, alive=False)
-    text = f"Runtime exited with error: {'signal ' + str(-code) if code and code < 0 else f'exit status {code}'}"
+    text = f"Runtime exited with error: {_exit_reason(code)}"
     events.append((int(time.time() * 1000), f"RequestId: {request_id} Error: {text}\n"))
     return (
         _sandbox_error(request_id, "Runtime.ExitError", text),
         "Unhandled",
         "\tStatus: error\tError Type: Runtime.ExitError",
     )
+
+
+def _exit_reason(code: int | None) -> str:
+    """How Lambda words a runtime's end in "Runtime exited with error: ...": "signal: killed" (the process status
+    as Go prints it: the signal's description, lower case), or "exit status 1"."""
+    import signal
+
+    if code is not None and code < 0:
+        return f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+    return f"exit status {code}"
 
 
 def _function(function_name_or_arn: str, region: str | None) -> Any:

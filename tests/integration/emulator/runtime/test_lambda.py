@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.helpers import alive, gone
+from tests.helpers import alive, gone, wait_for_process
 from tests.helpers.emulator import start_emulator, zip_of
 
 HANDLER = """
@@ -230,3 +231,32 @@ def test_a_warm_worker_that_died_while_idle_is_replaced(emulator_client, role):
     answer, payload = _invoke(lam, "phoenix", {"again": True})
     assert "FunctionError" not in answer, payload
     assert payload["event"] == {"again": True} and payload["pid"] != pid
+
+
+def test_a_worker_killed_during_an_invocation_fails_that_one_only(emulator, emulator_client, role):
+    """As Lambda answers when a sandbox's runtime dies mid-invocation (the OOM killer, a crash): that invocation
+    fails with Runtime.ExitError, its log says so, and the next one gets a new worker."""
+    import os
+    import signal
+
+    lam = emulator_client("lambda")
+    lam.create_function(
+        FunctionName="killed-midway",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.slow",
+        Timeout=30,
+        Code={"ZipFile": zip_of({"app.py": HANDLER})},
+    )
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_invoke, lam, "killed-midway", {"seconds": 20})
+        pid = wait_for_process(emulator, "lambda killed-midway")
+        assert pid is not None
+        time.sleep(1)  # inside the handler's sleep
+        os.kill(pid, signal.SIGKILL)
+        answer, payload = running.result(timeout=30)
+    assert answer["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Runtime.ExitError"
+    assert payload["errorMessage"].endswith("Error: Runtime exited with error: signal: killed"), payload
+    answer, payload = _invoke(lam, "killed-midway", {"seconds": 0})
+    assert "FunctionError" not in answer and payload["pid"] != pid

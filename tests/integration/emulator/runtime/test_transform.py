@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import ACCOUNT, REGION, gone, process_of
+from tests.helpers import ACCOUNT, REGION, gone, process_of, wait_for_process
 from tests.helpers.container import FEATURES, SCHEMA, make_rows
 from tests.helpers.emulator import start_emulator
 from tests.helpers.stepfunctions import run, train_model
@@ -41,16 +41,6 @@ def wait(sm, name: str, done: tuple[str, ...] = FINAL, limit: float = 180.0) -> 
         if answer["TransformJobStatus"] in done or time.monotonic() > deadline:
             return answer
         time.sleep(0.1)
-
-
-def wait_for_process(emulator, name_part: str, limit: float = 60.0) -> int | None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        pid = process_of(emulator, name_part)
-        if pid:
-            return pid
-        time.sleep(0.05)
-    return None
 
 
 def feature_line(row: dict) -> str:
