@@ -198,8 +198,16 @@ def _confirm_plan(yes: bool, typed_name: str | None = None) -> Callable:
 @main.command()
 @env_option
 @json_option
+@click.option("--markdown", is_flag=True, help="print the summary as a Markdown table (a CI job's summary)")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="exit 2 when the plan has changes (0 when none), as terraform plan -detailed-exitcode: a drift check",
+)
 @pass_ctx
-def plan(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool) -> None:
+def plan(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool, markdown: bool, detailed_exitcode: bool
+) -> None:
     """Show what `up` would change, applying nothing."""
     from vwt_deploy.deploy.validate import require_admin_email
 
@@ -207,8 +215,18 @@ def plan(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool)
     require_admin_email(deployment.env)
     summary = deployment.plan()
     summary.discard()
-    data = {"adds": summary.adds, "changes": summary.changes, "destroys": summary.destroys}
-    _emit(data, as_json, lambda _: _echo_lines(summary.lines()))
+    data = {
+        "adds": summary.adds,
+        "changes": summary.changes,
+        "destroys": summary.destroys,
+        "has_changes": summary.has_changes,
+    }
+    if markdown:
+        _echo_lines(summary.markdown(f"vwt-deploy plan --env {env_name}"))
+    else:
+        _emit(data, as_json, lambda _: _echo_lines(summary.lines()))
+    if detailed_exitcode and summary.has_changes:
+        sys.exit(2)
 
 
 @main.command()

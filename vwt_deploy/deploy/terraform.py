@@ -126,6 +126,21 @@ class PlanSummary:
             doc,
         )
 
+    def markdown(self, title: str) -> list[str]:
+        """The summary as a Markdown table (a CI job's summary): one row per resource type and action."""
+        out = [f"### {title}", ""]
+        if not self.has_changes:
+            return [*out, "No changes: the infrastructure matches the configuration."]
+        out += [self.lines()[0], "", "| action | resource type | count |", "|---|---|---:|"]
+        for label, counts in (
+            ("import", self.imports),
+            ("add", self.adds),
+            ("change", self.changes),
+            ("destroy", self.destroys),
+        ):
+            out += [f"| {label} | `{kind}` | {n} |" for kind, n in counts.items()]
+        return out
+
     def lines(self) -> list[str]:
         if not self.has_changes:
             return ["No changes: the infrastructure matches the configuration."]

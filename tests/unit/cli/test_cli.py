@@ -125,3 +125,21 @@ def test_validate_reports_unformatted_and_invalid_terraform(project_dir: Path) -
     assert res.exit_code == 1
     assert "not formatted" in res.output and "broken.tf" in res.output
     assert "Unsupported argument" in res.output
+
+
+@pytest.mark.parametrize(
+    ("summary", "code"),
+    [({"adds": {"aws_s3_bucket": 1}}, 2), ({}, 0)],
+    ids=["changes", "none"],
+)
+def test_plan_detailed_exitcode_and_markdown_for_ci(repo: Path, monkeypatch, summary: dict, code: int) -> None:
+    """A drift check: `plan --detailed-exitcode` exits 2 when the deployment differs from the code, 0 when not;
+    `--markdown` is the job summary's table."""
+    from vwt_deploy.deploy.pipeline import Deployment
+    from vwt_deploy.deploy.terraform import PlanSummary
+
+    monkeypatch.setattr(Deployment, "plan", lambda self, **kw: PlanSummary(**summary))
+    res = run("plan", "--env", "local", "--detailed-exitcode", "--markdown", project=repo)
+    assert res.exit_code == code, res.output
+    assert res.output.startswith("### vwt-deploy plan --env local\n")
+    assert ("| add | `aws_s3_bucket` | 1 |" in res.output) == bool(summary)

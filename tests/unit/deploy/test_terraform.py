@@ -164,3 +164,19 @@ def test_output_only_changes_count_as_changes() -> None:
     assert summary.has_changes and summary.totals == (0, 0, 0)
     assert "Outputs change too." in summary.lines()[0]
     assert not PlanSummary.from_show_json({"output_changes": {"x": {"actions": ["no-op"]}}}).has_changes
+
+
+def test_the_plan_summary_as_markdown_has_a_row_per_type_and_action() -> None:
+    summary = PlanSummary(adds={"aws_s3_bucket": 2}, changes={"aws_lambda_function": 1}, imports={"aws_iam_role": 3})
+    assert summary.markdown("vwt-deploy plan --env dev") == [
+        "### vwt-deploy plan --env dev",
+        "",
+        "Plan: 3 to import, 2 to add, 1 to change, 0 to destroy.",
+        "",
+        "| action | resource type | count |",
+        "|---|---|---:|",
+        "| import | `aws_iam_role` | 3 |",
+        "| add | `aws_s3_bucket` | 2 |",
+        "| change | `aws_lambda_function` | 1 |",
+    ]
+    assert PlanSummary().markdown("t")[-1] == "No changes: the infrastructure matches the configuration."
