@@ -18,8 +18,11 @@ module: one pytest-xdist worker, with --dist loadscope):
    predictions keep answering), Ground Truth labelling by the operators' files and by machine, the
    unsupervised model end to end, and last the prod-like approval path (`--set approval=manual`: nothing
    deploys until `models approve`, whose registry event starts the deployment); then the drift checks (no
-   captured players, the same players, a shifted population that raises the alarm and starts retraining);
-4. a lost emulator reported and rebuilt;
+   captured players, the same players, a shifted population that raises the alarm and starts retraining); then
+   faults and their way out (two runs of one model at once; a serve process killed: it heals, and in a crash loop
+   the endpoint goes Failed until `up` repairs it);
+4. a lost emulator reported, then its rebuild with terraform killed mid-apply: the stale lock, `unlock`, and an
+   `up` that adopts what the killed apply created;
 5. `down`: it leaves nothing behind and stops every process the runtime started.
 """
 
@@ -534,93 +537,6 @@ def test_a_training_job_failing_on_bad_data_fails_the_execution_and_keeps_servin
     assert predict(local_project)["model_version"] == before
 
 
-def test_two_runs_of_one_model_the_second_ends_at_once_naming_the_first(local_project: Path, deployed: dict) -> None:
-    """A manual run and a scheduled one together: the first claims the model (the runs table, with IAM enforced
-    on the state machine's role); the second ends at once, RunInProgress, naming the first, and changes nothing."""
-    first = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL)["execution_arn"]
-    res = cli(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", "--json")
-    assert res.returncode == 1, res.stdout + res.stderr
-    second = json.loads(res.stdout)
-    assert second["status"] == "FAILED" and second["error"] == "RunInProgress", second
-    assert second["cause"] == f"another run of this model is in progress: {first}"
-    sfn = deployed["client"]("stepfunctions")
-    deadline = time.time() + 600
-    while (run := sfn.describe_execution(executionArn=first))["status"] == "RUNNING":
-        assert time.time() < deadline, "the first run did not end"
-        time.sleep(2)
-    assert run["status"] == "SUCCEEDED", run  # the first run ran as if alone (here: the stump, kept by the gate)
-    history = sfn.get_execution_history(executionArn=second["execution_arn"], maxResults=1000)["events"]
-    entered = {e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e}
-    assert not entered & {"Train", "CreateModel", "UpdateEndpoint"}, entered  # the second one changed nothing
-
-
-def _data_objects(deployed: dict) -> dict[str, list[tuple[str, str]]]:
-    """Every object (key, ETag) of the data buckets: what a fault and its recovery must leave as it was."""
-    s3 = deployed["client"]("s3")
-    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("vwt-local-data-")]
-    return {
-        b: sorted((o["Key"], o["ETag"]) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b)
-                  for o in page.get("Contents", []))
-        for b in buckets
-    }  # fmt: skip
-
-
-def _predicts_again(local_project: Path, limit: float = 90) -> dict:
-    deadline = time.time() + limit
-    while (
-        res := cli(local_project, "predict", "--env", "local", "--model", MODEL, "--sample", "3", "--json")
-    ).returncode:
-        assert time.time() < deadline, res.stdout[-1000:] + res.stderr[-1000:]
-        time.sleep(1)
-    return json.loads(res.stdout)
-
-
-def test_a_killed_serve_process_heals_and_up_repairs_a_failed_endpoint(local_project: Path, deployed: dict) -> None:
-    """kill -9 of the endpoint's serve process: it is replaced and predictions answer again, with no command run.
-    Killed in a loop (a 4th death within 5 minutes), the endpoint goes Failed; `up` creates it again with the model
-    it served, and its auto scaling is registered again. Nothing in the data buckets is lost."""
-    import os
-    import signal
-
-    manager = Emulator(local_project / ".vwt" / "emulator")
-    info = manager.running()
-    assert info is not None
-    emulator = RunningEmulator(manager, info)
-    sm, scaling = deployed["client"]("sagemaker"), deployed["client"]("application-autoscaling")
-    endpoint = f"vwt-local-{MODEL}"
-    serving = predict(local_project)["model_version"]
-    data = _data_objects(deployed)
-    for death in (1, 2, 3, 4):
-        pid = process_of(emulator, f"endpoint {endpoint} ")
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        if death < 4:  # replaced: it answers again, no command run
-            assert _predicts_again(local_project)["model_version"] == serving
-            assert sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
-    deadline = time.time() + 60
-    while (described := sm.describe_endpoint(EndpointName=endpoint))["EndpointStatus"] != "Failed":
-        assert time.time() < deadline, described
-        time.sleep(0.5)
-    assert "4 times within 300 s" in described["FailureReason"]
-    assert predict_fails(local_project)
-
-    res = cli(local_project, "up", "--env", "local", "--yes")
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    assert f"endpoint {endpoint} is Failed (" in res.stdout and f"endpoint {endpoint} is InService again" in res.stdout
-    assert described["EndpointConfigName"] in res.stdout
-    assert "local is up." in res.stdout  # the apply registered the endpoint's auto scaling again
-    assert sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == described["EndpointConfigName"]
-    assert predict(local_project)["model_version"] == serving
-    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
-    assert f"endpoint/{endpoint}/variant/AllTraffic" in {x["ResourceId"] for x in targets}
-    assert _data_objects(deployed) == data
-
-
-def predict_fails(local_project: Path) -> bool:
-    res = cli(local_project, "predict", "--env", "local", "--model", MODEL, "--sample", "1")
-    return res.returncode != 0 and "Traceback" not in res.stderr
-
-
 def test_up_after_retraining_changes_nothing_and_keeps_the_new_model(local_project: Path, deployed: dict) -> None:
     before = predict(local_project)["model_version"]
     res = cli(local_project, "up", "--env", "local", "--yes")
@@ -817,6 +733,96 @@ def test_a_shifted_population_raises_the_drift_alarm_and_starts_retraining(local
     assert f"vwt-local-{UNUSUAL}-drift" in overview[UNUSUAL]["alarms"]
     assert overview[MODEL]["last_scoring"]["status"] == "SUCCEEDED"
     assert overview[MODEL]["serving"]["version"] not in (None, "baseline")
+
+
+# ---------------------------------------------------------------- faults and their way out
+
+
+def test_two_runs_of_one_model_the_second_ends_at_once_naming_the_first(local_project: Path, deployed: dict) -> None:
+    """A manual run and a scheduled one together: the first claims the model (the runs table, with IAM enforced
+    on the state machine's role); the second ends at once, RunInProgress, naming the first, and changes nothing."""
+    first = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, *MANUAL)["execution_arn"]
+    res = cli(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", "--json", *MANUAL)
+    assert res.returncode == 1, res.stdout + res.stderr
+    second = json.loads(res.stdout)
+    assert second["status"] == "FAILED" and second["error"] == "RunInProgress", second
+    assert second["cause"] == f"another run of this model is in progress: {first}"
+    sfn = deployed["client"]("stepfunctions")
+    deadline = time.time() + 600
+    while (run := sfn.describe_execution(executionArn=first))["status"] == "RUNNING":
+        assert time.time() < deadline, "the first run did not end"
+        time.sleep(2)
+    assert run["status"] == "SUCCEEDED", run  # the first run ran as if alone (here: awaiting a person's approval)
+    history = sfn.get_execution_history(executionArn=second["execution_arn"], maxResults=1000)["events"]
+    entered = {e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e}
+    assert not entered & {"Train", "CreateModel", "UpdateEndpoint"}, entered  # the second one changed nothing
+
+
+def _data_objects(deployed: dict) -> dict[str, list[tuple[str, str]]]:
+    """Every object (key, ETag) of the data buckets: what a fault and its recovery must leave as it was."""
+    s3 = deployed["client"]("s3")
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("vwt-local-data-")]
+    return {
+        b: sorted((o["Key"], o["ETag"]) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b)
+                  for o in page.get("Contents", []))
+        for b in buckets
+    }  # fmt: skip
+
+
+def _predicts_again(local_project: Path, limit: float = 90) -> dict:
+    deadline = time.time() + limit
+    while (
+        res := cli(local_project, "predict", "--env", "local", "--model", MODEL, "--sample", "3", "--json")
+    ).returncode:
+        assert time.time() < deadline, res.stdout[-1000:] + res.stderr[-1000:]
+        time.sleep(1)
+    return json.loads(res.stdout)
+
+
+def test_a_killed_serve_process_heals_and_up_repairs_a_failed_endpoint(local_project: Path, deployed: dict) -> None:
+    """kill -9 of the endpoint's serve process: it is replaced and predictions answer again, with no command run.
+    Killed in a loop (a 4th death within 5 minutes), the endpoint goes Failed; `up` creates it again with the model
+    it served, and its auto scaling is registered again. Nothing in the data buckets is lost."""
+    import os
+    import signal
+
+    manager = Emulator(local_project / ".vwt" / "emulator")
+    info = manager.running()
+    assert info is not None
+    emulator = RunningEmulator(manager, info)
+    sm, scaling = deployed["client"]("sagemaker"), deployed["client"]("application-autoscaling")
+    endpoint = f"vwt-local-{MODEL}"
+    serving = predict(local_project)["model_version"]
+    data = _data_objects(deployed)
+    for death in (1, 2, 3, 4):
+        pid = process_of(emulator, f"endpoint {endpoint} ")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        if death < 4:  # replaced: it answers again, no command run
+            assert _predicts_again(local_project)["model_version"] == serving
+            assert sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+    deadline = time.time() + 60
+    while (described := sm.describe_endpoint(EndpointName=endpoint))["EndpointStatus"] != "Failed":
+        assert time.time() < deadline, described
+        time.sleep(0.5)
+    assert "4 times within 300 s" in described["FailureReason"]
+    assert predict_fails(local_project)
+
+    res = cli(local_project, "up", "--env", "local", "--yes", *MANUAL)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert f"endpoint {endpoint} is Failed (" in res.stdout and f"endpoint {endpoint} is InService again" in res.stdout
+    assert described["EndpointConfigName"] in res.stdout
+    assert "local is up." in res.stdout  # the apply registered the endpoint's auto scaling again
+    assert sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == described["EndpointConfigName"]
+    assert predict(local_project)["model_version"] == serving
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert f"endpoint/{endpoint}/variant/AllTraffic" in {x["ResourceId"] for x in targets}
+    assert _data_objects(deployed) == data
+
+
+def predict_fails(local_project: Path) -> bool:
+    res = cli(local_project, "predict", "--env", "local", "--model", MODEL, "--sample", "1")
+    return res.returncode != 0 and "Traceback" not in res.stderr
 
 
 # ---------------------------------------------------------------- IAM, enforced as AWS enforces it
