@@ -1,11 +1,30 @@
 # vwt-deploy. Set-up: `make install`, then `make test` (README.md).
 # The CI targets (lint, plan, up, down, bench) are thin calls of the CLI.
+#   make plan ENV=dev PLAN_ARGS="--detailed-exitcode --markdown"   extra arguments of `vwt-deploy plan`
+#   make down ENV=dev YES=1 DESTROY_DATA=1   also destroy data and model buckets that hold objects;
+#                                            refused for ENV=prod before anything runs
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 ENV    ?= local
 YES    ?=
+PLAN_ARGS    ?=
+DESTROY_DATA ?=
+
+# `make down` checks DESTROY_DATA when the makefile is read, so before any target runs and with `make -n` too:
+# 1 (on), 0 or unset (off), anything else (yes, true, ...) refused rather than guessed at; never 1 for prod.
+ifneq ($(filter down,$(MAKECMDGOALS)),)
+ifneq ($(filter-out 0 1,$(strip $(DESTROY_DATA))),)
+$(error DESTROY_DATA=$(DESTROY_DATA): use DESTROY_DATA=1 (destroy data and model buckets that hold objects), \
+or 0 / unset (keep them). Nothing was run)
+endif
+ifeq ($(strip $(DESTROY_DATA)):$(strip $(ENV)),1:prod)
+$(error DESTROY_DATA=1 is refused for ENV=prod: make never destroys prod's data and model buckets. \
+Nothing was run. To delete prod's data, empty its buckets yourself, or run \
+`vwt-deploy down --env prod --destroy-data` by hand and type the environment's name when asked)
+endif
+endif
 
 .PHONY: install test static lint plan up down status bench clean
 
@@ -31,15 +50,16 @@ static:
 lint: static
 	$(BIN)/vwt-deploy validate --env $(ENV)
 	scripts/lint-terraform.sh
+	scripts/lint-workflows.sh
 
 plan:
-	$(BIN)/vwt-deploy plan --env $(ENV)
+	$(BIN)/vwt-deploy plan --env $(ENV) $(PLAN_ARGS)
 
 up:
 	$(BIN)/vwt-deploy up --env $(ENV) $(if $(YES),--yes)
 
 down:
-	$(BIN)/vwt-deploy down --env $(ENV) $(if $(YES),--yes)
+	$(BIN)/vwt-deploy down --env $(ENV) $(if $(YES),--yes) $(if $(filter 1,$(strip $(DESTROY_DATA))),--destroy-data)
 
 status:
 	$(BIN)/vwt-deploy status --env $(ENV)
