@@ -130,6 +130,18 @@ def pipeline(moto_server, repo, monkeypatch):
 
     monkeypatch.setattr(backend, "create_training_job", created)
     monkeypatch.setattr(SageMakerResponse, "update_endpoint", _update_endpoint, raising=False)
+    from vwt_deploy.emulator import fixes
+
+    fixes.stepfunctions_context_start_time()  # as the emulator: $$.Execution.StartTime is AWS's ISO string
+    fixes.stepfunctions_sdk_pascal_case()  # and aws-sdk:sfn takes ExecutionArn
+    dynamodb = moto_server("dynamodb")
+    if env.runs_table_name not in dynamodb.list_tables()["TableNames"]:  # Terraform's (modules/retraining)
+        dynamodb.create_table(
+            TableName=env.runs_table_name,
+            KeySchema=[{"AttributeName": "model", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "model", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
     ssm = moto_server("ssm")
     return SimpleNamespace(
         definition=definition,
@@ -172,7 +184,10 @@ def test_first_deployment_trains_gates_deploys_and_records(pipeline):
     outcome, entered = follow(p, arn)
     assert outcome.status == "SUCCEEDED", (outcome.error, outcome.cause, entered)
     assert outcome.deployed and outcome.gate["champion_value"] == 0.5 and outcome.gate["new_value"] == 0.71
-    assert entered[:5] == ["CheckInput", "Start", "ReadChampion", "HasChampion", "MeasureData"]
+    assert entered[:9] == [
+        "CheckInput", "Start", "ReadTheModelsRun", "ClaimedBefore", "ClaimTheModel", "Claimed",  # the first run
+        "ReadChampion", "HasChampion", "MeasureData",
+    ]  # fmt: skip
     assert {
         "Train",
         "Register",
