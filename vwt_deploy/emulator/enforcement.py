@@ -46,6 +46,7 @@ from vwt_deploy.emulator.contracts import ContractError, Contracts
 from vwt_deploy.emulator.iam.account import Account
 from vwt_deploy.emulator.iam.policy import Decision, Request, evaluate
 from vwt_deploy.emulator.iam.requests import Ask, Interpreted, RequestReader, UnknownOperation
+from vwt_deploy.emulator.manager import DEPLOYER, DEPLOYER_ACCESS_KEY
 
 log = logging.getLogger("vwt_deploy.emulator.iam")
 
@@ -127,6 +128,22 @@ class Recorder:
                 }
                 with open(self.dir / DENIALS_FILE, "a") as fh:
                     fh.write(json.dumps(line) + "\n")
+
+    def record_use(self, principal: str, asks: Iterable[Ask]) -> None:
+        """Record what an administrator's request asked, allowed (the deployer's calls: nothing decides them)."""
+        with self._lock:
+            entries = self._seen.setdefault(principal, {})
+            fresh = False
+            for ask in asks:
+                entry = entries.get(f"{ask.action} {ask.resource}")
+                if entry is None:
+                    entry = entries[f"{ask.action} {ask.resource}"] = {
+                        "action": ask.action, "resource": ask.resource, "allowed": 0, "denied": 0, "granted_by": []
+                    }  # fmt: skip
+                    fresh = True
+                entry["allowed"] += 1
+            if fresh:
+                self._write()
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """What was recorded so far: per role (or service principal), each action/resource pair's counts and the
@@ -346,7 +363,11 @@ class Enforcer:
 
     # ------------------------------------------------------------------ the KMS calls made on a caller's behalf
     def on_behalf(self, interpreted: Interpreted, region: str, account: str) -> list[Ask]:
-        """The KMS requests the service makes with the caller's credentials for this request."""
+        """The KMS requests the service makes with the caller's credentials for this request, and the key an
+        alias request acts on besides the alias."""
+        return self._kms_on_behalf(interpreted, region, account) + _alias_keys(interpreted, region, account)
+
+    def _kms_on_behalf(self, interpreted: Interpreted, region: str, account: str) -> list[Ask]:
         via = {"kms:ViaService": f"{interpreted.service}.{region}.amazonaws.com", "kms:CallerAccount": account}
         key, actions = _kms_use(interpreted, region, account)
         if key is None:
@@ -365,6 +386,8 @@ class Enforcer:
                 return app(environ, start_response)
             session = self.session(signing.access_key_id)
             if session is None:
+                if signing.access_key_id == DEPLOYER_ACCESS_KEY and self.mode is not Mode.OFF:
+                    self._record_deployer(environ, headers, query, signing)
                 if signing.signing_name in _POLICY_SERVICES and _may_write(environ, headers, signing.signing_name):
                     self.policies_changed()
                 refused = self._log_group_key(environ, headers, signing) if signing.signing_name == "logs" else None
@@ -381,6 +404,29 @@ class Enforcer:
             return [out]
 
         return check
+
+    def _record_deployer(self, environ: dict, headers: Mapping[str, str], query: str, signing: Any) -> None:
+        """Record the IAM actions and resources the deployer's request needs (as a role's would be decided), so
+        that the deploy role's policy can be derived from what a deployment really calls."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        try:
+            interpreted = self.reader.interpret(
+                environ["REQUEST_METHOD"],
+                _raw_path(environ),
+                query,
+                headers,
+                _body(environ, signing.signing_name),
+                account=DEFAULT_ACCOUNT_ID,
+                region=signing.region,
+                signing_name=signing.signing_name,
+            )
+        except UnknownOperation as exc:
+            log.warning("IAM: the deployer's request is not recorded: %s", exc)
+            return
+        asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, DEFAULT_ACCOUNT_ID)
+        asks += passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
+        self.recorder.record_use(DEPLOYER, asks)
 
     def _check(
         self, environ: dict, headers: Mapping[str, str], query: str, body: bytes, session: Session, signing: Any
@@ -537,6 +583,17 @@ def _key_arn(key_id: str | None, region: str, account: str) -> str | None:
     except Exception:  # noqa: BLE001 - an unknown key: the service's own error follows
         return None
     return None if getattr(key, "key_manager", "CUSTOMER") == "AWS" else str(key.arn)
+
+
+def _alias_keys(interpreted: Interpreted, region: str, account: str) -> list[Ask]:
+    """DeleteAlias and UpdateAlias act on the key the alias points to as well as on the alias (Service
+    Authorization Reference: both need `alias` and `key`; AWS KMS Developer Guide, "Controlling access to
+    aliases": "kms:DeleteAlias ... on the alias ... and on the KMS key"); the request names only the alias."""
+    if interpreted.service != "kms" or interpreted.operation not in ("DeleteAlias", "UpdateAlias"):
+        return []
+    name = interpreted.params.get("AliasName")
+    key = _key_arn(name, region, account) if isinstance(name, str) else None
+    return [Ask(f"kms:{interpreted.operation}", key)] if key else []
 
 
 def _key_account(key_id: Any) -> str:

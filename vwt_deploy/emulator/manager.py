@@ -25,9 +25,15 @@ from vwt_deploy.process import Runner, pid_alive
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
+#: the access key vwt-deploy's own clients and Terraform use locally: the emulator records what it asks as the
+#: principal "deployer" (`vwt-deploy local access --principal deployer`), the record the deploy role's policy is
+#: derived from; it acts as the account's administrator, as any key STS did not issue does
+DEPLOYER_ACCESS_KEY = "AKIAVWTLOCALDEPLOYER"
+DEPLOYER = "deployer"
+
 #: credentials and settings every client of the emulator uses (it accepts any)
 CLIENT_ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_ACCESS_KEY_ID": DEPLOYER_ACCESS_KEY,
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_SESSION_TOKEN": "",
     "AWS_PROFILE": "",

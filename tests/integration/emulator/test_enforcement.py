@@ -258,6 +258,62 @@ def test_the_access_record_names_what_each_role_used_and_was_refused(enforced, d
     assert [d["action"] for d in report.denied] == ["s3:DeleteObject"]
 
 
+def test_the_deployers_calls_are_recorded_with_what_aws_would_ask_of_a_role(enforced):
+    """vwt-deploy and Terraform sign with the deployer's key: nothing decides their requests (an administrator's),
+    but each one's IAM actions and resources are recorded, the KMS calls S3 makes on their behalf and iam:PassRole
+    included: the record the deploy role's policy is derived from. Other administrator keys are not recorded."""
+    from vwt_deploy.emulator.manager import DEPLOYER, DEPLOYER_ACCESS_KEY
+
+    def deployer(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=enforced.url,
+            region_name=REGION,
+            aws_access_key_id=DEPLOYER_ACCESS_KEY,
+            aws_secret_access_key="test",
+        )
+
+    kms = deployer("kms")
+    key = kms.create_key(Description="deployer's")["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/deployer", TargetKeyId=key)
+    kms.delete_alias(AliasName="alias/deployer")  # acts on the key too, which the request does not name
+    s3 = deployer("s3")
+    s3.create_bucket(Bucket="deployer-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_encryption(
+        Bucket="deployer-bucket",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]
+        },
+    )
+    s3.put_object(Bucket="deployer-bucket", Key="baseline/model.tar.gz", Body=b"x")
+    role = _role(
+        enforced.client, "passed-by-deployer", [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]
+    )
+    deployer("lambda").create_function(
+        FunctionName="deployed",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": "def handler(e, c):\n    return 1\n"})},
+    )
+    enforced.client("s3").list_buckets()  # another administrator: not the deployer
+    with urllib.request.urlopen(enforced.url + ACCESS_PATH) as resp:
+        recorded = {(e["action"], e["resource"]) for e in json.loads(resp.read())[DEPLOYER]}
+    assert ("s3:CreateBucket", "arn:aws:s3:::deployer-bucket") in recorded
+    assert ("s3:PutEncryptionConfiguration", "arn:aws:s3:::deployer-bucket") in recorded
+    assert ("s3:PutObject", "arn:aws:s3:::deployer-bucket/baseline/model.tar.gz") in recorded
+    assert ("kms:GenerateDataKey", key) in recorded  # S3 asks KMS for a data key with the caller's credentials
+    assert ("kms:CreateKey", "*") in recorded  # no resource-level form
+    alias = f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/deployer"
+    assert {("kms:CreateAlias", alias), ("kms:CreateAlias", key), ("kms:DeleteAlias", alias)} <= recorded
+    assert ("kms:DeleteAlias", key) in recorded
+    assert ("iam:PassRole", role) in recorded and (
+        "lambda:CreateFunction",
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:deployed",
+    ) in recorded
+    assert ("s3:ListAllMyBuckets", "*") not in recorded
+
+
 def test_passing_a_role_to_sagemaker_needs_iam_pass_role_for_that_service(enforced):
     admin = enforced.client
     execution = _role(admin, "passed-execution", [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}])

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from vwt_deploy.config import Environment
 from vwt_deploy.deploy.bootstrap import bootstrap_state_bucket
 from vwt_deploy.deploy.targets import session_keys
-from vwt_deploy.emulator.manager import CLIENT_ENV, Emulator, EmulatorInfo
+from vwt_deploy.emulator.manager import CLIENT_ENV, DEPLOYER_ACCESS_KEY, Emulator, EmulatorInfo
 from vwt_deploy.emulator.runtime.apigateway import local_url_of
 from vwt_deploy.errors import VwtError
 from vwt_deploy.process import Runner
@@ -72,7 +72,9 @@ class LocalTarget:
 
         assert self.info is not None
         keys = (
-            session_keys(credentials) if credentials else {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+            session_keys(credentials)
+            if credentials
+            else {"aws_access_key_id": DEPLOYER_ACCESS_KEY, "aws_secret_access_key": "test"}
         )
         return boto3.client(service, endpoint_url=self.info.url, region_name=self.env.region, **keys)
 

@@ -72,7 +72,14 @@ class Account:
         return self._roles[role_arn]
 
     def _read_role(self, name: str) -> list[Policy]:
+        """A deleted role has no policies (its sessions are refused; a report of a finished run lists its use)."""
         iam = self.client("iam")
+        try:
+            return self._role_documents(iam, name)
+        except iam.exceptions.NoSuchEntityException:
+            return []
+
+    def _role_documents(self, iam: Any, name: str) -> list[Policy]:
         out = []
         for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
             for policy_name in page["PolicyNames"]:

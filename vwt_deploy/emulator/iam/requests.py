@@ -139,6 +139,9 @@ _PER_ITEM: Mapping[tuple[str, str], tuple[tuple[str, ...], str, Mapping[str, str
     ("s3", "DeleteObjects"): (("Delete", "Objects"), "", {}),
     ("events", "PutEvents"): (("Entries",), "", {"EventBusName": "default"}),
     ("cloudwatch", "DescribeAlarms"): (("AlarmNames",), "AlarmName", {}),
+    ("cloudwatch", "DeleteAlarms"): (("AlarmNames",), "AlarmName", {}),
+    ("cloudwatch", "DeleteDashboards"): (("DashboardNames",), "DashboardName", {}),
+    ("ecr", "DescribeRepositories"): (("repositoryNames",), "repositoryName", {}),
     ("ssm", "GetParameters"): (("Names",), "Name", {}),
 }
 
@@ -360,7 +363,10 @@ class RequestReader:
                 f"{' with X-Amz-Target ' + lowered['x-amz-target'] if 'x-amz-target' in lowered else ''}"
             )
         service, operation, protocol, params = found
-        asks = self._asks(service, operation, params, lowered, account, region)
+        if service.name == "apigateway":
+            asks: tuple[Ask, ...] = (Ask(f"apigateway:{method.upper()}", _apigateway_resource(path, region)),)
+        else:
+            asks = self._asks(service, operation, params, lowered, account, region)
         return Interpreted(service.name, operation, protocol, params, asks)
 
     def _match_json(self, services: list[_Service], target: str, body: bytes) -> tuple | None:
@@ -701,6 +707,8 @@ def _items(service: str, operation: str, params: Mapping[str, Any]) -> list[Mapp
     found: Any = params
     for step in path:
         found = found.get(step) if isinstance(found, Mapping) else None
+    if found is None and len(path) == 1:
+        found = _query_list(params, path[0])
     if not isinstance(found, list) or not found:
         return [params]
     items: list[Mapping[str, Any]] = []
@@ -708,6 +716,13 @@ def _items(service: str, operation: str, params: Mapping[str, Any]) -> list[Mapp
         named = {scalar: item} if scalar else dict(item) if isinstance(item, Mapping) else {}
         items.append({**params, **defaults, **named})
     return items
+
+
+def _query_list(params: Mapping[str, Any], name: str) -> list[str] | None:
+    """A list of scalars as the query protocol sends it, flat (`AlarmNames.member.1=a`; ec2: `Names.1=a`)."""
+    numbered = re.compile(rf"^{re.escape(name)}\.(?:member\.)?(\d+)$")
+    found = sorted((int(m.group(1)), v) for k, v in params.items() if (m := numbered.match(k)))
+    return [v for _, v in found] or None
 
 
 def _copy_source(source: str) -> dict[str, str]:
@@ -744,8 +759,6 @@ def _variables(prefix: str, params: Mapping[str, Any], account: str, region: str
     values.update(partition="aws", region=region, account=account)
     if "Key" in params:
         values["objectname"] = str(params["Key"])
-    if prefix == "ssm" and isinstance(params.get("Name"), str):
-        values["parameternamewithoutleadingslash"] = params["Name"].removeprefix("/")
     if prefix == "lambda" and isinstance(params.get("FunctionName"), str):
         values.update(_lambda_function(params["FunctionName"], params.get("Qualifier"), values))
     if prefix == "sqs" and isinstance(params.get("QueueUrl"), str):
@@ -753,13 +766,48 @@ def _variables(prefix: str, params: Mapping[str, Any], account: str, region: str
         values["queuename"] = name
         if owner.isdigit():
             values["account"] = owner
-    if prefix == "events" and isinstance(params.get("Name"), str):
-        values["rulename"] = params["Name"]
     if prefix == "ecr" and isinstance(params.get("registryId"), str):
         values["account"] = params["registryId"]
     if prefix == "kms" and str(params.get("KeyId", "")).startswith("alias/"):
         values.pop("keyid", None)
+    values.update(_names(prefix, params))
+    if prefix == "ssm" and params.get("ResourceType") == "Parameter":  # tagging a parameter: it, no other type
+        values.pop("resourceid", None)
     return values
+
+
+def _names(prefix: str, params: Mapping[str, Any]) -> dict[str, str]:
+    """Names a request gives under another parameter than the ARN format's variable: EventBridge `${RuleName}`
+    is `Name`; SNS CreateTopic's `${TopicName}` is `Name`; Step Functions' `${StateMachineName}` (and
+    `${ActivityName}`) is `name`; KMS alias requests name `${Alias}` as `AliasName` (`alias/<Alias>`) and the key
+    as `TargetKeyId`; SSM's `${ParameterNameWithoutLeadingSlash}` is `Name`, or the `ResourceId` of a tagging
+    request on a parameter (`ResourceType` Parameter)."""
+    name = params.get("Name")
+    if prefix == "ssm":
+        named = name if isinstance(name, str) else params.get("ResourceId")
+        if isinstance(named, str) and (named is name or params.get("ResourceType") == "Parameter"):
+            return {"parameternamewithoutleadingslash": named.removeprefix("/")}
+        return {}
+    if prefix == "events" and isinstance(name, str):
+        return {"rulename": name}
+    if prefix == "sns" and isinstance(name, str):
+        return {"topicname": name}
+    if prefix == "states" and isinstance(params.get("name"), str):
+        return {"statemachinename": params["name"], "activityname": params["name"]}
+    out: dict[str, str] = {}
+    if prefix == "kms" and isinstance(params.get("AliasName"), str):
+        out["alias"] = params["AliasName"].removeprefix("alias/")
+        target = params.get("TargetKeyId")
+        if isinstance(target, str) and not target.startswith("alias/"):
+            out["keyid"] = target.rsplit("/", 1)[-1]
+    return out
+
+
+def _apigateway_resource(path: str, region: str) -> str:
+    """API Gateway's management API is authorised by HTTP method on the path it names: actions `apigateway:GET`,
+    `POST`, `PUT`, `PATCH`, `DELETE` on `arn:aws:apigateway:<region>::<path>` (API Gateway Developer Guide,
+    "Control access for managing an API with IAM permissions": "Resource ARN ... resource-path-specifier")."""
+    return f"arn:aws:apigateway:{region}::{unquote(path.split('?', 1)[0]) or '/'}"
 
 
 def _lambda_function(value: str, qualifier: Any, values: Mapping[str, str]) -> dict[str, str]:

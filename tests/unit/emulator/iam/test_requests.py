@@ -399,7 +399,44 @@ CALLS = [
         "UpdateModelPackage",
         ("sagemaker:UpdateModelPackage", f"{SM}:model-package/churn/3"),
     ),
-]
+    # what a deployment (Terraform) calls: API Gateway's management API by HTTP method on the path (API Gateway
+    # Developer Guide, "Control access for managing an API"), and names given under other parameters
+    case(
+        "apigateway.create_rest_api", {"name": "api"}, "CreateRestApi",
+        ("apigateway:POST", f"arn:aws:apigateway:{REGION}::/restapis"),
+    ),
+    case(
+        "apigateway.get_method", {"restApiId": "a1", "resourceId": "r2", "httpMethod": "POST"}, "GetMethod",
+        ("apigateway:GET", f"arn:aws:apigateway:{REGION}::/restapis/a1/resources/r2/methods/POST"),
+    ),
+    case(
+        "sns.create_topic", {"Name": "admin"}, "CreateTopic",
+        ("sns:CreateTopic", f"arn:aws:sns:{REGION}:{ACCOUNT}:admin"),
+    ),
+    case(
+        "stepfunctions.create_state_machine", {"name": "m", "definition": "{}", "roleArn": ROLE},
+        "CreateStateMachine",
+        ("states:CreateStateMachine", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m"),
+    ),
+    case(
+        "kms.create_alias", {"AliasName": "alias/env", "TargetKeyId": "k-1"}, "CreateAlias",
+        ("kms:CreateAlias", f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/env"),
+        ("kms:CreateAlias", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k-1"),
+    ),
+    case(
+        "cloudwatch.delete_alarms", {"AlarmNames": ["a", "b"]}, "DeleteAlarms",
+        ("cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:a"),
+        ("cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:b"),
+    ),
+    case(
+        "ssm.list_tags_for_resource", {"ResourceType": "Parameter", "ResourceId": "/env/model"}, "ListTagsForResource",
+        ("ssm:ListTagsForResource", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/env/model"),
+    ),
+    case(
+        "ecr.describe_repositories", {"repositoryNames": ["img"]}, "DescribeRepositories",
+        ("ecr:DescribeRepositories", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/img"),
+    ),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("service", "operation", "params", "expected_operation", "expected"), CALLS)
@@ -526,3 +563,17 @@ def test_denial_by_signing_name_for_requests_that_could_not_be_read(reader):
         "AccessDeniedException",
         b'{"Message": "cannot tell"}',
     )
+
+
+def test_a_query_protocol_list_names_each_item(reader):
+    """Terraform's CloudWatch client sends DeleteAlarms in the query protocol, its names flat
+    (`AlarmNames.member.N`): each named alarm is asked for, as with a JSON list."""
+    body = b"Action=DeleteAlarms&Version=2010-08-01&AlarmNames.member.1=a&AlarmNames.member.2=b"
+    interpreted = reader.interpret(
+        "POST", "/", "", {"Content-Type": "application/x-www-form-urlencoded"}, body,
+        account=ACCOUNT, region=REGION, signing_name="monitoring",
+    )  # fmt: skip
+    assert asks(interpreted) == [
+        ("cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:a"),
+        ("cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:b"),
+    ]
