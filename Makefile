@@ -26,7 +26,7 @@ Nothing was run. To delete prod's data, empty its buckets yourself, or run \
 endif
 endif
 
-.PHONY: install test static lint plan up down status bench clean
+.PHONY: install test static lint deployer-policy plan up down status bench clean
 
 install: $(BIN)/vwt-deploy
 	$(BIN)/python -m vwt_deploy.deploy.tfsetup
@@ -51,6 +51,12 @@ lint: static
 	$(BIN)/vwt-deploy validate --env $(ENV)
 	scripts/lint-terraform.sh
 	scripts/lint-workflows.sh
+	scripts/lint-iam.sh
+
+# the deploy role's policy, derived from a local run of what a deployment calls (review the diff, then commit)
+deployer-policy:
+	$(BIN)/python scripts/derive-deployer-policy.py
+	scripts/lint-iam.sh
 
 plan:
 	$(BIN)/vwt-deploy plan --env $(ENV) $(PLAN_ARGS)

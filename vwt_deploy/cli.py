@@ -322,10 +322,14 @@ def unlock(ctx: Context, env_name: str, overrides: tuple[str, ...], yes: bool) -
 @env_option
 @pass_ctx
 def bootstrap(ctx: Context, env_name: str, overrides: tuple[str, ...]) -> None:
-    """Create the environment's Terraform state bucket (versioned, encrypted, private, TLS-only)."""
+    """Create the environment's Terraform state bucket (versioned, encrypted, private, TLS-only); on AWS, where
+    delivery.github_repository is set, also the account's GitHub OIDC provider and the environment's deploy role."""
     deployment = ctx.deployment(env_name, overrides)
-    deployment.target.bootstrap()  # locally this starts the emulator
+    role = deployment.bootstrap()  # locally this starts the emulator
     click.echo(f"state bucket {deployment.env.state_bucket_name} is ready")
+    if role is not None:
+        click.echo(f"deploy role {role.arn} is ready: GitHub Actions of {role.subject} may assume it")
+        click.echo(f"  set the variable VWT_{deployment.env.name.upper()}_DEPLOY_ROLE_ARN to {role.arn}")
 
 
 @main.group("local")
@@ -381,13 +385,45 @@ def local_status(ctx: Context, as_json: bool) -> None:
 
 
 @local_group.command("access")
+@env_option
+@click.option(
+    "--principal",
+    metavar="ROLE",
+    help="only this role's (its ARN), or `deployer`: what vwt-deploy and Terraform asked for",
+)
+@click.option(
+    "--policy",
+    "as_policy",
+    is_flag=True,
+    help="with --principal deployer: the deploy role's policy derived from those calls (a template: "
+    "${account_id}, ${region}, ${name_prefix})",
+)
 @json_option
 @pass_ctx
-def local_access(ctx: Context, as_json: bool) -> None:
+def local_access(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], principal: str | None, as_policy: bool, as_json: bool
+) -> None:
     """Per role: each action and resource it used in this emulator's run, and each permission never used."""
     from vwt_deploy.emulator.iam.report import lines
+    from vwt_deploy.emulator.manager import DEPLOYER
 
     report = _emulator(ctx).access()
+    if principal:
+        report = [r for r in report if r.role == principal]
+        if not report:
+            raise ConfigError(
+                f"the emulator recorded no call of {principal}",
+                "run the framework locally first (`vwt-deploy up`, `retrain --wait`, `predict`, `down`)",
+            )
+    if as_policy:
+        from vwt_deploy.deploy.deployrole import derive_policy
+        from vwt_deploy.emulator.runtime import ACCOUNT_ID
+
+        if principal != DEPLOYER:
+            raise ConfigError("--policy derives the deploy role's policy", f"pass --principal {DEPLOYER}")
+        env = ctx.environment(env_name, overrides)
+        click.echo(json.dumps(derive_policy(report[0].used, env.name_prefix, ACCOUNT_ID, env.region), indent=2))
+        return
     _emit([r.as_dict() for r in report], as_json, lambda _: _echo_lines(lines(report)))
 
 

@@ -48,6 +48,11 @@ class Project:
         return self.root / "terraform"
 
     @property
+    def deployer_policy(self) -> Path:
+        """The deploy role's policy template, derived from a local run (scripts/derive-deployer-policy.py)."""
+        return self.root / "environments" / "deployer-policy.json"
+
+    @property
     def templates_dir(self) -> Path:
         return self.root / "templates"
 

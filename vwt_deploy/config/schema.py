@@ -679,6 +679,15 @@ class StateBackend(Frozen):
     region: str | None = None
 
 
+class Delivery(Frozen):
+    """Where the environment is deployed from: the GitHub repository (`owner/name`) whose Actions, in the GitHub
+    Environment of this environment's name (or `github_environment`), may assume its deploy role through the
+    account's GitHub OIDC provider (`vwt-deploy bootstrap` creates both)."""
+
+    github_repository: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    github_environment: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
 class Environment(Frozen):
     name: Literal["local", "dev", "staging", "prod"]
     region: str = "eu-west-1"
@@ -693,6 +702,7 @@ class Environment(Frozen):
     scoring: ScoringSettings = ScoringSettings()
     alarms: Alarms = Alarms()
     state: StateBackend = StateBackend()
+    delivery: Delivery = Delivery()
     log_retention_days: int = Field(90, ge=1)
     # how a model version that passed the gate is approved: "auto" (it is deployed at once) or "manual" (it waits as
     # PendingManualApproval for `vwt-deploy models approve`); default: manual for staging and prod, else auto
@@ -797,6 +807,11 @@ class Environment(Frozen):
     def results_bucket_name(self) -> str:
         """Batch scoring's results: a dated file per operator and model, under the operator's prefix."""
         return f"{self.name_prefix}-results{self._bucket_end}"
+
+    @property
+    def deploy_role_name(self) -> str:
+        """The role CI pipelines deploy this environment as (`vwt-deploy bootstrap` creates it)."""
+        return f"{self.name_prefix}-deploy"
 
     @property
     def runs_table_name(self) -> str:

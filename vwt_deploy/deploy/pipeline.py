@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vwt_deploy.build import artifacts as build_artifacts
 from vwt_deploy.build.image import BuildResult, ImageBuilder
@@ -30,6 +30,9 @@ from vwt_deploy.deploy.adopt import (
     import_blocks,
 )
 from vwt_deploy.deploy.repair import Repair, repair_failed_endpoints
+
+if TYPE_CHECKING:
+    from vwt_deploy.deploy.deployrole import DeployRole
 from vwt_deploy.deploy.targets import Target, target_for
 from vwt_deploy.deploy.terraform import PlanSummary, Terraform, is_lock_error
 from vwt_deploy.deploy.tfvars import write_tfvars
@@ -195,10 +198,58 @@ class Deployment:
         self._confirmed_apply(self.plan(targets=("module.registry",)), confirm)
 
     # ---- the commands
+    def bootstrap(self) -> DeployRole | None:
+        """The state bucket; and, on AWS where the environment names its GitHub repository, the account's GitHub
+        OIDC provider and the environment's deploy role (vwt_deploy.deploy.deployrole)."""
+        self.target.bootstrap()
+        if self.env.is_local or not self.env.delivery.github_repository:
+            return None
+        from vwt_deploy.deploy.deployrole import bootstrap_deploy_role
+
+        path = self.project.deployer_policy
+        if not path.exists():
+            raise ConfigError(
+                f"no deploy role policy at {path}", "derive it with `make deployer-policy` (a local run) and review it"
+            )
+        account = self.target.client("sts").get_caller_identity()["Account"]
+        return bootstrap_deploy_role(self.env, self.target.client("iam"), path.read_text(), account)
+
+    def _require_deploy_role(self) -> None:
+        """Where the environment is deployed from a GitHub repository, its deploy role and the account's GitHub OIDC
+        provider must exist (`vwt-deploy bootstrap` makes them): one message naming it, before anything changes.
+        Nothing to check when the caller is that role (it exists, and GitHub's token was accepted)."""
+        if self.env.is_local or not self.env.delivery.github_repository:
+            return
+        from vwt_deploy.deploy.deployrole import GITHUB_OIDC_HOST
+
+        self.target.ensure_ready()
+        caller = self.target.client("sts").get_caller_identity()
+        if f":assumed-role/{self.env.deploy_role_name}/" in caller["Arn"]:
+            return
+        iam = self.target.client("iam")
+        provider = f"arn:aws:iam::{caller['Account']}:oidc-provider/{GITHUB_OIDC_HOST}"
+        missing = []
+        for what, lookup in (
+            (f"the deploy role {self.env.deploy_role_name}", lambda: iam.get_role(RoleName=self.env.deploy_role_name)),
+            (f"the account's GitHub OIDC provider {provider}", lambda: iam.get_open_id_connect_provider(
+                OpenIDConnectProviderArn=provider)),
+        ):  # fmt: skip
+            try:
+                lookup()
+            except iam.exceptions.NoSuchEntityException:
+                missing.append(what)
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} of {self.env.name} do{'es' if len(missing) == 1 else ''} not exist, so "
+                f"the pipelines of {self.env.delivery.github_repository} cannot deploy it",
+                f"create them with `vwt-deploy bootstrap --env {self.env.name}`",
+            )
+
     def up(self, confirm: Callable[[PlanSummary], bool]) -> UpResult:
         from vwt_deploy.deploy.validate import require_admin_email
 
         require_admin_email(self.env)  # before anything is built or touched
+        self._require_deploy_role()
         self.ensure_registry(confirm)
         repairs = tuple(self.repair_endpoints())
         plan = self.plan(build_image=True)

@@ -333,3 +333,23 @@ def test_the_account_logging_role_is_set_by_terraform_only_when_asked(project_di
     assert d.up(confirm=lambda plan: True).applied
     tfvars = json.loads(d.var_file.read_text())
     assert tfvars["manage_api_gateway_account"] is True and "manage_account_logging_role" not in tfvars["api"]
+
+
+def test_up_names_the_bootstrap_command_when_the_deploy_role_is_missing(project_dir: Path) -> None:
+    """A deployment from a GitHub repository needs the deploy role and the OIDC provider: one message, nothing
+    planned or applied; after `bootstrap` the check passes."""
+    from vwt_deploy.deploy.deployrole import bootstrap_deploy_role
+
+    path = project_dir / "environments" / "dev.yaml"
+    path.write_text(path.read_text() + "\ndelivery:\n  github_repository: vwt/framework\n")
+    runner = FakeRunner(CHANGES)
+    with pytest.raises(ConfigError) as err:
+        deployment(project_dir, runner).up(confirm=lambda plan: True)
+    assert "the deploy role vwt-dev-deploy and the account's GitHub OIDC provider" in err.value.message
+    assert "`vwt-deploy bootstrap --env dev`" in (err.value.hint or "")
+    assert "plan" not in runner.subcommands()
+    template = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}'
+    )
+    bootstrap_deploy_role(load("dev", project_dir), boto3.client("iam"), template, "123456789012")
+    assert deployment(project_dir, runner).up(confirm=lambda plan: True).applied
