@@ -76,11 +76,16 @@ def derive_policy(used: Iterable[Mapping[str, Any]], name_prefix: str, account: 
     sagemaker:CreateEndpoint's endpoint and endpoint configuration, finds both in it, as IAM linters check), and
     actions used on the same patterns share that statement."""
     by_action: dict[str, set[str]] = {}
+    conditioned: dict[tuple[str, str], dict[str, set[str]]] = {}
     for call in used:
-        if call.get("allowed"):
-            by_action.setdefault(call["action"], set()).add(
-                resource_pattern(call["resource"], name_prefix, account, region)
-            )
+        if not call.get("allowed"):
+            continue
+        pattern = resource_pattern(call["resource"], name_prefix, account, region)
+        if call.get("conditions"):  # a grant held to a condition (iam:AWSServiceName): a statement of its own
+            for key, values in call["conditions"].items():
+                conditioned.setdefault((call["action"], pattern), {}).setdefault(key, set()).update(values)
+            continue
+        by_action.setdefault(call["action"], set()).add(pattern)
     unscoped = sorted(a for a, patterns in by_action.items() if "*" in patterns)
     by_patterns: dict[tuple[str, ...], list[str]] = {}
     for action, used_on in by_action.items():
@@ -96,6 +101,16 @@ def derive_policy(used: Iterable[Mapping[str, Any]], name_prefix: str, account: 
                 "Effect": "Allow",
                 "Action": sorted(actions),
                 "Resource": list(resources),
+            }
+        )
+    for (action, pattern), conditions in sorted(conditioned.items()):
+        statements.append(
+            {
+                "Sid": f"{action.split(':', 1)[1]}{len(statements) + 1}",
+                "Effect": "Allow",
+                "Action": [action],
+                "Resource": [pattern],
+                "Condition": {"StringEquals": {k: sorted(v) for k, v in sorted(conditions.items())}},
             }
         )
     if unscoped:

@@ -53,6 +53,8 @@ log = logging.getLogger("vwt_deploy.emulator.iam")
 MODE_ENV = "VWT_LOCAL_IAM"
 ACCESS_FILE = "access.json"
 DENIALS_FILE = "denials.jsonl"
+#: condition keys the deployer's record keeps, for the deploy role's policy to hold its grant to them
+CONDITIONED = frozenset({"iam:AWSServiceName"})
 #: services whose writes by the administrator may change a policy the evaluator has read
 _POLICY_SERVICES = frozenset({"iam", "s3", "kms", "sns", "sqs", "lambda"})
 _READS = ("Get", "List", "Describe", "Head")
@@ -142,6 +144,11 @@ class Recorder:
                     }  # fmt: skip
                     fresh = True
                 entry["allowed"] += 1
+                for key in CONDITIONED & set(ask.context):  # the condition a policy must then hold it to
+                    values = entry.setdefault("conditions", {}).setdefault(key, [])
+                    if ask.context[key] not in values:
+                        values.append(ask.context[key])
+                        fresh = True
             if fresh:
                 self._write()
 
@@ -426,6 +433,7 @@ class Enforcer:
             return
         asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, DEFAULT_ACCOUNT_ID)
         asks += passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
+        asks += service_linked_roles(interpreted, DEFAULT_ACCOUNT_ID)
         self.recorder.record_use(DEPLOYER, asks)
 
     def _check(
@@ -501,6 +509,29 @@ def passed_roles(interpreted: Interpreted, signing_name: str) -> list[Ask]:
 
     walk(interpreted.params)
     return found
+
+
+#: Application Auto Scaling's service-linked role of SageMaker endpoint variants (Application Auto Scaling User
+#: Guide, "Service-linked roles for Application Auto Scaling": the role and its service principal)
+_SAGEMAKER_SCALING = "sagemaker.application-autoscaling.amazonaws.com"
+_SAGEMAKER_SCALING_ROLE = (
+    "arn:aws:iam::{account}:role/aws-service-role/"
+    + _SAGEMAKER_SCALING
+    + "/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
+
+
+def service_linked_roles(interpreted: Interpreted, account: str) -> list[Ask]:
+    """ "Application Auto Scaling requires permissions to create a service-linked role the first time any user in
+    your AWS account calls RegisterScalableTarget for a given service": iam:CreateServiceLinkedRole on the role,
+    with iam:AWSServiceName (SageMaker Developer Guide, "Auto scaling prerequisites"). The emulator keeps no
+    service-linked roles, so every deployment's first registration counts as the account's first."""
+    if interpreted.service != "application-autoscaling" or interpreted.operation != "RegisterScalableTarget":
+        return []
+    if interpreted.params.get("ServiceNamespace") != "sagemaker":
+        return []
+    role = _SAGEMAKER_SCALING_ROLE.format(account=account)
+    return [Ask("iam:CreateServiceLinkedRole", role, {"iam:AWSServiceName": _SAGEMAKER_SCALING})]
 
 
 def tags_on_create(interpreted: Interpreted) -> list[Ask]:

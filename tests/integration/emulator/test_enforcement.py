@@ -296,9 +296,23 @@ def test_the_deployers_calls_are_recorded_with_what_aws_would_ask_of_a_role(enfo
         Handler="app.handler",
         Code={"ZipFile": zip_of({"app.py": "def handler(e, c):\n    return 1\n"})},
     )
+    deployer("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/deployed/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+    )
     enforced.client("s3").list_buckets()  # another administrator: not the deployer
     with urllib.request.urlopen(enforced.url + ACCESS_PATH) as resp:
-        recorded = {(e["action"], e["resource"]) for e in json.loads(resp.read())[DEPLOYER]}
+        entries = json.loads(resp.read())[DEPLOYER]
+    recorded = {(e["action"], e["resource"]) for e in entries}
+    (linked,) = [e for e in entries if e["action"] == "iam:CreateServiceLinkedRole"]  # the account's first use
+    assert linked["resource"].endswith(
+        ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
+    assert linked["conditions"] == {"iam:AWSServiceName": ["sagemaker.application-autoscaling.amazonaws.com"]}
     assert ("s3:CreateBucket", "arn:aws:s3:::deployer-bucket") in recorded
     assert ("s3:PutEncryptionConfiguration", "arn:aws:s3:::deployer-bucket") in recorded
     assert ("s3:PutObject", "arn:aws:s3:::deployer-bucket/baseline/model.tar.gz") in recorded

@@ -88,6 +88,26 @@ def test_the_policy_groups_actions_by_resource_and_lists_the_unscoped_actions() 
     assert len({s["Sid"] for s in policy["Statement"]}) == 3  # a denied call is not a need
 
 
+def test_a_call_recorded_with_a_condition_is_granted_under_it() -> None:
+    """Application Auto Scaling's service-linked role, created on an account's first registration: granted only
+    for that service (iam:AWSServiceName), as the SageMaker Developer Guide's auto scaling policy does."""
+    role = "arn:aws:iam::123456789012:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/X"
+    used = [
+        {
+            "action": "iam:CreateServiceLinkedRole",
+            "resource": role,
+            "allowed": 1,
+            "conditions": {"iam:AWSServiceName": ["sagemaker.application-autoscaling.amazonaws.com"]},
+        }
+    ]
+    (statement,) = derive_policy(used, PREFIX, ACCOUNT, REGION)["Statement"]
+    assert statement["Action"] == ["iam:CreateServiceLinkedRole"]
+    assert statement["Resource"] == [role.replace("123456789012", "${account_id}")]
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": ["sagemaker.application-autoscaling.amazonaws.com"]}
+    }
+
+
 def test_a_policy_is_rendered_for_an_environment() -> None:
     policy = '{"Resource": "arn:aws:iam::${account_id}:role/${name_prefix}-*", "R": "arn:aws:kms:${region}:x"}'
     assert render_policy(policy, "vwt-dev", "111111111111", "eu-central-1") == (

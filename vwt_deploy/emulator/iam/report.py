@@ -94,6 +94,7 @@ def access_report(
         calls = recorded[role]
         used = [
             {"action": c["action"], "resource": c["resource"], "allowed": c["allowed"], "denied": c["denied"]}
+            | ({"conditions": c["conditions"]} if c.get("conditions") else {})
             for c in calls
         ]
         unused: list[Grant] = []
