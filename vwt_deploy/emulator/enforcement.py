@@ -417,40 +417,43 @@ class Enforcer:
         that the deploy role's policy can be derived from what a deployment really calls."""
         from moto.core import DEFAULT_ACCOUNT_ID
 
+        body = _body(environ, signing.signing_name)
         try:
-            interpreted = self.reader.interpret(
-                environ["REQUEST_METHOD"],
-                _raw_path(environ),
-                query,
-                headers,
-                _body(environ, signing.signing_name),
-                account=DEFAULT_ACCOUNT_ID,
-                region=signing.region,
-                signing_name=signing.signing_name,
-            )
+            interpreted = self._read(environ, headers, query, body, DEFAULT_ACCOUNT_ID, signing)
         except UnknownOperation as exc:
             log.warning("IAM: the deployer's request is not recorded: %s", exc)
             return
-        asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, DEFAULT_ACCOUNT_ID)
-        asks += passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
-        asks += service_linked_roles(interpreted, DEFAULT_ACCOUNT_ID)
+        asks = self._needs(interpreted, signing, DEFAULT_ACCOUNT_ID) + service_linked_roles(
+            interpreted, DEFAULT_ACCOUNT_ID
+        )
         self.recorder.record_use(DEPLOYER, asks)
+
+    def _read(
+        self, environ: dict, headers: Mapping[str, str], query: str, body: bytes, account: str, signing: Any
+    ) -> Interpreted:
+        return self.reader.interpret(
+            environ["REQUEST_METHOD"],
+            _raw_path(environ),
+            query,
+            headers,
+            body,
+            account=account,
+            region=signing.region,
+            signing_name=signing.signing_name,
+        )
+
+    def _needs(self, interpreted: Interpreted, signing: Any, account: str) -> list[Ask]:
+        """Every authorisation a request needs: its own asks, the KMS calls made on the caller's behalf, the roles
+        it passes and the tags it creates with."""
+        asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
+        return asks + passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
 
     def _check(
         self, environ: dict, headers: Mapping[str, str], query: str, body: bytes, session: Session, signing: Any
     ):
         account = session.role_arn.split(":")[4]
         try:
-            interpreted = self.reader.interpret(
-                environ["REQUEST_METHOD"],
-                _raw_path(environ),
-                query,
-                headers,
-                body,
-                account=account,
-                region=signing.region,
-                signing_name=signing.signing_name,
-            )
+            interpreted = self._read(environ, headers, query, body, account, signing)
         except UnknownOperation as exc:
             message = f"the local IAM check cannot tell what this request asks: {exc}"
             if self.mode is not Mode.OFF:
@@ -459,9 +462,7 @@ class Enforcer:
                 return self.reader.denial(signing.signing_name, message)
             return None
         if self.mode is not Mode.OFF:
-            asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
-            asks += passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
-            denial = self.decide(session, asks)
+            denial = self.decide(session, self._needs(interpreted, signing, account))
             if denial is not None and self.mode is Mode.ENFORCE:
                 return self.reader.denial(interpreted, denial.message or "access denied")
         return self._contract(interpreted)
