@@ -91,16 +91,15 @@ def holding(work: Path, operation: str) -> Iterator[None]:
     path = work / HOLDER_FILE.format(pid=os.getpid())
     record = {"pid": os.getpid(), "host": socket.gethostname(), "operation": operation, "started": time.time()}
     path.write_text(json.dumps(record))
+    killed = False
     try:
         yield
     except ProcessError as exc:
-        if exc.returncode is None or exc.returncode >= 0:
-            path.unlink(missing_ok=True)
-        raise  # terraform killed by a signal left its lock: the record stays, naming this soon-ended process
-    except BaseException:
-        path.unlink(missing_ok=True)
+        killed = exc.returncode is not None and exc.returncode < 0
         raise
-    path.unlink(missing_ok=True)
+    finally:
+        if not killed:  # terraform killed by a signal left its lock: the record stays, naming this process
+            path.unlink(missing_ok=True)
 
 
 def holder_state(lock: Lock, work: Path) -> tuple[str, int | None]:
