@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,41 +25,22 @@ CLIENTS = 8
 SECONDS = 60.0
 
 
-def _cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    res = subprocess.run(
-        [sys.executable, "-m", "vwt_deploy.cli", "--project-dir", str(project), *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    if res.returncode:
-        raise SystemExit(f"{' '.join(args[:4])} failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
-    return res
-
-
-def _serve_pid(project: Path, endpoint: str) -> int | None:
-    from vwt_deploy.process import pid_alive
-
-    path = project / ".vwt" / "emulator" / "runtime" / "processes.json"
-    for p in json.loads(path.read_text()) if path.exists() else []:
-        if f"endpoint {endpoint} " in p["name"] and pid_alive(p["pid"]):
-            return int(p["pid"])
-    return None
-
-
 def main(argv: list[str] | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
-    from tests.helpers import copy_project, emulator_clients
+    from tests.helpers import copy_project, emulator_clients, process_of
+    from tests.helpers.deployflow import cli_of
+    from tests.helpers.emulator import RunningEmulator
     from vwt_deploy.emulator.manager import Emulator
     from vwt_deploy.operate.predict import PredictionClient
 
     tmp = Path(tempfile.mkdtemp(prefix="vwt-faults-bench-"))
     project = copy_project(tmp)
+    cli = cli_of(project)
     try:
-        _cli(project, "up", "--env", "local", "--yes")
-        _cli(project, "data", "sample", "--env", "local", "--rows", "3000", "--seed", "1")
-        _cli(project, "retrain", "--env", "local", "--model", MODEL, "--wait")
-        status = json.loads(_cli(project, "status", "--env", "local", "--json").stdout)
+        cli("up", "--env", "local", "--yes")
+        cli("data", "sample", "--env", "local", "--rows", "3000", "--seed", "1")
+        cli("retrain", "--env", "local", "--model", MODEL, "--wait")
+        status = json.loads(cli("status", "--env", "local", "--json"))
         info = Emulator(project / ".vwt" / "emulator").running()
         assert info is not None
         gateway = emulator_clients(info.url)("apigateway")
@@ -91,10 +71,10 @@ def main(argv: list[str] | None = None) -> dict:
             t.start()
         time.sleep(3)
         deploy_started = time.monotonic() - started
-        _cli(project, "retrain", "--env", "local", "--model", MODEL, "--tune", "--wait")  # a better model deploys
+        cli("retrain", "--env", "local", "--model", MODEL, "--tune", "--wait")  # a better model deploys
         deployed = time.monotonic() - started
         time.sleep(3)
-        pid = _serve_pid(project, f"vwt-local-{MODEL}")
+        pid = process_of(RunningEmulator(Emulator(project / ".vwt" / "emulator"), info), f"endpoint vwt-local-{MODEL} ")
         assert pid is not None, "no serve process to kill"
         killed = time.monotonic() - started
         os.kill(pid, signal.SIGKILL)

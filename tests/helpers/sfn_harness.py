@@ -276,6 +276,19 @@ def replaced_integrations(sagemaker: FakeSageMaker, lambdas: dict[str, Callable]
         state_task_factory.state_task_service_for = original
 
 
+def create_runs_table(dynamodb, name: str) -> None:
+    """The runs table as Terraform creates it (terraform/modules/retraining): which run last claimed each model;
+    nothing when it exists already."""
+    if name in dynamodb.list_tables()["TableNames"]:
+        return
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "model", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "model", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def fill(text: str, values: dict[str, str]) -> str:
     """What Terraform's templatefile does to the rendered file (every ${var} must be given)."""
 

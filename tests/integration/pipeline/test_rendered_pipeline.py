@@ -16,7 +16,7 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.responses import SageMakerResponse
 
 from tests.helpers import ACCOUNT, REGION
-from tests.helpers.sfn_harness import fill
+from tests.helpers.sfn_harness import create_runs_table, fill
 from tests.helpers.stepfunctions import run, sagemaker_backend
 from vwt_deploy.build.statemachines import dumps, render_definition
 from vwt_deploy.config import load
@@ -134,14 +134,7 @@ def pipeline(moto_server, repo, monkeypatch):
 
     fixes.stepfunctions_context_start_time()  # as the emulator: $$.Execution.StartTime is AWS's ISO string
     fixes.stepfunctions_sdk_pascal_case()  # and aws-sdk:sfn takes ExecutionArn
-    dynamodb = moto_server("dynamodb")
-    if env.runs_table_name not in dynamodb.list_tables()["TableNames"]:  # Terraform's (modules/retraining)
-        dynamodb.create_table(
-            TableName=env.runs_table_name,
-            KeySchema=[{"AttributeName": "model", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "model", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    create_runs_table(moto_server("dynamodb"), env.runs_table_name)
     ssm = moto_server("ssm")
     return SimpleNamespace(
         definition=definition,

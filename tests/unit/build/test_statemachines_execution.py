@@ -13,7 +13,7 @@ import time
 import boto3
 import pytest
 
-from tests.helpers.sfn_harness import FakeSageMaker, fill, replaced_integrations
+from tests.helpers.sfn_harness import FakeSageMaker, create_runs_table, fill, replaced_integrations
 from vwt_deploy.build.statemachines import dumps, render_definition
 from vwt_deploy.config import load
 
@@ -49,13 +49,7 @@ class Pipeline:
         self.s3.put_object(
             Bucket=self.data_bucket, Key=f"{self.model.data_prefix}part-0.csv", Body=("\n".join(lines) + "\n").encode()
         )
-        # the runs table Terraform creates (terraform/modules/retraining): which run last claimed each model
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=self.env.runs_table_name,
-            KeySchema=[{"AttributeName": "model", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "model", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_runs_table(boto3.client("dynamodb", region_name=REGION), self.env.runs_table_name)
         self.queues = {}
         topics = {}
         for who in ("admin", "operator"):
