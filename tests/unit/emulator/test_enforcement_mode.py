@@ -66,10 +66,14 @@ def test_the_recorder_counts_pairs_and_streams_each_denial(tmp_path):
         ),
         ("GET", {}, b"", False),
         ("PUT", {}, b"", True),
+        ("POST", {"content-type": "application/x-www-form-urlencoded"}, b"Action=Publish&TopicArn=t", False),
+        ("POST", {"content-type": "application/x-www-form-urlencoded"}, b"Action=SetTopicAttributes", True),
+        ("POST", {"content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.SendMessage"}, b"{}", False),
     ],
 )
-def test_only_an_administrators_write_drops_the_policies_read(method, headers, body, writes):
-    """IAM and SNS POST their reads too: the cache of policies survives them (else every check re-reads)."""
+def test_only_a_write_that_may_change_a_policy_drops_the_policies_read(method, headers, body, writes):
+    """IAM and SNS POST their reads too, and messages are writes of data: the cache of policies survives them (else
+    every check re-reads)."""
     import io
 
     from vwt_deploy.emulator.enforcement import _may_write
@@ -77,3 +81,23 @@ def test_only_an_administrators_write_drops_the_policies_read(method, headers, b
     environ = {"REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
     assert _may_write(environ, headers, "iam") is writes
     assert environ["wsgi.input"].read() == body  # put back for moto
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "writes"),
+    [
+        ("s3", "/vwt-local-models/model.tar.gz", False),  # an object
+        ("s3", "/vwt-local-models", True),  # the bucket (its policy, encryption, ...)
+        ("lambda", "/2015-03-31/functions/vwt-local-predict/invocations", False),
+        ("lambda", "/2015-03-31/functions/vwt-local-predict/policy", True),  # AddPermission
+    ],
+)
+def test_objects_and_invocations_keep_the_policies_read(service, path, writes):
+    """The runtime's roles write objects and invoke functions all day; a bucket or function write may change its
+    policy (the deploy role's Terraform: its roles' trust, its buckets' policies)."""
+    import io
+
+    from vwt_deploy.emulator.enforcement import _may_write
+
+    environ = {"REQUEST_METHOD": "PUT" if service == "s3" else "POST", "PATH_INFO": path, "wsgi.input": io.BytesIO()}
+    assert _may_write(environ, {}, service) is writes

@@ -269,7 +269,7 @@ def _default_context(request: Request, principal: Principal) -> dict[str, list[s
     `aws:PrincipalArn` (for a role session, the role ARN, which this library knows without the role's path)
     and `aws:PrincipalAccount` ("AWS global condition context keys")."""
     context = normalise_context(request.context)
-    if not principal.is_service and principal.account:
+    if principal.has_identity_policies and principal.account:
         context.setdefault("aws:principalaccount", [principal.account])
         context.setdefault("aws:principalarn", [principal.role_arn or principal.arn])
     return context
@@ -350,7 +350,7 @@ def _same_account(run: _Evaluation, matched: tuple[MatchedStatement, ...], allow
     granted = allows.identity or allows.direct
     if granted is not None:
         return _allow(run, matched, granted)
-    if run.principal.is_service:
+    if not run.principal.has_identity_policies:
         return _deny(run, matched, RESOURCE, "no resource-based policy allows")
     return _deny(run, matched, IDENTITY, "no identity-based policy allows")
 
@@ -370,7 +370,7 @@ def evaluate(
     principal = Principal.parse(request.principal_arn)
     run = _Evaluation(request, principal, request.action, _default_context(request, principal))
     found: list[MatchedStatement] = []
-    if not principal.is_service:
+    if principal.has_identity_policies:
         for number, item in enumerate(identity_policies, start=1):
             found += _matching_statements(_as_policy(item, f"identity policy {number}"), IDENTITY, run)
     if resource_policy is not None:

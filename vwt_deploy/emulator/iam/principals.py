@@ -19,7 +19,10 @@ Sources (IAM User Guide, "AWS JSON policy elements: Principal" and "...: NotPrin
   user name part of the ARN is case sensitive": ARNs are compared exactly.
 * `{"Service": "sns.amazonaws.com"}` names a service principal (a service calling
   on a resource owner's behalf); it is compared case insensitively.
-* `Federated` and `CanonicalUser` principals are not modelled: they never match.
+* `{"Federated": "arn:aws:iam::<account>:oidc-provider/<host>"}` names an OIDC identity provider: the
+  principal of AssumeRoleWithWebIdentity with that provider's token ("Create a role for OpenID Connect
+  federation": the trust policy's `Principal` is the provider's ARN). It is compared exactly; a SAML
+  provider's ARN the same way. `CanonicalUser` principals are not modelled: they never match.
 * NotPrincipal: the statement applies to every principal *not* named. The doc:
   "If an assumed-role user ... is being evaluated, AWS might validate the account
   first, then the role, and then the assumed-role user"; its examples list the
@@ -54,7 +57,8 @@ class Principal:
     """The requester: an IAM ARN (role session, role, user, root) or a service principal name."""
 
     arn: str
-    kind: str  # "assumed-role" | "role" | "user" | "root" | "federated-user" | "service" | "unknown"
+    #: "assumed-role" | "role" | "user" | "root" | "federated-user" | "identity-provider" | "service" | "unknown"
+    kind: str
     account: str | None = None
     partition: str = "aws"
     role_name: str | None = None
@@ -79,11 +83,19 @@ class Principal:
             return cls(value, "role", account, partition, resource.rsplit("/", 1)[-1])
         if service == "iam" and resource.startswith("user/"):
             return cls(value, "user", account, partition)
+        if service == "iam" and resource.startswith(("oidc-provider/", "saml-provider/")):
+            return cls(value, "identity-provider", account, partition)
         return cls(value, "unknown", account, partition)
 
     @property
     def is_service(self) -> bool:
         return self.kind == "service"
+
+    @property
+    def has_identity_policies(self) -> bool:
+        """Whether the principal is an IAM identity, with identity-based policies and the context keys of a signed
+        request; a service and an identity provider (its token's unsigned AssumeRoleWithWebIdentity) are not."""
+        return self.kind not in ("service", "identity-provider")
 
     @property
     def role_arn(self) -> str | None:
@@ -136,8 +148,11 @@ def principal_match(element: object, principal: Principal) -> PrincipalMatch | N
             elif kind == "Service":
                 named = principal.is_service and entry.lower() == principal.arn.lower()
                 found = PrincipalMatch.DIRECT if named else None
+            elif kind == "Federated":
+                named = principal.kind == "identity-provider" and entry == principal.arn
+                found = PrincipalMatch.DIRECT if named else None
             else:
-                found = None  # Federated, CanonicalUser: not modelled
+                found = None  # CanonicalUser: not modelled
             if found is PrincipalMatch.DIRECT:
                 return found
             best = best or found
