@@ -162,7 +162,7 @@ def subject(env: Environment) -> str:
     return f"repo:{repository}:environment:{env.delivery.github_environment or env.name}"
 
 
-def trust_policy(provider_arn: str, sub: str) -> dict[str, Any]:
+def trust_policy(provider: str, sub: str) -> dict[str, Any]:
     """Only GitHub's tokens for this repository and environment, issued for STS, may assume the role."""
     return {
         "Version": "2012-10-17",
@@ -170,7 +170,7 @@ def trust_policy(provider_arn: str, sub: str) -> dict[str, Any]:
             {
                 "Sid": "GitHubActionsOfThisRepositoryAndEnvironment",
                 "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
+                "Principal": {"Federated": provider},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com", f"{GITHUB_OIDC_HOST}:sub": sub}
@@ -212,14 +212,13 @@ def _size(document: Mapping[str, Any]) -> int:
 def bootstrap_deploy_role(env: Environment, iam: Any, template: str, account: str) -> DeployRole:
     """Create (or bring up to date) the account's GitHub OIDC provider and `env`'s deploy role, trusted by its
     repository's environment only, with the derived policy as customer managed policies. Idempotent."""
-    sub = subject(env)
-    provider_arn = f"arn:aws:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}"
+    sub, provider = subject(env), provider_arn(account)
     known = {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
-    if provider_arn not in known:
+    if provider not in known:
         # no thumbprint: IAM trusts GitHub's provider through its own certificate authorities (IAM User Guide,
         # "Create an OpenID Connect (OIDC) identity provider in IAM": ThumbprintList is optional)
         iam.create_open_id_connect_provider(Url=f"https://{GITHUB_OIDC_HOST}", ClientIDList=["sts.amazonaws.com"])
-    role, trust = env.deploy_role_name, json.dumps(trust_policy(provider_arn, sub))
+    role, trust = env.deploy_role_name, json.dumps(trust_policy(provider, sub))
     tags = [{"Key": "vwt:env", "Value": env.name}, {"Key": "vwt:owner", "Value": env.owner}]
     try:
         arn = iam.get_role(RoleName=role)["Role"]["Arn"]
@@ -242,7 +241,34 @@ def bootstrap_deploy_role(env: Environment, iam: Any, template: str, account: st
     for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
         if attached["PolicyName"].startswith(f"{role}-") and attached["PolicyName"] not in names:
             iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])  # a shorter policy than before
-    return DeployRole(arn, provider_arn, sub, tuple(names))
+    return DeployRole(arn, provider, sub, tuple(names))
+
+
+def provider_arn(account: str) -> str:
+    """The ARN of the account's IAM OIDC provider of GitHub Actions."""
+    return f"arn:aws:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}"
+
+
+def require_bootstrapped(env: Environment, iam: Any, account: str) -> None:
+    """ConfigError naming `vwt-deploy bootstrap` unless `env`'s deploy role and the account's GitHub OIDC provider
+    exist (`iam`: a client of the account that may read them)."""
+    missing = []
+    provider = provider_arn(account)
+    for what, lookup in (
+        (f"the deploy role {env.deploy_role_name}", lambda: iam.get_role(RoleName=env.deploy_role_name)),
+        (f"the account's GitHub OIDC provider {provider}", lambda: iam.get_open_id_connect_provider(
+            OpenIDConnectProviderArn=provider)),
+    ):  # fmt: skip
+        try:
+            lookup()
+        except iam.exceptions.NoSuchEntityException:
+            missing.append(what)
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} of {env.name} do{'es' if len(missing) == 1 else ''} not exist, so "
+            f"the pipelines of {env.delivery.github_repository} cannot deploy it",
+            f"create them with `vwt-deploy bootstrap --env {env.name}`",
+        )
 
 
 def _put_managed_policy(iam: Any, account: str, name: str, document: Mapping[str, Any], tags: list) -> None:

@@ -201,8 +201,8 @@ class Deployment:
     def bootstrap(self) -> DeployRole | None:
         """The state bucket; and, on AWS where the environment names its GitHub repository, the account's GitHub
         OIDC provider and the environment's deploy role (vwt_deploy.deploy.deployrole)."""
-        self.target.bootstrap()
-        if self.env.is_local or not self.env.delivery.github_repository:
+        self.target.bootstrap()  # locally: as the administrator, whoever `up` acts as
+        if not self.env.delivery.github_repository:
             return None
         from vwt_deploy.deploy.deployrole import bootstrap_deploy_role
 
@@ -217,33 +217,17 @@ class Deployment:
     def _require_deploy_role(self) -> None:
         """Where the environment is deployed from a GitHub repository, its deploy role and the account's GitHub OIDC
         provider must exist (`vwt-deploy bootstrap` makes them): one message naming it, before anything changes.
-        Nothing to check when the caller is that role (it exists, and GitHub's token was accepted)."""
+        Nothing to check when the caller is that role (it exists, and GitHub's token was accepted). Locally the
+        target checks them itself when it acts as the role (VWT_LOCAL_PRINCIPAL=deploy-role)."""
         if self.env.is_local or not self.env.delivery.github_repository:
             return
-        from vwt_deploy.deploy.deployrole import GITHUB_OIDC_HOST
+        from vwt_deploy.deploy.deployrole import require_bootstrapped
 
         self.target.ensure_ready()
         caller = self.target.client("sts").get_caller_identity()
         if f":assumed-role/{self.env.deploy_role_name}/" in caller["Arn"]:
             return
-        iam = self.target.client("iam")
-        provider = f"arn:aws:iam::{caller['Account']}:oidc-provider/{GITHUB_OIDC_HOST}"
-        missing = []
-        for what, lookup in (
-            (f"the deploy role {self.env.deploy_role_name}", lambda: iam.get_role(RoleName=self.env.deploy_role_name)),
-            (f"the account's GitHub OIDC provider {provider}", lambda: iam.get_open_id_connect_provider(
-                OpenIDConnectProviderArn=provider)),
-        ):  # fmt: skip
-            try:
-                lookup()
-            except iam.exceptions.NoSuchEntityException:
-                missing.append(what)
-        if missing:
-            raise ConfigError(
-                f"{' and '.join(missing)} of {self.env.name} do{'es' if len(missing) == 1 else ''} not exist, so "
-                f"the pipelines of {self.env.delivery.github_repository} cannot deploy it",
-                f"create them with `vwt-deploy bootstrap --env {self.env.name}`",
-            )
+        require_bootstrapped(self.env, self.target.client("iam"), caller["Account"])
 
     def up(self, confirm: Callable[[PlanSummary], bool]) -> UpResult:
         from vwt_deploy.deploy.validate import require_admin_email

@@ -353,3 +353,27 @@ def test_up_names_the_bootstrap_command_when_the_deploy_role_is_missing(project_
     )
     bootstrap_deploy_role(load("dev", project_dir), boto3.client("iam"), template, "123456789012")
     assert deployment(project_dir, runner).up(confirm=lambda plan: True).applied
+
+
+@pytest.mark.parametrize(
+    ("value", "principal"),
+    [
+        (None, "administrator"),
+        ("", "administrator"),
+        ("Deploy-Role", "deploy-role"),
+        ("administrator", "administrator"),
+    ],
+)
+def test_the_local_target_acts_as_whom_vwt_local_principal_names(value, principal) -> None:
+    from vwt_deploy.deploy.targets.local import PRINCIPAL_ENV, principal_from
+
+    assert principal_from({} if value is None else {PRINCIPAL_ENV: value}) == principal
+
+
+def test_an_unknown_local_principal_is_one_message_with_the_choices() -> None:
+    from vwt_deploy.deploy.targets.local import PRINCIPAL_ENV, principal_from
+
+    with pytest.raises(ConfigError) as err:
+        principal_from({PRINCIPAL_ENV: "root"})
+    assert "VWT_LOCAL_PRINCIPAL='root' names no principal" in err.value.message
+    assert "deploy-role" in (err.value.hint or "")
