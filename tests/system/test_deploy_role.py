@@ -1,55 +1,77 @@
-"""The deploy role's committed policy covers what a deployment really calls.
+"""The proof of the deploy role: a whole deployment's flow runs as it, with IAM enforced.
 
-On a project copy of its own: the deploy role's flow (tests/helpers/deployflow.py: up, plan, status, retrain,
-predict, down). vwt-deploy and Terraform sign with the deployer's key, and the emulator records the IAM action and
-resources of each of their requests; every one must be allowed by environments/deployer-policy.json rendered for
-local. When the framework starts calling something new, this fails and names it: derive the policy again
-(`make deployer-policy`) and review the diff.
+On a project copy of its own, deployed from a GitHub repository: `bootstrap` (as the administrator) makes the
+account's GitHub OIDC provider and the local environment's deploy role with the committed policy
+(environments/deployer-policy.json); then every command of the deploy role's flow (tests/helpers/deployflow.py:
+up, plan, a release up, status, data sample, retrain, predict, down) acts as that role, as the shipped pipelines do:
+a GitHub Actions token from the emulator's issuer, AssumeRoleWithWebIdentity (token, provider and trust checked),
+and Terraform and the CLI on that session. Each of their calls is decided by the role's policy. When the framework
+starts calling something the policy lacks, the flow fails on AWS's AccessDenied and this names it: derive the
+policy again (`make deployer-policy`) and review the diff.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, copy_project
+from tests.helpers import copy_project
 from tests.helpers.deployflow import run_deploy_flow
-from vwt_deploy.deploy.deployrole import render_policy
-from vwt_deploy.emulator.manager import DEPLOYER, Emulator
+from vwt_deploy.emulator.manager import Emulator
 
 pytestmark = pytest.mark.system
 
+ROLE = "arn:aws:iam::123456789012:role/vwt-local-deploy"
+
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> list[dict]:
+def record(tmp_path_factory) -> dict[str, list[dict]]:
+    """What each principal was allowed and denied during the flow (the emulator's access record)."""
     project = copy_project(tmp_path_factory.mktemp("deploy-role"))
+    emulator = Emulator(project / ".vwt" / "emulator")
     try:
-        cli = run_deploy_flow(project)
-        report = json.loads(cli("local", "access", "--env", "local", "--principal", DEPLOYER, "--json"))
+        run_deploy_flow(project, as_deploy_role=True)
+        return json.loads((emulator.dir / "iam" / "access.json").read_text())
     finally:
-        Emulator(project / ".vwt" / "emulator").stop()
-    return report[0]["used"]
+        emulator.stop()
 
 
-def _allowed(policy: dict, action: str, resource: str) -> bool:
-    for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions) and any(
-            fnmatch.fnmatchcase(resource, r) for r in resources
-        ):
-            return True
-    return False
+def test_a_deployment_runs_end_to_end_as_the_deploy_role_with_nothing_denied(record: dict[str, list[dict]]) -> None:
+    used = record[ROLE]
+    denied = sorted(f"{e['action']} on {e['resource']}" for e in used if e["denied"])
+    assert denied == [], "derive the policy again (`make deployer-policy`) and review it:\n  " + "\n  ".join(denied)
+    actions = {e["action"] for e in used if e["allowed"]}
+    # the role itself made and destroyed the deployment: Terraform's creates and deletes were decided for it
+    assert {"iam:CreateRole", "iam:PassRole", "sagemaker:CreateEndpoint", "states:CreateStateMachine",
+            "s3:DeleteBucket", "kms:ScheduleKeyDeletion", "states:StartExecution"} <= actions  # fmt: skip
+    assert len(used) > 500
 
 
-def test_the_committed_policy_allows_every_call_of_a_deployment(recorded: list[dict]) -> None:
-    template = (Path(REPO) / "environments" / "deployer-policy.json").read_text()
-    policy = json.loads(render_policy(template, "vwt-local", "123456789012", "eu-west-1"))
-    assert len(recorded) > 100  # Terraform's own calls are there: the record is real
-    missing = sorted(
-        {f"{c['action']} on {c['resource']}" for c in recorded if not _allowed(policy, c["action"], c["resource"])}
-    )
-    assert missing == [], "derive the policy again (`make deployer-policy`) and review it:\n  " + "\n  ".join(missing)
+def test_the_role_was_assumed_with_githubs_token_through_the_accounts_provider(record: dict[str, list[dict]]) -> None:
+    provider = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    assumed = [e for e in record[provider] if e["action"] == "sts:AssumeRoleWithWebIdentity"]
+    assert [(e["resource"], e["denied"]) for e in assumed] == [(ROLE, 0)]
+    assert assumed[0]["allowed"] >= 8  # once per command of the flow
+
+
+def test_the_administrator_only_bootstrapped(record: dict[str, list[dict]]) -> None:
+    """Beside bootstrap (the state bucket, the provider and the role), the administrator's key made no call: the
+    deployment itself is the role's."""
+    from vwt_deploy.emulator.manager import DEPLOYER
+
+    services = {e["action"].split(":", 1)[0] for e in record[DEPLOYER]}
+    assert services <= {"s3", "iam", "sts", "kms"}, services
+    resources = {e["resource"] for e in record[DEPLOYER] if e["action"].startswith("s3:")}
+    assert all(r.startswith("arn:aws:s3:::vwt-local-tfstate") for r in resources), resources
+    writes = {e["action"] for e in record[DEPLOYER] if e["action"].startswith("iam:") and "Get" not in e["action"]}
+    assert writes <= {"iam:CreateOpenIDConnectProvider", "iam:CreateRole", "iam:CreatePolicy", "iam:AttachRolePolicy",
+                      "iam:ListOpenIDConnectProviders", "iam:ListAttachedRolePolicies", "iam:TagRole",
+                      "iam:TagPolicy", "iam:ListPolicyVersions", "iam:UpdateAssumeRolePolicy"}, writes  # fmt: skip
+
+
+def test_the_projects_policy_file_is_what_the_role_was_given(record: dict[str, list[dict]]) -> None:
+    """The role's identity-based grants came from the committed policy, as bootstrap attached it (the labels name
+    the managed policies); the others are resource policies (a key policy, a topic policy)."""
+    granted = {label for e in record[ROLE] for label in e["granted_by"] if " policy of " not in label}
+    assert granted and all(label.startswith("vwt-local-deploy-") for label in granted), granted
