@@ -363,6 +363,82 @@ def apigateway_empty_collections() -> None:
         cls.to_json = to_json
 
 
+def _tagged(backend, arn: str):
+    """The API Gateway resource a tagging ARN names: `arn:aws:apigateway:<region>::/restapis/<id>`, its stages
+    `.../stages/<name>`, `/apikeys/<id>`, `/usageplans/<id>`, `/domainnames/<name>` (API Gateway API Reference,
+    TagResource: "The ARN of a resource that can be tagged"). BadRequestException for any other."""
+    from moto.apigateway.exceptions import BadRequestException
+
+    parts = arn.split("::", 1)[-1].strip("/").split("/")
+    if parts[0] == "restapis" and len(parts) == 2:
+        return backend.get_rest_api(parts[1])
+    if parts[0] == "restapis" and len(parts) == 4 and parts[2] == "stages":
+        return backend.get_stage(parts[1], parts[3])
+    getter = {"apikeys": backend.get_api_key, "usageplans": backend.get_usage_plan,
+              "domainnames": backend.get_domain_name}.get(parts[0])  # fmt: skip
+    if getter is None or len(parts) != 2:
+        raise BadRequestException(f"Invalid resource ARN: {arn}")
+    return getter(parts[1])
+
+
+@_once
+def apigateway_tag_any_resource() -> None:
+    """TagResource, UntagResource and GetTags read every ARN as a stage's, so tagging a REST API, an API key or a
+    usage plan after it was created (the provider does when a release changes `tags`) failed. They act on the
+    resource the ARN names."""
+    from urllib.parse import unquote
+
+    from moto.apigateway import urls
+    from moto.apigateway.responses import APIGatewayResponse
+
+    # the ARN arrives decoded (werkzeug decodes the %2F botocore sends), so its path's slashes must route too
+    tagged = "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/(?P<tagged>.+)$"
+    urls.url_paths.setdefault(tagged, APIGatewayResponse.dispatch)
+
+    def resource(self):
+        return _tagged(self.backend, unquote(self.path.split("/tags/", 1)[1]))
+
+    def get_tags(self) -> str:
+        return json.dumps({"tags": resource(self).tags or {}})
+
+    def tag_resource(self):
+        target, tags = resource(self), self._get_param("tags") or {}
+        target.tags = {**(target.tags or {}), **tags}
+        return 204, {"status": 204}, ""
+
+    def untag_resource(self):
+        target, keys = resource(self), set(self.querystring.get("tagKeys") or [])
+        target.tags = {k: v for k, v in (target.tags or {}).items() if k not in keys}
+        return 204, {"status": 204}, ""
+
+    APIGatewayResponse.get_tags = get_tags
+    APIGatewayResponse.tag_resource = tag_resource
+    APIGatewayResponse.untag_resource = untag_resource
+
+
+@_once
+def apigateway_update_model() -> None:
+    """UpdateModel is not implemented by moto, so a release that changes a request model (the API's schema of
+    prediction requests, `api.max_records`) failed. Its patch paths are the model's `/schema` and `/description`
+    (API Gateway API Reference, UpdateModel; "PATCH operations": a model's schema and description are replaced)."""
+    from urllib.parse import unquote
+
+    from moto.apigateway.exceptions import BadRequestException
+    from moto.apigateway.responses import APIGatewayResponse
+
+    def update_model(self) -> str:
+        parts = self.path.split("/")
+        model = self.backend.get_model(parts[2], unquote(parts[4]))
+        for operation in self._get_param("patchOperations") or []:
+            path = operation.get("path")
+            if operation.get("op") != "replace" or path not in ("/schema", "/description"):
+                raise BadRequestException(f"Invalid patch path '{path}' specified for op '{operation.get('op')}'")
+            setattr(model, path[1:], operation.get("value"))
+        return json.dumps(model.to_json())
+
+    APIGatewayResponse.update_model = update_model
+
+
 # --------------------------------------------------------------------------- Application Auto Scaling
 
 
@@ -623,6 +699,8 @@ FIXES = (
     stepfunctions_sdk_pascal_case,
     stepfunctions_context_start_time,
     applicationautoscaling_tags,
+    apigateway_tag_any_resource,
+    apigateway_update_model,
     sagemaker_model_readback,
     sagemaker_model_registry,
     sagemaker_model_package_client_token,

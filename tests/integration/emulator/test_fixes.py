@@ -297,6 +297,44 @@ def test_sqs_attributes_read_back_as_aws_sends_them(emulator_client) -> None:
     assert got["RedrivePolicy"] == redrive  # compact, as sent
 
 
+def test_apigateway_tags_a_rest_api_an_api_key_and_a_usage_plan_after_they_are_made(emulator_client) -> None:
+    """A release that changes `tags` tags them in place (moto read every ARN as a stage's)."""
+    api = emulator_client("apigateway")
+    rest = api.create_rest_api(name="fixes-tags", tags={"environment": "local"})["id"]
+    key = api.create_api_key(name="fixes-tags-key", tags={"environment": "local"})["id"]
+    plan = api.create_usage_plan(name="fixes-tags-plan")["id"]
+    region = api.meta.region_name
+    for arn in (f"arn:aws:apigateway:{region}::/restapis/{rest}", f"arn:aws:apigateway:{region}::/apikeys/{key}",
+                f"arn:aws:apigateway:{region}::/usageplans/{plan}"):  # fmt: skip
+        api.tag_resource(resourceArn=arn, tags={"owner": "risk-team"})
+        assert api.get_tags(resourceArn=arn)["tags"]["owner"] == "risk-team", arn
+        api.untag_resource(resourceArn=arn, tagKeys=["owner"])
+        assert "owner" not in api.get_tags(resourceArn=arn)["tags"], arn
+    assert api.get_rest_api(restApiId=rest)["tags"] == {"environment": "local"}  # read back as the provider reads it
+    with pytest.raises(ClientError) as other:
+        api.tag_resource(resourceArn=f"arn:aws:apigateway:{region}::/restapis/{rest}/resources/x", tags={"a": "b"})
+    assert other.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_apigateway_updates_a_models_schema_and_description(emulator_client) -> None:
+    """UpdateModel, as the provider sends it when a release changes a request model (replace /schema, /description)."""
+    api = emulator_client("apigateway")
+    rest = api.create_rest_api(name="fixes-model")["id"]
+    api.create_model(restApiId=rest, name="Request", contentType="application/json", schema='{"type": "object"}')
+    schema = '{"type": "object", "properties": {"records": {"maxItems": 500}}}'
+    answer = api.update_model(
+        restApiId=rest,
+        modelName="Request",
+        patchOperations=[{"op": "replace", "path": "/schema", "value": schema},
+                         {"op": "replace", "path": "/description", "value": "at most 500 records"}],
+    )  # fmt: skip
+    assert (answer["schema"], answer["description"]) == (schema, "at most 500 records")
+    assert api.get_model(restApiId=rest, modelName="Request")["schema"] == schema
+    with pytest.raises(ClientError) as bad:
+        api.update_model(restApiId=rest, modelName="Request", patchOperations=[{"op": "replace", "path": "/name"}])
+    assert bad.value.response["Error"]["Code"] == "BadRequestException"
+
+
 def test_apigateway_leaves_out_empty_collections(emulator_client) -> None:
     api = emulator_client("apigateway")
     rest = api.create_rest_api(name="fixes")["id"]
