@@ -14,10 +14,14 @@ from pathlib import Path
 import yaml
 
 MODEL = "gb-problem-gambling"
-# a release: new function code (below), a changed state machine definition, log retention. Not a change of tags
-# or of the API's request model: moto's API Gateway tags only stages and cannot update a model, so either change
-# fails locally (README, the deploy role)
-UPDATE = ("--set", "log_retention_days=30", "--set", "model_overrides.gb-marketing.hyperparameters.no_trees=40")
+# a release: new function code (below), a changed state machine definition, log retention, a new tag on every
+# resource (every service's tag-update call) and a smaller request batch (the API's request model, UpdateModel)
+UPDATE = (
+    "--set", "log_retention_days=30",
+    "--set", "model_overrides.gb-marketing.hyperparameters.no_trees=40",
+    "--set", "tags.cost-centre=ml-platform",
+    "--set", "api.max_records=500",
+)  # fmt: skip
 
 
 #: the repository a project copy's local environment is deployed from, when the flow acts as its deploy role
