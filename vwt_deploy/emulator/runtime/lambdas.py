@@ -4,10 +4,12 @@ moto's server runs functions only in Docker; `install` patches the method its
 `Invoke` reaches (`LambdaFunction.invoke`) so that an invocation:
 
 - extracts the zip moto holds once per code digest into `<runtime work>/lambda/<function>/<sha256>/`;
-- runs the handler in a worker (`python -m vwt_deploy.emulator.runtime.lambda_worker`) that keeps the module
-  imported between invocations, as Lambda keeps a sandbox warm; a pool per function version runs
-  concurrent invocations in parallel, at most `VWT_LAMBDA_MAX_WORKERS` (default 4, or the reserved
-  concurrency when lower) at a time; further invocations wait for a free worker;
+- runs the handler in a worker (`python -S .../lambda_worker.py`) that keeps the module
+  imported between invocations, as Lambda keeps a sandbox warm; the worker sees the standard library, the
+  function's code and what Lambda's Python runtime provides (the AWS SDK and its dependencies: `provided_path`),
+  not this environment's other packages, so a package that needs a library must bring it, as on AWS; a pool
+  per function version runs concurrent invocations in parallel, at most `VWT_LAMBDA_MAX_WORKERS` (default 4,
+  or the reserved concurrency when lower) at a time; further invocations wait for a free worker;
 - gives the worker the function's environment variables, credentials of a session of its execution role
   (`Runtime.sessions`), and the variables Lambda sets;
 - kills a worker that outlives the function's timeout and answers as Lambda does
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
 import io
 import json
 import math
@@ -52,6 +55,25 @@ INIT_TIMEOUT = (
     10.0  # Lambda's limit of a sandbox's init phase (importing the handler), not part of the function's timeout
 )
 DEFAULT_REGION = "eu-west-1"
+#: what Lambda's Python runtimes provide besides the standard library: the AWS SDK for Python and its dependencies
+#: (Lambda Developer Guide, "Building Lambda functions with Python": the runtime includes Boto3; "Working with .zip
+#: file archives": other dependencies go in the package)
+PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+_WORKER = Path(__file__).with_name("lambda_worker.py")
+
+
+def provided_path(directory: Path) -> Path:
+    """`directory`, holding links to this environment's copies of what Lambda's runtime provides (`PROVIDED`): the
+    workers' only library path besides the function's code and the standard library."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in PROVIDED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        source = Path(spec.origin).parent if spec.submodule_search_locations else Path(spec.origin)
+        with contextlib.suppress(FileExistsError):  # made by a worker before, or beside, this one
+            (directory / source.name).symlink_to(source)
+    return directory
 
 
 @dataclass
@@ -88,14 +110,15 @@ class _Worker:
             "_HANDLER": fn.handler,
             "LAMBDA_TASK_ROOT": str(code_dir),
             "TZ": ":UTC",
+            "PYTHONPATH": str(provided_path(runtime.work / "lambda" / "python-runtime")),
         }
         self.runtime = runtime
         self.proc = runtime.spawn(
             f"lambda {fn.function_name}",
             [
                 sys.executable,
-                "-m",
-                "vwt_deploy.emulator.runtime.lambda_worker",
+                "-S",  # no site-packages: the runtime's libraries come from PYTHONPATH alone
+                str(_WORKER),
                 "--code",
                 str(code_dir),
                 "--handler",

@@ -41,6 +41,12 @@ def slow(event, context):
 def buckets(event, context):
     import boto3
     return [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+
+
+def libraries(event, context):
+    # what the function can import: the standard library and the SDK, nothing else of this machine
+    import importlib.util
+    return {name: importlib.util.find_spec(name) is not None for name in event["names"]}
 """
 
 SLOW_INIT = """
@@ -62,6 +68,7 @@ def functions(emulator_client, role):
         ("fail", "app.fail", 10),
         ("slow", "app.slow", 2),
         ("buckets", "app.buckets", 20),
+        ("libraries", "app.libraries", 10),
         ("slowinit", "slowinit.handler", 1),
     ):
         lam.create_function(
@@ -90,6 +97,15 @@ def test_handler_result_env_and_context(functions):
     assert payload["endpoint"].startswith("http://127.0.0.1:")  # AWS calls reach the emulator
     assert payload["region"] == "eu-west-1"
     assert 0 < payload["remaining_ms"] <= 10_000
+
+
+def test_the_function_sees_what_lambdas_runtime_provides_and_its_own_package_only(functions):
+    """Lambda's Python runtime brings the standard library and boto3; moto, yaml or cryptography, which this machine
+    has, are not there: a package that needs them must carry them (else it fails on AWS, and here too)."""
+    names = ["json", "boto3", "botocore", "dateutil", "urllib3", "app", "moto", "yaml", "cryptography", "vwt_deploy",
+             "events"]  # fmt: skip
+    _, found = _invoke(functions, "libraries", {"names": names})
+    assert found == {**{n: True for n in names[:6]}, **{n: False for n in names[6:]}}
 
 
 def test_warm_worker_keeps_the_module_imported(functions):
