@@ -37,6 +37,7 @@ from vwt_deploy.emulator.runtime import ACCOUNT_ID, Runtime
 log = logging.getLogger("vwt_deploy.emulator.runtime.apigateway")
 PREFIX = "/_aws/execute-api/"
 DEFAULT_TIMEOUT_MS = 29000
+AUTHORIZER_TIMEOUT_S = 29.0  # the integration's limit: an authorizer that answers later fails the request
 
 # response type -> (status, message, x-amzn-ErrorType) of API Gateway's default gateway responses
 _DEFAULTS = {
@@ -50,6 +51,8 @@ _DEFAULTS = {
     "API_CONFIGURATION_ERROR": (500, "Internal server error", "InternalServerErrorException"),
     "INTEGRATION_FAILURE": (502, "Internal server error", "InternalServerErrorException"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out", "InternalServerErrorException"),
+    "UNAUTHORIZED": (401, "Unauthorized", "UnauthorizedException"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, None, "AuthorizerConfigurationException"),
 }
 _PROXY_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 
@@ -103,14 +106,16 @@ def _aws_wording(error) -> str:
 
 
 class GatewayError(Exception):
-    """An answer API Gateway gives itself (a gateway response)."""
+    """An answer API Gateway gives itself (a gateway response). `key` names the message in the default body:
+    `message`, or `Message` in an authorizer's denial, as API Gateway words them."""
 
-    def __init__(self, response_type: str, message: str | None = None, validation: str = ""):
+    def __init__(self, response_type: str, message: str | None = None, validation: str = "", key: str = "message"):
         self.response_type = response_type
         self.status, default, self.error_type = _DEFAULTS[response_type]
         self.message = message or default
         self.validation = validation
-        super().__init__(self.message)
+        self.key = key
+        super().__init__(self.message or response_type)
 
 
 class _Bucket:
@@ -140,6 +145,7 @@ class Gateway:
         self.runtime = runtime
         self._buckets: dict[tuple, _Bucket] = {}
         self._quota: dict[tuple, tuple[str, int]] = {}
+        self._authorizers = None  # authorizers.Authorizers, made on the first request that needs one
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ WSGI
@@ -193,9 +199,17 @@ class Gateway:
         if method is None:
             raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
         resource_path = resource.get_path()
+        execute_api = f"arn:aws:execute-api:{backend.region_name}:{backend.account_id}:{api.id}"
+        body = request.get_data()
+        authorized = None
+        if (method.authorization_type or "NONE").upper() == "CUSTOM":
+            event = _proxy_event(request, request_id, api, stage, resource, resource_path, path, params, b"", None)
+            for name in ("body", "isBase64Encoded"):
+                event.pop(name)
+            authorized = self._authorize(api, method, request, f"{execute_api}/{stage_name}/{request.method}{path}",
+                                         event)  # fmt: skip
         key, plan = self._authorise(request, backend, api, stage_name) if method.api_key_required else (None, None)
         self._throttle(api, stage, stage_name, resource_path, request.method, key, plan)
-        body = request.get_data()
         self._validate(request, api, method, body)
         integration = method.method_integration
         if integration is None:
@@ -204,8 +218,9 @@ class Gateway:
             return _mock(integration, request)
         if integration.integration_type == "AWS_PROXY" and ":lambda:path/" in (integration.uri or ""):
             event = _proxy_event(request, request_id, api, stage, resource, resource_path, path, params, body, key)
-            source = f"arn:aws:execute-api:{backend.region_name}:{backend.account_id}:{api.id}/{stage_name}"
-            return self._call_lambda(integration, event, f"{source}/{request.method}{resource_path}")
+            if authorized is not None:
+                event["requestContext"]["authorizer"] = authorized
+            return self._call_lambda(integration, event, f"{execute_api}/{stage_name}/{request.method}{resource_path}")
         raise GatewayError(
             "API_CONFIGURATION_ERROR",
             f"the local API Gateway runs MOCK and AWS_PROXY (Lambda) "
@@ -293,12 +308,55 @@ class Gateway:
         if errors:
             raise GatewayError("BAD_REQUEST_BODY", validation="[" + ", ".join(errors) + "]")
 
+    def _authorize(self, api, method, request, method_arn: str, event: dict) -> dict:
+        """The method's Lambda authorizer's `requestContext.authorizer`, or the GatewayError it answers with
+        (`authorizers`: 401, 403, or 500 for an authorizer that fails)."""
+        from vwt_deploy.emulator.runtime.authorizers import Authorizers, Refused
+
+        authorizer = api.authorizers.get(method.authorizer_id or "")
+        if authorizer is None:
+            raise GatewayError("AUTHORIZER_CONFIGURATION_ERROR")
+        with self._lock:
+            if self._authorizers is None:
+                self._authorizers = Authorizers(self._invoke_authorizer)
+        try:
+            found = self._authorizers.authorize(authorizer, request, method_arn, event)
+        except Refused as refused:
+            key = "Message" if refused.response_type == "ACCESS_DENIED" else "message"
+            raise GatewayError(refused.response_type, refused.message, key=key) from None
+        return {name: _context_value(value) for name, value in found.items()}
+
+    def _invoke_authorizer(self, function: str, event: dict, authorizer_id: str) -> tuple[bytes, str | None]:
+        """Invoke an authorizer's function as API Gateway does (its permission for the authorizer's ARN); an
+        authorizer that may not be invoked or does not answer is AUTHORIZER_CONFIGURATION_ERROR."""
+        from vwt_deploy.emulator.runtime.authorizers import Refused
+
+        api = event["methodArn"].rsplit(":", 1)[0] + ":" + event["methodArn"].split(":")[5].split("/")[0]
+        source = f"{api}/authorizers/{authorizer_id}"
+        try:
+            status, payload, function_error = self._invoke(function, event, source, AUTHORIZER_TIMEOUT_S)
+        except GatewayError:
+            raise Refused("AUTHORIZER_CONFIGURATION_ERROR") from None
+        if status != 200:
+            raise Refused("AUTHORIZER_CONFIGURATION_ERROR")
+        return payload, function_error
+
     def _call_lambda(self, integration, event: dict, source_arn: str):
-        """Invoke the integration's function, as API Gateway's service principal: the function's resource policy
-        must allow apigateway.amazonaws.com for this method's ARN (Lambda Developer Guide, "Invoking a Lambda
-        function using an Amazon API Gateway endpoint"); when it does not, API Gateway answers 500 and logs
-        "Execution failed due to configuration error: Invalid permissions on Lambda function"."""
+        """Invoke the integration's function and turn its proxy answer into the HTTP answer."""
         function = integration.uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
+        timeout = int(integration.timeout_in_millis or DEFAULT_TIMEOUT_MS) / 1000
+        status, payload, function_error = self._invoke(function, event, source_arn, timeout)
+        if status != 200:
+            raise GatewayError("API_CONFIGURATION_ERROR")
+        if function_error:
+            raise GatewayError("INTEGRATION_FAILURE")
+        return _proxy_answer(payload)
+
+    def _invoke(self, function: str, event: dict, source_arn: str, timeout: float):
+        """(status, payload, function error) of invoking `function` as API Gateway's service principal: the
+        function's resource policy must allow apigateway.amazonaws.com for `source_arn` (Lambda Developer Guide,
+        "Invoking a Lambda function using an Amazon API Gateway endpoint"); when it does not, API Gateway answers
+        500 and logs "Execution failed due to configuration error: Invalid permissions on Lambda function"."""
         enforcer = self.runtime.enforcer
         if enforcer is not None:
             denial = enforcer.service_may(
@@ -318,15 +376,10 @@ class Gateway:
             daemon=True,
         )
         worker.start()
-        worker.join(int(integration.timeout_in_millis or DEFAULT_TIMEOUT_MS) / 1000)
+        worker.join(timeout)
         if not answer:
             raise GatewayError("INTEGRATION_TIMEOUT")
-        status, payload, function_error = answer[0]
-        if status != 200:
-            raise GatewayError("API_CONFIGURATION_ERROR")
-        if function_error:
-            raise GatewayError("INTEGRATION_FAILURE")
-        return _proxy_answer(payload)
+        return answer[0]
 
     # ------------------------------------------------------------------ gateway responses
     def _gateway_response(self, api, exc: GatewayError, request_id: str):
@@ -334,7 +387,7 @@ class Gateway:
         family = "DEFAULT_4XX" if exc.status < 500 else "DEFAULT_5XX"
         custom = responses.get(exc.response_type) or responses.get(family)
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", exc.error_type)]
-        body = json.dumps({"message": exc.message}).encode()
+        body = json.dumps({exc.key: exc.message}).encode()
         status = exc.status
         if custom is not None:
             status = int(custom.status_code or status)
@@ -343,7 +396,7 @@ class Gateway:
             if template is not None:
                 values = {
                     "$context.error.messageString": json.dumps(exc.message),
-                    "$context.error.message": exc.message,
+                    "$context.error.message": exc.message or "",
                     "$context.requestId": request_id,
                     "$context.error.responseType": exc.response_type,
                     "$context.error.validationErrorString": exc.validation,
@@ -352,6 +405,11 @@ class Gateway:
                     template = template.replace(name, values[name])
                 body = template.encode()
         return status, headers, body
+
+
+def _context_value(value) -> str:
+    """An authorizer's context value as the proxy event carries it (a string; booleans as JSON writes them)."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
 def _reason(status: int) -> str:
