@@ -144,6 +144,7 @@ module "monitoring" {
   environment             = var.environment
   api_name                = module.prediction_api.api_name
   stage_name              = module.prediction_api.stage_name
+  waf_web_acl_name        = module.prediction_api.waf_web_acl_name
   function_names          = concat([module.prediction_api.function_name], values(module.retraining.function_names))
   endpoint_names          = { for name, m in var.models : name => m.endpoint_name }
   state_machine_arns      = module.retraining.state_machine_arns

@@ -8,6 +8,21 @@ output "model_names" {
   value       = local.model_names
 }
 
+output "waf_web_acl_name" {
+  description = "The WAF web ACL in front of the prediction API (api.waf); null without one."
+  value       = module.prediction_api.waf_web_acl_name
+}
+
+output "api_domain_url" {
+  description = "The prediction API at its custom domain (api.domain); null without one."
+  value       = module.prediction_api.domain_url
+}
+
+output "api_domain_target" {
+  description = "Where the custom domain's DNS record points (made in the hosted zone when api.domain names one); null without one."
+  value       = module.prediction_api.domain_target
+}
+
 output "api_url" {
   description = "Base URL of the prediction API; POST <api_url>/v1/models/<model>/predictions with header x-api-key."
   value       = module.prediction_api.api_url

@@ -135,7 +135,7 @@ variable "models" {
 }
 
 variable "api" {
-  description = "Prediction API settings: throttling, quota, record limit, CORS origins."
+  description = "Prediction API settings: throttling, quota, record limit, CORS origins, the WAF web ACL, the custom domain."
   type = object({
     throttle_rate_limit  = number
     throttle_burst_limit = number
@@ -143,6 +143,18 @@ variable "api" {
     quota_period         = string
     max_records          = number
     cors_allow_origins   = list(string)
+    waf = object({
+      enabled             = bool
+      rate_limit          = number
+      rate_window_seconds = number
+      managed_rule_groups = list(string)
+      action              = string
+    })
+    domain = object({
+      name            = string
+      certificate_arn = string
+      hosted_zone_id  = string
+    })
   })
   validation {
     condition     = contains(["DAY", "WEEK", "MONTH"], var.api.quota_period) && var.api.throttle_rate_limit > 0 && var.api.throttle_burst_limit > 0 && var.api.quota_limit > 0

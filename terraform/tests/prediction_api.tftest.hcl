@@ -37,6 +37,8 @@ variables {
   api = {
     throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
     max_records         = 1000, cors_allow_origins = ["https://app.example.com", "https://m.example.com"]
+    waf                 = { enabled = false, rate_limit = 2000, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "block" }
+    domain              = null
   }
   operators = {
     northbet     = { name = "NorthBet B.V.", throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY" }
@@ -168,6 +170,8 @@ run "bad_cors_origin_is_refused" {
     api = {
       throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
       max_records         = 1000, cors_allow_origins = ["app.example.com/path"]
+      waf                 = { enabled = false, rate_limit = 2000, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "block" }
+      domain              = null
     }
   }
   expect_failures = [var.api]
@@ -197,5 +201,147 @@ run "gateway_error_bodies_are_json_whatever_the_validation_error" {
   assert {
     condition     = strcontains(aws_api_gateway_gateway_response.this["BAD_REQUEST_BODY"].response_templates["application/json"], "1 to 1000 objects")
     error_message = "an invalid body's answer names the envelope the gateway checks, with this environment's record limit"
+  }
+}
+
+run "no_web_acl_unless_asked" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  assert {
+    condition     = length(aws_wafv2_web_acl.api) == 0 && length(aws_wafv2_web_acl_association.api) == 0
+    error_message = "api.waf.enabled = false must create no web ACL"
+  }
+}
+
+run "web_acl_limits_each_client_ip_then_applies_the_managed_rules" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  variables {
+    api = {
+      throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
+      max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
+      waf = {
+        enabled             = true, rate_limit = 500, rate_window_seconds = 60, action = "block"
+        managed_rule_groups = ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesSQLiRuleSet"]
+      }
+      domain = null
+    }
+  }
+  assert {
+    condition     = aws_wafv2_web_acl.api[0].scope == "REGIONAL" && one(aws_wafv2_web_acl.api[0].default_action[0].allow) != null
+    error_message = "a regional web ACL that allows what no rule matches"
+  }
+  assert {
+    condition = anytrue([for r in aws_wafv2_web_acl.api[0].rule : try(r.priority == 0 && r.statement[0].rate_based_statement[0].limit == 500 &&
+    r.statement[0].rate_based_statement[0].evaluation_window_sec == 60 && r.statement[0].rate_based_statement[0].aggregate_key_type == "IP" && length(r.action[0].block) == 1, false)])
+    error_message = "the first rule blocks a client IP over api.waf.rate_limit in the window"
+  }
+  assert {
+    condition = anytrue([for r in aws_wafv2_web_acl.api[0].rule : try(r.name == "AWSManagedRulesCommonRuleSet" && r.priority == 2 &&
+      r.statement[0].managed_rule_group_statement[0].rule_action_override[0].name == "SizeRestrictions_BODY" &&
+    length(r.statement[0].managed_rule_group_statement[0].rule_action_override[0].action_to_use[0].count) == 1, false)])
+    error_message = "the core rule set must count, not block, bodies over 8 KB (prediction batches are larger)"
+  }
+  assert {
+    condition = (anytrue([for r in aws_wafv2_web_acl.api[0].rule : r.name == "AWSManagedRulesKnownBadInputsRuleSet" && r.priority == 1]) &&
+    anytrue([for r in aws_wafv2_web_acl.api[0].rule : r.name == "AWSManagedRulesSQLiRuleSet" && r.priority == 3]))
+    error_message = "known bad inputs always, then the managed rule groups in their order"
+  }
+  assert {
+    condition     = length(aws_wafv2_web_acl_association.api) == 1
+    error_message = "the web ACL must protect the stage"
+  }
+}
+
+run "count_mode_counts_all_but_known_exploits" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  variables {
+    api = {
+      throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
+      max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
+      waf                 = { enabled = true, rate_limit = 500, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "count" }
+      domain              = null
+    }
+  }
+  assert {
+    condition = alltrue([for r in aws_wafv2_web_acl.api[0].rule : r.name == "AWSManagedRulesKnownBadInputsRuleSet" ?
+    length(r.override_action[0].none) == 1 : (try(length(r.override_action[0].count) == 1, false) || try(length(r.action[0].count) == 1, false))])
+    error_message = "in count mode every rule counts, except known bad inputs, which still block"
+  }
+}
+
+run "bad_waf_settings_are_refused" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  variables {
+    api = {
+      throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
+      max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
+      waf                 = { enabled = true, rate_limit = 50, rate_window_seconds = 30, managed_rule_groups = ["AWSManagedRulesKnownBadInputsRuleSet"], action = "allow" }
+      domain              = null
+    }
+  }
+  expect_failures = [var.api]
+}
+
+run "a_custom_domain_maps_the_stage_at_its_root_with_tls_1_2" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  variables {
+    api = {
+      throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
+      max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
+      waf                 = { enabled = false, rate_limit = 2000, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "block" }
+      domain = {
+        name            = "predictions.example.com"
+        certificate_arn = "arn:aws:acm:eu-west-1:111111111111:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+        hosted_zone_id  = "Z0123456789ABCDEFGHIJ"
+      }
+    }
+  }
+  assert {
+    condition = (aws_api_gateway_domain_name.this[0].domain_name == "predictions.example.com" &&
+      aws_api_gateway_domain_name.this[0].security_policy == "TLS_1_2" &&
+      aws_api_gateway_domain_name.this[0].endpoint_configuration[0].types == tolist(["REGIONAL"]) &&
+    aws_api_gateway_domain_name.this[0].regional_certificate_arn == "arn:aws:acm:eu-west-1:111111111111:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
+    error_message = "a regional domain with the environment's certificate and TLS 1.2"
+  }
+  assert {
+    condition     = aws_api_gateway_base_path_mapping.this[0].domain_name == "predictions.example.com" && aws_api_gateway_base_path_mapping.this[0].base_path == null
+    error_message = "the stage is mapped at the domain's root"
+  }
+  assert {
+    condition     = aws_route53_record.this[0].zone_id == "Z0123456789ABCDEFGHIJ" && aws_route53_record.this[0].type == "A" && aws_route53_record.this[0].name == "predictions.example.com"
+    error_message = "an alias A record in the given hosted zone"
+  }
+}
+
+run "a_domain_without_a_zone_makes_no_record" {
+  command = plan
+  module {
+    source = "./modules/prediction_api"
+  }
+  variables {
+    api = {
+      throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY"
+      max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
+      waf                 = { enabled = false, rate_limit = 2000, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "block" }
+      domain              = { name = "predictions.example.com", certificate_arn = "arn:aws:acm:eu-west-1:111111111111:certificate/abc", hosted_zone_id = null }
+    }
+  }
+  assert {
+    condition     = length(aws_api_gateway_domain_name.this) == 1 && length(aws_route53_record.this) == 0
+    error_message = "without a hosted zone the domain is made, and its DNS record is left to the owner of the zone"
   }
 }

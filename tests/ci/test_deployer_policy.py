@@ -41,7 +41,8 @@ def test_star_only_where_the_action_has_no_resource_level_form() -> None:
     for statement in statements:  # every other resource names the environment, or an ID AWS makes
         for resource in [] if statement is starred[0] else statement["Resource"]:
             assert "${name_prefix}" in resource or ":role/aws-service-role/" in resource or resource.endswith((
-                "/*", "/account", "/apikeys", "/restapis", "/usageplans", "alias/aws/dynamodb", "Logs_*")
+                "/*", "/account", "/apikeys", "/restapis", "/usageplans", "/domainnames", "alias/aws/dynamodb",
+                "Logs_*")
             ), resource  # fmt: skip
     linked = [s for s in statements if s["Action"] == ["iam:CreateServiceLinkedRole"]]  # issue 20, item 6
     assert [s["Condition"] for s in linked] == [

@@ -49,17 +49,30 @@ def cli_of(project: Path, environ: Mapping[str, str] | None = None) -> Callable[
     return cli
 
 
+DOMAIN = "predictions.vwt-local.example"
+
+
 def run_deploy_flow(project: Path, as_deploy_role: bool = False) -> Callable[..., str]:
     """Deploy, retrain one model, predict, and destroy (data included), leaving the emulator running so that its
-    record can be read; returns the project's `cli`. `as_deploy_role`: the local environment is deployed from
-    REPOSITORY, `bootstrap` (as the administrator) makes its deploy role, and every command acts as that role
+    record can be read; returns the project's `cli`. The local environment has what staging and prod have or may
+    have: a WAF web ACL, and a custom domain (DOMAIN, with a certificate and a hosted zone the administrator made
+    first, as an account's owner does). `as_deploy_role`: the local environment is deployed from REPOSITORY,
+    `bootstrap` (as the administrator) makes its deploy role, and every command acts as that role
     (VWT_LOCAL_PRINCIPAL=deploy-role), as the shipped pipelines act on AWS."""
+    admin = cli_of(project)
+    admin("local", "start")
+    certificate, zone = _domain_prerequisites(project)
+    path = project / "environments" / "local.yaml"
+    config = yaml.safe_load(path.read_text())
+    config.setdefault("api", {}).update(
+        waf={"enabled": True},  # staging's and prod's default: their deploy roles manage it
+        domain={"name": DOMAIN, "certificate_arn": certificate, "hosted_zone_id": zone},
+    )
     if as_deploy_role:
-        path = project / "environments" / "local.yaml"
-        config = yaml.safe_load(path.read_text())
         config["delivery"] = {"github_repository": REPOSITORY}
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        cli_of(project)("bootstrap", "--env", "local")
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    if as_deploy_role:
+        admin("bootstrap", "--env", "local")
     cli = cli_of(project, {"VWT_LOCAL_PRINCIPAL": "deploy-role"} if as_deploy_role else None)
     cli("up", "--env", "local", "--yes")
     cli("plan", "--env", "local")
@@ -72,3 +85,22 @@ def run_deploy_flow(project: Path, as_deploy_role: bool = False) -> Callable[...
     cli("predict", "--env", "local", "--model", MODEL, "--sample", "3")
     cli("down", "--env", "local", "--yes", "--destroy-data", "--keep-emulator")
     return cli
+
+
+def _domain_prerequisites(project: Path) -> tuple[str, str]:
+    """(an ISSUED certificate ARN for DOMAIN, the id of a hosted zone of its parent domain), made in the project's
+    running emulator as the administrator: what exists in an account before its API gets a custom domain."""
+    import json
+
+    import boto3
+
+    from tests.helpers.certificates import imported_certificate
+
+    info = json.loads((project / ".vwt" / "emulator" / "server.json").read_text())
+    keys = {"endpoint_url": f"http://127.0.0.1:{info['port']}", "region_name": "eu-west-1",
+            "aws_access_key_id": "test", "aws_secret_access_key": "test"}  # fmt: skip
+    certificate = imported_certificate(boto3.client("acm", **keys), DOMAIN)
+    zone = boto3.client("route53", **keys).create_hosted_zone(
+        Name=DOMAIN.split(".", 1)[1], CallerReference=f"vwt-{info['boot_id']}"
+    )["HostedZone"]["Id"]
+    return certificate, zone.rsplit("/", 1)[-1]

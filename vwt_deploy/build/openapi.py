@@ -212,7 +212,7 @@ def document(env: Environment, server_url: str | None = None) -> dict:
                 "Send the API key in the x-api-key header."
             ),
         },
-        "servers": [_server(env, server_url)],
+        "servers": _servers(env, server_url),
         "security": [{"api_key": []}],
         "tags": [{"name": "predictions"}],
         "paths": paths,
@@ -309,6 +309,15 @@ def _operation(m: dict, key: str, table: str) -> dict:
             ),
         },
     }
+
+
+def _servers(env: Environment, server_url: str | None) -> list[dict]:
+    """The API's custom domain first (api.domain), then its own URL."""
+    domain = env.api.domain
+    own = [_server(env, server_url)]
+    if domain is None:
+        return own
+    return [{"url": f"https://{domain.name}", "description": "the API's custom domain (api.domain)"}, *own]
 
 
 def _server(env: Environment, server_url: str | None) -> dict:

@@ -527,6 +527,54 @@ class Catalogue(Frozen):
 # --------------------------------------------------------------------------- environments
 
 
+class WafSettings(Frozen):
+    """AWS WAF in front of the API's stage: a regional web ACL with AWS's managed rule groups and a rate-based rule
+    per client IP (the web ACL is evaluated before API Gateway's own throttling and keys)."""
+
+    # default: on for staging and prod (Environment.waf_enabled)
+    enabled: bool | None = None
+    # requests one client IP may send within the window before its further requests are blocked (the provider's
+    # range: 100 to 2,000,000,000)
+    rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
+    rate_window_seconds: Literal[60, 120, 300, 600] = 300
+    # AWS managed rule groups (vendor AWS), evaluated in this order after the rate rule and the known-bad-inputs
+    # group, which is always there (it blocks Log4j's JNDI lookups and other exploit patterns)
+    managed_rule_groups: tuple[str, ...] = ("AWSManagedRulesCommonRuleSet",)
+    # "count" counts what the rules match without blocking it: to watch a new rule set before it blocks
+    action: Literal["block", "count"] = "block"
+
+    @field_validator("managed_rule_groups")
+    @classmethod
+    def _groups(cls, groups: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [g for g in groups if not re.fullmatch(r"AWSManagedRules[A-Za-z0-9]+", g)]
+        if bad:
+            raise ValueError(
+                f"not an AWS managed rule group name: {', '.join(bad)} (they are named AWSManagedRules<Name>, e.g. "
+                "AWSManagedRulesSQLiRuleSet)"
+            )
+        if len(set(groups)) != len(groups):
+            raise ValueError("a managed rule group is listed twice")
+        if "AWSManagedRulesKnownBadInputsRuleSet" in groups:
+            raise ValueError("AWSManagedRulesKnownBadInputsRuleSet is always on: leave it out of managed_rule_groups")
+        return groups
+
+
+class DomainSettings(Frozen):
+    """The API's custom domain name: a regional API Gateway domain with an ACM certificate of the environment's region
+    (TLS 1.2), the stage mapped at its root, and, given a Route 53 hosted zone, an alias record to it."""
+
+    name: str = Field(
+        max_length=253,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="the host name clients call, e.g. predictions.example.com (lowercase)",
+    )
+    certificate_arn: str = Field(
+        pattern=r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
+        description="an ISSUED ACM certificate for the name, in the environment's region (a regional domain's)",
+    )
+    hosted_zone_id: str | None = Field(None, pattern=r"^[A-Z0-9]{1,32}$")  # Route 53's ResourceId
+
+
 class ApiSettings(Frozen):
     throttle_rate_limit: float = Field(50, gt=0, description="steady requests per second")
     throttle_burst_limit: int = Field(100, gt=0)
@@ -537,6 +585,8 @@ class ApiSettings(Frozen):
     # API Gateway writes every API's logs in a region with one account-wide role. Setting it is account-wide,
     # so the tool leaves it alone unless told to (then `down` resets it); `up` refuses while it is unset.
     manage_account_logging_role: bool = False
+    waf: WafSettings = WafSettings()
+    domain: DomainSettings | None = None
 
 
 class EndpointSettings(Frozen):
@@ -759,7 +809,27 @@ class Environment(Frozen):
                     f"endpoint name {endpoint!r} is longer than SageMaker's 63 characters; "
                     "shorten name_prefix or the model name"
                 )
+        self._check_domain()
         return self
+
+    def _check_domain(self) -> None:
+        """A regional custom domain's certificate must be in the API's region (API Gateway Developer Guide, "Setting up
+        a regional custom domain name": "the certificate must be in the same Region as the API"), and in an allowed
+        account."""
+        domain = self.api.domain
+        if domain is None:
+            return
+        _, _, _, region, account, _ = domain.certificate_arn.split(":", 5)
+        if region != self.region:
+            raise ValueError(
+                f"api.domain.certificate_arn is in {region}, but a regional custom domain needs a certificate of the "
+                f"API's region {self.region}: request or import one there in ACM"
+            )
+        if self.allowed_account_ids and account not in self.allowed_account_ids:
+            raise ValueError(
+                f"api.domain.certificate_arn belongs to account {account}, not to an allowed account of {self.name} "
+                f"({', '.join(self.allowed_account_ids)})"
+            )
 
     # ---- derived names: the one place they are made
     @property
@@ -793,6 +863,12 @@ class Environment(Frozen):
     def approval_mode(self) -> str:
         """ "manual" where a person approves each version before it is deployed (staging, prod), else "auto"."""
         return self.approval or ("manual" if self.name in ("staging", "prod") else "auto")
+
+    @property
+    def waf_enabled(self) -> bool:
+        """Whether a WAF web ACL protects the API: `api.waf.enabled`, by default on for staging and prod."""
+        enabled = self.api.waf.enabled
+        return enabled if enabled is not None else self.name in ("staging", "prod")
 
     @property
     def image_repository_name(self) -> str:

@@ -10,7 +10,8 @@ deployment makes vary:
 * a name that starts with the environment's prefix keeps it: `role/${name_prefix}-*`, `${name_prefix}-*` of S3
   (buckets and their objects), log groups `/aws/lambda/${name_prefix}-*`, parameters `/${name_prefix}/*`;
 * a resource AWS names with an ID it makes (the KMS key, the REST API and everything under it, the API Gateway
-  execution log group) gets that ID as `*`, in this account and region;
+  execution log group, a Route 53 hosted zone and change) gets that ID as `*`, in this account and region, and so
+  does the custom domain, which the environment names without its prefix;
 * `*` stays `*` only where the action has no resource-level form (the Service Authorization Reference lists no
   resource type for it): those actions are one statement, listed.
 """
@@ -31,6 +32,10 @@ _MADE_IDS = (
     (re.compile(r"^(arn:aws:kms:\$\{region\}:\$\{account_id\}:key/).+$"), r"\1*"),
     (re.compile(r"^(arn:aws:apigateway:\$\{region\}::/restapis/)[^/]+(/.*)?$"), r"\1*"),
     (re.compile(r"^(arn:aws:apigateway:\$\{region\}::/(apikeys|usageplans|tags)/).+$"), r"\1*"),
+    # the custom domain's name is the environment's setting, not a name with its prefix: every domain of the region
+    (re.compile(r"^(arn:aws:apigateway:\$\{region\}::/domainnames/).+$"), r"\1*"),
+    # Route 53's hosted zone (the custom domain's, given by the environment) and the change ids it answers with
+    (re.compile(r"^(arn:aws:route53:::(hostedzone|change)/).+$"), r"\1*"),
     (re.compile(r"^(arn:aws:application-autoscaling:\$\{region\}:\$\{account_id\}:scalable-target/).+$"), r"\1*"),
     (
         re.compile(r"^(arn:aws:logs:\$\{region\}:\$\{account_id\}:log-group:API-Gateway-Execution-Logs_).+$"),

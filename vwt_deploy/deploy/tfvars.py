@@ -62,7 +62,10 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
             }
             for o in cat.operators
         },
-        "api": env.api.model_dump(mode="json", exclude={"manage_account_logging_role"}),
+        "api": {
+            **env.api.model_dump(mode="json", exclude={"manage_account_logging_role"}),
+            "waf": {**env.api.waf.model_dump(mode="json"), "enabled": env.waf_enabled},
+        },
         "manage_api_gateway_account": env.api.manage_account_logging_role,
         "endpoints": env.endpoints.model_dump(mode="json"),
         "alarms": env.alarms.model_dump(mode="json"),

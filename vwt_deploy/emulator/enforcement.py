@@ -469,7 +469,8 @@ class Enforcer:
         """Every authorisation a request needs: its own asks, the KMS calls made on the caller's behalf, the roles
         it passes and the tags it creates with."""
         asks = list(interpreted.asks) + self.on_behalf(interpreted, signing.region, account)
-        return asks + passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
+        asks += passed_roles(interpreted, signing.signing_name) + tags_on_create(interpreted)
+        return asks + web_acl_resources(interpreted)
 
     def _check(
         self, environ: dict, headers: Mapping[str, str], query: str, body: bytes, session: Session, signing: Any
@@ -556,6 +557,44 @@ def service_linked_roles(interpreted: Interpreted, account: str) -> list[Ask]:
         return []
     role = _SAGEMAKER_SCALING_ROLE.format(account=account)
     return [Ask("iam:CreateServiceLinkedRole", role, {"iam:AWSServiceName": _SAGEMAKER_SCALING})]
+
+
+def web_acl_resources(interpreted: Interpreted) -> list[Ask]:
+    """AWS WAF's calls about the resource a web ACL protects are authorised on that resource too: the Service
+    Authorization Reference lists the protected resource's type (an API Gateway stage,
+    `arn:aws:apigateway:<region>::/restapis/<id>/stages/<name>`) beside the web ACL for AssociateWebACL,
+    DisassociateWebACL and GetWebACLForResource, which act on the web ACL the resource has (the web ACL type is
+    required); and associating or disassociating a stage also needs `apigateway:SetWebACL` on it, "an additional
+    authorization control for managing the Stage resource"."""
+    if interpreted.service != "wafv2":
+        return []
+    operation, resource = interpreted.operation, interpreted.params.get("ResourceArn")
+    if operation not in ("AssociateWebACL", "DisassociateWebACL", "GetWebACLForResource"):
+        return []
+    if not isinstance(resource, str) or not resource.startswith("arn:"):
+        return []
+    asks = [Ask(f"wafv2:{operation}", resource)]
+    if operation != "AssociateWebACL":  # the web ACL the request acts on is the one the resource has
+        acl = _associated_web_acl(resource)
+        if acl is not None:
+            asks.append(Ask(f"wafv2:{operation}", acl))
+    if operation != "GetWebACLForResource" and ":apigateway:" in resource:
+        asks.append(Ask("apigateway:SetWebACL", resource))
+    return asks
+
+
+def _associated_web_acl(resource: str) -> str | None:
+    """The ARN of the web ACL that protects `resource` (moto's record), or None."""
+    from moto.wafv2.models import wafv2_backends
+
+    from vwt_deploy.emulator.runtime import ACCOUNT_ID
+
+    region = resource.split(":")[3]
+    try:
+        found = wafv2_backends[ACCOUNT_ID][region].get_web_acl_for_resource(resource)
+    except Exception:  # noqa: BLE001 - an unknown region: no web ACL
+        return None
+    return str(found.arn) if found is not None else None
 
 
 def tags_on_create(interpreted: Interpreted) -> list[Ask]:

@@ -7,6 +7,7 @@ tests/integration/emulator/test_fixes.py that fails without it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 from collections.abc import Callable
@@ -363,6 +364,58 @@ def apigateway_empty_collections() -> None:
         cls.to_json = to_json
 
 
+@_once
+def apigateway_domain_certificate() -> None:
+    """CreateDomainName took any certificate ARN. API Gateway refuses one that is not an ISSUED certificate of ACM in
+    the API's Region (for a regional domain) with BadRequestException "Invalid certificate ARN: <arn>. Certificate
+    must be in 'ISSUED' state." (API Gateway Developer Guide, "Setting up a regional custom domain name": the
+    certificate in the same Region as the API; "Get certificates ready in AWS Certificate Manager")."""
+    from moto.acm.models import acm_backends
+    from moto.apigateway.exceptions import BadRequestException
+    from moto.apigateway.models import APIGatewayBackend
+
+    original = APIGatewayBackend.create_domain_name
+
+    def issued(arn: str, region: str, account: str) -> bool:
+        parts = arn.split(":")
+        if len(parts) < 6 or parts[2] != "acm" or parts[3] != region or parts[4] != account:
+            return False
+        try:
+            return acm_backends[account][region].get_certificate(arn).status == "ISSUED"
+        except Exception:  # noqa: BLE001 - moto's CertificateNotFound: not issued here
+            return False
+
+    signature = inspect.signature(original)
+
+    def create_domain_name(self, *args, **kwargs):
+        given = signature.bind(self, *args, **kwargs).arguments  # moto's responses pass them by position
+        arn = given.get("regional_certificate_arn") or given.get("certificate_arn")
+        # an edge-optimized domain's certificate lives in us-east-1 (CloudFront's); a regional one in the API's Region
+        region = self.region_name if given.get("regional_certificate_arn") else "us-east-1"
+        if arn and not issued(arn, region, self.account_id):
+            raise BadRequestException(f"Invalid certificate ARN: {arn}. Certificate must be in 'ISSUED' state.")
+        return original(self, *args, **kwargs)
+
+    APIGatewayBackend.create_domain_name = create_domain_name
+
+
+@_once
+def apigateway_authorizer_validation_expression() -> None:
+    """CreateAuthorizer passed identityValidationExpression on under a misspelt name (`identiy_...`) that the
+    Authorizer never read, so it was dropped: a TOKEN authorizer then took any header, and the provider saw a change
+    on every plan. The Authorizer keeps it."""
+    from moto.apigateway.models import Authorizer
+
+    original = Authorizer.__init__
+
+    def __init__(self, *args, **kwargs):
+        if "identiy_validation_expression" in kwargs and "identity_validation_expression" not in kwargs:
+            kwargs["identity_validation_expression"] = kwargs.pop("identiy_validation_expression")
+        original(self, *args, **kwargs)
+
+    Authorizer.__init__ = __init__
+
+
 def _tagged(backend, arn: str):
     """The API Gateway resource a tagging ARN names: `arn:aws:apigateway:<region>::/restapis/<id>`, its stages
     `.../stages/<name>`, `/apikeys/<id>`, `/usageplans/<id>`, `/domainnames/<name>` (API Gateway API Reference,
@@ -701,6 +754,8 @@ FIXES = (
     applicationautoscaling_tags,
     apigateway_tag_any_resource,
     apigateway_update_model,
+    apigateway_domain_certificate,
+    apigateway_authorizer_validation_expression,
     sagemaker_model_readback,
     sagemaker_model_registry,
     sagemaker_model_package_client_token,

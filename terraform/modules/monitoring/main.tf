@@ -412,6 +412,19 @@ resource "aws_cloudwatch_dashboard" "this" {
           [local.drift_namespace, "MaxFeaturePSI", "Environment", var.environment, "Model", model]]
         }
       }],
+      # the WAF web ACL's requests per outcome, all rules together (AWS WAF Developer Guide, "AWS WAF metrics and
+      # dimensions": AWS/WAFV2, dimensions WebACL, Region, Rule = ALL)
+      var.waf_web_acl_name == null ? [] : [{
+        type = "metric", x = 0, y = 24 + 12 * ceil(length(local.prediction_models) / 2), width = 24, height = 6
+        properties = {
+          title  = "WAF: blocked, counted and allowed requests"
+          region = local.region
+          stat   = "Sum"
+          period = 300
+          metrics = [for m in ["BlockedRequests", "CountedRequests", "AllowedRequests"] :
+          ["AWS/WAFV2", m, "WebACL", var.waf_web_acl_name, "Region", local.region, "Rule", "ALL"]]
+        }
+      }],
     )
   })
 }

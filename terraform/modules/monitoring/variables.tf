@@ -53,6 +53,16 @@ variable "stage_name" {
   }
 }
 
+variable "waf_web_acl_name" {
+  description = "Name of the WAF web ACL in front of the API (WebACL dimension of AWS/WAFV2); null without one."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.waf_web_acl_name == null || can(regex("^[A-Za-z0-9_-]{1,128}$", var.waf_web_acl_name))
+    error_message = "waf_web_acl_name is a web ACL name: 1 to 128 letters, digits, '_' and '-'."
+  }
+}
+
 variable "function_names" {
   description = "Names of the Lambda functions watched for errors and throttles."
   type        = list(string)

@@ -47,3 +47,18 @@ output "access_log_group_name" {
   description = "Log group of the API's access logs."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "waf_web_acl_name" {
+  description = "Name of the WAF web ACL in front of the stage (the WebACL dimension of its metrics); null without one."
+  value       = one(aws_wafv2_web_acl.api[*].name)
+}
+
+output "domain_url" {
+  description = "https://<api.domain.name>, where the stage is mapped at the custom domain's root; null without one."
+  value       = local.domain == null ? null : "https://${aws_api_gateway_base_path_mapping.this[0].domain_name}"
+}
+
+output "domain_target" {
+  description = "The regional host name the custom domain's DNS record must alias (or CNAME) to; null without one."
+  value       = one(aws_api_gateway_domain_name.this[*].regional_domain_name)
+}

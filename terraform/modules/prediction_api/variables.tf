@@ -140,7 +140,7 @@ variable "operators" {
 }
 
 variable "api" {
-  description = "Throttling (rate, burst), quota (limit, period), record limit and CORS origins of the API."
+  description = "Throttling (rate, burst), quota (limit, period), record limit and CORS origins of the API, its WAF (`waf`: `enabled`, `rate_limit`, `rate_window_seconds`, `managed_rule_groups`, `action`) and custom domain (`domain`: `name`, `certificate_arn`, `hosted_zone_id`, or null)."
   type = object({
     throttle_rate_limit  = number
     throttle_burst_limit = number
@@ -148,7 +148,27 @@ variable "api" {
     quota_period         = string
     max_records          = number
     cors_allow_origins   = list(string)
+    waf = object({
+      enabled             = bool
+      rate_limit          = number
+      rate_window_seconds = number
+      managed_rule_groups = list(string)
+      action              = string
+    })
+    domain = object({
+      name            = string
+      certificate_arn = string
+      hosted_zone_id  = string
+    })
   })
+  validation {
+    condition     = var.api.domain == null || can(regex("^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate/", var.api.domain.certificate_arn))
+    error_message = "api.domain.certificate_arn must be an ACM certificate ARN."
+  }
+  validation {
+    condition     = var.api.waf.rate_limit >= 100 && contains([60, 120, 300, 600], var.api.waf.rate_window_seconds) && contains(["block", "count"], var.api.waf.action) && !contains(var.api.waf.managed_rule_groups, "AWSManagedRulesKnownBadInputsRuleSet")
+    error_message = "api.waf: rate_limit is at least 100, rate_window_seconds one of 60, 120, 300, 600, action block or count; AWSManagedRulesKnownBadInputsRuleSet is always on, so it is not listed."
+  }
   validation {
     condition     = contains(["DAY", "WEEK", "MONTH"], var.api.quota_period)
     error_message = "api.quota_period must be DAY, WEEK or MONTH."

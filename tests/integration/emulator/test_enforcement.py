@@ -462,3 +462,38 @@ def test_an_unknown_mode_stops_the_emulator_from_starting_with_the_choices(tmp_p
     with pytest.raises(VwtError) as refused:
         start_emulator(tmp_path / "emulator", iam="strict")
     assert "VWT_LOCAL_IAM='strict' is not a mode; use one of enforce, soft, off" in str(refused.value)
+
+
+def test_protecting_a_stage_with_a_web_acl_needs_the_stage_too(enforced):
+    """wafv2:AssociateWebACL is authorised on the web ACL and on the stage it protects, and apigateway:SetWebACL on
+    the stage as well (Service Authorization Reference): a grant on the web ACL alone is refused."""
+    admin = enforced.client
+    api = admin("apigateway")
+    rest = api.create_rest_api(name="waf-enforced")["id"]
+    root = api.get_resources(restApiId=rest)["items"][0]["id"]
+    api.put_method(restApiId=rest, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    api.put_integration(restApiId=rest, resourceId=root, httpMethod="GET", type="MOCK")
+    deployment = api.create_deployment(restApiId=rest)["id"]
+    api.create_stage(restApiId=rest, stageName="live", deploymentId=deployment)
+    stage = f"arn:aws:apigateway:{REGION}::/restapis/{rest}/stages/live"
+    acl = admin("wafv2").create_web_acl(
+        Name="waf-enforced", Scope="REGIONAL", DefaultAction={"Allow": {}},
+        VisibilityConfig={"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "w"},
+    )["Summary"]["ARN"]  # fmt: skip
+    only_acl = _role(admin, "waf-acl-only", [{"Effect": "Allow", "Action": "wafv2:AssociateWebACL", "Resource": acl}])
+    with pytest.raises(ClientError) as refused:
+        _as(enforced, only_acl)("wafv2").associate_web_acl(WebACLArn=acl, ResourceArn=stage)
+    assert "AccessDenied" in _error(refused)[0] and "wafv2:AssociateWebACL" in _error(refused)[1]
+    both = _role(admin, "waf-acl-and-stage", [
+        {"Effect": "Allow", "Action": "wafv2:AssociateWebACL", "Resource": [acl, stage]},
+        {"Effect": "Allow", "Action": "apigateway:SetWebACL", "Resource": stage},
+    ])  # fmt: skip
+    _as(enforced, both)("wafv2").associate_web_acl(WebACLArn=acl, ResourceArn=stage)
+    assert admin("wafv2").get_web_acl_for_resource(ResourceArn=stage)["WebACL"]["ARN"] == acl
+    # reading which web ACL protects the stage acts on that web ACL too
+    reader = _role(
+        admin, "waf-reader", [{"Effect": "Allow", "Action": "wafv2:GetWebACLForResource", "Resource": stage}]
+    )
+    with pytest.raises(ClientError) as unread:
+        _as(enforced, reader)("wafv2").get_web_acl_for_resource(ResourceArn=stage)
+    assert acl in _error(unread)[1]

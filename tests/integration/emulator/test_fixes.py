@@ -335,6 +335,29 @@ def test_apigateway_updates_a_models_schema_and_description(emulator_client) -> 
     assert bad.value.response["Error"]["Code"] == "BadRequestException"
 
 
+def test_apigateway_takes_only_an_issued_certificate_of_its_region_for_a_regional_domain(emulator_client) -> None:
+    from tests.helpers.certificates import imported_certificate
+
+    api = emulator_client("apigateway")
+    region = api.meta.region_name
+    issued = imported_certificate(emulator_client("acm"), "fixes.example.com")
+    made = api.create_domain_name(
+        domainName="fixes.example.com", regionalCertificateArn=issued, endpointConfiguration={"types": ["REGIONAL"]}
+    )
+    assert made["regionalCertificateArn"] == issued
+    unknown = f"arn:aws:acm:{region}:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    elsewhere = issued.replace(f":{region}:", ":us-west-2:")
+    for arn in (unknown, elsewhere):
+        with pytest.raises(ClientError) as refused:
+            api.create_domain_name(
+                domainName="fixes-bad.example.com", regionalCertificateArn=arn,
+                endpointConfiguration={"types": ["REGIONAL"]},
+            )  # fmt: skip
+        error = refused.value.response["Error"]
+        assert error["Code"] == "BadRequestException"
+        assert error["Message"] == f"Invalid certificate ARN: {arn}. Certificate must be in 'ISSUED' state."
+
+
 def test_apigateway_leaves_out_empty_collections(emulator_client) -> None:
     api = emulator_client("apigateway")
     rest = api.create_rest_api(name="fixes")["id"]
@@ -561,3 +584,16 @@ def test_the_context_objects_start_time_is_an_iso_8601_string(emulator_client) -
     output = json.loads(result["output"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["start"]), output
     assert output["date"] == output["start"][:10]
+
+
+def test_apigateway_keeps_an_authorizers_token_validation_expression(emulator_client) -> None:
+    api = emulator_client("apigateway")
+    rest = api.create_rest_api(name="fixes-authorizer")["id"]
+    function = "arn:aws:lambda:eu-west-1:123456789012:function:a"
+    uri = f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{function}/invocations"
+    made = api.create_authorizer(
+        restApiId=rest, name="tokens", type="TOKEN", authorizerUri=uri,
+        identitySource="method.request.header.Authorization", identityValidationExpression=r"^Bearer .+$",
+    )  # fmt: skip
+    read = api.get_authorizer(restApiId=rest, authorizerId=made["id"])
+    assert made["identityValidationExpression"] == read["identityValidationExpression"] == r"^Bearer .+$"

@@ -154,3 +154,15 @@ def test_the_shared_gateway_schema_accepts_every_example_and_refuses_the_shape_e
     assert not validator.is_valid({"records": [{"age": 30}]})  # no user_id
     assert not validator.is_valid({"records": [{"user_id": "p"}], "extra": 1})
     assert not validator.is_valid({"records": [{"user_id": "p"}] * (env.api.max_records + 1)})
+
+
+def test_a_custom_domain_is_the_first_server():
+    domain = {"name": "predictions.example.com", "certificate_arn": "arn:aws:acm:eu-west-1:111111111111:certificate/x"}
+    doc = openapi.document(
+        load("dev", REPO, {"api": {"domain": domain}}), "https://abc.execute-api.eu-west-1.amazonaws.com/v1"
+    )
+    validate(doc)
+    assert [s["url"] for s in doc["servers"]] == [
+        "https://predictions.example.com",
+        "https://abc.execute-api.eu-west-1.amazonaws.com/v1",
+    ]

@@ -52,6 +52,12 @@ ACCOUNT, REGION, PREFIX = "123456789012", "eu-west-1", "vwt-local"
         ("arn:aws:apigateway:eu-west-1::/restapis/ab12cd34ef", "arn:aws:apigateway:${region}::/restapis/*"),
         ("arn:aws:apigateway:eu-west-1::/apikeys/k9", "arn:aws:apigateway:${region}::/apikeys/*"),
         (
+            "arn:aws:apigateway:eu-west-1::/domainnames/predictions.example.com/basepathmappings/(none)",
+            "arn:aws:apigateway:${region}::/domainnames/*",
+        ),
+        ("arn:aws:route53:::hostedzone/ZQ3MW8XBWVLPE", "arn:aws:route53:::hostedzone/*"),
+        ("arn:aws:route53:::change/C2682N5HXP0BZ4", "arn:aws:route53:::change/*"),
+        (
             "arn:aws:logs:eu-west-1:123456789012:log-group:API-Gateway-Execution-Logs_ab12cd34ef/live:*",
             "arn:aws:logs:${region}:${account_id}:log-group:API-Gateway-Execution-Logs_*",
         ),

@@ -771,6 +771,7 @@ def _variables(prefix: str, params: Mapping[str, Any], account: str, region: str
     if prefix == "kms" and str(params.get("KeyId", "")).startswith("alias/"):
         values.pop("keyid", None)
     values.update(_names(prefix, params))
+    values.update(_ids(prefix, params))
     if prefix == "ssm" and params.get("ResourceType") == "Parameter":  # tagging a parameter: it, no other type
         values.pop("resourceid", None)
     return values
@@ -800,6 +801,25 @@ def _names(prefix: str, params: Mapping[str, Any]) -> dict[str, str]:
         target = params.get("TargetKeyId")
         if isinstance(target, str) and not target.startswith("alias/"):
             out["keyid"] = target.rsplit("/", 1)[-1]
+    return out
+
+
+def _ids(prefix: str, params: Mapping[str, Any]) -> dict[str, str]:
+    """IDs a request gives under another name than the ARN format's `${Id}`, or not at all:
+
+    * Route 53's record-set requests name the zone as `HostedZoneId` (`hostedzone/${Id}`), which may carry the
+      `/hostedzone/` prefix the API accepts;
+    * AWS WAF's ARNs name the scope in lower case (`regional/webacl/...`), the request in upper case; a web ACL
+      being created has no id yet, so the request names `<scope>/webacl/<name>/*`, which a grant on the name's
+      pattern matches (`regional/webacl/<prefix>-*`) and a grant on another web ACL never does."""
+    out: dict[str, str] = {}
+    zone = params.get("HostedZoneId")
+    if prefix == "route53" and isinstance(zone, str):
+        out["id"] = zone.rsplit("/", 1)[-1]
+    if prefix == "wafv2" and isinstance(params.get("Scope"), str):
+        out["scope"] = params["Scope"].lower()
+        if isinstance(params.get("Name"), str) and "Id" not in params:
+            out["id"] = "*"
     return out
 
 

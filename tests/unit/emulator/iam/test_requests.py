@@ -436,6 +436,21 @@ CALLS = [
         "ecr.describe_repositories", {"repositoryNames": ["img"]}, "DescribeRepositories",
         ("ecr:DescribeRepositories", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/img"),
     ),
+    case(
+        "route53.change_resource_record_sets",
+        {"HostedZoneId": "/hostedzone/ZQ3MW8XBWVLPE", "ChangeBatch": {"Changes": [{"Action": "UPSERT",
+         "ResourceRecordSet": {"Name": "a.example.com", "Type": "A", "TTL": 60,
+                               "ResourceRecords": [{"Value": "192.0.2.1"}]}}]}},
+        "ChangeResourceRecordSets",
+        ("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/ZQ3MW8XBWVLPE"),
+    ),
+    case(
+        "wafv2.create_web_acl",
+        {"Name": "env-api", "Scope": "REGIONAL", "DefaultAction": {"Allow": {}},
+         "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}},
+        "CreateWebACL",
+        ("wafv2:CreateWebACL", f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/env-api/*"),
+    ),
 ]  # fmt: skip
 
 
