@@ -2,7 +2,7 @@
 
 Each benchmark module has `main(argv) -> dict`: it measures, prints its own table (with its goals) and
 returns its figures. `python bench/run.py cli lambda` runs only those; their figures replace the
-previous ones in results.json, the others are kept. A module is registered by its name alone: cli,
+previous ones in results.json, the others are kept. A module is registered by its name alone: authorizer, cli,
 container, faults, iam, lambda, local, runtime, scoring (a transform job over 1,000,000 rows against the model
 in-process: `make bench ONLY=scoring`).
 """

@@ -80,6 +80,9 @@ module "prediction_api" {
   name_prefix                    = var.name_prefix
   environment                    = var.environment
   lambda_package_path            = var.lambda_package_path
+  authorizer_package_path        = var.authorizer_package_path
+  device_identities              = var.device_identities
+  lambda_runtime                 = var.lambda_runtime
   kms_key_arn                    = module.storage.kms_key_arn
   endpoint_names                 = module.sagemaker.endpoint_names
   endpoint_arns                  = module.sagemaker.endpoint_arn_patterns
@@ -97,7 +100,8 @@ module "prediction_api" {
 module "retraining" {
   source = "./modules/retraining"
 
-  name_prefix = var.name_prefix
+  lambda_runtime = var.lambda_runtime
+  name_prefix    = var.name_prefix
   models = { for name, m in var.models : name => {
     schedule_expression = m.schedule_expression
     schedule_mode       = m.schedule_mode

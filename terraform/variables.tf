@@ -155,6 +155,12 @@ variable "api" {
       certificate_arn = string
       hosted_zone_id  = string
     })
+    device_tokens = object({
+      enabled        = bool
+      cache_seconds  = number
+      leeway_seconds = number
+      algorithms     = list(string)
+    })
   })
   validation {
     condition     = contains(["DAY", "WEEK", "MONTH"], var.api.quota_period) && var.api.throttle_rate_limit > 0 && var.api.throttle_burst_limit > 0 && var.api.quota_limit > 0
@@ -335,5 +341,40 @@ variable "approval" {
   validation {
     condition     = contains(["auto", "manual"], var.approval)
     error_message = "approval must be auto or manual."
+  }
+}
+
+variable "authorizer_package_path" {
+  description = "Path of the device-token authorizer's package (zip, with its libraries) built by vwt-deploy when api.device_tokens is enabled; null: no device route."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.authorizer_package_path == null || endswith(coalesce(var.authorizer_package_path, "x.zip"), ".zip")
+    error_message = "authorizer_package_path must name a .zip file."
+  }
+}
+
+variable "device_identities" {
+  description = "Per operator id, the identity provider its players' devices get their tokens from: issuer, jwks_url, audience, player_claim."
+  type = map(object({
+    issuer       = string
+    jwks_url     = string
+    audience     = string
+    player_claim = string
+  }))
+  default = {}
+  validation {
+    condition     = alltrue([for i in values(var.device_identities) : can(regex("^https?://", i.issuer)) && can(regex("^https?://", i.jwks_url))])
+    error_message = "device_identities: issuer and jwks_url are URLs."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "The functions' Lambda runtime (locally the emulator's Python, for which packages with libraries are built)."
+  type        = string
+  default     = "python3.12"
+  validation {
+    condition     = can(regex("^python3\\.(1[0-9])$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.10 or newer."
   }
 }

@@ -572,6 +572,13 @@ def _follow(retrainer, arn: str, as_json: bool, extra: dict[str, Any] | None = N
     metavar="ID",
     help="ask with this operator's API key: its players' events reach its feed (default: the catalogue's first)",
 )
+@click.option(
+    "--token",
+    envvar="VWT_TOKEN",
+    metavar="JWT",
+    help="ask as a player's device: this bearer token of the operator's identity provider, on the device route "
+    "(api.device_tokens), instead of the operator's API key (default: $VWT_TOKEN)",
+)
 @json_option
 @pass_ctx
 def predict(
@@ -583,9 +590,10 @@ def predict(
     sample: int | None,
     seed: int | None,
     operator_id: str | None,
+    token: str | None,
     as_json: bool,
 ) -> None:
-    """Get predictions from the deployed API, with an operator's API key."""
+    """Get predictions from the deployed API, with an operator's API key, or as a player's device with a token."""
     from pathlib import Path
 
     from vwt_deploy.operate.predict import (
@@ -609,6 +617,11 @@ def predict(
         check_sample_size(sample)
     deployment = ctx.deployment(env_name, overrides)
     env = deployment.env
+    if token and not env.api.device_tokens.enabled:
+        raise ConfigError(
+            f"{env.name} takes no device tokens, so --token has no route to call",
+            "set api.device_tokens.enabled: true (and the operators' identity providers), or drop --token",
+        )
     model = env.catalogue.model(model_name)
     operator = env.catalogue.operator(operator_id) if operator_id else env.catalogue.operators[0]
     types = {f.name: f.type for f in model.features}
@@ -631,10 +644,13 @@ def predict(
         if len(records) < sample:
             click.echo(f"the data set holds {len(records)} records: predicting them all", err=True)
     outputs = deployment.outputs()
-    key = api_key_value(
-        outputs.get("api_key_ids") or {}, operator.id, env.region, deployment.target.client("apigateway")
-    )
-    client = PredictionClient(deployment.target.api_url(outputs), key)
+    if token:
+        client = PredictionClient(deployment.target.api_url(outputs), token=token, operator=operator.id)
+    else:
+        key = api_key_value(
+            outputs.get("api_key_ids") or {}, operator.id, env.region, deployment.target.client("apigateway")
+        )
+        client = PredictionClient(deployment.target.api_url(outputs), key)
     result = client.predict(model.name, records, chunk_size=env.api.max_records)
     _emit(result, as_json, lambda r: _echo_lines(format_table(r)))
 

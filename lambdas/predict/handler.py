@@ -207,6 +207,7 @@ class PredictionService:
         operator_id = self._operator(event, call)
         model = self._model(event, call)
         user_ids, rows = self._records(event, model, call)
+        _own_player(event, user_ids, call)
         endpoint, topic = self._destinations(model, call)
         scores, version = self._invoke(model, endpoint, rows, call)
         now = _iso_time(self.clock())
@@ -224,10 +225,18 @@ class PredictionService:
         }
 
     def _operator(self, event: dict, call: _Call) -> str:
-        """The operator whose API key API Gateway checked (requestContext.identity.apiKeyId), or 403. The body
-        never names the operator: a key can only ever speak, and be answered, for its own operator."""
+        """The operator whose API key API Gateway checked (requestContext.identity.apiKeyId), or, on the device
+        route, the one whose identity provider issued the token (requestContext.authorizer.operator_id, which the
+        authorizer allowed on that operator's path only), or 403. The body never names the operator: a caller can
+        only ever speak, and be answered, for its own operator."""
+        authorizer = _authorizer(event)
         key_id = _api_key_id(event)
-        operator_id = self.settings.operator_keys.get(key_id) if key_id else None
+        if authorizer.get("operator_id"):
+            parameters = event.get("pathParameters")
+            path_operator = parameters.get("operator") if isinstance(parameters, dict) else None
+            operator_id = authorizer["operator_id"] if path_operator == authorizer["operator_id"] else None
+        else:
+            operator_id = self.settings.operator_keys.get(key_id) if key_id else None
         if operator_id is None:
             call.metrics["ClientErrors"] = 1
             raise _Answer(
@@ -391,6 +400,33 @@ class _Answer(Exception):
         self.status = status
         self.body = body
         self.headers = headers
+
+
+def _authorizer(event: dict) -> dict:
+    """What the device route's authorizer told API Gateway about the caller (operator_id, player_id), or {}."""
+    context = event.get("requestContext")
+    found = context.get("authorizer") if isinstance(context, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _own_player(event: dict, user_ids: list[str], call: _Call) -> None:
+    """On the device route, a token that names its player may ask only about that player: any other record is 403,
+    and nothing of the request is scored (OWASP API1, broken object level authorisation)."""
+    player = _authorizer(event).get("player_id")
+    if not player:
+        return
+    others = sorted({u for u in user_ids if u != player})
+    if others:
+        call.metrics["ClientErrors"] = 1
+        raise _Answer(
+            403,
+            _error(
+                "not_your_player",
+                f"this token is {player}'s and may ask about {player} only; {len(others)} record(s) name other "
+                "players, so nothing was scored",
+                call.request_id,
+            ),
+        )
 
 
 def _check_method(event: dict, call: _Call) -> None:

@@ -39,6 +39,7 @@ variables {
     max_records         = 1000, cors_allow_origins = ["https://app.example.com", "https://m.example.com"]
     waf                 = { enabled = false, rate_limit = 2000, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "block" }
     domain              = null
+    device_tokens       = { enabled = false, cache_seconds = 300, leeway_seconds = 30, algorithms = ["RS256"] }
   }
   operators = {
     northbet     = { name = "NorthBet B.V.", throttle_rate_limit = 20, throttle_burst_limit = 40, quota_limit = 100000, quota_period = "DAY" }
@@ -172,6 +173,7 @@ run "bad_cors_origin_is_refused" {
       max_records         = 1000, cors_allow_origins = ["app.example.com/path"]
       waf                 = { enabled = false, rate_limit = 2000, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "block" }
       domain              = null
+      device_tokens       = { enabled = false, cache_seconds = 300, leeway_seconds = 30, algorithms = ["RS256"] }
     }
   }
   expect_failures = [var.api]
@@ -228,7 +230,8 @@ run "web_acl_limits_each_client_ip_then_applies_the_managed_rules" {
         enabled             = true, rate_limit = 500, rate_window_seconds = 60, action = "block"
         managed_rule_groups = ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesSQLiRuleSet"]
       }
-      domain = null
+      domain        = null
+      device_tokens = { enabled = false, cache_seconds = 300, leeway_seconds = 30, algorithms = ["RS256"] }
     }
   }
   assert {
@@ -268,6 +271,7 @@ run "count_mode_counts_all_but_known_exploits" {
       max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
       waf                 = { enabled = true, rate_limit = 500, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "count" }
       domain              = null
+      device_tokens       = { enabled = false, cache_seconds = 300, leeway_seconds = 30, algorithms = ["RS256"] }
     }
   }
   assert {
@@ -288,6 +292,7 @@ run "bad_waf_settings_are_refused" {
       max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
       waf                 = { enabled = true, rate_limit = 50, rate_window_seconds = 30, managed_rule_groups = ["AWSManagedRulesKnownBadInputsRuleSet"], action = "allow" }
       domain              = null
+      device_tokens       = { enabled = false, cache_seconds = 300, leeway_seconds = 30, algorithms = ["RS256"] }
     }
   }
   expect_failures = [var.api]
@@ -308,6 +313,7 @@ run "a_custom_domain_maps_the_stage_at_its_root_with_tls_1_2" {
         certificate_arn = "arn:aws:acm:eu-west-1:111111111111:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
         hosted_zone_id  = "Z0123456789ABCDEFGHIJ"
       }
+      device_tokens = { enabled = false, cache_seconds = 300, leeway_seconds = 30, algorithms = ["RS256"] }
     }
   }
   assert {
@@ -338,6 +344,7 @@ run "a_domain_without_a_zone_makes_no_record" {
       max_records         = 1000, cors_allow_origins = ["https://app.example.com"]
       waf                 = { enabled = false, rate_limit = 2000, rate_window_seconds = 300, managed_rule_groups = ["AWSManagedRulesCommonRuleSet"], action = "block" }
       domain              = { name = "predictions.example.com", certificate_arn = "arn:aws:acm:eu-west-1:111111111111:certificate/abc", hosted_zone_id = null }
+      device_tokens       = { enabled = false, cache_seconds = 300, leeway_seconds = 30, algorithms = ["RS256"] }
     }
   }
   assert {

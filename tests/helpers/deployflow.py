@@ -55,8 +55,9 @@ DOMAIN = "predictions.vwt-local.example"
 def run_deploy_flow(project: Path, as_deploy_role: bool = False) -> Callable[..., str]:
     """Deploy, retrain one model, predict, and destroy (data included), leaving the emulator running so that its
     record can be read; returns the project's `cli`. The local environment has what staging and prod have or may
-    have: a WAF web ACL, and a custom domain (DOMAIN, with a certificate and a hosted zone the administrator made
-    first, as an account's owner does). `as_deploy_role`: the local environment is deployed from REPOSITORY,
+    have: device tokens (the authorizer and its route), a WAF web ACL, and a custom domain (DOMAIN, with a
+    certificate and a hosted zone the administrator made first, as an account's owner does). `as_deploy_role`:
+    the local environment is deployed from REPOSITORY,
     `bootstrap` (as the administrator) makes its deploy role, and every command acts as that role
     (VWT_LOCAL_PRINCIPAL=deploy-role), as the shipped pipelines act on AWS."""
     admin = cli_of(project)
@@ -67,7 +68,13 @@ def run_deploy_flow(project: Path, as_deploy_role: bool = False) -> Callable[...
     config.setdefault("api", {}).update(
         waf={"enabled": True},  # staging's and prod's default: their deploy roles manage it
         domain={"name": DOMAIN, "certificate_arn": certificate, "hosted_zone_id": zone},
+        device_tokens={"enabled": True},  # the device route and its authorizer (no token is asked for here)
     )
+    catalogue = project / "environments" / "models.yaml"
+    models = yaml.safe_load(catalogue.read_text())
+    issuer = "https://login.operator.example/"
+    models["operators"][0]["identity"] = {"issuer": issuer, "audience": "vwt", "jwks_url": issuer + "jwks.json"}
+    catalogue.write_text(yaml.safe_dump(models, sort_keys=False))
     if as_deploy_role:
         config["delivery"] = {"github_repository": REPOSITORY}
     path.write_text(yaml.safe_dump(config, sort_keys=False))

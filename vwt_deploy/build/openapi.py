@@ -202,6 +202,17 @@ def document(env: Environment, server_url: str | None = None) -> dict:
         schemas[f"{key}Request"] = _request_schema(m, doc["max_records"])
         schemas[f"{key}Response"] = _response_schema(m, levels, groups)
         paths[path_of(m["name"])] = {"post": _operation(m, key, table)}
+        if env.api.device_tokens.enabled:
+            paths[device_path_of(m["name"])] = {"post": _device_operation(_operation(m, key, table), key)}
+    schemes: dict[str, Any] = {"api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+    if env.api.device_tokens.enabled:
+        schemes["device_token"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "a token of the operator's identity provider for one of its players (RS*/PS*/ES*, "
+            f"{', '.join(env.api.device_tokens.algorithms)} accepted); it may ask about that player only",
+        }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -216,10 +227,38 @@ def document(env: Environment, server_url: str | None = None) -> dict:
         "security": [{"api_key": []}],
         "tags": [{"name": "predictions"}],
         "paths": paths,
-        "components": {
-            "securitySchemes": {"api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
-            "schemas": schemas,
-        },
+        "components": {"securitySchemes": schemes, "schemas": schemas},
+    }
+
+
+def device_path_of(model: str) -> str:
+    """The device route of a model: the operator is in the path, the token says who the player is."""
+    return f"/v1/operators/{{operator}}/models/{model}/predictions"
+
+
+def _device_operation(operation: dict, key: str) -> dict:
+    """The model's operation as a player's device calls it: with a bearer token instead of the API key, the
+    operator in the path, and the answers only a token gets."""
+    responses = {
+        **operation["responses"],
+        "401": _error_response("no token, or one that is malformed, expired, not yet valid or not the operator's"),
+        "403": _error_response("the token is another operator's, or a record names another player than the token's"),
+        "503": _error_response("the operator's identity provider cannot be reached: nothing was scored", retry=True),
+    }
+    return {
+        **operation,
+        "operationId": "predictForDevice" + key,
+        "security": [{"device_token": []}],
+        "parameters": [
+            {
+                "name": "operator",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "the operator whose identity provider issued the token",
+            }  # fmt: skip
+        ],
+        "responses": responses,
     }
 
 

@@ -28,12 +28,16 @@ _EXCLUDED_DIRS = {"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache"
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".swp", "~", ".md")  # byte code, editor files, docs
 
 
-def _source_files(lambdas_dir: Path) -> list[tuple[str, Path]]:
+#: the device-token authorizer: a package of its own, with its libraries (`build_authorizer_package`)
+AUTHORIZER_DIR = "authorizer"
+
+
+def source_files(lambdas_dir: Path, skip: tuple[str, ...] = (AUTHORIZER_DIR,)) -> list[tuple[str, Path]]:
     files = []
     for path in lambdas_dir.rglob("*"):
         rel = path.relative_to(lambdas_dir)
         parts = rel.parts
-        if any(p in _EXCLUDED_DIRS or p.startswith(".") for p in parts):
+        if any(p in _EXCLUDED_DIRS or p.startswith(".") for p in parts) or parts[0] in skip:
             continue
         if not path.is_file() or path.name.endswith(_EXCLUDED_SUFFIXES):
             continue
@@ -45,7 +49,7 @@ def _source_files(lambdas_dir: Path) -> list[tuple[str, Path]]:
     return sorted(files)
 
 
-def _entry(name: str) -> zipfile.ZipInfo:
+def zip_entry(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_EPOCH)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # unix, so the permissions below are read
@@ -58,11 +62,11 @@ def build_zip(lambdas_dir: Path, catalogue: bytes) -> bytes:
     if not lambdas_dir.is_dir():
         raise VwtError(f"no Lambda sources at {lambdas_dir}", "run from the repository (it holds lambdas/)")
     buffer = io.BytesIO()
-    entries = [(CATALOGUE_NAME, None), *_source_files(lambdas_dir)]
+    entries = [(CATALOGUE_NAME, None), *source_files(lambdas_dir)]
     with zipfile.ZipFile(buffer, "w") as zf:
         for name, path in sorted(entries, key=lambda e: e[0]):
             data = catalogue if path is None else path.read_bytes()
-            zf.writestr(_entry(name), data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            zf.writestr(zip_entry(name), data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     return buffer.getvalue()
 
 
@@ -84,5 +88,11 @@ def build_package(project: Project, env: Environment) -> Path:
 
 
 def artifacts(project: Project, env: Environment) -> dict[str, str]:
-    """Extra tfvars for `Deployment.artifacts()`: the path of the freshly built Lambda package."""
-    return {"lambda_package_path": str(build_package(project, env))}
+    """Extra tfvars for `Deployment.artifacts()`: the path of the freshly built Lambda package, and of the
+    device-token authorizer's when the environment takes device tokens."""
+    out = {"lambda_package_path": str(build_package(project, env))}
+    if env.api.device_tokens.enabled:
+        from vwt_deploy.build.libraries import build_authorizer_package
+
+        out["authorizer_package_path"] = str(build_authorizer_package(project, env))
+    return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -467,8 +468,20 @@ class Intervention(Frozen):
         return chosen
 
 
+class DeviceIdentity(Frozen):
+    """The operator's identity provider, whose tokens its players' devices call the prediction API with: an OIDC
+    issuer, its JWKS (the keys it signs with), the audience its tokens name for this API, and the claim that holds
+    the player's id."""
+
+    issuer: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description="the tokens' `iss`, exactly")
+    jwks_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description="where the issuer publishes its keys")
+    audience: str = Field(min_length=1, max_length=256, description="the tokens' `aud` for this API")
+    player_claim: str = Field("player_id", pattern=r"^[A-Za-z_][A-Za-z0-9_:.-]{0,63}$")
+
+
 class Operator(Frozen):
-    """A gambling operator the predictions are for: its own API key (and usage plan), its own feed."""
+    """A gambling operator the predictions are for: its own API key (and usage plan), its own feed, and, for calls
+    from its players' devices, its identity provider."""
 
     id: str = Field(
         pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
@@ -480,6 +493,7 @@ class Operator(Frozen):
     throttle_rate_limit: float | None = Field(None, gt=0)
     throttle_burst_limit: int | None = Field(None, gt=0)
     quota_limit: int | None = Field(None, gt=0)
+    identity: DeviceIdentity | None = None
 
 
 class Catalogue(Frozen):
@@ -575,6 +589,21 @@ class DomainSettings(Frozen):
     hosted_zone_id: str | None = Field(None, pattern=r"^[A-Z0-9]{1,32}$")  # Route 53's ResourceId
 
 
+class DeviceTokens(Frozen):
+    """Calls straight from players' devices: `POST /v1/operators/{operator}/models/{model}/predictions` with a bearer
+    token of the operator's identity provider (`Operator.identity`), checked by a Lambda authorizer."""
+
+    enabled: bool = False
+    # how long API Gateway reuses the authorizer's answer for the same token (0: checked on every call; at most 3600)
+    cache_seconds: int = Field(300, ge=0, le=3600)
+    # clock skew allowed on exp and nbf
+    leeway_seconds: int = Field(30, ge=0, le=300)
+    # the signing algorithms accepted (never `none`, never a symmetric one: the keys come from a JWKS)
+    algorithms: tuple[Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"], ...] = (
+        Field(("RS256", "ES256"), min_length=1)
+    )
+
+
 class ApiSettings(Frozen):
     throttle_rate_limit: float = Field(50, gt=0, description="steady requests per second")
     throttle_burst_limit: int = Field(100, gt=0)
@@ -587,6 +616,7 @@ class ApiSettings(Frozen):
     manage_account_logging_role: bool = False
     waf: WafSettings = WafSettings()
     domain: DomainSettings | None = None
+    device_tokens: DeviceTokens = DeviceTokens()
 
 
 class EndpointSettings(Frozen):
@@ -810,7 +840,32 @@ class Environment(Frozen):
                     "shorten name_prefix or the model name"
                 )
         self._check_domain()
+        self._check_device_tokens()
         return self
+
+    def _check_device_tokens(self) -> None:
+        """Device tokens need an operator with an identity provider; on AWS its URLs are HTTPS; and staging and prod
+        name their CORS origins (a `*` would let any web page call the API with a player's token)."""
+        if not self.api.device_tokens.enabled:
+            return
+        identities = {o.id: o.identity for o in self.catalogue.operators if o.identity is not None}
+        if not identities:
+            raise ValueError(
+                "api.device_tokens is enabled but no operator names its identity provider: give at least one "
+                "operator an identity (issuer, jwks_url, audience) in the model catalogue"
+            )
+        if not self.is_local:
+            https = ("https://",)
+            plain = sorted(
+                o for o, i in identities.items() if not (i.issuer.startswith(https) and i.jwks_url.startswith(https))
+            )
+            if plain:
+                raise ValueError(f"the identity provider of {', '.join(plain)} is not served over HTTPS")
+        if self.name in ("staging", "prod") and "*" in self.api.cors_allow_origins:
+            raise ValueError(
+                f'{self.name} takes device tokens, so api.cors_allow_origins cannot be "*": list the operators\' web '
+                "origins (https://app.example.com)"
+            )
 
     def _check_domain(self) -> None:
         """A regional custom domain's certificate must be in the API's region (API Gateway Developer Guide, "Setting up
@@ -863,6 +918,12 @@ class Environment(Frozen):
     def approval_mode(self) -> str:
         """ "manual" where a person approves each version before it is deployed (staging, prod), else "auto"."""
         return self.approval or ("manual" if self.name in ("staging", "prod") else "auto")
+
+    @property
+    def lambda_runtime(self) -> str:
+        """The functions' Lambda runtime: python3.12 on AWS; locally this machine's Python, which the emulator runs
+        them with (a package with compiled libraries is built for it)."""
+        return f"python{sys.version_info.major}.{sys.version_info.minor}" if self.is_local else "python3.12"
 
     @property
     def waf_enabled(self) -> bool:

@@ -66,6 +66,10 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
             **env.api.model_dump(mode="json", exclude={"manage_account_logging_role"}),
             "waf": {**env.api.waf.model_dump(mode="json"), "enabled": env.waf_enabled},
         },
+        "device_identities": {
+            o.id: o.identity.model_dump(mode="json") for o in cat.operators if o.identity is not None
+        },
+        "lambda_runtime": env.lambda_runtime,
         "manage_api_gateway_account": env.api.manage_account_logging_role,
         "endpoints": env.endpoints.model_dump(mode="json"),
         "alarms": env.alarms.model_dump(mode="json"),

@@ -240,18 +240,35 @@ def sample_records(
 
 
 class PredictionClient:
-    def __init__(self, base_url: str, api_key: str, http: HttpFunction = urllib_http, timeout: float = 35.0):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        http: HttpFunction = urllib_http,
+        timeout: float = 35.0,
+        *,
+        token: str | None = None,
+        operator: str | None = None,
+    ):
+        """An operator's client (`api_key`), or a player's device (`token` of `operator`'s identity provider, on
+        the device route)."""
         if not base_url:
             raise VwtError(
                 "the environment has no prediction API URL (output api_url)", "deploy it with `vwt-deploy up`"
             )
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.token = token
+        self.operator = operator
         self.http = http
         self.timeout = timeout
 
     def url(self, model: str) -> str:
-        return f"{self.base_url}/v1/models/{urllib.parse.quote(model, safe='')}/predictions"
+        quoted = urllib.parse.quote(model, safe="")
+        if self.token:
+            operator = urllib.parse.quote(self.operator or "", safe="")
+            return f"{self.base_url}/v1/operators/{operator}/models/{quoted}/predictions"
+        return f"{self.base_url}/v1/models/{quoted}/predictions"
 
     def post(self, model: str, records: Sequence[dict], request_id: str | None = None) -> dict:
         """One request: the parsed 200 answer, or VwtError saying what the API refused and why."""
@@ -264,7 +281,8 @@ class PredictionClient:
             raise ConfigError(
                 "the records hold NaN or Infinity, which JSON cannot carry", "fix the input file"
             ) from None
-        headers = {"Content-Type": "application/json", "Accept": "application/json", "x-api-key": self.api_key}
+        credential = {"Authorization": f"Bearer {self.token}"} if self.token else {"x-api-key": self.api_key or ""}
+        headers = {"Content-Type": "application/json", "Accept": "application/json", **credential}
         status, resp_headers, raw = self.http("POST", self.url(model), headers, data, self.timeout)
         try:
             answer = json.loads(raw) if raw else {}
@@ -294,6 +312,17 @@ class PredictionClient:
             return ConfigError(
                 f"the API refused the records: {message}{suffix}\n  " + "\n  ".join(lines),
                 "fix the input file (record numbers count from 0)",
+            )
+        if status == 401 and self.token:
+            return VwtError(
+                f"the API refused the token (HTTP 401){suffix}: it is not a JWT, or it is expired, not yet valid, "
+                "signed with another key, or for another audience or issuer",
+                "get a new token from the operator's identity provider (--token or VWT_TOKEN)",
+            )
+        if status == 403 and self.token:
+            return VwtError(
+                f"the API refused the token's request (HTTP 403): {message}{suffix}",
+                "a device token may ask only for its own operator (--operator) and its own player's records",
             )
         if status == 403:
             return VwtError(

@@ -366,7 +366,11 @@ resource "aws_api_gateway_gateway_response" "this" {
     DEFAULT_4XX      = "{\"message\": $context.error.messageString, \"request_id\": \"$context.requestId\"}"
     DEFAULT_5XX      = "{\"message\": $context.error.messageString, \"request_id\": \"$context.requestId\"}"
     BAD_REQUEST_BODY = "{\"message\": $context.error.messageString, \"detail\": \"the body must be a JSON object {records: [1 to ${var.api.max_records} objects, each with a user_id string], request_id (optional)}; see the API's OpenAPI document\", \"request_id\": \"$context.requestId\"}"
+    # device tokens: a token the authorizer cannot check because its identity provider cannot be reached is the
+    # service's failure, not the caller's: 503, so clients retry (the response's status below)
+    AUTHORIZER_CONFIGURATION_ERROR = "{\"error\": \"identity_provider_unavailable\", \"message\": \"the token could not be checked: retry later\", \"request_id\": \"$context.requestId\"}"
   }
+  status_code   = each.key == "AUTHORIZER_CONFIGURATION_ERROR" ? "503" : null
   rest_api_id   = aws_api_gateway_rest_api.this.id
   response_type = each.key
   response_parameters = {
@@ -395,6 +399,9 @@ resource "aws_api_gateway_deployment" "this" {
       options     = [aws_api_gateway_method.options.id, aws_api_gateway_integration.options.id, aws_api_gateway_integration_response.options.id]
       responses   = { for k, r in aws_api_gateway_gateway_response.this : k => r.response_templates }
       unavailable = try(aws_api_gateway_integration_response.unavailable[0].id, null)
+      devices = local.devices ? [aws_api_gateway_resource.device_predictions[0].id, aws_api_gateway_method.device_predict[0].id,
+        aws_api_gateway_integration.device_predict[0].id, aws_api_gateway_authorizer.devices[0].id, var.api.device_tokens.cache_seconds,
+      aws_api_gateway_integration_response.device_options[0].id] : []
     }))
   }
 

@@ -160,6 +160,12 @@ variable "api" {
       certificate_arn = string
       hosted_zone_id  = string
     })
+    device_tokens = object({
+      enabled        = bool
+      cache_seconds  = number
+      leeway_seconds = number
+      algorithms     = list(string)
+    })
   })
   validation {
     condition     = var.api.domain == null || can(regex("^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate/", var.api.domain.certificate_arn))
@@ -230,5 +236,30 @@ variable "tags" {
   validation {
     condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
     error_message = "Tag keys are 1-128 characters and values at most 256."
+  }
+}
+
+variable "authorizer_package_path" {
+  description = "Path of the device-token authorizer's package (zip, with its libraries) built by vwt-deploy when api.device_tokens is enabled; null: no device route."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.authorizer_package_path == null || endswith(coalesce(var.authorizer_package_path, "x.zip"), ".zip")
+    error_message = "authorizer_package_path must name a .zip file."
+  }
+}
+
+variable "device_identities" {
+  description = "Per operator id, the identity provider its players' devices get their tokens from: issuer, jwks_url, audience, player_claim."
+  type = map(object({
+    issuer       = string
+    jwks_url     = string
+    audience     = string
+    player_claim = string
+  }))
+  default = {}
+  validation {
+    condition     = alltrue([for i in values(var.device_identities) : can(regex("^https?://", i.issuer)) && can(regex("^https?://", i.jwks_url))])
+    error_message = "device_identities: issuer and jwks_url are URLs."
   }
 }

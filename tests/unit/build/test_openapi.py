@@ -166,3 +166,21 @@ def test_a_custom_domain_is_the_first_server():
         "https://predictions.example.com",
         "https://abc.execute-api.eu-west-1.amazonaws.com/v1",
     ]
+
+
+def test_device_routes_are_documented_with_the_bearer_scheme(project_dir):
+    import yaml
+
+    path = project_dir / "environments" / "models.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["operators"][0]["identity"] = {"issuer": "https://i.example/", "jwks_url": "https://i.example/jwks",
+                                        "audience": "vwt"}  # fmt: skip
+    path.write_text(yaml.safe_dump(data))
+    doc = openapi.document(load("dev", project_dir, {"api": {"device_tokens": {"enabled": True}}}))
+    validate(doc)
+    assert doc["components"]["securitySchemes"]["device_token"]["scheme"] == "bearer"
+    device = doc["paths"][openapi.device_path_of("gb-problem-gambling")]["post"]
+    assert device["security"] == [{"device_token": []}]
+    assert {"401", "403", "503"} <= set(device["responses"])
+    assert doc["paths"][openapi.path_of("gb-problem-gambling")]["post"].get("security") is None  # the key's
+    assert openapi.device_path_of("x") not in openapi.document(load("dev", REPO))["paths"]

@@ -143,3 +143,11 @@ def test_plan_detailed_exitcode_and_markdown_for_ci(repo: Path, monkeypatch, sum
     assert res.exit_code == code, res.output
     assert res.output.startswith("### vwt-deploy plan --env local\n")
     assert ("| add | `aws_s3_bucket` | 1 |" in res.output) == bool(summary)
+
+
+def test_predict_with_a_token_where_the_environment_takes_none_is_one_message(project_dir: Path) -> None:
+    res = run("predict", "--env", "local", "--model", "gb-problem-gambling", "--sample", "1", "--token", "a.b.c",
+              project=project_dir)  # fmt: skip
+    assert res.exit_code != 0
+    assert "local takes no device tokens, so --token has no route to call" in res.output
+    assert "api.device_tokens.enabled" in res.output

@@ -1,0 +1,90 @@
+"""A Lambda package that carries third-party libraries: the device-token authorizer's (PyJWT and cryptography).
+
+Lambda's Python runtime provides the standard library and boto3 only, so the libraries go into the package, built
+for the function's runtime: its Python version (`Environment.lambda_runtime`) and Lambda's x86_64 Linux
+(manylinux_2_28, which Amazon Linux 2023's glibc 2.34 runs). pip installs exactly what
+`lambdas/authorizer/requirements.txt` pins, as binary wheels only (`--only-binary=:all:`, never a build on this
+machine), once per requirements, Python version and platform, into the user's cache
+(`$XDG_CACHE_HOME/vwt-deploy/lambda-libraries/`, default `~/.cache/...`); a new machine downloads them from PyPI once.
+The zip holds the libraries and the authorizer's source, with fixed timestamps, so it is the same bytes for the
+same inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from vwt_deploy.build.package import AUTHORIZER_DIR, source_files, zip_entry
+from vwt_deploy.config import Environment
+from vwt_deploy.errors import VwtError
+from vwt_deploy.project import Project
+
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+_SKIPPED = ("bin/", "__pycache__/")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vwt-deploy" / "lambda-libraries"
+
+
+def libraries(requirements: Path, python: str) -> Path:
+    """The folder of the libraries `requirements` pins, installed for CPython `python` (`3.12`) on Lambda's
+    platform: from the cache, else installed now. VwtError with pip's words when it cannot."""
+    digest = hashlib.sha256(requirements.read_bytes() + f"{python} {PLATFORMS}".encode()).hexdigest()[:16]
+    out = cache_dir() / f"py{python}-{digest}"
+    if out.is_dir():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        target = Path(tmp) / "site"
+        argv = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                "--only-binary=:all:", "--implementation", "cp", "--python-version", python, "--target", str(target),
+                *[a for p in PLATFORMS for a in ("--platform", p)], "-r", str(requirements)]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode:
+            raise VwtError(
+                f"cannot install the authorizer's libraries ({requirements.name}) for Python {python}:\n"
+                f"    {done.stderr.strip()[-1500:]}",
+                f"pip reads them from PyPI once per machine: check the network, or the pins in {requirements}",
+            )
+        try:
+            target.rename(out)  # another build may have made it meanwhile: theirs is the same
+        except OSError:
+            if not out.is_dir():
+                raise
+    return out
+
+
+def build_authorizer_zip(lambdas_dir: Path, python: str) -> bytes:
+    """The authorizer's package: its libraries at the root and `authorizer/` (sorted, fixed timestamps)."""
+    source = lambdas_dir / AUTHORIZER_DIR
+    site = libraries(source / "requirements.txt", python)
+    entries = [(p.relative_to(site).as_posix(), p) for p in site.rglob("*") if p.is_file()]
+    entries = [(n, p) for n, p in entries if not n.startswith(_SKIPPED) and "/__pycache__/" not in n]
+    entries += [(n, p) for n, p in source_files(lambdas_dir, skip=()) if n.startswith(f"{AUTHORIZER_DIR}/")]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, path in sorted(entries):
+            zf.writestr(zip_entry(PurePosixPath(name).as_posix()), path.read_bytes(), zipfile.ZIP_DEFLATED, 9)
+    return buffer.getvalue()
+
+
+def build_authorizer_package(project: Project, env: Environment) -> Path:
+    """`.vwt/envs/<env>/build/authorizer.zip`, for the environment's Lambda runtime; rewritten only when changed."""
+    data = build_authorizer_zip(project.lambdas_dir, env.lambda_runtime.removeprefix("python"))
+    out = project.env_dir(env.name) / "build" / "authorizer.zip"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and out.read_bytes() == data:
+        return out
+    tmp = out.with_suffix(".zip.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out)
+    return out
