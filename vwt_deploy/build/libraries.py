@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from vwt_deploy.build.package import AUTHORIZER_DIR, source_files, zip_entry
+from vwt_deploy.build.package import AUTHORIZER_DIR, source_files, write_if_changed, zip_entry
 from vwt_deploy.config import Environment
 from vwt_deploy.errors import VwtError
 from vwt_deploy.project import Project
@@ -80,11 +80,4 @@ def build_authorizer_zip(lambdas_dir: Path, python: str) -> bytes:
 def build_authorizer_package(project: Project, env: Environment) -> Path:
     """`.vwt/envs/<env>/build/authorizer.zip`, for the environment's Lambda runtime; rewritten only when changed."""
     data = build_authorizer_zip(project.lambdas_dir, env.lambda_runtime.removeprefix("python"))
-    out = project.env_dir(env.name) / "build" / "authorizer.zip"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and out.read_bytes() == data:
-        return out
-    tmp = out.with_suffix(".zip.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    return out
+    return write_if_changed(project.env_dir(env.name) / "build" / "authorizer.zip", data)

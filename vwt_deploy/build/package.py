@@ -76,12 +76,15 @@ def package_path(project: Project, env_name: str) -> Path:
 
 def build_package(project: Project, env: Environment) -> Path:
     """Build the zip under `.vwt/envs/<env>/build/lambda.zip`; written atomically, left alone when unchanged."""
-    data = build_zip(project.lambdas_dir, catalogue_bytes(env))
-    out = package_path(project, env.name)
+    return write_if_changed(package_path(project, env.name), build_zip(project.lambdas_dir, catalogue_bytes(env)))
+
+
+def write_if_changed(out: Path, data: bytes) -> Path:
+    """Write a built package to `out` atomically, leaving it alone (its time too) when it holds `data` already."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and out.read_bytes() == data:
         return out
-    tmp = out.with_suffix(".zip.tmp")
+    tmp = out.with_suffix(out.suffix + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, out)
     return out
