@@ -37,6 +37,19 @@ class RunningEmulator:
     def client(self, service: str):
         return emulator_clients(self.url)(service)
 
+    def session(self, credentials: dict, region: str = "eu-west-1", config=None):
+        """A client factory acting with STS `credentials` (AssumeRole's or AssumeRoleWithWebIdentity's)."""
+        import boto3
+
+        from vwt_deploy.deploy.targets import session_keys
+
+        def client(service: str):
+            return boto3.client(
+                service, endpoint_url=self.url, region_name=region, config=config, **session_keys(credentials)
+            )
+
+        return client
+
     def processes(self) -> list[dict]:
         """The runtime's record of the processes it started (pid, name)."""
         path = self.manager.dir / "runtime" / "processes.json"

@@ -59,19 +59,7 @@ def _as(running: RunningEmulator, role_arn: str, session: str = "test", config=N
     """A client factory acting as a session of `role_arn` (STS AssumeRole of the emulator, as a service would),
     with botocore `config` if given."""
     creds = running.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
-
-    def client(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=running.url,
-            region_name=REGION,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            config=config,
-        )
-
-    return client
+    return running.session(creds, REGION, config)
 
 
 def _error(exc: pytest.ExceptionInfo) -> tuple[str, str]:

@@ -63,20 +63,6 @@ def _assume(running: RunningEmulator, role_arn: str, sub: str, audience: str = "
     return sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="GitHubActions", WebIdentityToken=token)
 
 
-def _session(running: RunningEmulator, credentials: dict) -> Callable:
-    def client(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=running.url,
-            region_name=REGION,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
-
-    return client
-
-
 def _code(call: Callable[[], object]) -> str:
     try:
         call()
@@ -88,7 +74,7 @@ def _code(call: Callable[[], object]) -> str:
 def test_a_token_of_devs_environment_assumes_devs_deploy_role(enforced, roles, project):
     answer = _assume(enforced, roles["dev"], subject(load("dev", project)))
     assert answer["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/vwt-dev-deploy/GitHubActions"
-    as_dev = _session(enforced, answer["Credentials"])
+    as_dev = enforced.session(answer["Credentials"])
     assert as_dev("sts").get_caller_identity()["Arn"].endswith(":assumed-role/vwt-dev-deploy/GitHubActions")
 
 
@@ -129,7 +115,7 @@ def test_a_token_for_another_audience_or_a_forged_one_is_not_accepted(enforced, 
 def test_devs_role_is_denied_on_stagings_names_and_allowed_on_its_own(enforced, roles, project):
     """The same calls, on each environment's names: staging's are refused by IAM, dev's reach the service (which
     answers that nothing is there: nothing is deployed)."""
-    as_dev = _session(enforced, _assume(enforced, roles["dev"], subject(load("dev", project)))["Credentials"])
+    as_dev = enforced.session(_assume(enforced, roles["dev"], subject(load("dev", project)))["Credentials"])
     state_machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:{}-gb-problem-gambling-retraining"
     calls = {
         "s3:ListBucket": lambda p: as_dev("s3").list_objects_v2(Bucket=f"{p}-data-gambling-behaviour-x"),
