@@ -28,7 +28,7 @@ endif
 
 .PHONY: install test static lint deployer-policy plan up down status bench clean
 
-install: $(BIN)/vwt-deploy
+install: $(BIN)/vwt-deploy scripts/mermaid/node_modules/.package-lock.json
 	$(BIN)/python -m vwt_deploy.deploy.tfsetup
 
 $(BIN)/vwt-deploy: setup.py
@@ -36,6 +36,12 @@ $(BIN)/vwt-deploy: setup.py
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
+
+# the tests' Mermaid parser (every diagram in the docs, every drawn state machine): Node.js >= 18 and npm
+scripts/mermaid/node_modules/.package-lock.json: scripts/mermaid/package-lock.json
+	@command -v npm >/dev/null || { echo "make install needs Node.js >= 18 with npm (the tests check the docs' \
+Mermaid diagrams with Mermaid's parser): install it, e.g. apt-get install nodejs npm, then run make install again" >&2; exit 1; }
+	npm ci --prefix scripts/mermaid --no-audit --no-fund --loglevel=error
 
 test: static
 	$(BIN)/pytest

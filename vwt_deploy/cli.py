@@ -65,6 +65,14 @@ def dir_option(flag: str, name: str, help_text: str) -> Callable:
     return click.option(flag, name, type=click.Path(file_okay=False), metavar="DIR", help=help_text)
 
 
+def diagram_option(f: Callable) -> Callable:
+    return click.option(
+        "--diagram",
+        is_flag=True,
+        help="with --wait: draw the path the run took, .vwt/envs/<env>/runs/<execution>.mmd (a Mermaid flowchart)",
+    )(f)
+
+
 def yes_option(f: Callable) -> Callable:
     return click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")(f)
 
@@ -450,12 +458,15 @@ def data_group() -> None:
 @env_option
 @click.option("--model", "model", metavar="MODEL", help="render only this model (default: every model)")
 @dir_option("--out", "out_dir", "write here instead of .vwt/envs/<env>/render/")
+@click.option("--diagram", is_flag=True, help="also draw each definition as a Mermaid flowchart, <model>.mmd")
 @pass_ctx
-def render(ctx: Context, env_name: str, overrides: tuple[str, ...], model: str | None, out_dir: str | None) -> None:
+def render(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], model: str | None, out_dir: str | None, diagram: bool
+) -> None:
     """Render the Step Functions definitions (and their IAM policies) from templates/, validated."""
     from vwt_deploy.build.statemachines import render as render_files
 
-    for path in render_files(ctx.project, ctx.environment(env_name, overrides), model, out_dir):
+    for path in render_files(ctx.project, ctx.environment(env_name, overrides), model, out_dir, diagram):
         click.echo(str(path))
 
 
@@ -474,52 +485,73 @@ def build(ctx: Context, env_name: str, overrides: tuple[str, ...], as_json: bool
 @click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to retrain")
 @click.option("--tune", is_flag=True, help="tune its hyperparameters (the model's tuning section) instead of training")
 @click.option("--wait", is_flag=True, help="follow the execution: print each step, then the outcome")
+@diagram_option
 @json_option
 @pass_ctx
 def retrain(
-    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, tune: bool, wait: bool, as_json: bool
+    ctx: Context,
+    env_name: str,
+    overrides: tuple[str, ...],
+    model_name: str,
+    tune: bool,
+    wait: bool,
+    diagram: bool,
+    as_json: bool,
 ) -> None:
     """Start the retraining pipeline (train or tune, gate, deploy) of a model."""
     from vwt_deploy.operate.retrain import Retrain
 
+    _wait_for_diagram(wait, diagram)
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start(model_name, tune)
-    _started(retrainer, arn, wait, as_json)
+    _started(retrainer, arn, wait, as_json, diagram)
 
 
 @main.command()
 @env_option
 @click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to score with")
 @click.option("--wait", is_flag=True, help="follow the execution: print each step, then the counts and results")
+@diagram_option
 @json_option
 @pass_ctx
-def score(ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, wait: bool, as_json: bool) -> None:
+def score(
+    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, wait: bool, diagram: bool, as_json: bool
+) -> None:
     """Score every player of a model's scoring prefix now (the nightly batch scoring, by hand)."""
     from vwt_deploy.operate.retrain import Retrain
 
+    _wait_for_diagram(wait, diagram)
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start_mode(model_name, "score")
-    _started(retrainer, arn, wait, as_json)
+    _started(retrainer, arn, wait, as_json, diagram)
 
 
 @main.command("drift")
 @env_option
 @click.option("--model", "model_name", required=True, metavar="MODEL", help="the catalogue model to check")
 @click.option("--wait", is_flag=True, help="follow the execution: print each step, then the PSI and what was done")
+@diagram_option
 @json_option
 @pass_ctx
 def drift_check(
-    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, wait: bool, as_json: bool
+    ctx: Context, env_name: str, overrides: tuple[str, ...], model_name: str, wait: bool, diagram: bool, as_json: bool
 ) -> None:
     """Check now whether a model's players have drifted from its training data (the daily drift check, by hand)."""
     from vwt_deploy.operate.retrain import Retrain
 
+    _wait_for_diagram(wait, diagram)
     retrainer = Retrain(ctx.deployment(env_name, overrides))
     arn = retrainer.start_mode(model_name, "drift")
-    _started(retrainer, arn, wait, as_json)
+    _started(retrainer, arn, wait, as_json, diagram)
 
 
-def _started(retrainer, arn: str, wait: bool, as_json: bool) -> None:
+def _wait_for_diagram(wait: bool, diagram: bool) -> None:
+    """--diagram draws the path a followed run took: without --wait there is none yet (checked before starting)."""
+    if diagram and not wait:
+        raise click.UsageError("--diagram draws the path the run took, so it needs --wait: add --wait")
+
+
+def _started(retrainer, arn: str, wait: bool, as_json: bool, diagram: bool = False) -> None:
     """Report an execution just started: its ARN, or with --wait each state and then the outcome."""
     if not wait:
         _emit(
@@ -530,21 +562,29 @@ def _started(retrainer, arn: str, wait: bool, as_json: bool) -> None:
         return
     if not as_json:
         click.echo(f"started {arn}")
-    _follow(retrainer, arn, as_json)
+    _follow(retrainer, arn, as_json, diagram=diagram)
 
 
-def _follow(retrainer, arn: str, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    """Print each state of a running execution, then its outcome; exit 1 when it did not succeed."""
+def _follow(retrainer, arn: str, as_json: bool, extra: dict[str, Any] | None = None, diagram: bool = False) -> None:
+    """Print each state of a running execution, then its outcome (with `diagram`, also draw the path it took);
+    exit 1 when it did not succeed."""
+    taken: list[str] = []
+
+    def entered(name: str) -> None:
+        taken.append(name)
+        if not as_json:
+            click.echo(f"  > {name}")
+
     try:
-        outcome = retrainer.follow(
-            arn, on_state=(lambda name: None) if as_json else (lambda name: click.echo(f"  > {name}"))
-        )
+        outcome = retrainer.follow(arn, on_state=entered)
     except KeyboardInterrupt:
         raise VwtError(
             f"stopped following {arn}; the execution goes on",
             "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not",
         ) from None
-    _emit({**(extra or {}), **outcome.as_dict()}, as_json, lambda _: _echo_lines(outcome.lines()))
+    drawn = {"diagram": str(retrainer.draw(arn, taken))} if diagram else {}
+    lines = outcome.lines() + ([f"  the path it took, drawn: {drawn['diagram']}"] if drawn else [])
+    _emit({**(extra or {}), **outcome.as_dict(), **drawn}, as_json, lambda _: _echo_lines(lines))
     if not outcome.ok:
         click.get_current_context().exit(1)
 

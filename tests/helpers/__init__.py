@@ -4,7 +4,8 @@ process to end, and the one way to build a boto3 client of an emulator.
 More specific helpers live beside this module: `fakes` (a fake process seam), `container` (the image's
 code on a SageMaker-style folder), `lambdas` (the prediction Lambda's code and fakes), `emulator` (an
 emulator of a test's own, Lambda zips), `stepfunctions` (state machines run on the emulator or moto's
-server) and `sfn_harness` (rendered state machines in moto's interpreter, SageMaker scripted).
+server), `sfn_harness` (rendered state machines in moto's interpreter, SageMaker scripted) and `mermaid`
+(diagrams checked by Mermaid's parser, and the drawn flowcharts read back).
 """
 
 from __future__ import annotations

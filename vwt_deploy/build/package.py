@@ -80,7 +80,8 @@ def build_package(project: Project, env: Environment) -> Path:
 
 
 def write_if_changed(out: Path, data: bytes) -> Path:
-    """Write a built package to `out` atomically, leaving it alone (its time too) when it holds `data` already."""
+    """Write a built file (a package, a rendered definition) to `out` atomically, leaving it alone (its time too)
+    when it holds `data` already."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and out.read_bytes() == data:
         return out

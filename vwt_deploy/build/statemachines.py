@@ -497,13 +497,21 @@ def render_dir(project: Project, env: Environment) -> Path:
 
 
 def render(
-    project: Project, env: Environment, model: str | None = None, out_dir: str | Path | None = None
+    project: Project,
+    env: Environment,
+    model: str | None = None,
+    out_dir: str | Path | None = None,
+    diagram: bool = False,
 ) -> list[Path]:
-    """Render, validate and write `<model>.asl.json` and `<model>.policy.json`; return the paths written.
+    """Render, validate and write `<model>.asl.json` and `<model>.policy.json` (and with `diagram`, `<model>.mmd`:
+    the definition drawn as a Mermaid flowchart); return the paths written.
 
     Everything is rendered and checked before anything is written, and each file is replaced
     atomically (and only when its bytes change), so a failure leaves no half-written output.
     """
+    from vwt_deploy.build.diagrams import flowchart
+    from vwt_deploy.build.package import write_if_changed
+
     target = Path(out_dir) if out_dir is not None else render_dir(project, env)
     documents = render_documents(project, env, model, validated=target)
     try:
@@ -512,13 +520,10 @@ def render(
         raise VwtError(f"cannot create {target}: {exc.strerror}", "choose another --out folder") from None
     paths: list[Path] = []
     for name, (definition, policy) in sorted(documents.items()):
-        for suffix, text in ((".asl.json", definition), (".policy.json", policy)):
-            path = target / f"{name}{suffix}"
-            if not path.exists() or path.read_text() != text:
-                tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(text)
-                tmp.replace(path)
-            paths.append(path)
+        files = [(".asl.json", definition), (".policy.json", policy)]
+        if diagram:
+            files.append((".mmd", flowchart(json.loads(definition), title=f"{name} ({env.name})")))
+        paths += [write_if_changed(target / f"{name}{suffix}", text.encode()) for suffix, text in files]
     return paths
 
 
