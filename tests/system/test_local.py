@@ -42,6 +42,7 @@ import yaml
 
 from tests.helpers import children, copy_project, emulator_clients, gone, process_of
 from tests.helpers.emulator import RunningEmulator
+from tests.helpers.mermaid import parse, read_flowchart
 from tests.system import framework_calls
 from vwt_deploy.emulator.manager import Emulator
 
@@ -254,7 +255,7 @@ def first_model(local_project: Path, deployed: dict) -> dict:
         "vwt-local-data-before-initial-deposit",
         "vwt-local-data-gambling-behaviour",
     }
-    outcome = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait")
+    outcome = cli_json(local_project, "retrain", "--env", "local", "--model", MODEL, "--wait", "--diagram")
     assert outcome["status"] == "SUCCEEDED" and outcome["result"] == "deployed", outcome
     return outcome
 
@@ -290,6 +291,19 @@ def test_a_trained_model_answers_through_the_api(local_project: Path, deployed: 
     assert len(rows) == 5 and all(0.0 <= r["prediction"] <= 1.0 and r["risk_group"] for r in rows)
     artifact = deployed["client"]("s3").list_objects_v2(Bucket=f"vwt-local-model-{MODEL}", Prefix=f"training/{job}/")
     assert any(o["Key"].endswith("output/model.tar.gz") for o in artifact.get("Contents", []))
+    # --diagram drew the path the run took on the definition it ran (DescribeStateMachineForExecution)
+    drawing = Path(first_model["diagram"])
+    assert drawing == local_project / ".vwt/envs/local/runs" / f"{first_model['execution_arn'].rsplit(':', 1)[-1]}.mmd"
+    chart = read_flowchart(drawing.read_text())
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in deployed["client"]("stepfunctions").get_execution_history(
+            executionArn=first_model["execution_arn"], maxResults=1000
+        )["events"]
+        if "stateEnteredEventDetails" in e
+    ]
+    assert {chart.named(name) for name in entered} == chart.taken and "Deployed" in entered
+    assert parse({"run": drawing.read_text()}) == {"run": None}
 
 
 @contextlib.contextmanager

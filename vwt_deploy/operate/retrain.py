@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from vwt_deploy.deploy.pipeline import Deployment, not_deployed
@@ -259,3 +260,15 @@ class Retrain:
                 f"lost the connection to Step Functions while following {execution_arn}: {exc}",
                 "the execution goes on without this command: follow it again in the Step Functions console",
             ) from None
+
+    def draw(self, execution_arn: str, taken: Sequence[str]) -> Path:
+        """Write the flowchart of the definition the execution ran (DescribeStateMachineForExecution: the version it
+        started with, not the machine's latest), with the states it entered and the transitions between them
+        highlighted, to .vwt/envs/<env>/runs/<execution name>.mmd; return its path."""
+        from vwt_deploy.build.diagrams import flowchart
+        from vwt_deploy.build.package import write_if_changed
+
+        described = self.sfn.describe_state_machine_for_execution(executionArn=execution_arn)
+        name = execution_arn.rsplit(":", 1)[-1]
+        text = flowchart(json.loads(described["definition"]), title=f"{described['name']}: {name}", taken=taken)
+        return write_if_changed(self.deployment.work / "runs" / f"{name}.mmd", text.encode())

@@ -1,13 +1,16 @@
-"""Following a run when the service goes away: one message saying what became of the run, never a traceback."""
+"""Following a run: when the service goes away, one message saying what became of the run, never a traceback;
+with --diagram, the path it took drawn on the definition it ran."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from tests.helpers import REPO
+from tests.helpers.mermaid import read_flowchart
 from vwt_deploy.config import load
 from vwt_deploy.errors import VwtError
 from vwt_deploy.operate.retrain import Retrain
@@ -50,3 +53,47 @@ def test_a_lost_service_ends_the_follow_with_what_became_of_the_run(env_name, av
         Retrain(deployment, sfn_client=LostSfn()).follow(ARN, entered.append, poll=0)
     assert says in raised.value.message and hint in raised.value.hint
     assert entered == ["CheckInput"]
+
+
+class FinishedSfn:
+    """Step Functions with one finished run of a two-state machine."""
+
+    definition = {
+        "StartAt": "CheckInput",
+        "States": {
+            "CheckInput": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.mode", "StringEquals": "train", "Next": "Done"}],
+                "Default": "Invalid",
+            },
+            "Done": {"Type": "Succeed"},
+            "Invalid": {"Type": "Fail"},
+        },
+    }
+
+    def describe_state_machine_for_execution(self, executionArn):
+        assert executionArn == ARN
+        return {"name": "vwt-local-m-retraining", "definition": json.dumps(self.definition)}
+
+
+def test_the_path_a_run_took_is_drawn_from_the_definition_it_ran(tmp_path):
+    deployment = SimpleNamespace(env=load("local", REPO), work=tmp_path / "envs" / "local")
+    path = Retrain(deployment, sfn_client=FinishedSfn()).draw(ARN, ["CheckInput", "Done"])
+    assert path == tmp_path / "envs" / "local" / "runs" / "run-7.mmd"
+    chart = read_flowchart(path.read_text())
+    check, done, invalid = (chart.named(n) for n in ("CheckInput", "Done", "Invalid"))
+    assert chart.taken == {check, done}
+    assert {(chart.edges[i][0], chart.edges[i][3]) for i in chart.link_styles} == {("s0", check), (check, done)}
+    assert chart.edge_labels(check, invalid) == [("-->", "default")]
+    assert path.read_text().startswith('---\ntitle: "vwt-local-m-retraining: run-7"\n')
+
+
+@pytest.mark.parametrize("command", ["retrain", "score", "drift"])
+def test_diagram_without_wait_is_refused_before_anything_starts(command, tmp_path):
+    from click.testing import CliRunner
+
+    from vwt_deploy.cli import main
+
+    result = CliRunner().invoke(main, ["--project-dir", str(tmp_path), command, "--model", "m", "--diagram"])
+    assert result.exit_code == 2
+    assert "--diagram draws the path the run took, so it needs --wait: add --wait" in result.output
