@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier, one name per meaning (README, "Tests"):
+"""Fixtures shared by every tier, one name per meaning (docs/development.md, "Fixtures"):
 
 - `repo`: the repository's folder (a Path);
 - `project`: the repository as a `vwt_deploy.project.Project`;

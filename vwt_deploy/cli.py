@@ -725,7 +725,7 @@ def data_sample(
 ) -> None:
     """Write a synthetic data set (documented, seeded) into the data buckets, under each model's data prefix.
 
-    Never on prod. The columns, how they are drawn and how the labels are made: README, "Synthetic data"
+    Never on prod. The columns, how they are drawn and how the labels are made: docs/operations.md, "Synthetic data"
     (and vwt_deploy/sample.py).
     """
     from vwt_deploy.operate.sample import bucket_keys, check_size, refuse_prod, write_samples

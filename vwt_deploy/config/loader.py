@@ -79,7 +79,7 @@ def _describe(exc: ValidationError, path: Path, data: Any) -> ConfigError:
         where = _loc(tuple(loc)).replace(".[", "[")
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check its spelling against the README's configuration reference)"
+            msg = "unknown key (check its spelling against the configuration reference, docs/configuration.md)"
         elif err["type"] == "literal_error":
             msg = f"{err['input']!r} is not allowed; {msg[0].lower() + msg[1:]}"
         lines.append(f"{path}: {where}: {msg}")
@@ -148,9 +148,7 @@ def load(env: str, root: Path, overrides: Mapping | None = None) -> Environment:
         raise ConfigError(f"unknown environment {env!r}", f"choose one of {', '.join(ENVIRONMENTS)}")
     path = env_dir / f"{env}.yaml"
     if not path.exists():
-        raise ConfigError(
-            f"environment {env!r} has no file {path}", "create it (see the README's configuration reference)"
-        )
+        raise ConfigError(f"environment {env!r} has no file {path}", "create it (see docs/configuration.md)")
     data = _merge(_read_yaml(path), overrides or {})
     declared = data.setdefault("name", env)
     if declared != env:

@@ -1,6 +1,6 @@
 """The destroy guard of the data and model buckets, as the tool honours it (`vwt-deploy down`).
 
-Terraform's own guard (terraform/modules/storage, README "The destroy guard") refuses to
+Terraform's own guard (terraform/modules/storage/README.md, "The destroy guard") refuses to
 destroy a protected bucket: a `terraform_data.destroy_guard` per bucket fails on destroy while
 `protect_data` is on, which keeps the bucket, its settings and the KMS key. The tool checks the
 destroy plan first, so that `down` stops with a clear message before anything is destroyed:

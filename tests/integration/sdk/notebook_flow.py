@@ -1,4 +1,5 @@
-"""What a data scientist runs in a notebook against the local environment (README, "Use it from a notebook").
+"""What a data scientist runs in a notebook against the local environment (docs/local-environment.md, "Use it from a
+notebook").
 
 Run with the SageMaker Python SDK's own interpreter (tests/sdk/test_sagemaker_sdk.py makes that venv):
 
