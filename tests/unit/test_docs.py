@@ -111,19 +111,21 @@ def anchors(path: Path) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
-class Link:
+class Found:
+    """A link's target, or a documented command line, and where it is."""
+
     page: Path
     line: int
-    target: str
+    text: str
 
     def __str__(self) -> str:
-        return f"{rel(self.page)}:{self.line} -> {self.target}"
+        return f"{rel(self.page)}:{self.line}: {self.text}"
 
 
-def links(page: Path) -> list[Link]:
+def links(page: Path) -> list[Found]:
     text = prose(page.read_text())
     return [
-        Link(page, text.count("\n", 0, m.start()) + 1, m.group(1))
+        Found(page, text.count("\n", 0, m.start()) + 1, m.group(1))
         for m in LINK.finditer(text)
         if not SCHEME.match(m.group(1))
     ]
@@ -133,8 +135,8 @@ LINKS = [link for page in PAGES for link in links(page)]
 
 
 @pytest.mark.parametrize("link", LINKS, ids=str)
-def test_relative_link_resolves(link: Link) -> None:
-    path, _, fragment = link.target.partition("#")
+def test_relative_link_resolves(link: Found) -> None:
+    path, _, fragment = link.text.partition("#")
     target = (link.page.parent / path).resolve() if path else link.page
     assert target.exists(), f"{link}: no such file {target}"
     if fragment and target.suffix == ".md":
@@ -150,16 +152,6 @@ def test_links_are_found() -> None:
 # --- 2. documented commands and their options ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Documented:
-    page: Path
-    line: int
-    text: str
-
-    def __str__(self) -> str:
-        return f"{rel(self.page)}:{self.line}: {self.text}"
-
-
 def command_text(text: str, program: str) -> str | None:
     """`text` from `program` on, after an optional `$ ` and environment assignments; None if it runs something else."""
     text = text.removeprefix("$ ")
@@ -172,14 +164,14 @@ def command_text(text: str, program: str) -> str | None:
     return re.split(r"\s#", command, maxsplit=1)[0].strip()  # a shell comment is no part of it
 
 
-def documented(program: str) -> list[Documented]:
+def documented(program: str) -> list[Found]:
     out = []
     for page in PAGES:
         text = page.read_text()
         for line, code in sorted(code_lines(text) + inline_code(text)):
             command = command_text(code, program)
             if command and command != program:
-                out.append(Documented(page, line, command))
+                out.append(Found(page, line, command))
     return out
 
 
@@ -234,7 +226,7 @@ COMMANDS = documented("vwt-deploy")
 
 
 @pytest.mark.parametrize("doc", COMMANDS, ids=str)
-def test_documented_command_exists_with_its_options(doc: Documented) -> None:
+def test_documented_command_exists_with_its_options(doc: Found) -> None:
     words = words_of(doc.text)[1:]
     try:
         paths, leading = resolve(words)
@@ -287,7 +279,7 @@ MAKES = documented("make")
 
 
 @pytest.mark.parametrize("doc", MAKES, ids=str)
-def test_documented_make_target_exists(doc: Documented) -> None:
+def test_documented_make_target_exists(doc: Found) -> None:
     targets = [w for w in words_of(doc.text)[1:] if not w.startswith(("-", "[", "<")) and "=" not in w]
     assert targets, f"{doc}: names no target"
     unknown = sorted(set(targets) - make_targets())
@@ -323,7 +315,7 @@ def test_readme_shows_the_architecture_before_the_first_scroll() -> None:
 
 @pytest.mark.parametrize("doc", DOCS, ids=rel)
 def test_doc_is_linked_from_the_readme(doc: Path) -> None:
-    linked = {(README.parent / link.target.partition("#")[0]).resolve() for link in links(README)}
+    linked = {(README.parent / link.text.partition("#")[0]).resolve() for link in links(README)}
     assert doc.resolve() in linked, f"README.md does not link {rel(doc)}"
 
 
