@@ -63,21 +63,50 @@ def libraries(requirements: Path, python: str) -> Path:
     return out
 
 
-def build_authorizer_zip(lambdas_dir: Path, python: str) -> bytes:
-    """The authorizer's package: its libraries at the root and `authorizer/` (sorted, fixed timestamps)."""
-    source = lambdas_dir / AUTHORIZER_DIR
-    site = libraries(source / "requirements.txt", python)
+def _entries(lambdas_dir: Path, site: Path) -> list[tuple[str, Path]]:
+    """(name in the zip, file): the libraries at the root and `authorizer/`, sorted."""
     entries = [(p.relative_to(site).as_posix(), p) for p in site.rglob("*") if p.is_file()]
     entries = [(n, p) for n, p in entries if not n.startswith(_SKIPPED) and "/__pycache__/" not in n]
     entries += [(n, p) for n, p in source_files(lambdas_dir, skip=()) if n.startswith(f"{AUTHORIZER_DIR}/")]
+    return sorted(entries)
+
+
+def build_authorizer_zip(lambdas_dir: Path, python: str) -> bytes:
+    """The authorizer's package: its libraries at the root and `authorizer/` (sorted, fixed timestamps)."""
+    site = libraries(lambdas_dir / AUTHORIZER_DIR / "requirements.txt", python)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        for name, path in sorted(entries):
+        for name, path in _entries(lambdas_dir, site):
             zf.writestr(zip_entry(PurePosixPath(name).as_posix()), path.read_bytes(), zipfile.ZIP_DEFLATED, 9)
     return buffer.getvalue()
 
 
+def _inputs_digest(lambdas_dir: Path, python: str) -> str:
+    """What the zip is made of: the libraries' cache folder (named by the pins, the Python and the platforms; its
+    files never change) and the authorizer's source files, by content."""
+    digest = hashlib.sha256(libraries(lambdas_dir / AUTHORIZER_DIR / "requirements.txt", python).name.encode())
+    for name, path in source_files(lambdas_dir, skip=()):
+        if name.startswith(f"{AUTHORIZER_DIR}/"):
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def build_authorizer_package(project: Project, env: Environment) -> Path:
-    """`.vwt/envs/<env>/build/authorizer.zip`, for the environment's Lambda runtime; rewritten only when changed."""
-    data = build_authorizer_zip(project.lambdas_dir, env.lambda_runtime.removeprefix("python"))
-    return write_if_changed(project.env_dir(env.name) / "build" / "authorizer.zip", data)
+    """`.vwt/envs/<env>/build/authorizer.zip`, for the environment's Lambda runtime. Zipping the libraries takes
+    seconds, so it is done only when the inputs changed: `authorizer.zip.inputs` beside it holds the inputs' digest
+    and the zip's own (a zip changed or replaced since is rebuilt too)."""
+    python = env.lambda_runtime.removeprefix("python")
+    out = project.env_dir(env.name) / "build" / "authorizer.zip"
+    stamp = out.with_name(out.name + ".inputs")
+    inputs = _inputs_digest(project.lambdas_dir, python)
+    made = out.exists() and stamp.exists() and stamp.read_text().split() == [inputs, _sha256(out)]
+    if made:
+        return out
+    data = build_authorizer_zip(project.lambdas_dir, python)
+    write_if_changed(out, data)
+    write_if_changed(stamp, f"{inputs} {_sha256(out)}\n".encode())
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
