@@ -92,12 +92,12 @@ run "prediction_method_requires_an_api_key" {
     error_message = "each operator must have its own key, on its own usage plan"
   }
   assert {
-    condition     = aws_api_gateway_method.options.api_key_required == false && aws_api_gateway_integration.options.type == "MOCK"
+    condition     = aws_api_gateway_method.options["models"].api_key_required == false && aws_api_gateway_integration.options["models"].type == "MOCK"
     error_message = "the CORS preflight answers without a key"
   }
   assert {
-    condition = (strcontains(aws_api_gateway_integration_response.options.response_templates["application/json"], "https://m.example.com") &&
-    aws_api_gateway_integration_response.options.response_parameters["method.response.header.Access-Control-Allow-Methods"] == "'OPTIONS,POST'")
+    condition = (strcontains(aws_api_gateway_integration_response.options["models"].response_templates["application/json"], "https://m.example.com") &&
+    aws_api_gateway_integration_response.options["models"].response_parameters["method.response.header.Access-Control-Allow-Methods"] == "'OPTIONS,POST'")
     error_message = "the preflight must reflect every configured origin and allow POST"
   }
   assert {

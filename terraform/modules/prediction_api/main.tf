@@ -302,27 +302,39 @@ resource "aws_lambda_permission" "api" {
 
 # ---------------------------------------------------------------- CORS (web and mobile clients)
 
+# One preflight per route a browser calls: the API-key route, and the device route where devices send tokens
+# (devices.tf). Both answer the same: the allowed headers and methods, and the origin (reflected from a list).
+locals {
+  preflight_routes = merge(
+    { models = aws_api_gateway_resource.predictions.id },
+    local.devices ? { devices = aws_api_gateway_resource.device_predictions[0].id } : {},
+  )
+}
+
 resource "aws_api_gateway_method" "options" {
   #checkov:skip=CKV2_AWS_53:a CORS preflight has no body or parameters to validate
+  for_each         = local.preflight_routes
   rest_api_id      = aws_api_gateway_rest_api.this.id
-  resource_id      = aws_api_gateway_resource.predictions.id
+  resource_id      = each.value
   http_method      = "OPTIONS"
   authorization    = "NONE" # a CORS preflight carries no credentials by definition
   api_key_required = false
 }
 
 resource "aws_api_gateway_integration" "options" {
+  for_each          = aws_api_gateway_method.options
   rest_api_id       = aws_api_gateway_rest_api.this.id
-  resource_id       = aws_api_gateway_resource.predictions.id
-  http_method       = aws_api_gateway_method.options.http_method
+  resource_id       = each.value.resource_id
+  http_method       = each.value.http_method
   type              = "MOCK"
   request_templates = { "application/json" = "{\"statusCode\": 200}" }
 }
 
 resource "aws_api_gateway_method_response" "options" {
+  for_each    = aws_api_gateway_method.options
   rest_api_id = aws_api_gateway_rest_api.this.id
-  resource_id = aws_api_gateway_resource.predictions.id
-  http_method = aws_api_gateway_method.options.http_method
+  resource_id = each.value.resource_id
+  http_method = each.value.http_method
   status_code = "200"
   response_models = {
     "application/json" = "Empty"
@@ -337,10 +349,11 @@ resource "aws_api_gateway_method_response" "options" {
 }
 
 resource "aws_api_gateway_integration_response" "options" {
+  for_each    = aws_api_gateway_method_response.options
   rest_api_id = aws_api_gateway_rest_api.this.id
-  resource_id = aws_api_gateway_resource.predictions.id
-  http_method = aws_api_gateway_method.options.http_method
-  status_code = aws_api_gateway_method_response.options.status_code
+  resource_id = each.value.resource_id
+  http_method = each.value.http_method
+  status_code = each.value.status_code
   response_parameters = {
     "method.response.header.Access-Control-Allow-Headers" = "'${local.allow_headers}'"
     "method.response.header.Access-Control-Allow-Methods" = "'${local.allow_methods}'"
@@ -352,6 +365,40 @@ resource "aws_api_gateway_integration_response" "options" {
     "application/json" = local.cors_template
   }
   depends_on = [aws_api_gateway_integration.options]
+}
+
+# Where the preflights were before they shared these resources: deployed stacks keep them, nothing is replaced
+moved {
+  from = aws_api_gateway_method.options
+  to   = aws_api_gateway_method.options["models"]
+}
+moved {
+  from = aws_api_gateway_integration.options
+  to   = aws_api_gateway_integration.options["models"]
+}
+moved {
+  from = aws_api_gateway_method_response.options
+  to   = aws_api_gateway_method_response.options["models"]
+}
+moved {
+  from = aws_api_gateway_integration_response.options
+  to   = aws_api_gateway_integration_response.options["models"]
+}
+moved {
+  from = aws_api_gateway_method.device_options[0]
+  to   = aws_api_gateway_method.options["devices"]
+}
+moved {
+  from = aws_api_gateway_integration.device_options[0]
+  to   = aws_api_gateway_integration.options["devices"]
+}
+moved {
+  from = aws_api_gateway_method_response.device_options[0]
+  to   = aws_api_gateway_method_response.options["devices"]
+}
+moved {
+  from = aws_api_gateway_integration_response.device_options[0]
+  to   = aws_api_gateway_integration_response.options["devices"]
 }
 
 # Errors API Gateway answers itself (missing key, throttled, invalid body) carry CORS headers
@@ -396,12 +443,12 @@ resource "aws_api_gateway_deployment" "this" {
       integration = [aws_api_gateway_integration.predict.id, local.has_function, try(aws_lambda_function.this[0].invoke_arn, null)]
       schema      = aws_api_gateway_model.request.schema
       cors        = [local.origins, local.allow_headers, local.allow_methods, local.cors_template]
-      options     = [aws_api_gateway_method.options.id, aws_api_gateway_integration.options.id, aws_api_gateway_integration_response.options.id]
+      options = { for route, method in aws_api_gateway_method.options : route => [method.id,
+      aws_api_gateway_integration.options[route].id, aws_api_gateway_integration_response.options[route].id] }
       responses   = { for k, r in aws_api_gateway_gateway_response.this : k => r.response_templates }
       unavailable = try(aws_api_gateway_integration_response.unavailable[0].id, null)
       devices = local.devices ? [aws_api_gateway_resource.device_predictions[0].id, aws_api_gateway_method.device_predict[0].id,
-        aws_api_gateway_integration.device_predict[0].id, aws_api_gateway_authorizer.devices[0].id, var.api.device_tokens.cache_seconds,
-      aws_api_gateway_integration_response.device_options[0].id] : []
+      aws_api_gateway_integration.device_predict[0].id, aws_api_gateway_authorizer.devices[0].id, var.api.device_tokens.cache_seconds] : []
     }))
   }
 
