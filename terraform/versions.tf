@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5"
+  # the S3 backend vwt-deploy configures locks with use_lockfile: generally available in Terraform 1.11
+  required_version = ">= 1.11"
 
   required_providers {
     aws = {

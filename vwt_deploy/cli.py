@@ -35,7 +35,11 @@ class Group(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(130)
         except Exception as exc:  # a bug: say so plainly, keep the traceback behind --verbose
-            _report(ctx, f"unexpected error: {type(exc).__name__}: {exc}\n  -> rerun with --verbose and report it")
+            _report(
+                ctx,
+                f"unexpected error: {type(exc).__name__}: {exc}\n"
+                "  -> rerun as `vwt-deploy --verbose <command> ...` and report it",
+            )
             ctx.exit(1)
 
 

@@ -22,7 +22,9 @@ from pathlib import Path
 from vwt_deploy.errors import ProcessError, VwtError
 from vwt_deploy.process import Runner
 
-MIN_VERSION = (1, 5)
+# the S3 backend's `use_lockfile` (S3 native state locking, both targets): experimental in Terraform 1.10, generally
+# available in 1.11 (Terraform's v1.10 and v1.11 upgrade guides)
+MIN_VERSION = (1, 11)
 
 #: where `make install` looks for a provider mirror (standard layout:
 #: <dir>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/...), after VWT_TF_PLUGIN_MIRROR

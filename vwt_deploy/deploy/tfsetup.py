@@ -20,9 +20,10 @@ from vwt_deploy.project import Project
 
 def main() -> int:
     project = Project.find()
+    needed = ".".join(map(str, MIN_VERSION))
     if shutil.which("terraform") is None:
         print(
-            "error: terraform is not on PATH. vwt-deploy needs terraform >= 1.5: "
+            f"error: terraform is not on PATH. vwt-deploy needs terraform >= {needed}: "
             "https://developer.hashicorp.com/terraform/install (or your package manager), "
             "then run `make install` again",
             file=sys.stderr,
@@ -32,7 +33,11 @@ def main() -> int:
         project.terraform_root, project.state_dir / "tfsetup", Runner(), {"TF_CLI_CONFIG_FILE": ""}
     ).version()
     if version[:2] < MIN_VERSION:
-        print(f"error: terraform {'.'.join(map(str, version))} is too old; vwt-deploy needs >= 1.5", file=sys.stderr)
+        print(
+            f"error: terraform {'.'.join(map(str, version))} is too old; vwt-deploy needs >= {needed} (the S3 "
+            "backend's use_lockfile)",
+            file=sys.stderr,
+        )
         return 1
     try:
         mirror = find_mirror()
