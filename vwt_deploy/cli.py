@@ -549,6 +549,16 @@ def drift_check(
     _started(retrainer, arn, wait, as_json, diagram)
 
 
+def _drawing(retrainer, arn: str, taken: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The drawing of the path a run took, as output and lines. A drawing that cannot be made is said, and the run's
+    outcome (which decides the exit code) is still reported."""
+    try:
+        path = str(retrainer.draw(arn, taken))
+    except VwtError as exc:
+        return {"diagram_error": exc.message}, [f"  no drawing: {exc.message} ({exc.hint})"]
+    return {"diagram": path}, [f"  the path it took, drawn: {path}"]
+
+
 def _wait_for_diagram(wait: bool, diagram: bool) -> None:
     """--diagram draws the path a followed run took: without --wait there is none yet (checked before starting)."""
     if diagram and not wait:
@@ -586,9 +596,8 @@ def _follow(retrainer, arn: str, as_json: bool, extra: dict[str, Any] | None = N
             f"stopped following {arn}; the execution goes on",
             "stop it with `aws stepfunctions stop-execution --execution-arn ...` if it should not",
         ) from None
-    drawn = {"diagram": str(retrainer.draw(arn, taken))} if diagram else {}
-    lines = outcome.lines() + ([f"  the path it took, drawn: {drawn['diagram']}"] if drawn else [])
-    _emit({**(extra or {}), **outcome.as_dict(), **drawn}, as_json, lambda _: _echo_lines(lines))
+    drawn, lines = _drawing(retrainer, arn, taken) if diagram else ({}, [])
+    _emit({**(extra or {}), **outcome.as_dict(), **drawn}, as_json, lambda _: _echo_lines(outcome.lines() + lines))
     if not outcome.ok:
         click.get_current_context().exit(1)
 

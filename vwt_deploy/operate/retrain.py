@@ -265,10 +265,19 @@ class Retrain:
         """Write the flowchart of the definition the execution ran (DescribeStateMachineForExecution: the version it
         started with, not the machine's latest), with the states it entered and the transitions between them
         highlighted, to .vwt/envs/<env>/runs/<execution name>.mmd; return its path."""
+        from botocore.exceptions import ClientError
+
         from vwt_deploy.build.diagrams import flowchart
         from vwt_deploy.build.package import write_if_changed
 
-        described = self.sfn.describe_state_machine_for_execution(executionArn=execution_arn)
         name = execution_arn.rsplit(":", 1)[-1]
+        try:
+            described = self.sfn.describe_state_machine_for_execution(executionArn=execution_arn)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise VwtError(
+                f"cannot draw the path of {name}: {error.get('Code')}: {error.get('Message')}",
+                "drawing needs states:DescribeStateMachineForExecution on the execution",
+            ) from None
         text = flowchart(json.loads(described["definition"]), title=f"{described['name']}: {name}", taken=taken)
         return write_if_changed(self.deployment.work / "runs" / f"{name}.mmd", text.encode())

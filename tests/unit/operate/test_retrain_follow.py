@@ -97,3 +97,32 @@ def test_diagram_without_wait_is_refused_before_anything_starts(command, tmp_pat
     result = CliRunner().invoke(main, ["--project-dir", str(tmp_path), command, "--model", "m", "--diagram"])
     assert result.exit_code == 2
     assert "--diagram draws the path the run took, so it needs --wait: add --wait" in result.output
+
+
+class DeniedSfn(FinishedSfn):
+    """A caller whose policy lacks states:DescribeStateMachineForExecution."""
+
+    def describe_state_machine_for_execution(self, executionArn):
+        from botocore.exceptions import ClientError
+
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform DescribeSMFE"}},
+            "DescribeStateMachineForExecution",
+        )
+
+
+def test_a_drawing_that_cannot_be_made_is_said_and_the_outcome_still_reported(tmp_path):
+    from vwt_deploy.cli import _drawing
+
+    deployment = SimpleNamespace(env=load("local", REPO), work=tmp_path)
+    retrainer = Retrain(deployment, sfn_client=DeniedSfn())
+    with pytest.raises(VwtError) as raised:
+        retrainer.draw(ARN, ["CheckInput"])
+    assert raised.value.message == (
+        "cannot draw the path of run-7: AccessDeniedException: not authorized to perform DescribeSMFE"
+    )
+    assert "states:DescribeStateMachineForExecution" in raised.value.hint
+    assert not (tmp_path / "runs").exists()
+    output, lines = _drawing(retrainer, ARN, ["CheckInput"])
+    assert output == {"diagram_error": raised.value.message}
+    assert lines == [f"  no drawing: {raised.value.message} ({raised.value.hint})"]
