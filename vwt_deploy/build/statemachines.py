@@ -528,11 +528,12 @@ def render(
 
 
 def artifacts(project: Project, env: Environment) -> dict[str, Any]:
-    """Extra tfvars for `Deployment.artifacts()`: every model's rendered definition and policy."""
-    paths = render(project, env)
+    """Extra tfvars for `Deployment.artifacts()`: every model's rendered definition and policy. Their drawings are
+    written beside them, so what `up` deploys is always drawn too."""
+    keys = {"asl.json": "definition_path", "policy.json": "policy_path"}
     machines: dict[str, dict[str, str]] = {}
-    for path in paths:
+    for path in render(project, env, diagram=True):
         name, _, kind = path.name.partition(".")
-        key = "definition_path" if kind == "asl.json" else "policy_path"
-        machines.setdefault(name, {})[key] = str(path.resolve())
+        if kind in keys:
+            machines.setdefault(name, {})[keys[kind]] = str(path.resolve())
     return {"state_machines": machines}

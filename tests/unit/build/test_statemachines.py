@@ -356,6 +356,9 @@ def test_default_output_and_artifacts_for_terraform(project_copy):
         assert paths["definition_path"].endswith(f".vwt/envs/local/render/{name}.asl.json")
         assert paths["policy_path"].endswith(f".vwt/envs/local/render/{name}.policy.json")
         assert json.loads(Path(paths["definition_path"]).read_text())["StartAt"] == "CheckInput"
+        assert set(paths) == {"definition_path", "policy_path"}
+        # what up deploys is drawn beside it
+        assert Path(paths["definition_path"]).with_name(f"{name}.mmd").read_text().startswith(f'---\ntitle: "{name}')
 
 
 def test_cli_render(project_copy, tmp_path):
