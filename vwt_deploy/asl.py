@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from vwt_deploy.contract import TEMPLATE_VARS, VARIANT_NAME
 
@@ -268,11 +268,17 @@ def _states(definition: Mapping[str, Any]) -> Iterator[tuple[str, dict]]:
         if not isinstance(state, dict):
             continue
         yield name, state
-        for branch in state.get("Branches") or []:
-            yield from _states(branch)
-        for key in ("Iterator", "ItemProcessor"):
-            if isinstance(state.get(key), dict):
-                yield from _states(state[key])
+        for _, graph in nested(state):
+            yield from _states(graph)
+
+
+def nested(state: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(where, graph) of the state graphs inside a state: a Parallel's `Branches[i]`, a Map's `Iterator` or
+    `ItemProcessor`."""
+    graphs: list[tuple[str, Mapping[str, Any]]] = [
+        (f"Branches[{i}]", branch) for i, branch in enumerate(state.get("Branches") or [])
+    ]
+    return graphs + [(key, state[key]) for key in ("Iterator", "ItemProcessor") if isinstance(state.get(key), dict)]
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any]]:
@@ -285,19 +291,29 @@ def _walk(value: Any) -> Iterator[tuple[str, Any]]:
             yield from _walk(v)
 
 
-def _targets(state: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(where, target) of every transition out of a state."""
+class Transition(NamedTuple):
+    """A transition out of a state: where it is written, its target, its kind (next, default, choice, catch) and,
+    for a choice or a catch, the Choice rule or the catcher it belongs to."""
+
+    where: str
+    target: str
+    kind: str
+    rule: Mapping[str, Any] | None = None
+
+
+def transitions(state: Mapping[str, Any]) -> list[Transition]:
+    """Every transition out of a state (End is none: it leaves the graph)."""
     out = []
     if "Next" in state:
-        out.append(("Next", state["Next"]))
+        out.append(Transition("Next", state["Next"], "next"))
     if "Default" in state:
-        out.append(("Default", state["Default"]))
+        out.append(Transition("Default", state["Default"], "default"))
     for i, choice in enumerate(state.get("Choices") or []):
         if isinstance(choice, dict) and "Next" in choice:
-            out.append((f"Choices[{i}].Next", choice["Next"]))
+            out.append(Transition(f"Choices[{i}].Next", choice["Next"], "choice", choice))
     for i, catch in enumerate(state.get("Catch") or []):
         if isinstance(catch, dict) and "Next" in catch:
-            out.append((f"Catch[{i}].Next", catch["Next"]))
+            out.append(Transition(f"Catch[{i}].Next", catch["Next"], "catch", catch))
     return out
 
 
@@ -350,11 +366,11 @@ def graph_errors(definition: Mapping[str, Any], where: str = "") -> list[str]:
             errors.append(f"{where}state {name!r} is not an object")
             continue
         edges[name] = set()
-        for label, target in _targets(state):
-            if target not in states:
-                errors.append(f"{where}state {name!r}: {label} {target!r} names no state")
+        for move in transitions(state):
+            if move.target not in states:
+                errors.append(f"{where}state {name!r}: {move.where} {move.target!r} names no state")
             else:
-                edges[name].add(target)
+                edges[name].add(move.target)
         if state.get("Type") in ("Succeed", "Fail") or state.get("End") is True:
             terminal.add(name)
         errors += _state_errors(name, state, where)
@@ -388,11 +404,8 @@ def _state_errors(name: str, state: Mapping[str, Any], where: str) -> list[str]:
         errors.append(f"{where}state {name!r} has neither Next nor End")
     if kind == "Task" and not _known_resource(state.get("Resource")):
         errors.append(f"{where}state {name!r}: Resource {state.get('Resource')!r} is not a known service integration")
-    for i, branch in enumerate(state.get("Branches") or []):
-        errors += graph_errors(branch, f"{where}{name}.Branches[{i}]: ")
-    for key in ("Iterator", "ItemProcessor"):
-        if isinstance(state.get(key), dict):
-            errors += graph_errors(state[key], f"{where}{name}.{key}: ")
+    for key, graph in nested(state):
+        errors += graph_errors(graph, f"{where}{name}.{key}: ")
     return errors
 
 

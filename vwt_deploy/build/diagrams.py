@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vwt_deploy.asl import nested, transitions
+
 _ASL_PREFIX = "arn:aws:states:::"
 
 # Choice comparison operators (Step Functions Developer Guide, "Choice Rules"), as the drawing writes them
@@ -137,16 +139,15 @@ def edges(definition: Mapping[str, Any]) -> Iterator[Edge]:
 
 
 def _state_edges(name: str, state: Mapping[str, Any]) -> Iterator[Edge]:
-    for rule in state.get("Choices") or []:
-        yield Edge(name, rule.get("Next", "?"), condition(rule), "choice")
-    if "Default" in state:
-        yield Edge(name, state["Default"], "default", "default")
-    if "Next" in state:
-        yield Edge(name, state["Next"])
+    """The state's transitions as the validator reads them (`asl.transitions`), labelled, and End as an edge."""
     if state.get("End") is True:
         yield Edge(name, "end")
-    for catcher in state.get("Catch") or []:
-        yield Edge(name, catcher.get("Next", "?"), _caught(catcher), "catch")
+    for move in transitions(state):
+        if move.rule is not None:  # a Choice rule or a catcher
+            label = condition(move.rule) if move.kind == "choice" else _caught(move.rule)
+        else:
+            label = "default" if move.kind == "default" else ""
+        yield Edge(name, move.target, label, move.kind)
 
 
 def _arrow(edge: Edge) -> str:
@@ -165,7 +166,7 @@ def _draw(drawing: _Drawing, definition: Mapping[str, Any], scope: str, indent: 
         text = "<br/>".join(_label(part) for part in parts if part)
         suffix = {"Succeed": ":::succeed", "Fail": ":::fail"}.get(kind, "")
         drawing.lines.append(f'{indent}{node}{opening}"{text}"{closing}{suffix}')
-        for i, branch in enumerate(_branches(state)):
+        for i, (_, branch) in enumerate(nested(state)):
             inner = f"{scope}/{name}[{i}]"
             drawing.lines.append(f'{indent}subgraph {node}_b{i} ["{_label(name)}: branch {i + 1}"]')
             _draw(drawing, branch, inner, indent + "  ")
@@ -177,14 +178,6 @@ def _draw(drawing: _Drawing, definition: Mapping[str, Any], scope: str, indent: 
             drawing.lines.append(f'{indent}{drawing.node_id(scope, _END)}(("end"))')
         target = drawing.node_id(scope, _END if edge.target == "end" else edge.target)
         drawing.edges.append((source, target, edge))
-
-
-def _branches(state: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    found = list(state.get("Branches") or [])
-    for key in ("Iterator", "ItemProcessor"):
-        if isinstance(state.get(key), dict):
-            found.append(state[key])
-    return found
 
 
 def flowchart(definition: Mapping[str, Any], title: str | None = None, taken: Sequence[str] = ()) -> str:
