@@ -12,12 +12,12 @@ reads any minor version of a major it knows, and refuses a major it does not.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from vwt_deploy.build.catalogue import consumer_of
 from vwt_deploy.config import Environment
+from vwt_deploy.files import write_if_changed
 from vwt_deploy.project import Project
 
 #: the events' schema version (lambdas/predict/events.py sends the same; a test checks they agree)
@@ -111,12 +111,7 @@ def events_dir(project: Project, env_name: str) -> Path:
 def write(project: Project, env: Environment) -> list[Path]:
     """Write each schema to `.vwt/envs/<env>/render/events/<event_type>.schema.json` (atomically)."""
     out_dir = events_dir(project, env.name)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for event_type, schema in schemas(env).items():
-        out = out_dir / f"{event_type}.schema.json"
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, out)
-        written.append(out)
-    return written
+    return [
+        write_if_changed(out_dir / f"{event_type}.schema.json", json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        for event_type, schema in schemas(env).items()
+    ]

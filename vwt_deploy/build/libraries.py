@@ -21,9 +21,10 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from vwt_deploy.build.package import AUTHORIZER_DIR, source_files, write_if_changed, zip_entry
+from vwt_deploy.build.package import AUTHORIZER_DIR, source_files, zip_entry
 from vwt_deploy.config import Environment
 from vwt_deploy.errors import VwtError
+from vwt_deploy.files import write_if_changed
 from vwt_deploy.project import Project
 
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
@@ -104,7 +105,7 @@ def build_authorizer_package(project: Project, env: Environment) -> Path:
         return out
     data = build_authorizer_zip(project.lambdas_dir, python)
     write_if_changed(out, data)
-    write_if_changed(stamp, f"{inputs} {_sha256(out)}\n".encode())
+    write_if_changed(stamp, f"{inputs} {_sha256(out)}\n")
     return out
 
 

@@ -14,7 +14,6 @@ as JSON strings keyed by model name.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from vwt_deploy import __version__
 from vwt_deploy.build.catalogue import catalogue_document
 from vwt_deploy.config import Environment
 from vwt_deploy.contract import USER_ID_FIELD
+from vwt_deploy.files import write_if_changed
 from vwt_deploy.project import Project
 
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
@@ -380,9 +380,5 @@ def openapi_path(project: Project, env_name: str) -> Path:
 
 def write(project: Project, env: Environment, server_url: str | None = None) -> Path:
     """Write the document to `.vwt/envs/<env>/render/openapi.json` (atomically) and return its path."""
-    out = openapi_path(project, env.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document(env, server_url), indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out)
-    return out
+    text = json.dumps(document(env, server_url), indent=2, sort_keys=True) + "\n"
+    return write_if_changed(openapi_path(project, env.name), text)

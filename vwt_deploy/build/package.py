@@ -13,7 +13,6 @@ plain form the Lambda reads with the standard library (`vwt_deploy.build.catalog
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +20,7 @@ from vwt_deploy.build.catalogue import catalogue_bytes
 from vwt_deploy.config import Environment
 from vwt_deploy.contract import CATALOGUE_NAME
 from vwt_deploy.errors import VwtError
+from vwt_deploy.files import write_if_changed
 from vwt_deploy.project import Project
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
@@ -77,18 +77,6 @@ def package_path(project: Project, env_name: str) -> Path:
 def build_package(project: Project, env: Environment) -> Path:
     """Build the zip under `.vwt/envs/<env>/build/lambda.zip`; written atomically, left alone when unchanged."""
     return write_if_changed(package_path(project, env.name), build_zip(project.lambdas_dir, catalogue_bytes(env)))
-
-
-def write_if_changed(out: Path, data: bytes) -> Path:
-    """Write a built file (a package, a rendered definition) to `out` atomically, leaving it alone (its time too)
-    when it holds `data` already."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and out.read_bytes() == data:
-        return out
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    return out
 
 
 def artifacts(project: Project, env: Environment) -> dict[str, str]:

@@ -510,7 +510,7 @@ def render(
     atomically (and only when its bytes change), so a failure leaves no half-written output.
     """
     from vwt_deploy.build.diagrams import flowchart
-    from vwt_deploy.build.package import write_if_changed
+    from vwt_deploy.files import write_if_changed
 
     target = Path(out_dir) if out_dir is not None else render_dir(project, env)
     documents = render_documents(project, env, model, validated=target)
@@ -523,7 +523,7 @@ def render(
         files = [(".asl.json", definition), (".policy.json", policy)]
         if diagram:
             files.append((".mmd", flowchart(json.loads(definition), title=f"{name} ({env.name})")))
-        paths += [write_if_changed(target / f"{name}{suffix}", text.encode()) for suffix, text in files]
+        paths += [write_if_changed(target / f"{name}{suffix}", text) for suffix, text in files]
     return paths
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vwt_deploy.config import Environment
+from vwt_deploy.files import write_if_changed
 
 
 def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -81,9 +82,4 @@ def tfvars(env: Environment, artifacts: Mapping[str, Any] | None = None) -> dict
 
 def write_tfvars(env: Environment, path: Path, artifacts: Mapping[str, Any] | None = None) -> Path:
     """Write the variables as JSON (sorted, so an unchanged configuration writes the same bytes)."""
-    text = json.dumps(tfvars(env, artifacts), indent=2, sort_keys=True) + "\n"
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return path
+    return write_if_changed(path, json.dumps(tfvars(env, artifacts), indent=2, sort_keys=True) + "\n")

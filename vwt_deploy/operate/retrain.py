@@ -268,7 +268,7 @@ class Retrain:
         from botocore.exceptions import ClientError
 
         from vwt_deploy.build.diagrams import flowchart
-        from vwt_deploy.build.package import write_if_changed
+        from vwt_deploy.files import write_if_changed
 
         name = execution_arn.rsplit(":", 1)[-1]
         try:
@@ -280,4 +280,4 @@ class Retrain:
                 "drawing needs states:DescribeStateMachineForExecution on the execution",
             ) from None
         text = flowchart(json.loads(described["definition"]), title=f"{described['name']}: {name}", taken=taken)
-        return write_if_changed(self.deployment.work / "runs" / f"{name}.mmd", text.encode())
+        return write_if_changed(self.deployment.work / "runs" / f"{name}.mmd", text)

@@ -22,6 +22,7 @@ from vwt_deploy.config.schedule import UTC, ScheduleError, UnsupportedSchedule, 
 from vwt_deploy.deploy.pipeline import Deployment, not_deployed
 from vwt_deploy.deploy.targets import assumed_client
 from vwt_deploy.errors import ConfigError
+from vwt_deploy.files import write_if_changed
 
 # --------------------------------------------------------------------------- the tick
 
@@ -148,10 +149,7 @@ class Ticker:
                         "due": _iso(due) if due and due <= now else None,
                     }
                 )
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        tmp.write_text(json.dumps({"last_tick": now.isoformat()}))
-        tmp.replace(self.state_path)
+        write_if_changed(self.state_path, json.dumps({"last_tick": now.isoformat()}))
         return result
 
 
