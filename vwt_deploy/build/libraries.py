@@ -68,8 +68,12 @@ def _entries(lambdas_dir: Path, site: Path) -> list[tuple[str, Path]]:
     """(name in the zip, file): the libraries at the root and `authorizer/`, sorted."""
     entries = [(p.relative_to(site).as_posix(), p) for p in site.rglob("*") if p.is_file()]
     entries = [(n, p) for n, p in entries if not n.startswith(_SKIPPED) and "/__pycache__/" not in n]
-    entries += [(n, p) for n, p in source_files(lambdas_dir, skip=()) if n.startswith(f"{AUTHORIZER_DIR}/")]
-    return sorted(entries)
+    return sorted(entries + _sources(lambdas_dir))
+
+
+def _sources(lambdas_dir: Path) -> list[tuple[str, Path]]:
+    """(name in the zip, file) of the authorizer's own source, `authorizer/...`."""
+    return [(n, p) for n, p in source_files(lambdas_dir, skip=()) if n.startswith(f"{AUTHORIZER_DIR}/")]
 
 
 def build_authorizer_zip(lambdas_dir: Path, python: str) -> bytes:
@@ -86,9 +90,8 @@ def _inputs_digest(lambdas_dir: Path, python: str) -> str:
     """What the zip is made of: the libraries' cache folder (named by the pins, the Python and the platforms; its
     files never change) and the authorizer's source files, by content."""
     digest = hashlib.sha256(libraries(lambdas_dir / AUTHORIZER_DIR / "requirements.txt", python).name.encode())
-    for name, path in source_files(lambdas_dir, skip=()):
-        if name.startswith(f"{AUTHORIZER_DIR}/"):
-            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, path in _sources(lambdas_dir):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
