@@ -331,7 +331,7 @@ class Gateway:
         authorizer that may not be invoked or does not answer is AUTHORIZER_CONFIGURATION_ERROR."""
         from vwt_deploy.emulator.runtime.authorizers import Refused
 
-        api = event["methodArn"].rsplit(":", 1)[0] + ":" + event["methodArn"].split(":")[5].split("/")[0]
+        api = event["methodArn"].split("/", 1)[0]  # arn:aws:execute-api:<region>:<account>:<api id>
         source = f"{api}/authorizers/{authorizer_id}"
         try:
             status, payload, function_error = self._invoke(function, event, source, AUTHORIZER_TIMEOUT_S)
