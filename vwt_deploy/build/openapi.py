@@ -201,9 +201,10 @@ def document(env: Environment, server_url: str | None = None) -> dict:
         key = _schema_key(m["name"])
         schemas[f"{key}Request"] = _request_schema(m, doc["max_records"])
         schemas[f"{key}Response"] = _response_schema(m, levels, groups)
-        paths[path_of(m["name"])] = {"post": _operation(m, key, table)}
+        operation = _operation(m, key, table)
+        paths[path_of(m["name"])] = {"post": operation}
         if env.api.device_tokens.enabled:
-            paths[device_path_of(m["name"])] = {"post": _device_operation(_operation(m, key, table), key)}
+            paths[device_path_of(m["name"])] = {"post": _device_operation(operation, key)}
     schemes: dict[str, Any] = {"api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
     if env.api.device_tokens.enabled:
         schemes["device_token"] = {
